@@ -1,0 +1,1 @@
+//! clicktrail collector (placeholder, being written).

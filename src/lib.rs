@@ -1,0 +1,1 @@
+//! clicktrail tracker (placeholder, being written).
