@@ -1,0 +1,133 @@
+// clicktrail loader: the only hand-written JavaScript that ships.
+//
+// Its one job is to get the Rust/WebAssembly tracker running without ever
+// bothering the host page: read the <script> tag's options synchronously, start
+// the wasm download at once (streaming compile), and hand the options to the
+// tracker's `start`. If WebAssembly cannot start it logs ONE console error that
+// names the cause and the fix, reports it to the collector, and leaves the
+// merchant's command queue (window.trackdesk.q, window.affitorQueue) untouched.
+import init, { start } from "../target/pkg/clicktrail.js";
+
+const GUARD = "__clicktrailLoader";
+const WASM_FILE = "clicktrail_bg.wasm";
+
+(function load(w, d) {
+  try {
+    // Loaded twice (two tags, or a tag manager re-injecting it): the first copy wins.
+    if (w[GUARD]) return;
+    w[GUARD] = 1;
+    const script = d.currentScript || d.querySelector('script[src*="tracking.js"]');
+    const config = readConfig(script, w.location);
+    if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
+      fail(config, "unsupported", null);
+      return;
+    }
+    const wasm = fetch(config.wasmUrl, { credentials: "omit" }).then(
+      (response) => {
+        if (!response.ok) throw networkError("HTTP " + response.status);
+        return response;
+      },
+      (error) => {
+        throw networkError(String(error && error.message));
+      },
+    );
+    init({ module_or_path: wasm })
+      .then(() => start(config))
+      .catch((error) => fail(config, classify(error), error));
+  } catch (error) {
+    // Nothing here may reach the page; this is the last line of defence.
+    try {
+      console.error("clicktrail: the tracker could not start:", error);
+    } catch (_) {
+      /* console unavailable */
+    }
+  }
+})(window, document);
+
+/** Reads the documented data-* options of our own <script> tag. */
+function readConfig(script, location) {
+  const attr = (name) => (script && script.getAttribute(name)) || null;
+  const src = (script && script.src) || location.href;
+  const base = new URL(src, location.href);
+  const endpoint = (attr("data-endpoint") || base.origin).replace(/\/+$/, "");
+  const params = (attr("data-param") || "aff")
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+  return {
+    endpoint,
+    wasmUrl: new URL(WASM_FILE, base).href,
+    params: params.length ? params : ["aff"],
+    cookieDomain: attr("data-cookie-domain"),
+    attribution: attr("data-attribution") === "first" ? "first" : "last",
+    debug: attr("data-debug") === "true" || attr("data-affitor-debug") === "true",
+    affitorProgramId: attr("data-affitor-program-id"),
+    consent: attr("data-consent") === "required" ? "required" : null,
+    stripe: attr("data-stripe") === "links" ? "links" : null,
+  };
+}
+
+function networkError(detail) {
+  const error = new Error(detail);
+  error.clicktrailNetwork = true;
+  return error;
+}
+
+/** Maps a start-up failure to one of the diagnostic kinds of docs/wire.md. */
+function classify(error) {
+  if (error && error.clicktrailNetwork) return "network";
+  const text = String(error && error.message);
+  if (/Content Security Policy|unsafe-eval|wasm-eval/i.test(text)) return "csp";
+  return "init";
+}
+
+const FIXES = {
+  csp:
+    "the page's Content-Security-Policy blocks WebAssembly. Fix: add 'wasm-unsafe-eval' to script-src, " +
+    "e.g. script-src 'self' 'wasm-unsafe-eval' <collector origin>.",
+  network:
+    "the tracker's WebAssembly file could not be downloaded. Fix: serve clicktrail_bg.wasm next to " +
+    "tracking.js (Content-Type application/wasm) and allow its origin in connect-src.",
+  unsupported: "this browser has no WebAssembly support.",
+  init: "the WebAssembly tracker failed to start.",
+};
+
+/** One console error, one diagnostic beacon; queued commands stay queued. */
+function fail(config, kind, error) {
+  const detail = error ? String(error.message || error) : "";
+  try {
+    console.error(
+      "clicktrail: affiliate tracking is OFF on this page: " + FIXES[kind] +
+        " Queued tracking calls are kept." + (detail ? " (" + detail + ")" : ""),
+    );
+  } catch (_) {
+    /* console unavailable */
+  }
+  try {
+    const body = JSON.stringify({
+      tenantId: config.affitorProgramId || queuedTenant(),
+      kind,
+      message: detail.slice(0, 500),
+      url: String(location.href).slice(0, 2048),
+      userAgent: String(navigator.userAgent).slice(0, 300),
+    });
+    const url = config.endpoint + "/tracking/diagnostic/v1";
+    if (!(navigator.sendBeacon && navigator.sendBeacon(url, body))) {
+      fetch(url, { method: "POST", body, keepalive: true, credentials: "omit" }).catch(() => {});
+    }
+  } catch (_) {
+    /* reporting is best effort */
+  }
+}
+
+/** The tenant id of the first queued Trackdesk call, for the diagnostic. */
+function queuedTenant() {
+  try {
+    const names = window.TrackdeskObject || ["trackdesk"];
+    const queue = window[names[0]] && window[names[0]].q;
+    const tenant = queue && queue[0] && queue[0][0];
+    return typeof tenant === "string" ? tenant.slice(0, 128) : null;
+  } catch (_) {
+    return null;
+  }
+}

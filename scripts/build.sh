@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds what a CDN serves into dist/: tracking.js (loader + wasm-bindgen glue, one
+# minified classic script), clicktrail_bg.wasm (wasm-opt -Oz) and clicktrail.d.ts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+cargo build -p clicktrail --profile wasm --target wasm32-unknown-unknown --quiet
+wasm-bindgen --target web --out-dir target/pkg --out-name clicktrail \
+  "$target_dir/wasm32-unknown-unknown/wasm/clicktrail.wasm"
+
+mkdir -p dist
+# The features rustc >= 1.87 emits for wasm32 by default; wasm-opt must be told.
+wasm-opt -Oz --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals --enable-sign-ext \
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+  target/pkg/clicktrail_bg.wasm -o dist/clicktrail_bg.wasm
+
+esbuild js/loader.js --bundle --format=iife --minify --target=es2018 \
+  --log-override:empty-import-meta=silent --legal-comments=none \
+  --outfile=dist/tracking.js --log-level=warning
+cp js/clicktrail.d.ts dist/clicktrail.d.ts
+echo "built dist/: $(ls dist | tr '\n' ' ')"

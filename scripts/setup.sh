@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh machine: everything `npm start` and `npm test` need.
+# Each step checks first, so a second run takes a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# cargo install, retrying without --locked when the mirror lacks a pinned dependency.
+cargo_install() {
+  cargo install --locked "$@" || cargo install "$@"
+}
+
+if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  cargo_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! command -v wasm-pack >/dev/null; then
+  say "installing wasm-pack (a few minutes, once)"
+  cargo_install wasm-pack
+fi
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  say "installing chromium + chromium-driver (Debian, a matched pair)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+if [ ! -x node_modules/.bin/esbuild ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci (esbuild, binaryen's wasm-opt, playwright-core)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+say "ready"

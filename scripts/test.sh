@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Everything: lint, native unit tests (tracker + collector), the size budget,
+# the tracker's browser tests in real Chromium, and the end-to-end suite
+# (real collector binary + real Chromium through playwright-core).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "format and lint"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy -p clicktrail --target wasm32-unknown-unknown --quiet -- -D warnings
+
+step "native tests (tracker logic, collector router, durability against the real binary)"
+cargo test --workspace --quiet
+
+step "build dist/ and check the size budget"
+bash scripts/build.sh
+node scripts/size.mjs
+
+step "tracker browser tests (wasm-bindgen-test in headless Chromium)"
+wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)"
+
+step "end-to-end tests (real collector + real Chromium)"
+cargo build -p clicktrail-collector --quiet
+node --test --test-concurrency=1 tests/e2e/
