@@ -1,0 +1,70 @@
+// Type declarations of the globals clicktrail's tracking.js installs.
+// Ship beside tracking.js; reference with /// <reference path="clicktrail.d.ts" />.
+
+/** Money as Trackdesk sends it: a decimal string, e.g. "4.50". Numbers are rejected. */
+interface ClicktrailAmount {
+  value: string;
+}
+
+/** A custom parameter: a literal, or the value of a query parameter of the current URL. */
+type ClicktrailCustomParam = string | { queryParam: string };
+
+interface ClicktrailConversionParams {
+  conversionType?: string;
+  conversionTypeCode?: string;
+  amount?: ClicktrailAmount;
+  externalId?: string;
+  customerId?: string;
+  status?: "pending" | "approved" | "declined";
+  couponCodes?: string[];
+  /** With `externalCid`, the conversion is attributed through the external id's link. */
+  revenueOriginId?: string;
+  externalCid?: string;
+  customParams?: Partial<Record<"advS1" | "advS2" | "advS3" | "advS4" | "advS5", ClicktrailCustomParam>>;
+}
+
+interface ClicktrailClickResult {
+  cid: string;
+  /** RFC 3339 expiry of the attribution. */
+  expiredAt: string;
+}
+
+interface ClicktrailReadyResult {
+  cid: string | null;
+}
+
+interface TrackdeskFunction {
+  (tenantId: string, command: "click", params?: {}, callback?: (result: ClicktrailClickResult) => void): void;
+  (tenantId: string, command: "ready", callback: (result: ClicktrailReadyResult) => void): void;
+  (tenantId: string, command: "ready", params: {}, callback: (result: ClicktrailReadyResult) => void): void;
+  (tenantId: string, command: "conversion", params: ClicktrailConversionParams, callback?: (result: unknown) => void): void;
+  (tenantId: string, command: "externalCid", params: { externalCid: string; revenueOriginId: string }): void;
+  (tenantId: string, command: "signup", params: { customerKey: string; email?: string }): void;
+  (tenantId: string, command: "tito", params: { revenueOriginId: string }): void;
+  (tenantId: string, command: "consent", params: { granted: boolean }): void;
+  /** Resolves once the collector acknowledged the lead; rejects with a readable Error. */
+  signup(customerKey: string, email?: string): Promise<void>;
+  /** The visitor's CID from the `trakdesk_cid` cookie, or null. */
+  getCid(): string | null;
+  /** The queue of calls made before the tracker loaded (the install stub's). */
+  q?: IArguments[];
+}
+
+interface AffitorApi {
+  /** Resolves once the collector acknowledged the lead; rejects with a readable Error. */
+  signup(customerKey: string, email?: string): Promise<void>;
+  /** The click id (CID) of this visitor, or null. */
+  getClickId(): string | null;
+  /** Runs click attribution for the program again (e.g. after a client-side navigation). */
+  trackClick(): void;
+}
+
+interface Window {
+  trackdesk: TrackdeskFunction;
+  /** Names of the global dispatchers (normally ["trackdesk"]); `.f` is the live dispatcher. */
+  TrackdeskObject: string[] & { f?: TrackdeskFunction };
+  affitor?: AffitorApi;
+  affitorQueue?: unknown[];
+}
+
+declare var trackdesk: TrackdeskFunction;

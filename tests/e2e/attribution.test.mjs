@@ -1,0 +1,85 @@
+// A merchant page with the unchanged Trackdesk snippet, the real tracker and the
+// real collector: clicks and conversions land on the right affiliate.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  Collector, launchBrowser, newPage, servePage, trackdeskSnippet, cookieValue, eventually, UUID_V4,
+} from "./harness.mjs";
+
+let collector, browser;
+before(async () => {
+  collector = await new Collector().start();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+});
+
+const landing = (extra = "") => `<!doctype html><title>shop</title>${trackdeskSnippet()}${extra}`;
+
+test("click from ?aff= sets the exact cookie, calls back once and a conversion is attributed", async () => {
+  const page = await newPage(browser);
+  await servePage(page, collector, "/shop", landing());
+  await page.goto(`${collector.origin}/shop?aff=alice`);
+  const result = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+  assert.match(result.cid, UUID_V4);
+  assert.ok(!Number.isNaN(Date.parse(result.expiredAt)), `expiredAt ${result.expiredAt}`);
+
+  const raw = await cookieValue(page, "trakdesk_cid");
+  assert.equal(raw, `{"tenantId":"demo","cid":"${result.cid}"}`);
+  // What existing merchant code does with it.
+  const parsed = await page.evaluate(() => {
+    const c = document.cookie.split("; ").find((x) => x.startsWith("trakdesk_cid="));
+    return JSON.parse(c.slice("trakdesk_cid=".length));
+  });
+  assert.match(parsed.cid, /^[0-9a-fA-F-]{36}$/);
+
+  await eventually(async () => (await collector.affiliate("alice")).clicks === 1, 8000, "click stored");
+  assert.equal(await page.evaluate(() => window.__clickCalls), 1);
+
+  // A revenue-share sale (30 % of 100.50 = 30.15) and a fixed-payout signup (5.00).
+  await page.evaluate(() => {
+    trackdesk("demo", "conversion", { conversionTypeCode: "sale", amount: { value: "100.50" }, externalId: "order-1" });
+    trackdesk("demo", "conversion", { conversionTypeCode: "signup", externalId: "signup-1" });
+  });
+  const alice = await eventually(async () => {
+    const row = await collector.affiliate("alice");
+    return row.conversions === 2 && row;
+  }, 8000, "conversions stored");
+  assert.equal(alice.revenueCents, 10050);
+  assert.equal(alice.commissionCents, 3015 + 500);
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test("a reload of the same landing URL counts one click; the script included twice tracks once", async () => {
+  const page = await newPage(browser);
+  // The tag twice, as a tag manager plus a hard-coded copy would do.
+  await servePage(page, collector, "/twice", landing('<script async src="/tracking.js"></script>'));
+  const before = (await collector.affiliate("bob")).clicks;
+  await page.goto(`${collector.origin}/twice?aff=bob`);
+  await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+  await eventually(async () => (await collector.affiliate("bob")).clicks === before + 1, 8000, "click stored");
+  assert.equal(await page.evaluate(() => window.__clickCalls), 1);
+
+  await page.reload();
+  await eventually(() => page.evaluate(() => window.__clickResult), 8000, "callback after reload");
+  // Give a wrongly sent second click every chance to arrive before asserting.
+  await page.waitForTimeout(1000);
+  assert.equal((await collector.affiliate("bob")).clicks, before + 1);
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test("single-page navigation to a URL with ?aff= records the click", async () => {
+  const page = await newPage(browser);
+  await servePage(page, collector, "/spa", landing());
+  await page.goto(`${collector.origin}/spa`);
+  await page.waitForFunction(() => window.TrackdeskObject && window.TrackdeskObject.f);
+  assert.equal(await cookieValue(page, "trakdesk_cid"), null);
+  const before = (await collector.affiliate("bob")).clicks;
+  await page.evaluate(() => history.pushState({}, "", "/spa/product?aff=bob"));
+  await eventually(async () => (await collector.affiliate("bob")).clicks === before + 1, 8000, "SPA click");
+  const raw = await eventually(() => cookieValue(page, "trakdesk_cid"), 8000, "cookie after pushState");
+  assert.match(JSON.parse(raw).cid, UUID_V4);
+  assert.deepEqual(page.pageErrors, []);
+});
