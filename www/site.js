@@ -45,8 +45,11 @@
     });
   }
 
+  var cidReported = false;
+
   /* Shows a CID in every [data-testid="cid"] element. source: what reported it. */
   function showCid(cid, source) {
+    cidReported = true;
     $all('[data-testid="cid"]').forEach(function (el) {
       el.textContent = cid || "none yet";
       el.setAttribute("data-cid", cid || "");
@@ -96,6 +99,16 @@
     watchTrackerOutput: watchTrackerOutput,
     showResult: showResult
   };
+
+  // if the tracker never answers (blocked, CSP without 'wasm-unsafe-eval', collector
+  // down when the script loads), say so instead of "waiting" forever
+  setTimeout(function () {
+    if (cidReported) return;
+    $all('[data-testid="cid"]').forEach(function (el) {
+      if (el.getAttribute("data-cid") === null) el.textContent = "the tracker has not answered (see the console)";
+    });
+    setText('[data-testid="cid-source"]', "no answer after 10 s");
+  }, 10000);
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { markCurrentNav(); watchTrackerOutput(); });
