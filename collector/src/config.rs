@@ -1,0 +1,331 @@
+//! Configuration: the TOML file (see `collector/examples/clicktrail.toml`) and the `--demo` values.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use crate::money;
+
+/// Currencies the server-to-server sale API accepts (SPEC §9).
+pub const API_CURRENCIES: [&str; 3] = ["USD", "EUR", "VND"];
+
+/// The demo values (SPEC: `serve --demo`). Demo only: never use these keys in production.
+pub const DEMO_TENANT: &str = "demo";
+pub const DEMO_API_KEY: &str = "demo_secret_key";
+pub const DEMO_WEBHOOK_SECRET: &str = "whsec_demo";
+pub const DEMO_REVENUE_ORIGIN: &str = "00000000-0000-0000-0000-000000000001";
+
+/// How a conversion type pays the affiliate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payout {
+    /// A fixed amount in cents of the conversion's currency.
+    Fixed(i64),
+    /// A share of the amount in basis points (30 % = 3000), rounded half-up to the cent.
+    RevenueShare(i64),
+}
+
+impl Payout {
+    pub fn commission(&self, amount_cents: i64) -> i64 {
+        match *self {
+            Payout::Fixed(c) => c,
+            Payout::RevenueShare(bp) => money::share_half_up(amount_cents, bp),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub cookie_days: i64,
+    pub allowed_origins: Vec<String>,
+    pub api_key: String,
+    pub stripe_webhook_secret: String,
+    pub currency: String,
+    pub sale_conversion_type: String,
+    pub affiliates: Vec<String>,
+    pub conversion_types: BTreeMap<String, Payout>,
+    pub revenue_origins: Vec<String>,
+}
+
+impl Tenant {
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+    pub fn has_affiliate(&self, code: &str) -> bool {
+        self.affiliates.iter().any(|a| a == code)
+    }
+    pub fn has_revenue_origin(&self, id: &str) -> bool {
+        self.revenue_origins
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(id))
+    }
+    pub fn cookie_secs(&self) -> i64 {
+        self.cookie_days * 86_400
+    }
+}
+
+/// Server-wide settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// When set, `TENANT.<base_domain>` selects the tenant.
+    pub base_domain: Option<String>,
+    /// Requests per second per client IP (token bucket); 0 disables the limit.
+    pub rate_limit_per_second: u32,
+    /// Bucket size (burst) for the rate limit.
+    pub rate_limit_burst: u32,
+    /// Largest accepted request body in bytes.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            base_domain: None,
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
+            body_limit_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerSettings,
+    pub tenants: Vec<Tenant>,
+}
+
+// ---- raw TOML shapes ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    tenants: Vec<RawTenant>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    base_domain: Option<String>,
+    rate_limit_per_second: Option<u32>,
+    rate_limit_burst: Option<u32>,
+    body_limit_bytes: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    id: String,
+    #[serde(default = "default_cookie_days")]
+    cookie_days: i64,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    api_key: String,
+    #[serde(default)]
+    stripe_webhook_secret: String,
+    #[serde(default = "default_currency")]
+    currency: String,
+    #[serde(default = "default_sale_type")]
+    sale_conversion_type: String,
+    #[serde(default)]
+    affiliates: Vec<String>,
+    #[serde(default)]
+    conversion_types: BTreeMap<String, RawPayout>,
+    #[serde(default)]
+    revenue_origins: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPayout {
+    fixed: Option<String>,
+    revenue_share_percent: Option<String>,
+}
+
+fn default_cookie_days() -> i64 {
+    60
+}
+fn default_currency() -> String {
+    "USD".into()
+}
+fn default_sale_type() -> String {
+    "sale".into()
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        let raw: RawConfig = toml::from_str(text)?;
+        let mut server = ServerSettings::default();
+        server.base_domain = raw
+            .server
+            .base_domain
+            .map(|d| d.trim_start_matches('.').to_ascii_lowercase())
+            .filter(|d| !d.is_empty());
+        if let Some(r) = raw.server.rate_limit_per_second {
+            server.rate_limit_per_second = r;
+        }
+        if let Some(b) = raw.server.rate_limit_burst {
+            server.rate_limit_burst = b;
+        }
+        if let Some(b) = raw.server.body_limit_bytes {
+            server.body_limit_bytes = b;
+        }
+        let mut tenants = Vec::new();
+        for t in raw.tenants {
+            tenants.push(convert_tenant(t)?);
+        }
+        let cfg = Config { server, tenants };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn demo() -> Config {
+        let mut conversion_types = BTreeMap::new();
+        conversion_types.insert("sale".to_string(), Payout::RevenueShare(3000));
+        conversion_types.insert("signup".to_string(), Payout::Fixed(500));
+        Config {
+            server: ServerSettings::default(),
+            tenants: vec![Tenant {
+                id: DEMO_TENANT.into(),
+                cookie_days: 60,
+                allowed_origins: vec!["*".into()],
+                api_key: DEMO_API_KEY.into(),
+                stripe_webhook_secret: DEMO_WEBHOOK_SECRET.into(),
+                currency: "USD".into(),
+                sale_conversion_type: "sale".into(),
+                affiliates: vec!["alice".into(), "bob".into()],
+                conversion_types,
+                revenue_origins: vec![DEMO_REVENUE_ORIGIN.into()],
+            }],
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.tenants.is_empty() {
+            bail!("no [[tenants]] declared");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.tenants {
+            if !seen.insert(t.id.as_str()) {
+                bail!("tenant `{}` is declared twice", t.id);
+            }
+        }
+        let mut keys = std::collections::HashSet::new();
+        for t in &self.tenants {
+            if !keys.insert(t.api_key.as_str()) {
+                bail!("two tenants share the same api_key");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+}
+
+fn convert_tenant(t: RawTenant) -> anyhow::Result<Tenant> {
+    let id = t.id.trim().to_string();
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("tenant id `{id}` must be 1-128 characters of letters, digits, '-' or '_'");
+    }
+    if t.cookie_days < 1 || t.cookie_days > 3650 {
+        bail!("tenant `{id}`: cookie_days must be between 1 and 3650");
+    }
+    if t.api_key.len() < 8 {
+        bail!("tenant `{id}`: api_key must be at least 8 characters");
+    }
+    let currency = t.currency.to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        bail!("tenant `{id}`: currency must be a 3-letter code such as USD");
+    }
+    let mut conversion_types = BTreeMap::new();
+    for (code, p) in t.conversion_types {
+        let payout = match (p.fixed, p.revenue_share_percent) {
+            (Some(f), None) => Payout::Fixed(
+                money::parse_amount(&f)
+                    .map_err(|e| anyhow::anyhow!("tenant `{id}`, conversion type `{code}`: fixed: {e}"))?,
+            ),
+            (None, Some(p)) => {
+                let bp = money::parse_percent_bp(&p).map_err(|e| {
+                    anyhow::anyhow!("tenant `{id}`, conversion type `{code}`: revenue_share_percent: {e}")
+                })?;
+                Payout::RevenueShare(bp)
+            }
+            _ => bail!(
+                "tenant `{id}`, conversion type `{code}`: set exactly one of `fixed` or `revenue_share_percent`"
+            ),
+        };
+        conversion_types.insert(code, payout);
+    }
+    for a in &t.affiliates {
+        if a.is_empty() || a.chars().count() > 128 || a.chars().any(|c| c.is_control()) {
+            bail!("tenant `{id}`: affiliate code `{a}` must be 1-128 characters without control characters");
+        }
+    }
+    for r in &t.revenue_origins {
+        if uuid::Uuid::parse_str(r).is_err() {
+            bail!("tenant `{id}`: revenue origin `{r}` is not a UUID");
+        }
+    }
+    Ok(Tenant {
+        id,
+        cookie_days: t.cookie_days,
+        allowed_origins: t.allowed_origins,
+        api_key: t.api_key,
+        stripe_webhook_secret: t.stripe_webhook_secret,
+        currency,
+        sale_conversion_type: t.sale_conversion_type,
+        affiliates: t.affiliates,
+        conversion_types,
+        revenue_origins: t
+            .revenue_origins
+            .iter()
+            .map(|r| r.to_ascii_lowercase())
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../examples/clicktrail.toml");
+        let cfg = Config::from_toml(text).expect("example config");
+        assert_eq!(cfg.tenants.len(), 2);
+        let t = cfg.tenant("acme").expect("acme");
+        assert_eq!(t.conversion_types["sale"], Payout::RevenueShare(3000));
+        assert_eq!(t.conversion_types["signup"], Payout::Fixed(500));
+    }
+
+    #[test]
+    fn bad_payout_rejected() {
+        let text = r#"
+[[tenants]]
+id = "x"
+api_key = "12345678"
+[tenants.conversion_types.sale]
+fixed = "1.2.3"
+"#;
+        assert!(Config::from_toml(text).is_err());
+    }
+}

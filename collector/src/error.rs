@@ -1,0 +1,148 @@
+//! The one error type of the HTTP layer: `{"error":{"code","message"}}` with the right status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppError {
+    /// 400: the body is not JSON (message says where it broke) or a request is otherwise unusable.
+    BadRequest { code: &'static str, message: String },
+    /// 401: missing or wrong API key.
+    Unauthorized(String),
+    /// 403: the page's Origin is not allowed for this tenant.
+    Forbidden { code: &'static str, message: String },
+    /// 404: unknown tenant / affiliate / CID / conversion type / route.
+    NotFound { code: &'static str, message: String },
+    /// 409: a duplicate (transaction_id, externalId).
+    Conflict { code: &'static str, message: String },
+    /// 413: body larger than the limit.
+    PayloadTooLarge(usize),
+    /// 422: a field is missing or wrong (the message names it).
+    Invalid { field: String, message: String },
+    /// 429: per-IP rate limit.
+    RateLimited,
+    /// 500: storage failure and the like (details are logged, not returned).
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            AppError::BadRequest { code, .. }
+            | AppError::Forbidden { code, .. }
+            | AppError::NotFound { code, .. }
+            | AppError::Conflict { code, .. } => code,
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::Invalid { .. } => "invalid_field",
+            AppError::RateLimited => "rate_limited",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            AppError::BadRequest { message, .. }
+            | AppError::Forbidden { message, .. }
+            | AppError::NotFound { message, .. }
+            | AppError::Conflict { message, .. } => message.clone(),
+            AppError::Unauthorized(m) => m.clone(),
+            AppError::PayloadTooLarge(limit) => {
+                format!("request body is larger than {limit} bytes")
+            }
+            AppError::Invalid { field, message } => format!("`{field}`: {message}"),
+            AppError::RateLimited => "too many requests from this address; retry later".into(),
+            AppError::Internal(_) => "internal error; the request was not stored".into(),
+        }
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        let mut err = serde_json::json!({"code": self.code(), "message": self.message()});
+        if let AppError::Invalid { field, .. } = self {
+            err["field"] = serde_json::Value::String(field.clone());
+        }
+        serde_json::json!({ "error": err })
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status().as_u16(),
+            self.code(),
+            self.message()
+        )
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(detail) = &self {
+            tracing::error!(detail = %detail, "internal error");
+        }
+        let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if matches!(self, AppError::RateLimited) {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        resp
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError as S;
+        match e {
+            S::NotFound(code, m) => AppError::NotFound { code, message: m },
+            S::Conflict(code, m) => AppError::Conflict { code, message: m },
+            S::Invalid(field, m) => AppError::Invalid { field, message: m },
+            S::Internal(m) => AppError::Internal(m),
+            S::Rows(rows) => AppError::invalid(
+                "rows",
+                rows.iter()
+                    .map(|(l, m)| format!("line {l}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        }
+    }
+}

@@ -1,0 +1,1267 @@
+//! Router tests: the real router, the real SQLite store (in memory), no socket.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use clicktrail_collector::config::{Config, DEMO_REVENUE_ORIGIN};
+use clicktrail_collector::stripe::signature_header;
+use clicktrail_collector::{app, AppState, Store};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const NOW: i64 = 1795072000; // 2026-11-19T07:06:40Z
+
+struct T {
+    router: Router,
+    clock: Arc<AtomicI64>,
+    store: Store,
+    _dirs: Option<tempfile::TempDir>,
+}
+
+fn setup_with(config: Config) -> T {
+    let store = Store::open(":memory:").expect("store");
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let c2 = clock.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dist = dir.path().join("dist");
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(dist.join("tracking.js"), "/* tracker */").unwrap();
+    std::fs::write(www.join("index.html"), "<h1>shop</h1>").unwrap();
+    std::fs::write(www.join("dashboard.html"), "<h1>dashboard</h1>").unwrap();
+    let state = AppState::new(config, store.clone()).with(|s| {
+        s.clock = Arc::new(move || c2.load(Ordering::SeqCst));
+        s.dist_dir = dist;
+        s.www_dir = www;
+        s.demo = true;
+    });
+    T {
+        router: app(state),
+        clock,
+        store,
+        _dirs: Some(dir),
+    }
+}
+
+fn setup() -> T {
+    let mut c = Config::demo();
+    c.server.rate_limit_per_second = 0;
+    setup_with(c)
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+    raw: Vec<u8>,
+}
+
+impl T {
+    async fn send(&self, req: Request<Body>) -> Resp {
+        let mut req = req;
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5555))));
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    async fn post(&self, path: &str, body: impl Into<String>) -> Resp {
+        let req = Request::post(path)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(Body::from(body.into()))
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn api(&self, path: &str, body: Value) -> Resp {
+        let req = Request::post(path)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer demo_secret_key")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
+    async fn report(&self, query: &str) -> Value {
+        let req = Request::get(format!("/api/v1/report{query}"))
+            .header("authorization", "Bearer demo_secret_key")
+            .body(Body::empty())
+            .unwrap();
+        let r = self.send(req).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body
+    }
+
+    async fn click(&self, aff: &str, cid: Option<&str>) -> String {
+        let mut b = json!({"tenantId":"demo","eventId":uuid(),"aff":aff,"url":"https://shop.example/?aff=alice","referrer":""});
+        if let Some(c) = cid {
+            b["cid"] = json!(c);
+        }
+        let r = self.post("/tracking/click/v1", b.to_string()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["cid"].as_str().unwrap().to_string()
+    }
+
+    async fn stripe(&self, payload: &str, sig: &str) -> Resp {
+        let req = Request::post("/webhooks/stripe")
+            .header("content-type", "application/json")
+            .header("stripe-signature", sig)
+            .body(Body::from(payload.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn error_code(r: &Resp) -> &str {
+    r.body["error"]["code"].as_str().unwrap_or("")
+}
+
+// ------------------------------------------------------------------ click
+
+#[tokio::test]
+async fn click_accepts_proposed_cid_and_follows_wire_rules() {
+    let t = setup();
+    let proposed = "0b6f7c1e-3c1d-4e7a-9b1f-2a3b4c5d6e7f";
+    let r = t
+        .post(
+            "/tracking/click/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"aff":"alice","cid":proposed,"url":"https://shop.example/?aff=alice","referrer":"https://blog.example/"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "application/json");
+    // 60 days after NOW, RFC 3339 UTC
+    assert_eq!(
+        r.body,
+        json!({"cid": proposed, "expiredAt": "2027-01-18T07:06:40Z"})
+    );
+
+    // same affiliate later: same CID, expiry refreshed
+    t.clock.fetch_add(86_400, Ordering::SeqCst);
+    let again = t.click("alice", Some(proposed)).await;
+    assert_eq!(again, proposed);
+    // another affiliate: a new CID (an existing CID never changes affiliate)
+    let bob = t.click("bob", Some(proposed)).await;
+    assert_ne!(bob, proposed);
+    assert_eq!(bob.len(), 36);
+    // no cid / garbage cid: the collector generates one
+    let fresh = t.click("alice", None).await;
+    assert_eq!(fresh.len(), 36);
+    let garbage = t.click("alice", Some("not-a-uuid")).await;
+    assert_ne!(garbage, "not-a-uuid");
+
+    // unknown affiliate
+    let r = t
+        .post(
+            "/tracking/click/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"aff":"mallory"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&r), "unknown_affiliate");
+
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["clicks"], 5);
+    assert_eq!(rep["affiliates"][0]["affiliate"], "alice");
+    assert_eq!(rep["affiliates"][0]["clicks"], 4);
+    assert_eq!(rep["affiliates"][1]["clicks"], 1);
+}
+
+#[tokio::test]
+async fn event_id_replays_the_stored_answer() {
+    let t = setup();
+    let ev = uuid();
+    let body = json!({"tenantId":"demo","eventId":ev,"aff":"alice"}).to_string();
+    let a = t.post("/tracking/click/v1", body.clone()).await;
+    let b = t.post("/tracking/click/v1", body).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(b.status, StatusCode::OK);
+    assert_eq!(a.raw, b.raw, "a retried click learns the same CID");
+    let cid = a.body["cid"].as_str().unwrap();
+
+    let conv = json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"conversionTypeCode":"sale","amount":{"value":"10.00"},"externalId":"order-1"}).to_string();
+    let c1 = t.post("/tracking/conversion/v1", conv.clone()).await;
+    let c2 = t.post("/tracking/conversion/v1", conv).await;
+    assert_eq!(c1.status, StatusCode::OK);
+    assert_eq!(
+        c2.status,
+        StatusCode::OK,
+        "a retry is 200, not 409: {}",
+        c2.body
+    );
+    assert_eq!(c1.body, c2.body);
+    // same externalId with a NEW eventId: a real duplicate -> 409
+    let c3 = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"conversionTypeCode":"sale","amount":{"value":"10.00"},"externalId":"order-1"}).to_string(),
+        )
+        .await;
+    assert_eq!(c3.status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&c3), "duplicate_conversion");
+
+    // the same eventId sent to another endpoint: 409, nothing stored
+    let r = t
+        .post(
+            "/tracking/lead/v1",
+            json!({"tenantId":"demo","eventId":ev,"cid":cid,"customerKey":"k1"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&r), "event_id_reused");
+
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["clicks"], 1);
+    assert_eq!(rep["totals"]["leads"], 0);
+    assert_eq!(rep["totals"]["conversions"], 1);
+    assert_eq!(rep["totals"]["revenueCents"], 1000);
+    assert_eq!(rep["totals"]["commissionCents"], 300);
+}
+
+// ------------------------------------------------------------------ Trackdesk conversions
+
+#[tokio::test]
+async fn trackdesk_fixed_and_revenue_share_conversions() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    // fixed payout (signup = 5.00)
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"conversionTypeCode":"signup","externalId":"user_123","customerId":"user_123"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "approved");
+    assert_eq!(r.body["commission"], json!({"value":"5.00"}));
+    assert_eq!(r.body["attributed"], true);
+    assert_eq!(r.body["conversionId"].as_str().unwrap().len(), 36);
+    // revenue share: "100.50" at 30 % -> "30.15" (conversionType is accepted as the type too)
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"conversionType":"sale","amount":{"value":"100.50"},
+                   "externalId":"order-77","status":"pending","couponCodes":["SPRING"],
+                   "customParams":{"advS1":"newsletter","advS2":"x"}})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["commission"]["value"], "30.15");
+    assert_eq!(r.body["status"], "pending");
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["revenueCents"], 10050);
+    assert_eq!(rep["totals"]["commissionCents"], 500 + 3015);
+    assert_eq!(rep["totals"]["conversions"], 2);
+}
+
+#[tokio::test]
+async fn money_is_exact() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let cases = [
+        ("100", "30.00"),
+        ("100.5", "30.15"),
+        ("100.50", "30.15"),
+        ("0.05", "0.02"),
+        ("19.99", "6.00"),
+        ("0.01", "0.00"),
+    ];
+    for (amount, commission) in cases {
+        let r = t
+            .post(
+                "/tracking/conversion/v1",
+                json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"conversionTypeCode":"sale","amount":{"value":amount}}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{amount}: {}", r.body);
+        assert_eq!(r.body["commission"]["value"], commission, "{amount}");
+    }
+    // numbers, signs, 3 decimals, exponents, garbage, empty and padded strings: 422 naming amount.value
+    let bad: [Value; 8] = [
+        json!(100.5),
+        json!(100),
+        json!("-1"),
+        json!("1.234"),
+        json!("1e3"),
+        json!("abc"),
+        json!(""),
+        json!(" 1"),
+    ];
+    for v in bad {
+        let r = t
+            .post(
+                "/tracking/conversion/v1",
+                json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"conversionTypeCode":"sale","amount":{"value":v}}).to_string(),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{v}: {}",
+            r.body
+        );
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("amount.value"),
+            "{}",
+            r.body
+        );
+        assert_eq!(r.body["error"]["field"], "amount.value");
+    }
+    let rep = t.report("").await;
+    assert_eq!(
+        rep["totals"]["revenueCents"],
+        10000 + 10050 + 10050 + 5 + 1999 + 1
+    );
+}
+
+#[tokio::test]
+async fn attribution_window_expires() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    t.clock.fetch_add(60 * 86_400 + 1, Ordering::SeqCst);
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"conversionTypeCode":"sale","amount":{"value":"50.00"}}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["attributed"], false);
+    assert_eq!(r.body["commission"]["value"], "0.00");
+    let rep = t.report("").await;
+    assert_eq!(
+        rep["unattributed"],
+        json!({"conversions":1,"revenueCents":5000})
+    );
+    assert_eq!(rep["totals"]["conversions"], 0);
+}
+
+// ------------------------------------------------------------------ external CID
+
+#[tokio::test]
+async fn external_cid_link_then_conversion_via_both_endpoints() {
+    let t = setup();
+    let cid = t.click("bob", None).await;
+    let link = json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"externalCid":"guest@example.com","revenueOriginId":DEMO_REVENUE_ORIGIN});
+    let r = t.post("/tracking/external-cid/v1", link.to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body, json!({"ok": true}));
+    // re-linking the same pair is fine
+    let mut relink = link.clone();
+    relink["eventId"] = json!(uuid());
+    assert_eq!(
+        t.post("/tracking/external-cid/v1", relink.to_string())
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // conversion through /tracking/conversion/v1
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"externalCid":"guest@example.com","revenueOriginId":DEMO_REVENUE_ORIGIN,
+                   "conversionTypeCode":"sale","amount":{"value":"20.00"},"externalId":"ticket-1"})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["commission"]["value"], "6.00");
+    // and through /tracking/external-cid/v1 with a conversion type
+    let r = t
+        .post(
+            "/tracking/external-cid/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"externalCid":"guest@example.com","revenueOriginId":DEMO_REVENUE_ORIGIN,
+                   "conversionTypeCode":"signup","externalId":"ticket-2"})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["commission"]["value"], "5.00");
+    assert_eq!(r.body["attributed"], true);
+
+    // unknown external cid / revenue origin
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"externalCid":"nobody@example.com","revenueOriginId":DEMO_REVENUE_ORIGIN,"conversionTypeCode":"sale"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&r), "unknown_cid");
+    let r = t
+        .post(
+            "/tracking/external-cid/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"externalCid":"x","revenueOriginId":"00000000-0000-0000-0000-000000000009"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&r), "unknown_revenue_origin");
+
+    let rep = t.report("").await;
+    assert_eq!(rep["affiliates"][1]["affiliate"], "bob");
+    assert_eq!(rep["affiliates"][1]["conversions"], 2);
+    assert_eq!(rep["affiliates"][1]["commissionCents"], 1100);
+}
+
+// ------------------------------------------------------------------ leads and Affitor API
+
+#[tokio::test]
+async fn browser_lead_links_customer_key() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let r = t
+        .post(
+            "/tracking/lead/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"customerKey":"user_123","email":"user@example.com"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body, json!({"ok": true}));
+    // a sale given only the customer key resolves through the link
+    let r = t
+        .api(
+            "/api/v1/track/sale",
+            json!({"transaction_id":"txn_1","amount_cents":10000,"customer_key":"user_123"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // and so does a browser conversion given only the customer key
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"customerKey":"user_123","conversionTypeCode":"signup"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["attributed"], true);
+    let rep = t.report("").await;
+    assert_eq!(rep["affiliates"][0]["leads"], 1);
+    assert_eq!(rep["affiliates"][0]["commissionCents"], 3000 + 500);
+    // bad email / unknown cid
+    let r = t
+        .post(
+            "/tracking/lead/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"customerKey":"k","email":"nope"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["error"]["field"], "email");
+    let r = t
+        .post(
+            "/tracking/lead/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":uuid(),"customerKey":"k"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&r), "unknown_cid");
+}
+
+#[tokio::test]
+async fn affitor_lead_and_sale() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let r = t
+        .api(
+            "/api/v1/track/lead",
+            json!({"click_id":cid,"customer_key":"cus_42","email":"buyer@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"success": true, "message": "Lead tracked successfully"})
+    );
+
+    let r = t
+        .api(
+            "/api/v1/track/sale",
+            json!({"transaction_id":"txn_1001","amount_cents":4900,"customer_key":"cus_42","currency":"USD",
+                   "sale_type":"subscription","is_recurring":false,"product_id":"pro","line_items":[{"sku":"pro","qty":1}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["success"], true);
+    assert_eq!(r.body["message"], "Sale tracked successfully");
+    assert!(r.body["sale_id"].as_i64().unwrap() >= 1);
+    assert!(r.body["commission_id"].as_i64().unwrap() >= 1);
+    assert_eq!(r.body.as_object().unwrap().len(), 4);
+
+    // reused transaction_id -> 409
+    let r = t
+        .api(
+            "/api/v1/track/sale",
+            json!({"transaction_id":"txn_1001","amount_cents":4900,"customer_key":"cus_42"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&r), "duplicate_transaction");
+    // by click id, in EUR (listed under otherCurrencies)
+    let r = t
+        .api(
+            "/api/v1/track/sale",
+            json!({"transaction_id":"txn_eur","amount_cents":1000,"click_id":cid,"currency":"eur"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["leads"], 1);
+    assert_eq!(rep["totals"]["conversions"], 2);
+    assert_eq!(rep["totals"]["revenueCents"], 4900);
+    assert_eq!(rep["totals"]["commissionCents"], 1470);
+    assert_eq!(
+        rep["otherCurrencies"]["EUR"],
+        json!({"revenueCents":1000,"commissionCents":300})
+    );
+
+    // validation
+    for (body, field) in [
+        (
+            json!({"amount_cents":100,"customer_key":"cus_42"}),
+            "transaction_id",
+        ),
+        (
+            json!({"transaction_id":"a","amount_cents":0,"customer_key":"cus_42"}),
+            "amount_cents",
+        ),
+        (
+            json!({"transaction_id":"a","amount_cents":-5,"customer_key":"cus_42"}),
+            "amount_cents",
+        ),
+        (
+            json!({"transaction_id":"a","amount_cents":10.5,"customer_key":"cus_42"}),
+            "amount_cents",
+        ),
+        (
+            json!({"transaction_id":"a","amount_cents":"100","customer_key":"cus_42"}),
+            "amount_cents",
+        ),
+        (
+            json!({"transaction_id":"a","amount_cents":100,"customer_key":"cus_42","currency":"GBP"}),
+            "currency",
+        ),
+        (
+            json!({"transaction_id":"a","amount_cents":100}),
+            "customer_key",
+        ),
+        (
+            json!({"transaction_id":"x".repeat(129),"amount_cents":100,"customer_key":"c"}),
+            "transaction_id",
+        ),
+    ] {
+        let r = t.api("/api/v1/track/sale", body.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
+        assert_eq!(r.body["error"]["field"], field, "{body}");
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(field));
+    }
+    let r = t
+        .api(
+            "/api/v1/track/sale",
+            json!({"transaction_id":"zz","amount_cents":100,"customer_key":"nobody"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t.api("/api/v1/track/lead", json!({"email":"a@b.c"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+// ------------------------------------------------------------------ errors
+
+#[tokio::test]
+async fn malformed_json_says_where() {
+    let t = setup();
+    // the seed docs' own example misses a comma
+    let r = t
+        .post(
+            "/tracking/click/v1",
+            "{\n  \"tenantId\": \"demo\"\n  \"aff\": \"alice\"\n}",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&r), "malformed_json");
+    let m = r.body["error"]["message"].as_str().unwrap();
+    assert!(m.contains("line 3, column 3"), "{m}");
+    let r = t.post("/tracking/click/v1", "[1,2]").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t.post("/tracking/click/v1", "").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn auth_errors_are_401() {
+    let t = setup();
+    let no_key = Request::post("/api/v1/track/lead")
+        .body(Body::from("{}"))
+        .unwrap();
+    let r = t.send(no_key).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&r), "unauthorized");
+    let wrong = Request::post("/api/v1/track/sale")
+        .header("authorization", "Bearer nope")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(t.send(wrong).await.status, StatusCode::UNAUTHORIZED);
+    let report = Request::get("/api/v1/report")
+        .header("authorization", "Basic x")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(t.send(report).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn not_found_errors() {
+    let t = setup();
+    let r = t
+        .post(
+            "/tracking/click/v1",
+            json!({"tenantId":"nope","eventId":uuid(),"aff":"alice"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&r), "unknown_tenant");
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":uuid(),"conversionTypeCode":"sale"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&r), "unknown_cid");
+    let cid = t.click("alice", None).await;
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"cid":cid,"conversionTypeCode":"refund"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&r), "unknown_conversion_type");
+    let r = t.post("/nope", "{}").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn body_limit_is_413() {
+    let t = setup();
+    let big = json!({"tenantId":"demo","aff":"alice","url":"x".repeat(70_000)}).to_string();
+    let r = t.post("/tracking/click/v1", big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&r), "payload_too_large");
+}
+
+#[tokio::test]
+async fn field_caps_and_types_are_422_naming_the_field() {
+    let t = setup();
+    for (body, field) in [
+        (json!({"tenantId":"demo","aff":"a".repeat(129)}), "aff"),
+        (
+            json!({"tenantId":"demo","aff":"alice","url":"x".repeat(2049)}),
+            "url",
+        ),
+        (json!({"tenantId":"demo","aff":5}), "aff"),
+        (json!({"tenantId":"demo"}), "aff"),
+        (
+            json!({"tenantId":"demo","aff":"alice","eventId":"e".repeat(200)}),
+            "eventId",
+        ),
+    ] {
+        let r = t.post("/tracking/click/v1", body.to_string()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(r.body["error"]["field"], field);
+        assert!(r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("`{field}`")));
+    }
+    let cid = t.click("alice", None).await;
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","cid":cid,"conversionTypeCode":"sale","status":"maybe"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(r.body["error"]["field"], "status");
+    let r = t
+        .post(
+            "/tracking/conversion/v1",
+            json!({"tenantId":"demo","cid":cid}).to_string(),
+        )
+        .await;
+    assert_eq!(r.body["error"]["field"], "conversionTypeCode");
+}
+
+#[tokio::test]
+async fn rate_limit_is_429() {
+    let mut c = Config::demo();
+    c.server.rate_limit_per_second = 1;
+    c.server.rate_limit_burst = 3;
+    let t = setup_with(c);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = t
+            .post(
+                "/tracking/click/v1",
+                json!({"tenantId":"demo","eventId":uuid(),"aff":"alice"}).to_string(),
+            )
+            .await;
+        statuses.push(r.status.as_u16());
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(error_code(&r), "rate_limited");
+            assert_eq!(r.headers["retry-after"], "1");
+        }
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429]);
+    // a 429 carries the CORS headers, so the page's tracker can read it and retry later
+    let r = t
+        .send(
+            Request::post("/tracking/click/v1")
+                .header("origin", "https://shop.example")
+                .body(Body::from(
+                    json!({"tenantId":"demo","aff":"alice"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    // static files are not limited
+    let r = t
+        .send(Request::get("/tracking.js").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+// ------------------------------------------------------------------ CORS and tenants
+
+#[tokio::test]
+async fn cors_per_tenant() {
+    let toml = r#"
+[server]
+rate_limit_per_second = 0
+[[tenants]]
+id = "acme"
+api_key = "acme_key_123"
+allowed_origins = ["https://acme.example"]
+affiliates = ["alice"]
+[[tenants]]
+id = "open"
+api_key = "open_key_123"
+allowed_origins = ["*"]
+affiliates = ["zed"]
+"#;
+    let t = setup_with(Config::from_toml(toml).unwrap());
+    let pre = Request::options("/tracking/click/v1")
+        .header("origin", "https://acme.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .body(Body::empty())
+        .unwrap();
+    let r = t.send(pre).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://acme.example"
+    );
+    assert_eq!(r.headers["vary"], "Origin");
+    assert!(r.headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+
+    let post = |origin: &str, tenant: &str, aff: &str| {
+        Request::post("/tracking/click/v1")
+            .header("origin", origin)
+            .header("content-type", "text/plain")
+            .body(Body::from(
+                json!({"tenantId":tenant,"eventId":uuid(),"aff":aff}).to_string(),
+            ))
+            .unwrap()
+    };
+    let r = t.send(post("https://acme.example", "acme", "alice")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://acme.example"
+    );
+    // another page posting for acme: refused
+    let r = t.send(post("https://evil.example", "acme", "alice")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&r), "origin_not_allowed");
+    // the "*" tenant accepts any page and echoes its Origin
+    let r = t.send(post("https://evil.example", "open", "zed")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://evil.example"
+    );
+    // several tenants and no tenantId
+    let r = t
+        .post("/tracking/click/v1", json!({"aff":"alice"}).to_string())
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["error"]["field"], "tenantId");
+}
+
+#[tokio::test]
+async fn tenant_from_host_subdomain() {
+    let toml = r#"
+[server]
+base_domain = "track.example.com"
+rate_limit_per_second = 0
+[[tenants]]
+id = "acme"
+api_key = "acme_key_123"
+allowed_origins = ["*"]
+affiliates = ["alice"]
+[[tenants]]
+id = "globex"
+api_key = "globex_key_123"
+allowed_origins = ["*"]
+affiliates = ["carol"]
+"#;
+    let t = setup_with(Config::from_toml(toml).unwrap());
+    let req = |host: &str, aff: &str| {
+        Request::post("/tracking/click/v1")
+            .header("host", host)
+            .body(Body::from(
+                json!({"tenantId":"acme","eventId":uuid(),"aff":aff}).to_string(),
+            ))
+            .unwrap()
+    };
+    // the host wins over the body's tenantId
+    assert_eq!(
+        t.send(req("globex.track.example.com", "carol"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.send(req("globex.track.example.com:443", "alice"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.send(req("nobody.track.example.com", "alice"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // no matching host: the body's tenantId
+    assert_eq!(
+        t.send(req("localhost", "alice")).await.status,
+        StatusCode::OK
+    );
+    // an API key of another tenant on a tenant host is refused
+    let r = t
+        .send(
+            Request::get("/api/v1/report")
+                .header("host", "globex.track.example.com")
+                .header("authorization", "Bearer acme_key_123")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+// ------------------------------------------------------------------ diagnostics and static files
+
+#[tokio::test]
+async fn diagnostic_is_204_and_stored() {
+    let t = setup();
+    let r = t
+        .post(
+            "/tracking/diagnostic/v1",
+            json!({"tenantId":"demo","eventId":uuid(),"kind":"csp","message":"wasm-unsafe-eval missing","url":"https://shop.example/","userAgent":"UA"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(r.raw.is_empty());
+    assert_eq!(t.store.diagnostics_count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn static_files() {
+    let t = setup();
+    let r = t
+        .send(Request::get("/tracking.js").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.headers["content-type"],
+        "application/javascript; charset=utf-8"
+    );
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    assert_eq!(r.headers["cache-control"], "public, max-age=300");
+    let etag = r.headers["etag"].to_str().unwrap().to_string();
+    let r = t
+        .send(
+            Request::get("/tracking.js")
+                .header("if-none-match", &etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    // the wasm file is missing in this test: a clear 404
+    let r = t
+        .send(
+            Request::get("/clicktrail_bg.wasm")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("npm run build"));
+    let r = t.send(Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.raw, b"<h1>shop</h1>");
+    let r = t
+        .send(Request::get("/dashboard").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.raw, b"<h1>dashboard</h1>");
+}
+
+// ------------------------------------------------------------------ Stripe
+
+fn checkout_event(id: &str, cid: &str, amount: i64) -> String {
+    json!({"id":id,"object":"event","type":"checkout.session.completed","created":NOW,
+           "data":{"object":{"id":format!("cs_{id}"),"object":"checkout.session","client_reference_id":cid,
+                   "amount_total":amount,"currency":"usd","payment_status":"paid",
+                   "customer_details":{"email":"buyer@example.com"},"metadata":{}}}})
+    .to_string()
+}
+
+#[tokio::test]
+async fn stripe_signature_checks_and_replay() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let payload = checkout_event("evt_1", &cid, 4900);
+
+    // bad signature
+    let r = t
+        .stripe(&payload, &format!("t={NOW},v1={}", "ab".repeat(32)))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&r), "invalid_signature");
+    // wrong secret
+    let r = t
+        .stripe(
+            &payload,
+            &signature_header("whsec_other", NOW, payload.as_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&r), "invalid_signature");
+    // stale timestamp (6 minutes old)
+    let r = t
+        .stripe(
+            &payload,
+            &signature_header("whsec_demo", NOW - 360, payload.as_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&r), "signature_expired");
+    // payload altered after signing
+    let sig = signature_header("whsec_demo", NOW, payload.as_bytes());
+    let r = t.stripe(&payload.replace("4900", "9900"), &sig).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // missing header
+    let r = t
+        .send(
+            Request::post("/webhooks/stripe")
+                .body(Body::from(payload.clone()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(t.report("").await["totals"]["conversions"], 0);
+
+    // good signature (4 minutes old is within tolerance)
+    let sig = signature_header("whsec_demo", NOW - 240, payload.as_bytes());
+    let r = t.stripe(&payload, &sig).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["received"], true);
+    assert_eq!(r.body["attributed"], true);
+    // replay of the same event id: 200, no second sale
+    let r = t.stripe(&payload, &sig).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["duplicate"], true);
+
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["conversions"], 1);
+    assert_eq!(rep["totals"]["revenueCents"], 4900);
+    assert_eq!(rep["totals"]["commissionCents"], 1470);
+
+    // ignored event types answer 200
+    let other = json!({"id":"evt_x","type":"customer.created","data":{"object":{}}}).to_string();
+    let r = t
+        .stripe(
+            &other,
+            &signature_header("whsec_demo", NOW, other.as_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["ignored"], true);
+}
+
+#[tokio::test]
+async fn stripe_affitor_metadata_and_subscription_renewals() {
+    let t = setup();
+    let cid = t.click("bob", None).await;
+    let lead = t
+        .api(
+            "/api/v1/track/lead",
+            json!({"click_id":cid,"customer_key":"cus_9"}),
+        )
+        .await;
+    assert_eq!(lead.status, StatusCode::OK);
+    let send = |ev: Value| {
+        let p = ev.to_string();
+        let sig = signature_header("whsec_demo", NOW, p.as_bytes());
+        (p, sig)
+    };
+    // checkout via Affitor metadata (customer key), subscription mode
+    let (p, s) = send(
+        json!({"id":"evt_c","type":"checkout.session.completed","data":{"object":{
+        "id":"cs_1","amount_total":2000,"currency":"usd","subscription":"sub_1",
+        "metadata":{"affitor_customer_key":"cus_9","program_id":"demo"}}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["attributed"], true);
+    // the subscription's first invoice was counted by the checkout: no second sale
+    let (p, s) = send(
+        json!({"id":"evt_i1","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_1","amount_paid":2000,"currency":"usd","subscription":"sub_1","billing_reason":"subscription_create",
+        "subscription_details":{"metadata":{"affitor_customer_key":"cus_9"}}}}}),
+    );
+    assert_eq!(t.stripe(&p, &s).await.status, StatusCode::OK);
+    // a renewal (newer API shape: parent.subscription_details) is a recurring sale
+    let (p, s) = send(
+        json!({"id":"evt_i2","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_2","amount_paid":2000,"currency":"usd","billing_reason":"subscription_cycle",
+        "parent":{"subscription_details":{"subscription":"sub_1","metadata":{"affitor_click_id":cid}}}}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["attributed"], true);
+    // a renewal without metadata resolves through the subscription's earlier sale
+    let (p, s) = send(
+        json!({"id":"evt_i3","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_3","amount_paid":2000,"currency":"usd","subscription":"sub_1","billing_reason":"subscription_cycle"}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.body["attributed"], true, "{}", r.body);
+    // a checkout nobody referred: stored unattributed, still 200
+    let (p, s) = send(
+        json!({"id":"evt_u","type":"checkout.session.completed","data":{"object":{
+        "id":"cs_2","amount_total":700,"currency":"usd"}}}),
+    );
+    assert_eq!(t.stripe(&p, &s).await.status, StatusCode::OK);
+
+    let rep = t.report("").await;
+    assert_eq!(rep["affiliates"][1]["conversions"], 3);
+    assert_eq!(rep["affiliates"][1]["revenueCents"], 6000);
+    assert_eq!(rep["affiliates"][1]["commissionCents"], 1800);
+    assert_eq!(
+        rep["unattributed"],
+        json!({"conversions":1,"revenueCents":700})
+    );
+}
+
+// ------------------------------------------------------------------ report
+
+#[tokio::test]
+async fn report_numbers_and_days() {
+    let t = setup();
+    let day1 = NOW; // 2026-11-19
+    let a1 = t.click("alice", None).await;
+    let _a2 = t.click("alice", None).await;
+    t.post(
+        "/tracking/lead/v1",
+        json!({"tenantId":"demo","eventId":uuid(),"cid":a1,"customerKey":"u1"}).to_string(),
+    )
+    .await;
+    t.clock.store(day1 + 86_400, Ordering::SeqCst); // 2026-11-20
+    let _b = t.click("bob", None).await;
+    for (amount, ext) in [("100.50", "o1"), ("0", "o2")] {
+        let r = t
+            .post(
+                "/tracking/conversion/v1",
+                json!({"tenantId":"demo","eventId":uuid(),"cid":a1,"conversionTypeCode":"sale","amount":{"value":amount},"externalId":ext}).to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let rep = t.report("?from=2026-11-01&to=2026-11-22").await;
+    assert_eq!(
+        rep["totals"],
+        json!({"clicks":3,"leads":1,"conversions":2,"revenueCents":10050,"commissionCents":3015})
+    );
+    assert_eq!(rep["from"], "2026-11-01");
+    assert_eq!(rep["to"], "2026-11-22");
+    assert_eq!(rep["currency"], "USD");
+    assert_eq!(rep["tenantId"], "demo");
+    let alice = &rep["affiliates"][0];
+    assert_eq!(alice["affiliate"], "alice");
+    assert_eq!(
+        alice["days"],
+        json!([
+            {"date":"2026-11-19","clicks":2,"leads":1,"conversions":0,"revenueCents":0,"commissionCents":0},
+            {"date":"2026-11-20","clicks":0,"leads":0,"conversions":2,"revenueCents":10050,"commissionCents":3015}
+        ])
+    );
+    assert_eq!(rep["affiliates"][1]["days"][0]["date"], "2026-11-20");
+    // bounds are inclusive UTC days
+    let rep = t.report("?from=2026-11-20&to=2026-11-20").await;
+    assert_eq!(rep["totals"]["clicks"], 1);
+    let rep = t.report("?from=2026-11-21&to=2026-11-30").await;
+    assert_eq!(rep["totals"]["clicks"], 0);
+    // default: the last 30 days up to today
+    let rep = t.report("").await;
+    assert_eq!(rep["to"], "2026-11-20");
+    assert_eq!(rep["from"], "2026-10-22");
+    // bad dates
+    let r = t
+        .send(
+            Request::get("/api/v1/report?from=yesterday")
+                .header("authorization", "Bearer demo_secret_key")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["error"]["field"], "from");
+}
+
+// ------------------------------------------------------------------ demo checkout (needs a socket: it calls the server over HTTP)
+
+#[tokio::test]
+async fn demo_checkout_posts_a_signed_event_to_itself() {
+    let store = Store::open(":memory:").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut cfg = Config::demo();
+    cfg.server.rate_limit_per_second = 0;
+    let state = AppState::new(cfg, store).with(|s| s.demo = true);
+    state.self_addr.set(addr).unwrap();
+    let router = app(state);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    use clicktrail_collector::client::request;
+    let click = request(
+        addr,
+        "POST",
+        "/tracking/click/v1",
+        &[],
+        json!({"tenantId":"demo","aff":"alice"})
+            .to_string()
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let cid = click.json()["cid"].as_str().unwrap().to_string();
+    let r = request(
+        addr,
+        "POST",
+        "/demo/checkout",
+        &[("Content-Type", "application/json")],
+        json!({"cid":cid,"amountCents":4900,"email":"buyer@example.com"})
+            .to_string()
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let b = r.json();
+    assert_eq!(b["ok"], true);
+    assert_eq!(b["webhookStatus"], 200);
+    assert!(b["sessionId"].as_str().unwrap().starts_with("cs_"));
+    let rep = request(
+        addr,
+        "GET",
+        "/api/v1/report",
+        &[("Authorization", "Bearer demo_secret_key")],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rep.json()["totals"]["commissionCents"], 1470);
+    let r = request(
+        addr,
+        "POST",
+        "/demo/checkout",
+        &[],
+        br#"{"cid":"x","amountCents":1}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 422);
+}
+
+#[tokio::test]
+async fn demo_checkout_only_in_demo_mode() {
+    let store = Store::open(":memory:").unwrap();
+    let router = app(AppState::new(Config::demo(), store));
+    let resp = router
+        .oneshot(
+            Request::post("/demo/checkout")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
