@@ -1,0 +1,295 @@
+//! The `trakdesk_cid` cookie: raw JSON value, parsing, `Set-Cookie` strings, domain probe.
+
+use crate::json::{self, push_u64};
+use crate::uuid::is_uuid;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub const NAME: &str = "trakdesk_cid";
+pub const AFFITOR_NAME: &str = "affitor_click_id";
+
+/// Tenant ids end up in a cookie and in URLs: 1–64 of `[A-Za-z0-9._-]`.
+pub fn valid_tenant(t: &str) -> bool {
+    (1..=64).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `{"tenantId":"T","cid":"<uuid>"}` exactly.
+pub fn encode(tenant: &str, cid: &str) -> String {
+    json::Obj::new().s("tenantId", tenant).s("cid", cid).end()
+}
+
+/// `(tenantId, cid)` from a cookie value; `None` when malformed.
+/// A URL-encoded value written by other code is accepted too.
+pub fn parse(value: &str) -> Option<(String, String)> {
+    let decoded;
+    let mut v = value.trim();
+    if v.starts_with('%') {
+        decoded = crate::url::percent_decode(v)?;
+        v = &decoded;
+    }
+    let obj = json::parse(v)?;
+    let tenant = obj.str_of("tenantId")?;
+    let cid = obj.str_of("cid")?;
+    if valid_tenant(tenant) && is_uuid(cid) {
+        Some((tenant.into(), cid.into()))
+    } else {
+        None
+    }
+}
+
+/// The raw value of cookie `name` in a `document.cookie` string.
+pub fn find<'a>(all: &'a str, name: &str) -> Option<&'a str> {
+    crate::url::split_ascii(all, b';').find_map(|part| {
+        let part = part.trim_start();
+        let rest = part.strip_prefix(name)?;
+        rest.strip_prefix('=')
+    })
+}
+
+/// The CID for `tenant` among all `trakdesk_cid` cookies (host-only and domain cookies
+/// can coexist); `None` when none parses for that tenant.
+pub fn cid_for(all: &str, tenant: &str) -> Option<String> {
+    crate::url::split_ascii(all, b';')
+        .filter_map(|part| part.trim_start().strip_prefix(NAME)?.strip_prefix('='))
+        .filter_map(parse)
+        .find(|(t, _)| t == tenant)
+        .map(|(_, cid)| cid)
+}
+
+/// The localStorage mirror `clicktrail`: `{tenantId, cid, aff, expiredAt}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    pub tenant: String,
+    pub cid: String,
+    pub aff: Option<String>,
+    pub expired_at: Option<String>,
+}
+
+pub const MIRROR_KEY: &str = "clicktrail";
+
+impl Mirror {
+    pub fn encode(&self) -> String {
+        json::Obj::new()
+            .s("tenantId", &self.tenant)
+            .s("cid", &self.cid)
+            .opt("aff", self.aff.as_deref())
+            .opt("expiredAt", self.expired_at.as_deref())
+            .end()
+    }
+    pub fn parse(s: &str) -> Option<Mirror> {
+        let v = json::parse(s)?;
+        let tenant = v.str_of("tenantId")?;
+        let cid = v.str_of("cid")?;
+        if !valid_tenant(tenant) || !is_uuid(cid) {
+            return None;
+        }
+        Some(Mirror {
+            tenant: tenant.into(),
+            cid: cid.into(),
+            aff: v
+                .str_of("aff")
+                .filter(|a| crate::url::valid_code(a))
+                .map(String::from),
+            expired_at: v
+                .str_of("expiredAt")
+                .filter(|e| crate::time::parse(e).is_some())
+                .map(String::from),
+        })
+    }
+    /// Seconds left before `expiredAt` (`None`: unknown or past).
+    pub fn seconds_left(&self, now_secs: i64) -> Option<i64> {
+        let left = crate::time::parse(self.expired_at.as_deref()?)? - now_secs;
+        if left > 0 {
+            Some(left)
+        } else {
+            None
+        }
+    }
+}
+
+/// A `document.cookie` assignment. `max_age` 0 deletes.
+pub fn set_string(
+    name: &str,
+    value: &str,
+    max_age: u64,
+    domain: Option<&str>,
+    secure: bool,
+) -> String {
+    let mut s = String::with_capacity(name.len() + value.len() + 64);
+    s.push_str(name);
+    s.push('=');
+    s.push_str(value);
+    s.push_str("; Path=/; Max-Age=");
+    push_u64(&mut s, max_age);
+    s.push_str("; SameSite=Lax");
+    if let Some(d) = domain {
+        s.push_str("; Domain=");
+        s.push_str(d);
+    }
+    if secure {
+        s.push_str("; Secure");
+    }
+    s
+}
+
+/// Domains to try for the widest cookie, widest first; empty on localhost, IPs, single labels.
+pub fn domain_candidates(host: &str) -> Vec<String> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let is_ipv4 = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if host.is_empty()
+        || is_ipv4
+        || host.bytes().any(|b| b == b':')
+        || host.starts_with('[')
+        || !host.bytes().any(|b| b == b'.')
+        || host == "localhost"
+        || host.ends_with(".localhost")
+    {
+        return Vec::new();
+    }
+    // every suffix of the host starting at a label boundary, from two labels up
+    let mut out = Vec::new();
+    let b = host.as_bytes();
+    for i in (0..b.len()).rev() {
+        if b.get(i) == Some(&b'.') {
+            if let Some(suffix) = host.get(i + 1..) {
+                if suffix.bytes().any(|b| b == b'.') {
+                    out.push(String::from(suffix));
+                }
+            }
+        }
+    }
+    out.push(host);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::{format, vec};
+
+    const CID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+    #[test]
+    fn encodes_exactly() {
+        assert_eq!(
+            encode("demo", CID),
+            format!("{{\"tenantId\":\"demo\",\"cid\":\"{CID}\"}}")
+        );
+        assert_eq!(
+            parse(&encode("demo", CID)),
+            Some(("demo".into(), CID.into()))
+        );
+    }
+
+    #[test]
+    fn parses_hostile_values() {
+        assert_eq!(
+            parse(&format!(
+                "%7B%22tenantId%22%3A%22t%22%2C%22cid%22%3A%22{CID}%22%7D"
+            )),
+            Some(("t".into(), CID.into()))
+        );
+        for bad in [
+            String::new(),
+            "garbage".into(),
+            "{}".into(),
+            format!("{{\"tenantId\":\"t\",\"cid\":\"{CID}x\"}}"),
+            format!("{{\"tenantId\":\"t;x\",\"cid\":\"{CID}\"}}"),
+            format!("{{\"tenantId\":1,\"cid\":\"{CID}\"}}"),
+            "{\"tenantId\":\"t\",\"cid\":\"not-a-uuid-not-a-uuid-not-a-uuid-123\"}".into(),
+            "%ZZ".into(),
+            "{".repeat(10_000),
+            format!("[\"{CID}\"]"),
+        ] {
+            assert_eq!(parse(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn finds_cookies() {
+        let all = format!(
+            "a=1; trakdesk_cid_x=2; trakdesk_cid={{\"tenantId\":\"t\",\"cid\":\"{CID}\"}}; b=3"
+        );
+        assert_eq!(
+            find(&all, NAME).and_then(parse),
+            Some(("t".into(), CID.into()))
+        );
+        assert_eq!(find("x=1", NAME), None);
+        assert_eq!(find("", NAME), None);
+        assert_eq!(find("trakdesk_cid=", NAME), Some(""));
+    }
+
+    #[test]
+    fn builds_set_cookie() {
+        assert_eq!(
+            set_string("n", "v", 60, Some("example.com"), true),
+            "n=v; Path=/; Max-Age=60; SameSite=Lax; Domain=example.com; Secure"
+        );
+        assert_eq!(
+            set_string("n", "", 0, None, false),
+            "n=; Path=/; Max-Age=0; SameSite=Lax"
+        );
+    }
+
+    #[test]
+    fn several_cookies() {
+        let other = encode("other", CID);
+        let mine = encode("t", "11111111-1111-4111-8111-111111111111");
+        let all = format!("trakdesk_cid=garbage; trakdesk_cid={other}; trakdesk_cid={mine}");
+        assert_eq!(
+            cid_for(&all, "t").as_deref(),
+            Some("11111111-1111-4111-8111-111111111111")
+        );
+        assert_eq!(cid_for(&all, "nope"), None);
+    }
+
+    #[test]
+    fn mirror() {
+        let m = Mirror {
+            tenant: "t".into(),
+            cid: CID.into(),
+            aff: Some("<a>".into()),
+            expired_at: Some("2027-01-15T08:00:00Z".into()),
+        };
+        assert_eq!(Mirror::parse(&m.encode()), Some(m.clone()));
+        assert_eq!(m.seconds_left(1_800_000_000 - 10), Some(10));
+        assert_eq!(m.seconds_left(1_800_000_000), None);
+        assert_eq!(Mirror::parse("{\"tenantId\":\"t\",\"cid\":\"x\"}"), None);
+        let odd = Mirror::parse(&format!(
+            "{{\"tenantId\":\"t\",\"cid\":\"{CID}\",\"aff\":\"\\u0000\",\"expiredAt\":\"soon\"}}"
+        ))
+        .unwrap();
+        assert_eq!((odd.aff, odd.expired_at), (None, None));
+    }
+
+    #[test]
+    fn tenants() {
+        assert!(valid_tenant("demo-1.x_y"));
+        assert!(!valid_tenant(""));
+        assert!(!valid_tenant("a b"));
+        assert!(!valid_tenant("a\"b"));
+        assert!(!valid_tenant(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn domain_list() {
+        assert_eq!(
+            domain_candidates("shop.example.co.uk"),
+            vec!["co.uk", "example.co.uk", "shop.example.co.uk"]
+        );
+        assert_eq!(domain_candidates("Example.com."), vec!["example.com"]);
+        for none in [
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "intranet",
+            "",
+            "app.localhost",
+        ] {
+            assert!(domain_candidates(none).is_empty(), "{none}");
+        }
+    }
+}

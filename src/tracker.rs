@@ -1,0 +1,1167 @@
+//! The tracker: configuration, state, the `trackdesk` dispatcher and its commands,
+//! attribution, transport with the outbox, Affitor mode, SPA hooks.
+//!
+//! Rule for reentrancy: the state is only borrowed inside `with(..)` and page code
+//! (callbacks, the page's functions) is never called while it is borrowed.
+
+use crate::attribution::{self, Answer, Model, Outcome, Plan};
+use crate::cmd::{self, Command, Conversion, Delivery};
+use crate::cookie::{self, Mirror, MIRROR_KEY};
+use crate::outbox::{self, Entry};
+use crate::url::{self, CodeError};
+use crate::web::ffi::{self, Array, Function};
+use crate::web::storage::{self, Area};
+use crate::web::{self, cookies, dom, history, http, js};
+use crate::{json, time};
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::sync::atomic::{AtomicBool, Ordering};
+use wasm_bindgen::prelude::*;
+
+/// Cookie lifetime until the collector tells the tenant's (60 days).
+const DEFAULT_LIFETIME: i64 = 60 * 86_400;
+/// Browsers cap cookies at 400 days.
+const MAX_LIFETIME: i64 = 400 * 86_400;
+
+struct Config {
+    endpoint: String,
+    params: Vec<String>,
+    cookie_domain: Option<String>,
+    model: Model,
+    affitor: Option<String>,
+    consent_required: bool,
+    stripe: bool,
+}
+
+/// Who waits for a send's outcome.
+enum Waiter {
+    /// A `click` callback held until the collector decided (last-click, other affiliate).
+    Click(String, Option<Function>),
+    /// `signup` helpers: resolve/reject.
+    Promise(Function, Function),
+    /// A command callback called with the collector's answer.
+    Answer(Function),
+}
+
+struct Job {
+    tenant: String,
+    cmd: Command,
+    params: JsValue,
+    cb: Option<Function>,
+    waiter: Option<Waiter>,
+}
+
+struct State {
+    cfg: Config,
+    consent: bool,
+    held: Vec<Job>,
+    /// The tenant the helpers (`signup`, `getCid`) use: the last one seen.
+    tenant: Option<String>,
+    click_tenants: Vec<String>,
+    last_href: String,
+    domain: Option<Option<String>>,
+    inflight: Vec<String>,
+    /// The outbox when localStorage is unavailable.
+    mem: Vec<Entry>,
+    use_mem: bool,
+    timer: u64,
+    waiters: Vec<(String, Waiter)>,
+    /// CIDs generated on this page (fresh visits).
+    fresh: Vec<String>,
+    known_cid: Option<String>,
+    observing: bool,
+}
+
+/// The page's tracker state (wasm32 is single-threaded).
+struct Global(RefCell<Option<State>>);
+// SAFETY: wasm32-unknown-unknown without atomics has one thread.
+unsafe impl Sync for Global {}
+static STATE: Global = Global(RefCell::new(None));
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    let mut g = STATE.0.try_borrow_mut().ok()?;
+    g.as_mut().map(f)
+}
+
+// ---------------------------------------------------------------- configuration
+
+fn parse_config(c: &JsValue) -> (Config, bool) {
+    let endpoint = js::get(c, "endpoint")
+        .as_string()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    let mut params = Vec::new();
+    let p = js::get(c, "params");
+    let mut push = |s: &str| {
+        let s = s.trim();
+        if !s.is_empty() && s.len() <= 64 && params.len() < 16 {
+            params.push(s.to_string());
+        }
+    };
+    if Array::is_array(&p) {
+        for i in 0..js::len(&p) {
+            if let Some(s) = js::get_i(&p, i).as_string() {
+                push(&s);
+            }
+        }
+    } else if let Some(s) = p.as_string() {
+        url::split_ascii(&s, b',').for_each(&mut push);
+    }
+    if params.is_empty() {
+        params.push("aff".into());
+    }
+    let flag = |k: &str| {
+        let v = js::get(c, k);
+        v.as_bool() == Some(true) || v.as_string().as_deref() == Some("true")
+    };
+    let cfg = Config {
+        endpoint,
+        params,
+        cookie_domain: js::get(c, "cookieDomain")
+            .as_string()
+            .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+            .filter(|d| {
+                !d.is_empty()
+                    && d.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            }),
+        model: Model::parse(js::get(c, "attribution").as_string().as_deref()),
+        affitor: js::get(c, "affitorProgramId")
+            .as_string()
+            .filter(|t| cookie::valid_tenant(t)),
+        consent_required: js::get(c, "consent").as_string().as_deref() == Some("required"),
+        stripe: js::get(c, "stripe").as_string().as_deref() == Some("links"),
+    };
+    (cfg, flag("debug"))
+}
+
+// ---------------------------------------------------------------- start
+
+/// Starts the tracker (called once by the loader with the script tag's options).
+/// Never throws; a second call (or a second copy of the script) does nothing.
+#[wasm_bindgen]
+pub fn start(config: JsValue) {
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let w = web::window();
+    if js::get(&w, "__clicktrail").is_truthy() {
+        return;
+    }
+    js::set(&w, "__clicktrail", &JsValue::TRUE);
+    let (cfg, debug) = parse_config(&config);
+    js::set_debug(debug);
+    js::log_v("start", &config);
+    let affitor = cfg.affitor.clone();
+    let consent = !cfg.consent_required;
+    let use_mem = !storage::available(Area::Local);
+    if use_mem {
+        js::log("localStorage unavailable: outbox kept in memory");
+    }
+    {
+        if let Ok(mut g) = STATE.0.try_borrow_mut() {
+            *g = Some(State {
+                cfg,
+                consent,
+                held: Vec::new(),
+                tenant: affitor.clone(),
+                click_tenants: Vec::new(),
+                last_href: String::new(),
+                domain: None,
+                inflight: Vec::new(),
+                mem: Vec::new(),
+                use_mem,
+                timer: 0,
+                waiters: Vec::new(),
+                fresh: Vec::new(),
+                known_cid: None,
+                observing: false,
+            });
+        }
+    }
+    install_dispatcher(&w);
+    if let Err(e) = history::hook(on_navigate) {
+        js::log_v("history hooks failed:", &e.into());
+    }
+    let _ = history::on("pagehide", on_pagehide);
+    if let Some(t) = affitor {
+        install_affitor(&w, &t);
+    }
+    if consent {
+        update_outbox(|v| outbox::prune(v, web::now_ms()));
+        flush_due();
+    }
+}
+
+/// Test support: forget everything this page's tracker learnt (tenants, waiters,
+/// held commands, in-memory outbox) without touching cookies or storage.
+#[doc(hidden)]
+pub fn reset_for_tests() {
+    with(|s| {
+        s.consent = !s.cfg.consent_required;
+        s.held.clear();
+        s.tenant = s.cfg.affitor.clone();
+        s.click_tenants.clear();
+        s.last_href.clear();
+        s.domain = None;
+        s.mem.clear();
+        s.waiters.clear();
+        s.fresh.clear();
+        s.known_cid = None;
+    });
+}
+
+fn install_dispatcher(w: &JsValue) {
+    let f = js::func(Box::new(|t, c, p, cb| {
+        dispatch(t, c, p, cb);
+        Ok(JsValue::UNDEFINED)
+    }));
+    js::set(
+        &f,
+        "signup",
+        &js::func(Box::new(|k, e, _, _| Ok(signup_promise(None, k, e)))),
+    );
+    js::set(
+        &f,
+        "getCid",
+        &js::func(Box::new(|_, _, _, _| Ok(get_cid_js()))),
+    );
+    js::set(&f, "__clicktrail", &JsValue::TRUE);
+
+    let mut to = js::get(w, "TrackdeskObject");
+    if !Array::is_array(&to) {
+        to = Array::of1(&"trackdesk".into()).into();
+        js::set(w, "TrackdeskObject", &to);
+    }
+    let mut names: Vec<String> = Vec::new();
+    for i in 0..js::len(&to).min(16) {
+        if let Some(n) = js::get_i(&to, i).as_string() {
+            let ident = !n.is_empty()
+                && n.len() <= 64
+                && n != "__proto__"
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+                && !n.as_bytes().first().is_some_and(u8::is_ascii_digit);
+            if ident && !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    if names.is_empty() {
+        names.push("trackdesk".into());
+    }
+    let mut queues = Vec::new();
+    for n in &names {
+        let old = js::get(w, n);
+        // Only replace the stub (a function) or nothing: never a page object such as `location`.
+        if old.is_undefined() || old.is_null() || old.is_function() {
+            queues.push(js::get(&old, "q"));
+            js::set(w, n, &f);
+        } else {
+            js::logs(&["TrackdeskObject names a page object, skipped: ", n]);
+        }
+    }
+    js::set(&to, "f", &f);
+    for q in queues {
+        for i in 0..js::len(&q) {
+            let a = js::get_i(&q, i);
+            dispatch(
+                js::get_i(&a, 0),
+                js::get_i(&a, 1),
+                js::get_i(&a, 2),
+                js::get_i(&a, 3),
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- dispatch
+
+fn command_name(c: Command) -> &'static str {
+    match c {
+        Command::Click => "click",
+        Command::Ready => "ready",
+        Command::Conversion => "conversion",
+        Command::ExternalCid => "externalCid",
+        Command::Signup => "signup",
+        Command::Tito => "tito",
+        Command::Consent => "consent",
+    }
+}
+
+/// `trackdesk(tenantId, command, params?, callback?)`.
+fn dispatch(t: JsValue, c: JsValue, p: JsValue, cb: JsValue) {
+    let Some(tenant) = t.as_string().filter(|t| cookie::valid_tenant(t)) else {
+        js::log_v("ignored: bad tenant id (1-64 of [A-Za-z0-9._-]):", &t);
+        return;
+    };
+    let Some(cmd) = c.as_string().and_then(|c| Command::parse(&c)) else {
+        js::log_v("ignored an unknown command:", &c);
+        return;
+    };
+    let (params, cb) = match js::as_function(&p) {
+        Some(f) => (JsValue::UNDEFINED, Some(f)),
+        None => (p, js::as_function(&cb)),
+    };
+    js::log_v(
+        &crate::json::cat(&[&tenant, " ", command_name(cmd)]),
+        &params,
+    );
+    submit(Job {
+        tenant,
+        cmd,
+        params,
+        cb,
+        waiter: None,
+    });
+}
+
+/// Runs a job now, or holds it until consent.
+fn submit(job: Job) {
+    let job = with(|s| {
+        if job.cmd != Command::Consent {
+            s.tenant = Some(job.tenant.clone());
+        }
+        if !s.consent && job.cmd.needs_consent() {
+            js::log("held until consent");
+            s.held.push(job);
+            None
+        } else {
+            Some(job)
+        }
+    })
+    .flatten();
+    if let Some(job) = job {
+        run(job);
+    }
+}
+
+fn run(job: Job) {
+    let Job {
+        tenant,
+        cmd,
+        params,
+        cb,
+        waiter,
+    } = job;
+    match cmd {
+        Command::Click => click(&tenant, cb),
+        Command::Ready => {
+            let cid = current(&tenant, true).map(|c| c.cid);
+            if let Some(c) = &cid {
+                note_cid(c);
+            }
+            if let Some(f) = cb {
+                js::call(&f, &js::cid_object(cid.as_deref(), None, false));
+            }
+        }
+        Command::Conversion => conversion(&tenant, &params, cb),
+        Command::ExternalCid => match (
+            js::get_text(&params, "externalCid"),
+            js::get_text(&params, "revenueOriginId"),
+        ) {
+            (Some(x), Some(r)) => {
+                let Some(cid) = current(&tenant, true).map(|c| c.cid) else {
+                    js::log("externalCid skipped: no CID for this visitor");
+                    return;
+                };
+                let id = web::new_uuid();
+                let body = cmd::external_cid_body(&tenant, &id, &cid, &x, &r);
+                send(cmd::EXTERNAL_CID, body, id, cb.map(Waiter::Answer));
+            }
+            _ => js::log("externalCid skipped: externalCid and revenueOriginId required"),
+        },
+        Command::Signup => lead(&tenant, &params, waiter.or(cb.map(Waiter::Answer))),
+        Command::Tito => tito(&tenant, &params),
+        Command::Consent => {
+            let granted = js::get(&params, "granted").as_bool() == Some(true);
+            let held = with(|s| {
+                s.consent = granted || !s.cfg.consent_required;
+                if s.consent {
+                    core::mem::take(&mut s.held)
+                } else {
+                    Vec::new()
+                }
+            })
+            .unwrap_or_default();
+            if granted {
+                for j in held {
+                    run(j);
+                }
+                flush_due();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- cookie + mirror
+
+struct Current {
+    cid: String,
+    expired_at: Option<String>,
+    aff: Option<String>,
+}
+
+fn now_secs() -> i64 {
+    (web::now_ms() / 1000) as i64
+}
+
+fn location() -> (String, String) {
+    (web::location("href"), web::location("search"))
+}
+
+fn mirror() -> Option<Mirror> {
+    Mirror::parse(&storage::get(Area::Local, MIRROR_KEY)?)
+}
+
+/// Cookie attributes: Domain (configured or probed, cached) and Secure.
+fn cookie_attrs() -> (Option<String>, bool) {
+    let secure = web::location("protocol") == "https:";
+    let (configured, cached) =
+        with(|s| (s.cfg.cookie_domain.clone(), s.domain.clone())).unwrap_or_default();
+    if configured.is_some() {
+        return (configured, secure);
+    }
+    if let Some(d) = cached {
+        return (d, secure);
+    }
+    let mut found = None;
+    for cand in cookie::domain_candidates(&web::location("hostname")) {
+        let _ = cookies::write(&cookie::set_string(
+            "clicktrail_probe",
+            "1",
+            60,
+            Some(&cand),
+            secure,
+        ));
+        if cookies::get("clicktrail_probe").is_some() {
+            let _ = cookies::write(&cookie::set_string(
+                "clicktrail_probe",
+                "",
+                0,
+                Some(&cand),
+                secure,
+            ));
+            found = Some(cand);
+            break;
+        }
+    }
+    with(|s| s.domain = Some(found.clone()));
+    (found, secure)
+}
+
+fn is_affitor(tenant: &str) -> bool {
+    with(|s| s.cfg.affitor.as_deref() == Some(tenant)).unwrap_or(false)
+}
+
+fn write_cookie(tenant: &str, cid: &str, max_age: i64) {
+    let (domain, secure) = cookie_attrs();
+    let max_age = max_age.clamp(0, MAX_LIFETIME) as u64;
+    let mut names = vec![(cookie::NAME, cookie::encode(tenant, cid))];
+    if is_affitor(tenant) {
+        names.push((cookie::AFFITOR_NAME, cid.to_string()));
+    }
+    for (name, value) in names {
+        if domain.is_some() {
+            // a host-only cookie of the same name would shadow ours: expire it
+            let _ = cookies::write(&cookie::set_string(name, "", 0, None, secure));
+        }
+        if let Err(e) = cookies::write(&cookie::set_string(
+            name,
+            &value,
+            max_age,
+            domain.as_deref(),
+            secure,
+        )) {
+            js::log_v("cookie write failed:", &e.into());
+        }
+    }
+}
+
+fn remove_cookie(tenant: &str) {
+    let (domain, secure) = cookie_attrs();
+    let mut names = vec![cookie::NAME];
+    if is_affitor(tenant) {
+        names.push(cookie::AFFITOR_NAME);
+    }
+    for name in names {
+        let _ = cookies::write(&cookie::set_string(name, "", 0, domain.as_deref(), secure));
+        let _ = cookies::write(&cookie::set_string(name, "", 0, None, secure));
+    }
+}
+
+/// The visitor's valid CID for `tenant`; with `restore`, a cookie lost before its
+/// expiry is rewritten from the localStorage mirror.
+fn current(tenant: &str, restore: bool) -> Option<Current> {
+    let all = cookies::all();
+    let m = mirror().filter(|m| m.tenant == tenant);
+    if let Some(cid) = cookie::cid_for(&all, tenant) {
+        let m = m.filter(|m| m.cid == cid);
+        return Some(Current {
+            cid,
+            expired_at: m.as_ref().and_then(|m| m.expired_at.clone()),
+            aff: m.and_then(|m| m.aff),
+        });
+    }
+    let consent = with(|s| s.consent).unwrap_or(false);
+    if restore && consent && cookie::find(&all, cookie::NAME).is_none() {
+        let m = m?;
+        let left = m.seconds_left(now_secs())?;
+        js::log("restored the CID cookie from localStorage");
+        write_cookie(tenant, &m.cid, left);
+        return Some(Current {
+            cid: m.cid,
+            expired_at: m.expired_at,
+            aff: m.aff,
+        });
+    }
+    None
+}
+
+/// A CID is known: fill hidden inputs, decorate Stripe links, watch for new elements.
+fn note_cid(cid: &str) {
+    let start_observer = with(|s| {
+        s.known_cid = Some(cid.to_string());
+        !core::mem::replace(&mut s.observing, true)
+    })
+    .unwrap_or(false);
+    refresh_dom();
+    if start_observer {
+        let f: Function = js::func0(refresh_dom).unchecked_into();
+        if let Err(e) = dom::observe(&f) {
+            js::log_v("MutationObserver failed:", &e.into());
+        }
+    }
+}
+
+fn refresh_dom() {
+    if let Some((Some(cid), stripe)) = with(|s| (s.known_cid.clone(), s.cfg.stripe)) {
+        dom::fill_cid(&cid);
+        if stripe {
+            dom::decorate_stripe(&cid);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- click
+
+fn click_callback(cb: Option<Function>, cid: &str, expired_at: Option<&str>) {
+    if let Some(f) = cb {
+        js::call(&f, &js::cid_object(Some(cid), expired_at, true));
+    }
+}
+
+fn click(tenant: &str, cb: Option<Function>) {
+    let (href, search) = location();
+    let Some((model, params)) = with(|s| {
+        if !s.click_tenants.iter().any(|t| t == tenant) {
+            s.click_tenants.push(tenant.to_string());
+        }
+        s.last_href = href.clone();
+        (s.cfg.model, s.cfg.params.clone())
+    }) else {
+        return;
+    };
+    let code = match url::affiliate_code(&search, &params) {
+        Ok(c) => Some(c),
+        Err(CodeError::Invalid) => {
+            js::log("invalid affiliate code ignored (1-128 chars, no control chars)");
+            None
+        }
+        Err(CodeError::Absent) => None,
+    };
+    let cur = current(tenant, true);
+    let key = attribution::landing_key(tenant, &href);
+    let counted = code.is_some() && storage::get(Area::Session, &key).is_some();
+    if counted {
+        js::log("landing URL already counted in this tab");
+    }
+    let plan = attribution::plan(
+        model,
+        code.as_deref(),
+        cur.is_some(),
+        cur.as_ref().and_then(|c| c.aff.as_deref()),
+        counted,
+    );
+    let (Some(code), Plan::Fresh | Plan::Repeat { .. }) = (code, &plan) else {
+        if let Some(c) = cur {
+            note_cid(&c.cid);
+            click_callback(cb, &c.cid, c.expired_at.as_deref());
+        }
+        return;
+    };
+    storage::set(Area::Session, &key, "1");
+    match (plan, cur) {
+        (Plan::Repeat { wait }, Some(c)) => {
+            note_cid(&c.cid);
+            let waiter = if wait {
+                Some(Waiter::Click(tenant.to_string(), cb))
+            } else {
+                click_callback(cb, &c.cid, c.expired_at.as_deref());
+                None
+            };
+            send_click(tenant, &code, &c.cid, &href, waiter);
+        }
+        _ => {
+            let cid = web::new_uuid();
+            let exp = time::format(now_secs() + DEFAULT_LIFETIME);
+            write_cookie(tenant, &cid, DEFAULT_LIFETIME);
+            let m = Mirror {
+                tenant: tenant.into(),
+                cid: cid.clone(),
+                aff: Some(code.clone()),
+                expired_at: Some(exp.clone()),
+            };
+            storage::set(Area::Local, MIRROR_KEY, &m.encode());
+            with(|s| s.fresh.push(cid.clone()));
+            note_cid(&cid);
+            click_callback(cb, &cid, Some(&exp));
+            send_click(tenant, &code, &cid, &href, None);
+        }
+    }
+}
+
+fn send_click(tenant: &str, aff: &str, cid: &str, href: &str, waiter: Option<Waiter>) {
+    let referrer = js::get(&web::document(), "referrer")
+        .as_string()
+        .unwrap_or_default();
+    let id = web::new_uuid();
+    let body = cmd::click_body(tenant, &id, aff, cid, href, &referrer);
+    send(cmd::CLICK, body, id, waiter);
+}
+
+/// Applies the collector's answer to a click (on this page or a later one).
+fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
+    let Some(req) = json::parse(&e.body) else {
+        return;
+    };
+    let (Some(tenant), Some(sent), Some(aff)) =
+        (req.str_of("tenantId"), req.str_of("cid"), req.str_of("aff"))
+    else {
+        return;
+    };
+    let answer = match d {
+        Delivery::Retry => return,
+        Delivery::Done => {
+            let Some(v) = json::parse(text) else {
+                js::log("click answer is not JSON");
+                return;
+            };
+            let Some(cid) = v.str_of("cid").filter(|c| crate::uuid::is_uuid(c)) else {
+                return;
+            };
+            Answer::Ok {
+                cid: cid.to_ascii_lowercase(),
+                expired_at: v
+                    .str_of("expiredAt")
+                    .filter(|x| time::parse(x).is_some())
+                    .map(String::from),
+            }
+        }
+        Delivery::Drop
+            if status == 404 && cmd::error_code(text).as_deref() == Some("unknown_affiliate") =>
+        {
+            Answer::UnknownAffiliate
+        }
+        Delivery::Drop => Answer::Rejected,
+    };
+    let m = mirror();
+    let Some((model, fresh_here)) = with(|s| (s.cfg.model, s.fresh.iter().any(|c| c == sent)))
+    else {
+        return;
+    };
+    let fresh = fresh_here
+        || m.as_ref()
+            .is_some_and(|m| m.tenant == tenant && m.cid == sent && m.aff.as_deref() == Some(aff));
+    if cookie::cid_for(&cookies::all(), tenant).as_deref() != Some(sent) {
+        return; // the cookie changed meanwhile (another click, cleared): leave it
+    }
+    match (attribution::outcome(model, sent, fresh, &answer), answer) {
+        (Outcome::Refresh | Outcome::Replace, Answer::Ok { cid, expired_at }) => {
+            let left = expired_at
+                .as_deref()
+                .and_then(time::parse)
+                .map(|t| t - now_secs())
+                .unwrap_or(DEFAULT_LIFETIME);
+            write_cookie(tenant, &cid, left);
+            let m = Mirror {
+                tenant: tenant.into(),
+                cid: cid.clone(),
+                aff: Some(aff.into()),
+                expired_at,
+            };
+            storage::set(Area::Local, MIRROR_KEY, &m.encode());
+            note_cid(&cid);
+        }
+        (Outcome::Remove, _) => {
+            js::log("unknown affiliate: CID cookie removed");
+            remove_cookie(tenant);
+            if m.is_some_and(|m| m.cid == sent) {
+                storage::remove(Area::Local, MIRROR_KEY);
+            }
+            with(|s| s.known_cid = None);
+        }
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------- other commands
+
+fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
+    let (_, search) = location();
+    let mut c = Conversion {
+        type_code: js::get_text(p, "conversionTypeCode"),
+        type_name: js::get_text(p, "conversionType"),
+        external_id: js::get_text(p, "externalId"),
+        customer_id: js::get_text(p, "customerId"),
+        status: js::get_text(p, "status"),
+        revenue_origin_id: js::get_text(p, "revenueOriginId"),
+        external_cid: js::get_text(p, "externalCid"),
+        ..Default::default()
+    };
+    let amount = js::get(p, "amount");
+    let value = if amount.is_object() {
+        js::get(&amount, "value")
+    } else {
+        amount
+    };
+    c.amount = match value.as_f64() {
+        // a number is sent as a 2-decimal string (the collector rejects JSON numbers)
+        Some(n) if n.is_finite() && n >= 0.0 => cmd::amount_from_number(n),
+        _ => value.as_string(),
+    };
+    let coupons = js::get(p, "couponCodes");
+    if Array::is_array(&coupons) {
+        for i in 0..js::len(&coupons).min(50) {
+            if let Some(s) = js::text(&js::get_i(&coupons, i)).filter(|s| !s.is_empty()) {
+                c.coupons.push(s);
+            }
+        }
+    } else if let Some(s) = js::get_text(p, "couponCodes") {
+        c.coupons.push(s);
+    }
+    let custom = js::get(p, "customParams");
+    for k in ["advS1", "advS2", "advS3", "advS4", "advS5"] {
+        let v = js::get(&custom, k);
+        let resolved = match js::get(&v, "queryParam").as_string() {
+            Some(name) => url::query_param(&search, &name).flatten(),
+            None => js::text(&v),
+        };
+        if let Some(r) = resolved.filter(|r| !r.is_empty()) {
+            c.custom.push((k.to_string(), r));
+        }
+    }
+    let cid = current(tenant, true).map(|c| c.cid);
+    let id = web::new_uuid();
+    match cmd::conversion_body(&c, tenant, &id, cid.as_deref()) {
+        Ok(body) => send(cmd::CONVERSION, body, id, cb.map(Waiter::Answer)),
+        Err(why) => js::logs(&["conversion skipped: ", why]),
+    }
+}
+
+fn reject(rej: &Function, msg: &str) {
+    js::call(
+        rej,
+        &ffi::JsError::new(&crate::json::cat(&["clicktrail: ", msg])).into(),
+    );
+}
+
+fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
+    let fail = |msg: &str| {
+        js::logs(&["signup skipped: ", msg]);
+        if let Some(Waiter::Promise(_, rej)) = &waiter {
+            reject(rej, msg);
+        }
+    };
+    let Some(key) = js::get_text(p, "customerKey") else {
+        return fail("customerKey (a non-empty string) is required");
+    };
+    let Some(cid) = current(tenant, true).map(|c| c.cid) else {
+        return fail("no click ID for this visitor (not referred by an affiliate)");
+    };
+    let email = js::get_text(p, "email");
+    let id = web::new_uuid();
+    let body = cmd::lead_body(tenant, &id, &cid, &key, email.as_deref());
+    send(cmd::LEAD, body, id, waiter);
+}
+
+/// `trackdesk.signup(customerKey, email)` / `affitor.signup(...)`: a Promise.
+fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsValue {
+    let mut fns = None;
+    let promise = ffi::Promise::new(&mut |res, rej| fns = Some((res, rej)));
+    if let Some((res, rej)) = fns {
+        let tenant = tenant.or_else(|| with(|s| s.tenant.clone()).flatten());
+        match tenant {
+            Some(tenant) => {
+                let params: JsValue = js::obj();
+                js::set(&params, "customerKey", &key);
+                js::set(&params, "email", &email);
+                submit(Job {
+                    tenant,
+                    cmd: Command::Signup,
+                    params,
+                    cb: None,
+                    waiter: Some(Waiter::Promise(res, rej)),
+                });
+            }
+            None => reject(
+                &rej,
+                "no tenant yet: call trackdesk(tenantId, \"click\") first",
+            ),
+        }
+    }
+    promise.into()
+}
+
+fn get_cid_js() -> JsValue {
+    let tenant = with(|s| s.tenant.clone()).flatten();
+    let cid = match tenant {
+        Some(t) => current(&t, true).map(|c| c.cid),
+        None => cookie::find(&cookies::all(), cookie::NAME)
+            .and_then(cookie::parse)
+            .map(|(_, c)| c),
+    };
+    cid.map(JsValue::from).unwrap_or(JsValue::NULL)
+}
+
+fn tito(tenant: &str, p: &JsValue) {
+    let Some(roi) = js::get_text(p, "revenueOriginId") else {
+        js::log("tito skipped: revenueOriginId is required");
+        return;
+    };
+    let w = web::window();
+    let tenant = tenant.to_string();
+    let handler = js::func(Box::new(move |data, _, _, _| {
+        match js::get_text(&data, "email") {
+            Some(email) => {
+                let params: JsValue = js::obj();
+                js::set(&params, "externalCid", &email.into());
+                js::set(&params, "revenueOriginId", &JsValue::from_str(&roi));
+                submit(Job {
+                    tenant: tenant.clone(),
+                    cmd: Command::ExternalCid,
+                    params,
+                    cb: None,
+                    waiter: None,
+                });
+            }
+            None => js::log("tito registration without email: skipped"),
+        }
+        Ok(JsValue::UNDEFINED)
+    }));
+    let f = match js::as_function(&js::get(&w, "tito")) {
+        Some(f) => f,
+        None => {
+            // Tito's own queue stub, so Tito picks the registration up when it loads
+            let stub = js::func(Box::new(|a, b, c, _| {
+                let t = js::get(&web::window(), "tito");
+                let mut q = js::get(&t, "q");
+                if !Array::is_array(&q) {
+                    q = Array::new().into();
+                    js::set(&t, "q", &q);
+                }
+                let args = if c.is_undefined() {
+                    Array::of2(&a, &b)
+                } else {
+                    Array::of3(&a, &b, &c)
+                };
+                q.unchecked_ref::<Array>().push(&args);
+                Ok(JsValue::UNDEFINED)
+            }));
+            js::set(&w, "tito", &stub);
+            stub.unchecked_into()
+        }
+    };
+    if let Err(e) = f.call2(&w, &"on:registration:finished".into(), &handler) {
+        js::log_v("tito threw:", &e);
+    }
+}
+
+// ---------------------------------------------------------------- Affitor mode
+
+fn install_affitor(w: &JsValue, tenant: &str) {
+    let a: JsValue = js::obj();
+    let t = tenant.to_string();
+    js::set(
+        &a,
+        "signup",
+        &js::func(Box::new(move |k, e, _, _| {
+            Ok(signup_promise(Some(t.clone()), k, e))
+        })),
+    );
+    let t = tenant.to_string();
+    js::set(
+        &a,
+        "getClickId",
+        &js::func(Box::new(move |_, _, _, _| {
+            Ok(current(&t, true)
+                .map(|c| JsValue::from(c.cid))
+                .unwrap_or(JsValue::NULL))
+        })),
+    );
+    let t = tenant.to_string();
+    let track = js::func(Box::new(move |_, _, _, _| {
+        submit(Job {
+            tenant: t.clone(),
+            cmd: Command::Click,
+            params: JsValue::UNDEFINED,
+            cb: None,
+            waiter: None,
+        });
+        Ok(JsValue::UNDEFINED)
+    }));
+    js::set(&a, "trackClick", &track);
+    let old_queue = js::get(w, "affitorQueue");
+    js::set(w, "affitor", &a);
+    submit(Job {
+        tenant: tenant.to_string(),
+        cmd: Command::Click,
+        params: JsValue::UNDEFINED,
+        cb: None,
+        waiter: None,
+    });
+
+    // affitorQueue entries: ["method", ...args]; later pushes run at once
+    let aa = a.clone();
+    let run_entry = move |entry: JsValue| -> JsValue {
+        let Some(name) = js::get_i(&entry, 0).as_string() else {
+            return JsValue::UNDEFINED;
+        };
+        match js::as_function(&js::get(&aa, &name)) {
+            Some(f) if matches!(name.as_str(), "signup" | "getClickId" | "trackClick") => f
+                .call2(&aa, &js::get_i(&entry, 1), &js::get_i(&entry, 2))
+                .unwrap_or(JsValue::UNDEFINED),
+            _ => {
+                js::logs(&["affitorQueue: unknown method ", &name]);
+                JsValue::UNDEFINED
+            }
+        }
+    };
+    for i in 0..js::len(&old_queue) {
+        run_entry(js::get_i(&old_queue, i));
+    }
+    let q: JsValue = js::obj();
+    js::set(
+        &q,
+        "push",
+        &js::func(Box::new(move |e, _, _, _| Ok(run_entry(e)))),
+    );
+    js::set(w, "affitorQueue", &q);
+}
+
+// ---------------------------------------------------------------- SPA
+
+fn on_navigate() {
+    let (href, _) = location();
+    let tenants = with(|s| {
+        if s.last_href == href {
+            Vec::new()
+        } else {
+            s.last_href = href.clone();
+            s.click_tenants.clone()
+        }
+    })
+    .unwrap_or_default();
+    for tenant in tenants {
+        submit(Job {
+            tenant,
+            cmd: Command::Click,
+            params: JsValue::UNDEFINED,
+            cb: None,
+            waiter: None,
+        });
+    }
+}
+
+// ---------------------------------------------------------------- transport + outbox
+
+fn load(s: &State) -> Vec<Entry> {
+    if s.use_mem {
+        s.mem.clone()
+    } else {
+        outbox::decode(&storage::get(Area::Local, outbox::KEY).unwrap_or_default())
+    }
+}
+
+fn store(s: &mut State, v: Vec<Entry>) {
+    if s.use_mem {
+        s.mem = v;
+    } else if v.is_empty() {
+        storage::remove(Area::Local, outbox::KEY);
+    } else if !storage::set(Area::Local, outbox::KEY, &outbox::encode(&v)) {
+        js::log("localStorage write failed: outbox kept in memory");
+        s.use_mem = true;
+        s.mem = v;
+    }
+}
+
+fn update_outbox(f: impl FnOnce(&mut Vec<Entry>)) {
+    with(|s| {
+        let mut v = load(s);
+        f(&mut v);
+        store(s, v);
+    });
+}
+
+/// Hands an event to the transport: written to the outbox first, then sent.
+fn send(path: &str, body: String, id: String, waiter: Option<Waiter>) {
+    let now = web::now_ms();
+    let e = Entry {
+        id: id.clone(),
+        path: path.into(),
+        body,
+        created: now,
+        attempts: 0,
+        next: now,
+    };
+    let stored = e.clone();
+    with(move |s| {
+        if let Some(w) = waiter {
+            s.waiters.push((id, w));
+        }
+        let mut v = load(s);
+        outbox::put(&mut v, stored, now);
+        store(s, v);
+    });
+    attempt(e);
+}
+
+fn attempt(e: Entry) {
+    let url = with(|s| {
+        if s.inflight.contains(&e.id) {
+            None
+        } else {
+            s.inflight.push(e.id.clone());
+            Some(crate::json::cat(&[
+                s.cfg.endpoint.as_str(),
+                e.path.as_str(),
+            ]))
+        }
+    })
+    .flatten();
+    let Some(url) = url else {
+        return;
+    };
+    js::logs(&["POST ", &url, " ", &e.body]);
+    http::post(&url, &e.body.clone(), move |status, text| {
+        let d = cmd::classify(status);
+        with(|s| s.inflight.retain(|x| *x != e.id));
+        let now = web::now_ms();
+        match d {
+            Delivery::Retry => update_outbox(|v| outbox::failed(v, &e.id, now)),
+            _ => update_outbox(|v| v.retain(|x| x.id != e.id)),
+        }
+        let why = cmd::error_text(status, &text);
+        match d {
+            Delivery::Done => {}
+            Delivery::Drop => js::logs(&["dropped ", &e.path, ": ", &why]),
+            Delivery::Retry => js::logs(&["will retry ", &e.path, ": ", &why]),
+        }
+        settle(&e, status, d, &text, &why);
+        if d == Delivery::Retry {
+            schedule();
+        }
+    });
+}
+
+fn settle(e: &Entry, status: u16, d: Delivery, text: &str, why: &str) {
+    if e.path == cmd::CLICK {
+        click_answer(e, status, d, text);
+    }
+    let waiter = with(|s| {
+        s.waiters
+            .iter()
+            .position(|(id, _)| *id == e.id)
+            .map(|i| s.waiters.swap_remove(i).1)
+    })
+    .flatten();
+    match (waiter, d) {
+        (Some(Waiter::Click(tenant, cb)), _) => {
+            if let Some(c) = current(&tenant, true) {
+                note_cid(&c.cid);
+                click_callback(cb, &c.cid, c.expired_at.as_deref());
+            }
+        }
+        (Some(Waiter::Promise(res, _)), Delivery::Done) => js::call(&res, &http::parse_json(text)),
+        (Some(Waiter::Promise(_, rej)), Delivery::Drop) => reject(&rej, why),
+        (Some(Waiter::Promise(_, rej)), Delivery::Retry) => reject(
+            &rej,
+            &crate::json::cat(&["not acknowledged (", why, "); queued and retried later"]),
+        ),
+        (Some(Waiter::Answer(f)), Delivery::Done) => js::call(&f, &http::parse_json(text)),
+        _ => {}
+    }
+}
+
+/// Arms one timer for the earliest pending retry.
+fn schedule() {
+    let now = web::now_ms();
+    let at = with(|s| {
+        let next = outbox::next_time(
+            &load(s)
+                .into_iter()
+                .filter(|e| !s.inflight.contains(&e.id))
+                .collect::<Vec<_>>(),
+        )?;
+        let next = next.max(now);
+        if s.timer != 0 && s.timer <= next && s.timer > now {
+            return None;
+        }
+        s.timer = next;
+        Some(next)
+    })
+    .flatten();
+    if let Some(at) = at {
+        let _ = history::later(at - now + 50, on_timer);
+    }
+}
+
+fn on_timer() {
+    with(|s| s.timer = 0);
+    flush_due();
+}
+
+/// Sends every outbox event whose retry time has come (from this or earlier pages).
+fn flush_due() {
+    let now = web::now_ms();
+    let due = with(|s| {
+        if !s.consent {
+            return Vec::new();
+        }
+        let v = load(s);
+        let ids = outbox::due(&v, now);
+        v.into_iter()
+            .filter(|e| ids.contains(&e.id) && !s.inflight.contains(&e.id))
+            .collect()
+    })
+    .unwrap_or_default();
+    for e in due {
+        attempt(e);
+    }
+    schedule();
+}
+
+/// `pagehide`: hand pending events to `sendBeacon`. They stay in the outbox until a
+/// fetch is acknowledged (the collector drops duplicates by eventId).
+fn on_pagehide() {
+    let pending = with(|s| {
+        if !s.consent {
+            return Vec::new();
+        }
+        let ep = s.cfg.endpoint.clone();
+        load(s)
+            .into_iter()
+            .filter(|e| !s.inflight.contains(&e.id))
+            .map(|e| (crate::json::cat(&[ep.as_str(), e.path.as_str()]), e.body))
+            .collect()
+    })
+    .unwrap_or_default();
+    for (url, body) in pending {
+        http::beacon(&url, &body);
+    }
+}

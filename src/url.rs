@@ -1,0 +1,256 @@
+//! Query-string parsing, percent-coding and affiliate-code validation.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+/// Position of the ASCII byte `b` in `s`.
+///
+/// This and [`split_ascii`] replace `str::find(char)` / `str::split(char)`: core's char
+/// searcher brings slice-index panics and their formatting code into the wasm (~2 KB).
+pub fn find_ascii(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
+/// `s` split at every ASCII byte `sep`.
+pub fn split_ascii(s: &str, sep: u8) -> SplitAscii<'_> {
+    SplitAscii { rest: Some(s), sep }
+}
+
+pub struct SplitAscii<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for SplitAscii<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let r = self.rest?;
+        match find_ascii(r, self.sep) {
+            Some(i) => {
+                self.rest = r.get(i + 1..);
+                r.get(..i)
+            }
+            None => {
+                self.rest = None;
+                Some(r)
+            }
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (`+` is a space).
+/// Invalid `%` escapes or invalid UTF-8 give `None`.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'%' => {
+                let hi = hex(*b.get(i + 1)?)?;
+                let lo = hex(*b.get(i + 2)?)?;
+                out.push(hi * 16 + lo);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Percent-encodes everything except unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~') {
+            out.push(c as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(c >> 4) as usize] as char);
+            out.push(HEX[(c & 15) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The first value of `name` in a query string (`?a=1&b=2` or `a=1&b=2`).
+/// `Some(None)` when the first occurrence cannot be decoded.
+pub fn query_param(search: &str, name: &str) -> Option<Option<String>> {
+    let q = search.strip_prefix('?').unwrap_or(search);
+    let q = split_ascii(q, b'#').next().unwrap_or("");
+    for pair in split_ascii(q, b'&') {
+        let (k, v) = match find_ascii(pair, b'=') {
+            Some(i) => (pair.get(..i)?, pair.get(i + 1..)?),
+            None => (pair, ""),
+        };
+        if percent_decode(k).as_deref() == Some(name) {
+            return Some(percent_decode(v));
+        }
+    }
+    None
+}
+
+/// 1–128 characters, no control characters.
+pub fn valid_code(s: &str) -> bool {
+    let n = s.bytes().filter(|b| (b & 0xC0) != 0x80).count();
+    (1..=128).contains(&n) && !s.chars().any(char::is_control)
+}
+
+/// Why a URL gives no affiliate code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CodeError {
+    /// None of the parameters carries a value.
+    Absent,
+    /// The first non-empty value is not acceptable.
+    Invalid,
+}
+
+/// The affiliate code: the first non-empty value among `names`, validated.
+pub fn affiliate_code(search: &str, names: &[String]) -> Result<String, CodeError> {
+    for name in names {
+        match query_param(search, name) {
+            None => {}
+            Some(Some(v)) if v.is_empty() => {}
+            Some(Some(v)) if valid_code(&v) => return Ok(v),
+            Some(_) => return Err(CodeError::Invalid),
+        }
+    }
+    Err(CodeError::Absent)
+}
+
+/// Sets `name=value` in `url`'s query (replacing earlier values), keeping the fragment.
+pub fn set_query_param(url: &str, name: &str, value: &str) -> String {
+    let (base, frag) = match find_ascii(url, b'#') {
+        Some(i) => (url.get(..i).unwrap_or(url), url.get(i..).unwrap_or("")),
+        None => (url, ""),
+    };
+    let (path, query) = match find_ascii(base, b'?') {
+        Some(i) => (
+            base.get(..i).unwrap_or(base),
+            base.get(i + 1..).unwrap_or(""),
+        ),
+        None => (base, ""),
+    };
+    let mut out = String::with_capacity(url.len() + value.len() + name.len() + 2);
+    out.push_str(path);
+    out.push('?');
+    for pair in split_ascii(query, b'&') {
+        let key = split_ascii(pair, b'=').next().unwrap_or("");
+        if pair.is_empty() || percent_decode(key).as_deref() == Some(name) {
+            continue;
+        }
+        out.push_str(pair);
+        out.push('&');
+    }
+    out.push_str(&percent_encode(name));
+    out.push('=');
+    out.push_str(&percent_encode(value));
+    out.push_str(frag);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::ToString;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn splits_bytes() {
+        let v: Vec<&str> = split_ascii("a;b;;é;", b';').collect();
+        assert_eq!(v, ["a", "b", "", "é", ""]);
+        assert_eq!(split_ascii("", b';').collect::<Vec<_>>(), [""]);
+        assert_eq!(find_ascii("éa=b", b'='), Some(3));
+        assert_eq!(find_ascii("ab", b'='), None);
+    }
+
+    #[test]
+    fn decodes() {
+        assert_eq!(percent_decode("a%20b+c%C3%A9").as_deref(), Some("a b cé"));
+        assert_eq!(percent_decode("%"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%ZZ"), None);
+        assert_eq!(percent_decode("%C3"), None);
+        assert_eq!(percent_decode("%FF%FE"), None);
+        assert_eq!(percent_decode("é%"), None);
+        assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
+    }
+
+    #[test]
+    fn finds_params() {
+        assert_eq!(
+            query_param("?x=1&aff=bob&aff=eve", "aff"),
+            Some(Some("bob".into()))
+        );
+        assert_eq!(query_param("aff", "aff"), Some(Some(String::new())));
+        assert_eq!(query_param("?a%66f=j%20o", "aff"), Some(Some("j o".into())));
+        assert_eq!(query_param("?affx=1", "aff"), None);
+        assert_eq!(query_param("?aff=%zz", "aff"), Some(None));
+        assert_eq!(query_param("", "aff"), None);
+        assert_eq!(query_param("?a=1#aff=2", "aff"), None);
+    }
+
+    #[test]
+    fn picks_the_affiliate_code() {
+        let n = names(&["ref", "aff"]);
+        assert_eq!(affiliate_code("?aff=alice", &n), Ok("alice".into()));
+        assert_eq!(affiliate_code("?ref=&aff=alice", &n), Ok("alice".into()));
+        assert_eq!(affiliate_code("?ref=bob&aff=alice", &n), Ok("bob".into()));
+        assert_eq!(affiliate_code("?x=1", &n), Err(CodeError::Absent));
+        assert_eq!(affiliate_code("?aff=", &n), Err(CodeError::Absent));
+        assert_eq!(
+            affiliate_code("?aff=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &n),
+            Ok("<script>alert(1)</script>".into())
+        );
+        assert_eq!(affiliate_code("?aff=a%0Ab", &n), Err(CodeError::Invalid));
+        assert_eq!(affiliate_code("?aff=a%7Fb", &n), Err(CodeError::Invalid));
+        assert_eq!(affiliate_code("?aff=a%C2%85b", &n), Err(CodeError::Invalid));
+        assert_eq!(affiliate_code("?aff=%E0%A4%A", &n), Err(CodeError::Invalid));
+        let long = "x".repeat(10 * 1024);
+        assert_eq!(
+            affiliate_code(&format!("?aff={long}"), &n),
+            Err(CodeError::Invalid)
+        );
+        let ok128 = "é".repeat(128);
+        assert_eq!(
+            affiliate_code(&format!("?aff={}", percent_encode(&ok128)), &n),
+            Ok(ok128)
+        );
+        assert_eq!(affiliate_code("?aff=x", &[]), Err(CodeError::Absent));
+    }
+
+    #[test]
+    fn sets_params() {
+        assert_eq!(
+            set_query_param("https://buy.stripe.com/abc", "client_reference_id", "u-1"),
+            "https://buy.stripe.com/abc?client_reference_id=u-1"
+        );
+        assert_eq!(
+            set_query_param(
+                "https://buy.stripe.com/abc?x=1&client_reference_id=old#f",
+                "client_reference_id",
+                "n"
+            ),
+            "https://buy.stripe.com/abc?x=1&client_reference_id=n#f"
+        );
+        assert_eq!(
+            set_query_param("https://b/a?", "k", "v w"),
+            "https://b/a?k=v%20w"
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Reading hostile JS values with `Reflect`, calling page functions safely, console.
+
+use super::ffi::{self, Function};
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::sync::atomic::{AtomicBool, Ordering};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// The one Rust signature behind every function handed to the page (up to four
+/// arguments, a return value, may throw). One signature = one set of wasm-bindgen
+/// shims; each extra closure type costs ~1 KB of wasm.
+pub type Fn4 = dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>;
+
+/// A JS function calling `f` (owned by the JS garbage collector).
+/// (Taking the box, not a generic closure, keeps wasm-bindgen's shims to one copy.)
+pub fn func(f: Box<Fn4>) -> JsValue {
+    Closure::<Fn4>::wrap(f).into_js_value()
+}
+
+/// A JS function running `f()` and returning `undefined`.
+pub fn func0(f: fn()) -> JsValue {
+    func(Box::new(move |_, _, _, _| {
+        f();
+        Ok(JsValue::UNDEFINED)
+    }))
+}
+
+static DEBUG: AtomicBool = AtomicBool::new(false);
+
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, Ordering::Relaxed);
+}
+
+pub fn debug() -> bool {
+    DEBUG.load(Ordering::Relaxed)
+}
+
+/// `console.log("[clicktrail]", msg)` when debug is on.
+pub fn log(msg: &str) {
+    log_v(msg, &JsValue::UNDEFINED);
+}
+
+/// Same, with a value printed by the console.
+pub fn log_v(msg: &str, v: &JsValue) {
+    if debug() {
+        let _ = invoke(
+            &get(&super::window(), "console"),
+            "log",
+            &[
+                &JsValue::from_str("[clicktrail]"),
+                &JsValue::from_str(msg),
+                v,
+            ],
+        );
+    }
+}
+
+/// `log` of several pieces, joined only when debug is on.
+pub fn logs(parts: &[&str]) {
+    if debug() {
+        log(&crate::json::cat(parts));
+    }
+}
+
+/// `obj[method](...args)`; `Err` when there is no such method or it throws.
+pub fn invoke(obj: &JsValue, method: &str, args: &[&JsValue]) -> super::Result<JsValue> {
+    let f = as_function(&get(obj, method)).ok_or(super::Error::Missing("method"))?;
+    let r = match args {
+        [] => f.call0(obj),
+        [a] => f.call1(obj, a),
+        [a, b] => f.call2(obj, a, b),
+        [a, b, c, ..] => f.call3(obj, a, b, c),
+    };
+    Ok(r?)
+}
+
+/// `obj[key]`, `undefined` when `obj` is not an object or the getter throws.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() && !obj.is_function() {
+        return JsValue::UNDEFINED;
+    }
+    ffi::reflect_get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn get_i(obj: &JsValue, i: u32) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    ffi::reflect_get_u32(obj, i).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn set(obj: &JsValue, key: &str, v: &JsValue) -> bool {
+    ffi::reflect_set(obj, &JsValue::from_str(key), v).unwrap_or(false)
+}
+
+/// A string, or a finite number turned into text; anything else is `None`.
+pub fn text(v: &JsValue) -> Option<String> {
+    if let Some(s) = v.as_string() {
+        return Some(s);
+    }
+    let n = v.as_f64()?;
+    if n.is_finite() {
+        Some(ffi::js_string(v))
+    } else {
+        None
+    }
+}
+
+/// A non-empty string member.
+pub fn get_text(obj: &JsValue, key: &str) -> Option<String> {
+    text(&get(obj, key)).filter(|s| !s.is_empty())
+}
+
+/// `length` of an array-like, capped.
+pub fn len(obj: &JsValue) -> u32 {
+    get(obj, "length")
+        .as_f64()
+        .filter(|n| n.is_finite() && *n > 0.0)
+        .map(|n| n.min(10_000.0) as u32)
+        .unwrap_or(0)
+}
+
+pub fn as_function(v: &JsValue) -> Option<Function> {
+    if v.is_function() {
+        Some(v.clone().unchecked_into())
+    } else {
+        None
+    }
+}
+
+/// Calls a page callback; a throwing callback is caught and logged.
+pub fn call(f: &Function, arg: &JsValue) {
+    if let Err(e) = f.call1(&JsValue::NULL, arg) {
+        log_v("callback threw:", &e);
+    }
+}
+
+pub fn obj() -> JsValue {
+    ffi::object_new()
+}
+
+/// `{cid, expiredAt}` (or `{cid}` when `expired_at` is `None` and `with_exp` is false).
+pub fn cid_object(cid: Option<&str>, expired_at: Option<&str>, with_exp: bool) -> JsValue {
+    let o = obj();
+    set(
+        &o,
+        "cid",
+        &cid.map(JsValue::from_str).unwrap_or(JsValue::NULL),
+    );
+    if with_exp {
+        set(
+            &o,
+            "expiredAt",
+            &expired_at.map(JsValue::from_str).unwrap_or(JsValue::NULL),
+        );
+    }
+    o
+}
