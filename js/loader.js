@@ -18,8 +18,10 @@ const WASM_FILE = "clicktrail_bg.wasm";
     w[GUARD] = 1;
     const script = d.currentScript || d.querySelector('script[src*="tracking.js"]');
     const config = readConfig(script, w.location);
+    const held = config.affitorProgramId ? holdAffitorCalls(w) : [];
+    const settleHeld = (error) => held.splice(0).forEach((call) => call(error));
     if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
-      fail(config, "unsupported", null);
+      settleHeld(fail(config, "unsupported", null));
       return;
     }
     const wasm = fetch(config.wasmUrl, { credentials: "omit" }).then(
@@ -32,8 +34,11 @@ const WASM_FILE = "clicktrail_bg.wasm";
       },
     );
     init({ module_or_path: wasm })
-      .then(() => start(config))
-      .catch((error) => fail(config, classify(error), error));
+      .then(() => {
+        start(config);
+        settleHeld(null);
+      })
+      .catch((error) => settleHeld(fail(config, classify(error), error)));
   } catch (error) {
     // Nothing here may reach the page; this is the last line of defence.
     try {
@@ -43,6 +48,39 @@ const WASM_FILE = "clicktrail_bg.wasm";
     }
   }
 })(window, document);
+
+/**
+ * Affitor's tag is synchronous and its docs call `await window.affitor.signup(...)` in
+ * the very next script, long before the wasm has started. Until the tracker replaces
+ * it, `window.affitor` holds such calls; each settles through the real tracker once it
+ * runs, or rejects with the start-up error. Returns the list of pending settlers.
+ */
+function holdAffitorCalls(w) {
+  const held = [];
+  if (w.affitor) return held;
+  const later = (method) => (...args) =>
+    new Promise((resolve, reject) =>
+      held.push((startError) => {
+        if (startError) return reject(startError);
+        if (w.affitor === stub) return reject(new Error("clicktrail: Affitor mode did not start"));
+        try {
+          Promise.resolve(w.affitor[method](...args)).then(resolve, reject);
+        } catch (error) {
+          reject(error);
+        }
+      }),
+    );
+  const stub = {
+    signup: later("signup"),
+    trackClick: later("trackClick"),
+    getClickId: () => {
+      const hit = /(?:^|; )affitor_click_id=([0-9a-f-]{36})(?:;|$)/.exec(document.cookie);
+      return hit ? hit[1] : null;
+    },
+  };
+  w.affitor = stub;
+  return held;
+}
 
 /** Reads the documented data-* options of our own <script> tag. */
 function readConfig(script, location) {
@@ -92,9 +130,13 @@ const FIXES = {
   init: "the WebAssembly tracker failed to start.",
 };
 
-/** One console error, one diagnostic beacon; queued commands stay queued. */
+/**
+ * One console error, one diagnostic beacon; queued commands stay queued.
+ * Returns the Error that held calls reject with.
+ */
 function fail(config, kind, error) {
   const detail = error ? String(error.message || error) : "";
+  const reason = new Error("clicktrail: tracking is unavailable: " + FIXES[kind]);
   try {
     console.error(
       "clicktrail: affiliate tracking is OFF on this page: " + FIXES[kind] +
@@ -118,6 +160,7 @@ function fail(config, kind, error) {
   } catch (_) {
     /* reporting is best effort */
   }
+  return reason;
 }
 
 /** The tenant id of the first queued Trackdesk call, for the diagnostic. */
