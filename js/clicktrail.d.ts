@@ -25,25 +25,36 @@ interface ClicktrailConversionParams {
 
 interface ClicktrailClickResult {
   cid: string;
-  /** RFC 3339 expiry of the attribution. */
-  expiredAt: string;
+  /** RFC 3339 expiry of the attribution; null until the collector has answered. */
+  expiredAt: string | null;
 }
 
 interface ClicktrailReadyResult {
   cid: string | null;
 }
 
+/** The collector's answer to a conversion. */
+interface ClicktrailConversionResult {
+  conversionId: string;
+  status: "pending" | "approved" | "declined";
+  commission: ClicktrailAmount;
+  attributed: boolean;
+}
+
 interface TrackdeskFunction {
   (tenantId: string, command: "click", params?: {}, callback?: (result: ClicktrailClickResult) => void): void;
   (tenantId: string, command: "ready", callback: (result: ClicktrailReadyResult) => void): void;
   (tenantId: string, command: "ready", params: {}, callback: (result: ClicktrailReadyResult) => void): void;
-  (tenantId: string, command: "conversion", params: ClicktrailConversionParams, callback?: (result: unknown) => void): void;
-  (tenantId: string, command: "externalCid", params: { externalCid: string; revenueOriginId: string }): void;
-  (tenantId: string, command: "signup", params: { customerKey: string; email?: string }): void;
+  (tenantId: string, command: "conversion", params: ClicktrailConversionParams, callback?: (result: ClicktrailConversionResult) => void): void;
+  (tenantId: string, command: "externalCid", params: { externalCid: string; revenueOriginId: string }, callback?: (result: { ok: true }) => void): void;
+  (tenantId: string, command: "signup", params: { customerKey: string; email?: string }, callback?: (result: { ok: true }) => void): void;
   (tenantId: string, command: "tito", params: { revenueOriginId: string }): void;
   (tenantId: string, command: "consent", params: { granted: boolean }): void;
-  /** Resolves once the collector acknowledged the lead; rejects with a readable Error. */
-  signup(customerKey: string, email?: string): Promise<void>;
+  /**
+   * Resolves once the collector acknowledged the lead; rejects with an Error whose
+   * message starts with "clicktrail: " (a 5xx/network failure still delivers it later).
+   */
+  signup(customerKey: string, email?: string): Promise<{ ok: true }>;
   /** The visitor's CID from the `trakdesk_cid` cookie, or null. */
   getCid(): string | null;
   /** The queue of calls made before the tracker loaded (the install stub's). */
@@ -51,8 +62,8 @@ interface TrackdeskFunction {
 }
 
 interface AffitorApi {
-  /** Resolves once the collector acknowledged the lead; rejects with a readable Error. */
-  signup(customerKey: string, email?: string): Promise<void>;
+  /** As trackdesk.signup, for the program's tenant. */
+  signup(customerKey: string, email?: string): Promise<{ ok: true }>;
   /** The click id (CID) of this visitor, or null. */
   getClickId(): string | null;
   /** Runs click attribution for the program again (e.g. after a client-side navigation). */
@@ -64,7 +75,8 @@ interface Window {
   /** Names of the global dispatchers (normally ["trackdesk"]); `.f` is the live dispatcher. */
   TrackdeskObject: string[] & { f?: TrackdeskFunction };
   affitor?: AffitorApi;
-  affitorQueue?: unknown[];
+  /** Calls queued before load: ["signup" | "getClickId" | "trackClick", ...args]. */
+  affitorQueue?: Array<[string, ...unknown[]]>;
 }
 
 declare var trackdesk: TrackdeskFunction;

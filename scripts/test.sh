@@ -16,9 +16,10 @@ cargo clippy -p clicktrail --target wasm32-unknown-unknown --quiet -- -D warning
 step "native tests (tracker logic, collector router, durability against the real binary)"
 cargo test --workspace --quiet
 
-step "build dist/ and check the size budget"
+step "build dist/, check the size budget and the TypeScript declarations"
 bash scripts/build.sh
 node scripts/size.mjs
+tsc --noEmit --strict --lib es2020,dom tests/types/usage.ts
 
 step "tracker browser tests (wasm-bindgen-test in headless Chromium)"
 wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)"
