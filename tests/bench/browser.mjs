@@ -2,7 +2,10 @@
 // loads, the time from navigation start to the click callback and to the
 // trakdesk_cid cookie being written, with no network delay and with 50 ms round
 // trips emulated through the DevTools protocol. Prints medians and p95.
-import { Collector, launchBrowser, servePage } from "../e2e/harness.mjs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Collector, launchBrowser } from "../e2e/harness.mjs";
 
 const RUNS = Number(process.env.RUNS || 40);
 const PROFILES = [
@@ -36,7 +39,11 @@ function stats(values) {
   return { median: pick(0.5), p95: pick(0.95) };
 }
 
-const collector = await new Collector({ extraArgs: [] }).start();
+// The page is a real file served by the collector: requests intercepted by Playwright
+// (page.route) would bypass the DevTools network emulation.
+const www = mkdtempSync(join(tmpdir(), "clicktrail-bench-"));
+writeFileSync(join(www, "bench.html"), html);
+const collector = await new Collector({ www }).start();
 const browser = await launchBrowser();
 try {
   console.log(`time to CID over ${RUNS} cold loads per profile (ms from navigation start)`);
@@ -59,9 +66,8 @@ try {
       const requests = [];
       page.on("request", (r) => requests.push({ url: new URL(r.url()).pathname, at: Date.now() }));
       await page.addInitScript(COOKIE_PROBE);
-      await servePage(page, collector, "/bench", html);
       const start = Date.now();
-      await page.goto(`${collector.origin}/bench?aff=alice`);
+      await page.goto(`${collector.origin}/bench.html?aff=alice`);
       await page.waitForFunction(() => window.__callbackAt && window.__cookieAt, null, { timeout: 15000 });
       const t = await page.evaluate(() => ({ callback: window.__callbackAt, cookie: window.__cookieAt }));
       callback.push(t.callback);
@@ -80,4 +86,5 @@ try {
 } finally {
   await browser.close();
   await collector.stop();
+  rmSync(www, { recursive: true, force: true });
 }

@@ -32,10 +32,11 @@ export function freePort() {
 
 /** A collector on `port` (default: a free one) over `db` (default: a new temp file). */
 export class Collector {
-  constructor({ port, db, extraArgs = [] } = {}) {
+  constructor({ port, db, www = join(ROOT, "www"), extraArgs = [] } = {}) {
     this.port = port;
     this.dir = db ? null : mkdtempSync(join(tmpdir(), "clicktrail-e2e-"));
     this.db = db || join(this.dir, "clicktrail.db");
+    this.www = www;
     this.extraArgs = extraArgs;
     this.log = "";
   }
@@ -50,7 +51,7 @@ export class Collector {
     this.child = spawn(
       BINARY,
       ["serve", "--demo", "--db", this.db, "--listen", `127.0.0.1:${this.port}`,
-        "--dist", join(ROOT, "dist"), "--www", join(ROOT, "www"), ...this.extraArgs],
+        "--dist", join(ROOT, "dist"), "--www", this.www, ...this.extraArgs],
       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } },
     );
     this.child.stdout.on("data", (d) => (this.log += d));
