@@ -9,7 +9,7 @@ use crate::cmd::{self, Command, Conversion, Delivery};
 use crate::cookie::{self, Mirror, MIRROR_KEY};
 use crate::outbox::{self, Entry};
 use crate::url::{self, CodeError};
-use crate::web::ffi::{self, Array, Function};
+use crate::web::ffi::Function;
 use crate::web::storage::{self, Area};
 use crate::web::{self, cookies, dom, history, http, js};
 use crate::{json, time};
@@ -103,7 +103,7 @@ fn parse_config(c: &JsValue) -> (Config, bool) {
             params.push(s.to_string());
         }
     };
-    if Array::is_array(&p) {
+    if js::is_array(&p) {
         for i in 0..js::len(&p) {
             if let Some(s) = js::get_i(&p, i).as_string() {
                 push(&s);
@@ -234,8 +234,8 @@ fn install_dispatcher(w: &JsValue) {
     js::set(&f, "__clicktrail", &JsValue::TRUE);
 
     let mut to = js::get(w, "TrackdeskObject");
-    if !Array::is_array(&to) {
-        to = Array::of1(&"trackdesk".into()).into();
+    if !js::is_array(&to) {
+        to = js::array(&[&"trackdesk".into()]);
         js::set(w, "TrackdeskObject", &to);
     }
     let mut names: Vec<String> = Vec::new();
@@ -736,7 +736,7 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
         _ => value.as_string(),
     };
     let coupons = js::get(p, "couponCodes");
-    if Array::is_array(&coupons) {
+    if js::is_array(&coupons) {
         for i in 0..js::len(&coupons).min(50) {
             if let Some(s) = js::text(&js::get_i(&coupons, i)).filter(|s| !s.is_empty()) {
                 c.coupons.push(s);
@@ -767,7 +767,8 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
 fn reject(rej: &Function, msg: &str) {
     js::call(
         rej,
-        &ffi::JsError::new(&crate::json::cat(&["clicktrail: ", msg])).into(),
+        &js::construct("Error", &[&crate::json::cat(&["clicktrail: ", msg]).into()])
+            .unwrap_or_default(),
     );
 }
 
@@ -792,9 +793,19 @@ fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
 
 /// `trackdesk.signup(customerKey, email)` / `affitor.signup(...)`: a Promise.
 fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsValue {
-    let mut fns = None;
-    let promise = ffi::Promise::new(&mut |res, rej| fns = Some((res, rej)));
-    if let Some((res, rej)) = fns {
+    // the executor runs synchronously inside `new Promise`: it leaves resolve/reject on `fns`
+    let fns = js::obj();
+    let f2 = fns.clone();
+    let exec = js::func(Box::new(move |res, rej, _, _| {
+        js::set(&f2, "r", &res);
+        js::set(&f2, "j", &rej);
+        Ok(JsValue::UNDEFINED)
+    }));
+    let promise = js::construct("Promise", &[&exec]).unwrap_or_default();
+    if let (Some(res), Some(rej)) = (
+        js::as_function(&js::get(&fns, "r")),
+        js::as_function(&js::get(&fns, "j")),
+    ) {
         let tenant = tenant.or_else(|| with(|s| s.tenant.clone()).flatten());
         match tenant {
             Some(tenant) => {
@@ -815,7 +826,7 @@ fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsVal
             ),
         }
     }
-    promise.into()
+    promise
 }
 
 fn get_cid_js() -> JsValue {
@@ -861,16 +872,16 @@ fn tito(tenant: &str, p: &JsValue) {
             let stub = js::func(Box::new(|a, b, c, _| {
                 let t = js::get(&web::window(), "tito");
                 let mut q = js::get(&t, "q");
-                if !Array::is_array(&q) {
-                    q = Array::new().into();
+                if !js::is_array(&q) {
+                    q = js::array(&[]);
                     js::set(&t, "q", &q);
                 }
                 let args = if c.is_undefined() {
-                    Array::of2(&a, &b)
+                    js::array(&[&a, &b])
                 } else {
-                    Array::of3(&a, &b, &c)
+                    js::array(&[&a, &b, &c])
                 };
-                q.unchecked_ref::<Array>().push(&args);
+                let _ = js::invoke(&q, "push", &[&args]);
                 Ok(JsValue::UNDEFINED)
             }));
             js::set(&w, "tito", &stub);
