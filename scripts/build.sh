@@ -12,7 +12,10 @@ wasm-bindgen --target web --out-dir target/pkg --out-name clicktrail \
 
 mkdir -p dist
 # The features rustc >= 1.87 emits for wasm32 by default; wasm-opt must be told.
-wasm-opt -Oz --strip-debug --strip-producers \
+# --flatten --rereloop then -Oz twice (--converge) and no target_features section:
+# 0.3 KB gzip less than a plain -Oz (docs/tracker.md, size table).
+wasm-opt --flatten --rereloop -Oz -Oz --converge \
+  --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals --enable-sign-ext \
   --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
   target/pkg/clicktrail_bg.wasm -o dist/clicktrail_bg.wasm
