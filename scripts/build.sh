@@ -6,7 +6,11 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 
 target_dir="${CARGO_TARGET_DIR:-target}"
-cargo build -p clicktrail --profile wasm --target wasm32-unknown-unknown --quiet
+# LLVM's inliner runs with threshold 5 at opt-level "z"; 12 measured smallest for this
+# crate (11-15 give the same binary, 10: +0.2 KB gzip, 16: +0.9 KB). Target code only
+# (RUSTFLAGS with --target does not reach build scripts or proc macros).
+RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=12" \
+  cargo build -p clicktrail --profile wasm --target wasm32-unknown-unknown --quiet
 wasm-bindgen --target web --out-dir target/pkg --out-name clicktrail \
   "$target_dir/wasm32-unknown-unknown/wasm/clicktrail.wasm"
 
