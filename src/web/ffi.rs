@@ -10,11 +10,23 @@
 
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(inline_js = "export function g(){return globalThis}")]
+#[wasm_bindgen(inline_js = "export function g(){return globalThis}\
+export function c(f,t,n,a,b,d){return n>2?f.call(t,a,b,d):n>1?f.call(t,a,b):n>0?f.call(t,a):f.call(t)}")]
 extern "C" {
     /// `globalThis`.
     #[wasm_bindgen(js_name = g)]
     pub fn global() -> JsValue;
+    /// `f.call(this, ...)` with the first `n` of `a`, `b`, `c` (one import for every arity:
+    /// each import is a wasm shim plus a JS glue function).
+    #[wasm_bindgen(catch, js_name = c)]
+    pub fn call_n(
+        f: &JsValue,
+        this: &JsValue,
+        n: u32,
+        a: &JsValue,
+        b: &JsValue,
+        c: &JsValue,
+    ) -> Result<JsValue, JsValue>;
 }
 
 #[wasm_bindgen]
@@ -22,25 +34,6 @@ extern "C" {
     /// A JS function.
     #[wasm_bindgen(js_name = Function)]
     pub type Function;
-    #[wasm_bindgen(method, catch, js_name = call)]
-    pub fn call0(this: &Function, ctx: &JsValue) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = call)]
-    pub fn call1(this: &Function, ctx: &JsValue, a: &JsValue) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = call)]
-    pub fn call2(
-        this: &Function,
-        ctx: &JsValue,
-        a: &JsValue,
-        b: &JsValue,
-    ) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(method, catch, js_name = call)]
-    pub fn call3(
-        this: &Function,
-        ctx: &JsValue,
-        a: &JsValue,
-        b: &JsValue,
-        c: &JsValue,
-    ) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
     pub fn reflect_get(target: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
@@ -48,4 +41,27 @@ extern "C" {
     pub fn reflect_set(target: &JsValue, key: &JsValue, value: &JsValue) -> Result<bool, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Reflect, js_name = construct)]
     pub fn reflect_construct(target: &JsValue, args: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+pub const U: &JsValue = &JsValue::UNDEFINED;
+
+impl Function {
+    pub fn call0(&self, ctx: &JsValue) -> Result<JsValue, JsValue> {
+        call_n(self, ctx, 0, U, U, U)
+    }
+    pub fn call1(&self, ctx: &JsValue, a: &JsValue) -> Result<JsValue, JsValue> {
+        call_n(self, ctx, 1, a, U, U)
+    }
+    pub fn call2(&self, ctx: &JsValue, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue> {
+        call_n(self, ctx, 2, a, b, U)
+    }
+    pub fn call3(
+        &self,
+        ctx: &JsValue,
+        a: &JsValue,
+        b: &JsValue,
+        c: &JsValue,
+    ) -> Result<JsValue, JsValue> {
+        call_n(self, ctx, 3, a, b, c)
+    }
 }

@@ -66,13 +66,15 @@ pub fn logs(parts: &[&str]) {
 /// `obj[method](...args)`; `Err` when there is no such method or it throws.
 pub fn invoke(obj: &JsValue, method: &str, args: &[&JsValue]) -> super::Result<JsValue> {
     let f = as_function(&get(obj, method)).ok_or(super::Error::Missing("method"))?;
-    let r = match args {
-        [] => f.call0(obj),
-        [a] => f.call1(obj, a),
-        [a, b] => f.call2(obj, a, b),
-        [a, b, c, ..] => f.call3(obj, a, b, c),
-    };
-    Ok(r?)
+    let arg = |i: usize| args.get(i).copied().unwrap_or(ffi::U);
+    Ok(ffi::call_n(
+        &f,
+        obj,
+        args.len().min(3) as u32,
+        arg(0),
+        arg(1),
+        arg(2),
+    )?)
 }
 
 /// `obj[key]`, `undefined` when `obj` is not an object or the getter throws.
