@@ -93,12 +93,12 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
 fn parse_config(c: &JsValue) -> (Config, bool) {
     let endpoint = js::get(c, "endpoint")
         .as_string()
-        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .map(|s| url::trim_byte(s.trim_ascii(), b'/', false).to_string())
         .unwrap_or_default();
     let mut params = Vec::new();
     let p = js::get(c, "params");
     let mut push = |s: &str| {
-        let s = s.trim();
+        let s = s.trim_ascii();
         if !s.is_empty() && s.len() <= 64 && params.len() < 16 {
             params.push(s.to_string());
         }
@@ -124,7 +124,7 @@ fn parse_config(c: &JsValue) -> (Config, bool) {
         params,
         cookie_domain: js::get(c, "cookieDomain")
             .as_string()
-            .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+            .map(|d| url::trim_byte(d.trim_ascii(), b'.', true).to_ascii_lowercase())
             .filter(|d| {
                 !d.is_empty()
                     && d.bytes()
