@@ -11,7 +11,9 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 # (RUSTFLAGS with --target does not reach build scripts or proc macros).
 RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=12" \
   cargo build -p clicktrail --profile wasm --target wasm32-unknown-unknown --quiet
-wasm-bindgen --target web --out-dir target/pkg --out-name clicktrail \
+# --encode-into always: strings go to wasm with TextEncoder#encodeInto only (no ASCII
+# fast-path loop in the glue); every browser that runs this wasm (reference types) has it.
+wasm-bindgen --target web --encode-into always --out-dir target/pkg --out-name clicktrail \
   "$target_dir/wasm32-unknown-unknown/wasm/clicktrail.wasm"
 
 mkdir -p dist
