@@ -150,7 +150,7 @@ pub fn start(config: JsValue) {
         return;
     }
     let w = web::window();
-    if js::get(&w, "__clicktrail").is_truthy() {
+    if js::get(&w, "__clicktrail").as_bool() == Some(true) {
         return;
     }
     js::set(&w, "__clicktrail", &JsValue::TRUE);

@@ -67,7 +67,7 @@ pub fn beacon(url: &str, body: &str) -> bool {
         "sendBeacon",
         &[&url.into(), &body.into()],
     )
-    .is_ok_and(|r| r.is_truthy())
+    .is_ok_and(|r| r.as_bool() == Some(true))
 }
 
 /// `JSON.parse(text)`, `null` when it is not JSON.

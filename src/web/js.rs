@@ -99,7 +99,7 @@ pub fn call_global(ns: &str, method: &str, args: &[&JsValue]) -> super::Result<J
 
 /// `Array.isArray(v)`; `false` when it throws (a revoked Proxy).
 pub fn is_array(v: &JsValue) -> bool {
-    call_global("Array", "isArray", &[v]).is_ok_and(|r| r.is_truthy())
+    call_global("Array", "isArray", &[v]).is_ok_and(|r| r.as_bool() == Some(true))
 }
 
 /// `Array.of(...items)` (up to three).
