@@ -64,9 +64,7 @@ pub fn decorate_stripe(cid: &str) {
 pub fn observe(f: &Function) -> Result<()> {
     let root = js::get(&document(), "documentElement");
     let obs = js::construct("MutationObserver", &[f.as_ref()])?;
-    let init: JsValue = js::obj();
-    js::set(&init, "childList", &JsValue::TRUE);
-    js::set(&init, "subtree", &JsValue::TRUE);
+    let init = super::http::parse_json(r#"{"childList":true,"subtree":true}"#);
     js::invoke(&obs, "observe", &[&root, &init])?;
     Ok(())
 }
