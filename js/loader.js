@@ -66,26 +66,23 @@ function compile(response) {
     });
 }
 
-/** Reads the documented data-* options of our own <script> tag. */
+/** Reads the documented data-* options of our own <script> tag. The tracker's `start`
+ * validates every value itself (a comma list for `params`, `"first"`, `"required"`,
+ * `"links"`; anything else is the default), so they are handed over as written. */
 function readConfig(script, location) {
   const attr = (name) => (script && script.getAttribute(name)) || null;
   const src = (script && script.src) || location.href;
   const base = new URL(src, location.href);
-  const endpoint = (attr("data-endpoint") || base.origin).replace(/\/+$/, "");
-  const params = (attr("data-param") || "aff")
-    .split(",")
-    .map((name) => name.trim())
-    .filter(Boolean);
   return {
-    endpoint,
+    endpoint: (attr("data-endpoint") || base.origin).replace(/\/+$/, ""),
     wasmUrl: new URL(WASM_FILE, base).href,
-    params: params.length ? params : ["aff"],
+    params: attr("data-param"),
     cookieDomain: attr("data-cookie-domain"),
-    attribution: attr("data-attribution") === "first" ? "first" : "last",
+    attribution: attr("data-attribution"),
     debug: attr("data-debug") === "true" || attr("data-affitor-debug") === "true",
     affitorProgramId: attr("data-affitor-program-id"),
-    consent: attr("data-consent") === "required" ? "required" : null,
-    stripe: attr("data-stripe") === "links" ? "links" : null,
+    consent: attr("data-consent"),
+    stripe: attr("data-stripe"),
   };
 }
 
