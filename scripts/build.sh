@@ -23,11 +23,13 @@ mkdir -p dist
 # instructions (-Oz: any size): 0.9 KB more raw wasm but 0.5 KB less gzip, because the
 # copies inlined into the big command functions compress worse than calls (10-30 give
 # 30.0-30.1 KB; 0: 30.3; 50: 30.3; unlimited: 30.6). See docs/tracker.md, size table.
+features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals --enable-sign-ext
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
 wasm-opt --one-caller-inline-max-function-size=25 --flatten --rereloop -Oz -Oz --converge \
-  --strip-debug --strip-producers --strip-target-features \
-  --enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals --enable-sign-ext \
-  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+  --strip-debug --strip-producers --strip-target-features "${features[@]}" \
   target/pkg/clicktrail_bg.wasm -o dist/clicktrail_bg.wasm
+# One-letter import/export names in the wasm and the glue (see the script).
+node scripts/minify-names.mjs dist/clicktrail_bg.wasm target/pkg/clicktrail.js "${features[@]}"
 
 esbuild js/loader.js --bundle --format=iife --minify --target=es2018 \
   --log-override:empty-import-meta=silent --legal-comments=none \
