@@ -24,7 +24,7 @@ pub fn encode(tenant: &str, cid: &str) -> String {
 /// A URL-encoded value written by other code is accepted too.
 pub fn parse(value: &str) -> Option<(String, String)> {
     let decoded;
-    let mut v = value.trim();
+    let mut v = value.trim_ascii();
     if v.starts_with('%') {
         decoded = crate::url::percent_decode(v)?;
         v = &decoded;
@@ -42,7 +42,7 @@ pub fn parse(value: &str) -> Option<(String, String)> {
 /// The raw value of cookie `name` in a `document.cookie` string.
 pub fn find<'a>(all: &'a str, name: &str) -> Option<&'a str> {
     crate::url::split_ascii(all, b';').find_map(|part| {
-        let part = part.trim_start();
+        let part = part.trim_ascii_start();
         let rest = part.strip_prefix(name)?;
         rest.strip_prefix('=')
     })
@@ -52,7 +52,11 @@ pub fn find<'a>(all: &'a str, name: &str) -> Option<&'a str> {
 /// can coexist); `None` when none parses for that tenant.
 pub fn cid_for(all: &str, tenant: &str) -> Option<String> {
     crate::url::split_ascii(all, b';')
-        .filter_map(|part| part.trim_start().strip_prefix(NAME)?.strip_prefix('='))
+        .filter_map(|part| {
+            part.trim_ascii_start()
+                .strip_prefix(NAME)?
+                .strip_prefix('=')
+        })
         .filter_map(parse)
         .find(|(t, _)| t == tenant)
         .map(|(_, cid)| cid)
@@ -136,7 +140,7 @@ pub fn set_string(
 
 /// Domains to try for the widest cookie, widest first; empty on localhost, IPs, single labels.
 pub fn domain_candidates(host: &str) -> Vec<String> {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = crate::url::trim_byte(host, b'.', false).to_ascii_lowercase();
     let is_ipv4 = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     if host.is_empty()
         || is_ipv4

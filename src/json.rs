@@ -358,6 +358,13 @@ mod tests {
             Some("x\"y\\z\n\u{1}</script>")
         );
         assert_eq!(str_array(&["a".into(), "\"".into()]), r#"["a","\""]"#);
+        let mut lit = String::new();
+        push_str_lit(&mut lit, "é\u{2028}x\u{2029}\u{2027}😀\t\u{7f}");
+        assert_eq!(lit, "\"é\\u2028x\\u2029\u{2027}😀\\u0009\u{7f}\"");
+        assert_eq!(
+            parse(&lit).unwrap().as_str(),
+            Some("é\u{2028}x\u{2029}\u{2027}😀\t\u{7f}")
+        );
         let mut s = String::new();
         push_u64(&mut s, 0);
         push_u64(&mut s, u64::MAX);

@@ -9,7 +9,7 @@ use crate::cmd::{self, Command, Conversion, Delivery};
 use crate::cookie::{self, Mirror, MIRROR_KEY};
 use crate::outbox::{self, Entry};
 use crate::url::{self, CodeError};
-use crate::web::ffi::{self, Array, Function};
+use crate::web::ffi::Function;
 use crate::web::storage::{self, Area};
 use crate::web::{self, cookies, dom, history, http, js};
 use crate::{json, time};
@@ -93,17 +93,17 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
 fn parse_config(c: &JsValue) -> (Config, bool) {
     let endpoint = js::get(c, "endpoint")
         .as_string()
-        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .map(|s| url::trim_byte(s.trim_ascii(), b'/', false).to_string())
         .unwrap_or_default();
     let mut params = Vec::new();
     let p = js::get(c, "params");
     let mut push = |s: &str| {
-        let s = s.trim();
+        let s = s.trim_ascii();
         if !s.is_empty() && s.len() <= 64 && params.len() < 16 {
             params.push(s.to_string());
         }
     };
-    if Array::is_array(&p) {
+    if js::is_array(&p) {
         for i in 0..js::len(&p) {
             if let Some(s) = js::get_i(&p, i).as_string() {
                 push(&s);
@@ -124,7 +124,7 @@ fn parse_config(c: &JsValue) -> (Config, bool) {
         params,
         cookie_domain: js::get(c, "cookieDomain")
             .as_string()
-            .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+            .map(|d| url::trim_byte(d.trim_ascii(), b'.', true).to_ascii_lowercase())
             .filter(|d| {
                 !d.is_empty()
                     && d.bytes()
@@ -150,7 +150,7 @@ pub fn start(config: JsValue) {
         return;
     }
     let w = web::window();
-    if js::get(&w, "__clicktrail").is_truthy() {
+    if js::get(&w, "__clicktrail").as_bool() == Some(true) {
         return;
     }
     js::set(&w, "__clicktrail", &JsValue::TRUE);
@@ -161,7 +161,7 @@ pub fn start(config: JsValue) {
     let consent = !cfg.consent_required;
     let use_mem = !storage::available(Area::Local);
     if use_mem {
-        js::log("localStorage unavailable: outbox kept in memory");
+        js::log("no localStorage: outbox in memory");
     }
     {
         if let Ok(mut g) = STATE.0.try_borrow_mut() {
@@ -234,8 +234,8 @@ fn install_dispatcher(w: &JsValue) {
     js::set(&f, "__clicktrail", &JsValue::TRUE);
 
     let mut to = js::get(w, "TrackdeskObject");
-    if !Array::is_array(&to) {
-        to = Array::of1(&"trackdesk".into()).into();
+    if !js::is_array(&to) {
+        to = js::array(&[&"trackdesk".into()]);
         js::set(w, "TrackdeskObject", &to);
     }
     let mut names: Vec<String> = Vec::new();
@@ -263,7 +263,7 @@ fn install_dispatcher(w: &JsValue) {
             queues.push(js::get(&old, "q"));
             js::set(w, n, &f);
         } else {
-            js::logs(&["TrackdeskObject names a page object, skipped: ", n]);
+            js::logs(&["TrackdeskObject: not a stub, skipped: ", n]);
         }
     }
     js::set(&to, "f", &f);
@@ -282,41 +282,38 @@ fn install_dispatcher(w: &JsValue) {
 
 // ---------------------------------------------------------------- dispatch
 
-fn command_name(c: Command) -> &'static str {
-    match c {
-        Command::Click => "click",
-        Command::Ready => "ready",
-        Command::Conversion => "conversion",
-        Command::ExternalCid => "externalCid",
-        Command::Signup => "signup",
-        Command::Tito => "tito",
-        Command::Consent => "consent",
-    }
-}
-
 /// `trackdesk(tenantId, command, params?, callback?)`.
 fn dispatch(t: JsValue, c: JsValue, p: JsValue, cb: JsValue) {
     let Some(tenant) = t.as_string().filter(|t| cookie::valid_tenant(t)) else {
-        js::log_v("ignored: bad tenant id (1-64 of [A-Za-z0-9._-]):", &t);
+        js::log_v("bad tenant id:", &t);
         return;
     };
-    let Some(cmd) = c.as_string().and_then(|c| Command::parse(&c)) else {
-        js::log_v("ignored an unknown command:", &c);
+    let name = c.as_string().unwrap_or_default();
+    let Some(cmd) = Command::parse(&name) else {
+        js::log_v("unknown command:", &c);
         return;
     };
     let (params, cb) = match js::as_function(&p) {
         Some(f) => (JsValue::UNDEFINED, Some(f)),
         None => (p, js::as_function(&cb)),
     };
-    js::log_v(
-        &crate::json::cat(&[&tenant, " ", command_name(cmd)]),
-        &params,
-    );
+    js::log_v(&crate::json::cat(&[&tenant, " ", &name]), &params);
     submit(Job {
         tenant,
         cmd,
         params,
         cb,
+        waiter: None,
+    });
+}
+
+/// A `click` without callback (SPA navigation, Affitor).
+fn submit_click(tenant: String) {
+    submit(Job {
+        tenant,
+        cmd: Command::Click,
+        params: JsValue::UNDEFINED,
+        cb: None,
         waiter: None,
     });
 }
@@ -367,14 +364,14 @@ fn run(job: Job) {
         ) {
             (Some(x), Some(r)) => {
                 let Some(cid) = current(&tenant, true).map(|c| c.cid) else {
-                    js::log("externalCid skipped: no CID for this visitor");
+                    js::log("externalCid: no CID");
                     return;
                 };
                 let id = web::new_uuid();
                 let body = cmd::external_cid_body(&tenant, &id, &cid, &x, &r);
                 send(cmd::EXTERNAL_CID, body, id, cb.map(Waiter::Answer));
             }
-            _ => js::log("externalCid skipped: externalCid and revenueOriginId required"),
+            _ => js::log("externalCid: externalCid + revenueOriginId required"),
         },
         Command::Signup => lead(&tenant, &params, waiter.or(cb.map(Waiter::Answer))),
         Command::Tito => tito(&tenant, &params),
@@ -512,7 +509,7 @@ fn current(tenant: &str, restore: bool) -> Option<Current> {
     if restore && consent && cookie::find(&all, cookie::NAME).is_none() {
         let m = m?;
         let left = m.seconds_left(now_secs())?;
-        js::log("restored the CID cookie from localStorage");
+        js::log("CID cookie restored from localStorage");
         write_cookie(tenant, &m.cid, left);
         return Some(Current {
             cid: m.cid,
@@ -570,7 +567,7 @@ fn click(tenant: &str, cb: Option<Function>) {
     let code = match url::affiliate_code(&search, &params) {
         Ok(c) => Some(c),
         Err(CodeError::Invalid) => {
-            js::log("invalid affiliate code ignored (1-128 chars, no control chars)");
+            js::log("invalid affiliate code ignored");
             None
         }
         Err(CodeError::Absent) => None,
@@ -579,7 +576,7 @@ fn click(tenant: &str, cb: Option<Function>) {
     let key = attribution::landing_key(tenant, &href);
     let counted = code.is_some() && storage::get(Area::Session, &key).is_some();
     if counted {
-        js::log("landing URL already counted in this tab");
+        js::log("landing URL already counted");
     }
     let plan = attribution::plan(
         model,
@@ -649,7 +646,7 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
         Delivery::Retry => return,
         Delivery::Done => {
             let Some(v) = json::parse(text) else {
-                js::log("click answer is not JSON");
+                js::log("click answer not JSON");
                 return;
             };
             let Some(cid) = v.str_of("cid").filter(|c| crate::uuid::is_uuid(c)) else {
@@ -699,7 +696,7 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
             note_cid(&cid);
         }
         (Outcome::Remove, _) => {
-            js::log("unknown affiliate: CID cookie removed");
+            js::log("unknown affiliate: cookie removed");
             remove_cookie(tenant);
             if m.is_some_and(|m| m.cid == sent) {
                 storage::remove(Area::Local, MIRROR_KEY);
@@ -736,7 +733,7 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
         _ => value.as_string(),
     };
     let coupons = js::get(p, "couponCodes");
-    if Array::is_array(&coupons) {
+    if js::is_array(&coupons) {
         for i in 0..js::len(&coupons).min(50) {
             if let Some(s) = js::text(&js::get_i(&coupons, i)).filter(|s| !s.is_empty()) {
                 c.coupons.push(s);
@@ -767,7 +764,8 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
 fn reject(rej: &Function, msg: &str) {
     js::call(
         rej,
-        &ffi::JsError::new(&crate::json::cat(&["clicktrail: ", msg])).into(),
+        &js::construct("Error", &[&crate::json::cat(&["clicktrail: ", msg]).into()])
+            .unwrap_or_default(),
     );
 }
 
@@ -792,9 +790,19 @@ fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
 
 /// `trackdesk.signup(customerKey, email)` / `affitor.signup(...)`: a Promise.
 fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsValue {
-    let mut fns = None;
-    let promise = ffi::Promise::new(&mut |res, rej| fns = Some((res, rej)));
-    if let Some((res, rej)) = fns {
+    // the executor runs synchronously inside `new Promise`: it leaves resolve/reject on `fns`
+    let fns = js::obj();
+    let f2 = fns.clone();
+    let exec = js::func(Box::new(move |res, rej, _, _| {
+        js::set(&f2, "r", &res);
+        js::set(&f2, "j", &rej);
+        Ok(JsValue::UNDEFINED)
+    }));
+    let promise = js::construct("Promise", &[&exec]).unwrap_or_default();
+    if let (Some(res), Some(rej)) = (
+        js::as_function(&js::get(&fns, "r")),
+        js::as_function(&js::get(&fns, "j")),
+    ) {
         let tenant = tenant.or_else(|| with(|s| s.tenant.clone()).flatten());
         match tenant {
             Some(tenant) => {
@@ -815,7 +823,7 @@ fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsVal
             ),
         }
     }
-    promise.into()
+    promise
 }
 
 fn get_cid_js() -> JsValue {
@@ -831,7 +839,7 @@ fn get_cid_js() -> JsValue {
 
 fn tito(tenant: &str, p: &JsValue) {
     let Some(roi) = js::get_text(p, "revenueOriginId") else {
-        js::log("tito skipped: revenueOriginId is required");
+        js::log("tito: revenueOriginId required");
         return;
     };
     let w = web::window();
@@ -850,7 +858,7 @@ fn tito(tenant: &str, p: &JsValue) {
                     waiter: None,
                 });
             }
-            None => js::log("tito registration without email: skipped"),
+            None => js::log("tito: no email, skipped"),
         }
         Ok(JsValue::UNDEFINED)
     }));
@@ -861,16 +869,16 @@ fn tito(tenant: &str, p: &JsValue) {
             let stub = js::func(Box::new(|a, b, c, _| {
                 let t = js::get(&web::window(), "tito");
                 let mut q = js::get(&t, "q");
-                if !Array::is_array(&q) {
-                    q = Array::new().into();
+                if !js::is_array(&q) {
+                    q = js::array(&[]);
                     js::set(&t, "q", &q);
                 }
                 let args = if c.is_undefined() {
-                    Array::of2(&a, &b)
+                    js::array(&[&a, &b])
                 } else {
-                    Array::of3(&a, &b, &c)
+                    js::array(&[&a, &b, &c])
                 };
-                q.unchecked_ref::<Array>().push(&args);
+                let _ = js::invoke(&q, "push", &[&args]);
                 Ok(JsValue::UNDEFINED)
             }));
             js::set(&w, "tito", &stub);
@@ -906,25 +914,13 @@ fn install_affitor(w: &JsValue, tenant: &str) {
     );
     let t = tenant.to_string();
     let track = js::func(Box::new(move |_, _, _, _| {
-        submit(Job {
-            tenant: t.clone(),
-            cmd: Command::Click,
-            params: JsValue::UNDEFINED,
-            cb: None,
-            waiter: None,
-        });
+        submit_click(t.clone());
         Ok(JsValue::UNDEFINED)
     }));
     js::set(&a, "trackClick", &track);
     let old_queue = js::get(w, "affitorQueue");
     js::set(w, "affitor", &a);
-    submit(Job {
-        tenant: tenant.to_string(),
-        cmd: Command::Click,
-        params: JsValue::UNDEFINED,
-        cb: None,
-        waiter: None,
-    });
+    submit_click(tenant.to_string());
 
     // affitorQueue entries: ["method", ...args]; later pushes run at once
     let aa = a.clone();
@@ -937,7 +933,7 @@ fn install_affitor(w: &JsValue, tenant: &str) {
                 .call2(&aa, &js::get_i(&entry, 1), &js::get_i(&entry, 2))
                 .unwrap_or(JsValue::UNDEFINED),
             _ => {
-                js::logs(&["affitorQueue: unknown method ", &name]);
+                js::logs(&["affitorQueue: unknown ", &name]);
                 JsValue::UNDEFINED
             }
         }
@@ -968,13 +964,7 @@ fn on_navigate() {
     })
     .unwrap_or_default();
     for tenant in tenants {
-        submit(Job {
-            tenant,
-            cmd: Command::Click,
-            params: JsValue::UNDEFINED,
-            cb: None,
-            waiter: None,
-        });
+        submit_click(tenant);
     }
 }
 
@@ -994,7 +984,7 @@ fn store(s: &mut State, v: Vec<Entry>) {
     } else if v.is_empty() {
         storage::remove(Area::Local, outbox::KEY);
     } else if !storage::set(Area::Local, outbox::KEY, &outbox::encode(&v)) {
-        js::log("localStorage write failed: outbox kept in memory");
+        js::log("localStorage full: outbox in memory");
         s.use_mem = true;
         s.mem = v;
     }

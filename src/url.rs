@@ -37,6 +37,23 @@ impl<'a> Iterator for SplitAscii<'a> {
     }
 }
 
+/// `s` without leading (`front`) or trailing copies of the ASCII byte `b`
+/// (`str::trim_*_matches(char)` brings a generic char searcher into the wasm).
+pub fn trim_byte(s: &str, b: u8, front: bool) -> &str {
+    let bytes = s.as_bytes();
+    let (mut i, mut j) = (0, bytes.len());
+    if front {
+        while bytes.get(i) == Some(&b) {
+            i += 1;
+        }
+    } else {
+        while j > 0 && bytes.get(j - 1) == Some(&b) {
+            j -= 1;
+        }
+    }
+    s.get(i..j).unwrap_or(s)
+}
+
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
@@ -177,6 +194,10 @@ mod tests {
         assert_eq!(split_ascii("", b';').collect::<Vec<_>>(), [""]);
         assert_eq!(find_ascii("éa=b", b'='), Some(3));
         assert_eq!(find_ascii("ab", b'='), None);
+        assert_eq!(trim_byte("//a/b//", b'/', false), "//a/b");
+        assert_eq!(trim_byte("..é.x.", b'.', true), "é.x.");
+        assert_eq!(trim_byte("///", b'/', false), "");
+        assert_eq!(trim_byte("", b'.', true), "");
     }
 
     #[test]

@@ -30,17 +30,77 @@ fn attr(sel: &str, name: &str) -> Option<String> {
 
 use alloc::string::String;
 
+/// One page, one `start` (whichever test runs first), then a clean slate.
+fn setup() {
+    install();
+    clicktrail::start(config(
+        r#"{"endpoint":"https://c.test","params":["aff"],"attribution":"last","debug":true,"consent":"required","stripe":"links"}"#,
+    ));
+    clicktrail::reset_for_tests();
+    reset();
+}
+
+fn session_len() -> f64 {
+    Function::new_no_args("return sessionStorage.length")
+        .call0(&JsValue::NULL)
+        .unwrap()
+        .as_f64()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn consent_refused_writes_and_sends_nothing() {
+    setup();
+    set_url("/?aff=alice");
+    let cb = recorder();
+    td(&[
+        JsValue::from("c1"),
+        JsValue::from("click"),
+        cb.clone().into(),
+    ]);
+    td(&[
+        JsValue::from("c1"),
+        JsValue::from("consent"),
+        obj(r#"{"granted":false}"#),
+    ]);
+    td(&[
+        JsValue::from("c1"),
+        JsValue::from("signup"),
+        obj(r#"{"customerKey":"k"}"#),
+    ]);
+    pause(50).await;
+    assert_eq!(cookie_string(), "", "no cookie at all");
+    assert_eq!(ls_get("clicktrail"), None, "no mirror");
+    assert_eq!(ls_get("clicktrail_outbox"), None, "no outbox");
+    assert_eq!(session_len(), 0.0, "no landing key");
+    assert_eq!(sent_records().length(), 0, "nothing sent");
+    assert_eq!(beacons().length(), 0, "no beacon");
+    assert_eq!(calls(&cb).length(), 0, "no CID, no click callback");
+    // pagehide while refused: still nothing
+    Function::new_no_args("window.dispatchEvent(new Event('pagehide'))")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    assert_eq!(beacons().length(), 0);
+    // the refusal kept the commands on hold: a later grant runs them in order
+    td(&[
+        JsValue::from("c1"),
+        JsValue::from("consent"),
+        obj(r#"{"granted":true}"#),
+    ]);
+    assert!(cookie_cid("c1").is_some());
+    assert_eq!(calls(&cb).length(), 1);
+    until_sent("/tracking/lead/v1", 1).await;
+    assert_eq!(sent("/tracking/click/v1").length(), 1);
+    no_page_errors();
+}
+
 #[wasm_bindgen_test]
 async fn consent_gates_everything_and_stripe_links_get_the_cid() {
-    install();
-    reset();
+    setup();
     set_url("/?aff=alice");
     html(
         r#"<a id="s1" href="https://buy.stripe.com/test_123?prefilled_email=a%40b.c#top">buy</a><a id="o1" href="https://example.com/x">other</a><stripe-pricing-table id="pt" pricing-table-id="prctbl_1"></stripe-pricing-table>"#,
     );
-    clicktrail::start(config(
-        r#"{"endpoint":"https://c.test","params":["aff"],"attribution":"last","debug":true,"consent":"required","stripe":"links"}"#,
-    ));
     let cb = recorder();
     td(&[
         JsValue::from("c1"),

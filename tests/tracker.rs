@@ -594,6 +594,65 @@ async fn spa_navigation_reruns_attribution() {
 }
 
 #[wasm_bindgen_test]
+async fn popstate_reruns_attribution() {
+    setup("/spa?aff=alice");
+    td(&[t("t1"), t("click")]);
+    until_sent(CLICK, 1).await;
+    pause(30).await;
+    let first = cookie_cid("t1").expect("cookie");
+    // history entries the tracker's hooks do not see (History.prototype, not the wrapper),
+    // then Back: only the browser's `popstate` tells the tracker that the URL changed
+    js_sys::Function::new_no_args(
+        "History.prototype.pushState.call(history, null, '', '/spa/offer?aff=bob');\
+         History.prototype.pushState.call(history, null, '', '/spa/next');\
+         history.back();",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let clicks = until_sent(CLICK, 2).await;
+    assert_eq!(clicks.length(), 2, "popstate re-ran attribution");
+    let b = clicks.get(1);
+    assert_eq!(s(&b, "aff").as_deref(), Some("bob"));
+    assert!(s(&b, "url").is_some_and(|u| u.ends_with("/spa/offer?aff=bob")));
+    pause(30).await;
+    let now = cookie_cid("t1").expect("cookie");
+    assert_ne!(now, first, "last click: bob's CID replaced alice's");
+    no_page_errors();
+}
+
+#[wasm_bindgen_test]
+async fn rate_limited_429_goes_to_the_outbox_and_is_retried() {
+    setup("/?aff=alice");
+    set_mode(JsValue::from(429));
+    let cb = recorder();
+    td(&[t("t1"), t("click"), cb.clone().into()]);
+    assert_eq!(calls(&cb).length(), 1, "a fresh visit calls back at once");
+    until_sent(CLICK, 1).await;
+    pause(30).await;
+    let ev = s(&sent(CLICK).get(0), "eventId").unwrap();
+    let stored = parse(&ls_get("clicktrail_outbox").expect("429 keeps it in the outbox"));
+    let entry = Array::from(&stored).get(0);
+    assert_eq!(s(&entry, "i"), Some(ev.clone()));
+    assert_eq!(get(&entry, "n").as_f64(), Some(1.0), "one failed attempt");
+    assert!(
+        cookie_cid("t1").is_some(),
+        "a 429 does not remove the cookie"
+    );
+    // retried after the 2 s backoff, with the same eventId, then removed
+    set_mode(JsValue::NULL);
+    let ok = wait(wait_for(
+        &js_sys::Function::new_no_args("return !localStorage.getItem('clicktrail_outbox')"),
+        6000,
+    ))
+    .await;
+    assert_eq!(ok.as_bool(), Some(true), "outbox drained by the retry");
+    let clicks = sent(CLICK);
+    assert_eq!(clicks.length(), 2);
+    assert_eq!(s(&clicks.get(1), "eventId"), Some(ev));
+    no_page_errors();
+}
+
+#[wasm_bindgen_test]
 async fn hidden_inputs_are_filled_including_later_ones() {
     let f = js_sys::Function::new_no_args(
         "document.body.insertAdjacentHTML('beforeend', '<form id=f1><input type=hidden name=trakdesk_cid><input data-trackdesk-cid></form>');",

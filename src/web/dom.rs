@@ -1,7 +1,7 @@
 //! DOM: hidden CID inputs, Stripe link decoration, MutationObserver.
 
-use super::ffi::{reflect_construct, Array, Function};
-use super::{document, js, window, Result};
+use super::ffi::Function;
+use super::{document, js, Result};
 use wasm_bindgen::JsValue;
 
 fn each(selector: &str, mut f: impl FnMut(&JsValue)) {
@@ -63,10 +63,8 @@ pub fn decorate_stripe(cid: &str) {
 /// Calls `f` whenever elements are added anywhere in the document.
 pub fn observe(f: &Function) -> Result<()> {
     let root = js::get(&document(), "documentElement");
-    let obs = reflect_construct(&js::get(&window(), "MutationObserver"), &Array::of1(f))?;
-    let init: JsValue = js::obj();
-    js::set(&init, "childList", &JsValue::TRUE);
-    js::set(&init, "subtree", &JsValue::TRUE);
+    let obs = js::construct("MutationObserver", &[f.as_ref()])?;
+    let init = super::http::parse_json(r#"{"childList":true,"subtree":true}"#);
     js::invoke(&obs, "observe", &[&root, &init])?;
     Ok(())
 }

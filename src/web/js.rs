@@ -66,13 +66,15 @@ pub fn logs(parts: &[&str]) {
 /// `obj[method](...args)`; `Err` when there is no such method or it throws.
 pub fn invoke(obj: &JsValue, method: &str, args: &[&JsValue]) -> super::Result<JsValue> {
     let f = as_function(&get(obj, method)).ok_or(super::Error::Missing("method"))?;
-    let r = match args {
-        [] => f.call0(obj),
-        [a] => f.call1(obj, a),
-        [a, b] => f.call2(obj, a, b),
-        [a, b, c, ..] => f.call3(obj, a, b, c),
-    };
-    Ok(r?)
+    let arg = |i: usize| args.get(i).copied().unwrap_or(ffi::U);
+    Ok(ffi::call_n(
+        &f,
+        obj,
+        args.len().min(3) as u32,
+        arg(0),
+        arg(1),
+        arg(2),
+    )?)
 }
 
 /// `obj[key]`, `undefined` when `obj` is not an object or the getter throws.
@@ -87,7 +89,30 @@ pub fn get_i(obj: &JsValue, i: u32) -> JsValue {
     if !obj.is_object() {
         return JsValue::UNDEFINED;
     }
-    ffi::reflect_get_u32(obj, i).unwrap_or(JsValue::UNDEFINED)
+    ffi::reflect_get(obj, &JsValue::from(i)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `globalThis[ns][method](...args)`, caught.
+pub fn call_global(ns: &str, method: &str, args: &[&JsValue]) -> super::Result<JsValue> {
+    invoke(&get(&super::window(), ns), method, args)
+}
+
+/// `Array.isArray(v)`; `false` when it throws (a revoked Proxy).
+pub fn is_array(v: &JsValue) -> bool {
+    call_global("Array", "isArray", &[v]).is_ok_and(|r| r.as_bool() == Some(true))
+}
+
+/// `Array.of(...items)` (up to three).
+pub fn array(items: &[&JsValue]) -> JsValue {
+    call_global("Array", "of", items).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `new globalThis[ctor](...args)` (up to three arguments).
+pub fn construct(ctor: &str, args: &[&JsValue]) -> super::Result<JsValue> {
+    Ok(ffi::reflect_construct(
+        &get(&super::window(), ctor),
+        &array(args),
+    )?)
 }
 
 pub fn set(obj: &JsValue, key: &str, v: &JsValue) -> bool {
@@ -101,7 +126,7 @@ pub fn text(v: &JsValue) -> Option<String> {
     }
     let n = v.as_f64()?;
     if n.is_finite() {
-        Some(ffi::js_string(v))
+        invoke(&super::window(), "String", &[v]).ok()?.as_string()
     } else {
         None
     }
@@ -136,8 +161,9 @@ pub fn call(f: &Function, arg: &JsValue) {
     }
 }
 
+/// A new plain object (`Object()`).
 pub fn obj() -> JsValue {
-    ffi::object_new()
+    invoke(&super::window(), "Object", &[]).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// `{cid, expiredAt}` (or `{cid}` when `expired_at` is `None` and `with_exp` is false).

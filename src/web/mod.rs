@@ -61,7 +61,10 @@ pub fn location(part: &str) -> String {
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> u64 {
-    let t = ffi::date_now();
+    let t = js::call_global("Date", "now", &[])
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
     if t > 0.0 {
         t as u64
     } else {
@@ -72,13 +75,14 @@ pub fn now_ms() -> u64 {
 /// 16 random bytes from `crypto.getRandomValues` (Math.random if unavailable).
 pub fn random16() -> [u8; 16] {
     let mut b = [0u8; 16];
-    let arr: JsValue = ffi::Uint8Array::new(16).into();
+    let arr = js::construct("Uint8Array", &[&JsValue::from(16)]).unwrap_or(JsValue::UNDEFINED);
     let ok = js::invoke(&js::get(&window(), "crypto"), "getRandomValues", &[&arr]).is_ok();
     for (i, x) in b.iter_mut().enumerate() {
         *x = if ok {
             js::get_i(&arr, i as u32).as_f64().unwrap_or(0.0) as u8
         } else {
-            (ffi::math_random() * 256.0) as u8
+            let r = js::call_global("Math", "random", &[]).ok();
+            (r.and_then(|v| v.as_f64()).unwrap_or(0.0) * 256.0) as u8
         };
     }
     b

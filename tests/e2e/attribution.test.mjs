@@ -83,3 +83,22 @@ test("single-page navigation to a URL with ?aff= records the click", async () =>
   assert.match(JSON.parse(raw).cid, UUID_V4);
   assert.deepEqual(page.pageErrors, []);
 });
+
+test("the script tag's data-param list and data-attribution=first reach the tracker", async () => {
+  const page = await newPage(browser);
+  const tag = trackdeskSnippet("/tracking.js", 'data-param=" ref , aff" data-attribution="first"');
+  await servePage(page, collector, "/first", `<!doctype html><title>first</title>${tag}`);
+  const alice0 = (await collector.affiliate("alice")).clicks;
+  const bob0 = (await collector.affiliate("bob")).clicks;
+  await page.goto(`${collector.origin}/first?ref=alice`);
+  const first = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+  await eventually(async () => (await collector.affiliate("alice")).clicks === alice0 + 1, 8000, "alice's click");
+  // another affiliate later: recorded, but the first click keeps the visitor
+  await page.goto(`${collector.origin}/first?ref=bob`);
+  await eventually(() => page.evaluate(() => window.__clickResult), 8000, "second callback");
+  await eventually(async () => (await collector.affiliate("bob")).clicks === bob0 + 1, 8000, "bob's click");
+  await page.waitForTimeout(300);
+  const raw = await cookieValue(page, "trakdesk_cid");
+  assert.equal(JSON.parse(raw).cid, first.cid, "first click wins");
+  assert.deepEqual(page.pageErrors, []);
+});

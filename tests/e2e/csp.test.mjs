@@ -51,3 +51,21 @@ test("with 'wasm-unsafe-eval' in the same policy everything works", async () => 
   assert.deepEqual(page.consoleErrors, []);
   assert.deepEqual(page.pageErrors, []);
 });
+
+test("a CDN that serves the wasm with the wrong Content-Type still starts the tracker", async () => {
+  const page = await newPage(browser);
+  await servePage(page, collector, "/octet", page_);
+  // the loader's streaming compile rejects application/octet-stream; the buffered path runs
+  await page.route(
+    (url) => url.origin === collector.origin && url.pathname === "/clicktrail_bg.wasm",
+    async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), "content-type": "application/octet-stream" } });
+    },
+  );
+  await page.goto(`${collector.origin}/octet?aff=alice`);
+  await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+  await eventually(async () => (await collector.affiliate("alice")).clicks === 2, 8000, "click stored");
+  assert.deepEqual(page.consoleErrors, []);
+  assert.deepEqual(page.pageErrors, []);
+});

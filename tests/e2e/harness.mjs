@@ -13,6 +13,7 @@ export const API_KEY = "demo_secret_key";
 export const TENANT = "demo";
 export const REVENUE_ORIGIN = "00000000-0000-0000-0000-000000000001";
 // The debug build for tests; the benchmark sets COLLECTOR_PROFILE=release.
+// (resolve, not join: CARGO_TARGET_DIR may be an absolute path)
 const BINARY = resolve(ROOT, process.env.CARGO_TARGET_DIR || "target", process.env.COLLECTOR_PROFILE || "debug",
   "clicktrail-collector");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
