@@ -1,18 +1,12 @@
 // Affitor's tag, unchanged but for src, with `await window.affitor.signup(...)` in the
-// very next script: the click and the lead land on the affiliate in the real collector.
-import { test, before, after } from "node:test";
+// very next script: the click and the lead land on the affiliate in the real env.collector.
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Collector, launchBrowser, newPage, servePage, cookieValue, eventually, UUID_V4 } from "./harness.mjs";
+import {
+  collectorAndBrowser, newPage, servePage, cookieValue, eventually, UUID_V4,
+} from "./harness.mjs";
 
-let collector, browser;
-before(async () => {
-  collector = await new Collector().start();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+const env = collectorAndBrowser();
 
 const page_ = `<!doctype html><title>affitor</title>
 <script src="/tracking.js" data-affitor-program-id="demo" data-affitor-debug="false"></script>
@@ -22,9 +16,9 @@ catch (error) { window.__signupError = String(error.message); }
 </script>`;
 
 test("affitor.signup right after the tag resolves once the lead is stored", async () => {
-  const page = await newPage(browser);
-  await servePage(page, collector, "/affitor", page_);
-  await page.goto(`${collector.origin}/affitor?aff=bob`);
+  const page = await newPage(env.browser);
+  await servePage(page, env.collector, "/affitor", page_);
+  await page.goto(`${env.collector.origin}/affitor?aff=bob`);
   await eventually(() => page.evaluate(() => window.__signup || window.__signupError), 8000, "signup settled");
   assert.equal(await page.evaluate(() => window.__signupError), undefined);
   assert.deepEqual(await page.evaluate(() => window.__signup), { ok: true });
@@ -33,16 +27,16 @@ test("affitor.signup right after the tag resolves once the lead is stored", asyn
   assert.match(clickId, UUID_V4);
   assert.equal(await cookieValue(page, "affitor_click_id"), clickId);
   assert.equal(JSON.parse(await cookieValue(page, "trakdesk_cid")).cid, clickId);
-  const bob = await collector.affiliate("bob");
+  const bob = await env.collector.affiliate("bob");
   assert.equal(bob.clicks, 1);
   assert.equal(bob.leads, 1);
   assert.deepEqual(page.pageErrors, []);
 });
 
 test("without an affiliate the held signup rejects with a readable error", async () => {
-  const page = await newPage(browser);
-  await servePage(page, collector, "/affitor", page_);
-  await page.goto(`${collector.origin}/affitor`);
+  const page = await newPage(env.browser);
+  await servePage(page, env.collector, "/affitor", page_);
+  await page.goto(`${env.collector.origin}/affitor`);
   const error = await eventually(() => page.evaluate(() => window.__signupError), 8000, "signup rejected");
   assert.match(error, /^clicktrail: /);
   assert.deepEqual(page.pageErrors, []);

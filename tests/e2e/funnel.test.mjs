@@ -1,24 +1,18 @@
 // The whole funnel through the demo shop in www/, exactly as a visitor walks it,
 // asserted on what the collector stored.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Collector, launchBrowser, newPage, cookieValue, eventually, UUID_V4, REVENUE_ORIGIN } from "./harness.mjs";
+import {
+  collectorAndBrowser, newPage, cookieValue, eventually, UUID_V4, REVENUE_ORIGIN,
+} from "./harness.mjs";
 
-let collector, browser;
-before(async () => {
-  collector = await new Collector().start();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+const env = collectorAndBrowser();
 
 const testid = (id) => `[data-testid="${id}"]`;
 
 test("affiliate link -> cookie -> signup -> Tito -> Stripe checkout -> commission on the dashboard", async () => {
-  const page = await newPage(browser);
-  const origin = collector.origin;
+  const page = await newPage(env.browser);
+  const origin = env.collector.origin;
 
   // 1. The affiliate link: exact cookie JSON.
   await page.goto(`${origin}/?aff=alice`);
@@ -26,7 +20,7 @@ test("affiliate link -> cookie -> signup -> Tito -> Stripe checkout -> commissio
   const { cid } = JSON.parse(raw);
   assert.match(cid, UUID_V4);
   assert.equal(raw, `{"tenantId":"demo","cid":"${cid}"}`);
-  await eventually(async () => (await collector.affiliate("alice")).clicks === 1, 8000, "click stored");
+  await eventually(async () => (await env.collector.affiliate("alice")).clicks === 1, 8000, "click stored");
 
   // 2. The checkout page learns the same CID through the click callback.
   await page.goto(`${origin}/checkout.html`);
@@ -39,7 +33,7 @@ test("affiliate link -> cookie -> signup -> Tito -> Stripe checkout -> commissio
   await page.fill(testid("email"), "buyer@example.com");
   await page.click(testid("signup-submit"));
   await page.waitForSelector(`${testid("signup-result")}[data-state="ok"]`);
-  await eventually(async () => (await collector.affiliate("alice")).leads === 1, 8000, "lead stored");
+  await eventually(async () => (await env.collector.affiliate("alice")).leads === 1, 8000, "lead stored");
 
   // 4. A Tito registration links the email as external CID (built-in `tito` command).
   await page.goto(`${origin}/tito.html`);
@@ -69,12 +63,12 @@ test("affiliate link -> cookie -> signup -> Tito -> Stripe checkout -> commissio
 
   // 6. The collector attributes the $49.00 sale to alice at 30 %: $14.70, plus the $5.00 signup.
   const alice = await eventually(async () => {
-    const row = await collector.affiliate("alice");
+    const row = await env.collector.affiliate("alice");
     return row.conversions === 2 && row;
   }, 8000, "sale attributed");
   assert.equal(alice.revenueCents, 4900);
   assert.equal(alice.commissionCents, 1470 + 500);
-  assert.equal((await collector.affiliate("bob")).conversions, 0);
+  assert.equal((await env.collector.affiliate("bob")).conversions, 0);
 
   // 7. The dashboard shows it.
   await page.goto(`${origin}/dashboard`);
@@ -87,8 +81,8 @@ test("affiliate link -> cookie -> signup -> Tito -> Stripe checkout -> commissio
 });
 
 test("Stripe Payment Links and pricing tables carry the CID, also when added after load", async () => {
-  const page = await newPage(browser);
-  await page.goto(`${collector.origin}/pricing.html?aff=bob`);
+  const page = await newPage(env.browser);
+  await page.goto(`${env.collector.origin}/pricing.html?aff=bob`);
   const { cid } = JSON.parse(await eventually(() => cookieValue(page, "trakdesk_cid"), 8000, "cookie"));
   const hrefHas = async (sel) => new URL(await page.getAttribute(sel, "href")).searchParams.get("client_reference_id");
   await eventually(async () => (await hrefHas(testid("stripe-link"))) === cid, 8000, "static link decorated");

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { before, after } from "node:test";
 import { chromium } from "playwright-core";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -186,3 +187,20 @@ export async function cookieValue(page, name) {
 }
 
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/**
+ * For a test file: one collector (demo tenant, temp SQLite) and one Chromium, started
+ * before its tests and stopped after them. The returned object is filled in `before`.
+ */
+export function collectorAndBrowser() {
+  const env = {};
+  before(async () => {
+    env.collector = await new Collector().start();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.collector?.stop();
+  });
+  return env;
+}

@@ -1,19 +1,11 @@
 // Hostile URLs and cookies: nothing breaks the page and nothing bogus is stored.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  Collector, launchBrowser, newPage, servePage, trackdeskSnippet, cookieValue, eventually, UUID_V4,
+  collectorAndBrowser, newPage, servePage, trackdeskSnippet, cookieValue, eventually, UUID_V4,
 } from "./harness.mjs";
 
-let collector, browser;
-before(async () => {
-  collector = await new Collector().start();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await collector?.stop();
-});
+const env = collectorAndBrowser();
 
 const html = `<!doctype html><title>hostile</title>${trackdeskSnippet()}`;
 const HOSTILE_QUERIES = [
@@ -29,9 +21,9 @@ const HOSTILE_QUERIES = [
 
 test("hostile ?aff= values never throw into the page and store nothing", async () => {
   for (const query of HOSTILE_QUERIES) {
-    const page = await newPage(browser);
-    await servePage(page, collector, "/h", html);
-    await page.goto(`${collector.origin}/h?${query}`);
+    const page = await newPage(env.browser);
+    await servePage(page, env.collector, "/h", html);
+    await page.goto(`${env.collector.origin}/h?${query}`);
     await page.waitForFunction(() => window.TrackdeskObject && window.TrackdeskObject.f);
     // A value the tracker cannot reject itself is rejected by the collector (404), and
     // the optimistic cookie is then removed: either way the visitor ends unattributed.
@@ -41,7 +33,7 @@ test("hostile ?aff= values never throw into the page and store nothing", async (
     assert.deepEqual(page.pageErrors, [], query.slice(0, 40));
     await page.close();
   }
-  const clicks = collector.sql("select count(*) as n from clicks")[0].n;
+  const clicks = env.collector.sql("select count(*) as n from clicks")[0].n;
   assert.equal(clicks, 0);
 });
 
@@ -54,10 +46,10 @@ test("a malformed or foreign trakdesk_cid cookie is replaced by a valid one, nev
     "%7B%22tenantId%22%3A%22demo%22%7D",
   ];
   for (const value of bad) {
-    const page = await newPage(browser);
-    await page.context().addCookies([{ name: "trakdesk_cid", value, url: collector.origin }]);
-    await servePage(page, collector, "/c", html);
-    await page.goto(`${collector.origin}/c?aff=alice`);
+    const page = await newPage(env.browser);
+    await page.context().addCookies([{ name: "trakdesk_cid", value, url: env.collector.origin }]);
+    await servePage(page, env.collector, "/c", html);
+    await page.goto(`${env.collector.origin}/c?aff=alice`);
     const result = await eventually(() => page.evaluate(() => window.__clickResult), 8000, `callback (${value})`);
     assert.match(result.cid, UUID_V4, value);
     assert.notEqual(result.cid, "0f8fad5b-d9cb-469f-a165-70867728950e", value);
@@ -66,15 +58,15 @@ test("a malformed or foreign trakdesk_cid cookie is replaced by a valid one, nev
     assert.deepEqual(page.pageErrors, [], value);
     await page.close();
   }
-  const cids = collector.sql("select cid from clicks").map((r) => r.cid);
+  const cids = env.collector.sql("select cid from clicks").map((r) => r.cid);
   assert.equal(cids.length, bad.length);
   for (const cid of cids) assert.match(cid, UUID_V4);
 });
 
 test("wrong argument types and throwing callbacks never reach the page", async () => {
-  const page = await newPage(browser);
-  await servePage(page, collector, "/args", html);
-  await page.goto(`${collector.origin}/args?aff=bob`);
+  const page = await newPage(env.browser);
+  await servePage(page, env.collector, "/args", html);
+  await page.goto(`${env.collector.origin}/args?aff=bob`);
   await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
   const survived = await page.evaluate(() => {
     const calls = [
@@ -91,5 +83,5 @@ test("wrong argument types and throwing callbacks never reach the page", async (
   assert.equal(survived, true);
   await page.waitForTimeout(500);
   assert.deepEqual(page.pageErrors, []);
-  assert.equal(collector.sql("select count(*) as n from conversions")[0].n, 0);
+  assert.equal(env.collector.sql("select count(*) as n from conversions")[0].n, 0);
 });
