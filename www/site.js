@@ -56,6 +56,9 @@
       el.classList.toggle("muted", !cid);
     });
     if (source) setText('[data-testid="cid-source"]', source);
+    $all('[data-testid="no-cid-hint"]').forEach(function (el) {
+      el.hidden = !!cid;
+    });
   }
 
   /* Mirrors what the tracker wrote (cookie, hidden inputs) into the page, live. */
