@@ -630,8 +630,10 @@ impl Store {
     }
 
     /// A verified Stripe event: records the event id (dedupe) and, if given, the sale.
-    /// With `skip_if_subscription_counted`, no sale is recorded when a sale for the same
-    /// subscription already exists (the checkout session counted the first payment).
+    /// With `skip_if_subscription_counted` (a subscription's first payment: its checkout session
+    /// or its first invoice, which Stripe may deliver in either order), no second sale is
+    /// recorded when a sale for the same subscription already exists; an unattributed one is
+    /// replaced when this event attributes the payment.
     pub async fn stripe_event(
         &self,
         tenant: String,
@@ -654,12 +656,26 @@ impl Store {
             let Some(s) = sale else { return Ok(StripeOutcome::Recorded { sale: None }) };
             if skip_if_subscription_counted {
                 if let Some(sub) = &s.subscription_id {
-                    let counted: Option<i64> = conn
-                        .prepare_cached("SELECT id FROM conversions WHERE tenant = ?1 AND subscription_id = ?2 LIMIT 1")?
-                        .query_row(params![s.tenant, sub], |r| r.get(0))
+                    let counted: Option<(i64, bool)> = conn
+                        .prepare_cached(
+                            "SELECT id, attributed FROM conversions WHERE tenant = ?1 AND subscription_id = ?2
+                             ORDER BY id LIMIT 1",
+                        )?
+                        .query_row(params![s.tenant, sub], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
-                    if counted.is_some() {
-                        return Ok(StripeOutcome::Recorded { sale: None });
+                    if let Some((id, attributed)) = counted {
+                        // the first payment arrives twice (checkout session and first invoice, in
+                        // either order): count it once; an attributed event replaces an
+                        // unattributed first count so the commission is not lost
+                        let would_attribute = resolve(conn, &s.tenant, &s.target)?
+                            .is_some_and(|(_, _, expires)| expires >= s.now);
+                        if attributed || !would_attribute {
+                            return Ok(StripeOutcome::Recorded { sale: None });
+                        }
+                        conn.prepare_cached("DELETE FROM commissions WHERE conversion_id = ?1")?
+                            .execute([id])?;
+                        conn.prepare_cached("DELETE FROM conversions WHERE id = ?1")?
+                            .execute([id])?;
                     }
                 }
             }

@@ -147,7 +147,9 @@ fn sale_from_event(tenant: &Tenant, ev: &Value, now: i64) -> Option<(SaleIn, boo
             if s(obj, &["payment_status"]) == Some("unpaid") {
                 sale.status = "pending".into();
             }
-            Some((sale, false))
+            // a subscription's first invoice may have been delivered before its checkout session
+            let first = sale.subscription_id.is_some();
+            Some((sale, first))
         }
         "invoice.payment_succeeded" | "invoice.paid" => {
             let id = capped(s(obj, &["id"]))?;

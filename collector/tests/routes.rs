@@ -1265,3 +1265,72 @@ async fn demo_checkout_only_in_demo_mode() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+// ------------------------------------------------------------------ review findings
+
+/// Stripe does not guarantee event order: the subscription's first invoice may arrive before
+/// the checkout session that created it. The first payment must still be counted once.
+#[tokio::test]
+async fn stripe_first_invoice_before_checkout_is_counted_once() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let send = |ev: Value| {
+        let p = ev.to_string();
+        let sig = signature_header("whsec_demo", NOW, p.as_bytes());
+        (p, sig)
+    };
+    // first invoice, carrying the metadata (subscription_data.metadata)
+    let (p, s) = send(
+        json!({"id":"evt_i1","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_1","amount_paid":2000,"currency":"usd","subscription":"sub_9","billing_reason":"subscription_create",
+        "subscription_details":{"metadata":{"affitor_click_id":cid}}}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["attributed"], true);
+    // then the checkout session of the same subscription
+    let (p, s) = send(
+        json!({"id":"evt_c","type":"checkout.session.completed","data":{"object":{
+        "id":"cs_9","amount_total":2000,"currency":"usd","subscription":"sub_9","client_reference_id":cid}}}),
+    );
+    assert_eq!(t.stripe(&p, &s).await.status, StatusCode::OK);
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["conversions"], 1, "{rep}");
+    assert_eq!(rep["totals"]["revenueCents"], 2000);
+    assert_eq!(rep["totals"]["commissionCents"], 600);
+}
+
+/// Same order, but only the checkout names the visitor (client_reference_id): the first
+/// invoice was stored unattributed; the checkout must not lose the commission either.
+#[tokio::test]
+async fn stripe_unattributed_first_invoice_then_referred_checkout() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let send = |ev: Value| {
+        let p = ev.to_string();
+        let sig = signature_header("whsec_demo", NOW, p.as_bytes());
+        (p, sig)
+    };
+    let (p, s) = send(
+        json!({"id":"evt_i1","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_1","amount_paid":2000,"currency":"usd","subscription":"sub_8","billing_reason":"subscription_create"}}}),
+    );
+    assert_eq!(t.stripe(&p, &s).await.status, StatusCode::OK);
+    let (p, s) = send(
+        json!({"id":"evt_c","type":"checkout.session.completed","data":{"object":{
+        "id":"cs_8","amount_total":2000,"currency":"usd","subscription":"sub_8","client_reference_id":cid}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["conversions"], 1, "{rep}");
+    assert_eq!(rep["totals"]["commissionCents"], 600, "{rep}");
+    assert_eq!(rep["unattributed"]["conversions"], 0, "{rep}");
+    // a renewal then resolves through the subscription's (now attributed) sale
+    let (p, s) = send(
+        json!({"id":"evt_i2","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_2","amount_paid":2000,"currency":"usd","subscription":"sub_8","billing_reason":"subscription_cycle"}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.body["attributed"], true, "{}", r.body);
+}
