@@ -1334,3 +1334,41 @@ async fn stripe_unattributed_first_invoice_then_referred_checkout() {
     let r = t.stripe(&p, &s).await;
     assert_eq!(r.body["attributed"], true, "{}", r.body);
 }
+
+/// Every error is JSON, including a wrong method on a known route.
+#[tokio::test]
+async fn wrong_method_is_a_json_error() {
+    let t = setup();
+    let r = t
+        .send(
+            Request::get("/tracking/click/v1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert!(
+        r.body["error"]["code"].is_string(),
+        "{:?}",
+        String::from_utf8_lossy(&r.raw)
+    );
+}
+
+/// Out-of-range report dates are a 422, not a panic.
+#[tokio::test]
+async fn report_extreme_dates_are_422() {
+    let t = setup();
+    for q in ["?to=262142-12-31", "?to=-262143-01-01", "?from=a&from=b"] {
+        let req = Request::get(format!("/api/v1/report{q}"))
+            .header("authorization", "Bearer demo_secret_key")
+            .body(Body::empty())
+            .unwrap();
+        let r = t.send(req).await;
+        assert!(r.status.is_client_error(), "{q}: {}", r.status);
+        assert!(
+            r.body["error"]["code"].is_string(),
+            "{q}: {:?}",
+            String::from_utf8_lossy(&r.raw)
+        );
+    }
+}
