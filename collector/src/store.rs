@@ -215,7 +215,10 @@ where
             self.result = Some(Err(e.into()));
             return;
         }
-        let r = f(conn);
+        // a panicking write is rolled back alone and answered 500: the writer thread must
+        // survive it, or every later write would fail while the process looks healthy
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Internal("write panicked".into())));
         let end = if r.is_ok() {
             exec("RELEASE job")
         } else {
@@ -1220,6 +1223,32 @@ mod tests {
         let rows = s.report("t".into(), 0, 10_000).await.unwrap();
         let n: i64 = rows.conversions.iter().map(|r| r.3).sum();
         assert_eq!(n, 100);
+    }
+
+    /// A write that panics is answered with an error and rolled back alone; the writer thread
+    /// survives and keeps serving (otherwise every later write is a 500 while /healthz says ok).
+    #[tokio::test]
+    async fn a_panicking_write_does_not_kill_the_writer() {
+        let s = Store::open(":memory:").unwrap();
+        let r: StoreResult<()> = s
+            .exec(|conn| {
+                conn.execute(
+                    "INSERT INTO stripe_events VALUES ('t', 'evt_p', 'x', 1)",
+                    [],
+                )?;
+                panic!("bug in a write")
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Internal(_))), "{r:?}");
+        let out = s.sale(sale("tx-after", 1000)).await;
+        assert!(out.is_ok(), "the writer survived: {out:?}");
+        let n: i64 = s
+            .read(
+                |conn| Ok(conn.query_row("SELECT count(*) FROM stripe_events", [], |r| r.get(0))?),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the panicking write was rolled back");
     }
 
     #[test]
