@@ -126,7 +126,16 @@ impl AppState {
         if sub.is_empty() || sub.contains('.') {
             return None;
         }
-        Some(sub.to_string())
+        // host names are case-insensitive: `acme.` reaches a tenant declared as `Acme`
+        match self
+            .config
+            .tenants
+            .iter()
+            .find(|t| t.id.eq_ignore_ascii_case(sub))
+        {
+            Some(t) => Some(t.id.clone()),
+            None => Some(sub.to_string()),
+        }
     }
 
     /// Tenant from `Authorization: Bearer <api key>` (constant-time comparison).

@@ -1372,3 +1372,47 @@ async fn report_extreme_dates_are_422() {
         );
     }
 }
+
+/// Host names are case-insensitive (and arrive lowercased): a tenant declared as `Acme` is
+/// reached at `acme.<base_domain>`, and its API key works there.
+#[tokio::test]
+async fn host_subdomain_matches_tenant_ids_case_insensitively() {
+    let toml = r#"
+[server]
+base_domain = "track.example.com"
+rate_limit_per_second = 0
+[[tenants]]
+id = "Acme"
+api_key = "acme_key_123"
+allowed_origins = ["*"]
+affiliates = ["alice"]
+[[tenants]]
+id = "globex"
+api_key = "globex_key_123"
+allowed_origins = ["*"]
+affiliates = ["carol"]
+"#;
+    let t = setup_with(Config::from_toml(toml).unwrap());
+    let r = t
+        .send(
+            Request::post("/tracking/click/v1")
+                .header("host", "acme.track.example.com")
+                .body(Body::from(
+                    json!({"tenantId":"Acme","eventId":uuid(),"aff":"alice"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = t
+        .send(
+            Request::get("/api/v1/report")
+                .header("host", "acme.track.example.com")
+                .header("authorization", "Bearer acme_key_123")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["totals"]["clicks"], 1);
+}
