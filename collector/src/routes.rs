@@ -292,7 +292,11 @@ pub async fn browser_lead(State(st): State<AppState>, headers: HeaderMap, body: 
 
 pub async fn diagnostic(State(st): State<AppState>, body: Body) -> R {
     let f = json_body(body, limit(&st)).await?;
-    let tenant = f.text("tenantId", MAX_ID);
+    // unauthenticated: an unknown tenantId is stored without tenant, so made-up ids cannot
+    // escape the per-tenant cap
+    let tenant = f
+        .text("tenantId", MAX_ID)
+        .filter(|t| st.config.tenant(t).is_some());
     st.store
         .diagnostic(
             tenant,

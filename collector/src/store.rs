@@ -592,7 +592,7 @@ impl Store {
         .await
     }
 
-    /// A loader failure report; the table keeps the newest [`DIAGNOSTICS_CAP`] rows per tenant.
+    /// A loader failure report; at most [`DIAGNOSTICS_CAP`] rows are kept per tenant.
     #[allow(clippy::too_many_arguments)]
     pub async fn diagnostic(
         &self,

@@ -1416,3 +1416,21 @@ affiliates = ["carol"]
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["totals"]["clicks"], 1);
 }
+
+/// The diagnostics endpoint is unauthenticated: a made-up `tenantId` per request must not
+/// escape the per-tenant cap (each unknown tenant kept its rows forever: unbounded growth).
+#[tokio::test]
+async fn diagnostics_with_made_up_tenants_stay_capped() {
+    let t = setup();
+    for _ in 0..10_010 {
+        let r = t
+            .post(
+                "/tracking/diagnostic/v1",
+                json!({"tenantId":uuid(),"kind":"init","message":"x","url":"u","userAgent":"UA"})
+                    .to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+    }
+    assert!(t.store.diagnostics_count().await.unwrap() <= 10_000);
+}
