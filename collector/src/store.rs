@@ -562,12 +562,19 @@ impl Store {
                     )?
                     .execute(params![tenant, k, c, now])?;
                 }
-                let existing: Option<i64> = match &customer_key {
-                    Some(k) => conn
+                let existing: Option<i64> = match (&customer_key, &cid_for_link) {
+                    (Some(k), _) => conn
                         .prepare_cached("SELECT id FROM leads WHERE tenant = ?1 AND customer_key = ?2")?
                         .query_row(params![tenant, k], |r| r.get(0))
                         .optional()?,
-                    None => None,
+                    // no customer key: one lead per CID (a retried call is not a second lead)
+                    (None, Some(c)) => conn
+                        .prepare_cached(
+                            "SELECT id FROM leads WHERE tenant = ?1 AND customer_key IS NULL AND cid = ?2",
+                        )?
+                        .query_row(params![tenant, c], |r| r.get(0))
+                        .optional()?,
+                    (None, None) => None,
                 };
                 match existing {
                     Some(id) => {

@@ -1434,3 +1434,16 @@ async fn diagnostics_with_made_up_tenants_stay_capped() {
     }
     assert!(t.store.diagnostics_count().await.unwrap() <= 10_000);
 }
+
+/// A server-to-server lead with only a `click_id`, sent again (a retry), is one lead: leads
+/// are not counted twice.
+#[tokio::test]
+async fn api_lead_by_click_id_only_is_counted_once() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    for _ in 0..2 {
+        let r = t.api("/api/v1/track/lead", json!({"click_id": cid})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    assert_eq!(t.report("").await["totals"]["leads"], 1);
+}
