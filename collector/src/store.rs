@@ -190,6 +190,8 @@ pub struct ReportRows {
 
 trait Job: Send {
     fn run(&mut self, conn: &Connection);
+    /// Its write was undone after it ran (another write aborted the whole transaction).
+    fn fail(&mut self, message: &str);
     fn finish(self: Box<Self>, committed: Result<(), String>);
 }
 
@@ -228,6 +230,10 @@ where
             Ok(()) => r,
             Err(e) => Err(e.into()),
         });
+    }
+
+    fn fail(&mut self, message: &str) {
+        self.result = Some(Err(StoreError::Internal(message.into())));
     }
 
     fn finish(mut self: Box<Self>, committed: Result<(), String>) {
@@ -795,8 +801,23 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, stats: &W
         let committed = match conn.execute_batch("BEGIN IMMEDIATE") {
             Err(e) => Err(e.to_string()),
             Ok(()) => {
-                for job in batch.iter_mut() {
-                    job.run(&conn);
+                // first job of the open transaction
+                let mut open = 0;
+                for i in 0..batch.len() {
+                    batch[i].run(&conn);
+                    if conn.is_autocommit() {
+                        // this write's error (disk full, I/O error...) made SQLite roll back the
+                        // whole transaction: the writes before it are lost, so they are answered
+                        // as failed, and the rest of the batch gets a new transaction
+                        tracing::error!(lost = i - open, "a write aborted its group commit");
+                        for job in &mut batch[open..i] {
+                            job.fail("rolled back by another write's storage error");
+                        }
+                        open = i + 1;
+                        if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+                            break;
+                        }
+                    }
                 }
                 if last_prune.elapsed() > Duration::from_secs(600) {
                     last_prune = Instant::now();
@@ -1256,6 +1277,65 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 0, "the panicking write was rolled back");
+    }
+
+    /// A write whose error makes SQLite roll back the whole transaction (disk full, I/O
+    /// error: simulated here by a ROLLBACK) must not make the batch's other answers lie: the
+    /// writes before it are lost and answered 500, the writes after it are committed and
+    /// answered with their real result (they were committed one by one, yet answered 500).
+    #[tokio::test]
+    async fn a_write_that_aborts_the_transaction_does_not_misanswer_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.db");
+        let s = Store::open(p.to_str().unwrap()).unwrap();
+        // hold the writer so that the next three jobs form one batch, in order
+        let s0 = s.clone();
+        let hold = tokio::spawn(async move {
+            s0.exec(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let sa = s.clone();
+        let a = tokio::spawn(async move { sa.sale(sale("tx-a", 1000)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let sb = s.clone();
+        let b = tokio::spawn(async move {
+            sb.exec(|conn| -> StoreResult<()> {
+                conn.execute_batch("ROLLBACK")?;
+                Err(StoreError::Internal("database or disk is full".into()))
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let sc = s.clone();
+        let c = tokio::spawn(async move { sc.sale(sale("tx-c", 1000)).await });
+        hold.await.unwrap().unwrap();
+        let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
+        assert!(b.is_err());
+        let stored = |tx: &'static str| {
+            let s = s.clone();
+            async move {
+                s.read(move |conn| {
+                    Ok(conn.query_row(
+                        "SELECT count(*) FROM conversions WHERE transaction_id = ?1",
+                        [tx],
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                })
+                .await
+                .unwrap()
+            }
+        };
+        // every answer tells the truth about what is stored
+        assert_eq!(a.is_ok(), stored("tx-a").await == 1, "tx-a: {a:?}");
+        assert_eq!(c.is_ok(), stored("tx-c").await == 1, "tx-c: {c:?}");
+        assert!(
+            c.is_ok(),
+            "a write after the aborted one is committed: {c:?}"
+        );
     }
 
     #[test]
