@@ -126,7 +126,16 @@ impl AppState {
         if sub.is_empty() || sub.contains('.') {
             return None;
         }
-        Some(sub.to_string())
+        // host names are case-insensitive: `acme.` reaches a tenant declared as `Acme`
+        match self
+            .config
+            .tenants
+            .iter()
+            .find(|t| t.id.eq_ignore_ascii_case(sub))
+        {
+            Some(t) => Some(t.id.clone()),
+            None => Some(sub.to_string()),
+        }
     }
 
     /// Tenant from `Authorization: Bearer <api key>` (constant-time comparison).
@@ -206,15 +215,21 @@ pub fn app(state: AppState) -> Router {
         limited = limited.route("/demo/checkout", post(stripe::demo_checkout));
     }
     // CORS wraps the rate limit so that a 429 is readable by the page (the tracker retries it)
+    // a known route with another method is a JSON 405 (set before the layers so that CORS
+    // still answers OPTIONS preflights)
     let limited = limited
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), cors));
-    Router::new()
-        .merge(limited)
+    let statics = Router::new()
         .route("/tracking.js", get(routes::tracking_js))
         .route("/clicktrail_bg.wasm", get(routes::tracking_wasm))
         .route("/dashboard", get(routes::dashboard))
         .route("/healthz", get(|| async { "ok" }))
+        .method_not_allowed_fallback(routes::method_not_allowed);
+    Router::new()
+        .merge(limited)
+        .merge(statics)
         .fallback(routes::www)
         .layer(middleware::from_fn(log_request))
         .with_state(state)

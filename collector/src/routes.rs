@@ -292,7 +292,11 @@ pub async fn browser_lead(State(st): State<AppState>, headers: HeaderMap, body: 
 
 pub async fn diagnostic(State(st): State<AppState>, body: Body) -> R {
     let f = json_body(body, limit(&st)).await?;
-    let tenant = f.text("tenantId", MAX_ID);
+    // unauthenticated: an unknown tenantId is stored without tenant, so made-up ids cannot
+    // escape the per-tenant cap
+    let tenant = f
+        .text("tenantId", MAX_ID)
+        .filter(|t| st.config.tenant(t).is_some());
     st.store
         .diagnostic(
             tenant,
@@ -476,9 +480,10 @@ impl Counts {
 pub async fn report(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ReportQuery>,
+    q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> R {
     let tenant = st.tenant_for_key(&headers)?;
+    let Query(q) = q.map_err(|e| AppError::invalid("query", e.body_text()))?;
     let today = chrono::DateTime::from_timestamp(st.now(), 0)
         .unwrap_or_default()
         .date_naive();
@@ -488,7 +493,9 @@ pub async fn report(
     };
     let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => parse_day("from", s)?,
-        None => to - chrono::Days::new(29),
+        None => to
+            .checked_sub_days(chrono::Days::new(29))
+            .ok_or_else(|| AppError::invalid("to", "is out of range"))?,
     };
     if from > to {
         return Err(AppError::invalid("from", "must not be after `to`"));
@@ -498,7 +505,9 @@ pub async fn report(
         .unwrap_or_default()
         .and_utc()
         .timestamp();
-    let end = (to + chrono::Days::new(1))
+    let end = to
+        .checked_add_days(chrono::Days::new(1))
+        .ok_or_else(|| AppError::invalid("to", "is out of range"))?
         .and_hms_opt(0, 0, 0)
         .unwrap_or_default()
         .and_utc()
@@ -671,6 +680,13 @@ pub async fn dashboard(State(st): State<AppState>) -> R {
             format!("{} not found", path.display()),
         )),
     }
+}
+
+/// A known route with another method: a JSON 405.
+pub async fn method_not_allowed(req: Request) -> Response {
+    let body = json!({"error": {"code": "method_not_allowed",
+        "message": format!("{} is not allowed on {}", req.method(), req.uri().path())}});
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 /// Everything else: files from `--www` (GET/HEAD), else a JSON 404.

@@ -190,6 +190,8 @@ pub struct ReportRows {
 
 trait Job: Send {
     fn run(&mut self, conn: &Connection);
+    /// Its write was undone after it ran (another write aborted the whole transaction).
+    fn fail(&mut self, message: &str);
     fn finish(self: Box<Self>, committed: Result<(), String>);
 }
 
@@ -215,7 +217,10 @@ where
             self.result = Some(Err(e.into()));
             return;
         }
-        let r = f(conn);
+        // a panicking write is rolled back alone and answered 500: the writer thread must
+        // survive it, or every later write would fail while the process looks healthy
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Internal("write panicked".into())));
         let end = if r.is_ok() {
             exec("RELEASE job")
         } else {
@@ -225,6 +230,10 @@ where
             Ok(()) => r,
             Err(e) => Err(e.into()),
         });
+    }
+
+    fn fail(&mut self, message: &str) {
+        self.result = Some(Err(StoreError::Internal(message.into())));
     }
 
     fn finish(mut self: Box<Self>, committed: Result<(), String>) {
@@ -559,12 +568,19 @@ impl Store {
                     )?
                     .execute(params![tenant, k, c, now])?;
                 }
-                let existing: Option<i64> = match &customer_key {
-                    Some(k) => conn
+                let existing: Option<i64> = match (&customer_key, &cid_for_link) {
+                    (Some(k), _) => conn
                         .prepare_cached("SELECT id FROM leads WHERE tenant = ?1 AND customer_key = ?2")?
                         .query_row(params![tenant, k], |r| r.get(0))
                         .optional()?,
-                    None => None,
+                    // no customer key: one lead per CID (a retried call is not a second lead)
+                    (None, Some(c)) => conn
+                        .prepare_cached(
+                            "SELECT id FROM leads WHERE tenant = ?1 AND customer_key IS NULL AND cid = ?2",
+                        )?
+                        .query_row(params![tenant, c], |r| r.get(0))
+                        .optional()?,
+                    (None, None) => None,
                 };
                 match existing {
                     Some(id) => {
@@ -589,7 +605,7 @@ impl Store {
         .await
     }
 
-    /// A loader failure report; the table keeps the newest [`DIAGNOSTICS_CAP`] rows per tenant.
+    /// A loader failure report; at most [`DIAGNOSTICS_CAP`] rows are kept per tenant.
     #[allow(clippy::too_many_arguments)]
     pub async fn diagnostic(
         &self,
@@ -630,8 +646,10 @@ impl Store {
     }
 
     /// A verified Stripe event: records the event id (dedupe) and, if given, the sale.
-    /// With `skip_if_subscription_counted`, no sale is recorded when a sale for the same
-    /// subscription already exists (the checkout session counted the first payment).
+    /// With `skip_if_subscription_counted` (a subscription's first payment: its checkout session
+    /// or its first invoice, which Stripe may deliver in either order), no second sale is
+    /// recorded when a sale for the same subscription already exists; an unattributed one is
+    /// replaced when this event attributes the payment.
     pub async fn stripe_event(
         &self,
         tenant: String,
@@ -654,12 +672,26 @@ impl Store {
             let Some(s) = sale else { return Ok(StripeOutcome::Recorded { sale: None }) };
             if skip_if_subscription_counted {
                 if let Some(sub) = &s.subscription_id {
-                    let counted: Option<i64> = conn
-                        .prepare_cached("SELECT id FROM conversions WHERE tenant = ?1 AND subscription_id = ?2 LIMIT 1")?
-                        .query_row(params![s.tenant, sub], |r| r.get(0))
+                    let counted: Option<(i64, bool)> = conn
+                        .prepare_cached(
+                            "SELECT id, attributed FROM conversions WHERE tenant = ?1 AND subscription_id = ?2
+                             ORDER BY id LIMIT 1",
+                        )?
+                        .query_row(params![s.tenant, sub], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
-                    if counted.is_some() {
-                        return Ok(StripeOutcome::Recorded { sale: None });
+                    if let Some((id, attributed)) = counted {
+                        // the first payment arrives twice (checkout session and first invoice, in
+                        // either order): count it once; an attributed event replaces an
+                        // unattributed first count so the commission is not lost
+                        let would_attribute = resolve(conn, &s.tenant, &s.target)?
+                            .is_some_and(|(_, _, expires)| expires >= s.now);
+                        if attributed || !would_attribute {
+                            return Ok(StripeOutcome::Recorded { sale: None });
+                        }
+                        conn.prepare_cached("DELETE FROM commissions WHERE conversion_id = ?1")?
+                            .execute([id])?;
+                        conn.prepare_cached("DELETE FROM conversions WHERE id = ?1")?
+                            .execute([id])?;
                     }
                 }
             }
@@ -769,8 +801,23 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, stats: &W
         let committed = match conn.execute_batch("BEGIN IMMEDIATE") {
             Err(e) => Err(e.to_string()),
             Ok(()) => {
-                for job in batch.iter_mut() {
-                    job.run(&conn);
+                // first job of the open transaction
+                let mut open = 0;
+                for i in 0..batch.len() {
+                    batch[i].run(&conn);
+                    if conn.is_autocommit() {
+                        // this write's error (disk full, I/O error...) made SQLite roll back the
+                        // whole transaction: the writes before it are lost, so they are answered
+                        // as failed, and the rest of the batch gets a new transaction
+                        tracing::error!(lost = i - open, "a write aborted its group commit");
+                        for job in &mut batch[open..i] {
+                            job.fail("rolled back by another write's storage error");
+                        }
+                        open = i + 1;
+                        if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+                            break;
+                        }
+                    }
                 }
                 if last_prune.elapsed() > Duration::from_secs(600) {
                     last_prune = Instant::now();
@@ -1204,6 +1251,91 @@ mod tests {
         let rows = s.report("t".into(), 0, 10_000).await.unwrap();
         let n: i64 = rows.conversions.iter().map(|r| r.3).sum();
         assert_eq!(n, 100);
+    }
+
+    /// A write that panics is answered with an error and rolled back alone; the writer thread
+    /// survives and keeps serving (otherwise every later write is a 500 while /healthz says ok).
+    #[tokio::test]
+    async fn a_panicking_write_does_not_kill_the_writer() {
+        let s = Store::open(":memory:").unwrap();
+        let r: StoreResult<()> = s
+            .exec(|conn| {
+                conn.execute(
+                    "INSERT INTO stripe_events VALUES ('t', 'evt_p', 'x', 1)",
+                    [],
+                )?;
+                panic!("bug in a write")
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Internal(_))), "{r:?}");
+        let out = s.sale(sale("tx-after", 1000)).await;
+        assert!(out.is_ok(), "the writer survived: {out:?}");
+        let n: i64 = s
+            .read(
+                |conn| Ok(conn.query_row("SELECT count(*) FROM stripe_events", [], |r| r.get(0))?),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the panicking write was rolled back");
+    }
+
+    /// A write whose error makes SQLite roll back the whole transaction (disk full, I/O
+    /// error: simulated here by a ROLLBACK) must not make the batch's other answers lie: the
+    /// writes before it are lost and answered 500, the writes after it are committed and
+    /// answered with their real result (they were committed one by one, yet answered 500).
+    #[tokio::test]
+    async fn a_write_that_aborts_the_transaction_does_not_misanswer_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.db");
+        let s = Store::open(p.to_str().unwrap()).unwrap();
+        // hold the writer so that the next three jobs form one batch, in order
+        let s0 = s.clone();
+        let hold = tokio::spawn(async move {
+            s0.exec(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let sa = s.clone();
+        let a = tokio::spawn(async move { sa.sale(sale("tx-a", 1000)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let sb = s.clone();
+        let b = tokio::spawn(async move {
+            sb.exec(|conn| -> StoreResult<()> {
+                conn.execute_batch("ROLLBACK")?;
+                Err(StoreError::Internal("database or disk is full".into()))
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let sc = s.clone();
+        let c = tokio::spawn(async move { sc.sale(sale("tx-c", 1000)).await });
+        hold.await.unwrap().unwrap();
+        let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
+        assert!(b.is_err());
+        let stored = |tx: &'static str| {
+            let s = s.clone();
+            async move {
+                s.read(move |conn| {
+                    Ok(conn.query_row(
+                        "SELECT count(*) FROM conversions WHERE transaction_id = ?1",
+                        [tx],
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                })
+                .await
+                .unwrap()
+            }
+        };
+        // every answer tells the truth about what is stored
+        assert_eq!(a.is_ok(), stored("tx-a").await == 1, "tx-a: {a:?}");
+        assert_eq!(c.is_ok(), stored("tx-c").await == 1, "tx-c: {c:?}");
+        assert!(
+            c.is_ok(),
+            "a write after the aborted one is committed: {c:?}"
+        );
     }
 
     #[test]

@@ -1265,3 +1265,185 @@ async fn demo_checkout_only_in_demo_mode() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+// ------------------------------------------------------------------ review findings
+
+/// Stripe does not guarantee event order: the subscription's first invoice may arrive before
+/// the checkout session that created it. The first payment must still be counted once.
+#[tokio::test]
+async fn stripe_first_invoice_before_checkout_is_counted_once() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let send = |ev: Value| {
+        let p = ev.to_string();
+        let sig = signature_header("whsec_demo", NOW, p.as_bytes());
+        (p, sig)
+    };
+    // first invoice, carrying the metadata (subscription_data.metadata)
+    let (p, s) = send(
+        json!({"id":"evt_i1","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_1","amount_paid":2000,"currency":"usd","subscription":"sub_9","billing_reason":"subscription_create",
+        "subscription_details":{"metadata":{"affitor_click_id":cid}}}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["attributed"], true);
+    // then the checkout session of the same subscription
+    let (p, s) = send(
+        json!({"id":"evt_c","type":"checkout.session.completed","data":{"object":{
+        "id":"cs_9","amount_total":2000,"currency":"usd","subscription":"sub_9","client_reference_id":cid}}}),
+    );
+    assert_eq!(t.stripe(&p, &s).await.status, StatusCode::OK);
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["conversions"], 1, "{rep}");
+    assert_eq!(rep["totals"]["revenueCents"], 2000);
+    assert_eq!(rep["totals"]["commissionCents"], 600);
+}
+
+/// Same order, but only the checkout names the visitor (client_reference_id): the first
+/// invoice was stored unattributed; the checkout must not lose the commission either.
+#[tokio::test]
+async fn stripe_unattributed_first_invoice_then_referred_checkout() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let send = |ev: Value| {
+        let p = ev.to_string();
+        let sig = signature_header("whsec_demo", NOW, p.as_bytes());
+        (p, sig)
+    };
+    let (p, s) = send(
+        json!({"id":"evt_i1","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_1","amount_paid":2000,"currency":"usd","subscription":"sub_8","billing_reason":"subscription_create"}}}),
+    );
+    assert_eq!(t.stripe(&p, &s).await.status, StatusCode::OK);
+    let (p, s) = send(
+        json!({"id":"evt_c","type":"checkout.session.completed","data":{"object":{
+        "id":"cs_8","amount_total":2000,"currency":"usd","subscription":"sub_8","client_reference_id":cid}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let rep = t.report("").await;
+    assert_eq!(rep["totals"]["conversions"], 1, "{rep}");
+    assert_eq!(rep["totals"]["commissionCents"], 600, "{rep}");
+    assert_eq!(rep["unattributed"]["conversions"], 0, "{rep}");
+    // a renewal then resolves through the subscription's (now attributed) sale
+    let (p, s) = send(
+        json!({"id":"evt_i2","type":"invoice.payment_succeeded","data":{"object":{
+        "id":"in_2","amount_paid":2000,"currency":"usd","subscription":"sub_8","billing_reason":"subscription_cycle"}}}),
+    );
+    let r = t.stripe(&p, &s).await;
+    assert_eq!(r.body["attributed"], true, "{}", r.body);
+}
+
+/// Every error is JSON, including a wrong method on a known route.
+#[tokio::test]
+async fn wrong_method_is_a_json_error() {
+    let t = setup();
+    let r = t
+        .send(
+            Request::get("/tracking/click/v1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert!(
+        r.body["error"]["code"].is_string(),
+        "{:?}",
+        String::from_utf8_lossy(&r.raw)
+    );
+}
+
+/// Out-of-range report dates are a 422, not a panic.
+#[tokio::test]
+async fn report_extreme_dates_are_422() {
+    let t = setup();
+    for q in ["?to=262142-12-31", "?to=-262143-01-01", "?from=a&from=b"] {
+        let req = Request::get(format!("/api/v1/report{q}"))
+            .header("authorization", "Bearer demo_secret_key")
+            .body(Body::empty())
+            .unwrap();
+        let r = t.send(req).await;
+        assert!(r.status.is_client_error(), "{q}: {}", r.status);
+        assert!(
+            r.body["error"]["code"].is_string(),
+            "{q}: {:?}",
+            String::from_utf8_lossy(&r.raw)
+        );
+    }
+}
+
+/// Host names are case-insensitive (and arrive lowercased): a tenant declared as `Acme` is
+/// reached at `acme.<base_domain>`, and its API key works there.
+#[tokio::test]
+async fn host_subdomain_matches_tenant_ids_case_insensitively() {
+    let toml = r#"
+[server]
+base_domain = "track.example.com"
+rate_limit_per_second = 0
+[[tenants]]
+id = "Acme"
+api_key = "acme_key_123"
+allowed_origins = ["*"]
+affiliates = ["alice"]
+[[tenants]]
+id = "globex"
+api_key = "globex_key_123"
+allowed_origins = ["*"]
+affiliates = ["carol"]
+"#;
+    let t = setup_with(Config::from_toml(toml).unwrap());
+    let r = t
+        .send(
+            Request::post("/tracking/click/v1")
+                .header("host", "acme.track.example.com")
+                .body(Body::from(
+                    json!({"tenantId":"Acme","eventId":uuid(),"aff":"alice"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = t
+        .send(
+            Request::get("/api/v1/report")
+                .header("host", "acme.track.example.com")
+                .header("authorization", "Bearer acme_key_123")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["totals"]["clicks"], 1);
+}
+
+/// The diagnostics endpoint is unauthenticated: a made-up `tenantId` per request must not
+/// escape the per-tenant cap (each unknown tenant kept its rows forever: unbounded growth).
+#[tokio::test]
+async fn diagnostics_with_made_up_tenants_stay_capped() {
+    let t = setup();
+    for _ in 0..10_010 {
+        let r = t
+            .post(
+                "/tracking/diagnostic/v1",
+                json!({"tenantId":uuid(),"kind":"init","message":"x","url":"u","userAgent":"UA"})
+                    .to_string(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+    }
+    assert!(t.store.diagnostics_count().await.unwrap() <= 10_000);
+}
+
+/// A server-to-server lead with only a `click_id`, sent again (a retry), is one lead: leads
+/// are not counted twice.
+#[tokio::test]
+async fn api_lead_by_click_id_only_is_counted_once() {
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    for _ in 0..2 {
+        let r = t.api("/api/v1/track/lead", json!({"click_id": cid})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    assert_eq!(t.report("").await["totals"]["leads"], 1);
+}
