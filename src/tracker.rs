@@ -69,8 +69,9 @@ struct State {
     use_mem: bool,
     timer: u64,
     waiters: Vec<(String, Waiter)>,
-    /// CIDs generated on this page (fresh visits).
-    fresh: Vec<String>,
+    /// (CID, affiliate code) generated on this page (fresh visits): only the click that
+    /// generated a CID may remove it (a later bogus code never does).
+    fresh: Vec<(String, String)>,
     known_cid: Option<String>,
     observing: bool,
 }
@@ -615,7 +616,7 @@ fn click(tenant: &str, cb: Option<Function>) {
                 expired_at: Some(exp.clone()),
             };
             storage::set(Area::Local, MIRROR_KEY, &m.encode());
-            with(|s| s.fresh.push(cid.clone()));
+            with(|s| s.fresh.push((cid.clone(), code.clone())));
             note_cid(&cid);
             click_callback(cb, &cid, Some(&exp));
             send_click(tenant, &code, &cid, &href, None);
@@ -668,8 +669,12 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
         Delivery::Drop => Answer::Rejected,
     };
     let m = mirror();
-    let Some((model, fresh_here)) = with(|s| (s.cfg.model, s.fresh.iter().any(|c| c == sent)))
-    else {
+    let Some((model, fresh_here)) = with(|s| {
+        (
+            s.cfg.model,
+            s.fresh.iter().any(|(c, a)| c == sent && a == aff),
+        )
+    }) else {
         return;
     };
     let fresh = fresh_here

@@ -680,3 +680,15 @@ async fn hidden_inputs_are_filled_including_later_ones() {
     .call0(&JsValue::NULL)
     .unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn bogus_code_after_a_fresh_click_on_the_same_page_keeps_the_cookie() {
+    // a fresh click for alice, then (same page, SPA) a link with a bogus code:
+    // the 404 unknown_affiliate must not remove alice's attribution
+    let a = referred("t1", "/?aff=alice").await;
+    push_url("/?aff=bogus");
+    until_sent(CLICK, 2).await;
+    pause(50).await;
+    assert_eq!(cookie_cid("t1"), Some(a.clone()), "alice's cookie kept");
+    assert!(ls_get("clicktrail").is_some_and(|m| m.contains(&a)));
+}
