@@ -413,6 +413,12 @@ fn location() -> (String, String) {
     (web::location("href"), web::location("search"))
 }
 
+/// The landing page of `href`: without its fragment (an in-page `#anchor` link or a
+/// router's hash is the same landing, not another click).
+fn landing(href: &str) -> &str {
+    url::split_ascii(href, b'#').next().unwrap_or(href)
+}
+
 fn mirror() -> Option<Mirror> {
     Mirror::parse(&storage::get(Area::Local, MIRROR_KEY)?)
 }
@@ -560,7 +566,7 @@ fn click(tenant: &str, cb: Option<Function>) {
         if !s.click_tenants.iter().any(|t| t == tenant) {
             s.click_tenants.push(tenant.to_string());
         }
-        s.last_href = href.clone();
+        s.last_href = landing(&href).to_string();
         (s.cfg.model, s.cfg.params.clone())
     }) else {
         return;
@@ -574,7 +580,7 @@ fn click(tenant: &str, cb: Option<Function>) {
         Err(CodeError::Absent) => None,
     };
     let cur = current(tenant, true);
-    let key = attribution::landing_key(tenant, &href);
+    let key = attribution::landing_key(tenant, landing(&href));
     let counted = code.is_some() && storage::get(Area::Session, &key).is_some();
     if counted {
         js::log("landing URL already counted");
@@ -959,11 +965,12 @@ fn install_affitor(w: &JsValue, tenant: &str) {
 
 fn on_navigate() {
     let (href, _) = location();
+    let href = landing(&href);
     let tenants = with(|s| {
         if s.last_href == href {
             Vec::new()
         } else {
-            s.last_href = href.clone();
+            s.last_href = href.to_string();
             s.click_tenants.clone()
         }
     })

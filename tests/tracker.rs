@@ -692,3 +692,19 @@ async fn bogus_code_after_a_fresh_click_on_the_same_page_keeps_the_cookie() {
     assert_eq!(cookie_cid("t1"), Some(a.clone()), "alice's cookie kept");
     assert!(ls_get("clicktrail").is_some_and(|m| m.contains(&a)));
 }
+
+#[wasm_bindgen_test]
+async fn in_page_anchor_on_the_landing_page_is_not_another_click() {
+    // a landing page's "#pricing" link (popstate) or a router adding a hash: same landing
+    setup("/land?aff=alice");
+    td(&[t("t1"), t("click")]);
+    until_sent(CLICK, 1).await;
+    js_sys::Function::new_no_args("location.hash = 'pricing';")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    pause(30).await;
+    push_url("/land?aff=alice#faq");
+    pause(30).await;
+    assert_eq!(sent(CLICK).length(), 1, "one landing, one click");
+    no_page_errors();
+}
