@@ -740,9 +740,13 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
     };
     c.amount = match value.as_f64() {
         // a number is sent as a 2-decimal string (the collector rejects JSON numbers)
-        Some(n) if n.is_finite() && n >= 0.0 => cmd::amount_from_number(n),
+        Some(n) => cmd::amount_from_number(n),
         _ => value.as_string(),
     };
+    if c.amount.is_none() && !value.is_undefined() && !value.is_null() {
+        // not an amount-less (zero revenue) conversion: a wrong argument, ignored
+        return js::log("conversion skipped: amount must be a string or a number >= 0");
+    }
     let coupons = js::get(p, "couponCodes");
     if js::is_array(&coupons) {
         for i in 0..js::len(&coupons).min(50) {
