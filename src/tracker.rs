@@ -57,7 +57,9 @@ struct Job {
 struct State {
     cfg: Config,
     consent: bool,
-    held: Vec<Job>,
+    /// Commands waiting for consent; a `click` with the URL it was given on (the landing
+    /// with the code, even if the single-page app navigated before consent).
+    held: Vec<(Job, Option<(String, String)>)>,
     /// The tenant the helpers (`signup`, `getCid`) use: the last one seen.
     tenant: Option<String>,
     click_tenants: Vec<String>,
@@ -321,13 +323,14 @@ fn submit_click(tenant: String) {
 
 /// Runs a job now, or holds it until consent.
 fn submit(job: Job) {
+    let at = (job.cmd == Command::Click).then(location);
     let job = with(|s| {
         if job.cmd != Command::Consent {
             s.tenant = Some(job.tenant.clone());
         }
         if !s.consent && job.cmd.needs_consent() {
             js::log("held until consent");
-            s.held.push(job);
+            s.held.push((job, at.clone()));
             None
         } else {
             Some(job)
@@ -335,11 +338,11 @@ fn submit(job: Job) {
     })
     .flatten();
     if let Some(job) = job {
-        run(job);
+        run(job, at);
     }
 }
 
-fn run(job: Job) {
+fn run(job: Job, at: Option<(String, String)>) {
     let Job {
         tenant,
         cmd,
@@ -348,7 +351,7 @@ fn run(job: Job) {
         waiter,
     } = job;
     match cmd {
-        Command::Click => click(&tenant, cb),
+        Command::Click => click(&tenant, cb, at),
         Command::Ready => {
             let cid = current(&tenant, true).map(|c| c.cid);
             if let Some(c) = &cid {
@@ -388,8 +391,8 @@ fn run(job: Job) {
             })
             .unwrap_or_default();
             if granted {
-                for j in held {
-                    run(j);
+                for (j, at) in held {
+                    run(j, at);
                 }
                 flush_due();
             }
@@ -560,8 +563,8 @@ fn click_callback(cb: Option<Function>, cid: &str, expired_at: Option<&str>) {
     }
 }
 
-fn click(tenant: &str, cb: Option<Function>) {
-    let (href, search) = location();
+fn click(tenant: &str, cb: Option<Function>, at: Option<(String, String)>) {
+    let (href, search) = at.unwrap_or_else(location);
     let Some((model, params)) = with(|s| {
         if !s.click_tenants.iter().any(|t| t == tenant) {
             s.click_tenants.push(tenant.to_string());
