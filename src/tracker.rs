@@ -59,7 +59,7 @@ struct State {
     consent: bool,
     /// Commands waiting for consent; a `click` with the URL it was given on (the landing
     /// with the code, even if the single-page app navigated before consent).
-    held: Vec<(Job, Option<(String, String)>)>,
+    held: Vec<(Job, Option<String>)>,
     /// The tenant the helpers (`signup`, `getCid`) use: the last one seen.
     tenant: Option<String>,
     click_tenants: Vec<String>,
@@ -323,7 +323,7 @@ fn submit_click(tenant: String) {
 
 /// Runs a job now, or holds it until consent.
 fn submit(job: Job) {
-    let at = (job.cmd == Command::Click).then(location);
+    let at = (job.cmd == Command::Click).then(href);
     let job = with(|s| {
         if job.cmd != Command::Consent {
             s.tenant = Some(job.tenant.clone());
@@ -342,7 +342,7 @@ fn submit(job: Job) {
     }
 }
 
-fn run(job: Job, at: Option<(String, String)>) {
+fn run(job: Job, at: Option<String>) {
     let Job {
         tenant,
         cmd,
@@ -412,8 +412,8 @@ fn now_secs() -> i64 {
     (web::now_ms() / 1000) as i64
 }
 
-fn location() -> (String, String) {
-    (web::location("href"), web::location("search"))
+fn href() -> String {
+    web::location("href")
 }
 
 /// The landing page of `href`: without its fragment (an in-page `#anchor` link or a
@@ -563,8 +563,11 @@ fn click_callback(cb: Option<Function>, cid: &str, expired_at: Option<&str>) {
     }
 }
 
-fn click(tenant: &str, cb: Option<Function>, at: Option<(String, String)>) {
-    let (href, search) = at.unwrap_or_else(location);
+fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
+    let href = at.unwrap_or_else(href);
+    // `location.search` of that href (query_param stops at a `#`)
+    let page = landing(&href);
+    let search = page.get(url::find_ascii(page, b'?').unwrap_or(page.len())..);
     let Some((model, params)) = with(|s| {
         if !s.click_tenants.iter().any(|t| t == tenant) {
             s.click_tenants.push(tenant.to_string());
@@ -574,7 +577,7 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<(String, String)>) {
     }) else {
         return;
     };
-    let code = match url::affiliate_code(&search, &params) {
+    let code = match url::affiliate_code(search.unwrap_or(""), &params) {
         Ok(c) => Some(c),
         Err(CodeError::Invalid) => {
             js::log("invalid affiliate code ignored");
@@ -724,7 +727,7 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
 // ---------------------------------------------------------------- other commands
 
 fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
-    let (_, search) = location();
+    let search = web::location("search");
     let mut c = Conversion {
         type_code: js::get_text(p, "conversionTypeCode"),
         type_name: js::get_text(p, "conversionType"),
@@ -748,7 +751,7 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
     };
     if c.amount.is_none() && !value.is_undefined() && !value.is_null() {
         // not an amount-less (zero revenue) conversion: a wrong argument, ignored
-        return js::log("conversion skipped: amount must be a string or a number >= 0");
+        return js::logs(&["conversion skipped: ", "bad amount"]);
     }
     let coupons = js::get(p, "couponCodes");
     if js::is_array(&coupons) {
@@ -971,7 +974,7 @@ fn install_affitor(w: &JsValue, tenant: &str) {
 // ---------------------------------------------------------------- SPA
 
 fn on_navigate() {
-    let (href, _) = location();
+    let href = href();
     let href = landing(&href);
     let tenants = with(|s| {
         if s.last_href == href {
