@@ -148,7 +148,8 @@ const FIXES = {
 };
 
 /**
- * One console error, one diagnostic beacon; queued commands stay queued.
+ * One console error, one diagnostic beacon (none while consent is required); queued
+ * commands stay queued.
  * Returns the Error that held calls reject with.
  */
 function fail(config, kind, error) {
@@ -162,6 +163,9 @@ function fail(config, kind, error) {
   } catch (_) {
     /* console unavailable */
   }
+  // data-consent="required": send nothing before consent, not even this report (it
+  // carries the page URL).
+  if (config.consent === "required") return reason;
   try {
     const body = JSON.stringify({
       tenantId: config.affitorProgramId || queuedTenant(),

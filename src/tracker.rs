@@ -57,7 +57,9 @@ struct Job {
 struct State {
     cfg: Config,
     consent: bool,
-    held: Vec<Job>,
+    /// Commands waiting for consent; a `click` with the URL it was given on (the landing
+    /// with the code, even if the single-page app navigated before consent).
+    held: Vec<(Job, Option<String>)>,
     /// The tenant the helpers (`signup`, `getCid`) use: the last one seen.
     tenant: Option<String>,
     click_tenants: Vec<String>,
@@ -69,8 +71,9 @@ struct State {
     use_mem: bool,
     timer: u64,
     waiters: Vec<(String, Waiter)>,
-    /// CIDs generated on this page (fresh visits).
-    fresh: Vec<String>,
+    /// (CID, affiliate code) generated on this page (fresh visits): only the click that
+    /// generated a CID may remove it (a later bogus code never does).
+    fresh: Vec<(String, String)>,
     known_cid: Option<String>,
     observing: bool,
 }
@@ -320,13 +323,14 @@ fn submit_click(tenant: String) {
 
 /// Runs a job now, or holds it until consent.
 fn submit(job: Job) {
+    let at = (job.cmd == Command::Click).then(href);
     let job = with(|s| {
         if job.cmd != Command::Consent {
             s.tenant = Some(job.tenant.clone());
         }
         if !s.consent && job.cmd.needs_consent() {
             js::log("held until consent");
-            s.held.push(job);
+            s.held.push((job, at.clone()));
             None
         } else {
             Some(job)
@@ -334,11 +338,11 @@ fn submit(job: Job) {
     })
     .flatten();
     if let Some(job) = job {
-        run(job);
+        run(job, at);
     }
 }
 
-fn run(job: Job) {
+fn run(job: Job, at: Option<String>) {
     let Job {
         tenant,
         cmd,
@@ -347,7 +351,7 @@ fn run(job: Job) {
         waiter,
     } = job;
     match cmd {
-        Command::Click => click(&tenant, cb),
+        Command::Click => click(&tenant, cb, at),
         Command::Ready => {
             let cid = current(&tenant, true).map(|c| c.cid);
             if let Some(c) = &cid {
@@ -387,8 +391,8 @@ fn run(job: Job) {
             })
             .unwrap_or_default();
             if granted {
-                for j in held {
-                    run(j);
+                for (j, at) in held {
+                    run(j, at);
                 }
                 flush_due();
             }
@@ -408,8 +412,14 @@ fn now_secs() -> i64 {
     (web::now_ms() / 1000) as i64
 }
 
-fn location() -> (String, String) {
-    (web::location("href"), web::location("search"))
+fn href() -> String {
+    web::location("href")
+}
+
+/// The landing page of `href`: without its fragment (an in-page `#anchor` link or a
+/// router's hash is the same landing, not another click).
+fn landing(href: &str) -> &str {
+    url::split_ascii(href, b'#').next().unwrap_or(href)
 }
 
 fn mirror() -> Option<Mirror> {
@@ -553,18 +563,21 @@ fn click_callback(cb: Option<Function>, cid: &str, expired_at: Option<&str>) {
     }
 }
 
-fn click(tenant: &str, cb: Option<Function>) {
-    let (href, search) = location();
+fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
+    let href = at.unwrap_or_else(href);
+    // `location.search` of that href (query_param stops at a `#`)
+    let page = landing(&href);
+    let search = page.get(url::find_ascii(page, b'?').unwrap_or(page.len())..);
     let Some((model, params)) = with(|s| {
         if !s.click_tenants.iter().any(|t| t == tenant) {
             s.click_tenants.push(tenant.to_string());
         }
-        s.last_href = href.clone();
+        s.last_href = landing(&href).to_string();
         (s.cfg.model, s.cfg.params.clone())
     }) else {
         return;
     };
-    let code = match url::affiliate_code(&search, &params) {
+    let code = match url::affiliate_code(search.unwrap_or(""), &params) {
         Ok(c) => Some(c),
         Err(CodeError::Invalid) => {
             js::log("invalid affiliate code ignored");
@@ -573,7 +586,7 @@ fn click(tenant: &str, cb: Option<Function>) {
         Err(CodeError::Absent) => None,
     };
     let cur = current(tenant, true);
-    let key = attribution::landing_key(tenant, &href);
+    let key = attribution::landing_key(tenant, landing(&href));
     let counted = code.is_some() && storage::get(Area::Session, &key).is_some();
     if counted {
         js::log("landing URL already counted");
@@ -615,7 +628,7 @@ fn click(tenant: &str, cb: Option<Function>) {
                 expired_at: Some(exp.clone()),
             };
             storage::set(Area::Local, MIRROR_KEY, &m.encode());
-            with(|s| s.fresh.push(cid.clone()));
+            with(|s| s.fresh.push((cid.clone(), code.clone())));
             note_cid(&cid);
             click_callback(cb, &cid, Some(&exp));
             send_click(tenant, &code, &cid, &href, None);
@@ -668,8 +681,12 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
         Delivery::Drop => Answer::Rejected,
     };
     let m = mirror();
-    let Some((model, fresh_here)) = with(|s| (s.cfg.model, s.fresh.iter().any(|c| c == sent)))
-    else {
+    let Some((model, fresh_here)) = with(|s| {
+        (
+            s.cfg.model,
+            s.fresh.iter().any(|(c, a)| c == sent && a == aff),
+        )
+    }) else {
         return;
     };
     let fresh = fresh_here
@@ -710,7 +727,7 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
 // ---------------------------------------------------------------- other commands
 
 fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
-    let (_, search) = location();
+    let search = web::location("search");
     let mut c = Conversion {
         type_code: js::get_text(p, "conversionTypeCode"),
         type_name: js::get_text(p, "conversionType"),
@@ -729,9 +746,13 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
     };
     c.amount = match value.as_f64() {
         // a number is sent as a 2-decimal string (the collector rejects JSON numbers)
-        Some(n) if n.is_finite() && n >= 0.0 => cmd::amount_from_number(n),
+        Some(n) => cmd::amount_from_number(n),
         _ => value.as_string(),
     };
+    if c.amount.is_none() && !value.is_undefined() && !value.is_null() {
+        // not an amount-less (zero revenue) conversion: a wrong argument, ignored
+        return js::logs(&["conversion skipped: ", "bad amount"]);
+    }
     let coupons = js::get(p, "couponCodes");
     if js::is_array(&coupons) {
         for i in 0..js::len(&coupons).min(50) {
@@ -953,12 +974,13 @@ fn install_affitor(w: &JsValue, tenant: &str) {
 // ---------------------------------------------------------------- SPA
 
 fn on_navigate() {
-    let (href, _) = location();
+    let href = href();
+    let href = landing(&href);
     let tenants = with(|s| {
         if s.last_href == href {
             Vec::new()
         } else {
-            s.last_href = href.clone();
+            s.last_href = href.to_string();
             s.click_tenants.clone()
         }
     })

@@ -164,3 +164,28 @@ async fn consent_gates_everything_and_stripe_links_get_the_cid() {
     assert_eq!(attr("#bb", "client-reference-id"), Some(cid));
     no_page_errors();
 }
+
+#[wasm_bindgen_test]
+async fn a_click_held_for_consent_keeps_its_landing_url_across_spa_navigation() {
+    // the visitor lands with ?aff=, browses the single-page app, then accepts the banner:
+    // the held click is the landing's, not the page's at consent time
+    setup();
+    set_url("/land?aff=alice");
+    td(&[JsValue::from("c1"), JsValue::from("click")]);
+    push_url("/pricing");
+    pause(10).await;
+    assert_eq!(sent_records().length(), 0);
+    td(&[
+        JsValue::from("c1"),
+        JsValue::from("consent"),
+        obj(r#"{"granted":true}"#),
+    ]);
+    assert!(
+        cookie_cid("c1").is_some(),
+        "attributed to the landing's code"
+    );
+    let b = until_sent("/tracking/click/v1", 1).await.get(0);
+    assert_eq!(s(&b, "aff").as_deref(), Some("alice"));
+    assert!(s(&b, "url").is_some_and(|u| u.ends_with("/land?aff=alice")));
+    no_page_errors();
+}

@@ -42,5 +42,18 @@ async fn first_click_keeps_the_cookie_and_still_records_the_click() {
     assert_eq!(s(&clicks.get(1), "cid"), Some(a.clone()));
     pause(50).await;
     assert_eq!(cookie_cid("f1"), Some(a), "alice keeps the visitor");
+
+    // the same on one page (SPA): a fresh click for dave, then a link for erin
+    reset();
+    set_url("/?aff=dave");
+    td(&[JsValue::from("f1"), JsValue::from("click")]);
+    let d = cookie_cid("f1").unwrap();
+    until_sent("/tracking/click/v1", 1).await;
+    pause(30).await;
+    push_url("/?aff=erin");
+    let clicks = until_sent("/tracking/click/v1", 2).await;
+    assert_eq!(s(&clicks.get(1), "aff").as_deref(), Some("erin"));
+    pause(50).await;
+    assert_eq!(cookie_cid("f1"), Some(d), "dave keeps the visitor");
     no_page_errors();
 }

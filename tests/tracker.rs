@@ -680,3 +680,73 @@ async fn hidden_inputs_are_filled_including_later_ones() {
     .call0(&JsValue::NULL)
     .unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn bogus_code_after_a_fresh_click_on_the_same_page_keeps_the_cookie() {
+    // a fresh click for alice, then (same page, SPA) a link with a bogus code:
+    // the 404 unknown_affiliate must not remove alice's attribution
+    let a = referred("t1", "/?aff=alice").await;
+    push_url("/?aff=bogus");
+    until_sent(CLICK, 2).await;
+    pause(50).await;
+    assert_eq!(cookie_cid("t1"), Some(a.clone()), "alice's cookie kept");
+    assert!(ls_get("clicktrail").is_some_and(|m| m.contains(&a)));
+}
+
+#[wasm_bindgen_test]
+async fn in_page_anchor_on_the_landing_page_is_not_another_click() {
+    // a landing page's "#pricing" link (popstate) or a router adding a hash: same landing
+    setup("/land?aff=alice");
+    td(&[t("t1"), t("click")]);
+    until_sent(CLICK, 1).await;
+    js_sys::Function::new_no_args("location.hash = 'pricing';")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    pause(30).await;
+    push_url("/land?aff=alice#faq");
+    pause(30).await;
+    assert_eq!(sent(CLICK).length(), 1, "one landing, one click");
+    no_page_errors();
+}
+
+#[wasm_bindgen_test]
+async fn a_conversion_with_an_unusable_amount_is_not_sent_without_it() {
+    // a negative / non-finite / absurd / non-text amount must not become an amount-less
+    // (zero revenue, full fixed commission) conversion: skipped like any wrong argument
+    referred("t1", "/?aff=alice").await;
+    for amount in [
+        "{\"value\":-5}",
+        "-5",
+        "{\"value\":1e15}",
+        "{\"value\":{}}",
+        "{\"value\":true}",
+    ] {
+        let p = obj(&alloc::format!(
+            "{{\"conversionTypeCode\":\"sale\",\"amount\":{amount}}}"
+        ));
+        td(&[t("t1"), t("conversion"), p]);
+    }
+    let nan = obj(r#"{"conversionTypeCode":"sale","amount":{}}"#);
+    js_sys::Reflect::set(&get(&nan, "amount"), &t("value"), &JsValue::from(f64::NAN)).unwrap();
+    td(&[t("t1"), t("conversion"), nan]);
+    // still sent: no amount at all, and 0
+    td(&[
+        t("t1"),
+        t("conversion"),
+        obj(r#"{"conversionTypeCode":"sale"}"#),
+    ]);
+    td(&[
+        t("t1"),
+        t("conversion"),
+        obj(r#"{"conversionTypeCode":"sale","amount":{"value":0}}"#),
+    ]);
+    pause(50).await;
+    let convs = sent(CONV);
+    assert_eq!(convs.length(), 2, "only the two usable conversions");
+    assert_eq!(get(&convs.get(0), "amount"), JsValue::UNDEFINED);
+    assert_eq!(
+        s(&get(&convs.get(1), "amount"), "value").as_deref(),
+        Some("0.00")
+    );
+    no_page_errors();
+}
