@@ -842,14 +842,16 @@ affiliates = ["zed"]
     assert_eq!(r.body["error"]["field"], "tenantId");
 }
 
-#[tokio::test]
-async fn tenant_from_host_subdomain() {
-    let toml = r#"
+/// Two tenants under `base_domain = "track.example.com"`: `acme_id` (spelled as given, key
+/// `acme_key_123`, affiliate `alice`) and `globex` (key `globex_key_123`, affiliate `carol`).
+fn host_tenants(acme_id: &str) -> T {
+    let toml = format!(
+        r#"
 [server]
 base_domain = "track.example.com"
 rate_limit_per_second = 0
 [[tenants]]
-id = "acme"
+id = "{acme_id}"
 api_key = "acme_key_123"
 allowed_origins = ["*"]
 affiliates = ["alice"]
@@ -858,8 +860,23 @@ id = "globex"
 api_key = "globex_key_123"
 allowed_origins = ["*"]
 affiliates = ["carol"]
-"#;
-    let t = setup_with(Config::from_toml(toml).unwrap());
+"#
+    );
+    setup_with(Config::from_toml(&toml).unwrap())
+}
+
+/// `GET /api/v1/report` on `host` with `Bearer key`.
+fn report_on_host(host: &str, key: &str) -> Request<Body> {
+    Request::get("/api/v1/report")
+        .header("host", host)
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tenant_from_host_subdomain() {
+    let t = host_tenants("acme");
     let req = |host: &str, aff: &str| {
         Request::post("/tracking/click/v1")
             .header("host", host)
@@ -894,13 +911,7 @@ affiliates = ["carol"]
     );
     // an API key of another tenant on a tenant host is refused
     let r = t
-        .send(
-            Request::get("/api/v1/report")
-                .header("host", "globex.track.example.com")
-                .header("authorization", "Bearer acme_key_123")
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .send(report_on_host("globex.track.example.com", "acme_key_123"))
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
@@ -1377,22 +1388,7 @@ async fn report_extreme_dates_are_422() {
 /// reached at `acme.<base_domain>`, and its API key works there.
 #[tokio::test]
 async fn host_subdomain_matches_tenant_ids_case_insensitively() {
-    let toml = r#"
-[server]
-base_domain = "track.example.com"
-rate_limit_per_second = 0
-[[tenants]]
-id = "Acme"
-api_key = "acme_key_123"
-allowed_origins = ["*"]
-affiliates = ["alice"]
-[[tenants]]
-id = "globex"
-api_key = "globex_key_123"
-allowed_origins = ["*"]
-affiliates = ["carol"]
-"#;
-    let t = setup_with(Config::from_toml(toml).unwrap());
+    let t = host_tenants("Acme");
     let r = t
         .send(
             Request::post("/tracking/click/v1")
@@ -1405,13 +1401,7 @@ affiliates = ["carol"]
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = t
-        .send(
-            Request::get("/api/v1/report")
-                .header("host", "acme.track.example.com")
-                .header("authorization", "Bearer acme_key_123")
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .send(report_on_host("acme.track.example.com", "acme_key_123"))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["totals"]["clicks"], 1);
