@@ -1,0 +1,124 @@
+//! Shared test harness: the real router over a real store, driven without a socket.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use clicktrail_collector::config::Config;
+use clicktrail_collector::{app, AppState, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub use clicktrail_collector::stripe::signature_header;
+
+pub const NOW: i64 = 1795072000; // 2026-11-19T07:06:40Z
+pub const REVENUE_ORIGIN: &str = "00000000-0000-0000-0000-000000000001";
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+pub struct Harness {
+    pub backend: &'static str,
+    pub router: Router,
+    pub clock: Arc<AtomicI64>,
+    _dirs: tempfile::TempDir,
+}
+
+impl Harness {
+    /// One harness per storage backend.
+    pub async fn all() -> Vec<Harness> {
+        let mut c = Config::demo();
+        c.server.rate_limit_per_second = 0;
+        vec![Harness::new("sqlite", c, Store::open(":memory:").expect("store"))]
+    }
+
+    fn new(backend: &'static str, config: Config, store: Store) -> Harness {
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let c2 = clock.clone();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = AppState::new(config, store).with(|s| {
+            s.clock = Arc::new(move || c2.load(Ordering::SeqCst));
+            s.dist_dir = dir.path().to_path_buf();
+            s.www_dir = dir.path().to_path_buf();
+            s.demo = true;
+        });
+        Harness {
+            backend,
+            router: app(state),
+            clock,
+            _dirs: dir,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.clock.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    pub async fn send(&self, mut req: Request<Body>) -> Resp {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5555))));
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let raw = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body")
+            .to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<String>) -> Resp {
+        let req = Request::post(path)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(Body::from(body.into()))
+            .expect("request");
+        self.send(req).await
+    }
+
+    pub async fn api(&self, path: &str, body: Value) -> Resp {
+        let req = Request::post(path)
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer demo_secret_key")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        self.send(req).await
+    }
+
+    pub async fn report(&self, query: &str) -> Value {
+        let req = Request::get(format!("/api/v1/report{query}"))
+            .header("authorization", "Bearer demo_secret_key")
+            .body(Body::empty())
+            .expect("request");
+        let r = self.send(req).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body
+    }
+
+    pub async fn stripe(&self, payload: &str, sig: &str) -> Resp {
+        let req = Request::post("/webhooks/stripe")
+            .header("content-type", "application/json")
+            .header("stripe-signature", sig)
+            .body(Body::from(payload.to_string()))
+            .expect("request");
+        self.send(req).await
+    }
+}
