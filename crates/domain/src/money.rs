@@ -1,4 +1,48 @@
-//! Money: integer cents only, never floats.
+//! Money: integer cents only, never floats; every sum is checked.
+
+use serde::{Deserialize, Serialize};
+
+/// An amount in cents of some currency. Arithmetic is checked: an amount that cannot be
+/// represented is an error at the edge, never a wrapped number later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Cents(pub i64);
+
+/// A sum left the representable range (more than 92 quadrillion cents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the amount is too large to be represented")
+    }
+}
+
+impl std::error::Error for Overflow {}
+
+impl Cents {
+    pub const ZERO: Cents = Cents(0);
+
+    pub fn checked_add(self, other: Cents) -> Result<Cents, Overflow> {
+        self.0.checked_add(other.0).map(Cents).ok_or(Overflow)
+    }
+
+    pub fn checked_sub(self, other: Cents) -> Result<Cents, Overflow> {
+        self.0.checked_sub(other.0).map(Cents).ok_or(Overflow)
+    }
+
+    /// Sum of many amounts, `Overflow` instead of wrapping.
+    pub fn sum<I: IntoIterator<Item = Cents>>(items: I) -> Result<Cents, Overflow> {
+        items
+            .into_iter()
+            .try_fold(Cents::ZERO, |acc, c| acc.checked_add(c))
+    }
+
+    /// `"30.15"` for 3015.
+    pub fn format(self) -> String {
+        format_cents(self.0)
+    }
+}
 
 /// Largest amount accepted anywhere: 12 integer digits (wire.md: `^\d{1,12}(\.\d{1,2})?$`).
 pub const MAX_CENTS: i64 = 99_999_999_999_999;
@@ -52,10 +96,11 @@ pub fn parse_percent_bp(s: &str) -> Result<i64, String> {
 }
 
 /// `amount_cents * bp / 10000`, rounded half-up to the cent (amounts are never negative).
-pub fn share_half_up(amount_cents: i64, bp: i64) -> i64 {
-    let p = i128::from(amount_cents) * i128::from(bp);
+/// `None` when the result does not fit (it cannot for amounts up to [`MAX_CENTS`]).
+pub fn share_half_up(amount_cents: i64, bp: i64) -> Option<i64> {
+    let p = i128::from(amount_cents).checked_mul(i128::from(bp))?;
     let r = (p + 5_000).div_euclid(10_000);
-    i64::try_from(r).unwrap_or(i64::MAX)
+    i64::try_from(r).ok()
 }
 
 /// Formats cents as a decimal string with exactly 2 decimals (`3015` -> `"30.15"`).
@@ -104,12 +149,14 @@ mod tests {
 
     #[test]
     fn shares_round_half_up() {
-        assert_eq!(share_half_up(10_050, 3000), 3015);
-        assert_eq!(share_half_up(5, 3000), 2); // 1.5 -> 2
-        assert_eq!(share_half_up(1, 5000), 1); // 0.5 -> 1
-        assert_eq!(share_half_up(1, 4999), 0);
-        assert_eq!(share_half_up(1999, 1250), 250); // 249.875 -> 250
-        assert_eq!(share_half_up(MAX_CENTS, 10_000), MAX_CENTS);
+        assert_eq!(share_half_up(10_050, 3000), Some(3015));
+        assert_eq!(share_half_up(5, 3000), Some(2)); // 1.5 -> 2
+        assert_eq!(share_half_up(1, 5000), Some(1)); // 0.5 -> 1
+        assert_eq!(share_half_up(1, 4999), Some(0));
+        assert_eq!(share_half_up(1999, 1250), Some(250)); // 249.875 -> 250
+        assert_eq!(share_half_up(MAX_CENTS, 10_000), Some(MAX_CENTS));
+        assert_eq!(share_half_up(i64::MAX, 10_000), Some(i64::MAX));
+        assert_eq!(share_half_up(i64::MAX, 20_000), None);
     }
 
     #[test]
@@ -120,5 +167,12 @@ mod tests {
         assert_eq!(format_cents(3015), "30.15");
         assert_eq!(format_cents(500), "5.00");
         assert_eq!(format_cents(7), "0.07");
+    }
+
+    #[test]
+    fn sums_are_checked() {
+        assert_eq!(Cents::sum([Cents(1), Cents(2)]), Ok(Cents(3)));
+        assert_eq!(Cents::sum([Cents(i64::MAX), Cents(1)]), Err(Overflow));
+        assert_eq!(Cents(i64::MIN).checked_sub(Cents(1)), Err(Overflow));
     }
 }

@@ -1,0 +1,185 @@
+//! The catalog: tenants with their affiliates, conversion types and payouts, revenue origins,
+//! allowed origins and keys. It lives in the database; every collector holds a snapshot that
+//! it refreshes when the database's catalog version changes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::money;
+
+/// How a conversion type pays the affiliate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payout {
+    /// A fixed amount in cents of the conversion's currency.
+    Fixed(i64),
+    /// A share of the amount in basis points (30 % = 3000), rounded half-up to the cent.
+    RevenueShare(i64),
+}
+
+impl Payout {
+    /// The commission on `amount_cents`; `None` when it cannot be represented.
+    pub fn commission(&self, amount_cents: i64) -> Option<i64> {
+        match *self {
+            Payout::Fixed(c) => Some(c),
+            Payout::RevenueShare(bp) => money::share_half_up(amount_cents, bp),
+        }
+    }
+
+    /// `("fixed", cents)` or `("percent", basis points)`: how stores persist it.
+    pub fn to_parts(self) -> (&'static str, i64) {
+        match self {
+            Payout::Fixed(c) => ("fixed", c),
+            Payout::RevenueShare(bp) => ("percent", bp),
+        }
+    }
+
+    pub fn from_parts(kind: &str, value: i64) -> Option<Payout> {
+        match kind {
+            "fixed" => Some(Payout::Fixed(value)),
+            "percent" => Some(Payout::RevenueShare(value)),
+            _ => None,
+        }
+    }
+}
+
+/// What a key may do (SPEC §14). A tenant's classic `api_key` has `ingest` and `read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyScope {
+    /// Server-to-server tracking and refunds.
+    Ingest,
+    /// Reports.
+    Read,
+    /// Everything, the catalog and payouts included.
+    Admin,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Ingest => "ingest",
+            KeyScope::Read => "read",
+            KeyScope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyScope> {
+        match s {
+            "ingest" => Some(KeyScope::Ingest),
+            "read" => Some(KeyScope::Read),
+            "admin" => Some(KeyScope::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The hash a key is stored under (keys are random secrets: a plain SHA-256 is enough, and a
+/// lookup by hash needs no per-key comparison).
+pub fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: String,
+    pub cookie_days: i64,
+    pub allowed_origins: Vec<String>,
+    pub stripe_webhook_secret: String,
+    pub currency: String,
+    pub sale_conversion_type: String,
+    /// Affiliate codes accepted in `?aff=` (disabled ones are not listed).
+    pub affiliates: Vec<String>,
+    pub conversion_types: BTreeMap<String, Payout>,
+    pub revenue_origins: Vec<String>,
+    /// Days an accrual stays pending before it is approved (SPEC §13).
+    pub hold_days: i64,
+    /// Whether Stripe test-mode payments count in live reports.
+    pub count_test_payments: bool,
+}
+
+impl Tenant {
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+    pub fn has_affiliate(&self, code: &str) -> bool {
+        self.affiliates.iter().any(|a| a == code)
+    }
+    pub fn has_revenue_origin(&self, id: &str) -> bool {
+        self.revenue_origins
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(id))
+    }
+    pub fn cookie_secs(&self) -> i64 {
+        self.cookie_days * 86_400
+    }
+    pub fn sale_payout(&self) -> Option<Payout> {
+        self.conversion_types.get(&self.sale_conversion_type).copied()
+    }
+}
+
+/// A key as the catalog knows it: its tenant and scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGrant {
+    pub tenant: String,
+    pub scopes: Vec<KeyScope>,
+}
+
+/// A snapshot of the whole catalog, cheap to share.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Tenants in id order.
+    pub tenants: Vec<Arc<Tenant>>,
+    /// key hash -> grant (revoked keys are absent).
+    pub keys: HashMap<String, KeyGrant>,
+    /// The database's catalog version this snapshot was read at.
+    pub version: i64,
+}
+
+impl Catalog {
+    pub fn tenant(&self, id: &str) -> Option<&Arc<Tenant>> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    /// Case-insensitive lookup (host names).
+    pub fn tenant_ignore_case(&self, id: &str) -> Option<&Arc<Tenant>> {
+        self.tenants.iter().find(|t| t.id.eq_ignore_ascii_case(id))
+    }
+
+    /// The grant of a presented key, if it exists and is not revoked.
+    pub fn key(&self, presented: &str) -> Option<&KeyGrant> {
+        self.keys.get(&key_hash(presented))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_found_by_hash() {
+        let mut c = Catalog::default();
+        c.keys.insert(
+            key_hash("sk_live_123"),
+            KeyGrant {
+                tenant: "t".into(),
+                scopes: vec![KeyScope::Ingest],
+            },
+        );
+        assert_eq!(c.key("sk_live_123").map(|g| g.tenant.as_str()), Some("t"));
+        assert!(c.key("sk_live_124").is_none());
+        assert_eq!(key_hash("a").len(), 64);
+    }
+
+    #[test]
+    fn payout_parts_round_trip() {
+        for p in [Payout::Fixed(500), Payout::RevenueShare(1250)] {
+            let (k, v) = p.to_parts();
+            assert_eq!(Payout::from_parts(k, v), Some(p));
+        }
+        assert_eq!(Payout::RevenueShare(3000).commission(10_050), Some(3015));
+        assert_eq!(Payout::Fixed(500).commission(0), Some(500));
+    }
+}

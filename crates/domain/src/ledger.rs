@@ -1,0 +1,107 @@
+//! The commission ledger (SPEC §13): append-only signed entries. A commission is an `accrual`;
+//! a refund, a lost dispute or a declined conversion a negative `reversal`; an operator's
+//! correction an `adjustment`. Nothing is updated in place: an entry's state follows from its
+//! `available_at` (the end of the tenant's hold) and whether a payout has taken it.
+
+use crate::money::Overflow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Accrual,
+    Reversal,
+    Adjustment,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Accrual => "accrual",
+            EntryKind::Reversal => "reversal",
+            EntryKind::Adjustment => "adjustment",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EntryKind> {
+        match s {
+            "accrual" => Some(EntryKind::Accrual),
+            "reversal" => Some(EntryKind::Reversal),
+            "adjustment" => Some(EntryKind::Adjustment),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryState {
+    /// Within the tenant's hold: not payable yet.
+    Pending,
+    /// Payable.
+    Approved,
+    /// Taken by a payout.
+    Paid,
+}
+
+/// An entry to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub tenant: String,
+    pub affiliate: String,
+    /// The conversion (or sale) row it belongs to.
+    pub conversion_id: i64,
+    pub kind: EntryKind,
+    pub amount_cents: i64,
+    pub currency: String,
+    /// When the entry becomes approved (payable).
+    pub available_at: i64,
+    pub created_at: i64,
+}
+
+/// The accrual for a commission recorded at `sale_time`: pending for `hold_days`.
+pub fn accrual(
+    tenant: &str,
+    affiliate: &str,
+    conversion_id: i64,
+    commission_cents: i64,
+    currency: &str,
+    sale_time: i64,
+    hold_days: i64,
+) -> Result<NewEntry, Overflow> {
+    let hold = hold_days.checked_mul(86_400).ok_or(Overflow)?;
+    Ok(NewEntry {
+        tenant: tenant.to_string(),
+        affiliate: affiliate.to_string(),
+        conversion_id,
+        kind: EntryKind::Accrual,
+        amount_cents: commission_cents,
+        currency: currency.to_string(),
+        available_at: sale_time.checked_add(hold).ok_or(Overflow)?,
+        created_at: sale_time,
+    })
+}
+
+/// An entry's state at `now`.
+pub fn state(paid: bool, available_at: i64, now: i64) -> EntryState {
+    if paid {
+        EntryState::Paid
+    } else if available_at <= now {
+        EntryState::Approved
+    } else {
+        EntryState::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accruals_wait_for_the_hold() {
+        let e = accrual("t", "alice", 1, 300, "USD", 1000, 30).unwrap();
+        assert_eq!(e.available_at, 1000 + 30 * 86_400);
+        assert_eq!(state(false, e.available_at, 1000), EntryState::Pending);
+        assert_eq!(state(false, e.available_at, e.available_at), EntryState::Approved);
+        assert_eq!(state(true, e.available_at, 0), EntryState::Paid);
+        let now = accrual("t", "alice", 1, 300, "USD", 1000, 0).unwrap();
+        assert_eq!(state(false, now.available_at, 1000), EntryState::Approved);
+        assert!(accrual("t", "a", 1, 1, "USD", i64::MAX, 1).is_err());
+    }
+}
