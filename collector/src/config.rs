@@ -1,12 +1,16 @@
 //! Configuration: the TOML file (see `collector/examples/clicktrail.toml`) and the `--demo` values.
+//!
+//! The `[server]` table stays server settings; the `[[tenants]]` are catalog declarations that
+//! `serve --config` applies to the database at start (create or update, never delete).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use clicktrail_domain::catalog::{KeyScope, Payout, Tenant};
+use clicktrail_domain::money;
+use clicktrail_store::{KeySpec, TenantSpec};
 use serde::Deserialize;
-
-use crate::money;
 
 /// Currencies the server-to-server sale API accepts (SPEC §9).
 pub const API_CURRENCIES: [&str; 3] = ["USD", "EUR", "VND"];
@@ -14,59 +18,9 @@ pub const API_CURRENCIES: [&str; 3] = ["USD", "EUR", "VND"];
 /// The demo values (SPEC: `serve --demo`). Demo only: never use these keys in production.
 pub const DEMO_TENANT: &str = "demo";
 pub const DEMO_API_KEY: &str = "demo_secret_key";
+pub const DEMO_ADMIN_KEY: &str = "demo_admin_key";
 pub const DEMO_WEBHOOK_SECRET: &str = "whsec_demo";
 pub const DEMO_REVENUE_ORIGIN: &str = "00000000-0000-0000-0000-000000000001";
-
-/// How a conversion type pays the affiliate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payout {
-    /// A fixed amount in cents of the conversion's currency.
-    Fixed(i64),
-    /// A share of the amount in basis points (30 % = 3000), rounded half-up to the cent.
-    RevenueShare(i64),
-}
-
-impl Payout {
-    pub fn commission(&self, amount_cents: i64) -> i64 {
-        match *self {
-            Payout::Fixed(c) => c,
-            Payout::RevenueShare(bp) => money::share_half_up(amount_cents, bp),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Tenant {
-    pub id: String,
-    pub cookie_days: i64,
-    pub allowed_origins: Vec<String>,
-    pub api_key: String,
-    pub stripe_webhook_secret: String,
-    pub currency: String,
-    pub sale_conversion_type: String,
-    pub affiliates: Vec<String>,
-    pub conversion_types: BTreeMap<String, Payout>,
-    pub revenue_origins: Vec<String>,
-}
-
-impl Tenant {
-    pub fn allows_origin(&self, origin: &str) -> bool {
-        self.allowed_origins
-            .iter()
-            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
-    }
-    pub fn has_affiliate(&self, code: &str) -> bool {
-        self.affiliates.iter().any(|a| a == code)
-    }
-    pub fn has_revenue_origin(&self, id: &str) -> bool {
-        self.revenue_origins
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(id))
-    }
-    pub fn cookie_secs(&self) -> i64 {
-        self.cookie_days * 86_400
-    }
-}
 
 /// Server-wide settings.
 #[derive(Debug, Clone)]
@@ -95,7 +49,7 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerSettings,
-    pub tenants: Vec<Tenant>,
+    pub tenants: Vec<TenantSpec>,
 }
 
 // ---- raw TOML shapes ----
@@ -126,9 +80,16 @@ struct RawTenant {
     cookie_days: i64,
     #[serde(default)]
     allowed_origins: Vec<String>,
+    /// Ingest + read key (server-to-server tracking, reports).
     api_key: String,
+    /// Optional admin key (catalog, payouts).
+    admin_key: Option<String>,
     #[serde(default)]
     stripe_webhook_secret: String,
+    #[serde(default = "default_hold_days")]
+    hold_days: i64,
+    #[serde(default)]
+    count_test_payments: bool,
     #[serde(default = "default_currency")]
     currency: String,
     #[serde(default = "default_sale_type")]
@@ -150,6 +111,9 @@ struct RawPayout {
 
 fn default_cookie_days() -> i64 {
     60
+}
+fn default_hold_days() -> i64 {
+    30
 }
 fn default_currency() -> String {
     "USD".into()
@@ -197,17 +161,31 @@ impl Config {
         conversion_types.insert("signup".to_string(), Payout::Fixed(500));
         Config {
             server: ServerSettings::default(),
-            tenants: vec![Tenant {
-                id: DEMO_TENANT.into(),
-                cookie_days: 60,
-                allowed_origins: vec!["*".into()],
-                api_key: DEMO_API_KEY.into(),
-                stripe_webhook_secret: DEMO_WEBHOOK_SECRET.into(),
-                currency: "USD".into(),
-                sale_conversion_type: "sale".into(),
-                affiliates: vec!["alice".into(), "bob".into()],
-                conversion_types,
-                revenue_origins: vec![DEMO_REVENUE_ORIGIN.into()],
+            tenants: vec![TenantSpec {
+                tenant: Tenant {
+                    id: DEMO_TENANT.into(),
+                    cookie_days: 60,
+                    allowed_origins: vec!["*".into()],
+                    stripe_webhook_secret: DEMO_WEBHOOK_SECRET.into(),
+                    currency: "USD".into(),
+                    sale_conversion_type: "sale".into(),
+                    affiliates: vec!["alice".into(), "bob".into()],
+                    conversion_types,
+                    revenue_origins: vec![DEMO_REVENUE_ORIGIN.into()],
+                    // the demo shows the whole lifecycle at once, test payments included
+                    hold_days: 0,
+                    count_test_payments: true,
+                },
+                keys: vec![
+                    KeySpec {
+                        key: DEMO_API_KEY.into(),
+                        scopes: vec![KeyScope::Ingest, KeyScope::Read],
+                    },
+                    KeySpec {
+                        key: DEMO_ADMIN_KEY.into(),
+                        scopes: vec![KeyScope::Admin],
+                    },
+                ],
             }],
         }
     }
@@ -218,25 +196,25 @@ impl Config {
         }
         let mut seen = std::collections::HashSet::new();
         for t in &self.tenants {
-            if !seen.insert(t.id.as_str()) {
-                bail!("tenant `{}` is declared twice", t.id);
+            if !seen.insert(t.tenant.id.as_str()) {
+                bail!("tenant `{}` is declared twice", t.tenant.id);
             }
         }
         let mut keys = std::collections::HashSet::new();
-        for t in &self.tenants {
-            if !keys.insert(t.api_key.as_str()) {
-                bail!("two tenants share the same api_key");
+        for k in self.tenants.iter().flat_map(|t| &t.keys) {
+            if !keys.insert(k.key.as_str()) {
+                bail!("two keys are the same (each api_key / admin_key must be unique)");
             }
         }
         Ok(())
     }
 
-    pub fn tenant(&self, id: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| t.id == id)
+    pub fn tenant(&self, id: &str) -> Option<&TenantSpec> {
+        self.tenants.iter().find(|t| t.tenant.id == id)
     }
 }
 
-fn convert_tenant(t: RawTenant) -> anyhow::Result<Tenant> {
+fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
     let id = t.id.trim().to_string();
     if id.is_empty()
         || id.len() > 128
@@ -251,6 +229,12 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<Tenant> {
     }
     if t.api_key.len() < 8 {
         bail!("tenant `{id}`: api_key must be at least 8 characters");
+    }
+    if t.admin_key.as_ref().is_some_and(|k| k.len() < 8) {
+        bail!("tenant `{id}`: admin_key must be at least 8 characters");
+    }
+    if !(0..=3650).contains(&t.hold_days) {
+        bail!("tenant `{id}`: hold_days must be between 0 and 3650");
     }
     let currency = t.currency.to_ascii_uppercase();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -285,21 +269,35 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<Tenant> {
             bail!("tenant `{id}`: revenue origin `{r}` is not a UUID");
         }
     }
-    Ok(Tenant {
-        id,
-        cookie_days: t.cookie_days,
-        allowed_origins: t.allowed_origins,
-        api_key: t.api_key,
-        stripe_webhook_secret: t.stripe_webhook_secret,
-        currency,
-        sale_conversion_type: t.sale_conversion_type,
-        affiliates: t.affiliates,
-        conversion_types,
-        revenue_origins: t
-            .revenue_origins
-            .iter()
-            .map(|r| r.to_ascii_lowercase())
-            .collect(),
+    let mut keys = vec![KeySpec {
+        key: t.api_key,
+        scopes: vec![KeyScope::Ingest, KeyScope::Read],
+    }];
+    if let Some(k) = t.admin_key {
+        keys.push(KeySpec {
+            key: k,
+            scopes: vec![KeyScope::Admin],
+        });
+    }
+    Ok(TenantSpec {
+        tenant: Tenant {
+            id,
+            cookie_days: t.cookie_days,
+            allowed_origins: t.allowed_origins,
+            stripe_webhook_secret: t.stripe_webhook_secret,
+            currency,
+            sale_conversion_type: t.sale_conversion_type,
+            affiliates: t.affiliates,
+            conversion_types,
+            revenue_origins: t
+                .revenue_origins
+                .iter()
+                .map(|r| r.to_ascii_lowercase())
+                .collect(),
+            hold_days: t.hold_days,
+            count_test_payments: t.count_test_payments,
+        },
+        keys,
     })
 }
 
@@ -312,7 +310,7 @@ mod tests {
         let text = include_str!("../examples/clicktrail.toml");
         let cfg = Config::from_toml(text).expect("example config");
         assert_eq!(cfg.tenants.len(), 2);
-        let t = cfg.tenant("acme").expect("acme");
+        let t = &cfg.tenant("acme").expect("acme").tenant;
         assert_eq!(t.conversion_types["sale"], Payout::RevenueShare(3000));
         assert_eq!(t.conversion_types["signup"], Payout::Fixed(500));
     }
