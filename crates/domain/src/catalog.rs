@@ -116,7 +116,9 @@ impl Tenant {
         self.cookie_days * 86_400
     }
     pub fn sale_payout(&self) -> Option<Payout> {
-        self.conversion_types.get(&self.sale_conversion_type).copied()
+        self.conversion_types
+            .get(&self.sale_conversion_type)
+            .copied()
     }
 }
 

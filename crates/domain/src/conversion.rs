@@ -121,7 +121,12 @@ mod tests {
         assert_eq!(commission(&closed, share, 10_050, Status::Approved), Ok(0));
         assert_eq!(commission(&open, None, 10_050, Status::Approved), Ok(0));
         assert_eq!(
-            commission(&open, Some(Payout::RevenueShare(20_000)), i64::MAX, Status::Approved),
+            commission(
+                &open,
+                Some(Payout::RevenueShare(20_000)),
+                i64::MAX,
+                Status::Approved
+            ),
             Err(Overflow)
         );
     }
@@ -131,6 +136,9 @@ mod tests {
         assert_eq!(first_payment(None, false), FirstPayment::Record);
         assert_eq!(first_payment(Some((7, true)), true), FirstPayment::Skip);
         assert_eq!(first_payment(Some((7, false)), false), FirstPayment::Skip);
-        assert_eq!(first_payment(Some((7, false)), true), FirstPayment::Attribute(7));
+        assert_eq!(
+            first_payment(Some((7, false)), true),
+            FirstPayment::Attribute(7)
+        );
     }
 }

@@ -98,7 +98,10 @@ mod tests {
         let e = accrual("t", "alice", 1, 300, "USD", 1000, 30).unwrap();
         assert_eq!(e.available_at, 1000 + 30 * 86_400);
         assert_eq!(state(false, e.available_at, 1000), EntryState::Pending);
-        assert_eq!(state(false, e.available_at, e.available_at), EntryState::Approved);
+        assert_eq!(
+            state(false, e.available_at, e.available_at),
+            EntryState::Approved
+        );
         assert_eq!(state(true, e.available_at, 0), EntryState::Paid);
         let now = accrual("t", "alice", 1, 300, "USD", 1000, 0).unwrap();
         assert_eq!(state(false, now.available_at, 1000), EntryState::Approved);

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 /// An amount in cents of some currency. Arithmetic is checked: an amount that cannot be
 /// represented is an error at the edge, never a wrapped number later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Cents(pub i64);
 

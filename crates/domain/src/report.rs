@@ -199,8 +199,22 @@ mod tests {
             clicks: vec![("alice".into(), "2026-11-19".into(), 2)],
             leads: vec![("alice".into(), "2026-11-19".into(), 1)],
             conversions: vec![
-                (Some("alice".into()), "2026-11-20".into(), "USD".into(), 2, 10_050, 3015),
-                (Some("alice".into()), "2026-11-20".into(), "EUR".into(), 1, 100, 30),
+                (
+                    Some("alice".into()),
+                    "2026-11-20".into(),
+                    "USD".into(),
+                    2,
+                    10_050,
+                    3015,
+                ),
+                (
+                    Some("alice".into()),
+                    "2026-11-20".into(),
+                    "EUR".into(),
+                    1,
+                    100,
+                    30,
+                ),
                 (None, "2026-11-20".into(), "USD".into(), 1, 500, 0),
             ],
         };
@@ -211,7 +225,13 @@ mod tests {
         assert_eq!(r.totals.commission_cents, 3015);
         assert_eq!(r.affiliates[0].days.len(), 2);
         assert_eq!(r.affiliates[1].affiliate, "bob");
-        assert_eq!(r.unattributed, Unattributed { conversions: 1, revenue_cents: 500 });
+        assert_eq!(
+            r.unattributed,
+            Unattributed {
+                conversions: 1,
+                revenue_cents: 500
+            }
+        );
         assert_eq!(r.other_currencies["EUR"].commission_cents, 30);
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["totals"]["revenueCents"], 10_050);

@@ -39,3 +39,10 @@ impl From<Overflow> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+#[cfg(feature = "rusqlite")]
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Internal(format!("sqlite: {e}"))
+    }
+}

@@ -1,0 +1,185 @@
+//! The catalog tables: apply declarations (create or update, never delete), load a snapshot,
+//! and the version counter every change bumps.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use clicktrail_domain::catalog::{key_hash, Catalog, KeyGrant, KeyScope, Payout, Tenant};
+use clicktrail_store::{StoreError, StoreResult, TenantSpec};
+use rusqlite::{params, Connection};
+
+pub(crate) fn apply(conn: &Connection, specs: &[TenantSpec], now: i64) -> StoreResult<()> {
+    for spec in specs {
+        let t = &spec.tenant;
+        conn.prepare_cached(
+            "INSERT INTO tenants (id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret,
+                hold_days, count_test_payments, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (id) DO UPDATE SET cookie_days = excluded.cookie_days, currency = excluded.currency,
+                sale_conversion_type = excluded.sale_conversion_type,
+                stripe_webhook_secret = excluded.stripe_webhook_secret, hold_days = excluded.hold_days,
+                count_test_payments = excluded.count_test_payments, updated_at = excluded.updated_at",
+        )?
+        .execute(params![
+            t.id,
+            t.cookie_days,
+            t.currency,
+            t.sale_conversion_type,
+            t.stripe_webhook_secret,
+            t.hold_days,
+            t.count_test_payments,
+            now
+        ])?;
+        for code in &t.affiliates {
+            conn.prepare_cached(
+                "INSERT INTO affiliates (tenant, code, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![t.id, code, now])?;
+        }
+        for (code, payout) in &t.conversion_types {
+            let (kind, value) = payout.to_parts();
+            conn.prepare_cached(
+                "INSERT INTO conversion_types (tenant, code, payout_kind, payout_value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, code) DO UPDATE SET payout_kind = excluded.payout_kind,
+                    payout_value = excluded.payout_value",
+            )?
+            .execute(params![t.id, code, kind, value])?;
+        }
+        for id in &t.revenue_origins {
+            conn.prepare_cached(
+                "INSERT INTO revenue_origins (tenant, id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![t.id, id])?;
+        }
+        for origin in &t.allowed_origins {
+            conn.prepare_cached(
+                "INSERT INTO allowed_origins (tenant, origin) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![t.id, origin])?;
+        }
+        for k in &spec.keys {
+            let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+            // a key that belongs to another tenant is a configuration error, not an update
+            let owner: Option<String> = conn
+                .prepare_cached("SELECT tenant FROM api_keys WHERE key_hash = ?1")?
+                .query_row([key_hash(&k.key)], |r| r.get(0))
+                .ok();
+            if let Some(owner) = owner.filter(|o| o != &t.id) {
+                return Err(StoreError::Invalid(
+                    "api_key".into(),
+                    format!(
+                        "a key of tenant `{}` is already a key of tenant `{owner}`",
+                        t.id
+                    ),
+                ));
+            }
+            conn.prepare_cached(
+                "INSERT INTO api_keys (key_hash, tenant, scopes, label, created_at) VALUES (?1, ?2, ?3, 'config', ?4)
+                 ON CONFLICT (key_hash) DO UPDATE SET scopes = excluded.scopes",
+            )?
+            .execute(params![key_hash(&k.key), t.id, scopes.join(" "), now])?;
+        }
+    }
+    bump_version(conn)
+}
+
+pub(crate) fn bump_version(conn: &Connection) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE catalog_version SET version = version + 1 WHERE id = 1")?
+        .execute([])?;
+    Ok(())
+}
+
+pub(crate) fn version(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT version FROM catalog_version WHERE id = 1")?
+        .query_row([], |r| r.get(0))?)
+}
+
+pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
+    let version = version(conn)?;
+    let mut tenants: BTreeMap<String, Tenant> = BTreeMap::new();
+    let mut st = conn.prepare_cached(
+        "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret, hold_days,
+            count_test_payments FROM tenants ORDER BY id",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(Tenant {
+            id: r.get(0)?,
+            cookie_days: r.get(1)?,
+            currency: r.get(2)?,
+            sale_conversion_type: r.get(3)?,
+            stripe_webhook_secret: r.get(4)?,
+            hold_days: r.get(5)?,
+            count_test_payments: r.get(6)?,
+            allowed_origins: Vec::new(),
+            affiliates: Vec::new(),
+            conversion_types: BTreeMap::new(),
+            revenue_origins: Vec::new(),
+        })
+    })?;
+    for t in rows {
+        let t = t?;
+        tenants.insert(t.id.clone(), t);
+    }
+    let mut st =
+        conn.prepare_cached("SELECT tenant, code FROM affiliates WHERE disabled = 0 ORDER BY seq")?;
+    for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (tenant, code) = row?;
+        if let Some(t) = tenants.get_mut(&tenant) {
+            t.affiliates.push(code);
+        }
+    }
+    let mut st = conn
+        .prepare_cached("SELECT tenant, code, payout_kind, payout_value FROM conversion_types")?;
+    for row in st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })? {
+        let (tenant, code, kind, value) = row?;
+        let payout = Payout::from_parts(&kind, value)
+            .ok_or_else(|| StoreError::Internal(format!("unknown payout kind `{kind}`")))?;
+        if let Some(t) = tenants.get_mut(&tenant) {
+            t.conversion_types.insert(code, payout);
+        }
+    }
+    let mut st = conn.prepare_cached("SELECT tenant, id FROM revenue_origins ORDER BY id")?;
+    for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (tenant, id) = row?;
+        if let Some(t) = tenants.get_mut(&tenant) {
+            t.revenue_origins.push(id);
+        }
+    }
+    let mut st = conn.prepare_cached("SELECT tenant, origin FROM allowed_origins ORDER BY seq")?;
+    for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (tenant, origin) = row?;
+        if let Some(t) = tenants.get_mut(&tenant) {
+            t.allowed_origins.push(origin);
+        }
+    }
+    let mut keys = std::collections::HashMap::new();
+    let mut st = conn
+        .prepare_cached("SELECT key_hash, tenant, scopes FROM api_keys WHERE revoked_at IS NULL")?;
+    for row in st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })? {
+        let (hash, tenant, scopes) = row?;
+        let scopes = scopes
+            .split_whitespace()
+            .filter_map(KeyScope::parse)
+            .collect();
+        keys.insert(hash, KeyGrant { tenant, scopes });
+    }
+    Ok(Catalog {
+        tenants: tenants.into_values().map(Arc::new).collect(),
+        keys,
+        version,
+    })
+}

@@ -1,0 +1,567 @@
+//! The embedded SQLite backend (the default).
+//!
+//! - one writer thread owns the write connection; every write is a job of a group commit
+//!   ([`writer`]): many writes share one fsync'd transaction, each in its own savepoint;
+//! - reads go through a separate read-only connection (WAL readers never block the writer);
+//! - the schema is versioned ([`schema`]); the business rules come from `clicktrail_domain`,
+//!   the transaction bodies ([`ops`]) only read what a rule needs and write what it decided.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clicktrail_domain::report::ReportRows;
+use clicktrail_domain::Catalog;
+use clicktrail_store::{
+    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportRow,
+    LeadIn, OkOut, SaleIn, SaleOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome,
+    TenantSpec, WriteStats,
+};
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+mod catalog;
+mod ops;
+mod report;
+mod schema;
+mod writer;
+
+use writer::{Job, JobImpl, WriterStats};
+
+/// A rusqlite error as a store error (details logged by the HTTP layer, never shown).
+pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Internal(format!("sqlite: {e}"))
+}
+
+enum Reader {
+    /// In-memory databases have one connection: reads go through the writer.
+    ViaWriter,
+    Conn(Arc<Mutex<Connection>>),
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    tx: mpsc::Sender<Box<dyn Job>>,
+    reader: Arc<Reader>,
+    stats: Arc<WriterStats>,
+    path: Arc<str>,
+    /// The checkpoint thread stops when the last handle is dropped.
+    _alive: Arc<()>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`; `":memory:"` gives an in-memory one.
+    pub fn open(path: &str) -> anyhow::Result<SqliteStore> {
+        let memory = path == ":memory:";
+        let mut conn = if memory {
+            Connection::open_in_memory()?
+        } else {
+            if let Some(dir) = Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            Connection::open(path)?
+        };
+        schema::configure(&conn, memory)?;
+        let version = schema::migrate(&mut conn)?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            anyhow::bail!(
+                "database schema version {version} is newer than this collector ({known}); upgrade the collector"
+            );
+        }
+        let alive = Arc::new(());
+        let reader = if memory {
+            Reader::ViaWriter
+        } else {
+            // Checkpoints run on their own thread and connection (PASSIVE: they never block
+            // the writer), so no commit waits for WAL pages to be copied into the database.
+            conn.execute_batch("PRAGMA wal_autocheckpoint=0")?;
+            let ck = Connection::open(path)?;
+            ck.busy_timeout(Duration::from_secs(10))?;
+            ck.execute_batch("PRAGMA synchronous=FULL")?;
+            let weak = Arc::downgrade(&alive);
+            std::thread::Builder::new()
+                .name("clicktrail-checkpoint".into())
+                .spawn(move || writer::checkpoint_loop(ck, weak))?;
+            let r = Connection::open(path)?;
+            r.busy_timeout(Duration::from_secs(10))?;
+            r.execute_batch("PRAGMA query_only=ON")?;
+            Reader::Conn(Arc::new(Mutex::new(r)))
+        };
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>(65_536);
+        let stats = Arc::new(WriterStats::default());
+        let st2 = stats.clone();
+        std::thread::Builder::new()
+            .name("clicktrail-writer".into())
+            .spawn(move || writer::writer_loop(conn, rx, &st2))?;
+        Ok(SqliteStore {
+            tx,
+            reader: Arc::new(reader),
+            stats,
+            path: path.into(),
+            _alive: alive,
+        })
+    }
+
+    /// Runs `f` as one job of the next group commit.
+    async fn exec<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = JobImpl {
+            f: Some(f),
+            result: None,
+            reply: Some(reply),
+        };
+        self.tx
+            .send(Box::new(job))
+            .await
+            .map_err(|_| StoreError::Internal("writer thread stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Internal("writer thread dropped the job".into()))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        match &*self.reader {
+            Reader::ViaWriter => self.exec(f).await,
+            Reader::Conn(c) => {
+                let c = c.clone();
+                tokio::task::spawn_blocking(move || {
+                    let conn = c
+                        .lock()
+                        .map_err(|_| StoreError::Internal("reader poisoned".into()))?;
+                    f(&conn)
+                })
+                .await
+                .map_err(|e| StoreError::Internal(format!("reader task: {e}")))?
+            }
+        }
+    }
+
+    /// A consistent copy of the live database at `to`, safe while the collector serves:
+    /// `VACUUM INTO` reads one snapshot in a read transaction on its own connection, so the
+    /// writer is never blocked (the backup API would restart on every concurrent write).
+    pub async fn backup(&self, to: &Path) -> StoreResult<()> {
+        if &*self.path == ":memory:" {
+            return Err(StoreError::Internal(
+                "an in-memory database has no backup".into(),
+            ));
+        }
+        let (from, to) = (self.path.to_string(), to.to_string_lossy().into_owned());
+        tokio::task::spawn_blocking(move || {
+            let conn = Connection::open(&from)?;
+            conn.busy_timeout(Duration::from_secs(30))?;
+            conn.execute("VACUUM INTO ?1", [&to])?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("backup task: {e}")))?
+    }
+
+    /// The file this store was opened on (`:memory:` for tests).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn click(&self, c: ClickIn) -> StoreResult<ClickOut> {
+        self.exec(move |conn| ops::click(conn, &c)).await
+    }
+
+    async fn conversion(&self, c: ConversionIn) -> StoreResult<ConversionOut> {
+        self.exec(move |conn| ops::conversion(conn, &c)).await
+    }
+
+    async fn link_external(&self, l: ExternalLinkIn) -> StoreResult<OkOut> {
+        self.exec(move |conn| ops::link_external(conn, &l)).await
+    }
+
+    async fn lead(&self, l: LeadIn) -> StoreResult<OkOut> {
+        self.exec(move |conn| ops::lead(conn, &l)).await
+    }
+
+    async fn diagnostic(&self, d: DiagnosticIn) -> StoreResult<()> {
+        self.exec(move |conn| ops::diagnostic(conn, &d)).await
+    }
+
+    async fn sale(&self, s: SaleIn) -> StoreResult<SaleOut> {
+        self.exec(move |conn| ops::sale(conn, &s)).await
+    }
+
+    async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
+        self.exec(move |conn| ops::stripe_event(conn, &e)).await
+    }
+
+    async fn import(&self, rows: Vec<ImportRow>) -> StoreResult<Result<usize, Vec<(u64, String)>>> {
+        // an error rolls back the job's savepoint: nothing of the file is kept
+        match self.exec(move |conn| ops::import(conn, &rows)).await {
+            Ok(n) => Ok(Ok(n)),
+            Err(StoreError::Rows(rows)) => Ok(Err(rows)),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn report(&self, tenant: &str, from: i64, to: i64) -> StoreResult<ReportRows> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| report::rows(conn, &tenant, from, to))
+            .await
+    }
+
+    async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
+        self.exec(move |conn| catalog::apply(conn, &specs, now))
+            .await
+    }
+
+    async fn load_catalog(&self) -> StoreResult<Catalog> {
+        self.read(catalog::load).await
+    }
+
+    async fn catalog_version(&self) -> StoreResult<i64> {
+        self.read(catalog::version).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn diagnostics_count(&self) -> StoreResult<i64> {
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM diagnostics", [], |r| r.get(0))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    fn write_stats(&self) -> WriteStats {
+        WriteStats {
+            commits: self.stats.commits.load(Ordering::Relaxed),
+            jobs: self.stats.jobs.load(Ordering::Relaxed),
+            max_batch: self.stats.max_batch.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clicktrail_domain::conversion::Status;
+    use clicktrail_domain::Cid;
+    use clicktrail_store::Target;
+
+    fn click(cid: Option<&str>, aff: &str, now: i64) -> ClickIn {
+        ClickIn {
+            tenant: "t".into(),
+            event_id: None,
+            cid: cid.and_then(Cid::parse),
+            affiliate: aff.into(),
+            url: None,
+            referrer: None,
+            cookie_secs: 60 * 86_400,
+            now,
+        }
+    }
+
+    #[tokio::test]
+    async fn click_rules() {
+        let s = SqliteStore::open(":memory:").unwrap();
+        let c1 = "11111111-1111-4111-8111-111111111111";
+        let a = s.click(click(Some(c1), "alice", 1000)).await.unwrap();
+        assert_eq!(a.cid, c1);
+        let again = s.click(click(Some(c1), "alice", 2000)).await.unwrap();
+        assert_eq!(again.cid, c1);
+        assert_eq!(
+            again.expired_at,
+            clicktrail_domain::attribution::rfc3339(2000 + 60 * 86_400)
+        );
+        let other = s.click(click(Some(c1), "bob", 3000)).await.unwrap();
+        assert_ne!(other.cid, c1);
+        let rows = s.report("t", 0, 10_000).await.unwrap();
+        let total: i64 = rows.clicks.iter().map(|r| r.2).sum();
+        assert_eq!(total, 3);
+    }
+
+    fn sale(tx: &str, now: i64) -> SaleIn {
+        SaleIn {
+            tenant: "t".into(),
+            transaction_id: tx.into(),
+            amount_cents: 100,
+            currency: "USD".into(),
+            target: Target::None,
+            allow_unresolved: true,
+            conversion_type: "sale".into(),
+            payout: None,
+            customer_key: None,
+            is_recurring: false,
+            subscription_id: None,
+            source: "api",
+            details: None,
+            status: Status::Approved,
+            hold_days: 0,
+            now,
+        }
+    }
+
+    /// Many writes in one group commit: a failing one (a duplicate) is rolled back alone.
+    #[tokio::test]
+    async fn group_commit_isolates_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.db");
+        let s = SqliteStore::open(p.to_str().unwrap()).unwrap();
+        let futs: Vec<_> = (0..200)
+            .map(|i| {
+                let s = s.clone();
+                // every transaction id twice
+                tokio::spawn(async move { s.sale(sale(&format!("tx{}", i / 2), 1000)).await })
+            })
+            .collect();
+        let mut ok = 0;
+        let mut dup = 0;
+        for f in futs {
+            match f.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(StoreError::Conflict("duplicate_transaction", _)) => dup += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((ok, dup), (100, 100));
+        let WriteStats {
+            commits,
+            jobs,
+            max_batch,
+        } = s.write_stats();
+        assert_eq!(jobs, 200);
+        assert!(
+            commits < 200 && max_batch > 1,
+            "writes were grouped: {commits} commits, max batch {max_batch}"
+        );
+        let rows = s.report("t", 0, 10_000).await.unwrap();
+        let n: i64 = rows.conversions.iter().map(|r| r.3).sum();
+        assert_eq!(n, 100);
+    }
+
+    /// A write that panics is answered with an error and rolled back alone; the writer thread
+    /// survives and keeps serving (otherwise every later write is a 500 while /healthz says ok).
+    #[tokio::test]
+    async fn a_panicking_write_does_not_kill_the_writer() {
+        let s = SqliteStore::open(":memory:").unwrap();
+        let r: StoreResult<()> = s
+            .exec(|conn| {
+                conn.execute(
+                    "INSERT INTO stripe_events VALUES ('t', 'evt_p', 'x', 1)",
+                    [],
+                )?;
+                panic!("bug in a write")
+            })
+            .await;
+        assert!(matches!(r, Err(StoreError::Internal(_))), "{r:?}");
+        let out = s.sale(sale("tx-after", 1000)).await;
+        assert!(out.is_ok(), "the writer survived: {out:?}");
+        let n: i64 = s
+            .read(
+                |conn| Ok(conn.query_row("SELECT count(*) FROM stripe_events", [], |r| r.get(0))?),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the panicking write was rolled back");
+    }
+
+    /// A write whose error makes SQLite roll back the whole transaction (disk full, I/O
+    /// error: simulated here by a ROLLBACK) must not make the batch's other answers lie: the
+    /// writes before it are lost and answered 500, the writes after it are committed and
+    /// answered with their real result (they were committed one by one, yet answered 500).
+    #[tokio::test]
+    async fn a_write_that_aborts_the_transaction_does_not_misanswer_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.db");
+        let s = SqliteStore::open(p.to_str().unwrap()).unwrap();
+        // hold the writer so that the next three jobs form one batch, in order
+        let s0 = s.clone();
+        let hold = tokio::spawn(async move {
+            s0.exec(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let sa = s.clone();
+        let a = tokio::spawn(async move { sa.sale(sale("tx-a", 1000)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let sb = s.clone();
+        let b = tokio::spawn(async move {
+            sb.exec(|conn| -> StoreResult<()> {
+                conn.execute_batch("ROLLBACK")?;
+                Err(StoreError::Internal("database or disk is full".into()))
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let sc = s.clone();
+        let c = tokio::spawn(async move { sc.sale(sale("tx-c", 1000)).await });
+        hold.await.unwrap().unwrap();
+        let (a, b, c) = (a.await.unwrap(), b.await.unwrap(), c.await.unwrap());
+        assert!(b.is_err());
+        let stored = |tx: &'static str| {
+            let s = s.clone();
+            async move {
+                s.read(move |conn| {
+                    Ok(conn.query_row(
+                        "SELECT count(*) FROM conversions WHERE transaction_id = ?1",
+                        [tx],
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                })
+                .await
+                .unwrap()
+            }
+        };
+        // every answer tells the truth about what is stored
+        assert_eq!(a.is_ok(), stored("tx-a").await == 1, "tx-a: {a:?}");
+        assert_eq!(c.is_ok(), stored("tx-c").await == 1, "tx-c: {c:?}");
+        assert!(
+            c.is_ok(),
+            "a write after the aborted one is committed: {c:?}"
+        );
+    }
+
+    #[test]
+    fn migrations_are_versioned_and_rerunnable() {
+        use schema::MIGRATIONS;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.db");
+        let p = p.to_str().unwrap();
+        drop(SqliteStore::open(p).unwrap());
+        let s2 = SqliteStore::open(p);
+        assert!(s2.is_ok());
+        let conn = Connection::open(p).unwrap();
+        let v: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    /// A database written by the previous collector (schema v1, commissions table) opens
+    /// with every row kept: commissions become ledger accruals with the same ids and amounts.
+    #[tokio::test]
+    async fn a_v1_database_migrates_without_losing_a_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&p).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);",
+            )
+            .unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO cids VALUES ('t', 'c1', 'alice', 1, 999999);
+                 INSERT INTO clicks (tenant, cid, affiliate, created_at) VALUES ('t', 'c1', 'alice', 10);
+                 INSERT INTO conversions (id, public_id, tenant, kind, conversion_type, cid, affiliate, attributed,
+                    amount_cents, currency, commission_cents, status, source, created_at)
+                    VALUES (5, 'p5', 't', 'sale', 'sale', 'c1', 'alice', 1, 10000, 'USD', 3000, 'approved', 'api', 20);
+                 INSERT INTO commissions (id, conversion_id, tenant, affiliate, amount_cents, currency, created_at)
+                    VALUES (7, 5, 't', 'alice', 3000, 'USD', 20);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(p.to_str().unwrap()).unwrap();
+        let rows = s.report("t", 0, 100).await.unwrap();
+        assert_eq!(rows.clicks, vec![("alice".into(), "1970-01-01".into(), 1)]);
+        assert_eq!(
+            rows.conversions,
+            vec![(
+                Some("alice".into()),
+                "1970-01-01".into(),
+                "USD".into(),
+                1,
+                10000,
+                3000
+            )]
+        );
+        let entry: (i64, i64, String, i64) = s
+            .read(|conn| {
+                Ok(conn.query_row(
+                    "SELECT id, conversion_id, kind, amount_cents FROM ledger",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(entry, (7, 5, "accrual".into(), 3000));
+    }
+
+    #[tokio::test]
+    async fn catalog_apply_creates_updates_and_deletes_nothing() {
+        use clicktrail_domain::catalog::{KeyScope, Payout, Tenant};
+        use clicktrail_store::{KeySpec, TenantSpec};
+        let s = SqliteStore::open(":memory:").unwrap();
+        let v0 = s.catalog_version().await.unwrap();
+        let mut t = Tenant {
+            id: "acme".into(),
+            cookie_days: 60,
+            allowed_origins: vec!["https://acme.example".into()],
+            stripe_webhook_secret: "whsec_x".into(),
+            currency: "USD".into(),
+            sale_conversion_type: "sale".into(),
+            affiliates: vec!["alice".into(), "bob".into()],
+            conversion_types: [("sale".to_string(), Payout::RevenueShare(3000))].into(),
+            revenue_origins: vec![],
+            hold_days: 30,
+            count_test_payments: false,
+        };
+        let spec = |t: &Tenant| TenantSpec {
+            tenant: t.clone(),
+            keys: vec![KeySpec {
+                key: "sk_acme_12345678".into(),
+                scopes: vec![KeyScope::Ingest, KeyScope::Read],
+            }],
+        };
+        s.apply_catalog(vec![spec(&t)], 1).await.unwrap();
+        let c = s.load_catalog().await.unwrap();
+        assert!(c.version > v0);
+        assert_eq!(c.tenant("acme").unwrap().as_ref(), &t);
+        assert_eq!(c.key("sk_acme_12345678").unwrap().tenant, "acme");
+        // a second apply: bob missing from the file stays, the payout changes, carol is added
+        t.affiliates = vec!["carol".into()];
+        t.conversion_types.insert("sale".into(), Payout::Fixed(500));
+        s.apply_catalog(vec![spec(&t)], 2).await.unwrap();
+        let c2 = s.load_catalog().await.unwrap();
+        let got = c2.tenant("acme").unwrap();
+        assert_eq!(got.affiliates, vec!["alice", "bob", "carol"]);
+        assert_eq!(got.conversion_types["sale"], Payout::Fixed(500));
+        assert!(c2.version > c.version);
+        // the stored key is a hash, not the key
+        let stored: String = s
+            .read(|conn| Ok(conn.query_row("SELECT key_hash FROM api_keys", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_ne!(stored, "sk_acme_12345678");
+        assert_eq!(stored.len(), 64);
+    }
+}

@@ -1,0 +1,146 @@
+//! The schema, versioned: `schema_version` holds the version; migrations run in order at start,
+//! each in its own transaction. A database newer than this build is refused.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension};
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // v1
+    r#"
+    CREATE TABLE cids (
+        tenant TEXT NOT NULL, cid TEXT NOT NULL, affiliate TEXT NOT NULL,
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, cid)) WITHOUT ROWID;
+    CREATE TABLE clicks (
+        id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, cid TEXT NOT NULL, affiliate TEXT NOT NULL,
+        url TEXT, referrer TEXT, created_at INTEGER NOT NULL);
+    CREATE INDEX clicks_tenant_time ON clicks (tenant, created_at);
+    CREATE TABLE customer_links (
+        tenant TEXT NOT NULL, customer_key TEXT NOT NULL, cid TEXT NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, customer_key)) WITHOUT ROWID;
+    CREATE TABLE external_links (
+        tenant TEXT NOT NULL, revenue_origin TEXT NOT NULL, external_cid TEXT NOT NULL, cid TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, revenue_origin, external_cid)) WITHOUT ROWID;
+    CREATE TABLE leads (
+        id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, customer_key TEXT, cid TEXT, affiliate TEXT,
+        email TEXT, source TEXT NOT NULL, created_at INTEGER NOT NULL);
+    CREATE UNIQUE INDEX leads_customer ON leads (tenant, customer_key) WHERE customer_key IS NOT NULL;
+    CREATE INDEX leads_tenant_time ON leads (tenant, created_at);
+    CREATE TABLE conversions (
+        id INTEGER PRIMARY KEY, public_id TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
+        kind TEXT NOT NULL, conversion_type TEXT NOT NULL, external_id TEXT, transaction_id TEXT,
+        cid TEXT, affiliate TEXT, attributed INTEGER NOT NULL,
+        amount_cents INTEGER NOT NULL, currency TEXT NOT NULL, commission_cents INTEGER NOT NULL,
+        status TEXT NOT NULL, customer_key TEXT, customer_id TEXT, is_recurring INTEGER NOT NULL DEFAULT 0,
+        subscription_id TEXT, source TEXT NOT NULL, details TEXT, created_at INTEGER NOT NULL);
+    CREATE UNIQUE INDEX conversions_external ON conversions (tenant, conversion_type, external_id)
+        WHERE external_id IS NOT NULL;
+    CREATE UNIQUE INDEX conversions_txn ON conversions (tenant, transaction_id)
+        WHERE transaction_id IS NOT NULL;
+    CREATE INDEX conversions_tenant_time ON conversions (tenant, created_at);
+    CREATE INDEX conversions_subscription ON conversions (tenant, subscription_id)
+        WHERE subscription_id IS NOT NULL;
+    CREATE TABLE commissions (
+        id INTEGER PRIMARY KEY, conversion_id INTEGER NOT NULL, tenant TEXT NOT NULL,
+        affiliate TEXT NOT NULL, amount_cents INTEGER NOT NULL, currency TEXT NOT NULL,
+        created_at INTEGER NOT NULL);
+    CREATE TABLE events (
+        tenant TEXT NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, event_id)) WITHOUT ROWID;
+    CREATE INDEX events_time ON events (created_at);
+    CREATE TABLE stripe_events (
+        tenant TEXT NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, event_id)) WITHOUT ROWID;
+    CREATE TABLE diagnostics (
+        id INTEGER PRIMARY KEY, tenant TEXT, kind TEXT, message TEXT, url TEXT, user_agent TEXT,
+        created_at INTEGER NOT NULL);
+    "#,
+    // v2: the commission ledger (SPEC §13) and the catalog in the database (SPEC §12).
+    // Existing commissions become accruals with the same ids, approved at once (they predate
+    // holds); nothing is lost.
+    r#"
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, affiliate TEXT NOT NULL,
+        conversion_id INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('accrual', 'reversal', 'adjustment')),
+        amount_cents INTEGER NOT NULL, currency TEXT NOT NULL, available_at INTEGER NOT NULL,
+        reason TEXT, created_at INTEGER NOT NULL);
+    INSERT INTO ledger (id, tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, created_at)
+        SELECT id, tenant, affiliate, conversion_id, 'accrual', amount_cents, currency, created_at, created_at
+        FROM commissions ORDER BY id;
+    DROP TABLE commissions;
+    CREATE INDEX ledger_conversion ON ledger (conversion_id);
+    CREATE INDEX ledger_tenant_affiliate ON ledger (tenant, affiliate);
+    CREATE TABLE payouts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, affiliate TEXT NOT NULL,
+        amount_cents INTEGER NOT NULL, currency TEXT NOT NULL, through TEXT NOT NULL,
+        created_at INTEGER NOT NULL);
+    CREATE TABLE payout_lines (entry_id INTEGER PRIMARY KEY, payout_id INTEGER NOT NULL);
+
+    CREATE TABLE tenants (
+        id TEXT PRIMARY KEY, cookie_days INTEGER NOT NULL, currency TEXT NOT NULL,
+        sale_conversion_type TEXT NOT NULL, stripe_webhook_secret TEXT NOT NULL,
+        hold_days INTEGER NOT NULL DEFAULT 30, count_test_payments INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+    CREATE TABLE affiliates (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, code TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, UNIQUE (tenant, code));
+    CREATE TABLE conversion_types (
+        tenant TEXT NOT NULL, code TEXT NOT NULL,
+        payout_kind TEXT NOT NULL CHECK (payout_kind IN ('fixed', 'percent')),
+        payout_value INTEGER NOT NULL, PRIMARY KEY (tenant, code)) WITHOUT ROWID;
+    CREATE TABLE revenue_origins (
+        tenant TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+    CREATE TABLE allowed_origins (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, origin TEXT NOT NULL,
+        UNIQUE (tenant, origin));
+    CREATE TABLE api_keys (
+        key_hash TEXT PRIMARY KEY, tenant TEXT NOT NULL, scopes TEXT NOT NULL, label TEXT,
+        created_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
+    CREATE TABLE catalog_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+    INSERT INTO catalog_version (id, version) VALUES (1, 0);
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT, actor TEXT NOT NULL, action TEXT NOT NULL,
+        detail TEXT, created_at INTEGER NOT NULL);
+    "#,
+];
+
+pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    if !memory {
+        // WAL + synchronous=FULL: every COMMIT is fsync'd to the WAL before it returns.
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(rusqlite::Error::InvalidQuery);
+        }
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
+    )?;
+    Ok(())
+}
+
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<i64> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let current: i64 = conn
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let target = MIGRATIONS.len() as i64;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let v = i as i64 + 1;
+        if v <= current {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [v])?;
+        tx.commit()?;
+        tracing::info!(version = v, "applied schema migration");
+    }
+    Ok(target.max(current))
+}

@@ -1,0 +1,175 @@
+//! The single writer: one thread owns the write connection and does **group commit**. It takes
+//! every pending job (up to [`MAX_BATCH`]), runs each inside its own SAVEPOINT of one
+//! transaction (so one failing job does not undo the others), COMMITs with `synchronous=FULL` in
+//! WAL mode (the commit is fsync'd), and only then answers each job. An HTTP answer is therefore
+//! never sent before its write is durable.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clicktrail_domain::dedupe::EVENT_RETENTION_SECS;
+use clicktrail_store::{StoreError, StoreResult};
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sql_error;
+
+/// Most jobs committed by one transaction.
+pub const MAX_BATCH: usize = 1024;
+
+pub(crate) type Reply<T> = oneshot::Sender<StoreResult<T>>;
+
+pub(crate) trait Job: Send {
+    fn run(&mut self, conn: &Connection);
+    /// Its write was undone after it ran (another write aborted the whole transaction).
+    fn fail(&mut self, message: &str);
+    fn finish(self: Box<Self>, committed: Result<(), String>);
+}
+
+pub(crate) struct JobImpl<T, F> {
+    pub(crate) f: Option<F>,
+    pub(crate) result: Option<StoreResult<T>>,
+    pub(crate) reply: Option<Reply<T>>,
+}
+
+impl<T, F> Job for JobImpl<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection) {
+        let Some(f) = self.f.take() else { return };
+        let exec = |sql: &str| {
+            conn.prepare_cached(sql)
+                .and_then(|mut st| st.execute([]))
+                .map(|_| ())
+        };
+        if let Err(e) = exec("SAVEPOINT job") {
+            self.result = Some(Err(sql_error(e)));
+            return;
+        }
+        // a panicking write is rolled back alone and answered 500: the writer thread must
+        // survive it, or every later write would fail while the process looks healthy
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Internal("write panicked".into())));
+        let end = if r.is_ok() {
+            exec("RELEASE job")
+        } else {
+            exec("ROLLBACK TO job").and_then(|()| exec("RELEASE job"))
+        };
+        self.result = Some(match end {
+            Ok(()) => r,
+            Err(e) => Err(sql_error(e)),
+        });
+    }
+
+    fn fail(&mut self, message: &str) {
+        self.result = Some(Err(StoreError::Internal(message.into())));
+    }
+
+    fn finish(mut self: Box<Self>, committed: Result<(), String>) {
+        let result = match committed {
+            Ok(()) => self
+                .result
+                .take()
+                .unwrap_or_else(|| Err(StoreError::Internal("job did not run".into()))),
+            Err(e) => Err(StoreError::Internal(format!("commit failed: {e}"))),
+        };
+        if let Some(tx) = self.reply.take() {
+            let _ = tx.send(result);
+        }
+    }
+}
+
+/// Group-commit counters: `jobs / commits` is the mean batch size.
+#[derive(Default)]
+pub struct WriterStats {
+    pub commits: AtomicU64,
+    pub jobs: AtomicU64,
+    pub max_batch: AtomicU64,
+}
+
+pub(crate) fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let stop = alive.upgrade().is_none();
+        let r: rusqlite::Result<(i64, i64, i64)> =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            });
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+pub(crate) fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    stats: &WriterStats,
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut last_prune = Instant::now();
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let committed = match conn.execute_batch("BEGIN IMMEDIATE") {
+            Err(e) => Err(e.to_string()),
+            Ok(()) => {
+                // first job of the open transaction
+                let mut open = 0;
+                for i in 0..batch.len() {
+                    batch[i].run(&conn);
+                    if conn.is_autocommit() {
+                        // this write's error (disk full, I/O error...) made SQLite roll back the
+                        // whole transaction: the writes before it are lost, so they are answered
+                        // as failed, and the rest of the batch gets a new transaction
+                        tracing::error!(lost = i - open, "a write aborted its group commit");
+                        for job in &mut batch[open..i] {
+                            job.fail("rolled back by another write's storage error");
+                        }
+                        open = i + 1;
+                        if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+                            break;
+                        }
+                    }
+                }
+                if last_prune.elapsed() > Duration::from_secs(600) {
+                    last_prune = Instant::now();
+                    let cutoff = chrono::Utc::now().timestamp() - EVENT_RETENTION_SECS;
+                    if let Err(e) =
+                        conn.execute("DELETE FROM events WHERE created_at < ?1", [cutoff])
+                    {
+                        tracing::warn!(error = %e, "pruning old event ids failed");
+                    }
+                }
+                match conn.execute_batch("COMMIT") {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        Err(e.to_string())
+                    }
+                }
+            }
+        };
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, jobs = batch.len(), "group commit failed");
+        }
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .max_batch
+            .fetch_max(batch.len() as u64, Ordering::Relaxed);
+        for job in batch.drain(..) {
+            job.finish(committed.clone());
+        }
+    }
+}
