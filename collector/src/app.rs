@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -16,9 +15,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{Map, Value};
 
-use crate::config::{Config, Tenant};
+use clicktrail_domain::catalog::{KeyScope, Tenant};
+
 use crate::error::AppError;
-use crate::store::Store;
+use crate::state::AppState;
 use crate::{routes, stripe};
 
 /// Field length caps at the edge.
@@ -29,84 +29,27 @@ pub const MAX_EMAIL: usize = 254;
 /// Stripe events (invoices with many lines) can exceed the browser body limit.
 pub const WEBHOOK_BODY_LIMIT: usize = 512 * 1024;
 
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp())
-}
-
-pub struct Inner {
-    pub config: Config,
-    pub store: Store,
-    pub clock: Clock,
-    pub dist_dir: PathBuf,
-    pub www_dir: PathBuf,
-    /// `--demo`: enables `POST /demo/checkout`.
-    pub demo: bool,
-    /// The address the server listens on (for the demo checkout's call to itself).
-    pub self_addr: OnceLock<SocketAddr>,
-    limiter: RateLimiter,
-}
-
-#[derive(Clone)]
-pub struct AppState(pub Arc<Inner>);
-
-impl std::ops::Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
 impl AppState {
-    pub fn new(config: Config, store: Store) -> AppState {
-        let limiter = RateLimiter::new(
-            config.server.rate_limit_per_second,
-            config.server.rate_limit_burst,
-        );
-        AppState(Arc::new(Inner {
-            config,
-            store,
-            clock: system_clock(),
-            dist_dir: PathBuf::from("dist"),
-            www_dir: PathBuf::from("www"),
-            demo: false,
-            self_addr: OnceLock::new(),
-            limiter,
-        }))
-    }
-
-    /// Builder-style setters (only before the state is shared).
-    pub fn with(mut self, f: impl FnOnce(&mut Inner)) -> AppState {
-        if let Some(inner) = Arc::get_mut(&mut self.0) {
-            f(inner);
-        }
-        self
-    }
-
-    pub fn now(&self) -> i64 {
-        (self.clock)()
-    }
-
     /// Tenant from the Host subdomain (when `base_domain` is set), else `tenantId`, else the
     /// only tenant.
     pub fn tenant_for(
         &self,
         headers: &HeaderMap,
         body_tenant: Option<&str>,
-    ) -> Result<&Tenant, AppError> {
+    ) -> Result<Arc<Tenant>, AppError> {
+        let catalog = self.catalog.get();
         if let Some(id) = self.host_tenant_id(headers) {
-            return self.config.tenant(&id).ok_or_else(|| {
+            return catalog.tenant(&id).cloned().ok_or_else(|| {
                 AppError::not_found("unknown_tenant", format!("unknown tenant `{id}`"))
             });
         }
         if let Some(id) = body_tenant {
-            return self.config.tenant(id).ok_or_else(|| {
+            return catalog.tenant(id).cloned().ok_or_else(|| {
                 AppError::not_found("unknown_tenant", format!("unknown tenant `{id}`"))
             });
         }
-        match self.config.tenants.as_slice() {
-            [only] => Ok(only),
+        match catalog.tenants.as_slice() {
+            [only] => Ok(only.clone()),
             _ => Err(AppError::invalid(
                 "tenantId",
                 "is required (several tenants are configured)",
@@ -114,8 +57,8 @@ impl AppState {
         }
     }
 
-    fn host_tenant_id(&self, headers: &HeaderMap) -> Option<String> {
-        let base = self.config.server.base_domain.as_deref()?;
+    pub fn host_tenant_id(&self, headers: &HeaderMap) -> Option<String> {
+        let base = self.server.base_domain.as_deref()?;
         let host = headers.get(header::HOST)?.to_str().ok()?;
         let host = host
             .rsplit_once(':')
@@ -127,19 +70,18 @@ impl AppState {
             return None;
         }
         // host names are case-insensitive: `acme.` reaches a tenant declared as `Acme`
-        match self
-            .config
-            .tenants
-            .iter()
-            .find(|t| t.id.eq_ignore_ascii_case(sub))
-        {
+        match self.catalog.get().tenant_ignore_case(sub) {
             Some(t) => Some(t.id.clone()),
             None => Some(sub.to_string()),
         }
     }
 
-    /// Tenant from `Authorization: Bearer <api key>` (constant-time comparison).
-    pub fn tenant_for_key(&self, headers: &HeaderMap) -> Result<&Tenant, AppError> {
+    /// Tenant from `Authorization: Bearer <key>`, if the key has `scope` (or admin).
+    pub fn tenant_for_key(
+        &self,
+        headers: &HeaderMap,
+        scope: KeyScope,
+    ) -> Result<Arc<Tenant>, AppError> {
         let auth = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -153,14 +95,20 @@ impl AppState {
             .ok_or_else(|| {
                 AppError::Unauthorized("the Authorization header must be `Bearer <api key>`".into())
             })?;
-        use subtle::ConstantTimeEq;
-        let mut found = None;
-        for t in &self.config.tenants {
-            if bool::from(t.api_key.as_bytes().ct_eq(key.as_bytes())) {
-                found = Some(t);
-            }
+        let catalog = self.catalog.get();
+        let grant = catalog
+            .key(key)
+            .ok_or_else(|| AppError::Unauthorized("invalid API key".into()))?;
+        if !grant.scopes.contains(&scope) && !grant.scopes.contains(&KeyScope::Admin) {
+            return Err(AppError::Unauthorized(format!(
+                "this API key may not do this (it lacks the `{}` scope)",
+                scope.as_str()
+            )));
         }
-        let t = found.ok_or_else(|| AppError::Unauthorized("invalid API key".into()))?;
+        let t = catalog
+            .tenant(&grant.tenant)
+            .cloned()
+            .ok_or_else(|| AppError::Unauthorized("invalid API key".into()))?;
         if let Some(host_id) = self.host_tenant_id(headers) {
             if host_id != t.id {
                 return Err(AppError::Unauthorized(
@@ -172,12 +120,13 @@ impl AppState {
     }
 
     fn origin_allowed(&self, headers: &HeaderMap, origin: &str) -> bool {
+        let catalog = self.catalog.get();
         match self
             .host_tenant_id(headers)
-            .and_then(|id| self.config.tenant(&id))
+            .and_then(|id| catalog.tenant(&id).cloned())
         {
             Some(t) => t.allows_origin(origin),
-            None => self.config.tenants.iter().any(|t| t.allows_origin(origin)),
+            None => catalog.tenants.iter().any(|t| t.allows_origin(origin)),
         }
     }
 }
@@ -201,6 +150,10 @@ pub fn check_origin(tenant: &Tenant, headers: &HeaderMap) -> Result<(), AppError
 // ---------------------------------------------------------------- router
 
 pub fn app(state: AppState) -> Router {
+    let limiter = Arc::new(RateLimiter::new(
+        state.server.rate_limit_per_second,
+        state.server.rate_limit_burst,
+    ));
     let mut limited = Router::new()
         .route("/tracking/click/v1", post(routes::click))
         .route("/tracking/conversion/v1", post(routes::conversion))
@@ -219,7 +172,7 @@ pub fn app(state: AppState) -> Router {
     // still answers OPTIONS preflights)
     let limited = limited
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(limiter, rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), cors));
     let statics = Router::new()
         .route("/tracking.js", get(routes::tracking_js))
@@ -345,13 +298,13 @@ impl RateLimiter {
     }
 }
 
-async fn rate_limit(State(st): State<AppState>, req: Request, next: Next) -> Response {
+async fn rate_limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: Next) -> Response {
     let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if !st.limiter.allow(ip) {
+    if !limiter.allow(ip) {
         return AppError::RateLimited.into_response();
     }
     next.run(req).await

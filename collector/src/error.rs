@@ -128,9 +128,9 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<crate::store::StoreError> for AppError {
-    fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError as S;
+impl From<clicktrail_store::StoreError> for AppError {
+    fn from(e: clicktrail_store::StoreError) -> Self {
+        use clicktrail_store::StoreError as S;
         match e {
             S::NotFound(code, m) => AppError::NotFound { code, message: m },
             S::Conflict(code, m) => AppError::Conflict { code, message: m },

@@ -20,9 +20,10 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use crate::config::Tenant;
-use crate::money;
-use crate::store::{ImportRow, SaleIn, Store, Target};
+use clicktrail_domain::catalog::Tenant;
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::{money, Cid};
+use clicktrail_store::{ImportRow, SaleIn, Store, Target};
 
 const COLUMNS: [&str; 11] = [
     "transaction_id",
@@ -157,13 +158,9 @@ fn parse_row<'a>(
         },
     };
     let status = match get("status") {
-        None => "approved".to_string(),
-        Some(s @ ("approved" | "pending" | "declined")) => s.to_string(),
-        Some(s) => {
-            return Err(format!(
-                "status: `{s}` must be approved, pending or declined"
-            ))
-        }
+        None => Status::Approved,
+        Some(s) => Status::parse(s)
+            .ok_or_else(|| format!("status: `{s}` must be approved, pending or declined"))?,
     };
     let conversion_type = get("conversion_type")
         .unwrap_or(&tenant.sale_conversion_type)
@@ -184,7 +181,9 @@ fn parse_row<'a>(
     };
     let customer_key = get("customer_key").map(str::to_string);
     let target = match (get("click_id"), &customer_key) {
-        (Some(c), _) => Target::Cid(crate::app::normalize_uuid(c).unwrap_or_else(|| c.to_string())),
+        (Some(c), _) => {
+            Target::Cid(Cid::parse(c).ok_or_else(|| format!("unknown_cid: unknown cid `{c}`"))?)
+        }
         (None, Some(k)) => Target::CustomerKey(k.clone()),
         (None, None) => Target::None,
     };
@@ -203,13 +202,14 @@ fn parse_row<'a>(
         source: "csv",
         details: None,
         status,
+        hold_days: tenant.hold_days,
         now: created,
     })
 }
 
 /// Parses and imports; returns the number of rows or every bad row (nothing imported then).
 pub async fn import_file(
-    store: &Store,
+    store: &dyn Store,
     tenant: &Tenant,
     input: impl Read,
     now: i64,

@@ -6,7 +6,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use clicktrail_collector::{app, AppState, Config, Store};
+use std::sync::Arc;
+
+use clicktrail_collector::catalog::CatalogHandle;
+use clicktrail_collector::config::DEMO_ADMIN_KEY;
+use clicktrail_collector::db::Db;
+use clicktrail_collector::{app, AppState, Config};
+use clicktrail_store::Store;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -28,16 +34,32 @@ struct Cli {
 }
 
 #[derive(Args, Clone)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 struct Source {
-    /// Configuration file (TOML) declaring tenants, affiliates, conversion types, keys.
-    /// See collector/examples/clicktrail.toml.
+    /// Configuration file (TOML): `[server]` settings, and tenants, affiliates, conversion types
+    /// and keys that are applied to the database's catalog at start (created or updated, never
+    /// deleted). See collector/examples/clicktrail.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Use the built-in demo tenant `demo` (affiliates alice and bob, API key demo_secret_key,
-    /// Stripe webhook secret whsec_demo). For trying clicktrail out only.
+    /// Seed the built-in demo tenant `demo` (affiliates alice and bob, ingest+read key
+    /// demo_secret_key, admin key demo_admin_key, Stripe webhook secret whsec_demo). For trying
+    /// clicktrail out only.
     #[arg(long)]
     demo: bool,
+}
+
+/// `--db`: a file path or `sqlite://PATH` (embedded SQLite) or `postgres://USER[:PASS]@HOST[:PORT]/DB`.
+#[derive(Args, Clone)]
+struct DbArg {
+    /// Database: a file path or sqlite://PATH (embedded SQLite, created if missing) or
+    /// postgres://USER[:PASS]@HOST[:PORT]/DB (PostgreSQL >= 15).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CLICKTRAIL_DB",
+        default_value = "./clicktrail.db"
+    )]
+    db: String,
 }
 
 #[derive(Subcommand)]
@@ -46,9 +68,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         source: Source,
-        /// SQLite database file (created if missing).
-        #[arg(long, value_name = "PATH", default_value = "./clicktrail.db")]
-        db: String,
+        #[command(flatten)]
+        db: DbArg,
         /// Address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -72,23 +93,53 @@ enum Command {
     ImportCsv {
         #[command(flatten)]
         source: Source,
-        /// SQLite database file.
-        #[arg(long, value_name = "PATH", default_value = "./clicktrail.db")]
-        db: String,
+        #[command(flatten)]
+        db: DbArg,
         /// Tenant to import into (needed when the config declares several).
         #[arg(long, value_name = "ID")]
         tenant: Option<String>,
         /// The CSV file.
         file: PathBuf,
     },
+    /// Apply a configuration file's tenants to the database's catalog and exit (running
+    /// collectors pick the change up within seconds, without a restart).
+    ApplyConfig {
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// A consistent copy of an SQLite database while collectors keep serving
+    /// (for PostgreSQL use pg_dump).
+    Backup {
+        #[command(flatten)]
+        db: DbArg,
+        /// Where to write the copy (must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
 }
 
-fn load(source: &Source) -> anyhow::Result<Config> {
+/// The configuration to apply: the file, the demo, or nothing (the database's catalog as is).
+fn load(source: &Source) -> anyhow::Result<Option<Config>> {
     match (&source.config, source.demo) {
-        (Some(path), _) => Config::load(path),
-        (None, true) => Ok(Config::demo()),
-        (None, false) => anyhow::bail!("give --config FILE or --demo"),
+        (Some(path), _) => Config::load(path).map(Some),
+        (None, true) => Ok(Some(Config::demo())),
+        (None, false) => Ok(None),
     }
+}
+
+/// Opens the database and applies the configuration's catalog declarations, if any.
+async fn open_and_apply(db: &Db, config: Option<&Config>) -> anyhow::Result<Arc<dyn Store>> {
+    let store = db.open().await?;
+    if let Some(c) = config {
+        store
+            .apply_catalog(c.tenants.clone(), chrono::Utc::now().timestamp())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot apply the configuration: {e}"))?;
+    }
+    Ok(store)
 }
 
 fn main() -> std::process::ExitCode {
@@ -129,28 +180,40 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             www,
             rate_limit,
         } => {
-            let mut config = load(&source)?;
+            let config = load(&source)?;
+            let db = Db::parse(&db.db);
+            let store = open_and_apply(&db, config.as_ref()).await?;
+            let mut server = config.map(|c| c.server).unwrap_or_default();
             if let Some(r) = rate_limit {
-                config.server.rate_limit_per_second = r;
+                server.rate_limit_per_second = r;
             }
-            let store = Store::open(&db).with_context(|| format!("cannot open database {db}"))?;
+            let catalog = Arc::new(
+                CatalogHandle::load(store.as_ref())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot read the catalog: {e}"))?,
+            );
+            if catalog.get().tenants.is_empty() {
+                anyhow::bail!(
+                    "the database declares no tenant: start once with --config FILE (or --demo)"
+                );
+            }
+            catalog.spawn_refresh(store.clone());
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let local = listener.local_addr()?;
             let demo = source.demo && source.config.is_none();
-            let stats_store = store.clone();
-            let state = AppState::new(config, store).with(|s| {
+            let state = AppState::new(store.clone(), catalog.clone(), server).with(|s| {
                 s.dist_dir = dist.clone();
                 s.www_dir = www.clone();
                 s.demo = demo;
             });
-            let _ = state.self_addr.set(local);
             tracing::info!(
                 listen = %local,
-                db = %db,
-                tenants = state.config.tenants.len(),
-                rate_limit_per_second = state.config.server.rate_limit_per_second,
+                db = %db.display(),
+                backend = store.backend(),
+                tenants = catalog.get().tenants.len(),
+                rate_limit_per_second = state.server.rate_limit_per_second,
                 "clicktrail collector started"
             );
             let shown = if local.ip().is_unspecified() {
@@ -161,7 +224,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let mut out = std::io::stdout();
             writeln!(out, "clicktrail collector listening on http://{shown}")?;
             if demo {
-                writeln!(out, "Demo mode (tenant `demo`, API key demo_secret_key, webhook secret whsec_demo; demo only)")?;
+                writeln!(out, "Demo mode (tenant `demo`, API key demo_secret_key, admin key {DEMO_ADMIN_KEY}, webhook secret whsec_demo; demo only)")?;
                 writeln!(out, "  Demo affiliate link: http://{shown}/?aff=alice")?;
                 writeln!(out, "  Dashboard:           http://{shown}/dashboard")?;
             }
@@ -173,12 +236,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             )
             .with_graceful_shutdown(shutdown())
             .await?;
-            let (commits, jobs, max_batch) = stats_store.writer_stats();
+            let w = store.write_stats();
             tracing::info!(
-                commits,
-                writes = jobs,
-                mean_batch = format!("{:.1}", jobs as f64 / commits.max(1) as f64),
-                max_batch,
+                commits = w.commits,
+                writes = w.jobs,
+                mean_batch = format!("{:.1}", w.jobs as f64 / w.commits.max(1) as f64),
+                max_batch = w.max_batch,
                 "stopped (group commit statistics)"
             );
             Ok(std::process::ExitCode::SUCCESS)
@@ -190,21 +253,27 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             file,
         } => {
             let config = load(&source)?;
+            let store = open_and_apply(&Db::parse(&db.db), config.as_ref()).await?;
+            let catalog = store
+                .load_catalog()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot read the catalog: {e}"))?;
             let tenant = match tenant {
-                Some(id) => config
+                Some(id) => catalog
                     .tenant(&id)
                     .with_context(|| format!("unknown tenant `{id}`"))?
                     .clone(),
-                None => match config.tenants.as_slice() {
+                None => match catalog.tenants.as_slice() {
                     [only] => only.clone(),
+                    [] => anyhow::bail!("the database declares no tenant: give --config FILE"),
                     _ => anyhow::bail!("several tenants are configured: give --tenant ID"),
                 },
             };
-            let store = Store::open(&db).with_context(|| format!("cannot open database {db}"))?;
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
             let now = chrono::Utc::now().timestamp();
-            match clicktrail_collector::import::import_file(&store, &tenant, f, now).await? {
+            match clicktrail_collector::import::import_file(store.as_ref(), &tenant, f, now).await?
+            {
                 Ok(n) => {
                     println!("imported {n} transactions into tenant `{}`", tenant.id);
                     Ok(std::process::ExitCode::SUCCESS)
@@ -221,6 +290,33 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     Ok(std::process::ExitCode::from(2))
                 }
             }
+        }
+        Command::ApplyConfig { config, db } => {
+            let config = Config::load(&config)?;
+            let db = Db::parse(&db.db);
+            open_and_apply(&db, Some(&config)).await?;
+            println!(
+                "applied {} tenant(s) to {}",
+                config.tenants.len(),
+                db.display()
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Backup { db, to } => {
+            let Db::Sqlite(path) = Db::parse(&db.db) else {
+                anyhow::bail!("backup copies SQLite databases; for PostgreSQL use pg_dump");
+            };
+            if to.exists() {
+                anyhow::bail!("{} exists: give a new file", to.display());
+            }
+            let store = clicktrail_store_sqlite::SqliteStore::open(&path)
+                .with_context(|| format!("cannot open database {path}"))?;
+            store
+                .backup(&to)
+                .await
+                .map_err(|e| anyhow::anyhow!("backup failed: {e}"))?;
+            println!("backed up {path} to {}", to.display());
+            Ok(std::process::ExitCode::SUCCESS)
         }
     }
 }

@@ -1,7 +1,5 @@
 //! Route handlers: browser tracking, server-to-server API, report, static files.
 
-use std::collections::BTreeMap;
-
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -10,13 +8,19 @@ use axum::Json;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::app::{
-    check_origin, json_body, normalize_uuid, AppState, Fields, MAX_EMAIL, MAX_ID, MAX_URL,
+use std::sync::Arc;
+
+use clicktrail_domain::catalog::{KeyScope, Payout, Tenant};
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::{money, Cid};
+use clicktrail_store::{
+    ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, LeadIn, SaleIn, Target,
 };
-use crate::config::{Tenant, API_CURRENCIES};
+
+use crate::app::{check_origin, json_body, Fields, MAX_EMAIL, MAX_ID, MAX_URL};
+use crate::config::API_CURRENCIES;
 use crate::error::AppError;
-use crate::money;
-use crate::store::{ClickIn, ConversionIn, SaleIn, Target};
+use crate::state::AppState;
 
 type R = Result<Response, AppError>;
 
@@ -24,17 +28,18 @@ type R = Result<Response, AppError>;
 const MAX_EXTERNAL_CID: usize = MAX_EMAIL;
 
 fn limit(st: &AppState) -> usize {
-    st.config.server.body_limit_bytes
+    st.server.body_limit_bytes
 }
 
-fn browser_tenant<'a>(
-    st: &'a AppState,
-    headers: &HeaderMap,
-    f: &Fields,
-) -> Result<&'a Tenant, AppError> {
+fn browser_tenant(st: &AppState, headers: &HeaderMap, f: &Fields) -> Result<Arc<Tenant>, AppError> {
     let t = st.tenant_for(headers, f.tenant_id()?.as_deref())?;
-    check_origin(t, headers)?;
+    check_origin(&t, headers)?;
     Ok(t)
+}
+
+/// A CID given by the client: an unknown one (not even a UUID) is a 404 like any unknown CID.
+fn known_cid(s: String) -> Result<Cid, AppError> {
+    Cid::parse(&s).ok_or_else(|| AppError::not_found("unknown_cid", format!("unknown cid `{s}`")))
 }
 
 // ---------------------------------------------------------------- browser
@@ -44,7 +49,7 @@ pub async fn click(State(st): State<AppState>, headers: HeaderMap, body: Body) -
     let tenant = browser_tenant(&st, &headers, &f)?;
     let event_id = f.event_id()?;
     let aff = f.req_str("aff", MAX_ID)?;
-    let cid = f.opt_str("cid", MAX_ID)?.and_then(|c| normalize_uuid(&c));
+    let cid = f.opt_str("cid", MAX_ID)?.and_then(|c| Cid::parse(&c));
     let url = f.opt_str("url", MAX_URL)?;
     let referrer = f.opt_str("referrer", MAX_URL)?;
     if !tenant.has_affiliate(&aff) {
@@ -69,10 +74,7 @@ pub async fn click(State(st): State<AppState>, headers: HeaderMap, body: Body) -
     Ok(Json(out).into_response())
 }
 
-fn conversion_type(
-    tenant: &Tenant,
-    f: &Fields,
-) -> Result<(String, crate::config::Payout), AppError> {
+fn conversion_type(tenant: &Tenant, f: &Fields) -> Result<(String, Payout), AppError> {
     let code = match f.opt_str("conversionTypeCode", MAX_ID)? {
         Some(c) => c,
         None => f.opt_str("conversionType", MAX_ID)?.ok_or_else(|| {
@@ -192,7 +194,7 @@ fn conversion_details(f: &Fields) -> Result<Option<String>, AppError> {
 async fn record_conversion(st: &AppState, tenant: &Tenant, f: &Fields) -> R {
     let event_id = f.event_id()?;
     let target = match f.opt_str("cid", MAX_ID)? {
-        Some(cid) => Target::Cid(normalize_uuid(&cid).unwrap_or(cid)),
+        Some(cid) => Target::Cid(known_cid(cid)?),
         None => match f.opt_str("externalCid", MAX_EXTERNAL_CID)? {
             Some(ext) => Target::External {
                 revenue_origin: revenue_origin(tenant, f)?,
@@ -213,14 +215,10 @@ async fn record_conversion(st: &AppState, tenant: &Tenant, f: &Fields) -> R {
     let (code, payout) = conversion_type(tenant, f)?;
     let amount = amount_cents(f)?;
     let status = match f.opt_str("status", 32)?.as_deref() {
-        None => "approved".to_string(),
-        Some(s @ ("pending" | "approved" | "declined")) => s.to_string(),
-        Some(_) => {
-            return Err(AppError::invalid(
-                "status",
-                "must be `pending`, `approved` or `declined`",
-            ))
-        }
+        None => Status::Approved,
+        Some(s) => Status::parse(s).ok_or_else(|| {
+            AppError::invalid("status", "must be `pending`, `approved` or `declined`")
+        })?,
     };
     let out = st
         .store
@@ -236,6 +234,7 @@ async fn record_conversion(st: &AppState, tenant: &Tenant, f: &Fields) -> R {
             customer_id: f.opt_str("customerId", MAX_ID)?,
             status,
             details: conversion_details(f)?,
+            hold_days: tenant.hold_days,
             now: st.now(),
         })
         .await?;
@@ -245,7 +244,7 @@ async fn record_conversion(st: &AppState, tenant: &Tenant, f: &Fields) -> R {
 pub async fn conversion(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R {
     let f = json_body(body, limit(&st)).await?;
     let tenant = browser_tenant(&st, &headers, &f)?;
-    record_conversion(&st, tenant, &f).await
+    record_conversion(&st, &tenant, &f).await
 }
 
 pub async fn external_cid(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R {
@@ -253,16 +252,23 @@ pub async fn external_cid(State(st): State<AppState>, headers: HeaderMap, body: 
     let tenant = browser_tenant(&st, &headers, &f)?;
     let is_conversion = !f.has("cid") && (f.has("conversionTypeCode") || f.has("conversionType"));
     if is_conversion {
-        return record_conversion(&st, tenant, &f).await;
+        return record_conversion(&st, &tenant, &f).await;
     }
     let event_id = f.event_id()?;
     let cid = f.req_str("cid", MAX_ID)?;
-    let cid = normalize_uuid(&cid).unwrap_or(cid);
     let ext = f.req_str("externalCid", MAX_EXTERNAL_CID)?;
-    let origin = revenue_origin(tenant, &f)?;
+    let origin = revenue_origin(&tenant, &f)?;
+    let cid = known_cid(cid)?;
     let out = st
         .store
-        .link_external(tenant.id.clone(), event_id, cid, origin, ext, st.now())
+        .link_external(ExternalLinkIn {
+            tenant: tenant.id.clone(),
+            event_id,
+            cid,
+            revenue_origin: origin,
+            external_cid: ext,
+            now: st.now(),
+        })
         .await?;
     Ok(Json(out).into_response())
 }
@@ -272,20 +278,20 @@ pub async fn browser_lead(State(st): State<AppState>, headers: HeaderMap, body: 
     let tenant = browser_tenant(&st, &headers, &f)?;
     let event_id = f.event_id()?;
     let cid = f.req_str("cid", MAX_ID)?;
-    let cid = normalize_uuid(&cid).unwrap_or(cid);
     let key = f.req_str("customerKey", MAX_ID)?;
     let email = f.opt_email("email")?;
+    let cid = known_cid(cid)?;
     let out = st
         .store
-        .lead(
-            tenant.id.clone(),
+        .lead(LeadIn {
+            tenant: tenant.id.clone(),
             event_id,
-            Some(cid),
-            Some(key),
+            cid: Some(cid),
+            customer_key: Some(key),
             email,
-            "browser",
-            st.now(),
-        )
+            source: "browser",
+            now: st.now(),
+        })
         .await?;
     Ok(Json(out).into_response())
 }
@@ -294,19 +300,20 @@ pub async fn diagnostic(State(st): State<AppState>, body: Body) -> R {
     let f = json_body(body, limit(&st)).await?;
     // unauthenticated: an unknown tenantId is stored without tenant, so made-up ids cannot
     // escape the per-tenant cap
+    let catalog = st.catalog.get();
     let tenant = f
         .text("tenantId", MAX_ID)
-        .filter(|t| st.config.tenant(t).is_some());
+        .filter(|t| catalog.tenant(t).is_some());
     st.store
-        .diagnostic(
+        .diagnostic(DiagnosticIn {
             tenant,
-            f.event_id()?,
-            f.text("kind", 32),
-            f.text("message", MAX_URL),
-            f.text("url", MAX_URL),
-            f.text("userAgent", 512),
-            st.now(),
-        )
+            event_id: f.event_id()?,
+            kind: f.text("kind", 32),
+            message: f.text("message", MAX_URL),
+            url: f.text("url", MAX_URL),
+            user_agent: f.text("userAgent", 512),
+            now: st.now(),
+        })
         .await?;
     if let Some(kind) = f.text("kind", 32) {
         tracing::info!(kind = %kind, "tracker diagnostic received");
@@ -317,11 +324,9 @@ pub async fn diagnostic(State(st): State<AppState>, body: Body) -> R {
 // ---------------------------------------------------------------- server to server
 
 pub async fn api_lead(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R {
-    let tenant = st.tenant_for_key(&headers)?;
+    let tenant = st.tenant_for_key(&headers, KeyScope::Ingest)?;
     let f = json_body(body, limit(&st)).await?;
-    let click_id = f
-        .opt_str("click_id", MAX_ID)?
-        .map(|c| normalize_uuid(&c).unwrap_or(c));
+    let click_id = f.opt_str("click_id", MAX_ID)?;
     let customer_key = f.opt_str("customer_key", MAX_ID)?;
     let email = f.opt_email("email")?;
     if click_id.is_none() && customer_key.is_none() {
@@ -330,16 +335,17 @@ pub async fn api_lead(State(st): State<AppState>, headers: HeaderMap, body: Body
             "customer_key or click_id is required",
         ));
     }
+    let cid = click_id.map(known_cid).transpose()?;
     st.store
-        .lead(
-            tenant.id.clone(),
-            None,
-            click_id,
+        .lead(LeadIn {
+            tenant: tenant.id.clone(),
+            event_id: None,
+            cid,
             customer_key,
             email,
-            "api",
-            st.now(),
-        )
+            source: "api",
+            now: st.now(),
+        })
         .await?;
     Ok(Json(json!({"success": true, "message": "Lead tracked successfully"})).into_response())
 }
@@ -369,7 +375,7 @@ fn positive_cents(f: &Fields, name: &str) -> Result<i64, AppError> {
 }
 
 pub async fn api_sale(State(st): State<AppState>, headers: HeaderMap, body: Body) -> R {
-    let tenant = st.tenant_for_key(&headers)?;
+    let tenant = st.tenant_for_key(&headers, KeyScope::Ingest)?;
     let f = json_body(body, limit(&st)).await?;
     let transaction_id = f.req_str("transaction_id", MAX_ID)?;
     let amount = positive_cents(&f, "amount_cents")?;
@@ -383,12 +389,10 @@ pub async fn api_sale(State(st): State<AppState>, headers: HeaderMap, body: Body
             c
         }
     };
-    let click_id = f
-        .opt_str("click_id", MAX_ID)?
-        .map(|c| normalize_uuid(&c).unwrap_or(c));
+    let click_id = f.opt_str("click_id", MAX_ID)?;
     let customer_key = f.opt_str("customer_key", MAX_ID)?;
-    let target = match (&click_id, &customer_key) {
-        (Some(c), _) => Target::Cid(c.clone()),
+    let target = match (click_id, &customer_key) {
+        (Some(c), _) => Target::Cid(known_cid(c)?),
         (None, Some(k)) => Target::CustomerKey(k.clone()),
         (None, None) => {
             return Err(AppError::invalid(
@@ -412,7 +416,7 @@ pub async fn api_sale(State(st): State<AppState>, headers: HeaderMap, body: Body
         details.insert("line_items".into(), items.clone());
     }
     let code = tenant.sale_conversion_type.clone();
-    let payout = tenant.conversion_types.get(&code).copied();
+    let payout = tenant.sale_payout();
     let out = st
         .store
         .sale(SaleIn {
@@ -429,7 +433,8 @@ pub async fn api_sale(State(st): State<AppState>, headers: HeaderMap, body: Body
             subscription_id,
             source: "api",
             details: (!details.is_empty()).then(|| Value::Object(details).to_string()),
-            status: "approved".into(),
+            status: Status::Approved,
+            hold_days: tenant.hold_days,
             now: st.now(),
         })
         .await?;
@@ -455,34 +460,12 @@ fn parse_day(name: &str, s: &str) -> Result<chrono::NaiveDate, AppError> {
         .map_err(|_| AppError::invalid(name, "must be a date YYYY-MM-DD"))
 }
 
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    clicks: i64,
-    leads: i64,
-    conversions: i64,
-    revenue: i64,
-    commission: i64,
-}
-
-impl Counts {
-    fn json(&self) -> serde_json::Map<String, Value> {
-        let v = json!({
-            "clicks": self.clicks, "leads": self.leads, "conversions": self.conversions,
-            "revenueCents": self.revenue, "commissionCents": self.commission
-        });
-        match v {
-            Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        }
-    }
-}
-
 pub async fn report(
     State(st): State<AppState>,
     headers: HeaderMap,
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> R {
-    let tenant = st.tenant_for_key(&headers)?;
+    let tenant = st.tenant_for_key(&headers, KeyScope::Read)?;
     let Query(q) = q.map_err(|e| AppError::invalid("query", e.body_text()))?;
     let today = chrono::DateTime::from_timestamp(st.now(), 0)
         .unwrap_or_default()
@@ -512,101 +495,19 @@ pub async fn report(
         .unwrap_or_default()
         .and_utc()
         .timestamp();
-    let rows = st.store.report(tenant.id.clone(), start, end).await?;
-
-    // affiliate -> day -> counts; configured affiliates are always listed
-    let mut per: BTreeMap<String, BTreeMap<String, Counts>> = BTreeMap::new();
-    let mut order: Vec<String> = tenant.affiliates.clone();
-    fn cell<'m>(
-        per: &'m mut BTreeMap<String, BTreeMap<String, Counts>>,
-        aff: &str,
-        day: &str,
-    ) -> &'m mut Counts {
-        per.entry(aff.to_string())
-            .or_default()
-            .entry(day.to_string())
-            .or_default()
-    }
-    for (aff, day, n) in &rows.clicks {
-        cell(&mut per, aff, day).clicks += n;
-    }
-    for (aff, day, n) in &rows.leads {
-        cell(&mut per, aff, day).leads += n;
-    }
-    let mut unattributed = (0i64, 0i64);
-    let mut other: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for (aff, day, cur, n, rev, com) in &rows.conversions {
-        let same_currency = *cur == tenant.currency;
-        if !same_currency {
-            let e = other.entry(cur.clone()).or_default();
-            e.0 += rev;
-            e.1 += com;
-        }
-        match aff {
-            None => {
-                unattributed.0 += n;
-                if same_currency {
-                    unattributed.1 += rev;
-                }
-            }
-            Some(a) => {
-                let c = cell(&mut per, a, day);
-                c.conversions += n;
-                if same_currency {
-                    c.revenue += rev;
-                    c.commission += com;
-                }
-            }
-        }
-    }
-    for a in per.keys() {
-        if !order.contains(a) {
-            order.push(a.clone());
-        }
-    }
-    let mut totals = Counts::default();
-    let mut affiliates = Vec::new();
-    for a in order {
-        let days = per.remove(&a).unwrap_or_default();
-        let mut sum = Counts::default();
-        let mut day_list = Vec::new();
-        for (day, c) in days {
-            sum.clicks += c.clicks;
-            sum.leads += c.leads;
-            sum.conversions += c.conversions;
-            sum.revenue += c.revenue;
-            sum.commission += c.commission;
-            let mut m = serde_json::Map::new();
-            m.insert("date".into(), Value::String(day));
-            m.extend(c.json());
-            day_list.push(Value::Object(m));
-        }
-        totals.clicks += sum.clicks;
-        totals.leads += sum.leads;
-        totals.conversions += sum.conversions;
-        totals.revenue += sum.revenue;
-        totals.commission += sum.commission;
-        let mut m = serde_json::Map::new();
-        m.insert("affiliate".into(), Value::String(a));
-        m.extend(sum.json());
-        m.insert("days".into(), Value::Array(day_list));
-        affiliates.push(Value::Object(m));
-    }
-    let other_json: serde_json::Map<String, Value> = other
-        .into_iter()
-        .map(|(k, (r, c))| (k, json!({"revenueCents": r, "commissionCents": c})))
-        .collect();
-    Ok(Json(json!({
-        "tenantId": tenant.id,
-        "from": from.format("%Y-%m-%d").to_string(),
-        "to": to.format("%Y-%m-%d").to_string(),
-        "currency": tenant.currency,
-        "totals": Value::Object(totals.json()),
-        "affiliates": affiliates,
-        "unattributed": {"conversions": unattributed.0, "revenueCents": unattributed.1},
-        "otherCurrencies": other_json,
-    }))
-    .into_response())
+    let rows = st.store.report(&tenant.id, start, end).await?;
+    let report = clicktrail_domain::report::build(
+        clicktrail_domain::report::ReportScope {
+            tenant_id: &tenant.id,
+            from: from.format("%Y-%m-%d").to_string(),
+            to: to.format("%Y-%m-%d").to_string(),
+            currency: &tenant.currency,
+            affiliates: &tenant.affiliates,
+        },
+        &rows,
+    )
+    .map_err(|e| AppError::invalid("report", e.to_string()))?;
+    Ok(Json(report).into_response())
 }
 
 // ---------------------------------------------------------------- static files

@@ -40,7 +40,11 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, catalog: Arc<CatalogHandle>, server: ServerSettings) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<CatalogHandle>,
+        server: ServerSettings,
+    ) -> AppState {
         AppState(Arc::new(Inner {
             store,
             catalog,

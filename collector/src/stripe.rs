@@ -11,10 +11,14 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::app::{json_body, normalize_uuid, read_body, AppState, MAX_ID, WEBHOOK_BODY_LIMIT};
-use crate::config::Tenant;
+use clicktrail_domain::catalog::Tenant;
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::Cid;
+use clicktrail_store::{SaleIn, StripeEventIn, StripeOutcome, Target};
+
+use crate::app::{json_body, read_body, MAX_ID, WEBHOOK_BODY_LIMIT};
 use crate::error::AppError;
-use crate::store::{SaleIn, StripeOutcome, Target};
+use crate::state::AppState;
 
 /// Stripe's default tolerance.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -96,9 +100,9 @@ fn target_from_metadata(
     client_reference_id: Option<&str>,
 ) -> (Target, Option<String>) {
     let key = meta.and_then(|m| capped(s(m, &["affitor_customer_key"])));
-    let cid = client_reference_id.and_then(normalize_uuid).or_else(|| {
+    let cid = client_reference_id.and_then(Cid::parse).or_else(|| {
         meta.and_then(|m| s(m, &["affitor_click_id"]))
-            .and_then(normalize_uuid)
+            .and_then(Cid::parse)
     });
     let target = match (&cid, &key) {
         (Some(c), _) => Target::Cid(c.clone()),
@@ -111,10 +115,7 @@ fn target_from_metadata(
 fn sale_from_event(tenant: &Tenant, ev: &Value, now: i64) -> Option<(SaleIn, bool)> {
     let ty = s(ev, &["type"])?;
     let obj = ev.get("data")?.get("object")?;
-    let payout = tenant
-        .conversion_types
-        .get(&tenant.sale_conversion_type)
-        .copied();
+    let payout = tenant.sale_payout();
     let currency = s(obj, &["currency"]).unwrap_or("usd").to_ascii_uppercase();
     let base = |transaction_id: String, amount: i64, target: Target, key: Option<String>| SaleIn {
         tenant: tenant.id.clone(),
@@ -130,7 +131,8 @@ fn sale_from_event(tenant: &Tenant, ev: &Value, now: i64) -> Option<(SaleIn, boo
         subscription_id: None,
         source: "stripe",
         details: None,
-        status: "approved".into(),
+        status: Status::Approved,
+        hold_days: tenant.hold_days,
         now,
     };
     match ty {
@@ -145,7 +147,7 @@ fn sale_from_event(tenant: &Tenant, ev: &Value, now: i64) -> Option<(SaleIn, boo
             let mut sale = base(format!("stripe:{id}"), amount, target, key);
             sale.subscription_id = capped(s(obj, &["subscription"]));
             if s(obj, &["payment_status"]) == Some("unpaid") {
-                sale.status = "pending".into();
+                sale.status = Status::Pending;
             }
             // a subscription's first invoice may have been delivered before its checkout session
             let first = sale.subscription_id.is_some();
@@ -217,9 +219,10 @@ pub async fn webhook(
         })?;
     let now = st.now();
     // the tenant is the one whose webhook secret verifies the signature (or the Host's tenant)
-    let candidates: Vec<&Tenant> = match st.tenant_for(&headers, None) {
-        Ok(t) if st.config.server.base_domain.is_some() || st.config.tenants.len() == 1 => vec![t],
-        _ => st.config.tenants.iter().collect(),
+    let catalog = st.catalog.get();
+    let candidates: Vec<std::sync::Arc<Tenant>> = match st.tenant_for(&headers, None) {
+        Ok(t) if st.server.base_domain.is_some() || catalog.tenants.len() == 1 => vec![t],
+        _ => catalog.tenants.to_vec(),
     };
     let mut worst = SigError::Malformed;
     let mut tenant = None;
@@ -266,20 +269,20 @@ pub async fn webhook(
         tracing::debug!(event_type = %ty, "ignored Stripe event type");
         return Ok(Json(json!({"received": true, "ignored": true})).into_response());
     }
-    let (sale, skip_first) = match sale_from_event(tenant, &ev, now) {
+    let (sale, first_payment) = match sale_from_event(&tenant, &ev, now) {
         Some((sale, first)) => (Some(sale), first),
         None => (None, false),
     };
     let outcome = st
         .store
-        .stripe_event(
-            tenant.id.clone(),
-            event_id.clone(),
-            ty.clone(),
+        .stripe_event(StripeEventIn {
+            tenant: tenant.id.clone(),
+            event_id: event_id.clone(),
+            event_type: ty.clone(),
             sale,
-            skip_first,
+            first_payment,
             now,
-        )
+        })
         .await?;
     tracing::info!(tenant = %tenant.id, event_id = %event_id, event_type = %ty, outcome = ?outcome, "Stripe event");
     let body = match outcome {
@@ -309,34 +312,23 @@ pub async fn demo_checkout(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let f = json_body(body, st.config.server.body_limit_bytes).await?;
+    let f = json_body(body, st.server.body_limit_bytes).await?;
     let tenant = st.tenant_for(&headers, f.tenant_id()?.as_deref())?;
     // no cid: a visitor nobody referred (the sale is recorded unattributed)
     let cid = match f.opt_str("cid", MAX_ID)? {
-        Some(c) => {
-            Some(normalize_uuid(&c).ok_or_else(|| AppError::invalid("cid", "must be a UUID"))?)
-        }
+        Some(c) => Some(Cid::parse(&c).ok_or_else(|| AppError::invalid("cid", "must be a UUID"))?),
         None => None,
     };
     let amount = match f.get("amountCents") {
         Some(Value::Number(n)) => n
             .as_i64()
-            .filter(|a| *a > 0 && *a <= crate::money::MAX_CENTS),
+            .filter(|a| *a > 0 && *a <= clicktrail_domain::money::MAX_CENTS),
         _ => None,
     }
     .ok_or_else(|| {
         AppError::invalid("amountCents", "must be a positive integer number of cents")
     })?;
     let email = f.opt_email("email")?;
-    let addr = *st
-        .self_addr
-        .get()
-        .ok_or_else(|| AppError::Internal("demo checkout needs a listening server".into()))?;
-    let addr = if addr.ip().is_unspecified() {
-        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
-    } else {
-        addr
-    };
     let now = st.now();
     let session_id = format!("cs_test_{}", random_hex(24));
     let event = json!({
@@ -365,22 +357,19 @@ pub async fn demo_checkout(
     });
     let payload = event.to_string();
     let sig = signature_header(&tenant.stripe_webhook_secret, now, payload.as_bytes());
-    let resp = crate::client::request(
-        addr,
-        "POST",
-        "/webhooks/stripe",
-        &[
-            ("Content-Type", "application/json"),
-            ("Stripe-Signature", &sig),
-        ],
-        payload.as_bytes(),
+    // the same handling a real Stripe delivery gets (signature check included), in-process
+    let mut hook_headers = HeaderMap::new();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&sig) {
+        hook_headers.insert("stripe-signature", v);
+    }
+    let status = match webhook(State(st.clone()), hook_headers, Body::from(payload)).await {
+        Ok(resp) => resp.status().as_u16(),
+        Err(e) => e.status().as_u16(),
+    };
+    Ok(
+        Json(json!({"ok": status == 200, "sessionId": session_id, "webhookStatus": status}))
+            .into_response(),
     )
-    .await
-    .map_err(|e| AppError::Internal(format!("demo checkout could not reach the webhook: {e}")))?;
-    Ok(Json(
-        json!({"ok": resp.status == 200, "sessionId": session_id, "webhookStatus": resp.status}),
-    )
-    .into_response())
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use std::process::Command;
 
-use clicktrail_collector::Store;
+use clicktrail_store::Store;
+use clicktrail_store_sqlite::SqliteStore;
 
 const BIN: &str = env!("CARGO_BIN_EXE_clicktrail-collector");
 
@@ -37,14 +38,25 @@ fn help_explains_the_commands() {
     ] {
         assert!(text.contains(needle), "serve --help lacks {needle}: {text}");
     }
-    // neither --config nor --demo: a clear error
-    let out = Command::new(BIN).args(["serve"]).output().unwrap();
+    // neither --config nor --demo on an empty database: a clear error
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("empty.db");
+    let out = Command::new(BIN)
+        .args(["serve", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no tenant"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn totals(db: &str) -> (i64, i64, i64, i64) {
-    let store = Store::open(db).unwrap();
-    let rows = store.report("demo".into(), 0, i64::MAX / 2).await.unwrap();
+    let store = SqliteStore::open(db).unwrap();
+    let rows = store.report("demo", 0, i64::MAX / 2).await.unwrap();
     let mut t = (0, 0, 0, 0);
     for (aff, _, _, n, rev, com) in rows.conversions {
         t.0 += n;

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clicktrail_collector::client::request;
+mod http_client;
+use http_client::request;
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_clicktrail-collector");

@@ -10,7 +10,10 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use clicktrail_collector::config::{Config, DEMO_REVENUE_ORIGIN};
 use clicktrail_collector::stripe::signature_header;
-use clicktrail_collector::{app, AppState, Store};
+use clicktrail_store::Store;
+use clicktrail_store_sqlite::SqliteStore;
+
+mod common;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -19,34 +22,26 @@ const NOW: i64 = 1795072000; // 2026-11-19T07:06:40Z
 struct T {
     router: Router,
     clock: Arc<AtomicI64>,
-    store: Store,
-    _dirs: Option<tempfile::TempDir>,
+    store: Arc<dyn Store>,
+    _h: common::Harness,
 }
 
 fn setup_with(config: Config) -> T {
-    let store = Store::open(":memory:").expect("store");
-    let clock = Arc::new(AtomicI64::new(NOW));
-    let c2 = clock.clone();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dist = dir.path().join("dist");
-    let www = dir.path().join("www");
-    std::fs::create_dir_all(&dist).unwrap();
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(dist.join("tracking.js"), "/* tracker */").unwrap();
-    std::fs::write(www.join("index.html"), "<h1>shop</h1>").unwrap();
-    std::fs::write(www.join("dashboard.html"), "<h1>dashboard</h1>").unwrap();
-    let state = AppState::new(config, store.clone()).with(|s| {
-        s.clock = Arc::new(move || c2.load(Ordering::SeqCst));
-        s.dist_dir = dist;
-        s.www_dir = www;
-        s.demo = true;
-    });
+    // (converted to one harness per backend by the HTTP-layer change)
+    let h = futures_block(common::Harness::new(
+        config,
+        Arc::new(SqliteStore::open(":memory:").expect("store")),
+    ));
     T {
-        router: app(state),
-        clock,
-        store,
-        _dirs: Some(dir),
+        router: h.router.clone(),
+        clock: h.clock.clone(),
+        store: h.store.clone(),
+        _h: h,
     }
+}
+
+fn futures_block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
 }
 
 fn setup() -> T {
@@ -140,7 +135,7 @@ fn error_code(r: &Resp) -> &str {
 
 // ------------------------------------------------------------------ click
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn click_accepts_proposed_cid_and_follows_wire_rules() {
     let t = setup();
     let proposed = "0b6f7c1e-3c1d-4e7a-9b1f-2a3b4c5d6e7f";
@@ -189,7 +184,7 @@ async fn click_accepts_proposed_cid_and_follows_wire_rules() {
     assert_eq!(rep["affiliates"][1]["clicks"], 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_id_replays_the_stored_answer() {
     let t = setup();
     let ev = uuid();
@@ -242,7 +237,7 @@ async fn event_id_replays_the_stored_answer() {
 
 // ------------------------------------------------------------------ Trackdesk conversions
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trackdesk_fixed_and_revenue_share_conversions() {
     let t = setup();
     let cid = t.click("alice", None).await;
@@ -277,7 +272,7 @@ async fn trackdesk_fixed_and_revenue_share_conversions() {
     assert_eq!(rep["totals"]["conversions"], 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn money_is_exact() {
     let t = setup();
     let cid = t.click("alice", None).await;
@@ -340,7 +335,7 @@ async fn money_is_exact() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attribution_window_expires() {
     let t = setup();
     let cid = t.click("alice", None).await;
@@ -364,7 +359,7 @@ async fn attribution_window_expires() {
 
 // ------------------------------------------------------------------ external CID
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_cid_link_then_conversion_via_both_endpoints() {
     let t = setup();
     let cid = t.click("bob", None).await;
@@ -432,7 +427,7 @@ async fn external_cid_link_then_conversion_via_both_endpoints() {
 
 // ------------------------------------------------------------------ leads and Affitor API
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_lead_links_customer_key() {
     let t = setup();
     let cid = t.click("alice", None).await;
@@ -484,7 +479,7 @@ async fn browser_lead_links_customer_key() {
     assert_eq!(error_code(&r), "unknown_cid");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn affitor_lead_and_sale() {
     let t = setup();
     let cid = t.click("alice", None).await;
@@ -600,7 +595,7 @@ async fn affitor_lead_and_sale() {
 
 // ------------------------------------------------------------------ errors
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_says_where() {
     let t = setup();
     // the seed docs' own example misses a comma
@@ -620,7 +615,7 @@ async fn malformed_json_says_where() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_errors_are_401() {
     let t = setup();
     let no_key = Request::post("/api/v1/track/lead")
@@ -641,7 +636,7 @@ async fn auth_errors_are_401() {
     assert_eq!(t.send(report).await.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_found_errors() {
     let t = setup();
     let r = t
@@ -676,7 +671,7 @@ async fn not_found_errors() {
     assert!(r.body["error"]["message"].is_string());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn body_limit_is_413() {
     let t = setup();
     let big = json!({"tenantId":"demo","aff":"alice","url":"x".repeat(70_000)}).to_string();
@@ -685,7 +680,7 @@ async fn body_limit_is_413() {
     assert_eq!(error_code(&r), "payload_too_large");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn field_caps_and_types_are_422_naming_the_field() {
     let t = setup();
     for (body, field) in [
@@ -727,7 +722,7 @@ async fn field_caps_and_types_are_422_naming_the_field() {
     assert_eq!(r.body["error"]["field"], "conversionTypeCode");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_is_429() {
     let mut c = Config::demo();
     c.server.rate_limit_per_second = 1;
@@ -773,7 +768,7 @@ async fn rate_limit_is_429() {
 
 // ------------------------------------------------------------------ CORS and tenants
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_per_tenant() {
     let toml = r#"
 [server]
@@ -874,7 +869,7 @@ fn report_on_host(host: &str, key: &str) -> Request<Body> {
         .unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_from_host_subdomain() {
     let t = host_tenants("acme");
     let req = |host: &str, aff: &str| {
@@ -918,7 +913,7 @@ async fn tenant_from_host_subdomain() {
 
 // ------------------------------------------------------------------ diagnostics and static files
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diagnostic_is_204_and_stored() {
     let t = setup();
     let r = t
@@ -932,7 +927,7 @@ async fn diagnostic_is_204_and_stored() {
     assert_eq!(t.store.diagnostics_count().await.unwrap(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_files() {
     let t = setup();
     let r = t
@@ -988,7 +983,7 @@ fn checkout_event(id: &str, cid: &str, amount: i64) -> String {
     .to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_signature_checks_and_replay() {
     let t = setup();
     let cid = t.click("alice", None).await;
@@ -1061,7 +1056,7 @@ async fn stripe_signature_checks_and_replay() {
     assert_eq!(r.body["ignored"], true);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_affitor_metadata_and_subscription_renewals() {
     let t = setup();
     let cid = t.click("bob", None).await;
@@ -1128,7 +1123,7 @@ async fn stripe_affitor_metadata_and_subscription_renewals() {
 
 // ------------------------------------------------------------------ report
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_numbers_and_days() {
     let t = setup();
     let day1 = NOW; // 2026-11-19
@@ -1193,80 +1188,39 @@ async fn report_numbers_and_days() {
 
 // ------------------------------------------------------------------ demo checkout (needs a socket: it calls the server over HTTP)
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_checkout_posts_a_signed_event_to_itself() {
-    let store = Store::open(":memory:").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut cfg = Config::demo();
-    cfg.server.rate_limit_per_second = 0;
-    let state = AppState::new(cfg, store).with(|s| s.demo = true);
-    state.self_addr.set(addr).unwrap();
-    let router = app(state);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+    let t = setup();
+    let cid = t.click("alice", None).await;
+    let r = t
+        .post(
+            "/demo/checkout",
+            json!({"cid":cid,"amountCents":4900,"email":"buyer@example.com"}).to_string(),
         )
-        .await
-        .unwrap();
-    });
-    use clicktrail_collector::client::request;
-    let click = request(
-        addr,
-        "POST",
-        "/tracking/click/v1",
-        &[],
-        json!({"tenantId":"demo","aff":"alice"})
-            .to_string()
-            .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let cid = click.json()["cid"].as_str().unwrap().to_string();
-    let r = request(
-        addr,
-        "POST",
-        "/demo/checkout",
-        &[("Content-Type", "application/json")],
-        json!({"cid":cid,"amountCents":4900,"email":"buyer@example.com"})
-            .to_string()
-            .as_bytes(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
-    let b = r.json();
-    assert_eq!(b["ok"], true);
-    assert_eq!(b["webhookStatus"], 200);
-    assert!(b["sessionId"].as_str().unwrap().starts_with("cs_"));
-    let rep = request(
-        addr,
-        "GET",
-        "/api/v1/report",
-        &[("Authorization", "Bearer demo_secret_key")],
-        b"",
-    )
-    .await
-    .unwrap();
-    assert_eq!(rep.json()["totals"]["commissionCents"], 1470);
-    let r = request(
-        addr,
-        "POST",
-        "/demo/checkout",
-        &[],
-        br#"{"cid":"x","amountCents":1}"#,
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.status, 422);
+        .await;
+    // the checkout plays Stripe: a signed event through the real webhook handling
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["ok"], true, "{}", r.body);
+    assert_eq!(r.body["webhookStatus"], 200);
+    assert!(r.body["sessionId"].as_str().unwrap().starts_with("cs_"));
+    assert_eq!(t.report("").await["totals"]["commissionCents"], 1470);
+    let r = t
+        .post("/demo/checkout", r#"{"cid":"x","amountCents":1}"#)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_checkout_only_in_demo_mode() {
-    let store = Store::open(":memory:").unwrap();
-    let router = app(AppState::new(Config::demo(), store));
-    let resp = router
+    let h = common::Harness::new_mode(
+        Config::demo(),
+        Arc::new(SqliteStore::open(":memory:").unwrap()),
+        false,
+    )
+    .await;
+    let resp = h
+        .router
+        .clone()
         .oneshot(
             Request::post("/demo/checkout")
                 .body(Body::from("{}"))
@@ -1281,7 +1235,7 @@ async fn demo_checkout_only_in_demo_mode() {
 
 /// Stripe does not guarantee event order: the subscription's first invoice may arrive before
 /// the checkout session that created it. The first payment must still be counted once.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_first_invoice_before_checkout_is_counted_once() {
     let t = setup();
     let cid = t.click("alice", None).await;
@@ -1313,7 +1267,7 @@ async fn stripe_first_invoice_before_checkout_is_counted_once() {
 
 /// Same order, but only the checkout names the visitor (client_reference_id): the first
 /// invoice was stored unattributed; the checkout must not lose the commission either.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_unattributed_first_invoice_then_referred_checkout() {
     let t = setup();
     let cid = t.click("alice", None).await;
@@ -1347,7 +1301,7 @@ async fn stripe_unattributed_first_invoice_then_referred_checkout() {
 }
 
 /// Every error is JSON, including a wrong method on a known route.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_method_is_a_json_error() {
     let t = setup();
     let r = t
@@ -1366,7 +1320,7 @@ async fn wrong_method_is_a_json_error() {
 }
 
 /// Out-of-range report dates are a 422, not a panic.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_extreme_dates_are_422() {
     let t = setup();
     for q in ["?to=262142-12-31", "?to=-262143-01-01", "?from=a&from=b"] {
@@ -1386,7 +1340,7 @@ async fn report_extreme_dates_are_422() {
 
 /// Host names are case-insensitive (and arrive lowercased): a tenant declared as `Acme` is
 /// reached at `acme.<base_domain>`, and its API key works there.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_subdomain_matches_tenant_ids_case_insensitively() {
     let t = host_tenants("Acme");
     let r = t
@@ -1409,7 +1363,7 @@ async fn host_subdomain_matches_tenant_ids_case_insensitively() {
 
 /// The diagnostics endpoint is unauthenticated: a made-up `tenantId` per request must not
 /// escape the per-tenant cap (each unknown tenant kept its rows forever: unbounded growth).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diagnostics_with_made_up_tenants_stay_capped() {
     let t = setup();
     for _ in 0..10_010 {
@@ -1427,7 +1381,7 @@ async fn diagnostics_with_made_up_tenants_stay_capped() {
 
 /// A server-to-server lead with only a `click_id`, sent again (a retry), is one lead: leads
 /// are not counted twice.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_lead_by_click_id_only_is_counted_once() {
     let t = setup();
     let cid = t.click("alice", None).await;

@@ -9,11 +9,15 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use axum::Router;
+use clicktrail_collector::catalog::CatalogHandle;
 use clicktrail_collector::config::Config;
-use clicktrail_collector::{app, AppState, Store};
+use clicktrail_collector::{app, AppState};
+use clicktrail_store::Store;
+use clicktrail_store_sqlite::SqliteStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
+#[allow(unused_imports)]
 pub use clicktrail_collector::stripe::signature_header;
 
 pub const NOW: i64 = 1795072000; // 2026-11-19T07:06:40Z
@@ -30,31 +34,71 @@ pub struct Harness {
     pub backend: &'static str,
     pub router: Router,
     pub clock: Arc<AtomicI64>,
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<CatalogHandle>,
     _dirs: tempfile::TempDir,
 }
 
+/// A fresh, empty store of every backend.
+pub async fn stores() -> Vec<Arc<dyn Store>> {
+    vec![Arc::new(
+        SqliteStore::open(":memory:").expect("sqlite store"),
+    )]
+}
+
 impl Harness {
-    /// One harness per storage backend.
+    /// One harness per storage backend, with the demo tenant (rate limit off).
     pub async fn all() -> Vec<Harness> {
         let mut c = Config::demo();
         c.server.rate_limit_per_second = 0;
-        vec![Harness::new("sqlite", c, Store::open(":memory:").expect("store"))]
+        Harness::all_with(c).await
     }
 
-    fn new(backend: &'static str, config: Config, store: Store) -> Harness {
+    /// One harness per storage backend, with `config` applied to its catalog.
+    pub async fn all_with(config: Config) -> Vec<Harness> {
+        let mut out = Vec::new();
+        for store in stores().await {
+            out.push(Harness::new(config.clone(), store).await);
+        }
+        out
+    }
+
+    pub async fn new(config: Config, store: Arc<dyn Store>) -> Harness {
+        Harness::new_mode(config, store, true).await
+    }
+
+    /// `demo = false`: as `serve --config` runs (no demo routes).
+    pub async fn new_mode(config: Config, store: Arc<dyn Store>, demo: bool) -> Harness {
+        store
+            .apply_catalog(config.tenants.clone(), NOW)
+            .await
+            .expect("apply the catalog");
+        let catalog = Arc::new(CatalogHandle::load(store.as_ref()).await.expect("catalog"));
         let clock = Arc::new(AtomicI64::new(NOW));
         let c2 = clock.clone();
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = AppState::new(config, store).with(|s| {
+        let (dist, www) = (dir.path().join("dist"), dir.path().join("www"));
+        for (d, f, text) in [
+            (&dist, "tracking.js", "/* tracker */"),
+            (&www, "index.html", "<h1>shop</h1>"),
+            (&www, "dashboard.html", "<h1>dashboard</h1>"),
+        ] {
+            std::fs::create_dir_all(d).expect("mkdir");
+            std::fs::write(d.join(f), text).expect("write");
+        }
+        let backend = store.backend();
+        let state = AppState::new(store.clone(), catalog.clone(), config.server).with(|s| {
             s.clock = Arc::new(move || c2.load(Ordering::SeqCst));
-            s.dist_dir = dir.path().to_path_buf();
-            s.www_dir = dir.path().to_path_buf();
-            s.demo = true;
+            s.dist_dir = dist;
+            s.www_dir = www;
+            s.demo = demo;
         });
         Harness {
             backend,
             router: app(state),
             clock,
+            store,
+            catalog,
             _dirs: dir,
         }
     }
