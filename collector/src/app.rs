@@ -314,19 +314,15 @@ async fn rate_limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next:
 
 /// Reads the whole body (any Content-Type) up to `limit` bytes.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, AppError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        while let Some(s) = src {
-            if s.is::<http_body_util::LengthLimitError>() {
-                return AppError::PayloadTooLarge(limit);
-            }
-            src = s.source();
-        }
-        AppError::BadRequest {
-            code: "bad_body",
-            message: format!("could not read the request body: {e}"),
-        }
-    })
+    crate::body::read_limited(body, limit)
+        .await
+        .map_err(|e| match e {
+            crate::body::BodyError::TooLarge(limit) => AppError::PayloadTooLarge(limit),
+            crate::body::BodyError::Read(e) => AppError::BadRequest {
+                code: "bad_body",
+                message: format!("could not read the request body: {e}"),
+            },
+        })
 }
 
 /// Parses a JSON object; a syntax error is a 400 saying where it broke.

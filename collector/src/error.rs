@@ -118,6 +118,13 @@ impl IntoResponse for AppError {
             tracing::error!(detail = %detail, "internal error");
         }
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if matches!(self, AppError::PayloadTooLarge(_)) {
+            // the rest of the body was drained; the connection is not reused
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if matches!(self, AppError::RateLimited) {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

@@ -6,12 +6,14 @@
 //! (SQLite or PostgreSQL); this crate is the HTTP edge, the catalog snapshot and the CLI.
 
 pub mod app;
+pub mod body;
 pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod import;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod stripe;
 
