@@ -42,6 +42,9 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
     /// Open connections at most; 0 = automatic (below the file-descriptor limit).
     pub max_connections: usize,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` name the client (CIDRs); from any
+    /// other peer those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -55,6 +58,7 @@ impl Default for ServerSettings {
             request_timeout_secs: 30,
             shutdown_grace_secs: 10,
             max_connections: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -87,6 +91,8 @@ struct RawServer {
     request_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     max_connections: Option<usize>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +188,18 @@ impl Config {
             .unwrap_or(server.request_timeout_secs);
         server.shutdown_grace_secs = r.shutdown_grace_secs.unwrap_or(server.shutdown_grace_secs);
         server.max_connections = r.max_connections.unwrap_or(server.max_connections);
+        for p in &r.trusted_proxies {
+            // a bare address is a /32 (or /128)
+            let net = p
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "[server] trusted_proxies: `{p}` is not a CIDR such as 10.0.0.0/8"
+                    )
+                })?;
+            server.trusted_proxies.push(net);
+        }
         let mut tenants = Vec::new();
         for t in raw.tenants {
             tenants.push(convert_tenant(t)?);

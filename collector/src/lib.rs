@@ -8,6 +8,7 @@
 pub mod app;
 pub mod body;
 pub mod catalog;
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
+use crate::client_ip::client_ip;
 use crate::config::ServerSettings;
 
 /// File descriptors kept free for the database, logs and the process itself.
@@ -79,6 +80,7 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(cap));
     let (stop_tx, stop_rx) = watch::channel(false);
     let idle_limit = Duration::from_secs(settings.header_read_timeout_secs);
+    let trusted = Arc::new(settings.trusted_proxies.clone());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -120,12 +122,16 @@ pub async fn serve(
             last: std::sync::Mutex::new(Instant::now()),
         });
         let (a_in, a_out) = (activity.clone(), activity.clone());
+        let trusted = trusted.clone();
         let svc = app
             .clone()
             .map_request(move |mut req: hyper::Request<Incoming>| {
                 a_in.in_flight.fetch_add(1, Ordering::AcqRel);
                 a_in.touch();
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                // behind a trusted proxy, the forwarded client is the address everyone sees
+                let ip = client_ip(peer.ip(), req.headers(), &trusted);
+                req.extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(SocketAddr::new(ip, peer.port())));
                 req
             })
             .map_response(move |resp| {
