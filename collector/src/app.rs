@@ -179,12 +179,18 @@ pub fn app(state: AppState) -> Router {
         .route("/clicktrail_bg.wasm", get(routes::tracking_wasm))
         .route("/dashboard", get(routes::dashboard))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(crate::metrics::ready))
+        .route("/metrics", get(crate::metrics::render))
         .method_not_allowed_fallback(routes::method_not_allowed);
     Router::new()
         .merge(limited)
         .merge(statics)
         .fallback(routes::www)
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .with_state(state)
 }
 

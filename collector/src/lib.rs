@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod import;
+pub mod metrics;
 pub mod routes;
 pub mod serve;
 pub mod state;
