@@ -218,9 +218,9 @@ fixed = "5.00"
     );
 }
 
-async fn futures_join_all<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output>
+async fn futures_join_all<F>(fs: Vec<F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = fs.into_iter().map(tokio::spawn).collect();
