@@ -133,7 +133,7 @@ describe("filter lists (real engine, real lists)", { skip: MISSING || false }, (
       assert.deepEqual([...rows[`subdomain/${name}`]], [], `${name} on the subdomain`);
       assert.deepEqual([...rows[`first-party/${name}`]], [], `${name} first-party`);
     }
-    t.diagnostic("ping blocked by: " +, JSON.stringify(Object.fromEntries(
+    t.diagnostic("ping blocked by: " + JSON.stringify(Object.fromEntries(
       Object.entries(rows).map(([k, v]) => [k, [...v]]))));
   });
 
