@@ -150,11 +150,12 @@ function injectHook(html) {
  * Every request is logged, so tests can see what the browser asked for.
  */
 export class Site {
-  constructor({ upstream, host = "127.0.0.1", prefix = "", proxy = true } = {}) {
+  constructor({ upstream, host = "127.0.0.1", prefix = "", proxy = true, rename = {} } = {}) {
     this.upstream = upstream;
     this.host = host;
     this.prefix = prefix;
     this.proxy = proxy;
+    this.rename = rename; // upstream path -> path asked for it (after the prefix), e.g. {"/ct.js": "/tracking.js"}
     this.pages = new Map();
     this.overrides = new Map();
     this.requests = [];
@@ -205,7 +206,14 @@ export class Site {
 
   handle(req, res) {
     const url = new URL(req.url, this.origin);
-    this.requests.push({ method: req.method, path: url.pathname, url: url.href, at: Date.now(), headers: req.headers });
+    const entry = { method: req.method, path: url.pathname, url: url.href, at: Date.now(), headers: req.headers };
+    this.requests.push(entry);
+    if (req.method === "POST") {
+      // Kept for tests (bodies are small JSON); the proxy still streams the request.
+      const chunks = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => (entry.body = Buffer.concat(chunks).toString("utf8")));
+    }
     const page = this.pages.get(url.pathname);
     if (page && req.method === "GET") {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...page.headers });
@@ -224,10 +232,11 @@ export class Site {
     } else if (!this.proxy) {
       return notFound(res);
     }
-    this.forward(req, res, path + url.search, url.pathname);
+    path = this.rename[path] || path;
+    this.forward(req, res, path + url.search, url.pathname, entry);
   }
 
-  forward(req, res, target, asked) {
+  forward(req, res, target, asked, entry) {
     const headers = { ...req.headers, "x-forwarded-host": req.headers.host, "x-forwarded-proto": "http" };
     const wantsHtml = this.hook && /text\/html/.test(req.headers.accept || "");
     if (wantsHtml) delete headers["accept-encoding"]; // so the hook can be injected
@@ -235,6 +244,8 @@ export class Site {
       { host: this.upstream.host, port: this.upstream.port, method: req.method, path: target, headers },
       (up) => {
         const out = { ...up.headers, ...(this.overrides.get(asked) || {}) };
+        entry.status = up.statusCode;
+        entry.responseHeaders = out;
         if (wantsHtml && /text\/html/.test(up.headers["content-type"] || "")) {
           const chunks = [];
           up.on("data", (c) => chunks.push(c));
@@ -438,7 +449,14 @@ class FirefoxPage extends BasePage {
     page.console = [];
     page.errors = [];
     page.page.on("console", (m) => m.type() === "error" && page.console.push(m.text()));
-    page.page.on("pageerror", (e) => page.errors.push(String(e)));
+    // Firefox reports a CSP violation as a JavaScript log entry, which puppeteer turns into
+    // "pageerror"; it is the browser's console report (Chromium's is a console error), not
+    // an exception thrown into the page.
+    page.page.on("pageerror", (e) => {
+      const text = String(e);
+      if (/^(Error: )?Content-Security-Policy: /.test(text)) page.console.push(text);
+      else page.errors.push(text);
+    });
     return page;
   }
 
@@ -603,11 +621,12 @@ class Engine {
     }, 15000, "WebKitWebDriver");
   }
 
-  async newPage(site) {
+  /** A new page in a new context; in WebKit the `sites` inject the error hook. */
+  async newPage(...sites) {
     const Page = { chromium: ChromiumPage, firefox: FirefoxPage, webkit: WebKitPage }[this.name];
     const page = await Page.create(this);
     this.pages.add(page);
-    if (site && this.name === "webkit") site.hook = true;
+    if (this.name === "webkit") for (const site of sites) if (site) site.hook = true;
     return page;
   }
 
@@ -647,8 +666,8 @@ export function engines(fn, { collector = true } = {}) {
     describe(name, () => {
       const env = {
         engine: name,
-        async newPage() {
-          return env.browser.newPage(env.site);
+        async newPage(...sites) {
+          return env.browser.newPage(env.site, ...sites);
         },
         test(title, opts, body) {
           if (typeof opts === "function") [opts, body] = [{}, opts];
