@@ -62,7 +62,12 @@ engines((env) => {
   // second download. The control case (a plain fetch() matching the same preload) shows
   // the engine reuses no-store preloads at all.
   const PRELOAD = '<link rel="preload" as="fetch" crossorigin href="/_ct/clicktrail_bg.wasm">';
-  env.test("a <link rel=preload as=fetch crossorigin> of the wasm is used, not downloaded twice", async () => {
+  // Measured (docs/browsers.md): Chromium reuses a no-store preload only for a fetch with
+  // the same credentials mode (with the collector's cacheable headers its HTTP cache hides a
+  // mismatch); Firefox reuses it whatever the credentials mode; WebKitGTK downloads twice
+  // even for a plain fetch() of a preloaded URL, cacheable or not.
+  const WEBKIT_PRELOAD = "WebKitGTK never reuses a <link rel=preload as=fetch> for fetch() (2 downloads even for a plain fetch of the preloaded URL, measured with and without no-store)";
+  env.test("a <link rel=preload as=fetch crossorigin> of the wasm is used, not downloaded twice", { skip: { webkit: WEBKIT_PRELOAD } }, async () => {
     const restore = fp.override("/_ct/clicktrail_bg.wasm", { "cache-control": "no-store" });
     try {
       const wasmGets = (mark) => fp.requestsSince(mark).filter((r) => r.path === "/_ct/clicktrail_bg.wasm").length;
