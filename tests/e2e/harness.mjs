@@ -227,10 +227,10 @@ export class Site {
     }
     let path = url.pathname;
     if (this.prefix) {
-      if (!path.startsWith(this.prefix + "/")) return notFound(res);
+      if (!path.startsWith(this.prefix + "/")) return notFound(res, entry);
       path = path.slice(this.prefix.length);
     } else if (!this.proxy) {
-      return notFound(res);
+      return notFound(res, entry);
     }
     path = this.rename[path] || path;
     this.forward(req, res, path + url.search, url.pathname, entry);
@@ -269,7 +269,8 @@ export class Site {
   }
 }
 
-function notFound(res) {
+function notFound(res, entry) {
+  if (entry) entry.status = 404;
   res.writeHead(404, { "content-type": "text/plain" });
   res.end("not found");
 }
@@ -599,15 +600,8 @@ class Engine {
         throw new Error(`${bin} missing: run bash scripts/setup.sh (Debian xvfb, webkit2gtk-driver)`);
       }
     }
-    this.xvfb = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-      { stdio: ["ignore", "ignore", "pipe", "pipe"] });
-    let xlog = "";
-    this.xvfb.stderr.on("data", (d) => (xlog += d));
-    const display = await Promise.race([
-      new Promise((ok) => this.xvfb.stdio[3].once("data", (d) => ok(String(d).trim()))),
-      new Promise((_, fail) => this.xvfb.once("exit", () => fail(new Error(`Xvfb exited: ${xlog}`)))),
-      sleep(15000).then(() => { throw new Error(`Xvfb gave no display: ${xlog}`); }),
-    ]);
+    this.xvfb = await startXvfb();
+    const display = this.xvfb.display;
     this.display = `:${display}`;
     const port = await freePort();
     this.driverUrl = `http://127.0.0.1:${port}`;
@@ -639,14 +633,30 @@ class Engine {
   async stop() {
     await this.closePages();
     await this.browser?.close().catch(() => {});
-    for (const child of [this.driver, this.xvfb]) {
-      if (child && child.exitCode === null) {
-        const exited = new Promise((ok) => child.once("exit", ok));
-        child.kill("SIGTERM");
-        await Promise.race([exited, sleep(3000).then(() => child.kill("SIGKILL"))]);
-      }
-    }
+    for (const child of [this.driver, this.xvfb]) await stopChild(child);
   }
+}
+
+/** An Xvfb server on a display it picks itself (-displayfd); `.display` is its number. */
+export async function startXvfb() {
+  const xvfb = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    { stdio: ["ignore", "ignore", "pipe", "pipe"] });
+  let xlog = "";
+  xvfb.stderr.on("data", (d) => (xlog += d));
+  xvfb.display = await Promise.race([
+    new Promise((ok) => xvfb.stdio[3].once("data", (d) => ok(String(d).trim()))),
+    new Promise((_, fail) => xvfb.once("exit", () => fail(new Error(`Xvfb exited: ${xlog}`)))),
+    sleep(15000).then(() => { throw new Error(`Xvfb gave no display: ${xlog}`); }),
+  ]);
+  return xvfb;
+}
+
+/** Stops a child process (SIGTERM, then SIGKILL after 3 s). */
+export async function stopChild(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((ok) => child.once("exit", ok));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(3000).then(() => child.kill("SIGKILL"))]);
 }
 
 /** One engine, started by the caller (the benchmark and the special tests use it). */
