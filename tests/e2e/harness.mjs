@@ -158,6 +158,7 @@ export class Site {
     this.rename = rename; // upstream path -> path asked for it (after the prefix), e.g. {"/ct.js": "/tracking.js"}
     this.pages = new Map();
     this.overrides = new Map();
+    this.failures = new Map();
     this.requests = [];
     this.hook = false;
   }
@@ -176,6 +177,11 @@ export class Site {
   override(path, headers) {
     this.overrides.set(path, headers);
     return () => this.overrides.delete(path);
+  }
+
+  /** The next `count` requests for `path` are answered `status` without reaching the collector. */
+  failNext(path, count = 1, status = 503) {
+    this.failures.set(path, { count, status });
   }
 
   /** A mark for `requestsSince`. */
@@ -231,6 +237,14 @@ export class Site {
       path = path.slice(this.prefix.length);
     } else if (!this.proxy) {
       return notFound(res, entry);
+    }
+    const failure = this.failures.get(url.pathname);
+    if (failure && failure.count > 0) {
+      failure.count -= 1;
+      entry.status = failure.status;
+      res.writeHead(failure.status, { "content-type": "application/json", "access-control-allow-origin": "*" });
+      res.end(JSON.stringify({ error: { code: "unavailable", message: "test: failed on purpose" } }));
+      return;
     }
     path = this.rename[path] || path;
     this.forward(req, res, path + url.search, url.pathname, entry);
