@@ -212,6 +212,43 @@ async fn unknown_affiliate_on_a_fresh_visit_removes_the_cookie() {
 }
 
 #[wasm_bindgen_test]
+async fn two_clicks_in_the_outbox_the_later_one_wins_whatever_the_delivery_order() {
+    // collector down: alice's fresh click and then bob's wait in the outbox
+    setup("/?aff=alice");
+    set_mode(JsValue::from(503));
+    td(&[t("t1"), t("click")]);
+    let x = cookie_cid("t1").unwrap();
+    until_sent(CLICK, 1).await;
+    pause(20).await;
+    push_url("/?aff=bob");
+    until_sent(CLICK, 2).await;
+    pause(20).await;
+    // bob's (later) click is delivered first: the collector gives bob the proposed CID
+    eval_js("window.__mode = (rec) => rec.body && rec.body.aff === 'alice' ? 503 : null");
+    fire("pagehide");
+    until_sent(CLICK, 4).await;
+    pause(50).await;
+    assert_eq!(owner(&x).as_deref(), Some("bob"));
+    assert_eq!(cookie_cid("t1"), Some(x.clone()));
+    // then alice's (older) click: the collector answers with a new CID for alice, which
+    // must not replace bob's
+    set_mode(JsValue::NULL);
+    fire("pagehide");
+    until_sent(CLICK, 5).await;
+    pause(50).await;
+    assert_eq!(ls_get("clicktrail_outbox"), None, "both delivered");
+    assert_eq!(
+        cookie_cid("t1"),
+        Some(x.clone()),
+        "the later click (bob) wins"
+    );
+    assert_eq!(owner(&x).as_deref(), Some("bob"));
+    let m = parse(&ls_get("clicktrail").unwrap());
+    assert_eq!(s(&m, "aff").as_deref(), Some("bob"));
+    no_page_errors();
+}
+
+#[wasm_bindgen_test]
 async fn lost_cookie_is_restored_from_the_mirror() {
     let cid = referred("t1", "/?aff=alice").await;
     clear_cookies();
