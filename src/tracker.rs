@@ -81,6 +81,8 @@ struct State {
     observing: bool,
     /// (tenant, creation ms of the latest click sent): see [`last_click`].
     last_clicks: Vec<(String, u64)>,
+    /// Queued `trackdesk` calls replayed in a later task (see [`run_deferred`]).
+    deferred: Vec<[JsValue; 4]>,
 }
 
 /// The page's tracker state (wasm32 is single-threaded).
@@ -194,20 +196,52 @@ pub fn start(config: JsValue) {
                 known_cid: None,
                 observing: false,
                 last_clicks: Vec::new(),
+                deferred: Vec::new(),
             });
         }
     }
+    // Start-up without long tasks: the cookie and the click run now (the queue up to its
+    // last `click` / `consent`, Affitor's click); everything else runs in later tasks.
     install_dispatcher(&w);
+    if let Some(t) = affitor {
+        install_affitor(&w, &t);
+    }
+    history::task(install_hooks);
+    history::task(start_outbox);
+}
+
+/// Later task: SPA navigation hooks and the `pagehide` flush.
+fn install_hooks() {
     if let Err(e) = history::hook(on_navigate) {
         js::log_v("history hooks failed:", &e.into());
     }
     let _ = history::on("pagehide", on_pagehide);
-    if let Some(t) = affitor {
-        install_affitor(&w, &t);
-    }
-    if consent {
+}
+
+/// Later task: prune the outbox (this and earlier pages) and send what is due.
+fn start_outbox() {
+    if with(|s| s.consent).unwrap_or(false) {
         update_outbox(|v| outbox::prune(v, web::now_ms()));
         flush_due();
+    }
+}
+
+/// Later task: the queued commands after the last `click` / `consent`, in their order
+/// (calls made meanwhile wait behind them).
+fn run_deferred() {
+    loop {
+        let next = with(|s| {
+            if s.deferred.is_empty() {
+                None
+            } else {
+                Some(s.deferred.remove(0))
+            }
+        })
+        .flatten();
+        let Some([t, c, p, cb]) = next else {
+            break;
+        };
+        dispatch(t, c, p, cb);
     }
 }
 
@@ -227,13 +261,14 @@ pub fn reset_for_tests() {
         s.fresh.clear();
         s.known_cid = None;
         s.last_clicks.clear();
+        s.deferred.clear();
     });
 }
 
 fn install_dispatcher(w: &JsValue) {
     let f = js::func_m(
         Box::new(|t, c, p, cb| {
-            dispatch(t, c, p, cb);
+            page_call(t, c, p, cb);
             Ok(JsValue::UNDEFINED)
         }),
         js::QUEUE,
@@ -287,17 +322,54 @@ fn install_dispatcher(w: &JsValue) {
         }
     }
     js::set(&to, "f", &f);
+    // Replayed in order: up to the last `click` / `consent` now (the cookie and the click
+    // first), the rest in a later task.
+    let mut calls = Vec::new();
     for q in queues {
         for i in 0..js::len(&q) {
             let a = js::get_i(&q, i);
-            dispatch(
+            calls.push([
                 js::get_i(&a, 0),
                 js::get_i(&a, 1),
                 js::get_i(&a, 2),
                 js::get_i(&a, 3),
-            );
+            ]);
         }
     }
+    let split = calls
+        .iter()
+        .rposition(|a| {
+            matches!(
+                a[1].as_string().as_deref().and_then(Command::parse),
+                Some(Command::Click | Command::Consent)
+            )
+        })
+        .map_or(0, |i| i + 1);
+    let later = calls.split_off(split.min(calls.len()));
+    for [t, c, p, cb] in calls {
+        dispatch(t, c, p, cb);
+    }
+    if !later.is_empty() {
+        with(|s| s.deferred = later);
+        history::task(run_deferred);
+    }
+}
+
+/// The page's `trackdesk(...)`: behind the deferred queue replay while it waits.
+fn page_call(t: JsValue, c: JsValue, p: JsValue, cb: JsValue) {
+    let args = [t, c, p, cb];
+    let Some(Some(args)) = with(|s| {
+        if s.deferred.is_empty() {
+            Some(args)
+        } else {
+            s.deferred.push(args);
+            None
+        }
+    }) else {
+        return;
+    };
+    let [t, c, p, cb] = args;
+    dispatch(t, c, p, cb);
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -554,18 +626,26 @@ fn current(tenant: &str, restore: bool) -> Option<Current> {
 }
 
 /// A CID is known: fill hidden inputs, decorate Stripe links, watch for new elements.
+/// (The DOM work runs in a later task, not on the click's path.)
 fn note_cid(cid: &str) {
-    let start_observer = with(|s| {
+    let first = with(|s| {
         s.known_cid = Some(cid.to_string());
         !core::mem::replace(&mut s.observing, true)
     })
     .unwrap_or(false);
+    if first {
+        history::task(start_dom);
+    } else {
+        refresh_dom();
+    }
+}
+
+/// Later task: fill the page, then watch for elements added later.
+fn start_dom() {
     refresh_dom();
-    if start_observer {
-        let f: Function = js::func0(refresh_dom).unchecked_into();
-        if let Err(e) = dom::observe(&f) {
-            js::log_v("MutationObserver failed:", &e.into());
-        }
+    let f: Function = js::func0(refresh_dom).unchecked_into();
+    if let Err(e) = dom::observe(&f) {
+        js::log_v("MutationObserver failed:", &e.into());
     }
 }
 

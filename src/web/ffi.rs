@@ -24,6 +24,8 @@ export function w(f,m){const g=function(){if(!dead)try{return f.apply(this,argum
 if(!(e instanceof WebAssembly.RuntimeError||e instanceof RangeError)){if(m&1)try{console.log('[clicktrail]','error:',e)}catch(_){}return}\
 dead=1;if(m&1)try{console.log('[clicktrail]','internal error: tracking stopped, later calls are queued',e)}catch(_){}}\
 if(m&2)(g.q=g.q||[]).push(arguments);if(m&4)return Promise.reject(new Error('clicktrail: tracking stopped after an internal error'))};return g}\
+export function t(f){const g=globalThis;try{if(g.scheduler&&g.scheduler.postTask){g.scheduler.postTask(f).catch(()=>{});return}\
+if(g.requestIdleCallback){g.requestIdleCallback(f,{timeout:200});return}}catch(_){}g.setTimeout(f,0)}\
 export function h(o,n,a){try{const f=o[n];if(typeof f=='function')o[n]=function(){const r=f.apply(this,arguments);a();return r}}catch(_){}}")]
 extern "C" {
     /// `globalThis`.
@@ -32,6 +34,9 @@ extern "C" {
     /// The guard (see above): `f` wrapped so that it never throws.
     #[wasm_bindgen(js_name = w)]
     pub fn guard(f: &JsValue, mode: u32) -> JsValue;
+    /// `f` in a later task (postTask / requestIdleCallback / setTimeout 0).
+    #[wasm_bindgen(js_name = t)]
+    pub fn later_task(f: &JsValue);
     /// `o[n]` replaced by a wrapper calling the original, then `after()`.
     #[wasm_bindgen(js_name = h)]
     pub fn hook_after(o: &JsValue, n: &str, after: &JsValue);

@@ -34,3 +34,9 @@ pub fn later(ms: u64, f: fn()) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// Runs `f` in a later task of its own: `scheduler.postTask` where available, else
+/// `requestIdleCallback` (with a 200 ms timeout), else `setTimeout(f, 0)`.
+pub fn task(f: fn()) {
+    ffi::later_task(&js::func0(f));
+}
