@@ -229,18 +229,8 @@ fn start_outbox() {
 /// Later task: the queued commands after the last `click` / `consent`, in their order
 /// (calls made meanwhile wait behind them).
 fn run_deferred() {
-    loop {
-        let next = with(|s| {
-            if s.deferred.is_empty() {
-                None
-            } else {
-                Some(s.deferred.remove(0))
-            }
-        })
-        .flatten();
-        let Some([t, c, p, cb]) = next else {
-            break;
-        };
+    let calls = with(|s| core::mem::take(&mut s.deferred)).unwrap_or_default();
+    for [t, c, p, cb] in calls {
         dispatch(t, c, p, cb);
     }
 }
@@ -345,9 +335,14 @@ fn install_dispatcher(w: &JsValue) {
             )
         })
         .map_or(0, |i| i + 1);
-    let later = calls.split_off(split.min(calls.len()));
-    for [t, c, p, cb] in calls {
-        dispatch(t, c, p, cb);
+    // (no `split_off`/`remove`: their panic paths bring formatting code into the wasm)
+    let mut later = Vec::new();
+    for (i, [t, c, p, cb]) in calls.into_iter().enumerate() {
+        if i < split {
+            dispatch(t, c, p, cb);
+        } else {
+            later.push([t, c, p, cb]);
+        }
     }
     if !later.is_empty() {
         with(|s| s.deferred = later);
