@@ -4,7 +4,7 @@
 //! Rule for reentrancy: the state is only borrowed inside `with(..)` and page code
 //! (callbacks, the page's functions) is never called while it is borrowed.
 
-use crate::attribution::{self, Answer, Model, Outcome, Plan};
+use crate::attribution::{self, Answer, CookieOp, Model, Plan};
 use crate::cmd::{self, Command, Conversion, Delivery};
 use crate::cookie::{self, Mirror, MIRROR_KEY};
 use crate::outbox::{self, Entry};
@@ -34,6 +34,9 @@ struct Config {
     affitor: Option<String>,
     consent_required: bool,
     stripe: bool,
+    /// The endpoint is on the page's own origin (SPEC §16 first-party mode): click
+    /// requests ask the collector to set the cookie with `Set-Cookie` (docs/wire.md).
+    first_party: bool,
 }
 
 /// Who waits for a send's outcome.
@@ -76,6 +79,10 @@ struct State {
     fresh: Vec<(String, String)>,
     known_cid: Option<String>,
     observing: bool,
+    /// (tenant, creation ms of the latest click sent): see [`last_click`].
+    last_clicks: Vec<(String, u64)>,
+    /// Queued `trackdesk` calls replayed in a later task (see [`run_deferred`]).
+    deferred: Vec<[JsValue; 4]>,
 }
 
 /// The page's tracker state (wasm32 is single-threaded).
@@ -139,7 +146,11 @@ fn parse_config(c: &JsValue) -> (Config, bool) {
             .filter(|t| cookie::valid_tenant(t)),
         consent_required: js::get(c, "consent").as_string().as_deref() == Some("required"),
         stripe: js::get(c, "stripe").as_string().as_deref() == Some("links"),
+        first_party: false,
     };
+    let mut cfg = cfg;
+    cfg.first_party = url::origin(&cfg.endpoint)
+        .is_some_and(|o| Some(o) == url::origin(&web::location("origin")));
     (cfg, flag("debug"))
 }
 
@@ -184,20 +195,43 @@ pub fn start(config: JsValue) {
                 fresh: Vec::new(),
                 known_cid: None,
                 observing: false,
+                last_clicks: Vec::new(),
+                deferred: Vec::new(),
             });
         }
     }
+    // Start-up without long tasks: the cookie and the click run now (the queue up to its
+    // last `click` / `consent`, Affitor's click); everything else runs in later tasks.
     install_dispatcher(&w);
+    if let Some(t) = affitor {
+        install_affitor(&w, &t);
+    }
+    history::task(install_hooks);
+    history::task(start_outbox);
+}
+
+/// Later task: SPA navigation hooks and the `pagehide` flush.
+fn install_hooks() {
     if let Err(e) = history::hook(on_navigate) {
         js::log_v("history hooks failed:", &e.into());
     }
     let _ = history::on("pagehide", on_pagehide);
-    if let Some(t) = affitor {
-        install_affitor(&w, &t);
-    }
-    if consent {
+}
+
+/// Later task: prune the outbox (this and earlier pages) and send what is due.
+fn start_outbox() {
+    if with(|s| s.consent).unwrap_or(false) {
         update_outbox(|v| outbox::prune(v, web::now_ms()));
         flush_due();
+    }
+}
+
+/// Later task: the queued commands after the last `click` / `consent`, in their order
+/// (calls made meanwhile wait behind them).
+fn run_deferred() {
+    let calls = with(|s| core::mem::take(&mut s.deferred)).unwrap_or_default();
+    for [t, c, p, cb] in calls {
+        dispatch(t, c, p, cb);
     }
 }
 
@@ -216,18 +250,26 @@ pub fn reset_for_tests() {
         s.waiters.clear();
         s.fresh.clear();
         s.known_cid = None;
+        s.last_clicks.clear();
+        s.deferred.clear();
     });
 }
 
 fn install_dispatcher(w: &JsValue) {
-    let f = js::func(Box::new(|t, c, p, cb| {
-        dispatch(t, c, p, cb);
-        Ok(JsValue::UNDEFINED)
-    }));
+    let f = js::func_m(
+        Box::new(|t, c, p, cb| {
+            page_call(t, c, p, cb);
+            Ok(JsValue::UNDEFINED)
+        }),
+        js::QUEUE,
+    );
     js::set(
         &f,
         "signup",
-        &js::func(Box::new(|k, e, _, _| Ok(signup_promise(None, k, e)))),
+        &js::func_m(
+            Box::new(|k, e, _, _| Ok(signup_promise(None, k, e))),
+            js::PROMISE,
+        ),
     );
     js::set(
         &f,
@@ -270,17 +312,59 @@ fn install_dispatcher(w: &JsValue) {
         }
     }
     js::set(&to, "f", &f);
+    // Replayed in order: up to the last `click` / `consent` now (the cookie and the click
+    // first), the rest in a later task.
+    let mut calls = Vec::new();
     for q in queues {
         for i in 0..js::len(&q) {
             let a = js::get_i(&q, i);
-            dispatch(
+            calls.push([
                 js::get_i(&a, 0),
                 js::get_i(&a, 1),
                 js::get_i(&a, 2),
                 js::get_i(&a, 3),
-            );
+            ]);
         }
     }
+    let split = calls
+        .iter()
+        .rposition(|a| {
+            matches!(
+                a[1].as_string().as_deref().and_then(Command::parse),
+                Some(Command::Click | Command::Consent)
+            )
+        })
+        .map_or(0, |i| i + 1);
+    // (no `split_off`/`remove`: their panic paths bring formatting code into the wasm)
+    let mut later = Vec::new();
+    for (i, [t, c, p, cb]) in calls.into_iter().enumerate() {
+        if i < split {
+            dispatch(t, c, p, cb);
+        } else {
+            later.push([t, c, p, cb]);
+        }
+    }
+    if !later.is_empty() {
+        with(|s| s.deferred = later);
+        history::task(run_deferred);
+    }
+}
+
+/// The page's `trackdesk(...)`: behind the deferred queue replay while it waits.
+fn page_call(t: JsValue, c: JsValue, p: JsValue, cb: JsValue) {
+    let args = [t, c, p, cb];
+    let Some(Some(args)) = with(|s| {
+        if s.deferred.is_empty() {
+            Some(args)
+        } else {
+            s.deferred.push(args);
+            None
+        }
+    }) else {
+        return;
+    };
+    let [t, c, p, cb] = args;
+    dispatch(t, c, p, cb);
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -292,6 +376,12 @@ fn dispatch(t: JsValue, c: JsValue, p: JsValue, cb: JsValue) {
         return;
     };
     let name = c.as_string().unwrap_or_default();
+    // A deliberately panicking build (`--features panic-test`, docs/tracker.md) proves
+    // that a panic inside the wasm never reaches the page's `trackdesk(...)` call.
+    #[cfg(feature = "panic-test")]
+    if name == "panic" {
+        panic!("clicktrail panic-test");
+    }
     let Some(cmd) = Command::parse(&name) else {
         js::log_v("unknown command:", &c);
         return;
@@ -531,19 +621,40 @@ fn current(tenant: &str, restore: bool) -> Option<Current> {
 }
 
 /// A CID is known: fill hidden inputs, decorate Stripe links, watch for new elements.
+/// (The DOM work runs in a later task, not on the click's path.)
 fn note_cid(cid: &str) {
-    let start_observer = with(|s| {
+    let first = with(|s| {
         s.known_cid = Some(cid.to_string());
         !core::mem::replace(&mut s.observing, true)
     })
     .unwrap_or(false);
-    refresh_dom();
-    if start_observer {
-        let f: Function = js::func0(refresh_dom).unchecked_into();
-        if let Err(e) = dom::observe(&f) {
-            js::log_v("MutationObserver failed:", &e.into());
-        }
+    if first {
+        history::task(start_dom);
+    } else {
+        refresh_dom();
     }
+}
+
+/// Later task: fill the page, then watch for elements added later.
+fn start_dom() {
+    refresh_dom();
+    let f: Function = js::func0(refresh_dom).unchecked_into();
+    if let Err(e) = dom::observe(&f) {
+        js::log_v("MutationObserver failed:", &e.into());
+    }
+}
+
+/// A CID was removed (unknown affiliate, expired, replaced): take it out of hidden inputs
+/// and Stripe links, and stop filling it into elements added later.
+fn forget_cid(cid: &str) {
+    let stripe = with(|s| {
+        if s.known_cid.as_deref() == Some(cid) {
+            s.known_cid = None;
+        }
+        s.cfg.stripe
+    })
+    .unwrap_or(false);
+    dom::clear_cid(cid, stripe);
 }
 
 fn refresh_dom() {
@@ -568,12 +679,12 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
     // `location.search` of that href (query_param stops at a `#`)
     let page = landing(&href);
     let search = page.get(url::find_ascii(page, b'?').unwrap_or(page.len())..);
-    let Some((model, params)) = with(|s| {
+    let Some((model, params, first_party)) = with(|s| {
         if !s.click_tenants.iter().any(|t| t == tenant) {
             s.click_tenants.push(tenant.to_string());
         }
         s.last_href = landing(&href).to_string();
-        (s.cfg.model, s.cfg.params.clone())
+        (s.cfg.model, s.cfg.params.clone(), s.cfg.first_party)
     }) else {
         return;
     };
@@ -615,7 +726,9 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
                 click_callback(cb, &c.cid, c.expired_at.as_deref());
                 None
             };
-            send_click(tenant, &code, &c.cid, &href, waiter);
+            let server_cookie =
+                first_party && (model == Model::Last || c.aff.as_deref() == Some(&code));
+            send_click(tenant, &code, &c.cid, &href, waiter, server_cookie);
         }
         _ => {
             let cid = web::new_uuid();
@@ -631,21 +744,40 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
             with(|s| s.fresh.push((cid.clone(), code.clone())));
             note_cid(&cid);
             click_callback(cb, &cid, Some(&exp));
-            send_click(tenant, &code, &cid, &href, None);
+            send_click(tenant, &code, &cid, &href, None, first_party);
         }
     }
 }
 
-fn send_click(tenant: &str, aff: &str, cid: &str, href: &str, waiter: Option<Waiter>) {
+/// `server_cookie`: the collector may set the cookie for this click (first-party mode,
+/// and not a first-click visitor whose cookie may belong to another affiliate).
+fn send_click(
+    tenant: &str,
+    aff: &str,
+    cid: &str,
+    href: &str,
+    waiter: Option<Waiter>,
+    server_cookie: bool,
+) {
     let referrer = js::get(&web::document(), "referrer")
         .as_string()
         .unwrap_or_default();
     let id = web::new_uuid();
-    let body = cmd::click_body(tenant, &id, aff, cid, href, &referrer);
+    let spec = server_cookie.then(|| {
+        let (domain, secure) = cookie_attrs();
+        cmd::CookieSpec {
+            domain,
+            secure,
+            affitor: is_affitor(tenant),
+        }
+    });
+    let body = cmd::click_body(tenant, &id, aff, cid, href, &referrer, spec.as_ref());
+    set_last_click(tenant, web::now_ms());
     send(cmd::CLICK, body, id, waiter);
 }
 
-/// Applies the collector's answer to a click (on this page or a later one).
+/// Applies the collector's answer to a click (on this page or a later one): the decision
+/// is [`attribution::settle`]; this only gathers its inputs and runs its effects.
 fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
     let Some(req) = json::parse(&e.body) else {
         return;
@@ -680,7 +812,7 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
         }
         Delivery::Drop => Answer::Rejected,
     };
-    let m = mirror();
+    let m = mirror().filter(|m| m.tenant == tenant);
     let Some((model, fresh_here)) = with(|s| {
         (
             s.cfg.model,
@@ -691,37 +823,90 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
     };
     let fresh = fresh_here
         || m.as_ref()
-            .is_some_and(|m| m.tenant == tenant && m.cid == sent && m.aff.as_deref() == Some(aff));
-    if cookie::cid_for(&cookies::all(), tenant).as_deref() != Some(sent) {
-        return; // the cookie changed meanwhile (another click, cleared): leave it
-    }
-    match (attribution::outcome(model, sent, fresh, &answer), answer) {
-        (Outcome::Refresh | Outcome::Replace, Answer::Ok { cid, expired_at }) => {
-            let left = expired_at
-                .as_deref()
-                .and_then(time::parse)
-                .map(|t| t - now_secs())
-                .unwrap_or(DEFAULT_LIFETIME);
-            write_cookie(tenant, &cid, left);
-            let m = Mirror {
-                tenant: tenant.into(),
-                cid: cid.clone(),
-                aff: Some(aff.into()),
-                expired_at,
-            };
-            storage::set(Area::Local, MIRROR_KEY, &m.encode());
-            note_cid(&cid);
+            .is_some_and(|m| m.cid == sent && m.aff.as_deref() == Some(aff));
+    let server_cookie = req.get("cookie").is_some();
+    // What the visitor holds, as recorded before this answer: in first-party mode the
+    // answer's Set-Cookie has already replaced the cookie, so the mirror tells.
+    let held = if server_cookie {
+        match &m {
+            Some(m) => Some(m.cid.clone()),
+            None => Some(sent.to_string()),
         }
-        (Outcome::Remove, _) => {
-            js::log("unknown affiliate: cookie removed");
+    } else {
+        cookie::cid_for(&cookies::all(), tenant)
+    };
+    let now = now_secs();
+    let input = attribution::Sent {
+        model,
+        cid: sent,
+        fresh,
+        latest: e.created >= last_click(tenant),
+        held: held.as_deref(),
+        held_left: m.as_ref().and_then(|m| m.seconds_left(now)),
+        server_cookie,
+    };
+    let expires = match &answer {
+        Answer::Ok { expired_at, .. } => expired_at.as_deref().and_then(time::parse),
+        _ => None,
+    };
+    let out = attribution::settle(&input, &answer, expires, now, DEFAULT_LIFETIME);
+    match out.cookie {
+        CookieOp::None => {}
+        CookieOp::Write(cid, left) => write_cookie(tenant, &cid, left),
+        CookieOp::Remove => {
+            js::log("click not attributed (unknown affiliate or already expired): cookie removed");
             remove_cookie(tenant);
-            if m.is_some_and(|m| m.cid == sent) {
-                storage::remove(Area::Local, MIRROR_KEY);
-            }
-            with(|s| s.known_cid = None);
         }
-        _ => {}
     }
+    if out.drop_mirror && m.as_ref().is_some_and(|m| m.cid == sent) {
+        storage::remove(Area::Local, MIRROR_KEY);
+    }
+    if let Some((cid, expired_at)) = out.mirror {
+        let m = Mirror {
+            tenant: tenant.into(),
+            cid,
+            aff: Some(aff.into()),
+            expired_at,
+        };
+        storage::set(Area::Local, MIRROR_KEY, &m.encode());
+    }
+    if let Some(old) = out.clear {
+        forget_cid(&old);
+    }
+    if let Some(cid) = out.note {
+        note_cid(&cid);
+    }
+}
+
+/// Key of the creation time (ms) of the latest click sent for a tenant.
+fn last_key(tenant: &str) -> String {
+    crate::json::cat(&["clicktrail_last:", tenant])
+}
+
+/// Creation time of the latest click sent for `tenant` (this page or an earlier one).
+fn last_click(tenant: &str) -> u64 {
+    let stored = storage::get(Area::Local, &last_key(tenant))
+        .and_then(|v| json::parse_u64(&v))
+        .unwrap_or(0);
+    let here = with(|s| {
+        s.last_clicks
+            .iter()
+            .find(|(t, _)| t == tenant)
+            .map(|(_, at)| *at)
+    })
+    .flatten()
+    .unwrap_or(0);
+    stored.max(here)
+}
+
+fn set_last_click(tenant: &str, at: u64) {
+    with(|s| {
+        s.last_clicks.retain(|(t, _)| t != tenant);
+        s.last_clicks.push((tenant.to_string(), at));
+    });
+    let mut v = String::new();
+    json::push_u64(&mut v, at);
+    storage::set(Area::Local, &last_key(tenant), &v);
 }
 
 // ---------------------------------------------------------------- other commands
@@ -800,12 +985,15 @@ fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
     let Some(key) = js::get_text(p, "customerKey") else {
         return fail("customerKey (a non-empty string) is required");
     };
-    let Some(cid) = current(tenant, true).map(|c| c.cid) else {
+    let cid = current(tenant, true).map(|c| c.cid);
+    // Affitor's API takes a lead with the customer key alone (an organic visitor: its
+    // documented `await affitor.signup(...)` must not reject); Trackdesk's needs a CID.
+    if cid.is_none() && !is_affitor(tenant) {
         return fail("no click ID for this visitor (not referred by an affiliate)");
-    };
+    }
     let email = js::get_text(p, "email");
     let id = web::new_uuid();
-    let body = cmd::lead_body(tenant, &id, &cid, &key, email.as_deref());
+    let body = cmd::lead_body(tenant, &id, cid.as_deref(), &key, email.as_deref());
     send(cmd::LEAD, body, id, waiter);
 }
 
@@ -919,9 +1107,10 @@ fn install_affitor(w: &JsValue, tenant: &str) {
     js::set(
         &a,
         "signup",
-        &js::func(Box::new(move |k, e, _, _| {
-            Ok(signup_promise(Some(t.clone()), k, e))
-        })),
+        &js::func_m(
+            Box::new(move |k, e, _, _| Ok(signup_promise(Some(t.clone()), k, e))),
+            js::PROMISE,
+        ),
     );
     let t = tenant.to_string();
     js::set(
@@ -1158,22 +1347,22 @@ fn flush_due() {
     schedule();
 }
 
-/// `pagehide`: hand pending events to `sendBeacon`. They stay in the outbox until a
-/// fetch is acknowledged (the collector drops duplicates by eventId).
+/// `pagehide`: every pending event leaves now, whatever its retry time, with
+/// `fetch(…, {keepalive: true})` (never `sendBeacon`: blockers drop beacons to another
+/// site while `sendBeacon` still returns `true`). They stay in the outbox until a fetch is
+/// acknowledged (the collector drops duplicates by eventId).
 fn on_pagehide() {
     let pending = with(|s| {
         if !s.consent {
             return Vec::new();
         }
-        let ep = s.cfg.endpoint.clone();
         load(s)
             .into_iter()
             .filter(|e| !s.inflight.contains(&e.id))
-            .map(|e| (crate::json::cat(&[ep.as_str(), e.path.as_str()]), e.body))
             .collect()
     })
     .unwrap_or_default();
-    for (url, body) in pending {
-        http::beacon(&url, &body);
+    for e in pending {
+        attempt(e);
     }
 }

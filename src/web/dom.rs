@@ -60,6 +60,43 @@ pub fn decorate_stripe(cid: &str) {
     });
 }
 
+/// Takes `cid` out of everything [`fill_cid`] and [`decorate_stripe`] put it in (the CID
+/// was removed: unknown affiliate, expired, replaced). Other values are left alone.
+pub fn clear_cid(cid: &str, stripe: bool) {
+    each("input[name=\"trakdesk_cid\"],[data-trackdesk-cid]", |el| {
+        if js::get(el, "value").as_string().as_deref() == Some(cid) {
+            js::set(el, "value", &JsValue::from_str(""));
+        }
+        if attr(el, "data-trackdesk-cid").as_deref() == Some(cid) {
+            set_attr(el, "data-trackdesk-cid", "");
+        }
+    });
+    if !stripe {
+        return;
+    }
+    each("a[href^=\"https://buy.stripe.com/\"]", |el| {
+        if let Some(href) = attr(el, "href") {
+            let search = href.get(crate::url::find_ascii(&href, b'?').unwrap_or(href.len())..);
+            if crate::url::query_param(search.unwrap_or(""), "client_reference_id")
+                .flatten()
+                .as_deref()
+                == Some(cid)
+            {
+                set_attr(
+                    el,
+                    "href",
+                    &crate::url::remove_query_param(&href, "client_reference_id"),
+                );
+            }
+        }
+    });
+    each("stripe-pricing-table,stripe-buy-button", |el| {
+        if attr(el, "client-reference-id").as_deref() == Some(cid) {
+            let _ = js::invoke(el, "removeAttribute", &[&"client-reference-id".into()]);
+        }
+    });
+}
+
 /// Calls `f` whenever elements are added anywhere in the document.
 pub fn observe(f: &Function) -> Result<()> {
     let root = js::get(&document(), "documentElement");

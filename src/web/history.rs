@@ -1,28 +1,16 @@
 //! SPA navigation hooks (`pushState`, `replaceState`, `popstate`), events, timers.
 
-use super::{js, window, Result};
-use alloc::boxed::Box;
+use super::{ffi, js, window, Result};
 use wasm_bindgen::JsValue;
 
-/// Wraps `history.pushState` and `history.replaceState`: the page's call runs first
-/// (its exceptions reach the page unchanged), then `after()`. Also listens to `popstate`.
+/// Wraps `history.pushState` and `history.replaceState` (in plain JS, see
+/// [`ffi::hook_after`]): the page's call runs first (its exceptions reach the page
+/// unchanged), then `after()`. Also listens to `popstate`.
 pub fn hook(after: fn()) -> Result<()> {
     let history = js::get(&window(), "history");
+    let f = js::func0(after);
     for name in ["pushState", "replaceState"] {
-        let Some(orig) = js::as_function(&js::get(&history, name)) else {
-            continue;
-        };
-        let h = history.clone();
-        let wrapped = js::func(Box::new(move |a, b, c, _| {
-            let r = if c.is_undefined() {
-                orig.call2(&h, &a, &b)
-            } else {
-                orig.call3(&h, &a, &b, &c)
-            }?;
-            after();
-            Ok(r)
-        }));
-        js::set(&history, name, &wrapped);
+        ffi::hook_after(&history, name, &f);
     }
     on("popstate", after)
 }
@@ -45,4 +33,10 @@ pub fn later(ms: u64, f: fn()) -> Result<()> {
         &[&js::func0(f), &JsValue::from(ms.min(2_000_000_000) as u32)],
     )?;
     Ok(())
+}
+
+/// Runs `f` in a later task of its own: `scheduler.postTask` where available, else
+/// `requestIdleCallback` (with a 200 ms timeout), else `setTimeout(f, 0)`.
+pub fn task(f: fn()) {
+    ffi::later_task(&js::func0(f));
 }

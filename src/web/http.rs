@@ -1,4 +1,4 @@
-//! `fetch` (POST, text/plain JSON, keepalive, no credentials) and `navigator.sendBeacon`.
+//! `fetch` (POST, text/plain JSON, keepalive). No `sendBeacon` anywhere (SPEC §16).
 
 use super::{js, window};
 use alloc::boxed::Box;
@@ -10,7 +10,7 @@ use wasm_bindgen::JsValue;
 pub fn post(url: &str, body: &str, done: impl FnOnce(u16, String) + 'static) {
     // one JSON text instead of seven property writes
     let init = parse_json(
-        r#"{"method":"POST","keepalive":true,"credentials":"omit","headers":{"Content-Type":"text/plain;charset=UTF-8"}}"#,
+        r#"{"method":"POST","keepalive":true,"headers":{"Content-Type":"text/plain;charset=UTF-8"}}"#,
     );
     js::set(&init, "body", &body.into());
     let p = match js::invoke(&window(), "fetch", &[&url.into(), &init]) {
@@ -55,16 +55,6 @@ pub fn post(url: &str, body: &str, done: impl FnOnce(u16, String) + 'static) {
             js::call(&f, &js::array(&[&0.into(), &"".into()]));
         }
     }
-}
-
-/// `navigator.sendBeacon(url, body)` (sent as text/plain;charset=UTF-8).
-pub fn beacon(url: &str, body: &str) -> bool {
-    js::invoke(
-        &js::get(&window(), "navigator"),
-        "sendBeacon",
-        &[&url.into(), &body.into()],
-    )
-    .is_ok_and(|r| r.as_bool() == Some(true))
 }
 
 /// `JSON.parse(text)`, `null` when it is not JSON.

@@ -12,10 +12,23 @@ use wasm_bindgen::{JsCast, JsValue};
 /// shims; each extra closure type costs ~1 KB of wasm.
 pub type Fn4 = dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>;
 
-/// A JS function calling `f` (owned by the JS garbage collector).
+/// Guard modes (see [`ffi::guard`]): calls are queued after a trap / a Promise helper.
+pub const QUEUE: u32 = 2;
+pub const PROMISE: u32 = 4;
+
+/// A JS function calling `f` (owned by the JS garbage collector), behind the guard:
+/// it never throws, whatever `f` does (an `Err`, a panic).
 /// (Taking the box, not a generic closure, keeps wasm-bindgen's shims to one copy.)
 pub fn func(f: Box<Fn4>) -> JsValue {
-    Closure::<Fn4>::wrap(f).into_js_value()
+    func_m(f, 0)
+}
+
+/// [`func`] with guard `mode` bits ([`QUEUE`], [`PROMISE`]).
+pub fn func_m(f: Box<Fn4>, mode: u32) -> JsValue {
+    ffi::guard(
+        &Closure::<Fn4>::wrap(f).into_js_value(),
+        mode | u32::from(debug()),
+    )
 }
 
 /// A JS function running `f()` and returning `undefined`.
@@ -41,18 +54,17 @@ pub fn log(msg: &str) {
     log_v(msg, &JsValue::UNDEFINED);
 }
 
-/// Same, with a value printed by the console.
+/// Same, with a value printed by the console (left out when `undefined`, so a line
+/// never ends in a stray "undefined").
 pub fn log_v(msg: &str, v: &JsValue) {
     if debug() {
-        let _ = invoke(
-            &get(&super::window(), "console"),
-            "log",
-            &[
-                &JsValue::from_str("[clicktrail]"),
-                &JsValue::from_str(msg),
-                v,
-            ],
-        );
+        let tag = JsValue::from_str("[clicktrail]");
+        let msg = JsValue::from_str(msg);
+        let mut args = [&tag, &msg, v].to_vec();
+        if v.is_undefined() {
+            args.pop();
+        }
+        let _ = invoke(&get(&super::window(), "console"), "log", &args);
     }
 }
 
