@@ -28,11 +28,21 @@ engines((env) => {
     assert.deepEqual(await page.pageErrors(), []);
   });
 
-  env.test("without an affiliate the held signup rejects with a readable error", async () => {
+  // Issue 8: Affitor's documented snippet must not throw for a visitor who did not come
+  // from an affiliate; Affitor's own API accepts a lead with the customer key alone.
+  env.test("an organic visitor's affitor.signup resolves: a lead with the customer key alone", async () => {
     const page = await env.newPage();
-    await page.goto(env.site.page("/affitor", page_));
-    const error = await eventually(() => page.evaluate(() => window.__signupError), 8000, "signup rejected");
-    assert.match(error, /^clicktrail: /);
+    const key = `organic-${env.engine}`;
+    const html = page_.replace("'user_123', 'user@example.com'", `'${key}', 'organic@example.com'`);
+    await page.goto(env.site.page(`/affitor-organic-${env.engine}`, html));
+    await eventually(() => page.evaluate(() => window.__signup || window.__signupError), 8000, "signup settled");
+    assert.equal(await page.evaluate(() => window.__signupError), undefined,
+      "the README's `await window.affitor.signup(...)` must not throw for an organic visitor");
+    assert.deepEqual(await page.evaluate(() => window.__signup), { ok: true });
+    assert.equal(await page.evaluate(() => window.affitor.getClickId()), null, "no click id: not attributed");
+    assert.equal(await cookieValue(page, "trakdesk_cid"), null);
+    const leads = env.collector.sql(`select cid, affiliate, email from leads where customer_key = '${key}'`);
+    assert.deepEqual(leads, [{ cid: null, affiliate: null, email: "organic@example.com" }]);
     assert.deepEqual(await page.pageErrors(), []);
   });
 });
