@@ -120,7 +120,7 @@ pub fn text(v: &JsValue) -> Option<String> {
     let n = v.as_f64()?;
     if n.is_finite() {
         v.unchecked_ref::<js_sys::Number>()
-            .to_string(10)
+            .to_string_with_radix(10)
             .ok()
             .map(String::from)
     } else {
