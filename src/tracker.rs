@@ -5,12 +5,13 @@
 //! (callbacks, the page's functions) is never called while it is borrowed.
 
 use crate::attribution::{self, Answer, CookieOp, Model, Plan};
-use crate::cmd::{self, Command, Conversion, Delivery};
+use crate::cmd::{self, Command, Delivery};
 use crate::cookie::{self, Mirror, MIRROR_KEY};
 use crate::outbox::{self, Entry};
 use crate::url::{self, CodeError};
-use crate::web::ffi::Function;
+use crate::web::params::{self, Config};
 use crate::web::storage::{self, Area};
+use crate::web::Part;
 use crate::web::{self, cookies, dom, history, http, js};
 use crate::{json, time};
 use alloc::boxed::Box;
@@ -19,25 +20,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicBool, Ordering};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 /// Cookie lifetime until the collector tells the tenant's (60 days).
 const DEFAULT_LIFETIME: i64 = 60 * 86_400;
 /// Browsers cap cookies at 400 days.
 const MAX_LIFETIME: i64 = 400 * 86_400;
-
-struct Config {
-    endpoint: String,
-    params: Vec<String>,
-    cookie_domain: Option<String>,
-    model: Model,
-    affitor: Option<String>,
-    consent_required: bool,
-    stripe: bool,
-    /// The endpoint is on the page's own origin (SPEC §16 first-party mode): click
-    /// requests ask the collector to set the cookie with `Set-Cookie` (docs/wire.md).
-    first_party: bool,
-}
 
 /// Who waits for a send's outcome.
 enum Waiter {
@@ -59,6 +48,9 @@ struct Job {
 
 struct State {
     cfg: Config,
+    /// The endpoint is on the page's own origin (SPEC §16 first-party mode): click
+    /// requests ask the collector to set the cookie with `Set-Cookie` (docs/wire.md).
+    first_party: bool,
     consent: bool,
     /// Commands waiting for consent; a `click` with the URL it was given on (the landing
     /// with the code, even if the single-page app navigated before consent).
@@ -98,62 +90,6 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
     g.as_mut().map(f)
 }
 
-// ---------------------------------------------------------------- configuration
-
-fn parse_config(c: &JsValue) -> (Config, bool) {
-    let endpoint = js::get(c, "endpoint")
-        .as_string()
-        .map(|s| url::trim_byte(s.trim_ascii(), b'/', false).to_string())
-        .unwrap_or_default();
-    let mut params = Vec::new();
-    let p = js::get(c, "params");
-    let mut push = |s: &str| {
-        let s = s.trim_ascii();
-        if !s.is_empty() && s.len() <= 64 && params.len() < 16 {
-            params.push(s.to_string());
-        }
-    };
-    if js::is_array(&p) {
-        for i in 0..js::len(&p) {
-            if let Some(s) = js::get_i(&p, i).as_string() {
-                push(&s);
-            }
-        }
-    } else if let Some(s) = p.as_string() {
-        url::split_ascii(&s, b',').for_each(&mut push);
-    }
-    if params.is_empty() {
-        params.push("aff".into());
-    }
-    let flag = |k: &str| {
-        let v = js::get(c, k);
-        v.as_bool() == Some(true) || v.as_string().as_deref() == Some("true")
-    };
-    let cfg = Config {
-        endpoint,
-        params,
-        cookie_domain: js::get(c, "cookieDomain")
-            .as_string()
-            .map(|d| url::trim_byte(d.trim_ascii(), b'.', true).to_ascii_lowercase())
-            .filter(|d| {
-                !d.is_empty()
-                    && d.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            }),
-        model: Model::parse(js::get(c, "attribution").as_string().as_deref()),
-        affitor: js::get(c, "affitorProgramId")
-            .as_string()
-            .filter(|t| cookie::valid_tenant(t)),
-        consent_required: js::get(c, "consent").as_string().as_deref() == Some("required"),
-        stripe: js::get(c, "stripe").as_string().as_deref() == Some("links"),
-        first_party: false,
-    };
-    let mut cfg = cfg;
-    cfg.first_party = url::origin(&cfg.endpoint)
-        .is_some_and(|o| Some(o) == url::origin(&web::location("origin")));
-    (cfg, flag("debug"))
-}
-
 // ---------------------------------------------------------------- start
 
 /// Starts the tracker (called once by the loader with the script tag's options).
@@ -163,14 +99,17 @@ pub fn start(config: JsValue) {
     if STARTED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let w = web::window();
+    let w = web::global();
     if js::get(&w, "__clicktrail").as_bool() == Some(true) {
         return;
     }
     js::set(&w, "__clicktrail", &JsValue::TRUE);
-    let (cfg, debug) = parse_config(&config);
-    js::set_debug(debug);
+    let cfg = params::config(&config);
+    js::set_debug(cfg.debug);
     js::log_v("start", &config);
+    // SPEC §16 first-party mode: the endpoint is on the page's own origin
+    let first_party = url::origin(&cfg.endpoint)
+        .is_some_and(|o| Some(o) == url::origin(&web::location(Part::Origin)));
     let affitor = cfg.affitor.clone();
     let consent = !cfg.consent_required;
     let use_mem = !storage::available(Area::Local);
@@ -181,6 +120,7 @@ pub fn start(config: JsValue) {
         if let Ok(mut g) = STATE.0.try_borrow_mut() {
             *g = Some(State {
                 cfg,
+                first_party,
                 consent,
                 held: Vec::new(),
                 tenant: affitor.clone(),
@@ -280,7 +220,7 @@ fn install_dispatcher(w: &JsValue) {
 
     let mut to = js::get(w, "TrackdeskObject");
     if !js::is_array(&to) {
-        to = js::array(&[&"trackdesk".into()]);
+        to = js::array(&[&"trackdesk".into()]).into();
         js::set(w, "TrackdeskObject", &to);
     }
     let mut names: Vec<String> = Vec::new();
@@ -452,11 +392,8 @@ fn run(job: Job, at: Option<String>) {
             }
         }
         Command::Conversion => conversion(&tenant, &params, cb),
-        Command::ExternalCid => match (
-            js::get_text(&params, "externalCid"),
-            js::get_text(&params, "revenueOriginId"),
-        ) {
-            (Some(x), Some(r)) => {
+        Command::ExternalCid => match params::external_cid(&params) {
+            Some((x, r)) => {
                 let Some(cid) = current(&tenant, true).map(|c| c.cid) else {
                     js::log("externalCid: no CID");
                     return;
@@ -465,12 +402,12 @@ fn run(job: Job, at: Option<String>) {
                 let body = cmd::external_cid_body(&tenant, &id, &cid, &x, &r);
                 send(cmd::EXTERNAL_CID, body, id, cb.map(Waiter::Answer));
             }
-            _ => js::log("externalCid: externalCid + revenueOriginId required"),
+            None => js::log("externalCid: externalCid + revenueOriginId required"),
         },
         Command::Signup => lead(&tenant, &params, waiter.or(cb.map(Waiter::Answer))),
         Command::Tito => tito(&tenant, &params),
         Command::Consent => {
-            let granted = js::get(&params, "granted").as_bool() == Some(true);
+            let granted = params::consent_granted(&params);
             let held = with(|s| {
                 s.consent = granted || !s.cfg.consent_required;
                 if s.consent {
@@ -503,7 +440,7 @@ fn now_secs() -> i64 {
 }
 
 fn href() -> String {
-    web::location("href")
+    web::location(Part::Href)
 }
 
 /// The landing page of `href`: without its fragment (an in-page `#anchor` link or a
@@ -518,7 +455,7 @@ fn mirror() -> Option<Mirror> {
 
 /// Cookie attributes: Domain (configured or probed, cached) and Secure.
 fn cookie_attrs() -> (Option<String>, bool) {
-    let secure = web::location("protocol") == "https:";
+    let secure = web::location(Part::Protocol) == "https:";
     let (configured, cached) =
         with(|s| (s.cfg.cookie_domain.clone(), s.domain.clone())).unwrap_or_default();
     if configured.is_some() {
@@ -528,7 +465,7 @@ fn cookie_attrs() -> (Option<String>, bool) {
         return (d, secure);
     }
     let mut found = None;
-    for cand in cookie::domain_candidates(&web::location("hostname")) {
+    for cand in cookie::domain_candidates(&web::location(Part::Hostname)) {
         let _ = cookies::write(&cookie::set_string(
             "clicktrail_probe",
             "1",
@@ -684,7 +621,7 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
             s.click_tenants.push(tenant.to_string());
         }
         s.last_href = landing(&href).to_string();
-        (s.cfg.model, s.cfg.params.clone(), s.cfg.first_party)
+        (s.cfg.model, s.cfg.params.clone(), s.first_party)
     }) else {
         return;
     };
@@ -759,9 +696,7 @@ fn send_click(
     waiter: Option<Waiter>,
     server_cookie: bool,
 ) {
-    let referrer = js::get(&web::document(), "referrer")
-        .as_string()
-        .unwrap_or_default();
+    let referrer = web::document().map(|d| d.referrer()).unwrap_or_default();
     let id = web::new_uuid();
     let spec = server_cookie.then(|| {
         let (domain, secure) = cookie_attrs();
@@ -912,53 +847,10 @@ fn set_last_click(tenant: &str, at: u64) {
 // ---------------------------------------------------------------- other commands
 
 fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
-    let search = web::location("search");
-    let mut c = Conversion {
-        type_code: js::get_text(p, "conversionTypeCode"),
-        type_name: js::get_text(p, "conversionType"),
-        external_id: js::get_text(p, "externalId"),
-        customer_id: js::get_text(p, "customerId"),
-        status: js::get_text(p, "status"),
-        revenue_origin_id: js::get_text(p, "revenueOriginId"),
-        external_cid: js::get_text(p, "externalCid"),
-        ..Default::default()
+    let c = match params::conversion(p, &web::location(Part::Search)) {
+        Ok(c) => c,
+        Err(why) => return js::logs(&["conversion skipped: ", why]),
     };
-    let amount = js::get(p, "amount");
-    let value = if amount.is_object() {
-        js::get(&amount, "value")
-    } else {
-        amount
-    };
-    c.amount = match value.as_f64() {
-        // a number is sent as a 2-decimal string (the collector rejects JSON numbers)
-        Some(n) => cmd::amount_from_number(n),
-        _ => value.as_string(),
-    };
-    if c.amount.is_none() && !value.is_undefined() && !value.is_null() {
-        // not an amount-less (zero revenue) conversion: a wrong argument, ignored
-        return js::logs(&["conversion skipped: ", "bad amount"]);
-    }
-    let coupons = js::get(p, "couponCodes");
-    if js::is_array(&coupons) {
-        for i in 0..js::len(&coupons).min(50) {
-            if let Some(s) = js::text(&js::get_i(&coupons, i)).filter(|s| !s.is_empty()) {
-                c.coupons.push(s);
-            }
-        }
-    } else if let Some(s) = js::get_text(p, "couponCodes") {
-        c.coupons.push(s);
-    }
-    let custom = js::get(p, "customParams");
-    for k in ["advS1", "advS2", "advS3", "advS4", "advS5"] {
-        let v = js::get(&custom, k);
-        let resolved = match js::get(&v, "queryParam").as_string() {
-            Some(name) => url::query_param(&search, &name).flatten(),
-            None => js::text(&v),
-        };
-        if let Some(r) = resolved.filter(|r| !r.is_empty()) {
-            c.custom.push((k.to_string(), r));
-        }
-    }
     let cid = current(tenant, true).map(|c| c.cid);
     let id = web::new_uuid();
     match cmd::conversion_body(&c, tenant, &id, cid.as_deref()) {
@@ -968,11 +860,7 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
 }
 
 fn reject(rej: &Function, msg: &str) {
-    js::call(
-        rej,
-        &js::construct("Error", &[&crate::json::cat(&["clicktrail: ", msg]).into()])
-            .unwrap_or_default(),
-    );
+    js::call(rej, &js::error(msg));
 }
 
 fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
@@ -982,7 +870,11 @@ fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
             reject(rej, msg);
         }
     };
-    let Some(key) = js::get_text(p, "customerKey") else {
+    let params::Lead {
+        customer_key,
+        email,
+    } = params::lead(p);
+    let Some(key) = customer_key else {
         return fail("customerKey (a non-empty string) is required");
     };
     let cid = current(tenant, true).map(|c| c.cid);
@@ -991,7 +883,6 @@ fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
     if cid.is_none() && !is_affitor(tenant) {
         return fail("no click ID for this visitor (not referred by an affiliate)");
     }
-    let email = js::get_text(p, "email");
     let id = web::new_uuid();
     let body = cmd::lead_body(tenant, &id, cid.as_deref(), &key, email.as_deref());
     send(cmd::LEAD, body, id, waiter);
@@ -999,19 +890,10 @@ fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
 
 /// `trackdesk.signup(customerKey, email)` / `affitor.signup(...)`: a Promise.
 fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsValue {
-    // the executor runs synchronously inside `new Promise`: it leaves resolve/reject on `fns`
-    let fns = js::obj();
-    let f2 = fns.clone();
-    let exec = js::func(Box::new(move |res, rej, _, _| {
-        js::set(&f2, "r", &res);
-        js::set(&f2, "j", &rej);
-        Ok(JsValue::UNDEFINED)
-    }));
-    let promise = js::construct("Promise", &[&exec]).unwrap_or_default();
-    if let (Some(res), Some(rej)) = (
-        js::as_function(&js::get(&fns, "r")),
-        js::as_function(&js::get(&fns, "j")),
-    ) {
+    // the executor runs synchronously inside `new Promise`: it only keeps resolve/reject
+    let mut fns = None;
+    let promise = js_sys::Promise::new(&mut |res, rej| fns = Some((res, rej)));
+    if let Some((res, rej)) = fns {
         let tenant = tenant.or_else(|| with(|s| s.tenant.clone()).flatten());
         match tenant {
             Some(tenant) => {
@@ -1032,7 +914,7 @@ fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsVal
             ),
         }
     }
-    promise
+    promise.into()
 }
 
 fn get_cid_js() -> JsValue {
@@ -1047,14 +929,14 @@ fn get_cid_js() -> JsValue {
 }
 
 fn tito(tenant: &str, p: &JsValue) {
-    let Some(roi) = js::get_text(p, "revenueOriginId") else {
+    let Some(roi) = params::tito(p) else {
         js::log("tito: revenueOriginId required");
         return;
     };
-    let w = web::window();
+    let w = web::global();
     let tenant = tenant.to_string();
     let handler = js::func(Box::new(move |data, _, _, _| {
-        match js::get_text(&data, "email") {
+        match params::tito_email(&data) {
             Some(email) => {
                 let params: JsValue = js::obj();
                 js::set(&params, "externalCid", &email.into());
@@ -1076,10 +958,10 @@ fn tito(tenant: &str, p: &JsValue) {
         None => {
             // Tito's own queue stub, so Tito picks the registration up when it loads
             let stub = js::func(Box::new(|a, b, c, _| {
-                let t = js::get(&web::window(), "tito");
+                let t = js::get(&web::global(), "tito");
                 let mut q = js::get(&t, "q");
                 if !js::is_array(&q) {
-                    q = js::array(&[]);
+                    q = js::array(&[]).into();
                     js::set(&t, "q", &q);
                 }
                 let args = if c.is_undefined() {
@@ -1087,11 +969,11 @@ fn tito(tenant: &str, p: &JsValue) {
                 } else {
                     js::array(&[&a, &b, &c])
                 };
-                let _ = js::invoke(&q, "push", &[&args]);
+                q.unchecked_ref::<js_sys::Array>().push(&args);
                 Ok(JsValue::UNDEFINED)
             }));
             js::set(&w, "tito", &stub);
-            stub.unchecked_into()
+            stub
         }
     };
     if let Err(e) = f.call2(&w, &"on:registration:finished".into(), &handler) {

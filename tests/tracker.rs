@@ -293,11 +293,22 @@ async fn conversion_payloads() {
     td(&[
         t("t1"),
         t("conversion"),
-        obj(r#"{"conversionType":"Revenue share","amount":{"value":59.9}}"#),
+        obj(
+            r#"{"conversionType":"Revenue share","amount":{"value":59.9},"externalId":1234,"couponCodes":[5,"B"]}"#,
+        ),
     ]);
     let convs = until_sent(CONV, 2).await;
     let b = convs.get(1);
     assert_eq!(s(&b, "conversionType").as_deref(), Some("Revenue share"));
+    assert_eq!(
+        s(&b, "externalId").as_deref(),
+        Some("1234"),
+        "a number as text"
+    );
+    assert_eq!(
+        stringify(&get(&b, "couponCodes")).as_deref(),
+        Some(r#"["5","B"]"#)
+    );
     assert_eq!(s(&get(&b, "amount"), "value").as_deref(), Some("59.90"));
     // external CID variant: no cookie needed
     clear_cookies();

@@ -1,13 +1,15 @@
 //! SPA navigation hooks (`pushState`, `replaceState`, `popstate`), events, timers.
 
-use super::{ffi, js, window, Result};
-use wasm_bindgen::JsValue;
+use super::{ffi, js, window, Error, Result};
+use js_sys::Function;
 
 /// Wraps `history.pushState` and `history.replaceState` (in plain JS, see
 /// [`ffi::hook_after`]): the page's call runs first (its exceptions reach the page
 /// unchanged), then `after()`. Also listens to `popstate`.
 pub fn hook(after: fn()) -> Result<()> {
-    let history = js::get(&window(), "history");
+    let history = window()
+        .and_then(|w| w.history().ok())
+        .ok_or(Error::Missing("history"))?;
     let f = js::func0(after);
     for name in ["pushState", "replaceState"] {
         ffi::hook_after(&history, name, &f);
@@ -17,21 +19,16 @@ pub fn hook(after: fn()) -> Result<()> {
 
 /// `window.addEventListener(event, f)`.
 pub fn on(event: &str, f: fn()) -> Result<()> {
-    js::invoke(
-        &window(),
-        "addEventListener",
-        &[&event.into(), &js::func0(f)],
-    )?;
+    let w = window().ok_or(Error::Missing("window"))?;
+    w.add_event_listener_with_callback(event, &js::func0(f))?;
     Ok(())
 }
 
 /// `setTimeout(f, ms)`.
 pub fn later(ms: u64, f: fn()) -> Result<()> {
-    js::invoke(
-        &window(),
-        "setTimeout",
-        &[&js::func0(f), &JsValue::from(ms.min(2_000_000_000) as u32)],
-    )?;
+    let w = window().ok_or(Error::Missing("window"))?;
+    let cb: Function = js::func0(f);
+    w.set_timeout_with_callback_and_timeout_and_arguments_0(&cb, ms.min(2_000_000_000) as i32)?;
     Ok(())
 }
 
