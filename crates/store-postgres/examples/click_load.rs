@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
                         return lat;
                     }
                     // like the tracker: half the clicks propose the CID already in the cookie
-                    let cid = (i % 2 == 0).then(|| Cid::generate());
+                    let cid = (i % 2 == 0).then(Cid::generate);
                     let c = ClickIn {
                         tenant: "demo".into(),
                         event_id: Some(format!("ev-{n}-{w}-{i}")),
