@@ -491,7 +491,9 @@ async fn write_batch(pool: &Pool, clicks: &[&ClickIn]) -> Result<Vec<StoreResult
             .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
             .collect();
         for (t, e) in &prior {
-            let i = first_of[&(*t, *e)];
+            let Some(&i) = first_of.get(&(*t, *e)) else {
+                continue;
+            };
             results[i] = Some(match found.remove(&key(t, e)) {
                 Some((kind, body)) => replay(e, &kind, body.as_deref(), "click"),
                 None => Err(StoreError::Internal(format!("event `{e}` vanished"))),
