@@ -32,8 +32,11 @@ fi
 # Chromium (+ its driver, a matched pair), Firefox ESR (driven over WebDriver BiDi by
 # puppeteer-core), WebKitGTK's WebKitWebDriver + MiniBrowser under Xvfb (selenium-webdriver),
 # uBlock Origin for Firefox (the real-blocker test) and sqlite3 (WebKit's cookie database).
+# PostgreSQL: the collector's second backend; the tests start a throwaway cluster of their own
+# (scripts/pg-test-cluster.sh), the package's own cluster is not used. nginx: the reverse-proxy
+# end-to-end test runs deploy/nginx/collector.conf (openssl makes its certificate).
 APT_PACKAGES=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb xauth
-  webext-ublock-origin-firefox sqlite3)
+  webext-ublock-origin-firefox sqlite3 postgresql nginx-light openssl)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

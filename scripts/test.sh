@@ -14,7 +14,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy -p clicktrail --target wasm32-unknown-unknown --quiet -- -D warnings
 
-step "native tests (tracker logic, collector router, durability against the real binary)"
+step "native tests (tracker logic; collector router, differential, durability and cluster tests on SQLite and PostgreSQL)"
+# one throwaway PostgreSQL cluster for the whole run (tests create a database each)
+export CLICKTRAIL_PG_DIR="${CLICKTRAIL_PG_DIR:-$(mktemp -u /tmp/clicktrail-test-pg.XXXXXX)}"
+eval "$(bash scripts/pg-test-cluster.sh start)"
+trap 'bash scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true' EXIT
 cargo test --workspace --quiet
 
 step "build dist/, check the size budget and the TypeScript declarations"
