@@ -6,6 +6,7 @@
 
 use crate::attribution::{self, Answer, CookieOp, Model, Plan};
 use crate::cmd::{self, Command, Delivery};
+use crate::consent::Gate;
 use crate::cookie::{self, Mirror, MIRROR_KEY};
 use crate::outbox::{self, Entry};
 use crate::url::{self, CodeError};
@@ -51,10 +52,9 @@ struct State {
     /// The endpoint is on the page's own origin (SPEC §16 first-party mode): click
     /// requests ask the collector to set the cookie with `Set-Cookie` (docs/wire.md).
     first_party: bool,
-    consent: bool,
-    /// Commands waiting for consent; a `click` with the URL it was given on (the landing
-    /// with the code, even if the single-page app navigated before consent).
-    held: Vec<(Job, Option<String>)>,
+    /// The consent gate; it holds commands, a `click` with the URL it was given on (the
+    /// landing with the code, even if the single-page app navigated before consent).
+    gate: Gate<(Job, Option<String>)>,
     /// The tenant the helpers (`signup`, `getCid`) use: the last one seen.
     tenant: Option<String>,
     click_tenants: Vec<String>,
@@ -66,12 +66,9 @@ struct State {
     use_mem: bool,
     timer: u64,
     waiters: Vec<(String, Waiter)>,
-    /// (CID, affiliate code) generated on this page (fresh visits): only the click that
-    /// generated a CID may remove it (a later bogus code never does).
-    fresh: Vec<(String, String)>,
     known_cid: Option<String>,
     observing: bool,
-    /// (tenant, creation ms of the latest click sent): see [`last_click`].
+    /// (tenant, creation ms of the latest applied click): see [`last_applied`].
     last_clicks: Vec<(String, u64)>,
     /// Queued `trackdesk` calls replayed in a later task (see [`run_deferred`]).
     deferred: Vec<[JsValue; 4]>,
@@ -111,7 +108,7 @@ pub fn start(config: JsValue) {
     let first_party = url::origin(&cfg.endpoint)
         .is_some_and(|o| Some(o) == url::origin(&web::location(Part::Origin)));
     let affitor = cfg.affitor.clone();
-    let consent = !cfg.consent_required;
+    let consent_required = cfg.consent_required;
     let use_mem = !storage::available(Area::Local);
     if use_mem {
         js::log("no localStorage: outbox in memory");
@@ -121,8 +118,7 @@ pub fn start(config: JsValue) {
             *g = Some(State {
                 cfg,
                 first_party,
-                consent,
-                held: Vec::new(),
+                gate: Gate::new(consent_required),
                 tenant: affitor.clone(),
                 click_tenants: Vec::new(),
                 last_href: String::new(),
@@ -132,7 +128,6 @@ pub fn start(config: JsValue) {
                 use_mem,
                 timer: 0,
                 waiters: Vec::new(),
-                fresh: Vec::new(),
                 known_cid: None,
                 observing: false,
                 last_clicks: Vec::new(),
@@ -160,7 +155,7 @@ fn install_hooks() {
 
 /// Later task: prune the outbox (this and earlier pages) and send what is due.
 fn start_outbox() {
-    if with(|s| s.consent).unwrap_or(false) {
+    if with(|s| s.gate.open()).unwrap_or(false) {
         update_outbox(|v| outbox::prune(v, web::now_ms()));
         flush_due();
     }
@@ -180,15 +175,13 @@ fn run_deferred() {
 #[doc(hidden)]
 pub fn reset_for_tests() {
     with(|s| {
-        s.consent = !s.cfg.consent_required;
-        s.held.clear();
+        s.gate.reset();
         s.tenant = s.cfg.affitor.clone();
         s.click_tenants.clear();
         s.last_href.clear();
         s.domain = None;
         s.mem.clear();
         s.waiters.clear();
-        s.fresh.clear();
         s.known_cid = None;
         s.last_clicks.clear();
         s.deferred.clear();
@@ -358,13 +351,14 @@ fn submit(job: Job) {
         if job.cmd != Command::Consent {
             s.tenant = Some(job.tenant.clone());
         }
-        if !s.consent && job.cmd.needs_consent() {
-            js::log("held until consent");
-            s.held.push((job, at.clone()));
-            None
-        } else {
-            Some(job)
+        if !job.cmd.needs_consent() {
+            return Some(job);
         }
+        let job = s.gate.submit((job, at.clone())).map(|(j, _)| j);
+        if job.is_none() {
+            js::log("held until consent");
+        }
+        job
     })
     .flatten();
     if let Some(job) = job {
@@ -400,7 +394,7 @@ fn run(job: Job, at: Option<String>) {
                 };
                 let id = web::new_uuid();
                 let body = cmd::external_cid_body(&tenant, &id, &cid, &x, &r);
-                send(cmd::EXTERNAL_CID, body, id, cb.map(Waiter::Answer));
+                send(cmd::EXTERNAL_CID, body, id, cb.map(Waiter::Answer), false);
             }
             None => js::log("externalCid: externalCid + revenueOriginId required"),
         },
@@ -408,15 +402,7 @@ fn run(job: Job, at: Option<String>) {
         Command::Tito => tito(&tenant, &params),
         Command::Consent => {
             let granted = params::consent_granted(&params);
-            let held = with(|s| {
-                s.consent = granted || !s.cfg.consent_required;
-                if s.consent {
-                    core::mem::take(&mut s.held)
-                } else {
-                    Vec::new()
-                }
-            })
-            .unwrap_or_default();
+            let held = with(|s| s.gate.decide(granted)).unwrap_or_default();
             if granted {
                 for (j, at) in held {
                     run(j, at);
@@ -542,7 +528,7 @@ fn current(tenant: &str, restore: bool) -> Option<Current> {
             aff: m.and_then(|m| m.aff),
         });
     }
-    let consent = with(|s| s.consent).unwrap_or(false);
+    let consent = with(|s| s.gate.open()).unwrap_or(false);
     if restore && consent && cookie::find(&all, cookie::NAME).is_none() {
         let m = m?;
         let left = m.seconds_left(now_secs())?;
@@ -665,7 +651,7 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
             };
             let server_cookie =
                 first_party && (model == Model::Last || c.aff.as_deref() == Some(&code));
-            send_click(tenant, &code, &c.cid, &href, waiter, server_cookie);
+            send_click(tenant, &code, &c.cid, &href, waiter, server_cookie, false);
         }
         _ => {
             let cid = web::new_uuid();
@@ -678,10 +664,9 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
                 expired_at: Some(exp.clone()),
             };
             storage::set(Area::Local, MIRROR_KEY, &m.encode());
-            with(|s| s.fresh.push((cid.clone(), code.clone())));
             note_cid(&cid);
             click_callback(cb, &cid, Some(&exp));
-            send_click(tenant, &code, &cid, &href, None, first_party);
+            send_click(tenant, &code, &cid, &href, None, first_party, true);
         }
     }
 }
@@ -695,6 +680,7 @@ fn send_click(
     href: &str,
     waiter: Option<Waiter>,
     server_cookie: bool,
+    fresh: bool,
 ) {
     let referrer = web::document().map(|d| d.referrer()).unwrap_or_default();
     let id = web::new_uuid();
@@ -707,8 +693,7 @@ fn send_click(
         }
     });
     let body = cmd::click_body(tenant, &id, aff, cid, href, &referrer, spec.as_ref());
-    set_last_click(tenant, web::now_ms());
-    send(cmd::CLICK, body, id, waiter);
+    send(cmd::CLICK, body, id, waiter, fresh);
 }
 
 /// Applies the collector's answer to a click (on this page or a later one): the decision
@@ -748,17 +733,10 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
         Delivery::Drop => Answer::Rejected,
     };
     let m = mirror().filter(|m| m.tenant == tenant);
-    let Some((model, fresh_here)) = with(|s| {
-        (
-            s.cfg.model,
-            s.fresh.iter().any(|(c, a)| c == sent && a == aff),
-        )
-    }) else {
+    // no cookie is written without consent (an answer arriving after consent was withdrawn)
+    let Some(model) = with(|s| s.gate.open().then_some(s.cfg.model)).flatten() else {
         return;
     };
-    let fresh = fresh_here
-        || m.as_ref()
-            .is_some_and(|m| m.cid == sent && m.aff.as_deref() == Some(aff));
     let server_cookie = req.get("cookie").is_some();
     // What the visitor holds, as recorded before this answer: in first-party mode the
     // answer's Set-Cookie has already replaced the cookie, so the mirror tells.
@@ -774,8 +752,8 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
     let input = attribution::Sent {
         model,
         cid: sent,
-        fresh,
-        latest: e.created >= last_click(tenant),
+        fresh: e.fresh,
+        latest: e.created >= last_applied(tenant),
         held: held.as_deref(),
         held_left: m.as_ref().and_then(|m| m.seconds_left(now)),
         server_cookie,
@@ -785,6 +763,9 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
         _ => None,
     };
     let out = attribution::settle(&input, &answer, expires, now, DEFAULT_LIFETIME);
+    if out.applied {
+        set_last_applied(tenant, e.created);
+    }
     match out.cookie {
         CookieOp::None => {}
         CookieOp::Write(cid, left) => write_cookie(tenant, &cid, left),
@@ -813,13 +794,14 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
     }
 }
 
-/// Key of the creation time (ms) of the latest click sent for a tenant.
+/// Key of the creation time (ms) of the latest click whose answer was applied for a tenant.
 fn last_key(tenant: &str) -> String {
     crate::json::cat(&["clicktrail_last:", tenant])
 }
 
-/// Creation time of the latest click sent for `tenant` (this page or an earlier one).
-fn last_click(tenant: &str) -> u64 {
+/// Creation time of the latest click whose answer decided the attribution of `tenant`
+/// (this page or an earlier one; kept in memory too when localStorage is unavailable).
+fn last_applied(tenant: &str) -> u64 {
     let stored = storage::get(Area::Local, &last_key(tenant))
         .and_then(|v| json::parse_u64(&v))
         .unwrap_or(0);
@@ -834,7 +816,7 @@ fn last_click(tenant: &str) -> u64 {
     stored.max(here)
 }
 
-fn set_last_click(tenant: &str, at: u64) {
+fn set_last_applied(tenant: &str, at: u64) {
     with(|s| {
         s.last_clicks.retain(|(t, _)| t != tenant);
         s.last_clicks.push((tenant.to_string(), at));
@@ -854,7 +836,7 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
     let cid = current(tenant, true).map(|c| c.cid);
     let id = web::new_uuid();
     match cmd::conversion_body(&c, tenant, &id, cid.as_deref()) {
-        Ok(body) => send(cmd::CONVERSION, body, id, cb.map(Waiter::Answer)),
+        Ok(body) => send(cmd::CONVERSION, body, id, cb.map(Waiter::Answer), false),
         Err(why) => js::logs(&["conversion skipped: ", why]),
     }
 }
@@ -885,7 +867,7 @@ fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
     }
     let id = web::new_uuid();
     let body = cmd::lead_body(tenant, &id, cid.as_deref(), &key, email.as_deref());
-    send(cmd::LEAD, body, id, waiter);
+    send(cmd::LEAD, body, id, waiter, false);
 }
 
 /// `trackdesk.signup(customerKey, email)` / `affitor.signup(...)`: a Promise.
@@ -1092,7 +1074,7 @@ fn update_outbox(f: impl FnOnce(&mut Vec<Entry>)) {
 }
 
 /// Hands an event to the transport: written to the outbox first, then sent.
-fn send(path: &str, body: String, id: String, waiter: Option<Waiter>) {
+fn send(path: &str, body: String, id: String, waiter: Option<Waiter>, fresh: bool) {
     let now = web::now_ms();
     let e = Entry {
         id: id.clone(),
@@ -1101,6 +1083,7 @@ fn send(path: &str, body: String, id: String, waiter: Option<Waiter>) {
         created: now,
         attempts: 0,
         next: now,
+        fresh,
     };
     let stored = e.clone();
     with(move |s| {
@@ -1213,7 +1196,7 @@ fn on_timer() {
 fn flush_due() {
     let now = web::now_ms();
     let due = with(|s| {
-        if !s.consent {
+        if !s.gate.open() {
             return Vec::new();
         }
         let v = load(s);
@@ -1235,7 +1218,7 @@ fn flush_due() {
 /// acknowledged (the collector drops duplicates by eventId).
 fn on_pagehide() {
     let pending = with(|s| {
-        if !s.consent {
+        if !s.gate.open() {
             return Vec::new();
         }
         load(s)
