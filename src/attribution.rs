@@ -52,6 +52,25 @@ pub fn plan(
     }
 }
 
+/// First-party mode (docs/wire.md): whether a click asks the collector to set the cookie
+/// with `Set-Cookie`. Only when its answer may become the visitor's cookie: always in the
+/// last-click model; in the first-click model for a fresh visit or the same affiliate as
+/// the cookie's (a first-click visitor's cookie must not be replaced by the collector).
+pub fn server_cookie(
+    first_party: bool,
+    model: Model,
+    plan: &Plan,
+    code: &str,
+    cookie_aff: Option<&str>,
+) -> bool {
+    first_party
+        && match plan {
+            Plan::Fresh => true,
+            Plan::Repeat { .. } => model == Model::Last || cookie_aff == Some(code),
+            Plan::NoClick => false,
+        }
+}
+
 /// The collector's answer to a click.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -340,6 +359,20 @@ mod tests {
             settle(&first_gone, &ok(A), None, NOW, 999).cookie,
             CookieOp::Remove
         );
+    }
+
+    #[test]
+    fn server_cookies() {
+        use Model::*;
+        let rep = Plan::Repeat { wait: false };
+        assert!(server_cookie(true, Last, &Plan::Fresh, "a", None));
+        assert!(server_cookie(true, First, &Plan::Fresh, "a", None));
+        assert!(server_cookie(true, Last, &rep, "b", Some("a")));
+        assert!(!server_cookie(true, First, &rep, "b", Some("a")));
+        assert!(!server_cookie(true, First, &rep, "b", None));
+        assert!(server_cookie(true, First, &rep, "a", Some("a")));
+        assert!(!server_cookie(false, Last, &Plan::Fresh, "a", None));
+        assert!(!server_cookie(true, Last, &Plan::NoClick, "a", None));
     }
 
     #[test]

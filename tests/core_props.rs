@@ -74,7 +74,13 @@ impl Visitor {
                 created: t,
                 aff: aff.into(),
                 cid: self.cookie.clone().unwrap(),
-                server_cookie: first_party && (model == Model::Last || cookie_aff == Some(aff)),
+                server_cookie: attribution::server_cookie(
+                    first_party,
+                    model,
+                    &plan,
+                    aff,
+                    cookie_aff,
+                ),
                 fresh: false,
             },
             Plan::Fresh => {
@@ -86,7 +92,13 @@ impl Visitor {
                     created: t,
                     aff: aff.into(),
                     cid,
-                    server_cookie: first_party,
+                    server_cookie: attribution::server_cookie(
+                        first_party,
+                        model,
+                        &Plan::Fresh,
+                        aff,
+                        None,
+                    ),
                     fresh: true,
                 }
             }
@@ -154,7 +166,7 @@ fn scenario() -> impl Strategy<Value = (Vec<(usize, usize)>, Vec<usize>, bool)> 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(600))]
+    #![proptest_config(ProptestConfig::with_cases(2000))]
 
     /// Last-click model: once every click is delivered, the visitor's cookie is the CID
     /// the collector gave the latest click with a known affiliate, whatever the order in

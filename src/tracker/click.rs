@@ -60,8 +60,13 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
                 click_callback(cb, &c.cid, c.expired_at.as_deref());
                 None
             };
-            let server_cookie =
-                first_party && (model == Model::Last || c.aff.as_deref() == Some(&code));
+            let server_cookie = attribution::server_cookie(
+                first_party,
+                model,
+                &Plan::Repeat { wait },
+                &code,
+                c.aff.as_deref(),
+            );
             send_click(tenant, &code, &c.cid, &href, waiter, server_cookie, false);
         }
         _ => {
@@ -77,7 +82,9 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
             storage::set(Area::Local, MIRROR_KEY, &m.encode());
             note_cid(&cid);
             click_callback(cb, &cid, Some(&exp));
-            send_click(tenant, &code, &cid, &href, None, first_party, true);
+            let server_cookie =
+                attribution::server_cookie(first_party, model, &Plan::Fresh, &code, None);
+            send_click(tenant, &code, &cid, &href, None, server_cookie, true);
         }
     }
 }

@@ -6,7 +6,7 @@
 //! Rule for reentrancy: the state is only borrowed inside `with(..)` and page code
 //! (callbacks, the page's functions) is never called while it is borrowed.
 
-use crate::attribution::{self, Answer, CookieOp, Model, Plan};
+use crate::attribution::{self, Answer, CookieOp, Plan};
 use crate::cmd::{self, Command, Delivery};
 use crate::consent::Gate;
 use crate::cookie::{self, Mirror, MIRROR_KEY};
