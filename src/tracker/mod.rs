@@ -79,6 +79,9 @@ struct State {
     observing: bool,
     /// (tenant, creation ms of the latest applied click): see [`last_applied`].
     last_clicks: Vec<(String, u64)>,
+    /// Clicks in flight, and the other events waiting for them (see `transport::attempt_as`).
+    clicks_inflight: u32,
+    after_click: Vec<Entry>,
     /// Queued `trackdesk` calls replayed in a later task (see [`run_deferred`]).
     deferred: Vec<[JsValue; 4]>,
 }
@@ -157,6 +160,8 @@ pub fn start(config: JsValue) {
                 observing: false,
                 last_clicks: Vec::new(),
                 deferred: Vec::new(),
+                clicks_inflight: 0,
+                after_click: Vec::new(),
             });
         }
     }
@@ -210,5 +215,7 @@ pub fn reset_for_tests() {
         s.known_cid = None;
         s.last_clicks.clear();
         s.deferred.clear();
+        s.clicks_inflight = 0;
+        s.after_click.clear();
     });
 }

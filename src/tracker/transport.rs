@@ -55,11 +55,27 @@ pub(super) fn send(path: &str, body: String, id: String, waiter: Option<Waiter>,
 }
 
 pub(super) fn attempt(e: Entry) {
+    attempt_as(e, false);
+}
+
+/// Sends `e` now. Events other than clicks wait while a click is in flight (a lead or a
+/// conversion sent with a CID the collector has not recorded yet would be a 404
+/// `unknown_cid`); they go once the click settles. `now`: no waiting (`pagehide`).
+pub(super) fn attempt_as(e: Entry, now: bool) {
+    let is_click = e.path == cmd::CLICK;
     let url = with(|s| {
         if s.inflight.contains(&e.id) {
             None
+        } else if !is_click && !now && s.clicks_inflight > 0 {
+            if !s.after_click.iter().any(|x| x.id == e.id) {
+                s.after_click.push(e.clone());
+            }
+            None
         } else {
             s.inflight.push(e.id.clone());
+            if is_click {
+                s.clicks_inflight += 1;
+            }
             Some(crate::json::cat(&[
                 s.cfg.endpoint.as_str(),
                 e.path.as_str(),
@@ -73,7 +89,18 @@ pub(super) fn attempt(e: Entry) {
     js::logs(&["POST ", &url, " ", &e.body]);
     http::post(&url, &e.body.clone(), move |status, text| {
         let d = cmd::classify(status);
-        with(|s| s.inflight.retain(|x| *x != e.id));
+        let waiting = with(|s| {
+            s.inflight.retain(|x| *x != e.id);
+            if is_click {
+                s.clicks_inflight = s.clicks_inflight.saturating_sub(1);
+            }
+            if s.clicks_inflight == 0 {
+                core::mem::take(&mut s.after_click)
+            } else {
+                Vec::new()
+            }
+        })
+        .unwrap_or_default();
         let now = web::now_ms();
         match d {
             Delivery::Retry => update_outbox(|v| outbox::failed(v, &e.id, now)),
@@ -86,6 +113,9 @@ pub(super) fn attempt(e: Entry) {
             Delivery::Retry => js::logs(&["will retry ", &e.path, ": ", &why]),
         }
         settle(&e, status, d, &text, &why);
+        for w in waiting {
+            attempt(w);
+        }
         if d == Delivery::Retry {
             schedule();
         }
@@ -185,6 +215,6 @@ pub(super) fn on_pagehide() {
     })
     .unwrap_or_default();
     for e in pending {
-        attempt(e);
+        attempt_as(e, true);
     }
 }
