@@ -2,8 +2,9 @@
 -- UNIQUE proposed cid (a first visit), so the collector stores every one of them (a fixed body
 -- would be deduplicated by eventId and measure nothing but the replay path).
 --
--- Optional paced mode: `wrk ... -s click.lua URL -- RATE THREADS` spreads about RATE requests/s
--- (in total) over the connections instead of sending as fast as answers come back.
+-- Optional paced mode: `wrk ... -s click.lua URL -- RATE THREADS [SALT]` spreads about RATE
+-- requests/s (in total) over the connections instead of sending as fast as answers come back
+-- (RATE 0: as fast as possible).
 local next_id = 0
 
 function setup(thread)
@@ -29,7 +30,10 @@ do
 end
 
 function init(args)
-  math.randomseed(os.time() * 1000 + tid * 7919)
+  -- args[3]: a salt per wrk process, so that two wrk runs started in the same second (two
+  -- collectors benchmarked at once) never draw the same ids
+  local salt = tonumber(args[3] or "") or 0
+  math.randomseed(os.time() * 1000 + tid * 7919 + salt * 104729)
   prefix = string.format("%08x", math.random(0, 0x7fffffff))
   counter = 0
   interval_ms = 0

@@ -33,6 +33,18 @@ pub struct ServerSettings {
     pub rate_limit_burst: u32,
     /// Largest accepted request body in bytes.
     pub body_limit_bytes: usize,
+    /// A client must send a request's head within this many seconds; an idle keep-alive
+    /// connection is closed after it too.
+    pub header_read_timeout_secs: u64,
+    /// A whole request (body read included) must be answered within this many seconds.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM, connections still open after this many seconds are closed.
+    pub shutdown_grace_secs: u64,
+    /// Open connections at most; 0 = automatic (below the file-descriptor limit).
+    pub max_connections: usize,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` name the client (CIDRs); from any
+    /// other peer those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -42,6 +54,11 @@ impl Default for ServerSettings {
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
             body_limit_bytes: 64 * 1024,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+            max_connections: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -70,6 +87,12 @@ struct RawServer {
     rate_limit_per_second: Option<u32>,
     rate_limit_burst: Option<u32>,
     body_limit_bytes: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    max_connections: Option<usize>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -135,6 +158,7 @@ impl Config {
         server.base_domain = raw
             .server
             .base_domain
+            .clone()
             .map(|d| d.trim_start_matches('.').to_ascii_lowercase())
             .filter(|d| !d.is_empty());
         if let Some(r) = raw.server.rate_limit_per_second {
@@ -145,6 +169,36 @@ impl Config {
         }
         if let Some(b) = raw.server.body_limit_bytes {
             server.body_limit_bytes = b;
+        }
+        let r = &raw.server;
+        for (v, name) in [
+            (r.header_read_timeout_secs, "header_read_timeout_secs"),
+            (r.request_timeout_secs, "request_timeout_secs"),
+            (r.shutdown_grace_secs, "shutdown_grace_secs"),
+        ] {
+            if v == Some(0) {
+                bail!("[server] {name} must be at least 1");
+            }
+        }
+        server.header_read_timeout_secs = r
+            .header_read_timeout_secs
+            .unwrap_or(server.header_read_timeout_secs);
+        server.request_timeout_secs = r
+            .request_timeout_secs
+            .unwrap_or(server.request_timeout_secs);
+        server.shutdown_grace_secs = r.shutdown_grace_secs.unwrap_or(server.shutdown_grace_secs);
+        server.max_connections = r.max_connections.unwrap_or(server.max_connections);
+        for p in &r.trusted_proxies {
+            // a bare address is a /32 (or /128)
+            let net = p
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "[server] trusted_proxies: `{p}` is not a CIDR such as 10.0.0.0/8"
+                    )
+                })?;
+            server.trusted_proxies.push(net);
         }
         let mut tenants = Vec::new();
         for t in raw.tenants {

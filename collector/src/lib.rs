@@ -6,11 +6,15 @@
 //! (SQLite or PostgreSQL); this crate is the HTTP edge ([`http`]), the catalog snapshot and the
 //! CLI.
 
+pub mod body;
 pub mod catalog;
+pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod http;
 pub mod import;
+pub mod metrics;
+pub mod serve;
 pub mod state;
 
 pub use config::Config;

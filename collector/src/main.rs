@@ -229,13 +229,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 writeln!(out, "  Dashboard:           http://{shown}/dashboard")?;
             }
             out.flush()?;
+            let server = state.server.clone();
             let router = app(state);
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown())
-            .await?;
+            clicktrail_collector::serve::serve(listener, router, &server, shutdown()).await?;
             let w = store.write_stats();
             tracing::info!(
                 commits = w.commits,

@@ -8,6 +8,7 @@ use clicktrail_store::Store;
 
 use crate::catalog::CatalogHandle;
 use crate::config::ServerSettings;
+use crate::metrics::Metrics;
 
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -26,6 +27,7 @@ pub struct Inner {
     pub www_dir: PathBuf,
     /// `--demo`: the demo checkout route and the demo pages.
     pub demo: bool,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -53,6 +55,7 @@ impl AppState {
             dist_dir: PathBuf::from("dist"),
             www_dir: PathBuf::from("www"),
             demo: false,
+            metrics: Metrics::new(),
         }))
     }
 

@@ -1,9 +1,8 @@
-//! The real binary on a temp SQLite file: send events over real HTTP, SIGKILL the process right
+//! The real binary on each backend (a temp SQLite file; a fresh PostgreSQL database): send events over real HTTP, SIGKILL the process right
 //! after the acknowledgements (with more requests still in flight), restart on the same file and
 //! show every acknowledged event is there.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,7 +22,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(db: &Path) -> (Child, SocketAddr) {
+async fn start(db: &str) -> (Child, SocketAddr) {
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let child = Command::new(BIN)
@@ -84,10 +83,15 @@ async fn report(addr: SocketAddr) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn acknowledged_events_survive_sigkill() {
+async fn acknowledged_events_survive_sigkill_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("durable.db");
-    let (mut child, addr) = start(&db).await;
+    survives_sigkill(db.to_str().unwrap()).await;
+}
+
+/// Runs the scenario on `db` (a SQLite path or a PostgreSQL URL).
+async fn survives_sigkill(db: &str) {
+    let (mut child, addr) = start(db).await;
 
     // 1. clicks, conversions and sales from 8 concurrent clients; remember every acknowledgement
     let mut tasks = Vec::new();
@@ -160,7 +164,7 @@ async fn acknowledged_events_survive_sigkill() {
     assert!(conversions > 0 && sales > 0);
 
     // 4. restart on the same file: every acknowledged event is there
-    let (mut child, addr) = start(&db).await;
+    let (mut child, addr) = start(db).await;
     let rep = report(addr).await;
     let stored_clicks = rep["totals"]["clicks"].as_i64().unwrap();
     let acked_clicks = (clicks.len() + flood_count) as i64;

@@ -142,6 +142,13 @@ impl IntoResponse for AppError {
             tracing::error!(detail = %detail, "internal error");
         }
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if matches!(self, AppError::PayloadTooLarge(_)) {
+            // the rest of the body was drained; the connection is not reused
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if let AppError::RateLimited { retry_after_secs } = self {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

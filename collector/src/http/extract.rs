@@ -28,18 +28,17 @@ where
     }
 }
 
-/// Reads the whole body (any Content-Type) up to `limit` bytes; more is a 413.
+/// Reads the whole body (any Content-Type) up to `limit` bytes; more is a 413 (the rest is
+/// drained first, see `crate::body`).
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, AppError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        while let Some(s) = src {
-            if s.is::<http_body_util::LengthLimitError>() {
-                return AppError::PayloadTooLarge(limit);
+    crate::body::read_limited(body, limit)
+        .await
+        .map_err(|e| match e {
+            crate::body::BodyError::TooLarge(limit) => AppError::PayloadTooLarge(limit),
+            crate::body::BodyError::Read(e) => {
+                AppError::bad_request("bad_body", format!("could not read the request body: {e}"))
             }
-            src = s.source();
-        }
-        AppError::bad_request("bad_body", format!("could not read the request body: {e}"))
-    })
+        })
 }
 
 /// Deserializes a JSON object into `T`: 400 `malformed_json` (with the position) for what is not

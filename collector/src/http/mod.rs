@@ -13,6 +13,8 @@
 //! webhooks/     payment providers  /webhooks/stripe (+ its typed events)
 //! demo.rs       /demo/checkout (--demo): plays Stripe, in-process
 //! statics.rs    tracker files, dashboard, www/, JSON 404 / 405
+//! (crate::metrics: /readyz, /metrics and the request counters; crate::body: the draining
+//! body reader)
 //! ```
 //!
 //! Dependencies only go down this list's "leaves" (error, extract, types, tenant); no handler
@@ -42,7 +44,7 @@ pub mod webhooks;
 pub use error::AppError;
 
 /// The whole service: browser routes (CORS, rate limit), server and webhook routes (rate
-/// limit), static files; tracing and the request timeout around everything.
+/// limit), static files and probes; tracing, metrics and the request timeout around everything.
 pub fn app(state: AppState) -> Router {
     let limiter = Arc::new(layers::IpLimiter::new(
         state.server.rate_limit_per_second,
@@ -83,6 +85,8 @@ pub fn app(state: AppState) -> Router {
         .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
         .route("/dashboard", get(statics::dashboard))
         .route("/healthz", get(statics::healthz))
+        .route("/readyz", get(crate::metrics::ready))
+        .route("/metrics", get(crate::metrics::render))
         .method_not_allowed_fallback(statics::method_not_allowed);
 
     Router::new()
@@ -93,6 +97,10 @@ pub fn app(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(layers::trace())
+                .layer(middleware::from_fn_with_state(
+                    state.metrics.clone(),
+                    crate::metrics::track,
+                ))
                 .layer(HandleErrorLayer::new(layers::timeout_error))
                 .timeout(layers::REQUEST_TIMEOUT),
         )

@@ -11,6 +11,8 @@ pub mod dedupe;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod payout;
+pub mod refund;
 pub mod report;
 
 pub use catalog::{Catalog, KeyScope, Payout, Tenant};

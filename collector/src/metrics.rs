@@ -1,0 +1,126 @@
+//! `GET /metrics` in Prometheus text format (SPEC §15): requests by route and status, request
+//! latency by route (a write's latency: its answer waits for the commit), and the store's
+//! batching counters. One registry per app (no process globals, so tests build many apps).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+
+use crate::state::AppState;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    store: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "clicktrail_http_requests_total",
+                "HTTP requests by route and status",
+            ),
+            &["route", "status"],
+        )
+        .expect("static metric definition");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "clicktrail_http_request_duration_seconds",
+                "Time to answer, by route (writes answer after their commit)",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["route"],
+        )
+        .expect("static metric definition");
+        let store = IntGaugeVec::new(
+            Opts::new(
+                "clicktrail_store_writes",
+                "Store batching since start: commits, jobs (writes) and the largest batch",
+            ),
+            &["backend", "counter"],
+        )
+        .expect("static metric definition");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(store.clone()),
+        ] {
+            registry.register(c).expect("unique metric names");
+        }
+        Arc::new(Metrics {
+            registry,
+            requests,
+            latency,
+            store,
+        })
+    }
+}
+
+/// Counts and times every request by its route template (never the raw path: bounded labels).
+pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "other".into());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    m.latency
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
+    m.requests
+        .with_label_values(&[&route, resp.status().as_str()])
+        .inc();
+    resp
+}
+
+/// `GET /metrics`
+pub async fn render(State(st): State<AppState>) -> Response {
+    let m = &st.metrics;
+    let w = st.store.write_stats();
+    let backend = st.store.backend();
+    for (name, v) in [
+        ("commits", w.commits),
+        ("jobs", w.jobs),
+        ("max_batch", w.max_batch),
+    ] {
+        m.store
+            .with_label_values(&[backend, name])
+            .set(i64::try_from(v).unwrap_or(i64::MAX));
+    }
+    let mut buf = Vec::new();
+    if let Err(e) = prometheus::TextEncoder::new().encode(&m.registry.gather(), &mut buf) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        buf,
+    )
+        .into_response()
+}
+
+/// `GET /readyz`: 200 when the database answers, 503 otherwise.
+pub async fn ready(State(st): State<AppState>) -> Response {
+    match st.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}

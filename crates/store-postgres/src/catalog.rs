@@ -1,0 +1,244 @@
+//! The catalog tables: apply declarations (create or update, never delete), load a snapshot,
+//! and the version counter every change bumps (collectors poll it).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use clicktrail_domain::catalog::{key_hash, Catalog, KeyGrant, KeyScope, Payout, Tenant};
+use clicktrail_store::{StoreError, TenantSpec};
+use tokio_postgres::IsolationLevel;
+
+use crate::ops::{exec, q, q_opt, Tx};
+use crate::{Fail, PgStore};
+
+pub(crate) async fn apply(store: &PgStore, specs: &[TenantSpec], now: i64) -> Result<(), Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    // one catalog change at a time (collectors starting together apply the same file)
+    exec(
+        &tx,
+        "SELECT version FROM catalog_version WHERE id = 1 FOR UPDATE",
+        &[],
+    )
+    .await?;
+    for spec in specs {
+        apply_tenant(&tx, spec, now).await?;
+    }
+    exec(
+        &tx,
+        "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
+        &[],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Result<(), Fail> {
+    let t = &spec.tenant;
+    exec(
+        tx,
+        "INSERT INTO tenants (id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret,
+            hold_days, count_test_payments, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         ON CONFLICT (id) DO UPDATE SET cookie_days = excluded.cookie_days, currency = excluded.currency,
+            sale_conversion_type = excluded.sale_conversion_type,
+            stripe_webhook_secret = excluded.stripe_webhook_secret, hold_days = excluded.hold_days,
+            count_test_payments = excluded.count_test_payments, updated_at = excluded.updated_at",
+        &[
+            &t.id,
+            &t.cookie_days,
+            &t.currency,
+            &t.sale_conversion_type,
+            &t.stripe_webhook_secret,
+            &t.hold_days,
+            &t.count_test_payments,
+            &now,
+        ],
+    )
+    .await?;
+    // in declaration order: affiliates and allowed origins are listed in `seq` order
+    for code in &t.affiliates {
+        exec(
+            tx,
+            "INSERT INTO affiliates (tenant, code, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&t.id, code, &now],
+        )
+        .await?;
+    }
+    for (code, payout) in &t.conversion_types {
+        let (kind, value) = payout.to_parts();
+        exec(
+            tx,
+            "INSERT INTO conversion_types (tenant, code, payout_kind, payout_value) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant, code) DO UPDATE SET payout_kind = excluded.payout_kind,
+                payout_value = excluded.payout_value",
+            &[&t.id, code, &kind, &value],
+        )
+        .await?;
+    }
+    for id in &t.revenue_origins {
+        exec(
+            tx,
+            "INSERT INTO revenue_origins (tenant, id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&t.id, id],
+        )
+        .await?;
+    }
+    for origin in &t.allowed_origins {
+        exec(
+            tx,
+            "INSERT INTO allowed_origins (tenant, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&t.id, origin],
+        )
+        .await?;
+    }
+    for k in &spec.keys {
+        let hash = key_hash(&k.key);
+        let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
+        let scopes = scopes.join(" ");
+        // a key that belongs to another tenant is a configuration error, not an update
+        let owner: Option<String> = q_opt(
+            tx,
+            "SELECT tenant FROM api_keys WHERE key_hash = $1",
+            &[&hash],
+        )
+        .await?
+        .map(|r| r.get(0));
+        if let Some(owner) = owner.filter(|o| o != &t.id) {
+            return Err(StoreError::Invalid(
+                "api_key".into(),
+                format!(
+                    "a key of tenant `{}` is already a key of tenant `{owner}`",
+                    t.id
+                ),
+            )
+            .into());
+        }
+        exec(
+            tx,
+            "INSERT INTO api_keys (key_hash, tenant, scopes, label, created_at) VALUES ($1, $2, $3, 'config', $4)
+             ON CONFLICT (key_hash) DO UPDATE SET scopes = excluded.scopes",
+            &[&hash, &t.id, &scopes, &now],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn version(store: &PgStore) -> Result<i64, Fail> {
+    let client = store.pool().get().await?;
+    let st = client
+        .prepare_cached("SELECT version FROM catalog_version WHERE id = 1")
+        .await?;
+    Ok(client.query_one(&st, &[]).await?.get(0))
+}
+
+pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
+    let mut client = store.pool().get().await?;
+    // one snapshot: the version and the rows it describes
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let (version, tenant_rows, affiliates, types, revenue, origins, keys) = tokio::try_join!(
+        q(&tx, "SELECT version FROM catalog_version WHERE id = 1", &[]),
+        q(
+            &tx,
+            "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret, hold_days,
+                count_test_payments FROM tenants ORDER BY id",
+            &[]
+        ),
+        q(
+            &tx,
+            "SELECT tenant, code FROM affiliates WHERE NOT disabled ORDER BY seq",
+            &[]
+        ),
+        q(
+            &tx,
+            "SELECT tenant, code, payout_kind, payout_value FROM conversion_types",
+            &[]
+        ),
+        q(
+            &tx,
+            "SELECT tenant, id FROM revenue_origins ORDER BY tenant, id",
+            &[]
+        ),
+        q(
+            &tx,
+            "SELECT tenant, origin FROM allowed_origins ORDER BY seq",
+            &[]
+        ),
+        q(
+            &tx,
+            "SELECT key_hash, tenant, scopes FROM api_keys WHERE revoked_at IS NULL",
+            &[]
+        ),
+    )?;
+    tx.commit().await?;
+    let version: i64 = version
+        .first()
+        .map(|r| r.get(0))
+        .ok_or_else(|| StoreError::Internal("catalog_version has no row".into()))?;
+    let mut tenants: BTreeMap<String, Tenant> = BTreeMap::new();
+    for r in &tenant_rows {
+        let t = Tenant {
+            id: r.get(0),
+            cookie_days: r.get(1),
+            currency: r.get(2),
+            sale_conversion_type: r.get(3),
+            stripe_webhook_secret: r.get(4),
+            hold_days: r.get(5),
+            count_test_payments: r.get(6),
+            allowed_origins: Vec::new(),
+            affiliates: Vec::new(),
+            conversion_types: BTreeMap::new(),
+            revenue_origins: Vec::new(),
+        };
+        tenants.insert(t.id.clone(), t);
+    }
+    for r in &affiliates {
+        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
+            t.affiliates.push(r.get(1));
+        }
+    }
+    for r in &types {
+        let kind: &str = r.get(2);
+        let payout = Payout::from_parts(kind, r.get(3))
+            .ok_or_else(|| StoreError::Internal(format!("unknown payout kind `{kind}`")))?;
+        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
+            t.conversion_types.insert(r.get(1), payout);
+        }
+    }
+    for r in &revenue {
+        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
+            t.revenue_origins.push(r.get(1));
+        }
+    }
+    for r in &origins {
+        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
+            t.allowed_origins.push(r.get(1));
+        }
+    }
+    let mut grants = HashMap::new();
+    for r in &keys {
+        let scopes: &str = r.get(2);
+        grants.insert(
+            r.get(0),
+            KeyGrant {
+                tenant: r.get(1),
+                scopes: scopes
+                    .split_whitespace()
+                    .filter_map(KeyScope::parse)
+                    .collect(),
+            },
+        );
+    }
+    Ok(Catalog {
+        tenants: tenants.into_values().map(Arc::new).collect(),
+        keys: grants,
+        version,
+    })
+}

@@ -1,0 +1,366 @@
+//! The PostgreSQL backend of the clicktrail store (SPEC §12): any number of stateless
+//! collectors share one database, and every rule that must hold across them (event-id dedupe,
+//! one sale per transaction id or Stripe event, the first-subscription-payment rule) holds
+//! through constraints and transactions.
+//!
+//! - tokio-postgres with a deadpool pool; statements are prepared once per connection
+//!   (`prepare_cached`), independent statements of one transaction are pipelined;
+//! - versioned migrations with refinery (`migrations/V*__*.sql`), run by [`PgStore::connect`]
+//!   under an advisory lock so that collectors starting together do not race;
+//! - clicks are batched ([`clicks`]): writer tasks take whatever clicks are pending (up to
+//!   [`clicks::MAX_BATCH`]) and write them as one transaction of set-based statements, deciding
+//!   each click with the domain's `decide_click`; every other write is one transaction per
+//!   request from the pool ([`ops`]). `synchronous_commit` stays on: an answer is only sent
+//!   after its commit is durable.
+//! - the business rules come from `clicktrail_domain`; SQL only reads what a rule needs and
+//!   writes what it decided.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clicktrail_domain::money::Overflow;
+use clicktrail_domain::report::ReportRows;
+use clicktrail_domain::Catalog;
+use clicktrail_store::{
+    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportRow,
+    LeadIn, OkOut, SaleIn, SaleOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome,
+    TenantSpec, WriteStats,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+mod catalog;
+pub mod clicks;
+mod ops;
+mod report;
+pub mod test_cluster;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Connections per store (per collector process); `CLICKTRAIL_PG_POOL` overrides it.
+pub const DEFAULT_POOL_SIZE: usize = 16;
+/// Key of the advisory lock that serializes migrations across collectors.
+const MIGRATION_LOCK: i64 = 0x636c_6b74_7261_696c; // "clktrail"
+
+/// Why a transaction body stopped: a store answer (404, 409, 422...) or a database error,
+/// kept whole so that deadlocks and serialization failures can be retried.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    Store(StoreError),
+    Db(tokio_postgres::Error),
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Store(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for Fail {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Fail::Db(e)
+    }
+}
+
+impl From<Overflow> for Fail {
+    fn from(e: Overflow) -> Self {
+        Fail::Store(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Fail {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Fail::Store(StoreError::Internal(format!("postgres pool: {e}")))
+    }
+}
+
+impl Fail {
+    fn retryable(&self) -> bool {
+        match self {
+            Fail::Db(e) => matches!(
+                e.code(),
+                Some(&SqlState::T_R_DEADLOCK_DETECTED) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+            ),
+            Fail::Store(_) => false,
+        }
+    }
+
+    pub(crate) fn into_store(self) -> StoreError {
+        match self {
+            Fail::Store(e) => e,
+            Fail::Db(e) => StoreError::Internal(match e.as_db_error() {
+                Some(db) => format!("postgres: {} ({})", db.message(), db.code().code()),
+                None => format!("postgres: {e}"),
+            }),
+        }
+    }
+}
+
+/// Runs a transaction, again (up to 4 times) when PostgreSQL aborted it for a deadlock or a
+/// serialization failure: nothing of it was stored, so running it again is safe.
+pub(crate) async fn retry<T, F, Fut>(mut f: F) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Fail>>,
+{
+    let mut attempt = 0u64;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.retryable() && attempt < 4 => {
+                attempt += 1;
+                tracing::debug!(attempt, "transaction retried after a deadlock");
+                tokio::time::sleep(Duration::from_millis(2 * attempt)).await;
+            }
+            Err(e) => return Err(e.into_store()),
+        }
+    }
+}
+
+/// A sum PostgreSQL returns as `numeric` (selected `::text`), as an i64: a total that does not
+/// fit is [`Overflow`] (a 422), never a wrapped number.
+pub(crate) fn numeric_i64(s: Option<&str>) -> Result<i64, Overflow> {
+    match s {
+        None => Ok(0),
+        Some(s) => {
+            let v: i128 = s.trim().parse().map_err(|_| Overflow)?;
+            i64::try_from(v).map_err(|_| Overflow)
+        }
+    }
+}
+
+/// Write counters: `jobs / commits` is the mean batch size.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub commits: AtomicU64,
+    pub jobs: AtomicU64,
+    pub max_batch: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn record(&self, jobs: u64) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.jobs.fetch_add(jobs, Ordering::Relaxed);
+        self.max_batch.fetch_max(jobs, Ordering::Relaxed);
+    }
+}
+
+struct Inner {
+    pool: Pool,
+    clicks: mpsc::Sender<clicks::ClickJob>,
+    stats: Arc<Stats>,
+}
+
+/// A store on one PostgreSQL database; cheap to clone (one pool, one set of click writers).
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://USER[:PASS]@HOST[:PORT]/DB`), applies the migrations this
+    /// build knows (refusing a database migrated by a newer build), and starts the click
+    /// writers. Must be called inside a tokio runtime.
+    pub async fn connect(url: &str) -> anyhow::Result<PgStore> {
+        let config: tokio_postgres::Config = url.parse()?;
+        migrate(&config).await?;
+        let size = std::env::var("CLICKTRAIL_PG_POOL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n: &usize| *n >= 2)
+            .unwrap_or(DEFAULT_POOL_SIZE);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager).max_size(size).build()?;
+        // fail now, not on the first request, when the database does not answer
+        pool.get().await?.simple_query("SELECT 1").await?;
+        let stats = Arc::new(Stats::default());
+        let clicks = clicks::start(pool.clone(), stats.clone());
+        Ok(PgStore {
+            inner: Arc::new(Inner {
+                pool,
+                clicks,
+                stats,
+            }),
+        })
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+}
+
+async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
+    let (mut client, conn) = config.connect(NoTls).await?;
+    let task = tokio::spawn(conn);
+    // collectors starting at once: one migrates, the others wait and find it done
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let report = embedded::migrations::runner()
+        .set_abort_divergent(true)
+        .set_abort_missing(true)
+        .run_async(&mut client)
+        .await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
+    drop(client);
+    let _ = task.await;
+    let report = report.map_err(|e| {
+        anyhow::anyhow!(
+            "database migration failed (a database migrated by a newer collector is refused): {e}"
+        )
+    })?;
+    unlock?;
+    for m in report.applied_migrations() {
+        tracing::info!(
+            version = m.version(),
+            name = m.name(),
+            "applied schema migration"
+        );
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn click(&self, c: ClickIn) -> StoreResult<ClickOut> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .clicks
+            .send(clicks::ClickJob { click: c, reply })
+            .await
+            .map_err(|_| StoreError::Internal("click writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Internal("click writer dropped the click".into()))?
+    }
+
+    async fn conversion(&self, c: ConversionIn) -> StoreResult<ConversionOut> {
+        let r = retry(|| ops::conversion(self, &c)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn link_external(&self, l: ExternalLinkIn) -> StoreResult<OkOut> {
+        let r = retry(|| ops::link_external(self, &l)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn lead(&self, l: LeadIn) -> StoreResult<OkOut> {
+        let r = retry(|| ops::lead(self, &l)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn diagnostic(&self, d: DiagnosticIn) -> StoreResult<()> {
+        let r = retry(|| ops::diagnostic(self, &d)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn sale(&self, s: SaleIn) -> StoreResult<SaleOut> {
+        let r = retry(|| ops::sale_request(self, &s)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
+        let r = retry(|| ops::stripe_event(self, &e)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn import(&self, rows: Vec<ImportRow>) -> StoreResult<Result<usize, Vec<(u64, String)>>> {
+        let r = retry(|| ops::import(self, &rows)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn report(&self, tenant: &str, from: i64, to: i64) -> StoreResult<ReportRows> {
+        retry(|| report::rows(self, tenant, from, to)).await
+    }
+
+    async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
+        let r = retry(|| catalog::apply(self, &specs, now)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn load_catalog(&self) -> StoreResult<Catalog> {
+        retry(|| catalog::load(self)).await
+    }
+
+    async fn catalog_version(&self) -> StoreResult<i64> {
+        retry(|| catalog::version(self)).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        retry(|| async {
+            let client = self.pool().get().await?;
+            client.simple_query("SELECT 1").await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn diagnostics_count(&self) -> StoreResult<i64> {
+        retry(|| async {
+            let client = self.pool().get().await?;
+            let st = client
+                .prepare_cached("SELECT count(*) FROM diagnostics")
+                .await?;
+            Ok(client.query_one(&st, &[]).await?.get::<_, i64>(0))
+        })
+        .await
+    }
+
+    fn write_stats(&self) -> WriteStats {
+        let s = self.stats();
+        WriteStats {
+            commits: s.commits.load(Ordering::Relaxed),
+            jobs: s.jobs.load(Ordering::Relaxed),
+            max_batch: s.max_batch.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_i64;
+    use clicktrail_domain::money::Overflow;
+
+    #[test]
+    fn numeric_sums_are_checked() {
+        assert_eq!(numeric_i64(None), Ok(0));
+        assert_eq!(numeric_i64(Some("3015")), Ok(3015));
+        assert_eq!(numeric_i64(Some("-7")), Ok(-7));
+        assert_eq!(numeric_i64(Some("9223372036854775807")), Ok(i64::MAX));
+        assert_eq!(numeric_i64(Some("9223372036854775808")), Err(Overflow));
+        assert_eq!(
+            numeric_i64(Some("99999999999999999999999999999999999999999")),
+            Err(Overflow)
+        );
+    }
+}

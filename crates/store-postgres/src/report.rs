@@ -1,0 +1,72 @@
+//! The report's grouped rows, in one read-only snapshot. Commissions are the net sum of each
+//! conversion's ledger entries. PostgreSQL sums bigints as `numeric`: they are read as text and
+//! converted with a check (a total beyond i64 is a 422, never a wrapped number).
+
+use clicktrail_domain::report::ReportRows;
+use tokio_postgres::IsolationLevel;
+
+use crate::ops::q;
+use crate::{numeric_i64, Fail, PgStore};
+
+const DAY: &str = "to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+
+pub(crate) async fn rows(
+    store: &PgStore,
+    tenant: &str,
+    from: i64,
+    to: i64,
+) -> Result<ReportRows, Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let clicks_sql = format!(
+        "SELECT affiliate, {DAY}, count(*) FROM clicks
+         WHERE tenant = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2"
+    );
+    let leads_sql = format!(
+        "SELECT affiliate, {DAY}, count(*) FROM leads
+         WHERE tenant = $1 AND affiliate IS NOT NULL AND created_at >= $2 AND created_at < $3
+         GROUP BY 1, 2"
+    );
+    let conversions_sql = format!(
+        "SELECT affiliate, {DAY}, currency, count(*), sum(amount_cents)::text, sum(net)::text
+         FROM (SELECT c.affiliate, c.created_at, c.currency, c.amount_cents,
+                      coalesce((SELECT sum(l.amount_cents) FROM ledger l WHERE l.conversion_id = c.id), 0) AS net
+               FROM conversions c
+               WHERE c.tenant = $1 AND c.status <> 'declined' AND c.created_at >= $2 AND c.created_at < $3) x
+         GROUP BY 1, 2, 3"
+    );
+    let p: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant, &from, &to];
+    let (clicks, leads, conversions) = tokio::try_join!(
+        q(&tx, &clicks_sql, &p),
+        q(&tx, &leads_sql, &p),
+        q(&tx, &conversions_sql, &p),
+    )?;
+    tx.commit().await?;
+    let mut out = ReportRows {
+        clicks: clicks
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect(),
+        leads: leads
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect(),
+        conversions: Vec::with_capacity(conversions.len()),
+    };
+    for r in &conversions {
+        out.conversions.push((
+            r.get(0),
+            r.get(1),
+            r.get(2),
+            r.get(3),
+            numeric_i64(r.get(4))?,
+            numeric_i64(r.get(5))?,
+        ));
+    }
+    Ok(out)
+}
