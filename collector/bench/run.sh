@@ -33,9 +33,10 @@ fi
 TMP="$(mktemp -d)"
 PIDS=()
 PG_STARTED=""
+PG_DIR="/tmp/clicktrail-bench-pg-$$"
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [ -n "$PG_STARTED" ]; then bash "$ROOT/scripts/pg-test-cluster.sh" stop "$TMP/pg" >/dev/null 2>&1 || true; fi
+  if [ -n "$PG_STARTED" ]; then CLICKTRAIL_PG_DIR="$PG_DIR" bash "$ROOT/scripts/pg-test-cluster.sh" stop >/dev/null 2>&1 || true; fi
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -94,7 +95,7 @@ report_row() { # scenario acked secs p50 p99 stored note
 pg_base=""
 ensure_pg() {
   if [ -z "$pg_base" ]; then
-    eval "$(bash "$ROOT/scripts/pg-test-cluster.sh" start "$TMP/pg")"
+    eval "$(CLICKTRAIL_PG_DIR="$PG_DIR" bash "$ROOT/scripts/pg-test-cluster.sh" start)"
     PG_STARTED=1
     pg_base="$CLICKTRAIL_TEST_PG"
   fi

@@ -37,11 +37,11 @@ impl Db {
             Db::Sqlite(path) => Ok(Arc::new(
                 SqliteStore::open(path).with_context(|| format!("cannot open database {path}"))?,
             )),
-            // wired to clicktrail_store_postgres::PgStore when that crate lands
-            Db::Postgres(url) => anyhow::bail!(
-                "cannot open database {}: PostgreSQL support is not built in yet",
-                redact_password(url)
-            ),
+            Db::Postgres(url) => Ok(Arc::new(
+                clicktrail_store_postgres::PgStore::connect(url)
+                    .await
+                    .with_context(|| format!("cannot open database {}", redact_password(url)))?,
+            )),
         }
     }
 }

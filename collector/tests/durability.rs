@@ -89,6 +89,12 @@ async fn acknowledged_events_survive_sigkill_sqlite() {
     survives_sigkill(db.to_str().unwrap()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_events_survive_sigkill_postgres() {
+    let db = clicktrail_store_postgres::test_cluster::fresh_database().await;
+    survives_sigkill(&db).await;
+}
+
 /// Runs the scenario on `db` (a SQLite path or a PostgreSQL URL).
 async fn survives_sigkill(db: &str) {
     let (mut child, addr) = start(db).await;
