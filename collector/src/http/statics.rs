@@ -99,17 +99,29 @@ pub async fn method_not_allowed(req: Request) -> AppError {
     ))
 }
 
-/// Everything else: files from `www/` (GET/HEAD), else a JSON 404.
+/// `GET /` when the demo pages are not served (`serve --config` without `--www`).
+const HOME: &str = "<!doctype html>\n<meta charset=\"utf-8\">\n<title>clicktrail collector</title>\n<h1>clicktrail collector</h1>\n<p>Affiliate click tracking. Operators: <a href=\"/dashboard\">dashboard</a>.</p>\n";
+
+/// Everything else: files from `www/` (GET/HEAD) when it is served (`--demo` or `--www`), else
+/// a short page at `/`; a JSON 404 for the rest.
 pub async fn www(State(st): State<AppState>, req: Request) -> R {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     if method == Method::GET || method == Method::HEAD {
-        let resp = tower_http::services::ServeDir::new(&st.www_dir)
-            .oneshot(req)
-            .await
-            .map_err(|e| AppError::Internal(format!("static files: {e}")))?;
-        if resp.status() != StatusCode::NOT_FOUND {
-            return Ok(resp.map(Body::new));
+        if !st.serve_www {
+            if path == "/" {
+                return Ok(
+                    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], HOME).into_response()
+                );
+            }
+        } else {
+            let resp = tower_http::services::ServeDir::new(&st.www_dir)
+                .oneshot(req)
+                .await
+                .map_err(|e| AppError::Internal(format!("static files: {e}")))?;
+            if resp.status() != StatusCode::NOT_FOUND {
+                return Ok(resp.map(Body::new));
+            }
         }
     }
     Err(AppError::not_found(
