@@ -169,6 +169,36 @@ mod tests {
         }
     }
 
+    /// A request slower than the timeout is answered 503 JSON `timeout` (a 5xx: the tracker
+    /// retries it), by the same layers `app()` stacks.
+    #[tokio::test]
+    async fn a_slow_request_is_a_503_json() {
+        use axum::error_handling::HandleErrorLayer;
+        use axum::routing::get;
+        use tower::{ServiceBuilder, ServiceExt};
+        let router = axum::Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .layer(
+                ServiceBuilder::new()
+                    .layer(HandleErrorLayer::new(timeout_error))
+                    .timeout(Duration::from_millis(20)),
+            );
+        let req = axum::http::Request::get("/slow")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = router.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "timeout");
+    }
+
     /// The token bucket this replaces, kept only to compare speed (see below).
     mod before {
         use std::collections::HashMap;
