@@ -18,6 +18,5 @@ pub mod serve;
 pub mod state;
 
 pub use config::Config;
-pub use http::webhooks::stripe;
 pub use http::{app, AppError};
 pub use state::AppState;

@@ -138,7 +138,11 @@ async fn two_collectors_on_one_postgres() {
         "data":{"object":{"id":"cs_cluster_1","object":"checkout.session","amount_total":4900,
         "currency":"usd","client_reference_id":cid,"metadata":{}}}})
     .to_string();
-    let sig = clicktrail_collector::stripe::signature_header("whsec_demo", now, ev.as_bytes());
+    let sig = clicktrail_collector::http::webhooks::stripe::signature_header(
+        "whsec_demo",
+        now,
+        ev.as_bytes(),
+    );
     let hdrs = vec![
         ("Stripe-Signature", sig),
         ("Content-Type", "application/json".to_string()),

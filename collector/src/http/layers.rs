@@ -23,9 +23,9 @@ use super::error::AppError;
 use super::tenant::origin_allowed;
 use crate::state::AppState;
 
-/// How long one request may take, body read included. A timeout is a 503 (the tracker
-/// retries 5xx; event ids make the retry safe), never a 408 (a 4xx it would drop).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+// How long one request may take, body read included, is `[server] request_timeout_secs`
+// (default 30). A timeout is a 503 (the tracker retries 5xx; event ids make the retry safe),
+// never a 408 (a 4xx it would drop).
 
 // ---------------------------------------------------------------- CORS
 

@@ -102,7 +102,9 @@ pub fn app(state: AppState) -> Router {
                     crate::metrics::track,
                 ))
                 .layer(HandleErrorLayer::new(layers::timeout_error))
-                .timeout(layers::REQUEST_TIMEOUT),
+                .timeout(std::time::Duration::from_secs(
+                    state.server.request_timeout_secs,
+                )),
         )
         .with_state(state)
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 #[allow(unused_imports)]
-pub use clicktrail_collector::stripe::signature_header;
+pub use clicktrail_collector::http::webhooks::stripe::signature_header;
 
 pub const NOW: i64 = 1795072000; // 2026-11-19T07:06:40Z
 pub const REVENUE_ORIGIN: &str = "00000000-0000-0000-0000-000000000001";
@@ -41,9 +41,14 @@ pub struct Harness {
 
 /// A fresh, empty store of every backend.
 pub async fn stores() -> Vec<Arc<dyn Store>> {
-    vec![Arc::new(
-        SqliteStore::open(":memory:").expect("sqlite store"),
-    )]
+    let url = clicktrail_store_postgres::test_cluster::fresh_database().await;
+    let pg = clicktrail_store_postgres::PgStore::connect(&url)
+        .await
+        .expect("postgres store");
+    vec![
+        Arc::new(SqliteStore::open(":memory:").expect("sqlite store")),
+        Arc::new(pg),
+    ]
 }
 
 impl Harness {
