@@ -503,6 +503,7 @@ pub async fn report(
             to: to.format("%Y-%m-%d").to_string(),
             currency: &tenant.currency,
             affiliates: &tenant.affiliates,
+            now: st.now(),
         },
         &rows,
     )
