@@ -288,6 +288,7 @@ mod tests {
         use crate::ledger::EntryKind;
         let e = |id, aff: &str, kind, amount, at, paid, cur: &str| EntryView {
             id,
+            conversion_id: id,
             affiliate: String::from(aff),
             currency: cur.into(),
             kind,

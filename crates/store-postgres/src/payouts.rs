@@ -16,7 +16,7 @@ use crate::refund::is_unique_violation;
 use crate::{Fail, PgStore};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
-    (p.entry_id IS NOT NULL)";
+    (p.entry_id IS NOT NULL), l.conversion_id";
 
 fn entry(r: &Row) -> Result<EntryView, Fail> {
     let kind: String = r.get(3);
@@ -24,6 +24,7 @@ fn entry(r: &Row) -> Result<EntryView, Fail> {
         .ok_or_else(|| StoreError::Internal(format!("ledger kind `{kind}`")))?;
     Ok(EntryView {
         id: r.get(0),
+        conversion_id: r.get(7),
         affiliate: r.get(1),
         currency: r.get(2),
         kind,

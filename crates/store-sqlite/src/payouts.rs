@@ -9,13 +9,14 @@ use clicktrail_store::{pick_due, PayIn, PayoutLine, PayoutOut, StoreError, Store
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
-    (p.entry_id IS NOT NULL)";
+    (p.entry_id IS NOT NULL), l.conversion_id";
 
 fn entry(r: &Row<'_>) -> rusqlite::Result<(EntryView, String)> {
     let kind: String = r.get(3)?;
     Ok((
         EntryView {
             id: r.get(0)?,
+            conversion_id: r.get(7)?,
             affiliate: r.get(1)?,
             currency: r.get(2)?,
             kind: EntryKind::parse(&kind).unwrap_or(EntryKind::Adjustment),
