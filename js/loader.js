@@ -28,7 +28,10 @@ const WASM_FILE = "clicktrail_bg.wasm";
       settleHeld(fail(config, "unsupported", null));
       return;
     }
-    const wasm = fetch(config.wasmUrl, { credentials: "omit" }).then(
+    // The request a `<link rel="preload" as="fetch" crossorigin href=".../clicktrail_bg.wasm">`
+    // makes (CORS mode, credentials "same-origin"), so the browser uses the preloaded
+    // response instead of downloading the wasm twice.
+    const wasm = fetch(config.wasmUrl, { mode: "cors", credentials: "same-origin" }).then(
       (response) => {
         if (!response.ok) throw networkError("HTTP " + response.status);
         return response;
@@ -109,8 +112,14 @@ function readConfig(script, location) {
   const attr = (name) => (script && script.getAttribute(name)) || null;
   const src = (script && script.src) || location.href;
   const base = new URL(src, location.href);
+  const endpoint = attr("data-endpoint");
   return {
-    endpoint: (attr("data-endpoint") || base.origin).replace(/\/+$/, ""),
+    // Default: the folder the script was loaded from (SPEC §16 first-party mode:
+    // https://shop.example/_ct/tracking.js -> https://shop.example/_ct), which is the
+    // collector's origin when the script comes from the collector itself. Normalised by
+    // URL so the tracker can compare its origin with the page's.
+    endpoint: stripQuery(new URL(endpoint || "./", endpoint ? location.href : base).href).replace(/\/+$/, ""),
+    // beside the script, whatever the script's file name
     wasmUrl: new URL(WASM_FILE, base).href,
     params: attr("data-param"),
     cookieDomain: attr("data-cookie-domain"),
@@ -120,6 +129,10 @@ function readConfig(script, location) {
     consent: attr("data-consent"),
     stripe: attr("data-stripe"),
   };
+}
+
+function stripQuery(url) {
+  return url.replace(/[?#].*$/, "");
 }
 
 function networkError(detail) {
@@ -148,7 +161,7 @@ const FIXES = {
 };
 
 /**
- * One console error, one diagnostic beacon (none while consent is required); queued
+ * One console error, one diagnostic report (none while consent is required); queued
  * commands stay queued.
  * Returns the Error that held calls reject with.
  */
@@ -174,10 +187,14 @@ function fail(config, kind, error) {
       url: String(location.href).slice(0, 2048),
       userAgent: String(navigator.userAgent).slice(0, 300),
     });
-    const url = config.endpoint + "/tracking/diagnostic/v1";
-    if (!(navigator.sendBeacon && navigator.sendBeacon(url, body))) {
-      fetch(url, { method: "POST", body, keepalive: true, credentials: "omit" }).catch(() => {});
-    }
+    // fetch keepalive, never sendBeacon: blockers drop beacons to another site while
+    // sendBeacon still returns true (SPEC §16).
+    fetch(config.endpoint + "/tracking/diagnostic/v1", {
+      method: "POST",
+      body,
+      keepalive: true,
+      headers: { "Content-Type": "text/plain;charset=UTF-8" },
+    }).catch(() => {});
   } catch (_) {
     /* reporting is best effort */
   }

@@ -6,17 +6,22 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 
 target_dir="${CARGO_TARGET_DIR:-target}"
+# CLICKTRAIL_FEATURES=panic-test DIST_DIR=dist-panic: the deliberately panicking build of
+# docs/tracker.md (never shipped). Defaults: no features, dist/.
+dist="${DIST_DIR:-dist}"
+features_flag=()
+if [ -n "${CLICKTRAIL_FEATURES:-}" ]; then features_flag=(--features "$CLICKTRAIL_FEATURES"); fi
 # LLVM's inliner runs with threshold 5 at opt-level "z"; 12 measured smallest for this
 # crate (11-15 give the same binary, 10: +0.2 KB gzip, 16: +0.9 KB). Target code only
 # (RUSTFLAGS with --target does not reach build scripts or proc macros).
 RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=12" \
-  cargo build -p clicktrail --profile wasm --target wasm32-unknown-unknown --quiet
+  cargo build -p clicktrail --profile wasm --target wasm32-unknown-unknown --quiet "${features_flag[@]}"
 # --encode-into always: strings go to wasm with TextEncoder#encodeInto only (no ASCII
 # fast-path loop in the glue); every browser that runs this wasm (reference types) has it.
 wasm-bindgen --target web --encode-into always --out-dir target/pkg --out-name clicktrail \
   "$target_dir/wasm32-unknown-unknown/wasm/clicktrail.wasm"
 
-mkdir -p dist
+mkdir -p "$dist"
 # The features rustc >= 1.87 emits for wasm32 by default; wasm-opt must be told.
 # --flatten --rereloop then -Oz twice (--converge) and no target_features section:
 # 0.3 KB gzip less than a plain -Oz. Functions with one caller are inlined only up to 25
@@ -27,12 +32,12 @@ features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals
   --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
 wasm-opt --one-caller-inline-max-function-size=25 --flatten --rereloop -Oz -Oz --converge \
   --strip-debug --strip-producers --strip-target-features "${features[@]}" \
-  target/pkg/clicktrail_bg.wasm -o dist/clicktrail_bg.wasm
+  target/pkg/clicktrail_bg.wasm -o "$dist/clicktrail_bg.wasm"
 # One-letter import/export names in the wasm and the glue (see the script).
-node scripts/minify-names.mjs dist/clicktrail_bg.wasm target/pkg/clicktrail.js "${features[@]}"
+node scripts/minify-names.mjs "$dist/clicktrail_bg.wasm" target/pkg/clicktrail.js "${features[@]}"
 
 esbuild js/loader.js --bundle --format=iife --minify --target=es2018 \
   --log-override:empty-import-meta=silent --legal-comments=none \
-  --outfile=dist/tracking.js --log-level=warning
-cp js/clicktrail.d.ts dist/clicktrail.d.ts
-echo "built dist/: $(ls dist | tr '\n' ' ')"
+  --outfile="$dist/tracking.js" --log-level=warning
+cp js/clicktrail.d.ts "$dist/clicktrail.d.ts"
+echo "built $dist/: $(ls "$dist" | tr '\n' ' ')"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen version in Cargo.lock
+WASM_BINDGEN_VERSION="$(bash scripts/wasm-bindgen-version.sh)"   # the version pinned in Cargo.lock
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -28,14 +28,29 @@ if ! command -v wasm-pack >/dev/null; then
   cargo_install wasm-pack
 fi
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  say "installing chromium + chromium-driver (Debian, a matched pair)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+# The three engines of the end-to-end suite and what drives them, all from Debian:
+# Chromium (+ its driver, a matched pair), Firefox ESR (driven over WebDriver BiDi by
+# puppeteer-core), WebKitGTK's WebKitWebDriver + MiniBrowser under Xvfb (selenium-webdriver),
+# uBlock Origin for Firefox (the real-blocker test) and sqlite3 (WebKit's cookie database).
+# PostgreSQL: the collector's second backend; the tests start a throwaway cluster of their own
+# (scripts/pg-test-cluster.sh), the package's own cluster is not used. nginx: the reverse-proxy
+# end-to-end test runs deploy/nginx/collector.conf (openssl makes its certificate).
+APT_PACKAGES=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb xauth
+  webext-ublock-origin-firefox sqlite3 postgresql nginx-light openssl)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]} (Debian)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [ ! -x node_modules/.bin/esbuild ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "npm ci (esbuild, binaryen's wasm-opt, playwright-core)"
+  say "npm ci (esbuild, binaryen's wasm-opt, the browser drivers, the filter engine, the benchmark peer)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 say "ready"

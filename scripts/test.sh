@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything: lint, native unit tests (tracker + collector), the size budget,
 # the tracker's browser tests in real Chromium, and the end-to-end suite
-# (real collector binary + real Chromium through playwright-core).
+# (real collector binary + Chromium, Firefox ESR and WebKitGTK, one harness: see
+# tests/e2e/harness.mjs and docs/browsers.md; E2E_ENGINES=chromium,firefox,webkit picks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,7 +14,11 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy -p clicktrail --target wasm32-unknown-unknown --quiet -- -D warnings
 
-step "native tests (tracker logic, collector router, durability against the real binary)"
+step "native tests (tracker logic; collector router, differential, durability and cluster tests on SQLite and PostgreSQL)"
+# one throwaway PostgreSQL cluster for the whole run (tests create a database each)
+export CLICKTRAIL_PG_DIR="${CLICKTRAIL_PG_DIR:-$(mktemp -u /tmp/clicktrail-test-pg.XXXXXX)}"
+eval "$(bash scripts/pg-test-cluster.sh start)"
+trap 'bash scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true' EXIT
 cargo test --workspace --quiet
 
 step "build dist/, check the size budget and the TypeScript declarations"
@@ -24,6 +29,7 @@ tsc --noEmit --strict --lib es2020,dom tests/types/usage.ts
 step "tracker browser tests (wasm-bindgen-test in headless Chromium)"
 wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)"
 
-step "end-to-end tests (real collector + real Chromium)"
+step "end-to-end tests (real collector; ${E2E_ENGINES:-chromium,firefox,webkit}; real filter lists; uBO in Firefox; ITP in WebKit)"
 cargo build -p clicktrail-collector --quiet
-node --test --test-concurrency=1 tests/e2e/
+# One test file at a time: each starts its own browsers, Xvfb and collectors (free ports).
+node --test --test-concurrency=1 --test-timeout=300000 tests/e2e/

@@ -1,6 +1,7 @@
 //! Attribution decisions (SPEC §5, docs/wire.md click rules), free of browser calls.
 
 use alloc::string::String;
+
 /// Which click wins when a visitor already has a CID from another affiliate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Model {
@@ -88,6 +89,130 @@ pub fn outcome(model: Model, sent_cid: &str, fresh: bool, answer: &Answer) -> Ou
     }
 }
 
+/// Everything [`settle`] needs to know about a click whose answer arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent<'a> {
+    pub model: Model,
+    /// The CID the click proposed.
+    pub cid: &'a str,
+    /// The tracker generated `cid` for this click (no earlier attribution).
+    pub fresh: bool,
+    /// No later click was sent for this tenant (on this page or a later one). A stale
+    /// click's answer never changes the attribution: the later click wins whatever the
+    /// delivery order.
+    pub latest: bool,
+    /// The CID the visitor held when the answer arrived, as the tracker last recorded it
+    /// (before any `Set-Cookie` of this answer); `None`: none (removed meanwhile).
+    pub held: Option<&'a str>,
+    /// Seconds the held CID has left (for a restore), if known.
+    pub held_left: Option<i64>,
+    /// First-party mode: the request asked the collector to set the cookie, so a 200
+    /// answer already put `trakdesk_cid` = its CID with `Set-Cookie`.
+    pub server_cookie: bool,
+}
+
+/// What to do to the cookie after a click's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieOp {
+    /// Nothing (unchanged, or already set by the collector's `Set-Cookie`).
+    None,
+    /// Write `cid` from script with this Max-Age (seconds).
+    Write(String, i64),
+    /// Expire it.
+    Remove,
+}
+
+/// The effects of a click's answer; executed by the browser layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub cookie: CookieOp,
+    /// Put `{cid, aff, expiredAt}` in the localStorage mirror.
+    pub mirror: Option<(String, Option<String>)>,
+    /// Remove the mirror (it held the removed CID).
+    pub drop_mirror: bool,
+    /// The CID to show in hidden inputs / Stripe links.
+    pub note: Option<String>,
+    /// A CID to take out of hidden inputs / Stripe links.
+    pub clear: Option<String>,
+}
+
+impl Settled {
+    fn nothing() -> Self {
+        Settled {
+            cookie: CookieOp::None,
+            mirror: None,
+            drop_mirror: false,
+            note: None,
+            clear: None,
+        }
+    }
+}
+
+/// Applies the collector's answer to a click (SPEC §5, §16; docs/wire.md). `now` and the
+/// answer's `expiredAt` in Unix seconds (`expires`: parsed `expiredAt`, if any);
+/// `default_left`: the lifetime when the answer gives none.
+pub fn settle(
+    s: &Sent,
+    answer: &Answer,
+    expires: Option<i64>,
+    now: i64,
+    default_left: i64,
+) -> Settled {
+    let mut out = Settled::nothing();
+    let answered_cid = match answer {
+        Answer::Ok { cid, .. } => Some(cid.as_str()),
+        _ => None,
+    };
+    // What the collector's Set-Cookie did, if anything.
+    let server_set = if s.server_cookie { answered_cid } else { None };
+    let restore = |out: &mut Settled| {
+        // the collector's Set-Cookie replaced what the visitor holds: put it back (a
+        // script write, the exception) or remove what it set
+        if let Some(set) = server_set {
+            if s.held != Some(set) {
+                out.cookie = match (s.held, s.held_left) {
+                    (Some(h), Some(left)) if left > 0 => CookieOp::Write(h.into(), left),
+                    (Some(h), _) => CookieOp::Write(h.into(), default_left),
+                    (None, _) => CookieOp::Remove,
+                };
+            }
+        }
+    };
+    if !s.latest || s.held != Some(s.cid) {
+        // another click or a removal happened meanwhile: leave the attribution alone
+        restore(&mut out);
+        return out;
+    }
+    match (outcome(s.model, s.cid, s.fresh, answer), answer) {
+        (Outcome::Refresh | Outcome::Replace, Answer::Ok { cid, expired_at }) => {
+            let left = expires.map(|t| t - now).unwrap_or(default_left);
+            if left <= 0 {
+                // an expiredAt already past (a wrong clock, a zero lifetime): the click is
+                // dead on arrival; keep no cookie that is already expired
+                out.cookie = CookieOp::Remove;
+                out.drop_mirror = true;
+                out.clear = Some(s.cid.into());
+                return out;
+            }
+            if !s.server_cookie {
+                out.cookie = CookieOp::Write(cid.clone(), left);
+            }
+            out.mirror = Some((cid.clone(), expired_at.clone()));
+            if cid != s.cid {
+                out.clear = Some(s.cid.into());
+            }
+            out.note = Some(cid.clone());
+        }
+        (Outcome::Remove, _) => {
+            out.cookie = CookieOp::Remove;
+            out.drop_mirror = true;
+            out.clear = Some(s.cid.into());
+        }
+        _ => restore(&mut out),
+    }
+    out
+}
+
 /// Key in sessionStorage marking a landing URL as counted for a tenant.
 pub fn landing_key(tenant: &str, href: &str) -> String {
     let mut k = String::from("clicktrail_landing:");
@@ -109,6 +234,88 @@ mod tests {
             cid: cid.into(),
             expired_at: None,
         }
+    }
+
+    fn sent<'a>(cid: &'a str, held: Option<&'a str>) -> Sent<'a> {
+        Sent {
+            model: Model::Last,
+            cid,
+            fresh: false,
+            latest: true,
+            held,
+            held_left: Some(100),
+            server_cookie: false,
+        }
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn settles_answers() {
+        // same CID: the script refreshes the cookie from expiredAt
+        let s = settle(&sent(A, Some(A)), &ok(A), Some(NOW + 50), NOW, 999);
+        assert_eq!(s.cookie, CookieOp::Write(A.into(), 50));
+        assert_eq!(s.note.as_deref(), Some(A));
+        assert_eq!(s.clear, None);
+        // first-party: the collector's Set-Cookie did it, no script write
+        let fp = Sent {
+            server_cookie: true,
+            ..sent(A, Some(A))
+        };
+        let s = settle(&fp, &ok(A), Some(NOW + 50), NOW, 999);
+        assert_eq!(s.cookie, CookieOp::None);
+        assert_eq!(s.mirror, Some((A.into(), None)));
+        // another affiliate won (last click): replace, clear the old CID from the page
+        let s = settle(&sent(A, Some(A)), &ok(B), None, NOW, 999);
+        assert_eq!(s.cookie, CookieOp::Write(B.into(), 999));
+        assert_eq!(s.clear.as_deref(), Some(A));
+        // an expiredAt in the past: dead on arrival, nothing kept
+        let s = settle(&sent(A, Some(A)), &ok(A), Some(NOW - 1), NOW, 999);
+        assert_eq!(s.cookie, CookieOp::Remove);
+        assert!(s.drop_mirror && s.mirror.is_none() && s.note.is_none());
+        assert_eq!(s.clear.as_deref(), Some(A));
+        // unknown affiliate on a fresh visit: removed, and cleared from the page
+        let fresh = Sent {
+            fresh: true,
+            ..sent(A, Some(A))
+        };
+        let s = settle(&fresh, &Answer::UnknownAffiliate, None, NOW, 999);
+        assert_eq!(s.cookie, CookieOp::Remove);
+        assert_eq!(s.clear.as_deref(), Some(A));
+        // a stale click (a later one was sent) changes nothing ...
+        let stale = Sent {
+            latest: false,
+            ..sent(A, Some(A))
+        };
+        assert_eq!(settle(&stale, &ok(B), None, NOW, 999), Settled::nothing());
+        // ... and in first-party mode puts back what its Set-Cookie overwrote
+        let stale_fp = Sent {
+            server_cookie: true,
+            ..stale
+        };
+        assert_eq!(
+            settle(&stale_fp, &ok(B), None, NOW, 999).cookie,
+            CookieOp::Write(A.into(), 100)
+        );
+        // first click model, first-party, collector moved the visitor: restore
+        let first_fp = Sent {
+            model: Model::First,
+            server_cookie: true,
+            ..sent(A, Some(A))
+        };
+        assert_eq!(
+            settle(&first_fp, &ok(B), None, NOW, 999).cookie,
+            CookieOp::Write(A.into(), 100)
+        );
+        // the cookie was removed meanwhile: a server-set cookie is removed again
+        let gone = Sent {
+            server_cookie: true,
+            ..sent(A, None)
+        };
+        assert_eq!(
+            settle(&gone, &ok(A), None, NOW, 999).cookie,
+            CookieOp::Remove
+        );
     }
 
     #[test]

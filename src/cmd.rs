@@ -87,6 +87,38 @@ pub fn error_code(body: &str) -> Option<String> {
         .map(String::from)
 }
 
+/// First-party mode (docs/wire.md): the attributes of the cookie the collector sets with
+/// `Set-Cookie` in its answer, exactly those the tracker would write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieSpec {
+    /// The cookie's Domain attribute (`None`: host-only).
+    pub domain: Option<String>,
+    /// The page is https: `Secure`.
+    pub secure: bool,
+    /// Affitor mode: `affitor_click_id` too.
+    pub affitor: bool,
+}
+
+impl CookieSpec {
+    /// `{"domain":"example.com"|null,"secure":true,"affitor":false}`
+    pub fn json(&self) -> String {
+        let flag = |b: bool| if b { "true" } else { "false" };
+        let domain = match &self.domain {
+            Some(d) => {
+                let mut s = String::new();
+                json::push_str_lit(&mut s, d);
+                s
+            }
+            None => String::from("null"),
+        };
+        Obj::new()
+            .raw("domain", &domain)
+            .raw("secure", flag(self.secure))
+            .raw("affitor", flag(self.affitor))
+            .end()
+    }
+}
+
 pub fn click_body(
     tenant: &str,
     event_id: &str,
@@ -94,28 +126,35 @@ pub fn click_body(
     cid: &str,
     url: &str,
     referrer: &str,
+    cookie: Option<&CookieSpec>,
 ) -> String {
-    Obj::new()
+    let o = Obj::new()
         .s("tenantId", tenant)
         .s("eventId", event_id)
         .s("aff", aff)
         .s("cid", cid)
         .s("url", url)
-        .s("referrer", referrer)
-        .end()
+        .s("referrer", referrer);
+    match cookie {
+        Some(c) => o.raw("cookie", &c.json()),
+        None => o,
+    }
+    .end()
 }
 
+/// A lead; without `cid` (an organic Affitor visitor) the collector links the customer
+/// key alone (docs/wire.md).
 pub fn lead_body(
     tenant: &str,
     event_id: &str,
-    cid: &str,
+    cid: Option<&str>,
     customer_key: &str,
     email: Option<&str>,
 ) -> String {
     Obj::new()
         .s("tenantId", tenant)
         .s("eventId", event_id)
-        .s("cid", cid)
+        .opt("cid", cid)
         .s("customerKey", customer_key)
         .opt("email", email)
         .end()
@@ -256,13 +295,36 @@ mod tests {
 
     #[test]
     fn bodies() {
-        let b = click_body("t", "e", "<b>\"x", "c", "https://s/?aff=%3Cb%3E", "");
+        let b = click_body("t", "e", "<b>\"x", "c", "https://s/?aff=%3Cb%3E", "", None);
         let v = parse(&b).unwrap();
         assert_eq!(v.str_of("aff"), Some("<b>\"x"));
         assert_eq!(v.str_of("referrer"), Some(""));
+        assert_eq!(v.get("cookie"), None);
+        let spec = CookieSpec {
+            domain: Some("shop.example".into()),
+            secure: true,
+            affitor: false,
+        };
+        let b = click_body("t", "e", "a", "c", "u", "r", Some(&spec));
+        assert!(
+            b.ends_with(r#","cookie":{"domain":"shop.example","secure":true,"affitor":false}}"#)
+        );
+        let host_only = CookieSpec {
+            domain: None,
+            secure: false,
+            affitor: true,
+        };
         assert_eq!(
-            lead_body("t", "e", "c", "k", None),
+            host_only.json(),
+            r#"{"domain":null,"secure":false,"affitor":true}"#
+        );
+        assert_eq!(
+            lead_body("t", "e", Some("c"), "k", None),
             r#"{"tenantId":"t","eventId":"e","cid":"c","customerKey":"k"}"#
+        );
+        assert_eq!(
+            lead_body("t", "e", None, "k", Some("a@b")),
+            r#"{"tenantId":"t","eventId":"e","customerKey":"k","email":"a@b"}"#
         );
         assert_eq!(
             external_cid_body("t", "e", "c", "a@b", "r"),

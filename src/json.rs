@@ -265,18 +265,42 @@ impl Parser<'_> {
             b't' => self.lit(b"true", Value::Bool(true)),
             b'f' => self.lit(b"false", Value::Bool(false)),
             b'n' => self.lit(b"null", Value::Null),
-            _ => {
-                let start = self.i;
-                while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
-                    self.i += 1;
-                }
-                if self.i == start {
-                    return None;
-                }
-                let t = core::str::from_utf8(self.b.get(start..self.i)?).ok()?;
-                Some(Value::Num(t.into()))
-            }
+            _ => self.number(),
         }
+    }
+    /// `[0-9]+` (at least one digit).
+    fn digits(&mut self) -> Option<()> {
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        (self.i > start).then_some(())
+    }
+    /// RFC 8259 `number`: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    /// (what serde_json accepts: no `-`, `01`, `1.`, `.5`, `+1`, `1e`).
+    fn number(&mut self) -> Option<Value> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits()?,
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.digits()?;
+        }
+        let t = core::str::from_utf8(self.b.get(start..self.i)?).ok()?;
+        Some(Value::Num(t.into()))
     }
     fn hex4(&mut self) -> Option<u32> {
         let mut v = 0u32;

@@ -53,6 +53,16 @@ pub fn format(secs: i64) -> String {
     s
 }
 
+/// 28–31 (Gregorian leap years).
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 fn num(b: &[u8], from: usize, len: usize) -> Option<i64> {
     let mut v = 0i64;
     for c in b.get(from..from + len)? {
@@ -80,12 +90,18 @@ pub fn parse(s: &str) -> Option<i64> {
     }
     let (y, mo, d) = (num(b, 0, 4)?, num(b, 5, 2)?, num(b, 8, 2)?);
     let (h, mi, se) = (num(b, 11, 2)?, num(b, 14, 2)?, num(b, 17, 2)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+        return None;
+    }
+    if h > 23 || mi > 59 || se > 60 {
         return None;
     }
     let mut i = 19;
     if b.get(i) == Some(&b'.') {
         i += 1;
+        if !b.get(i).is_some_and(u8::is_ascii_digit) {
+            return None; // `.` needs a digit
+        }
         while b.get(i).is_some_and(u8::is_ascii_digit) {
             i += 1;
         }
@@ -93,7 +109,11 @@ pub fn parse(s: &str) -> Option<i64> {
     let offset = match b.get(i)? {
         b'Z' | b'z' if i + 1 == b.len() => 0,
         sign @ (b'+' | b'-') if i + 6 == b.len() && b.get(i + 3) == Some(&b':') => {
-            let o = num(b, i + 1, 2)? * 3600 + num(b, i + 4, 2)? * 60;
+            let (oh, om) = (num(b, i + 1, 2)?, num(b, i + 4, 2)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = oh * 3600 + om * 60;
             if *sign == b'+' {
                 o
             } else {
@@ -119,6 +139,8 @@ mod tests {
             parse("2024-02-29T00:00:00Z").map(format).as_deref(),
             Some("2024-02-29T00:00:00Z")
         );
+        assert!(parse("2000-02-29T00:00:00Z").is_some());
+        assert!(parse("2028-02-29T23:59:59-23:59").is_some());
         for s in [0i64, 951_782_400, 4_102_444_800, 1_234_567_890] {
             assert_eq!(parse(&format(s)), Some(s));
         }
@@ -134,6 +156,14 @@ mod tests {
             "2027-01-15T08:00:00Zjunk",
             "２０２７-01-15T08:00:00Z",
             "2027-01-15T08:00:00+0100",
+            "2027-02-31T00:00:00Z",
+            "2027-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2027-04-31T00:00:00Z",
+            "2027-01-00T00:00:00Z",
+            "2027-01-15T08:00:00.Z",
+            "2027-01-15T08:00:00+24:00",
+            "2027-01-15T08:00:00+01:60",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

@@ -4,13 +4,14 @@
 //! Rule for reentrancy: the state is only borrowed inside `with(..)` and page code
 //! (callbacks, the page's functions) is never called while it is borrowed.
 
-use crate::attribution::{self, Answer, Model, Outcome, Plan};
-use crate::cmd::{self, Command, Conversion, Delivery};
+use crate::attribution::{self, Answer, CookieOp, Model, Plan};
+use crate::cmd::{self, Command, Delivery};
 use crate::cookie::{self, Mirror, MIRROR_KEY};
 use crate::outbox::{self, Entry};
 use crate::url::{self, CodeError};
-use crate::web::ffi::Function;
+use crate::web::params::{self, Config};
 use crate::web::storage::{self, Area};
+use crate::web::Part;
 use crate::web::{self, cookies, dom, history, http, js};
 use crate::{json, time};
 use alloc::boxed::Box;
@@ -19,22 +20,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::sync::atomic::{AtomicBool, Ordering};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 /// Cookie lifetime until the collector tells the tenant's (60 days).
 const DEFAULT_LIFETIME: i64 = 60 * 86_400;
 /// Browsers cap cookies at 400 days.
 const MAX_LIFETIME: i64 = 400 * 86_400;
-
-struct Config {
-    endpoint: String,
-    params: Vec<String>,
-    cookie_domain: Option<String>,
-    model: Model,
-    affitor: Option<String>,
-    consent_required: bool,
-    stripe: bool,
-}
 
 /// Who waits for a send's outcome.
 enum Waiter {
@@ -56,6 +48,9 @@ struct Job {
 
 struct State {
     cfg: Config,
+    /// The endpoint is on the page's own origin (SPEC §16 first-party mode): click
+    /// requests ask the collector to set the cookie with `Set-Cookie` (docs/wire.md).
+    first_party: bool,
     consent: bool,
     /// Commands waiting for consent; a `click` with the URL it was given on (the landing
     /// with the code, even if the single-page app navigated before consent).
@@ -76,6 +71,10 @@ struct State {
     fresh: Vec<(String, String)>,
     known_cid: Option<String>,
     observing: bool,
+    /// (tenant, creation ms of the latest click sent): see [`last_click`].
+    last_clicks: Vec<(String, u64)>,
+    /// Queued `trackdesk` calls replayed in a later task (see [`run_deferred`]).
+    deferred: Vec<[JsValue; 4]>,
 }
 
 /// The page's tracker state (wasm32 is single-threaded).
@@ -91,58 +90,6 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
     g.as_mut().map(f)
 }
 
-// ---------------------------------------------------------------- configuration
-
-fn parse_config(c: &JsValue) -> (Config, bool) {
-    let endpoint = js::get(c, "endpoint")
-        .as_string()
-        .map(|s| url::trim_byte(s.trim_ascii(), b'/', false).to_string())
-        .unwrap_or_default();
-    let mut params = Vec::new();
-    let p = js::get(c, "params");
-    let mut push = |s: &str| {
-        let s = s.trim_ascii();
-        if !s.is_empty() && s.len() <= 64 && params.len() < 16 {
-            params.push(s.to_string());
-        }
-    };
-    if js::is_array(&p) {
-        for i in 0..js::len(&p) {
-            if let Some(s) = js::get_i(&p, i).as_string() {
-                push(&s);
-            }
-        }
-    } else if let Some(s) = p.as_string() {
-        url::split_ascii(&s, b',').for_each(&mut push);
-    }
-    if params.is_empty() {
-        params.push("aff".into());
-    }
-    let flag = |k: &str| {
-        let v = js::get(c, k);
-        v.as_bool() == Some(true) || v.as_string().as_deref() == Some("true")
-    };
-    let cfg = Config {
-        endpoint,
-        params,
-        cookie_domain: js::get(c, "cookieDomain")
-            .as_string()
-            .map(|d| url::trim_byte(d.trim_ascii(), b'.', true).to_ascii_lowercase())
-            .filter(|d| {
-                !d.is_empty()
-                    && d.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            }),
-        model: Model::parse(js::get(c, "attribution").as_string().as_deref()),
-        affitor: js::get(c, "affitorProgramId")
-            .as_string()
-            .filter(|t| cookie::valid_tenant(t)),
-        consent_required: js::get(c, "consent").as_string().as_deref() == Some("required"),
-        stripe: js::get(c, "stripe").as_string().as_deref() == Some("links"),
-    };
-    (cfg, flag("debug"))
-}
-
 // ---------------------------------------------------------------- start
 
 /// Starts the tracker (called once by the loader with the script tag's options).
@@ -152,14 +99,17 @@ pub fn start(config: JsValue) {
     if STARTED.swap(true, Ordering::SeqCst) {
         return;
     }
-    let w = web::window();
+    let w = web::global();
     if js::get(&w, "__clicktrail").as_bool() == Some(true) {
         return;
     }
     js::set(&w, "__clicktrail", &JsValue::TRUE);
-    let (cfg, debug) = parse_config(&config);
-    js::set_debug(debug);
+    let cfg = params::config(&config);
+    js::set_debug(cfg.debug);
     js::log_v("start", &config);
+    // SPEC §16 first-party mode: the endpoint is on the page's own origin
+    let first_party = url::origin(&cfg.endpoint)
+        .is_some_and(|o| Some(o) == url::origin(&web::location(Part::Origin)));
     let affitor = cfg.affitor.clone();
     let consent = !cfg.consent_required;
     let use_mem = !storage::available(Area::Local);
@@ -170,6 +120,7 @@ pub fn start(config: JsValue) {
         if let Ok(mut g) = STATE.0.try_borrow_mut() {
             *g = Some(State {
                 cfg,
+                first_party,
                 consent,
                 held: Vec::new(),
                 tenant: affitor.clone(),
@@ -184,20 +135,43 @@ pub fn start(config: JsValue) {
                 fresh: Vec::new(),
                 known_cid: None,
                 observing: false,
+                last_clicks: Vec::new(),
+                deferred: Vec::new(),
             });
         }
     }
+    // Start-up without long tasks: the cookie and the click run now (the queue up to its
+    // last `click` / `consent`, Affitor's click); everything else runs in later tasks.
     install_dispatcher(&w);
+    if let Some(t) = affitor {
+        install_affitor(&w, &t);
+    }
+    history::task(install_hooks);
+    history::task(start_outbox);
+}
+
+/// Later task: SPA navigation hooks and the `pagehide` flush.
+fn install_hooks() {
     if let Err(e) = history::hook(on_navigate) {
         js::log_v("history hooks failed:", &e.into());
     }
     let _ = history::on("pagehide", on_pagehide);
-    if let Some(t) = affitor {
-        install_affitor(&w, &t);
-    }
-    if consent {
+}
+
+/// Later task: prune the outbox (this and earlier pages) and send what is due.
+fn start_outbox() {
+    if with(|s| s.consent).unwrap_or(false) {
         update_outbox(|v| outbox::prune(v, web::now_ms()));
         flush_due();
+    }
+}
+
+/// Later task: the queued commands after the last `click` / `consent`, in their order
+/// (calls made meanwhile wait behind them).
+fn run_deferred() {
+    let calls = with(|s| core::mem::take(&mut s.deferred)).unwrap_or_default();
+    for [t, c, p, cb] in calls {
+        dispatch(t, c, p, cb);
     }
 }
 
@@ -216,18 +190,26 @@ pub fn reset_for_tests() {
         s.waiters.clear();
         s.fresh.clear();
         s.known_cid = None;
+        s.last_clicks.clear();
+        s.deferred.clear();
     });
 }
 
 fn install_dispatcher(w: &JsValue) {
-    let f = js::func(Box::new(|t, c, p, cb| {
-        dispatch(t, c, p, cb);
-        Ok(JsValue::UNDEFINED)
-    }));
+    let f = js::func_m(
+        Box::new(|t, c, p, cb| {
+            page_call(t, c, p, cb);
+            Ok(JsValue::UNDEFINED)
+        }),
+        js::QUEUE,
+    );
     js::set(
         &f,
         "signup",
-        &js::func(Box::new(|k, e, _, _| Ok(signup_promise(None, k, e)))),
+        &js::func_m(
+            Box::new(|k, e, _, _| Ok(signup_promise(None, k, e))),
+            js::PROMISE,
+        ),
     );
     js::set(
         &f,
@@ -238,7 +220,7 @@ fn install_dispatcher(w: &JsValue) {
 
     let mut to = js::get(w, "TrackdeskObject");
     if !js::is_array(&to) {
-        to = js::array(&[&"trackdesk".into()]);
+        to = js::array(&[&"trackdesk".into()]).into();
         js::set(w, "TrackdeskObject", &to);
     }
     let mut names: Vec<String> = Vec::new();
@@ -270,17 +252,59 @@ fn install_dispatcher(w: &JsValue) {
         }
     }
     js::set(&to, "f", &f);
+    // Replayed in order: up to the last `click` / `consent` now (the cookie and the click
+    // first), the rest in a later task.
+    let mut calls = Vec::new();
     for q in queues {
         for i in 0..js::len(&q) {
             let a = js::get_i(&q, i);
-            dispatch(
+            calls.push([
                 js::get_i(&a, 0),
                 js::get_i(&a, 1),
                 js::get_i(&a, 2),
                 js::get_i(&a, 3),
-            );
+            ]);
         }
     }
+    let split = calls
+        .iter()
+        .rposition(|a| {
+            matches!(
+                a[1].as_string().as_deref().and_then(Command::parse),
+                Some(Command::Click | Command::Consent)
+            )
+        })
+        .map_or(0, |i| i + 1);
+    // (no `split_off`/`remove`: their panic paths bring formatting code into the wasm)
+    let mut later = Vec::new();
+    for (i, [t, c, p, cb]) in calls.into_iter().enumerate() {
+        if i < split {
+            dispatch(t, c, p, cb);
+        } else {
+            later.push([t, c, p, cb]);
+        }
+    }
+    if !later.is_empty() {
+        with(|s| s.deferred = later);
+        history::task(run_deferred);
+    }
+}
+
+/// The page's `trackdesk(...)`: behind the deferred queue replay while it waits.
+fn page_call(t: JsValue, c: JsValue, p: JsValue, cb: JsValue) {
+    let args = [t, c, p, cb];
+    let Some(Some(args)) = with(|s| {
+        if s.deferred.is_empty() {
+            Some(args)
+        } else {
+            s.deferred.push(args);
+            None
+        }
+    }) else {
+        return;
+    };
+    let [t, c, p, cb] = args;
+    dispatch(t, c, p, cb);
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -292,6 +316,12 @@ fn dispatch(t: JsValue, c: JsValue, p: JsValue, cb: JsValue) {
         return;
     };
     let name = c.as_string().unwrap_or_default();
+    // A deliberately panicking build (`--features panic-test`, docs/tracker.md) proves
+    // that a panic inside the wasm never reaches the page's `trackdesk(...)` call.
+    #[cfg(feature = "panic-test")]
+    if name == "panic" {
+        panic!("clicktrail panic-test");
+    }
     let Some(cmd) = Command::parse(&name) else {
         js::log_v("unknown command:", &c);
         return;
@@ -362,11 +392,8 @@ fn run(job: Job, at: Option<String>) {
             }
         }
         Command::Conversion => conversion(&tenant, &params, cb),
-        Command::ExternalCid => match (
-            js::get_text(&params, "externalCid"),
-            js::get_text(&params, "revenueOriginId"),
-        ) {
-            (Some(x), Some(r)) => {
+        Command::ExternalCid => match params::external_cid(&params) {
+            Some((x, r)) => {
                 let Some(cid) = current(&tenant, true).map(|c| c.cid) else {
                     js::log("externalCid: no CID");
                     return;
@@ -375,12 +402,12 @@ fn run(job: Job, at: Option<String>) {
                 let body = cmd::external_cid_body(&tenant, &id, &cid, &x, &r);
                 send(cmd::EXTERNAL_CID, body, id, cb.map(Waiter::Answer));
             }
-            _ => js::log("externalCid: externalCid + revenueOriginId required"),
+            None => js::log("externalCid: externalCid + revenueOriginId required"),
         },
         Command::Signup => lead(&tenant, &params, waiter.or(cb.map(Waiter::Answer))),
         Command::Tito => tito(&tenant, &params),
         Command::Consent => {
-            let granted = js::get(&params, "granted").as_bool() == Some(true);
+            let granted = params::consent_granted(&params);
             let held = with(|s| {
                 s.consent = granted || !s.cfg.consent_required;
                 if s.consent {
@@ -413,7 +440,7 @@ fn now_secs() -> i64 {
 }
 
 fn href() -> String {
-    web::location("href")
+    web::location(Part::Href)
 }
 
 /// The landing page of `href`: without its fragment (an in-page `#anchor` link or a
@@ -428,7 +455,7 @@ fn mirror() -> Option<Mirror> {
 
 /// Cookie attributes: Domain (configured or probed, cached) and Secure.
 fn cookie_attrs() -> (Option<String>, bool) {
-    let secure = web::location("protocol") == "https:";
+    let secure = web::location(Part::Protocol) == "https:";
     let (configured, cached) =
         with(|s| (s.cfg.cookie_domain.clone(), s.domain.clone())).unwrap_or_default();
     if configured.is_some() {
@@ -438,7 +465,7 @@ fn cookie_attrs() -> (Option<String>, bool) {
         return (d, secure);
     }
     let mut found = None;
-    for cand in cookie::domain_candidates(&web::location("hostname")) {
+    for cand in cookie::domain_candidates(&web::location(Part::Hostname)) {
         let _ = cookies::write(&cookie::set_string(
             "clicktrail_probe",
             "1",
@@ -531,19 +558,40 @@ fn current(tenant: &str, restore: bool) -> Option<Current> {
 }
 
 /// A CID is known: fill hidden inputs, decorate Stripe links, watch for new elements.
+/// (The DOM work runs in a later task, not on the click's path.)
 fn note_cid(cid: &str) {
-    let start_observer = with(|s| {
+    let first = with(|s| {
         s.known_cid = Some(cid.to_string());
         !core::mem::replace(&mut s.observing, true)
     })
     .unwrap_or(false);
-    refresh_dom();
-    if start_observer {
-        let f: Function = js::func0(refresh_dom).unchecked_into();
-        if let Err(e) = dom::observe(&f) {
-            js::log_v("MutationObserver failed:", &e.into());
-        }
+    if first {
+        history::task(start_dom);
+    } else {
+        refresh_dom();
     }
+}
+
+/// Later task: fill the page, then watch for elements added later.
+fn start_dom() {
+    refresh_dom();
+    let f: Function = js::func0(refresh_dom).unchecked_into();
+    if let Err(e) = dom::observe(&f) {
+        js::log_v("MutationObserver failed:", &e.into());
+    }
+}
+
+/// A CID was removed (unknown affiliate, expired, replaced): take it out of hidden inputs
+/// and Stripe links, and stop filling it into elements added later.
+fn forget_cid(cid: &str) {
+    let stripe = with(|s| {
+        if s.known_cid.as_deref() == Some(cid) {
+            s.known_cid = None;
+        }
+        s.cfg.stripe
+    })
+    .unwrap_or(false);
+    dom::clear_cid(cid, stripe);
 }
 
 fn refresh_dom() {
@@ -568,12 +616,12 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
     // `location.search` of that href (query_param stops at a `#`)
     let page = landing(&href);
     let search = page.get(url::find_ascii(page, b'?').unwrap_or(page.len())..);
-    let Some((model, params)) = with(|s| {
+    let Some((model, params, first_party)) = with(|s| {
         if !s.click_tenants.iter().any(|t| t == tenant) {
             s.click_tenants.push(tenant.to_string());
         }
         s.last_href = landing(&href).to_string();
-        (s.cfg.model, s.cfg.params.clone())
+        (s.cfg.model, s.cfg.params.clone(), s.first_party)
     }) else {
         return;
     };
@@ -615,7 +663,9 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
                 click_callback(cb, &c.cid, c.expired_at.as_deref());
                 None
             };
-            send_click(tenant, &code, &c.cid, &href, waiter);
+            let server_cookie =
+                first_party && (model == Model::Last || c.aff.as_deref() == Some(&code));
+            send_click(tenant, &code, &c.cid, &href, waiter, server_cookie);
         }
         _ => {
             let cid = web::new_uuid();
@@ -631,21 +681,38 @@ fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
             with(|s| s.fresh.push((cid.clone(), code.clone())));
             note_cid(&cid);
             click_callback(cb, &cid, Some(&exp));
-            send_click(tenant, &code, &cid, &href, None);
+            send_click(tenant, &code, &cid, &href, None, first_party);
         }
     }
 }
 
-fn send_click(tenant: &str, aff: &str, cid: &str, href: &str, waiter: Option<Waiter>) {
-    let referrer = js::get(&web::document(), "referrer")
-        .as_string()
-        .unwrap_or_default();
+/// `server_cookie`: the collector may set the cookie for this click (first-party mode,
+/// and not a first-click visitor whose cookie may belong to another affiliate).
+fn send_click(
+    tenant: &str,
+    aff: &str,
+    cid: &str,
+    href: &str,
+    waiter: Option<Waiter>,
+    server_cookie: bool,
+) {
+    let referrer = web::document().map(|d| d.referrer()).unwrap_or_default();
     let id = web::new_uuid();
-    let body = cmd::click_body(tenant, &id, aff, cid, href, &referrer);
+    let spec = server_cookie.then(|| {
+        let (domain, secure) = cookie_attrs();
+        cmd::CookieSpec {
+            domain,
+            secure,
+            affitor: is_affitor(tenant),
+        }
+    });
+    let body = cmd::click_body(tenant, &id, aff, cid, href, &referrer, spec.as_ref());
+    set_last_click(tenant, web::now_ms());
     send(cmd::CLICK, body, id, waiter);
 }
 
-/// Applies the collector's answer to a click (on this page or a later one).
+/// Applies the collector's answer to a click (on this page or a later one): the decision
+/// is [`attribution::settle`]; this only gathers its inputs and runs its effects.
 fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
     let Some(req) = json::parse(&e.body) else {
         return;
@@ -680,7 +747,7 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
         }
         Delivery::Drop => Answer::Rejected,
     };
-    let m = mirror();
+    let m = mirror().filter(|m| m.tenant == tenant);
     let Some((model, fresh_here)) = with(|s| {
         (
             s.cfg.model,
@@ -691,89 +758,99 @@ fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
     };
     let fresh = fresh_here
         || m.as_ref()
-            .is_some_and(|m| m.tenant == tenant && m.cid == sent && m.aff.as_deref() == Some(aff));
-    if cookie::cid_for(&cookies::all(), tenant).as_deref() != Some(sent) {
-        return; // the cookie changed meanwhile (another click, cleared): leave it
-    }
-    match (attribution::outcome(model, sent, fresh, &answer), answer) {
-        (Outcome::Refresh | Outcome::Replace, Answer::Ok { cid, expired_at }) => {
-            let left = expired_at
-                .as_deref()
-                .and_then(time::parse)
-                .map(|t| t - now_secs())
-                .unwrap_or(DEFAULT_LIFETIME);
-            write_cookie(tenant, &cid, left);
-            let m = Mirror {
-                tenant: tenant.into(),
-                cid: cid.clone(),
-                aff: Some(aff.into()),
-                expired_at,
-            };
-            storage::set(Area::Local, MIRROR_KEY, &m.encode());
-            note_cid(&cid);
+            .is_some_and(|m| m.cid == sent && m.aff.as_deref() == Some(aff));
+    let server_cookie = req.get("cookie").is_some();
+    // What the visitor holds, as recorded before this answer: in first-party mode the
+    // answer's Set-Cookie has already replaced the cookie, so the mirror tells.
+    let held = if server_cookie {
+        match &m {
+            Some(m) => Some(m.cid.clone()),
+            None => Some(sent.to_string()),
         }
-        (Outcome::Remove, _) => {
-            js::log("unknown affiliate: cookie removed");
+    } else {
+        cookie::cid_for(&cookies::all(), tenant)
+    };
+    let now = now_secs();
+    let input = attribution::Sent {
+        model,
+        cid: sent,
+        fresh,
+        latest: e.created >= last_click(tenant),
+        held: held.as_deref(),
+        held_left: m.as_ref().and_then(|m| m.seconds_left(now)),
+        server_cookie,
+    };
+    let expires = match &answer {
+        Answer::Ok { expired_at, .. } => expired_at.as_deref().and_then(time::parse),
+        _ => None,
+    };
+    let out = attribution::settle(&input, &answer, expires, now, DEFAULT_LIFETIME);
+    match out.cookie {
+        CookieOp::None => {}
+        CookieOp::Write(cid, left) => write_cookie(tenant, &cid, left),
+        CookieOp::Remove => {
+            js::log("click not attributed (unknown affiliate or already expired): cookie removed");
             remove_cookie(tenant);
-            if m.is_some_and(|m| m.cid == sent) {
-                storage::remove(Area::Local, MIRROR_KEY);
-            }
-            with(|s| s.known_cid = None);
         }
-        _ => {}
     }
+    if out.drop_mirror && m.as_ref().is_some_and(|m| m.cid == sent) {
+        storage::remove(Area::Local, MIRROR_KEY);
+    }
+    if let Some((cid, expired_at)) = out.mirror {
+        let m = Mirror {
+            tenant: tenant.into(),
+            cid,
+            aff: Some(aff.into()),
+            expired_at,
+        };
+        storage::set(Area::Local, MIRROR_KEY, &m.encode());
+    }
+    if let Some(old) = out.clear {
+        forget_cid(&old);
+    }
+    if let Some(cid) = out.note {
+        note_cid(&cid);
+    }
+}
+
+/// Key of the creation time (ms) of the latest click sent for a tenant.
+fn last_key(tenant: &str) -> String {
+    crate::json::cat(&["clicktrail_last:", tenant])
+}
+
+/// Creation time of the latest click sent for `tenant` (this page or an earlier one).
+fn last_click(tenant: &str) -> u64 {
+    let stored = storage::get(Area::Local, &last_key(tenant))
+        .and_then(|v| json::parse_u64(&v))
+        .unwrap_or(0);
+    let here = with(|s| {
+        s.last_clicks
+            .iter()
+            .find(|(t, _)| t == tenant)
+            .map(|(_, at)| *at)
+    })
+    .flatten()
+    .unwrap_or(0);
+    stored.max(here)
+}
+
+fn set_last_click(tenant: &str, at: u64) {
+    with(|s| {
+        s.last_clicks.retain(|(t, _)| t != tenant);
+        s.last_clicks.push((tenant.to_string(), at));
+    });
+    let mut v = String::new();
+    json::push_u64(&mut v, at);
+    storage::set(Area::Local, &last_key(tenant), &v);
 }
 
 // ---------------------------------------------------------------- other commands
 
 fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
-    let search = web::location("search");
-    let mut c = Conversion {
-        type_code: js::get_text(p, "conversionTypeCode"),
-        type_name: js::get_text(p, "conversionType"),
-        external_id: js::get_text(p, "externalId"),
-        customer_id: js::get_text(p, "customerId"),
-        status: js::get_text(p, "status"),
-        revenue_origin_id: js::get_text(p, "revenueOriginId"),
-        external_cid: js::get_text(p, "externalCid"),
-        ..Default::default()
+    let c = match params::conversion(p, &web::location(Part::Search)) {
+        Ok(c) => c,
+        Err(why) => return js::logs(&["conversion skipped: ", why]),
     };
-    let amount = js::get(p, "amount");
-    let value = if amount.is_object() {
-        js::get(&amount, "value")
-    } else {
-        amount
-    };
-    c.amount = match value.as_f64() {
-        // a number is sent as a 2-decimal string (the collector rejects JSON numbers)
-        Some(n) => cmd::amount_from_number(n),
-        _ => value.as_string(),
-    };
-    if c.amount.is_none() && !value.is_undefined() && !value.is_null() {
-        // not an amount-less (zero revenue) conversion: a wrong argument, ignored
-        return js::logs(&["conversion skipped: ", "bad amount"]);
-    }
-    let coupons = js::get(p, "couponCodes");
-    if js::is_array(&coupons) {
-        for i in 0..js::len(&coupons).min(50) {
-            if let Some(s) = js::text(&js::get_i(&coupons, i)).filter(|s| !s.is_empty()) {
-                c.coupons.push(s);
-            }
-        }
-    } else if let Some(s) = js::get_text(p, "couponCodes") {
-        c.coupons.push(s);
-    }
-    let custom = js::get(p, "customParams");
-    for k in ["advS1", "advS2", "advS3", "advS4", "advS5"] {
-        let v = js::get(&custom, k);
-        let resolved = match js::get(&v, "queryParam").as_string() {
-            Some(name) => url::query_param(&search, &name).flatten(),
-            None => js::text(&v),
-        };
-        if let Some(r) = resolved.filter(|r| !r.is_empty()) {
-            c.custom.push((k.to_string(), r));
-        }
-    }
     let cid = current(tenant, true).map(|c| c.cid);
     let id = web::new_uuid();
     match cmd::conversion_body(&c, tenant, &id, cid.as_deref()) {
@@ -783,11 +860,7 @@ fn conversion(tenant: &str, p: &JsValue, cb: Option<Function>) {
 }
 
 fn reject(rej: &Function, msg: &str) {
-    js::call(
-        rej,
-        &js::construct("Error", &[&crate::json::cat(&["clicktrail: ", msg]).into()])
-            .unwrap_or_default(),
-    );
+    js::call(rej, &js::error(msg));
 }
 
 fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
@@ -797,33 +870,30 @@ fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
             reject(rej, msg);
         }
     };
-    let Some(key) = js::get_text(p, "customerKey") else {
+    let params::Lead {
+        customer_key,
+        email,
+    } = params::lead(p);
+    let Some(key) = customer_key else {
         return fail("customerKey (a non-empty string) is required");
     };
-    let Some(cid) = current(tenant, true).map(|c| c.cid) else {
+    let cid = current(tenant, true).map(|c| c.cid);
+    // Affitor's API takes a lead with the customer key alone (an organic visitor: its
+    // documented `await affitor.signup(...)` must not reject); Trackdesk's needs a CID.
+    if cid.is_none() && !is_affitor(tenant) {
         return fail("no click ID for this visitor (not referred by an affiliate)");
-    };
-    let email = js::get_text(p, "email");
+    }
     let id = web::new_uuid();
-    let body = cmd::lead_body(tenant, &id, &cid, &key, email.as_deref());
+    let body = cmd::lead_body(tenant, &id, cid.as_deref(), &key, email.as_deref());
     send(cmd::LEAD, body, id, waiter);
 }
 
 /// `trackdesk.signup(customerKey, email)` / `affitor.signup(...)`: a Promise.
 fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsValue {
-    // the executor runs synchronously inside `new Promise`: it leaves resolve/reject on `fns`
-    let fns = js::obj();
-    let f2 = fns.clone();
-    let exec = js::func(Box::new(move |res, rej, _, _| {
-        js::set(&f2, "r", &res);
-        js::set(&f2, "j", &rej);
-        Ok(JsValue::UNDEFINED)
-    }));
-    let promise = js::construct("Promise", &[&exec]).unwrap_or_default();
-    if let (Some(res), Some(rej)) = (
-        js::as_function(&js::get(&fns, "r")),
-        js::as_function(&js::get(&fns, "j")),
-    ) {
+    // the executor runs synchronously inside `new Promise`: it only keeps resolve/reject
+    let mut fns = None;
+    let promise = js_sys::Promise::new(&mut |res, rej| fns = Some((res, rej)));
+    if let Some((res, rej)) = fns {
         let tenant = tenant.or_else(|| with(|s| s.tenant.clone()).flatten());
         match tenant {
             Some(tenant) => {
@@ -844,7 +914,7 @@ fn signup_promise(tenant: Option<String>, key: JsValue, email: JsValue) -> JsVal
             ),
         }
     }
-    promise
+    promise.into()
 }
 
 fn get_cid_js() -> JsValue {
@@ -859,14 +929,14 @@ fn get_cid_js() -> JsValue {
 }
 
 fn tito(tenant: &str, p: &JsValue) {
-    let Some(roi) = js::get_text(p, "revenueOriginId") else {
+    let Some(roi) = params::tito(p) else {
         js::log("tito: revenueOriginId required");
         return;
     };
-    let w = web::window();
+    let w = web::global();
     let tenant = tenant.to_string();
     let handler = js::func(Box::new(move |data, _, _, _| {
-        match js::get_text(&data, "email") {
+        match params::tito_email(&data) {
             Some(email) => {
                 let params: JsValue = js::obj();
                 js::set(&params, "externalCid", &email.into());
@@ -888,10 +958,10 @@ fn tito(tenant: &str, p: &JsValue) {
         None => {
             // Tito's own queue stub, so Tito picks the registration up when it loads
             let stub = js::func(Box::new(|a, b, c, _| {
-                let t = js::get(&web::window(), "tito");
+                let t = js::get(&web::global(), "tito");
                 let mut q = js::get(&t, "q");
                 if !js::is_array(&q) {
-                    q = js::array(&[]);
+                    q = js::array(&[]).into();
                     js::set(&t, "q", &q);
                 }
                 let args = if c.is_undefined() {
@@ -899,11 +969,11 @@ fn tito(tenant: &str, p: &JsValue) {
                 } else {
                     js::array(&[&a, &b, &c])
                 };
-                let _ = js::invoke(&q, "push", &[&args]);
+                q.unchecked_ref::<js_sys::Array>().push(&args);
                 Ok(JsValue::UNDEFINED)
             }));
             js::set(&w, "tito", &stub);
-            stub.unchecked_into()
+            stub
         }
     };
     if let Err(e) = f.call2(&w, &"on:registration:finished".into(), &handler) {
@@ -919,9 +989,10 @@ fn install_affitor(w: &JsValue, tenant: &str) {
     js::set(
         &a,
         "signup",
-        &js::func(Box::new(move |k, e, _, _| {
-            Ok(signup_promise(Some(t.clone()), k, e))
-        })),
+        &js::func_m(
+            Box::new(move |k, e, _, _| Ok(signup_promise(Some(t.clone()), k, e))),
+            js::PROMISE,
+        ),
     );
     let t = tenant.to_string();
     js::set(
@@ -1158,22 +1229,22 @@ fn flush_due() {
     schedule();
 }
 
-/// `pagehide`: hand pending events to `sendBeacon`. They stay in the outbox until a
-/// fetch is acknowledged (the collector drops duplicates by eventId).
+/// `pagehide`: every pending event leaves now, whatever its retry time, with
+/// `fetch(…, {keepalive: true})` (never `sendBeacon`: blockers drop beacons to another
+/// site while `sendBeacon` still returns `true`). They stay in the outbox until a fetch is
+/// acknowledged (the collector drops duplicates by eventId).
 fn on_pagehide() {
     let pending = with(|s| {
         if !s.consent {
             return Vec::new();
         }
-        let ep = s.cfg.endpoint.clone();
         load(s)
             .into_iter()
             .filter(|e| !s.inflight.contains(&e.id))
-            .map(|e| (crate::json::cat(&[ep.as_str(), e.path.as_str()]), e.body))
             .collect()
     })
     .unwrap_or_default();
-    for (url, body) in pending {
-        http::beacon(&url, &body);
+    for e in pending {
+        attempt(e);
     }
 }

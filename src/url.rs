@@ -148,6 +148,32 @@ pub fn affiliate_code(search: &str, names: &[String]) -> Result<String, CodeErro
 
 /// Sets `name=value` in `url`'s query (replacing earlier values), keeping the fragment.
 pub fn set_query_param(url: &str, name: &str, value: &str) -> String {
+    edit_query(url, name, Some(value))
+}
+
+/// `url` without any `name=` in its query (no `?` left when the query becomes empty).
+pub fn remove_query_param(url: &str, name: &str) -> String {
+    edit_query(url, name, None)
+}
+
+/// The origin (`scheme://host[:port]`, lowercase) of an absolute http(s) URL.
+pub fn origin(url: &str) -> Option<String> {
+    let i = url.as_bytes().windows(3).position(|w| w == b"://")?;
+    let rest = url.get(i + 3..)?;
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let host = rest.get(..end)?;
+    if host.is_empty() || host.bytes().any(|b| b == b'@') {
+        return None;
+    }
+    let mut o = String::from(url.get(..i + 3)?);
+    o.push_str(host);
+    Some(o.to_ascii_lowercase())
+}
+
+fn edit_query(url: &str, name: &str, value: Option<&str>) -> String {
     let (base, frag) = match find_ascii(url, b'#') {
         Some(i) => (url.get(..i).unwrap_or(url), url.get(i..).unwrap_or("")),
         None => (url, ""),
@@ -159,7 +185,7 @@ pub fn set_query_param(url: &str, name: &str, value: &str) -> String {
         ),
         None => (base, ""),
     };
-    let mut out = String::with_capacity(url.len() + value.len() + name.len() + 2);
+    let mut out = String::with_capacity(url.len() + name.len() + 40);
     out.push_str(path);
     out.push('?');
     for pair in split_ascii(query, b'&') {
@@ -170,9 +196,17 @@ pub fn set_query_param(url: &str, name: &str, value: &str) -> String {
         out.push_str(pair);
         out.push('&');
     }
-    out.push_str(&percent_encode(name));
-    out.push('=');
-    out.push_str(&percent_encode(value));
+    match value {
+        Some(value) => {
+            out.push_str(&percent_encode(name));
+            out.push('=');
+            out.push_str(&percent_encode(value));
+        }
+        // the `&` after the last kept pair, or the `?` of an empty query
+        None => {
+            out.pop();
+        }
+    }
     out.push_str(frag);
     out
 }
@@ -273,5 +307,36 @@ mod tests {
             set_query_param("https://b/a?", "k", "v w"),
             "https://b/a?k=v%20w"
         );
+        assert_eq!(
+            remove_query_param(
+                "https://b/a?x=1&client_reference_id=c#f",
+                "client_reference_id"
+            ),
+            "https://b/a?x=1#f"
+        );
+        assert_eq!(
+            remove_query_param("https://b/a?client_reference_id=c", "client_reference_id"),
+            "https://b/a"
+        );
+        assert_eq!(remove_query_param("https://b/a", "k"), "https://b/a");
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin("https://Shop.Example/_ct").as_deref(),
+            Some("https://shop.example")
+        );
+        assert_eq!(
+            origin("http://localhost:8080").as_deref(),
+            Some("http://localhost:8080")
+        );
+        assert_eq!(
+            origin("https://c.test?x#y").as_deref(),
+            Some("https://c.test")
+        );
+        assert_eq!(origin("/relative"), None);
+        assert_eq!(origin("https://user@evil.test/"), None);
+        assert_eq!(origin("https:///x"), None);
     }
 }

@@ -77,4 +77,26 @@ async fn affitor_mode() {
         Some(cid)
     );
     no_page_errors();
+
+    // an organic visitor (no affiliate, no CID): Affitor's documented
+    // `await window.affitor.signup(...)` resolves; the lead carries the customer key alone
+    clicktrail::reset_for_tests();
+    reset();
+    set_url("/signup");
+    let p = signup
+        .call2(
+            &a,
+            &JsValue::from("organic_1"),
+            &JsValue::from("o@example.com"),
+        )
+        .expect("never throws");
+    let r = wait(settled(&p)).await;
+    assert_eq!(get(&r, "ok").as_bool(), Some(true), "resolves");
+    let leads = until_sent("/tracking/lead/v1", 1).await;
+    let lead = leads.get(0);
+    assert_eq!(s(&lead, "customerKey").as_deref(), Some("organic_1"));
+    assert_eq!(s(&lead, "email").as_deref(), Some("o@example.com"));
+    assert!(get(&lead, "cid").is_undefined(), "no cid field at all");
+    assert_eq!(cookie_value("trakdesk_cid"), None, "no cookie invented");
+    no_page_errors();
 }

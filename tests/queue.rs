@@ -41,6 +41,27 @@ async fn queue_replay_renamed_global_and_double_start() {
     clicktrail::start(config(CONFIG));
     clicktrail::start(config(CONFIG)); // loaded twice: a no-op
     let cid = cookie_cid("q1").expect("click replayed");
+    // start-up without long tasks: the queue up to the click runs now, the rest later
+    let order = strs(&Array::from(&global("__order")));
+    assert_eq!(
+        order,
+        ["\"ready1:null\"".into(), alloc::format!("\"click:{cid}\"")],
+        "the cookie and the click first"
+    );
+    assert_eq!(
+        sent("/tracking/lead/v1").length(),
+        0,
+        "the outbox is flushed in a later task"
+    );
+    // a call made meanwhile waits behind the rest of the queue
+    let early = recorder();
+    td(&[
+        JsValue::from("q1"),
+        JsValue::from("ready"),
+        early.clone().into(),
+    ]);
+    assert_eq!(calls(&early).length(), 0);
+    pause(20).await;
     let order = strs(&Array::from(&global("__order")));
     assert_eq!(
         order,
@@ -51,6 +72,7 @@ async fn queue_replay_renamed_global_and_double_start() {
         ],
         "replayed in order"
     );
+    assert_eq!(calls(&early).length(), 1);
     let f = global("trackdesk");
     assert!(f.is_function());
     assert!(

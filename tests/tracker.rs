@@ -75,7 +75,9 @@ async fn click_sets_the_exact_cookie_and_calls_back_once() {
     let init = get(&rec, "init");
     assert_eq!(s(&init, "method").as_deref(), Some("POST"));
     assert_eq!(get(&init, "keepalive").as_bool(), Some(true));
-    assert_eq!(s(&init, "credentials").as_deref(), Some("omit"));
+    // the default credentials ("same-origin"): no cookies to another site, and a
+    // first-party collector's Set-Cookie is stored (docs/wire.md)
+    assert_eq!(get(&init, "credentials"), JsValue::UNDEFINED);
     assert_eq!(
         s(&get(&init, "headers"), "Content-Type").as_deref(),
         Some("text/plain;charset=UTF-8")
@@ -210,6 +212,43 @@ async fn unknown_affiliate_on_a_fresh_visit_removes_the_cookie() {
 }
 
 #[wasm_bindgen_test]
+async fn two_clicks_in_the_outbox_the_later_one_wins_whatever_the_delivery_order() {
+    // collector down: alice's fresh click and then bob's wait in the outbox
+    setup("/?aff=alice");
+    set_mode(JsValue::from(503));
+    td(&[t("t1"), t("click")]);
+    let x = cookie_cid("t1").unwrap();
+    until_sent(CLICK, 1).await;
+    pause(20).await;
+    push_url("/?aff=bob");
+    until_sent(CLICK, 2).await;
+    pause(20).await;
+    // bob's (later) click is delivered first: the collector gives bob the proposed CID
+    eval_js("window.__mode = (rec) => rec.body && rec.body.aff === 'alice' ? 503 : null");
+    fire("pagehide");
+    until_sent(CLICK, 4).await;
+    pause(50).await;
+    assert_eq!(owner(&x).as_deref(), Some("bob"));
+    assert_eq!(cookie_cid("t1"), Some(x.clone()));
+    // then alice's (older) click: the collector answers with a new CID for alice, which
+    // must not replace bob's
+    set_mode(JsValue::NULL);
+    fire("pagehide");
+    until_sent(CLICK, 5).await;
+    pause(50).await;
+    assert_eq!(ls_get("clicktrail_outbox"), None, "both delivered");
+    assert_eq!(
+        cookie_cid("t1"),
+        Some(x.clone()),
+        "the later click (bob) wins"
+    );
+    assert_eq!(owner(&x).as_deref(), Some("bob"));
+    let m = parse(&ls_get("clicktrail").unwrap());
+    assert_eq!(s(&m, "aff").as_deref(), Some("bob"));
+    no_page_errors();
+}
+
+#[wasm_bindgen_test]
 async fn lost_cookie_is_restored_from_the_mirror() {
     let cid = referred("t1", "/?aff=alice").await;
     clear_cookies();
@@ -254,11 +293,22 @@ async fn conversion_payloads() {
     td(&[
         t("t1"),
         t("conversion"),
-        obj(r#"{"conversionType":"Revenue share","amount":{"value":59.9}}"#),
+        obj(
+            r#"{"conversionType":"Revenue share","amount":{"value":59.9},"externalId":1234,"couponCodes":[5,"B"]}"#,
+        ),
     ]);
     let convs = until_sent(CONV, 2).await;
     let b = convs.get(1);
     assert_eq!(s(&b, "conversionType").as_deref(), Some("Revenue share"));
+    assert_eq!(
+        s(&b, "externalId").as_deref(),
+        Some("1234"),
+        "a number as text"
+    );
+    assert_eq!(
+        stringify(&get(&b, "couponCodes")).as_deref(),
+        Some(r#"["5","B"]"#)
+    );
     assert_eq!(s(&get(&b, "amount"), "value").as_deref(), Some("59.90"));
     // external CID variant: no cookie needed
     clear_cookies();
@@ -536,27 +586,41 @@ async fn outbox_stores_failed_sends_and_delivers_once() {
             .length(),
         2
     );
-    // pagehide hands pending events to sendBeacon
-    let ev_obj = web_sys_event("pagehide");
-    let _ = ev_obj;
-    assert!(beacons().length() >= 2, "beacons on pagehide");
-    assert!(s(&beacons().get(0), "url")
-        .unwrap()
-        .starts_with("https://collector.test/tracking/"));
-    // the collector comes back: the retry (2 s backoff) delivers each event, same eventId
+    // pagehide: every pending event leaves at once with fetch keepalive, never sendBeacon
+    let before = sent_records().length();
+    let _ = web_sys_event("pagehide");
+    let records = sent_records();
+    assert_eq!(
+        records.length(),
+        before + 2,
+        "both pending events fetched on pagehide"
+    );
+    for i in before..records.length() {
+        let rec = records.get(i);
+        assert!(s(&rec, "url")
+            .unwrap()
+            .starts_with("https://collector.test/tracking/"));
+        assert_eq!(get(&get(&rec, "init"), "keepalive").as_bool(), Some(true));
+        assert_eq!(s(&get(&rec, "init"), "method").as_deref(), Some("POST"));
+    }
+    assert_eq!(beacons().length(), 0, "no sendBeacon");
+    // the collector comes back: the retry (4 s backoff after two failures) delivers each
+    // event, same eventId
+    pause(30).await;
     set_mode(JsValue::NULL);
     let ok = wait(wait_for(
         &js_sys::Function::new_no_args("return !localStorage.getItem('clicktrail_outbox')"),
-        6000,
+        7000,
     ))
     .await;
     assert_eq!(ok.as_bool(), Some(true), "outbox drained");
     let clicks = sent(CLICK);
-    assert_eq!(clicks.length(), 2);
-    assert_eq!(s(&clicks.get(1), "eventId"), Some(ev));
+    assert_eq!(clicks.length(), 3);
+    assert_eq!(s(&clicks.get(1), "eventId"), Some(ev.clone()));
+    assert_eq!(s(&clicks.get(2), "eventId"), Some(ev));
     pause(2500).await;
-    assert_eq!(sent(CLICK).length(), 2, "not sent again once acknowledged");
-    assert_eq!(sent(EXT).length(), 2);
+    assert_eq!(sent(CLICK).length(), 3, "not sent again once acknowledged");
+    assert_eq!(sent(EXT).length(), 3);
     // 4xx other than 429 are dropped
     set_mode(JsValue::from(422));
     td(&[

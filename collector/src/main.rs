@@ -76,9 +76,10 @@ enum Command {
         /// Directory holding the built tracker (tracking.js, clicktrail_bg.wasm).
         #[arg(long, value_name = "DIR", default_value = "./dist")]
         dist: PathBuf,
-        /// Directory served at / (demo site; dashboard.html is served at /dashboard).
-        #[arg(long, value_name = "DIR", default_value = "./www")]
-        www: PathBuf,
+        /// Directory of pages served at / (the demo shop). Served with --demo (default ./www) or
+        /// when given; otherwise / is a short page naming the product and linking /dashboard.
+        #[arg(long, value_name = "DIR")]
+        www: Option<PathBuf>,
         /// Requests per second allowed per client IP (0 = no limit). Overrides the config
         /// file's `server.rate_limit_per_second` (default 100, burst 200).
         #[arg(long, value_name = "N")]
@@ -203,9 +204,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let local = listener.local_addr()?;
             let demo = source.demo && source.config.is_none();
+            let serve_www = demo || www.is_some();
+            let www = www.unwrap_or_else(|| PathBuf::from("./www"));
             let state = AppState::new(store.clone(), catalog.clone(), server).with(|s| {
                 s.dist_dir = dist.clone();
                 s.www_dir = www.clone();
+                s.serve_www = serve_www;
                 s.demo = demo;
             });
             tracing::info!(

@@ -23,8 +23,11 @@ pub struct Inner {
     pub clock: Clock,
     /// The built tracker (tracking.js, clicktrail_bg.wasm).
     pub dist_dir: PathBuf,
-    /// The demo site (served with `--demo` or `--www`).
+    /// The pages of `--www` (the demo shop); `dashboard.html` is taken from here too.
     pub www_dir: PathBuf,
+    /// Whether `www_dir` is served at `/` (`--demo` or `--www`); otherwise `/` is a short page
+    /// naming the product and linking `/dashboard`.
+    pub serve_www: bool,
     /// `--demo`: the demo checkout route and the demo pages.
     pub demo: bool,
     pub metrics: Arc<Metrics>,
@@ -54,6 +57,7 @@ impl AppState {
             clock: system_clock(),
             dist_dir: PathBuf::from("dist"),
             www_dir: PathBuf::from("www"),
+            serve_www: true,
             demo: false,
             metrics: Metrics::new(),
         }))

@@ -1,22 +1,25 @@
 //! `document.cookie`.
 
-use super::{document, js, Result};
+use super::{document, Error, Result};
 use alloc::string::String;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::JsCast;
+
+fn html_document() -> Option<web_sys::HtmlDocument> {
+    // `cookie` is an accessor of Document in every browser (HTMLDocument in the IDL)
+    document().map(|d| d.unchecked_into())
+}
 
 pub fn all() -> String {
-    js::get(&document(), "cookie")
-        .as_string()
+    html_document()
+        .and_then(|d| d.cookie().ok())
         .unwrap_or_default()
 }
 
 /// Assigns one `name=value; attributes` string.
 pub fn write(assignment: &str) -> Result<()> {
-    super::ffi::reflect_set(
-        &document(),
-        &JsValue::from_str("cookie"),
-        &JsValue::from_str(assignment),
-    )?;
+    html_document()
+        .ok_or(Error::Missing("document"))?
+        .set_cookie(assignment)?;
     Ok(())
 }
 

@@ -1,53 +1,48 @@
 //! DOM: hidden CID inputs, Stripe link decoration, MutationObserver.
 
-use super::ffi::Function;
-use super::{document, js, Result};
-use wasm_bindgen::JsValue;
+use super::{document, Error, Result};
+use js_sys::Function;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlInputElement};
 
-fn each(selector: &str, mut f: impl FnMut(&JsValue)) {
-    let Ok(list) = js::invoke(&document(), "querySelectorAll", &[&selector.into()]) else {
+fn each(selector: &str, mut f: impl FnMut(&Element)) {
+    let Some(list) = document().and_then(|d| d.query_selector_all(selector).ok()) else {
         return;
     };
-    for i in 0..js::len(&list) {
-        f(&js::get_i(&list, i));
+    for i in 0..list.length() {
+        if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+            f(&el);
+        }
     }
 }
 
-fn attr(el: &JsValue, name: &str) -> Option<String> {
-    js::invoke(el, "getAttribute", &[&name.into()])
-        .ok()?
-        .as_string()
-}
-
-fn set_attr(el: &JsValue, name: &str, value: &str) {
-    if attr(el, name).as_deref() != Some(value) {
-        let _ = js::invoke(el, "setAttribute", &[&name.into(), &value.into()]);
+fn set_attr(el: &Element, name: &str, value: &str) {
+    if el.get_attribute(name).as_deref() != Some(value) {
+        let _ = el.set_attribute(name, value);
     }
 }
 
-use alloc::string::String;
+const CID_FIELDS: &str = "input[name=\"trakdesk_cid\"],[data-trackdesk-cid]";
+const STRIPE_LINKS: &str = "a[href^=\"https://buy.stripe.com/\"]";
+const STRIPE_ELEMENTS: &str = "stripe-pricing-table,stripe-buy-button";
 
 /// Fills `input[name="trakdesk_cid"]` and `[data-trackdesk-cid]` with the CID.
 pub fn fill_cid(cid: &str) {
-    each("input[name=\"trakdesk_cid\"],[data-trackdesk-cid]", |el| {
-        if js::get(el, "tagName")
-            .as_string()
-            .is_some_and(|t| t.eq_ignore_ascii_case("input"))
-        {
-            if js::get(el, "value").as_string().as_deref() != Some(cid) {
-                js::set(el, "value", &JsValue::from_str(cid));
+    each(CID_FIELDS, |el| match el.dyn_ref::<HtmlInputElement>() {
+        Some(input) => {
+            if input.value() != cid {
+                input.set_value(cid);
             }
-        } else {
-            set_attr(el, "data-trackdesk-cid", cid);
         }
+        None => set_attr(el, "data-trackdesk-cid", cid),
     });
 }
 
 /// Adds `client_reference_id` to Stripe Payment Links and the `client-reference-id`
 /// attribute to Stripe pricing tables / buy buttons.
 pub fn decorate_stripe(cid: &str) {
-    each("a[href^=\"https://buy.stripe.com/\"]", |el| {
-        if let Some(href) = attr(el, "href") {
+    each(STRIPE_LINKS, |el| {
+        if let Some(href) = el.get_attribute("href") {
             set_attr(
                 el,
                 "href",
@@ -55,16 +50,57 @@ pub fn decorate_stripe(cid: &str) {
             );
         }
     });
-    each("stripe-pricing-table,stripe-buy-button", |el| {
+    each(STRIPE_ELEMENTS, |el| {
         set_attr(el, "client-reference-id", cid)
+    });
+}
+
+/// Takes `cid` out of everything [`fill_cid`] and [`decorate_stripe`] put it in (the CID
+/// was removed: unknown affiliate, expired, replaced). Other values are left alone.
+pub fn clear_cid(cid: &str, stripe: bool) {
+    each(CID_FIELDS, |el| {
+        if let Some(input) = el.dyn_ref::<HtmlInputElement>() {
+            if input.value() == cid {
+                input.set_value("");
+            }
+        }
+        if el.get_attribute("data-trackdesk-cid").as_deref() == Some(cid) {
+            set_attr(el, "data-trackdesk-cid", "");
+        }
+    });
+    if !stripe {
+        return;
+    }
+    each(STRIPE_LINKS, |el| {
+        if let Some(href) = el.get_attribute("href") {
+            let search = href.get(crate::url::find_ascii(&href, b'?').unwrap_or(href.len())..);
+            let carried =
+                crate::url::query_param(search.unwrap_or(""), "client_reference_id").flatten();
+            if carried.as_deref() == Some(cid) {
+                set_attr(
+                    el,
+                    "href",
+                    &crate::url::remove_query_param(&href, "client_reference_id"),
+                );
+            }
+        }
+    });
+    each(STRIPE_ELEMENTS, |el| {
+        if el.get_attribute("client-reference-id").as_deref() == Some(cid) {
+            let _ = el.remove_attribute("client-reference-id");
+        }
     });
 }
 
 /// Calls `f` whenever elements are added anywhere in the document.
 pub fn observe(f: &Function) -> Result<()> {
-    let root = js::get(&document(), "documentElement");
-    let obs = js::construct("MutationObserver", &[f.as_ref()])?;
-    let init = super::http::parse_json(r#"{"childList":true,"subtree":true}"#);
-    js::invoke(&obs, "observe", &[&root, &init])?;
+    let root = document()
+        .and_then(|d| d.document_element())
+        .ok_or(Error::Missing("documentElement"))?;
+    let obs = web_sys::MutationObserver::new(f)?;
+    let init = web_sys::MutationObserverInit::new();
+    init.set_child_list(true);
+    init.set_subtree(true);
+    obs.observe_with_options(&root, &init)?;
     Ok(())
 }

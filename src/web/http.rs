@@ -1,73 +1,76 @@
-//! `fetch` (POST, text/plain JSON, keepalive, no credentials) and `navigator.sendBeacon`.
+//! `fetch` (POST, text/plain JSON, keepalive). No `sendBeacon` anywhere (SPEC §16).
 
 use super::{js, window};
 use alloc::boxed::Box;
 use alloc::string::String;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{RequestInit, Response};
 
 /// POSTs `body`, then calls `done(status, text)` once; status 0 on network error.
 /// Plain promise callbacks, no futures executor (that would cost ~5 KB of wasm).
+/// Credentials: fetch's default "same-origin" (no cookies to another site; a first-party
+/// collector's `Set-Cookie` is stored, docs/wire.md).
 pub fn post(url: &str, body: &str, done: impl FnOnce(u16, String) + 'static) {
-    // one JSON text instead of seven property writes
-    let init = parse_json(
-        r#"{"method":"POST","keepalive":true,"credentials":"omit","headers":{"Content-Type":"text/plain;charset=UTF-8"}}"#,
+    let init = RequestInit::new();
+    init.set_method("POST");
+    // (web-sys's RequestInit has no `keepalive` setter: it is a plain dictionary member)
+    js::set(&init, "keepalive", &JsValue::TRUE);
+    init.set_body(&JsValue::from_str(body));
+    let headers = js_sys::Object::new();
+    js::set(
+        &headers,
+        "Content-Type",
+        &JsValue::from_str("text/plain;charset=UTF-8"),
     );
-    js::set(&init, "body", &body.into());
-    let p = match js::invoke(&window(), "fetch", &[&url.into(), &init]) {
-        Ok(p) => p,
-        Err(e) => {
-            js::log_v("fetch threw:", &e.into());
-            return done(0, String::new());
-        }
-    };
-    // response -> Promise.all([status, response.text()])
-    let read = js::func(Box::new(|resp, _, _, _| {
-        let text = js::as_function(&js::get(&resp, "text"))
-            .and_then(|f| f.call0(&resp).ok())
-            .unwrap_or_default();
-        let pair = js::array(&[&js::get(&resp, "status"), &text]);
-        Ok(js::call_global("Promise", "all", &[&pair])?)
-    }));
-    // network error (or unreadable body) -> [0, ""]
-    let fail = js::func(Box::new(|e, _, _, _| {
-        js::log_v("network error:", &e);
-        Ok(js::array(&[&0.into(), &"".into()]))
-    }));
+    init.set_headers(&headers);
     let done = core::cell::Cell::new(Some(done));
-    let finish = js::func(Box::new(move |pair, _, _, _| {
+    let finish = js::func(Box::new(move |status, text, _, _| {
         if let Some(done) = done.take() {
-            let status = js::get_i(&pair, 0)
+            let status = status
                 .as_f64()
                 .filter(|s| (1.0..1000.0).contains(s))
                 .unwrap_or(0.0) as u16;
-            done(status, js::get_i(&pair, 1).as_string().unwrap_or_default());
+            done(status, text.as_string().unwrap_or_default());
         }
         Ok(JsValue::UNDEFINED)
     }));
-    // a page that replaced `fetch` with something returning a non-promise: nothing sent
-    // (the event stays in the outbox)
-    let chained = js::invoke(&p, "then", &[&read])
-        .and_then(|p| js::invoke(&p, "catch", &[&fail]))
-        .and_then(|p| js::invoke(&p, "then", &[&finish]));
-    if chained.is_err() {
-        // `fetch` was replaced by something that does not return a promise
-        if let Some(f) = js::as_function(&finish) {
-            js::call(&f, &js::array(&[&0.into(), &"".into()]));
+    let Some(w) = window() else {
+        let _ = finish.call2(&JsValue::NULL, &0.into(), &"".into());
+        return;
+    };
+    let p = w.fetch_with_str_and_init(url, &init);
+    // response -> finish(status, text); a network error or an unreadable body -> (0, "")
+    let f2 = finish.clone();
+    let read = js::func(Box::new(move |resp, _, _, _| {
+        let Ok(resp) = resp.dyn_into::<Response>() else {
+            return f2.call2(&JsValue::NULL, &0.into(), &"".into());
+        };
+        let status = JsValue::from(resp.status());
+        let f3 = f2.clone();
+        let got = js::func(Box::new(move |text, _, _, _| {
+            f3.call2(&JsValue::NULL, &status, &text)
+        }));
+        let f4 = f2.clone();
+        let lost = js::func(Box::new(move |_, _, _, _| {
+            f4.call2(&JsValue::NULL, &0.into(), &"".into())
+        }));
+        match resp.text() {
+            Ok(t) => super::ffi::then(&t, &got, &lost).or_else(|_| lost.call0(&JsValue::NULL)),
+            Err(_) => lost.call0(&JsValue::NULL),
         }
+    }));
+    let f5 = finish.clone();
+    let fail = js::func(Box::new(move |e, _, _, _| {
+        js::log_v("network error:", &e);
+        f5.call2(&JsValue::NULL, &0.into(), &"".into())
+    }));
+    if super::ffi::then(&p, &read, &fail).is_err() {
+        // not a promise (a page replaced fetch): nothing sent, the event stays in the outbox
+        let _ = finish.call2(&JsValue::NULL, &0.into(), &"".into());
     }
-}
-
-/// `navigator.sendBeacon(url, body)` (sent as text/plain;charset=UTF-8).
-pub fn beacon(url: &str, body: &str) -> bool {
-    js::invoke(
-        &js::get(&window(), "navigator"),
-        "sendBeacon",
-        &[&url.into(), &body.into()],
-    )
-    .is_ok_and(|r| r.as_bool() == Some(true))
 }
 
 /// `JSON.parse(text)`, `null` when it is not JSON.
 pub fn parse_json(text: &str) -> JsValue {
-    js::call_global("JSON", "parse", &[&text.into()]).unwrap_or(JsValue::NULL)
+    js_sys::JSON::parse(text).unwrap_or(JsValue::NULL)
 }

@@ -1,9 +1,11 @@
-//! Reading hostile JS values with `Reflect`, calling page functions safely, console.
+//! JS values: the functions the tracker hands out (behind the guard), reading hostile
+//! page values through `js_sys::Reflect` (never throws), calling page callbacks, console.
 
-use super::ffi::{self, Function};
+use super::ffi;
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::sync::atomic::{AtomicBool, Ordering};
+use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -12,14 +14,27 @@ use wasm_bindgen::{JsCast, JsValue};
 /// shims; each extra closure type costs ~1 KB of wasm.
 pub type Fn4 = dyn Fn(JsValue, JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>;
 
-/// A JS function calling `f` (owned by the JS garbage collector).
+/// Guard modes (see [`ffi::guard`]): calls are queued after a trap / a Promise helper.
+pub const QUEUE: u32 = 2;
+pub const PROMISE: u32 = 4;
+
+/// A JS function calling `f` (owned by the JS garbage collector), behind the guard:
+/// it never throws, whatever `f` does (an `Err`, a panic).
 /// (Taking the box, not a generic closure, keeps wasm-bindgen's shims to one copy.)
-pub fn func(f: Box<Fn4>) -> JsValue {
-    Closure::<Fn4>::wrap(f).into_js_value()
+pub fn func(f: Box<Fn4>) -> Function {
+    func_m(f, 0)
+}
+
+/// [`func`] with guard `mode` bits ([`QUEUE`], [`PROMISE`]).
+pub fn func_m(f: Box<Fn4>, mode: u32) -> Function {
+    ffi::guard(
+        &Closure::<Fn4>::wrap(f).into_js_value(),
+        mode | u32::from(debug()),
+    )
 }
 
 /// A JS function running `f()` and returning `undefined`.
-pub fn func0(f: fn()) -> JsValue {
+pub fn func0(f: fn()) -> Function {
     func(Box::new(move |_, _, _, _| {
         f();
         Ok(JsValue::UNDEFINED)
@@ -41,18 +56,17 @@ pub fn log(msg: &str) {
     log_v(msg, &JsValue::UNDEFINED);
 }
 
-/// Same, with a value printed by the console.
+/// Same, with a value printed by the console (left out when `undefined`, so a line
+/// never ends in a stray "undefined").
 pub fn log_v(msg: &str, v: &JsValue) {
     if debug() {
-        let _ = invoke(
-            &get(&super::window(), "console"),
-            "log",
-            &[
-                &JsValue::from_str("[clicktrail]"),
-                &JsValue::from_str(msg),
-                v,
-            ],
-        );
+        let tag = JsValue::from_str("[clicktrail]");
+        let msg = JsValue::from_str(msg);
+        if v.is_undefined() {
+            web_sys::console::log_2(&tag, &msg);
+        } else {
+            web_sys::console::log_3(&tag, &msg, v);
+        }
     }
 }
 
@@ -63,60 +77,39 @@ pub fn logs(parts: &[&str]) {
     }
 }
 
-/// `obj[method](...args)`; `Err` when there is no such method or it throws.
-pub fn invoke(obj: &JsValue, method: &str, args: &[&JsValue]) -> super::Result<JsValue> {
-    let f = as_function(&get(obj, method)).ok_or(super::Error::Missing("method"))?;
-    let arg = |i: usize| args.get(i).copied().unwrap_or(ffi::U);
-    Ok(ffi::call_n(
-        &f,
-        obj,
-        args.len().min(3) as u32,
-        arg(0),
-        arg(1),
-        arg(2),
-    )?)
-}
-
-/// `obj[key]`, `undefined` when `obj` is not an object or the getter throws.
+/// `obj[key]`, `undefined` when `obj` is not an object or the getter throws (a revoked
+/// Proxy, a throwing getter): page values are read only through this.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     if !obj.is_object() && !obj.is_function() {
         return JsValue::UNDEFINED;
     }
-    ffi::reflect_get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 pub fn get_i(obj: &JsValue, i: u32) -> JsValue {
     if !obj.is_object() {
         return JsValue::UNDEFINED;
     }
-    ffi::reflect_get(obj, &JsValue::from(i)).unwrap_or(JsValue::UNDEFINED)
+    Reflect::get_u32(obj, i).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// `globalThis[ns][method](...args)`, caught.
-pub fn call_global(ns: &str, method: &str, args: &[&JsValue]) -> super::Result<JsValue> {
-    invoke(&get(&super::window(), ns), method, args)
-}
-
-/// `Array.isArray(v)`; `false` when it throws (a revoked Proxy).
+/// `Array.isArray(v)` (false for a revoked Proxy, which makes it throw).
 pub fn is_array(v: &JsValue) -> bool {
-    call_global("Array", "isArray", &[v]).is_ok_and(|r| r.as_bool() == Some(true))
+    v.is_object() && ffi::is_array(v)
 }
 
-/// `Array.of(...items)` (up to three).
-pub fn array(items: &[&JsValue]) -> JsValue {
-    call_global("Array", "of", items).unwrap_or(JsValue::UNDEFINED)
+/// A new array of `items`.
+pub fn array(items: &[&JsValue]) -> Array {
+    let a = Array::new();
+    for v in items {
+        a.push(v);
+    }
+    a
 }
 
-/// `new globalThis[ctor](...args)` (up to three arguments).
-pub fn construct(ctor: &str, args: &[&JsValue]) -> super::Result<JsValue> {
-    Ok(ffi::reflect_construct(
-        &get(&super::window(), ctor),
-        &array(args),
-    )?)
-}
-
+/// `obj[key] = v`; false when it throws (frozen object, revoked Proxy, setter).
 pub fn set(obj: &JsValue, key: &str, v: &JsValue) -> bool {
-    ffi::reflect_set(obj, &JsValue::from_str(key), v).unwrap_or(false)
+    Reflect::set(obj, &JsValue::from_str(key), v).unwrap_or(false)
 }
 
 /// A string, or a finite number turned into text; anything else is `None`.
@@ -126,7 +119,10 @@ pub fn text(v: &JsValue) -> Option<String> {
     }
     let n = v.as_f64()?;
     if n.is_finite() {
-        invoke(&super::window(), "String", &[v]).ok()?.as_string()
+        v.unchecked_ref::<js_sys::Number>()
+            .to_string_with_radix(10)
+            .ok()
+            .map(String::from)
     } else {
         None
     }
@@ -161,9 +157,14 @@ pub fn call(f: &Function, arg: &JsValue) {
     }
 }
 
-/// A new plain object (`Object()`).
+/// A new plain object.
 pub fn obj() -> JsValue {
-    invoke(&super::window(), "Object", &[]).unwrap_or(JsValue::UNDEFINED)
+    Object::new().into()
+}
+
+/// `new Error("clicktrail: " + msg)`.
+pub fn error(msg: &str) -> JsValue {
+    js_sys::Error::new(&crate::json::cat(&["clicktrail: ", msg])).into()
 }
 
 /// `{cid, expiredAt}` (or `{cid}` when `expired_at` is `None` and `with_exp` is false).

@@ -1,10 +1,7 @@
-//! Thin wrappers over the browser APIs, one module per API. Every `JsValue` error is
-//! converted into [`Error`] here; nothing in this layer throws or panics.
-//!
-//! The browser is reached through `Reflect` and a generic method call
-//! ([`js::invoke`]) rather than typed `web-sys` bindings: each typed binding costs a
-//! wasm wrapper plus a JS glue function, and this layer needs ~35 of them (measured:
-//! ~3 KB gzip saved). The few JS built-ins used are declared in [`ffi`] (no js-sys).
+//! Thin wrappers over the browser APIs, one module per API, through the typed bindings of
+//! `web-sys` and `js-sys` (SPEC §1). Every call that can throw is a `Result` there; this
+//! layer turns errors into [`Error`] or a neutral value. Nothing here throws or panics.
+//! Page-provided values (command params, the config) are read in one place: `params`.
 
 pub mod cookies;
 pub mod dom;
@@ -12,6 +9,7 @@ pub mod ffi;
 pub mod history;
 pub mod http;
 pub mod js;
+pub mod params;
 pub mod storage;
 
 use alloc::string::String;
@@ -43,28 +41,49 @@ impl From<Error> for JsValue {
 
 pub type Result<T> = core::result::Result<T, Error>;
 
-/// `globalThis` (the window).
-pub fn window() -> JsValue {
-    ffi::global()
+/// The window (`None` outside a page).
+pub fn window() -> Option<web_sys::Window> {
+    web_sys::window()
 }
 
-pub fn document() -> JsValue {
-    js::get(&window(), "document")
+/// The window as a plain value (for reading the page's globals), `undefined` if none.
+pub fn global() -> JsValue {
+    window().map(JsValue::from).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// `location.<part>` ("href", "search", "hostname", "protocol").
-pub fn location(part: &str) -> String {
-    js::get(&js::get(&window(), "location"), part)
-        .as_string()
-        .unwrap_or_default()
+pub fn document() -> Option<web_sys::Document> {
+    window()?.document()
+}
+
+/// `location.<part>`; "" when unavailable.
+pub fn location(part: Part) -> String {
+    let Some(w) = window() else {
+        return String::new();
+    };
+    let l = w.location();
+    match part {
+        Part::Href => l.href(),
+        Part::Search => l.search(),
+        Part::Hostname => l.hostname(),
+        Part::Protocol => l.protocol(),
+        Part::Origin => l.origin(),
+    }
+    .unwrap_or_default()
+}
+
+/// Which part of the page's URL [`location`] reads.
+#[derive(Clone, Copy)]
+pub enum Part {
+    Href,
+    Search,
+    Hostname,
+    Protocol,
+    Origin,
 }
 
 /// Milliseconds since the epoch.
 pub fn now_ms() -> u64 {
-    let t = js::call_global("Date", "now", &[])
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
+    let t = js_sys::Date::now();
     if t > 0.0 {
         t as u64
     } else {
@@ -75,15 +94,13 @@ pub fn now_ms() -> u64 {
 /// 16 random bytes from `crypto.getRandomValues` (Math.random if unavailable).
 pub fn random16() -> [u8; 16] {
     let mut b = [0u8; 16];
-    let arr = js::construct("Uint8Array", &[&JsValue::from(16)]).unwrap_or(JsValue::UNDEFINED);
-    let ok = js::invoke(&js::get(&window(), "crypto"), "getRandomValues", &[&arr]).is_ok();
-    for (i, x) in b.iter_mut().enumerate() {
-        *x = if ok {
-            js::get_i(&arr, i as u32).as_f64().unwrap_or(0.0) as u8
-        } else {
-            let r = js::call_global("Math", "random", &[]).ok();
-            (r.and_then(|v| v.as_f64()).unwrap_or(0.0) * 256.0) as u8
-        };
+    let ok = window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut b).is_ok());
+    if !ok {
+        for x in b.iter_mut() {
+            *x = (js_sys::Math::random() * 256.0) as u8;
+        }
     }
     b
 }

@@ -1,9 +1,8 @@
 //! localStorage / sessionStorage; unavailable storage (privacy modes, sandboxed
 //! iframes, a throwing getter, quota) behaves as empty and writes report failure.
 
-use super::{js, window};
+use super::window;
 use alloc::string::String;
-use wasm_bindgen::JsValue;
 
 #[derive(Clone, Copy)]
 pub enum Area {
@@ -11,29 +10,28 @@ pub enum Area {
     Session,
 }
 
-fn area(a: Area) -> JsValue {
-    js::get(
-        &window(),
-        if let Area::Local = a {
-            "localStorage"
-        } else {
-            "sessionStorage"
-        },
-    )
+fn area(a: Area) -> Option<web_sys::Storage> {
+    let w = window()?;
+    match a {
+        Area::Local => w.local_storage(),
+        Area::Session => w.session_storage(),
+    }
+    .ok()
+    .flatten()
 }
 
 pub fn get(a: Area, key: &str) -> Option<String> {
-    js::invoke(&area(a), "getItem", &[&key.into()])
-        .ok()?
-        .as_string()
+    area(a)?.get_item(key).ok().flatten()
 }
 
 pub fn set(a: Area, key: &str, value: &str) -> bool {
-    js::invoke(&area(a), "setItem", &[&key.into(), &value.into()]).is_ok()
+    area(a).is_some_and(|s| s.set_item(key, value).is_ok())
 }
 
 pub fn remove(a: Area, key: &str) {
-    let _ = js::invoke(&area(a), "removeItem", &[&key.into()]);
+    if let Some(s) = area(a) {
+        let _ = s.remove_item(key);
+    }
 }
 
 /// Whether `a` can be written (probe with a test key).

@@ -1,90 +1,287 @@
-// Time to CID (a benchmark, not a test): in headless Chromium, over many cold page
-// loads, the time from navigation start to the click callback and to the
-// trakdesk_cid cookie being written, with no network delay and with 50 ms round
-// trips emulated through the DevTools protocol. Prints medians and p95.
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Browser benchmark (not a test): the tracker against a real peer script on the same page
+// set-up, served by one Node server that compresses every script the same way (brotli,
+// quality 11, as a CDN serves precompressed files), over cold loads in headless Chromium
+// with the DevTools protocol's emulation: 50 ms round trip, 1.6 Mbps down / 750 kbps up,
+// CPU slowed 4x. Variants are interleaved load by load so drift hits all alike.
+//
+//   none        the page without any tracker (the page's own cost)
+//   floor       a minimal plain-JS tracker of our own (read ?aff=, write the cookie, POST the click)
+//   plausible   Plausible's real script from npm (@plausible-analytics/tracker, ESM, init())
+//   clicktrail  dist/tracking.js + dist/clicktrail_bg.wasm
+//
+// The peer: the issue names Dub's script, but npm @dub/analytics holds only a loader that
+// injects https://www.dubcdn.com/analytics/script.js (unreachable here, and not in the
+// package), so Plausible's real script stands in. Plausible writes no cookie: its milestone
+// is the first event it sends; ours and the floor's is the trakdesk_cid cookie write.
+//
+// Per variant: bytes on the wire of the scripts (encoded, with headers), time from
+// navigation start to the milestone, main-thread time (CDP Performance TaskDuration, the
+// renderer's busy time, and ScriptDuration), and loads with a task > 50 ms (Long Tasks API).
+// RUNS=20 by default (>= 20 cold loads each).
+import http from "node:http";
+import { readFileSync, existsSync } from "node:fs";
+import { brotliCompressSync, gzipSync, constants as zlib } from "node:zlib";
 import { join } from "node:path";
-import { Collector, launchBrowser } from "../e2e/harness.mjs";
+import { Collector, launchBrowser, freePort, ROOT } from "../e2e/harness.mjs";
 
-const RUNS = Number(process.env.RUNS || 40);
-const PROFILES = [
-  { name: "no added latency", latency: 0 },
-  { name: "50 ms round trip", latency: 50 },
-];
+const RUNS = Number(process.env.RUNS || 20);
+const LATENCY = 50;
+const DOWN = (1.6e6 / 8) | 0; // bytes per second
+const UP = (750e3 / 8) | 0;
+const CPU = 4;
+const SETTLE_MS = 1500; // after the milestone: deferred work (outbox, observers) counts too
 
-// Stamps the moment the tracker writes the cookie (performance.now() is relative to
-// navigation start) by wrapping the document.cookie setter before any script runs.
-const COOKIE_PROBE = () => {
+const dubDist = join(ROOT, "node_modules/@dub/analytics/dist/index.js");
+const dubNote = existsSync(dubDist) && /dubcdn\.com/.test(readFileSync(dubDist, "utf8"))
+  ? "npm @dub/analytics has only a loader for https://www.dubcdn.com/analytics/script.js (not in the package, unreachable): Plausible's real script is the peer"
+  : "npm @dub/analytics not installed: Plausible's real script is the peer";
+
+const FLOOR_JS = `(function () {
+  var aff = new URLSearchParams(location.search).get("aff");
+  if (!aff) return;
+  var b = crypto.getRandomValues(new Uint8Array(16)); b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+  var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+  var cid = h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  document.cookie = "trakdesk_cid=" + JSON.stringify({ tenantId: "demo", cid: cid }) + "; Path=/; Max-Age=5184000; SameSite=Lax";
+  fetch("/tracking/click/v1", { method: "POST", keepalive: true, credentials: "omit", headers: { "Content-Type": "text/plain" },
+    body: JSON.stringify({ tenantId: "demo", cid: cid, aff: aff, url: location.href, referrer: document.referrer, eventId: crypto.randomUUID() }) });
+})();`;
+
+const PAGE = (tag) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto}</style>
+${tag}
+</head><body><h1>Acme shop</h1>
+${"<p>Everything you need, shipped fast. Pick a plan and start today; cancel any time.</p>".repeat(20)}
+</body></html>`;
+
+const SNIPPET = `(function(t,d,k){(t[k]=t[k]||[]).push(d);t[d]=t[d]||t[k].f||function(){(t[d].q=t[d].q||[]).push(arguments)}})(window,"trackdesk","TrackdeskObject");
+trackdesk("demo", "click");`;
+
+const VARIANTS = {
+  none: PAGE(""),
+  floor: PAGE(`<script async src="/floor.js"></script>`),
+  plausible: PAGE(`<script type="module">import { init } from "/plausible.js";
+init({ domain: "shop.example", endpoint: "/api/event", captureOnLocalhost: true });</script>`),
+  clicktrail: PAGE(`<script async src="/tracking.js"></script><script>${SNIPPET}</script>`),
+};
+
+const FILES = {
+  "/tracking.js": ["application/javascript", readFileSync(join(ROOT, "dist/tracking.js"))],
+  "/clicktrail_bg.wasm": ["application/wasm", readFileSync(join(ROOT, "dist/clicktrail_bg.wasm"))],
+  "/plausible.js": ["application/javascript",
+    readFileSync(join(ROOT, "node_modules/@plausible-analytics/tracker/plausible.js"))],
+  "/floor.js": ["application/javascript", Buffer.from(FLOOR_JS)],
+};
+const COMPRESSED = Object.fromEntries(Object.entries(FILES).map(([path, [type, raw]]) => [path, {
+  type, raw,
+  br: brotliCompressSync(raw, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }),
+  gzip: gzipSync(raw, { level: 9 }),
+}]));
+
+// Stamps the milestones from navigation start: the first trakdesk_cid write through
+// document.cookie, the first fetch/sendBeacon, and every long task.
+const PROBE = () => {
+  window.__plausible = true; // Plausible ignores navigator.webdriver browsers otherwise
   const desc = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
   Object.defineProperty(document, "cookie", {
+    configurable: true,
     get: () => desc.get.call(document),
     set: (value) => {
       if (String(value).startsWith("trakdesk_cid=") && !window.__cookieAt) window.__cookieAt = performance.now();
       desc.set.call(document, value);
     },
   });
+  const stamp = () => { if (!window.__sentAt) window.__sentAt = performance.now(); };
+  const f = window.fetch;
+  window.fetch = function (input, init) {
+    if (init && init.method === "POST") stamp();
+    return f.apply(this, arguments);
+  };
+  const b = navigator.sendBeacon && navigator.sendBeacon.bind(navigator);
+  if (b) navigator.sendBeacon = (...a) => { stamp(); return b(...a); };
+  window.__long = [];
+  try {
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
+      .observe({ type: "longtask", buffered: true });
+  } catch { /* no Long Tasks API */ }
 };
 
-const html = `<!doctype html><title>bench</title>
-<script async src="/tracking.js"></script>
-<script>
-(function(t,d,k){(t[k]=t[k]||[]).push(d);t[d]=t[d]||t[k].f||function(){(t[d].q=t[d].q||[]).push(arguments)}})(window,"trackdesk","TrackdeskObject");
-trackdesk("demo", "click", {}, function () { window.__callbackAt = performance.now(); });
-</script>`;
+const TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "v8.wasm"];
+const SCRIPTS = {
+  floor: ["/floor.js"],
+  plausible: ["/plausible.js"],
+  clicktrail: ["/tracking.js", "/clicktrail_bg.wasm"],
+};
 
-function stats(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const pick = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { median: pick(0.5), p95: pick(0.95) };
+/**
+ * From a Chromium trace: the renderer main thread's tasks (RunTask) that ran the variant's
+ * own code (an event inside them names one of its script URLs, or is a V8 wasm event),
+ * their total, and how many of them took more than 50 ms. The page's own parse, style and
+ * layout are not counted, so the bare page's long tasks do not hide the script's.
+ */
+function attribute(trace, paths) {
+  const events = trace.traceEvents || trace;
+  const main = events.find((e) => e.ph === "M" && e.name === "thread_name" && e.args && e.args.name === "CrRendererMain"
+    && events.some((x) => x.pid === e.pid && x.tid === e.tid && x.name === "RunTask"));
+  if (!main || !paths.length) return { own: 0, long: 0, longest: 0 };
+  const onMain = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === "X" && typeof e.dur === "number");
+  const urlOf = (e) => (e.args && ((e.args.data && (e.args.data.url || e.args.data.scriptName || e.args.data.stackTrace?.[0]?.url))
+    || e.args.url || e.args.fileName || e.args.file)) || "";
+  const ours = (e) => paths.some((p) => String(urlOf(e)).split("?")[0].endsWith(p))
+    || (paths.includes("/clicktrail_bg.wasm") && /wasm/i.test(e.name) && e.name !== "RunTask");
+  const tasks = onMain.filter((e) => e.name === "RunTask").sort((a, b) => a.ts - b.ts);
+  const marks = onMain.filter((e) => e.name !== "RunTask" && ours(e));
+  let own = 0, long = 0, longest = 0;
+  for (const task of tasks) {
+    if (!marks.some((m) => m.ts >= task.ts && m.ts <= task.ts + task.dur)) continue;
+    const ms = task.dur / 1000;
+    own += ms;
+    if (ms > 50) long += 1;
+    longest = Math.max(longest, ms);
+  }
+  return { own, long, longest };
 }
 
-// The page is a real file served by the collector: requests intercepted by Playwright
-// (page.route) would bypass the DevTools network emulation.
-const www = mkdtempSync(join(tmpdir(), "clicktrail-bench-"));
-writeFileSync(join(www, "bench.html"), html);
-const collector = await new Collector({ www }).start();
-const browser = await launchBrowser();
-try {
-  console.log(`time to CID over ${RUNS} cold loads per profile (ms from navigation start)`);
-  console.log(`${"profile".padEnd(20)}${"callback p50".padStart(14)}${"p95".padStart(8)}${"cookie p50".padStart(12)}${"p95".padStart(8)}  requests before CID`);
-  for (const profile of PROFILES) {
-    const callback = [];
-    const cookie = [];
-    let before = "";
-    for (let i = 0; i < RUNS; i++) {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const cdp = await context.newCDPSession(page);
-      await cdp.send("Network.enable");
-      await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
-      if (profile.latency) {
-        await cdp.send("Network.emulateNetworkConditions", {
-          offline: false, latency: profile.latency, downloadThroughput: -1, uploadThroughput: -1,
-        });
-      }
-      const requests = [];
-      page.on("request", (r) => requests.push({ url: new URL(r.url()).pathname, at: Date.now() }));
-      await page.addInitScript(COOKIE_PROBE);
-      const start = Date.now();
-      await page.goto(`${collector.origin}/bench.html?aff=alice`);
-      await page.waitForFunction(() => window.__callbackAt && window.__cookieAt, null, { timeout: 15000 });
-      const t = await page.evaluate(() => ({ callback: window.__callbackAt, cookie: window.__cookieAt }));
-      callback.push(t.callback);
-      cookie.push(t.cookie);
-      if (i === 0) {
-        const cutoff = start + t.callback;
-        before = requests.filter((r) => r.at <= cutoff).map((r) => r.url).join(" -> ");
-      }
-      await context.close();
+function serve(collector) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const variant = url.pathname.slice(1);
+    if (req.method === "GET" && VARIANTS[variant] !== undefined) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      return res.end(VARIANTS[variant]);
     }
-    const c = stats(callback);
-    const k = stats(cookie);
-    const f = (x) => x.toFixed(1);
-    console.log(`${profile.name.padEnd(20)}${f(c.median).padStart(14)}${f(c.p95).padStart(8)}${f(k.median).padStart(12)}${f(k.p95).padStart(8)}  ${before}`);
+    const file = COMPRESSED[url.pathname];
+    if (file) {
+      const accept = req.headers["accept-encoding"] || "";
+      const enc = /\bbr\b/.test(accept) ? "br" : /gzip/.test(accept) ? "gzip" : null;
+      const body = enc ? file[enc] : file.raw;
+      res.writeHead(200, { "content-type": file.type, "content-length": body.length, "cache-control": "no-store",
+        ...(enc ? { "content-encoding": enc, vary: "accept-encoding" } : {}) });
+      return res.end(body);
+    }
+    if (url.pathname === "/api/event") { // Plausible's endpoint: a local stand-in
+      req.resume();
+      res.writeHead(202, { "content-type": "text/plain" });
+      return res.end("ok");
+    }
+    // the tracker's endpoints: the real collector (release build)
+    const up = http.request({ host: "127.0.0.1", port: collector.port, method: req.method, path: req.url, headers: req.headers },
+      (r) => { res.writeHead(r.statusCode, r.headers); r.pipe(res); });
+    up.on("error", () => { res.writeHead(502); res.end(); });
+    req.pipe(up);
+  });
+  return server;
+}
+
+async function load(browser, origin, variant) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false, latency: LATENCY, downloadThroughput: DOWN, uploadThroughput: UP,
+  });
+  await cdp.send("Emulation.setCPUThrottlingRate", { rate: CPU });
+  await cdp.send("Performance.enable");
+  const sizes = new Map();
+  const urls = new Map();
+  cdp.on("Network.responseReceived", (e) => urls.set(e.requestId, e.response.url));
+  cdp.on("Network.loadingFinished", (e) => sizes.set(e.requestId, e.encodedDataLength));
+  await page.addInitScript(PROBE);
+  await browser.startTracing(page, { categories: TRACE_CATEGORIES });
+  await page.goto(`${origin}/${variant}?aff=alice`, { waitUntil: "load" });
+  const milestone = variant === "plausible" ? "__sentAt" : "__cookieAt";
+  if (variant !== "none") {
+    await page.waitForFunction((m) => window[m], milestone, { timeout: 30000 });
   }
+  await page.waitForTimeout(SETTLE_MS);
+  const t = await page.evaluate(() => ({ cookie: window.__cookieAt, sent: window.__sentAt, long: window.__long }));
+  const metrics = Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
+  const trace = attribute(JSON.parse((await browser.stopTracing()).toString("utf8")), SCRIPTS[variant] || []);
+  let bytes = 0;
+  for (const [id, size] of sizes) {
+    const u = urls.get(id) || "";
+    if (/\/(tracking\.js|clicktrail_bg\.wasm|plausible\.js|floor\.js)$/.test(new URL(u, origin).pathname)) bytes += size;
+  }
+  await context.close();
+  return {
+    milestone: variant === "none" ? null : (variant === "plausible" ? t.sent : t.cookie),
+    sent: t.sent ?? null,
+    task: metrics.TaskDuration * 1000,
+    own: trace.own,
+    ownLong: trace.long,
+    ownLongest: trace.longest,
+    script: metrics.ScriptDuration * 1000,
+    longTasks: t.long.length,
+    longest: t.long.length ? Math.max(...t.long) : 0,
+    bytes,
+  };
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => x != null).sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN;
+};
+const p95 = (xs) => {
+  const s = xs.filter((x) => x != null).sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)] : NaN;
+};
+
+const collector = await new Collector().start();
+const server = serve(collector);
+const port = await freePort();
+await new Promise((ok) => server.listen(port, "127.0.0.1", ok));
+const origin = `http://127.0.0.1:${port}`;
+const browser = await launchBrowser();
+const results = Object.fromEntries(Object.keys(VARIANTS).map((v) => [v, []]));
+try {
+  console.log(`browser benchmark: ${RUNS} cold loads per variant, interleaved; ${LATENCY} ms RTT, ` +
+    `${DOWN * 8 / 1e6} Mbps down / ${UP * 8 / 1e3} kbps up, CPU ${CPU}x slower (Chromium ${browser.version()})`);
+  console.log(`peer: ${dubNote}`);
+  console.log("scripts served with brotli q11 (same for all):",
+    Object.entries(COMPRESSED).map(([p, f]) => `${p} ${f.raw.length} B -> br ${f.br.length} B`).join(", "));
+  // one warm-up round (not counted): process start-up, collector's first writes
+  for (const v of Object.keys(VARIANTS)) await load(browser, origin, v);
+  for (let i = 0; i < RUNS; i++) {
+    for (const v of Object.keys(VARIANTS)) results[v].push(await load(browser, origin, v));
+    process.stdout.write(`\r${i + 1}/${RUNS} rounds`);
+  }
+  process.stdout.write("\n");
 } finally {
   await browser.close();
+  server.close();
   await collector.stop();
-  rmSync(www, { recursive: true, force: true });
 }
+
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
+const rows = {};
+console.log("");
+console.log("| variant | bytes on the wire (scripts) | time to cookie* p50 / p95 ms | main-thread ms in its own tasks p50 | longest own task p50 ms | loads with an own task > 50 ms | page main-thread ms p50 (all tasks) | loads with any task > 50 ms (Long Tasks API) |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+for (const [v, rs] of Object.entries(results)) {
+  const row = {
+    bytes: median(rs.map((r) => r.bytes)),
+    ms: median(rs.map((r) => r.milestone)),
+    ms95: p95(rs.map((r) => r.milestone)),
+    own: median(rs.map((r) => r.own)),
+    longest: median(rs.map((r) => r.ownLongest)),
+    ownLong: rs.filter((r) => r.ownLong > 0).length,
+    task: median(rs.map((r) => r.task)),
+    long: rs.filter((r) => r.longTasks > 0).length,
+  };
+  rows[v] = row;
+  console.log(`| ${v} | ${row.bytes} | ${f1(row.ms)} / ${f1(row.ms95)} | ${f1(row.own)} | ${f1(row.longest)} | ${row.ownLong} of ${rs.length} | ${f1(row.task)} | ${row.long} of ${rs.length} |`);
+}
+console.log("* plausible writes no cookie: its column is the time to its first event send");
+const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : "-");
+const c = rows.clicktrail;
+const p = rows.plausible;
+console.log("");
+console.log(`clicktrail / plausible: bytes ${ratio(c.bytes, p.bytes)}, time to milestone ${ratio(c.ms, p.ms)}, ` +
+  `main-thread (own tasks) ${ratio(c.own, p.own)}, page main-thread ${ratio(c.task, p.task)}, ` +
+  `loads with an own task > 50 ms ${c.ownLong} vs ${p.ownLong} (of ${RUNS})`);
+console.log(`clicktrail / floor:     bytes ${ratio(c.bytes, rows.floor.bytes)}, time to cookie ${ratio(c.ms, rows.floor.ms)}, ` +
+  `main-thread (own tasks) ${ratio(c.own, rows.floor.own)}`);
+console.log("targets (issue 8): time to cookie <= 1.2x the peer; main-thread <= 1.5x the peer; a task > 50 ms in at most 2 of 20 loads");

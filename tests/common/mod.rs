@@ -19,10 +19,33 @@ function uuid() {
 function json(status, obj) {
   return new Response(JSON.stringify(obj), { status, headers: { "Content-Type": "application/json" } });
 }
+// What the browser does with a first-party collector's Set-Cookie (docs/wire.md): the
+// same raw JSON, the attributes the click body asked for. Not a script write of the
+// tracker: recorded apart.
+const cookieDesc = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
+function setCookie(b, cid) {
+  const attrs = "; Path=/; Max-Age=2592000; SameSite=Lax" + (b.cookie.secure ? "; Secure" : "") +
+    (b.cookie.domain ? "; Domain=" + b.cookie.domain : "");
+  const set = (v) => { w.__serverCookies.push(v); cookieDesc.set.call(document, v); };
+  set("trakdesk_cid=" + JSON.stringify({ tenantId: b.tenantId, cid }) + attrs);
+  if (b.cookie.affitor) set("affitor_click_id=" + cid + attrs);
+}
+// Records every document.cookie assignment made by page code (the tracker).
+export function record_cookie_writes() {
+  w.__cookieWrites = [];
+  Object.defineProperty(document, "cookie", {
+    configurable: true,
+    get() { return cookieDesc.get.call(document); },
+    set(v) { w.__cookieWrites.push(String(v)); cookieDesc.set.call(document, v); },
+  });
+}
+export function cookie_writes() { return w.__cookieWrites || []; }
+export function server_cookies() { return w.__serverCookies; }
 // A stand-in for the collector, answering as docs/wire.md says.
 function collector(rec) {
   const b = rec.body || {};
-  const path = new URL(rec.url, location.href).pathname;
+  // a first-party set-up proxies the collector under /_ct (prefix stripped)
+  const path = new URL(rec.url, location.href).pathname.replace(/^\/_ct\//, "/");
   if (path === "/tracking/click/v1") {
     if (typeof b.aff !== "string" || b.aff === "bogus" || b.aff.indexOf("<") >= 0)
       return json(404, { error: { code: "unknown_affiliate", message: "no such affiliate" } });
@@ -30,6 +53,7 @@ function collector(rec) {
     let cid = b.cid;
     if (!/^[0-9a-f-]{36}$/.test(cid || "") || (owners[cid] && owners[cid] !== b.aff)) cid = uuid();
     owners[cid] = b.aff;
+    if (b.cookie && typeof b.cookie === "object") setCookie(b, cid);
     return json(200, { cid, expiredAt: new Date(Date.now() + 30 * 864e5).toISOString().replace(/\.\d+Z$/, "Z") });
   }
   if (path === "/tracking/lead/v1")
@@ -45,6 +69,7 @@ export function install() {
   if (w.__installed) return;
   w.__installed = true;
   w.__sent = []; w.__beacons = []; w.__errors = []; w.__owners = {}; w.__mode = null; w.__logs = [];
+  w.__serverCookies = [];
   w.addEventListener("error", (e) => w.__errors.push(String(e.message)));
   w.addEventListener("unhandledrejection", (e) => w.__errors.push("unhandled: " + String(e.reason)));
   w.fetch = function (url, init) {
@@ -53,6 +78,7 @@ export function install() {
     w.__sent.push(rec);
     const m = typeof w.__mode === "function" ? w.__mode(rec) : w.__mode;
     if (m === "network") return Promise.reject(new TypeError("Failed to fetch"));
+    if (m instanceof Response) return Promise.resolve(m);
     if (typeof m === "number")
       return Promise.resolve(json(m, { error: { code: m === 429 ? "rate_limited" : "unavailable", message: "forced " + m } }));
     return Promise.resolve(collector(rec));
@@ -71,7 +97,13 @@ export function reset() {
   try { localStorage.clear(); } catch (_) {}
   try { sessionStorage.clear(); } catch (_) {}
   w.__sent.length = 0; w.__beacons.length = 0; w.__errors.length = 0; w.__owners = {}; w.__mode = null;
+  w.__serverCookies.length = 0;
+  if (w.__cookieWrites) w.__cookieWrites.length = 0;
 }
+export function owner(cid) { return w.__owners[cid] || null; }
+export function html(h) { document.body.insertAdjacentHTML("beforeend", h); }
+export function eval_js(src) { return Function(src)(); }
+export function fire(name) { window.dispatchEvent(new Event(name)); }
 export function set_url(u) { history.replaceState(null, "", u); }
 export function push_url(u) { history.pushState(null, "", u); }
 export function sent(path) {
@@ -152,6 +184,17 @@ extern "C" {
     pub fn ls_set(k: &str, v: &str);
     pub fn wait_for(pred: &js_sys::Function, ms: u32) -> Promise;
     pub fn settled(p: &JsValue) -> Promise;
+    pub fn record_cookie_writes();
+    /// `document.cookie` assignments made by page code since `reset`.
+    pub fn cookie_writes() -> Array;
+    /// `Set-Cookie`s applied by the stand-in first-party collector since `reset`.
+    pub fn server_cookies() -> Array;
+    /// The affiliate the stand-in collector recorded for a CID.
+    pub fn owner(cid: &str) -> Option<String>;
+    pub fn html(h: &str);
+    pub fn eval_js(src: &str) -> JsValue;
+    /// `window.dispatchEvent(new Event(name))`.
+    pub fn fire(name: &str);
 }
 
 pub async fn wait(p: Promise) -> JsValue {

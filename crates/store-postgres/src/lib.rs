@@ -262,43 +262,57 @@ impl Store for PgStore {
 
     async fn conversion(&self, c: ConversionIn) -> StoreResult<ConversionOut> {
         let r = retry(|| ops::conversion(self, &c)).await;
-        self.stats().record(1);
+        if r.is_ok() {
+            self.stats().record(1);
+        }
         r
     }
 
     async fn link_external(&self, l: ExternalLinkIn) -> StoreResult<OkOut> {
         let r = retry(|| ops::link_external(self, &l)).await;
-        self.stats().record(1);
+        if r.is_ok() {
+            self.stats().record(1);
+        }
         r
     }
 
     async fn lead(&self, l: LeadIn) -> StoreResult<OkOut> {
         let r = retry(|| ops::lead(self, &l)).await;
-        self.stats().record(1);
+        if r.is_ok() {
+            self.stats().record(1);
+        }
         r
     }
 
     async fn diagnostic(&self, d: DiagnosticIn) -> StoreResult<()> {
         let r = retry(|| ops::diagnostic(self, &d)).await;
-        self.stats().record(1);
+        if r.is_ok() {
+            self.stats().record(1);
+        }
         r
     }
 
     async fn sale(&self, s: SaleIn) -> StoreResult<SaleOut> {
         let r = retry(|| ops::sale_request(self, &s)).await;
-        self.stats().record(1);
+        if r.is_ok() {
+            self.stats().record(1);
+        }
         r
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
         let r = retry(|| ops::stripe_event(self, &e)).await;
-        self.stats().record(1);
+        if r.is_ok() {
+            self.stats().record(1);
+        }
         r
     }
 
     async fn import(&self, rows: Vec<ImportRow>) -> StoreResult<Result<usize, Vec<(u64, String)>>> {
         let r = retry(|| ops::import(self, &rows)).await;
-        self.stats().record(1);
+        if r.is_ok() {
+            self.stats().record(1);
+        }
         r
     }
 
@@ -340,7 +354,9 @@ impl Store for PgStore {
 
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
         let r = retry(|| catalog::apply(self, &specs, now)).await;
-        self.stats().record(1);
+        if r.is_ok() {
+            self.stats().record(1);
+        }
         r
     }
 

@@ -257,14 +257,21 @@ async fn the_same_event_id_on_two_collectors_is_stored_once() {
             let c = c.clone();
             tasks.push(tokio::spawn(async move {
                 let aff = if i % 3 == 0 { "bob" } else { "alice" };
-                (aff, s.click(click(Some(&c), aff, T0 + i)).await)
+                let mut k = click(Some(&c), aff, T0 + i);
+                k.event_id = Some(format!("p-{round}-{i}"));
+                (k.clone(), s.click(k).await)
             }));
         }
         let mut owner = None;
         let mut kept = 0;
         for t in tasks {
-            let (aff, r) = t.await.unwrap();
-            if r.unwrap().cid == c {
+            let (k, r) = t.await.unwrap();
+            let r = r.unwrap();
+            // a retry (on either collector) gets the answer given, even after a re-decision
+            assert_eq!(a.click(k.clone()).await.unwrap(), r);
+            assert_eq!(b.click(k.clone()).await.unwrap(), r);
+            let aff = if k.affiliate == "bob" { "bob" } else { "alice" };
+            if r.cid == c {
                 kept += 1;
                 assert!(owner.is_none() || owner == Some(aff), "one owner per CID");
                 owner = Some(aff);
