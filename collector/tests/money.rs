@@ -614,3 +614,85 @@ async fn property_random_money_sequences_on_sqlite() {
         "{refunds} refunds, {declines} declines, {payouts} payouts"
     );
 }
+
+/// `import-csv` with refund rows: a refund follows its sale in the same file, reverses like the
+/// API; a bad refund row fails the whole file (nothing of it is imported).
+#[tokio::test]
+async fn csv_import_takes_refund_rows() {
+    let spec = clicktrail_collector::config::Config::demo().tenants[0].clone();
+    let mut tenant = spec.tenant.clone();
+    tenant.hold_days = 0;
+    for s in both().await {
+        let b = s.backend();
+        s.apply_catalog(vec![spec.clone()], T0).await.expect(b);
+        let tenant = clicktrail_domain::Tenant {
+            id: tenant.id.clone(),
+            ..tenant.clone()
+        };
+        let csv = |text: &str| text.as_bytes().to_vec();
+        let file = csv("type,transaction_id,amount,refund_id,reason,created_at\n\
+             sale,o1,100.00,,,2026-11-01\n\
+             refund,o1,25.00,re1,damaged,2026-11-02\n\
+             refund,o1,,re2,,2026-11-03\n\
+             sale,o2,10.00,,,\n");
+        // unattributed sales (no click): refunds recorded, nothing to reverse
+        let n = clicktrail_collector::import::import_file(s.as_ref(), &tenant, &file[..], T0)
+            .await
+            .expect(b);
+        assert_eq!(n, Ok(4), "{b}");
+        let again = s.refund(RefundIn {
+            tenant: tenant.id.clone(),
+            transaction_id: "o1".into(),
+            refund_id: "re3".into(),
+            amount_cents: Some(1),
+            reason: None,
+            now: T0,
+        });
+        assert!(
+            matches!(again.await, Err(StoreError::Invalid(_, m)) if m.contains("fully refunded")),
+            "{b}: the file refunded all of o1"
+        );
+        // a bad file: over-refund of o2, unknown sale, duplicate refund id, bad type
+        let bad = csv("type,transaction_id,amount_cents,refund_id\n\
+             refund,o2,1001,re4\n\
+             refund,nope,,re5\n\
+             refund,o2,1,re6\n\
+             refund,o2,1,re6\n\
+             gift,o2,1,re7\n\
+             refund,o2,,\n");
+        let r = clicktrail_collector::import::import_file(s.as_ref(), &tenant, &bad[..], T0)
+            .await
+            .expect(b);
+        let lines: Vec<u64> = r
+            .clone()
+            .expect_err("bad rows")
+            .iter()
+            .map(|e| e.0)
+            .collect();
+        assert_eq!(lines, vec![5, 6, 7], "{b}: parse errors first: {r:?}");
+        let bad = csv("type,transaction_id,amount_cents,refund_id\n\
+             refund,o2,500,re4\n\
+             refund,o2,1001,re5\n\
+             refund,nope,,re6\n");
+        let r = clicktrail_collector::import::import_file(s.as_ref(), &tenant, &bad[..], T0)
+            .await
+            .expect(b);
+        let errs = r.expect_err("bad rows");
+        assert_eq!(errs.len(), 2, "{b}: {errs:?}");
+        assert!(errs[0].1.contains("left"), "{b}: {errs:?}");
+        assert!(errs[1].1.contains("unknown_transaction"), "{b}: {errs:?}");
+        // nothing of the bad file was kept: re4 is free and all of o2 is refundable
+        let ok = s
+            .refund(RefundIn {
+                tenant: tenant.id.clone(),
+                transaction_id: "o2".into(),
+                refund_id: "re4".into(),
+                amount_cents: None,
+                reason: None,
+                now: T0,
+            })
+            .await
+            .expect(b);
+        assert_eq!(ok.amount_cents, 1_000, "{b}");
+    }
+}

@@ -27,9 +27,9 @@ use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
-    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportRow,
-    LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut, Store,
-    StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
+    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
+    ImportRow, LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut,
+    Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
@@ -313,6 +313,15 @@ impl Store for PgStore {
         if r.is_ok() {
             self.stats().record(1);
         }
+        r
+    }
+
+    async fn import_items(
+        &self,
+        rows: Vec<ImportItemRow>,
+    ) -> StoreResult<Result<usize, Vec<(u64, String)>>> {
+        let r = retry(|| refund::import_items(self, &rows)).await;
+        self.stats().record(1);
         r
     }
 

@@ -10,7 +10,7 @@ use clicktrail_domain::ledger::{reversal_available_at, EntryKind};
 use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
 use clicktrail_store::{
     conversion_declined, refund_error, replay_refund, unknown_conversion, unknown_transaction,
-    RefundIn, RefundOut, StatusOut, StoreError, StoredRefund,
+    ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoredRefund,
 };
 use tokio_postgres::error::SqlState;
 
@@ -267,4 +267,33 @@ pub(crate) async fn set_status(
 /// A unique violation (a concurrent payout took an entry first): recompute.
 pub(crate) fn is_unique_violation(f: &Fail) -> bool {
     matches!(f, Fail::Db(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
+}
+
+/// Sales and refunds of one file in one transaction: every row or none.
+pub(crate) async fn import_items(
+    store: &PgStore,
+    rows: &[ImportItemRow],
+) -> Result<Result<usize, Vec<(u64, String)>>, Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    let mut errors = Vec::new();
+    for row in rows {
+        let r = match &row.item {
+            ImportItem::Sale(s) => crate::ops::sale_body(&tx, s).await.map(|_| ()),
+            ImportItem::Refund(r) => refund_body(&tx, r).await.map(|_| ()),
+        };
+        match r {
+            Ok(()) => {}
+            Err(Fail::Store(StoreError::Internal(m))) => return Err(StoreError::Internal(m).into()),
+            Err(Fail::Store(other)) => errors.push((row.line, other.to_string())),
+            Err(db) => return Err(db),
+        }
+    }
+    if errors.is_empty() {
+        tx.commit().await?;
+        Ok(Ok(rows.len()))
+    } else {
+        tx.rollback().await?;
+        Ok(Err(errors))
+    }
 }

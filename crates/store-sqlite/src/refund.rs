@@ -7,7 +7,8 @@ use clicktrail_domain::ledger::{reversal_available_at, EntryKind};
 use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
 use clicktrail_store::{
     conversion_declined, refund_error, replay_refund, unknown_conversion, unknown_transaction,
-    RefundIn, RefundOut, StatusOut, StoreError, StoreResult, StoredRefund,
+    ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoreResult,
+    StoredRefund,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -202,4 +203,26 @@ pub(crate) fn set_status(
         status: to.as_str().to_string(),
         commission_reversed_cents: reversed_now,
     })
+}
+
+/// Sales and refunds of one file: every row or none (a bad row fails the job, whose savepoint
+/// is rolled back).
+pub(crate) fn import_items(conn: &Connection, rows: &[ImportItemRow]) -> StoreResult<usize> {
+    let mut errors = Vec::new();
+    for row in rows {
+        let r = match &row.item {
+            ImportItem::Sale(s) => crate::ops::sale(conn, s).map(|_| ()),
+            ImportItem::Refund(r) => refund(conn, r).map(|_| ()),
+        };
+        match r {
+            Ok(()) => {}
+            Err(StoreError::Internal(m)) => return Err(StoreError::Internal(m)),
+            Err(other) => errors.push((row.line, other.to_string())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows.len())
+    } else {
+        Err(StoreError::Rows(errors))
+    }
 }

@@ -182,6 +182,20 @@ pub struct ImportRow {
     pub sale: SaleIn,
 }
 
+/// One CSV row of a file with sales and refunds (SPEC §13: "CSV import also takes refund
+/// rows"), in file order: a refund may follow its sale in the same file.
+#[derive(Debug, Clone)]
+pub enum ImportItem {
+    Sale(SaleIn),
+    Refund(RefundIn),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportItemRow {
+    pub line: u64,
+    pub item: ImportItem,
+}
+
 /// A key to create if it does not exist (plaintext here; stores keep only its hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpec {
@@ -308,6 +322,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// All rows or none; every bad row as `(line, message)`.
     async fn import(&self, rows: Vec<ImportRow>) -> StoreResult<Result<usize, Vec<(u64, String)>>>;
+
+    /// Sales and refunds, all rows or none (one transaction), in order; every bad row as
+    /// `(line, message)`.
+    async fn import_items(
+        &self,
+        rows: Vec<ImportItemRow>,
+    ) -> StoreResult<Result<usize, Vec<(u64, String)>>>;
 
     /// Grouped rows for `[from, to)` (unix seconds); commissions are sums of the ledger.
     async fn report(&self, tenant: &str, from: i64, to: i64) -> StoreResult<ReportRows>;
