@@ -52,7 +52,8 @@ interface TrackdeskFunction {
   (tenantId: string, command: "consent", params: { granted: boolean }): void;
   /**
    * Resolves once the collector acknowledged the lead; rejects with an Error whose
-   * message starts with "clicktrail: " (a 5xx/network failure still delivers it later).
+   * message starts with "clicktrail: " (a 5xx/network failure still delivers it later;
+   * no CID for this visitor; tracking stopped after an internal error).
    */
   signup(customerKey: string, email?: string): Promise<{ ok: true }>;
   /** The visitor's CID from the `trakdesk_cid` cookie, or null. */
@@ -62,7 +63,10 @@ interface TrackdeskFunction {
 }
 
 interface AffitorApi {
-  /** As trackdesk.signup, for the program's tenant. */
+  /**
+   * As trackdesk.signup, for the program's tenant; for a visitor without a click id
+   * (organic) the lead carries the customer key alone and the Promise still resolves.
+   */
   signup(customerKey: string, email?: string): Promise<{ ok: true }>;
   /** The click id (CID) of this visitor, or null. */
   getClickId(): string | null;

@@ -8,6 +8,20 @@ WASM_BINDGEN_VERSION="$(bash scripts/wasm-bindgen-version.sh)"   # the version p
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# The toolchain pinned in rust-toolchain.toml. When the machine's stable toolchain is that very
+# version (as on our machines), it is made available under the pinned name (the same link the
+# machine image has) instead of downloading a second copy; otherwise rustup installs it.
+if [ -f rust-toolchain.toml ]; then
+  PINNED="$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)"
+  HOST="$(RUSTUP_TOOLCHAIN=stable rustc -vV 2>/dev/null | sed -n 's/^host: //p')"
+  TOOLCHAINS="${RUSTUP_HOME:-$HOME/.rustup}/toolchains"
+  if [ -n "$PINNED" ] && [ -n "$HOST" ] && [ ! -e "$TOOLCHAINS/$PINNED-$HOST" ] &&
+    [ "$(RUSTUP_TOOLCHAIN=stable rustc --version 2>/dev/null | awk '{print $2}')" = "$PINNED" ]; then
+    say "using the installed stable toolchain as the pinned $PINNED"
+    ln -s "$TOOLCHAINS/stable-$HOST" "$TOOLCHAINS/$PINNED-$HOST"
+  fi
+fi
+
 # cargo install, retrying without --locked when the mirror lacks a pinned dependency.
 cargo_install() {
   cargo install --locked "$@" || cargo install "$@"

@@ -28,6 +28,9 @@ tsc --noEmit --strict --lib es2020,dom tests/types/usage.ts
 
 step "tracker browser tests (wasm-bindgen-test in headless Chromium)"
 wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)"
+# a deliberately panicking build: nothing reaches the page's own trackdesk(...) call
+wasm-pack --log-level warn test --headless --chrome --chromedriver "$(command -v chromedriver)" \
+  -- --features panic-test --test panic
 
 step "end-to-end tests (real collector; ${E2E_ENGINES:-chromium,firefox,webkit}; real filter lists; uBO in Firefox; ITP in WebKit)"
 cargo build -p clicktrail-collector --quiet

@@ -52,6 +52,25 @@ pub fn plan(
     }
 }
 
+/// First-party mode (docs/wire.md): whether a click asks the collector to set the cookie
+/// with `Set-Cookie`. Only when its answer may become the visitor's cookie: always in the
+/// last-click model; in the first-click model for a fresh visit or the same affiliate as
+/// the cookie's (a first-click visitor's cookie must not be replaced by the collector).
+pub fn server_cookie(
+    first_party: bool,
+    model: Model,
+    plan: &Plan,
+    code: &str,
+    cookie_aff: Option<&str>,
+) -> bool {
+    first_party
+        && match plan {
+            Plan::Fresh => true,
+            Plan::Repeat { .. } => model == Model::Last || cookie_aff == Some(code),
+            Plan::NoClick => false,
+        }
+}
+
 /// The collector's answer to a click.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -97,9 +116,9 @@ pub struct Sent<'a> {
     pub cid: &'a str,
     /// The tracker generated `cid` for this click (no earlier attribution).
     pub fresh: bool,
-    /// No later click was sent for this tenant (on this page or a later one). A stale
-    /// click's answer never changes the attribution: the later click wins whatever the
-    /// delivery order.
+    /// No later click's answer has been applied for this tenant (on this page or an
+    /// earlier one). A stale click's answer never changes the attribution, so the later
+    /// click wins whatever the delivery order (a rejected later click does not count).
     pub latest: bool,
     /// The CID the visitor held when the answer arrived, as the tracker last recorded it
     /// (before any `Set-Cookie` of this answer); `None`: none (removed meanwhile).
@@ -134,6 +153,9 @@ pub struct Settled {
     pub note: Option<String>,
     /// A CID to take out of hidden inputs / Stripe links.
     pub clear: Option<String>,
+    /// This answer decided the attribution: record the click's creation time as the
+    /// latest applied (see [`Sent::latest`]).
+    pub applied: bool,
 }
 
 impl Settled {
@@ -144,6 +166,7 @@ impl Settled {
             drop_mirror: false,
             note: None,
             clear: None,
+            applied: false,
         }
     }
 }
@@ -178,13 +201,15 @@ pub fn settle(
             }
         }
     };
-    if !s.latest || s.held != Some(s.cid) {
-        // another click or a removal happened meanwhile: leave the attribution alone
+    // The first-click model never moves an attribution that changed meanwhile; in the
+    // last-click model the latest applied click decides (`latest`).
+    if !s.latest || (s.model == Model::First && s.held != Some(s.cid)) {
         restore(&mut out);
         return out;
     }
     match (outcome(s.model, s.cid, s.fresh, answer), answer) {
         (Outcome::Refresh | Outcome::Replace, Answer::Ok { cid, expired_at }) => {
+            out.applied = true;
             let left = expires.map(|t| t - now).unwrap_or(default_left);
             if left <= 0 {
                 // an expiredAt already past (a wrong clock, a zero lifetime): the click is
@@ -203,7 +228,9 @@ pub fn settle(
             }
             out.note = Some(cid.clone());
         }
-        (Outcome::Remove, _) => {
+        // only the click that generated a CID may remove it, and only while it is held
+        (Outcome::Remove, _) if s.held == Some(s.cid) => {
+            out.applied = true;
             out.cookie = CookieOp::Remove;
             out.drop_mirror = true;
             out.clear = Some(s.cid.into());
@@ -307,15 +334,45 @@ mod tests {
             settle(&first_fp, &ok(B), None, NOW, 999).cookie,
             CookieOp::Write(A.into(), 100)
         );
-        // the cookie was removed meanwhile: a server-set cookie is removed again
-        let gone = Sent {
+        // last click, the cookie removed meanwhile (an older fresh click's unknown
+        // affiliate): the latest click's answer is adopted
+        let s = settle(&sent(A, None), &ok(A), None, NOW, 999);
+        assert_eq!(s.cookie, CookieOp::Write(A.into(), 999));
+        assert!(s.applied);
+        // ... but an unknown affiliate never removes a CID it no longer holds
+        let other = Sent {
+            fresh: true,
+            ..sent(A, Some(B))
+        };
+        assert_eq!(
+            settle(&other, &Answer::UnknownAffiliate, None, NOW, 999),
+            Settled::nothing()
+        );
+        // first click: an attribution that changed meanwhile is left alone; a cookie the
+        // collector set over it is removed when there was none
+        let first_gone = Sent {
+            model: Model::First,
             server_cookie: true,
             ..sent(A, None)
         };
         assert_eq!(
-            settle(&gone, &ok(A), None, NOW, 999).cookie,
+            settle(&first_gone, &ok(A), None, NOW, 999).cookie,
             CookieOp::Remove
         );
+    }
+
+    #[test]
+    fn server_cookies() {
+        use Model::*;
+        let rep = Plan::Repeat { wait: false };
+        assert!(server_cookie(true, Last, &Plan::Fresh, "a", None));
+        assert!(server_cookie(true, First, &Plan::Fresh, "a", None));
+        assert!(server_cookie(true, Last, &rep, "b", Some("a")));
+        assert!(!server_cookie(true, First, &rep, "b", Some("a")));
+        assert!(!server_cookie(true, First, &rep, "b", None));
+        assert!(server_cookie(true, First, &rep, "a", Some("a")));
+        assert!(!server_cookie(false, Last, &Plan::Fresh, "a", None));
+        assert!(!server_cookie(true, Last, &Plan::NoClick, "a", None));
     }
 
     #[test]

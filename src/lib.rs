@@ -13,6 +13,7 @@ extern crate alloc;
 
 pub mod attribution;
 pub mod cmd;
+pub mod consent;
 pub mod cookie;
 pub mod json;
 pub mod outbox;

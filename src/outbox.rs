@@ -25,6 +25,9 @@ pub struct Entry {
     pub attempts: u32,
     /// Not before (ms since the epoch).
     pub next: u64,
+    /// A click that generated its CID (a fresh visit): only such a click may remove the
+    /// cookie when its affiliate turns out unknown. Stored as `"f":1`.
+    pub fresh: bool,
 }
 
 /// Delay before retry number `attempts` (1 = first retry): 2 s, 4 s, 8 s … capped at 5 min.
@@ -94,6 +97,7 @@ pub fn encode(entries: &[Entry]) -> String {
                 .n("t", e.created)
                 .n("n", u64::from(e.attempts))
                 .n("a", e.next)
+                .raw("f", if e.fresh { "1" } else { "0" })
                 .end(),
         );
     }
@@ -120,6 +124,7 @@ pub fn decode(s: &str) -> Vec<Entry> {
                 created: v.get("t")?.as_u64()?,
                 attempts: u32::try_from(v.get("n")?.as_u64()?).ok()?,
                 next: v.get("a")?.as_u64()?,
+                fresh: v.get("f").and_then(Value::as_u64) == Some(1),
             })
         })
         .collect()
@@ -139,6 +144,7 @@ mod tests {
             created,
             attempts: 0,
             next: created,
+            fresh: created.is_multiple_of(2),
         }
     }
 

@@ -249,6 +249,32 @@ async fn two_clicks_in_the_outbox_the_later_one_wins_whatever_the_delivery_order
 }
 
 #[wasm_bindgen_test]
+async fn a_lead_waits_for_the_click_in_flight() {
+    // the collector answers the click slowly: a lead sent meanwhile would reach it before
+    // the click is recorded (404 unknown_cid), so it leaves once the click settled
+    setup("/?aff=alice");
+    eval_js(
+        "window.__mode = (rec) => rec.url.indexOf('/click/') > 0 ? \
+         new Promise((r) => setTimeout(() => r(window.__collector(rec)), 150)) : null",
+    );
+    td(&[t("t1"), t("click")]);
+    let cid = cookie_cid("t1").unwrap();
+    td(&[t("t1"), t("signup"), obj(r#"{"customerKey":"k1"}"#)]);
+    pause(60).await;
+    assert_eq!(sent(LEAD).length(), 0, "held while the click is in flight");
+    let leads = until_sent(LEAD, 1).await;
+    assert_eq!(s(&leads.get(0), "cid"), Some(cid));
+    let order: alloc::vec::Vec<String> = sent_records()
+        .iter()
+        .map(|r| s(&r, "url").unwrap_or_default())
+        .collect();
+    assert!(order[0].ends_with(CLICK) && order[1].ends_with(LEAD));
+    pause(30).await;
+    assert_eq!(ls_get("clicktrail_outbox"), None, "both acknowledged");
+    no_page_errors();
+}
+
+#[wasm_bindgen_test]
 async fn lost_cookie_is_restored_from_the_mirror() {
     let cid = referred("t1", "/?aff=alice").await;
     clear_cookies();

@@ -3,23 +3,21 @@
 //! webhooks, and attributes them to affiliates with their commissions.
 //!
 //! The business rules live in `clicktrail_domain`, storage behind `clicktrail_store::Store`
-//! (SQLite or PostgreSQL); this crate is the HTTP edge, the catalog snapshot and the CLI.
+//! (SQLite or PostgreSQL); this crate is the HTTP edge ([`http`]), the catalog snapshot and the
+//! CLI.
 
-pub mod app;
 pub mod body;
 pub mod catalog;
 pub mod client_ip;
 pub mod config;
 pub mod db;
-pub mod error;
+pub mod http;
 pub mod import;
 pub mod metrics;
-pub mod routes;
 pub mod serve;
 pub mod state;
-pub mod stripe;
 
-pub use app::app;
 pub use config::Config;
-pub use error::AppError;
+pub use http::webhooks::stripe;
+pub use http::{app, AppError};
 pub use state::AppState;

@@ -70,6 +70,7 @@ export function install() {
   w.__installed = true;
   w.__sent = []; w.__beacons = []; w.__errors = []; w.__owners = {}; w.__mode = null; w.__logs = [];
   w.__serverCookies = [];
+  w.__collector = collector;
   w.addEventListener("error", (e) => w.__errors.push(String(e.message)));
   w.addEventListener("unhandledrejection", (e) => w.__errors.push("unhandled: " + String(e.reason)));
   w.fetch = function (url, init) {
@@ -79,6 +80,7 @@ export function install() {
     const m = typeof w.__mode === "function" ? w.__mode(rec) : w.__mode;
     if (m === "network") return Promise.reject(new TypeError("Failed to fetch"));
     if (m instanceof Response) return Promise.resolve(m);
+    if (m && typeof m.then === "function") return m; // a delayed answer
     if (typeof m === "number")
       return Promise.resolve(json(m, { error: { code: m === 429 ? "rate_limited" : "unavailable", message: "forced " + m } }));
     return Promise.resolve(collector(rec));

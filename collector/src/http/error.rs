@@ -13,14 +13,19 @@ pub enum AppError {
     Forbidden { code: &'static str, message: String },
     /// 404: unknown tenant / affiliate / CID / conversion type / route.
     NotFound { code: &'static str, message: String },
+    /// 405: a known route with another method (the message names both).
+    MethodNotAllowed(String),
     /// 409: a duplicate (transaction_id, externalId).
     Conflict { code: &'static str, message: String },
     /// 413: body larger than the limit.
     PayloadTooLarge(usize),
     /// 422: a field is missing or wrong (the message names it).
     Invalid { field: String, message: String },
-    /// 429: per-IP rate limit.
-    RateLimited,
+    /// 429: per-IP rate limit; `Retry-After` says when (seconds, at least 1).
+    RateLimited { retry_after_secs: u64 },
+    /// 503: the request took longer than the server's request timeout (the client retries;
+    /// event ids make the retry safe).
+    Timeout,
     /// 500: storage failure and the like (details are logged, not returned).
     Internal(String),
 }
@@ -38,6 +43,18 @@ impl AppError {
             message: message.into(),
         }
     }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         AppError::Conflict {
             code,
@@ -51,10 +68,12 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,9 +85,11 @@ impl AppError {
             | AppError::NotFound { code, .. }
             | AppError::Conflict { code, .. } => code,
             AppError::Unauthorized(_) => "unauthorized",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::Invalid { .. } => "invalid_field",
-            AppError::RateLimited => "rate_limited",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Timeout => "timeout",
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -79,12 +100,15 @@ impl AppError {
             | AppError::Forbidden { message, .. }
             | AppError::NotFound { message, .. }
             | AppError::Conflict { message, .. } => message.clone(),
-            AppError::Unauthorized(m) => m.clone(),
+            AppError::Unauthorized(m) | AppError::MethodNotAllowed(m) => m.clone(),
             AppError::PayloadTooLarge(limit) => {
                 format!("request body is larger than {limit} bytes")
             }
             AppError::Invalid { field, message } => format!("`{field}`: {message}"),
-            AppError::RateLimited => "too many requests from this address; retry later".into(),
+            AppError::RateLimited { .. } => {
+                "too many requests from this address; retry later".into()
+            }
+            AppError::Timeout => "the request took too long; retry later".into(),
             AppError::Internal(_) => "internal error; the request was not stored".into(),
         }
     }
@@ -125,10 +149,10 @@ impl IntoResponse for AppError {
                 axum::http::HeaderValue::from_static("close"),
             );
         }
-        if matches!(self, AppError::RateLimited) {
+        if let AppError::RateLimited { retry_after_secs } = self {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
+                axum::http::HeaderValue::from(retry_after_secs.max(1)),
             );
         }
         resp

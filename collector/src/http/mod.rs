@@ -1,0 +1,108 @@
+//! The HTTP layer: the router, the middleware, and the handlers grouped by audience.
+//!
+//! ```text
+//! mod.rs        app(): routes + layers
+//! layers.rs     CORS (tower-http), rate limit (governor), tracing (tower-http), timeout (tower)
+//! error.rs      AppError: every error as {"error":{"code","message"[,"field"]}} + status
+//! extract.rs    JsonBody<T>: the one body extractor (any Content-Type, 413, 400, 422)
+//! types.rs      field types checked while deserializing (Bounded, CidText, Amount, ...)
+//! tenant.rs     tenant from Host / tenantId / the only one; from the API key (KeyTenant)
+//! first_party.rs  the Set-Cookie of a first-party click answer
+//! tracking.rs   browser routes   /tracking/*
+//! api.rs        server routes    /api/v1/*
+//! webhooks/     payment providers  /webhooks/stripe (+ its typed events)
+//! demo.rs       /demo/checkout (--demo): plays Stripe, in-process
+//! statics.rs    tracker files, dashboard, www/, JSON 404 / 405
+//! (crate::metrics: /readyz, /metrics and the request counters; crate::body: the draining
+//! body reader)
+//! ```
+//!
+//! Dependencies only go down this list's "leaves" (error, extract, types, tenant); no handler
+//! module imports another, except demo -> webhooks::stripe (it plays Stripe).
+
+use std::sync::Arc;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use tower::ServiceBuilder;
+
+use crate::state::AppState;
+
+pub mod api;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod first_party;
+pub mod layers;
+pub mod statics;
+pub mod tenant;
+pub mod tracking;
+pub mod types;
+pub mod webhooks;
+
+pub use error::AppError;
+
+/// The whole service: browser routes (CORS, rate limit), server and webhook routes (rate
+/// limit), static files and probes; tracing, metrics and the request timeout around everything.
+pub fn app(state: AppState) -> Router {
+    let limiter = Arc::new(layers::IpLimiter::new(
+        state.server.rate_limit_per_second,
+        state.server.rate_limit_burst,
+    ));
+    let rate_limit = middleware::from_fn_with_state(limiter, layers::rate_limit);
+
+    // CORS outside the rate limit, so that a 429 is readable by the page (the tracker retries
+    // it); the 405 fallback is set before the layers so that CORS still answers preflights
+    let browser = Router::new()
+        .route("/tracking/click/v1", post(tracking::click))
+        .route("/tracking/conversion/v1", post(tracking::conversion))
+        .route("/tracking/external-cid/v1", post(tracking::external_cid))
+        .route("/tracking/lead/v1", post(tracking::lead))
+        .route("/tracking/diagnostic/v1", post(tracking::diagnostic))
+        .method_not_allowed_fallback(statics::method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn(layers::preflight_204))
+                .layer(layers::cors(state.clone()))
+                .layer(rate_limit.clone()),
+        );
+
+    let mut server = Router::new()
+        .route("/api/v1/track/lead", post(api::lead))
+        .route("/api/v1/track/sale", post(api::sale))
+        .route("/api/v1/report", get(api::report))
+        .route("/webhooks/stripe", post(webhooks::stripe::webhook));
+    if state.demo {
+        server = server.route("/demo/checkout", post(demo::checkout));
+    }
+    let server = server
+        .method_not_allowed_fallback(statics::method_not_allowed)
+        .layer(rate_limit);
+
+    let statics = Router::new()
+        .route("/tracking.js", get(statics::tracking_js))
+        .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
+        .route("/dashboard", get(statics::dashboard))
+        .route("/healthz", get(statics::healthz))
+        .route("/readyz", get(crate::metrics::ready))
+        .route("/metrics", get(crate::metrics::render))
+        .method_not_allowed_fallback(statics::method_not_allowed);
+
+    Router::new()
+        .merge(browser)
+        .merge(server)
+        .merge(statics)
+        .fallback(statics::www)
+        .layer(
+            ServiceBuilder::new()
+                .layer(layers::trace())
+                .layer(middleware::from_fn_with_state(
+                    state.metrics.clone(),
+                    crate::metrics::track,
+                ))
+                .layer(HandleErrorLayer::new(layers::timeout_error))
+                .timeout(layers::REQUEST_TIMEOUT),
+        )
+        .with_state(state)
+}

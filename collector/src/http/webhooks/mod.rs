@@ -1,0 +1,4 @@
+//! Payment providers calling in: Stripe.
+
+pub mod stripe;
+pub mod stripe_types;

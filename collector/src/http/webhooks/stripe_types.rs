@@ -1,0 +1,287 @@
+//! The parts of Stripe's objects the collector reads, as typed structs that accept both the
+//! current API shape and the one before 2025-03-31 ("basil"):
+//!
+//! | what | before basil | basil and later |
+//! |---|---|---|
+//! | an invoice's subscription | `invoice.subscription` (id, or the object when expanded) | `invoice.parent.subscription_details.subscription` |
+//! | the subscription's metadata on an invoice | `invoice.subscription_details.metadata` | `invoice.parent.subscription_details.metadata` |
+//! | a line's subscription | `line.subscription` | `line.parent.subscription_item_details.subscription` |
+//!
+//! Every field is optional and unknown fields are ignored: Stripe adds fields in every version,
+//! and an event is only refused (422) when a field we read has the wrong type.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Stripe metadata: string keys and values (set by the merchant's integration).
+pub type Metadata = BTreeMap<String, String>;
+
+/// An event envelope; `data.object` is read according to `type`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub livemode: Option<bool>,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub data: Option<EventData>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventData {
+    #[serde(default)]
+    pub object: Value,
+}
+
+/// A reference to another Stripe object: its id, or the object itself when the webhook
+/// endpoint expands it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(T),
+}
+
+/// The expanded form of any object, when only its id (and metadata) matter.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ObjectRef {
+    pub id: String,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
+
+impl Expandable<ObjectRef> {
+    pub fn id(&self) -> &str {
+        match self {
+            Expandable::Id(id) => id,
+            Expandable::Object(o) => &o.id,
+        }
+    }
+
+    /// The object's metadata when it was expanded.
+    pub fn metadata(&self) -> Option<&Metadata> {
+        match self {
+            Expandable::Id(_) => None,
+            Expandable::Object(o) => o.metadata.as_ref(),
+        }
+    }
+}
+
+/// `checkout.session` (the same in both API shapes for what is read here).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CheckoutSession {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub amount_total: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The CID, when the merchant's checkout passes it (`client_reference_id`).
+    #[serde(default)]
+    pub client_reference_id: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// `paid`, `unpaid` (async payment methods: settles later), `no_payment_required`.
+    #[serde(default)]
+    pub payment_status: Option<String>,
+    #[serde(default)]
+    pub subscription: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub customer: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub invoice: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub customer_details: Option<CustomerDetails>,
+    #[serde(default)]
+    pub livemode: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CustomerDetails {
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `invoice`, both shapes (see the module doc).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Invoice {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub amount_paid: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// `subscription_create` (a subscription's first invoice), `subscription_cycle` (a renewal),
+    /// `manual`, ...
+    #[serde(default)]
+    pub billing_reason: Option<String>,
+    #[serde(default)]
+    pub customer: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    /// Before basil.
+    #[serde(default)]
+    pub subscription: Option<Expandable<ObjectRef>>,
+    /// Before basil.
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+    /// Basil and later.
+    #[serde(default)]
+    pub parent: Option<InvoiceParent>,
+    #[serde(default)]
+    pub lines: Option<List<InvoiceLine>>,
+    #[serde(default)]
+    pub livemode: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SubscriptionDetails {
+    /// Basil's `parent.subscription_details` carries the subscription here.
+    #[serde(default)]
+    pub subscription: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InvoiceParent {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InvoiceLine {
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    /// Before basil.
+    #[serde(default)]
+    pub subscription: Option<Expandable<ObjectRef>>,
+    /// Basil and later.
+    #[serde(default)]
+    pub parent: Option<LineParent>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LineParent {
+    #[serde(default)]
+    pub subscription_item_details: Option<SubscriptionItemDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SubscriptionItemDetails {
+    #[serde(default)]
+    pub subscription: Option<String>,
+}
+
+/// A non-empty string.
+fn present(s: &Option<String>) -> Option<&str> {
+    s.as_deref().filter(|s| !s.is_empty())
+}
+
+/// The metadata keys that name the visitor (Affitor's integration sets them).
+pub const AFFITOR_CLICK_ID: &str = "affitor_click_id";
+pub const AFFITOR_CUSTOMER_KEY: &str = "affitor_customer_key";
+
+fn names_visitor(m: &Metadata) -> bool {
+    m.contains_key(AFFITOR_CLICK_ID) || m.contains_key(AFFITOR_CUSTOMER_KEY)
+}
+
+impl CheckoutSession {
+    pub fn id(&self) -> Option<&str> {
+        present(&self.id)
+    }
+    pub fn client_reference_id(&self) -> Option<&str> {
+        present(&self.client_reference_id)
+    }
+    pub fn subscription_id(&self) -> Option<&str> {
+        self.subscription
+            .as_ref()
+            .map(|s| s.id())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+impl Invoice {
+    pub fn id(&self) -> Option<&str> {
+        present(&self.id)
+    }
+
+    fn subscription_details(&self) -> impl Iterator<Item = &SubscriptionDetails> {
+        let parent = self
+            .parent
+            .as_ref()
+            .and_then(|p| p.subscription_details.as_ref());
+        parent.into_iter().chain(self.subscription_details.as_ref())
+    }
+
+    /// The subscription this invoice bills, in either API shape (the invoice's own field
+    /// first, then its lines').
+    pub fn subscription_id(&self) -> Option<&str> {
+        let own = self
+            .subscription
+            .iter()
+            .chain(
+                self.subscription_details()
+                    .filter_map(|d| d.subscription.as_ref()),
+            )
+            .map(|s| s.id())
+            .find(|s| !s.is_empty());
+        own.or_else(|| {
+            self.lines.iter().flat_map(|l| &l.data).find_map(|line| {
+                line.subscription
+                    .as_ref()
+                    .map(|s| s.id())
+                    .or_else(|| {
+                        line.parent
+                            .as_ref()?
+                            .subscription_item_details
+                            .as_ref()?
+                            .subscription
+                            .as_deref()
+                    })
+                    .filter(|s| !s.is_empty())
+            })
+        })
+    }
+
+    /// The first metadata that names the visitor: the subscription's (either shape, or the
+    /// expanded subscription), the first line's, the invoice's own.
+    pub fn visitor_metadata(&self) -> Option<&Metadata> {
+        let subscription = self
+            .subscription_details()
+            .filter_map(|d| d.metadata.as_ref())
+            .chain(self.subscription.as_ref().and_then(|s| s.metadata()));
+        let first_line = self
+            .lines
+            .as_ref()
+            .and_then(|l| l.data.first())
+            .and_then(|l| l.metadata.as_ref());
+        subscription
+            .chain(first_line)
+            .chain(self.metadata.as_ref())
+            .find(|m| names_visitor(m))
+    }
+
+    /// A subscription's first invoice (its checkout session reports the same payment).
+    pub fn is_subscription_start(&self) -> bool {
+        self.billing_reason.as_deref() == Some("subscription_create")
+    }
+}
