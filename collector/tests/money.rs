@@ -696,3 +696,252 @@ async fn csv_import_takes_refund_rows() {
         assert_eq!(ok.amount_cents, 1_000, "{b}");
     }
 }
+
+// ---------------------------------------------------------------- HTTP routes
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{json, Value};
+
+async fn harnesses() -> Vec<common::Harness> {
+    let mut c = clicktrail_collector::config::Config::demo();
+    c.server.rate_limit_per_second = 0;
+    let mut out = vec![];
+    for s in both().await {
+        out.push(common::Harness::new(c.clone(), s).await);
+    }
+    out
+}
+
+async fn admin(h: &common::Harness, method: &str, path: &str, body: Option<Value>) -> common::Resp {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", "Bearer demo_admin_key")
+        .header("content-type", "application/json")
+        .body(match body {
+            Some(b) => Body::from(b.to_string()),
+            None => Body::empty(),
+        })
+        .expect("request");
+    h.send(req).await
+}
+
+/// A click for `aff` through the browser route; its CID.
+async fn http_click(h: &common::Harness, aff: &str) -> String {
+    let r = h
+        .post(
+            "/tracking/click/v1",
+            json!({"tenantId": "demo", "aff": aff, "url": "https://shop.example/", "referrer": "",
+                   "eventId": uuid::Uuid::new_v4().to_string()})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["cid"].as_str().expect("cid").to_string()
+}
+
+#[tokio::test]
+async fn http_refund_decline_and_payouts() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let cid = http_click(&h, "alice").await;
+        let sale = h
+            .api(
+                "/api/v1/track/sale",
+                json!({"transaction_id": "o1", "amount_cents": 10000, "click_id": cid}),
+            )
+            .await;
+        assert_eq!(sale.status, StatusCode::OK, "{b}: {}", sale.body);
+        // refund: partial, retried, reused id, over, unknown, no key scope
+        let body = json!({"transaction_id": "o1", "refund_id": "re_1", "amount_cents": 2500});
+        let r = h.api("/api/v1/track/refund", body.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
+        assert_eq!(
+            r.body,
+            json!({"success": true, "refund_id": "re_1", "commission_reversed_cents": 750,
+                   "message": "Refund tracked successfully"}),
+            "{b}"
+        );
+        assert_eq!(
+            h.api("/api/v1/track/refund", body).await.body,
+            r.body,
+            "{b}"
+        );
+        let reused = h
+            .api(
+                "/api/v1/track/refund",
+                json!({"transaction_id": "o1", "refund_id": "re_1", "amount_cents": 1}),
+            )
+            .await;
+        assert_eq!(reused.status, StatusCode::CONFLICT, "{b}");
+        assert_eq!(reused.body["error"]["code"], "refund_id_reused");
+        let over = h
+            .api(
+                "/api/v1/track/refund",
+                json!({"transaction_id": "o1", "refund_id": "re_2", "amount_cents": 7501}),
+            )
+            .await;
+        assert_eq!(
+            over.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{b}: {}",
+            over.body
+        );
+        assert_eq!(over.body["error"]["field"], "amount_cents");
+        let unknown = h
+            .api(
+                "/api/v1/track/refund",
+                json!({"transaction_id": "nope", "refund_id": "re_3"}),
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{b}");
+        assert_eq!(unknown.body["error"]["code"], "unknown_transaction");
+        for bad in [
+            json!({"transaction_id": "o1"}),
+            json!({"refund_id": "x"}),
+            json!({"transaction_id": "o1", "refund_id": "x", "amount_cents": "5"}),
+            json!({"transaction_id": "o1", "refund_id": "x", "amount_cents": 1.5}),
+            json!({"transaction_id": "o1", "refund_id": "x", "amount_cents": -1}),
+        ] {
+            let r = h.api("/api/v1/track/refund", bad.clone()).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{b}: {bad}: {}",
+                r.body
+            );
+        }
+        // operators only: an ingest key may not decline or pay
+        let sale_id = sale.body["sale_id"].as_i64().expect("sale_id");
+        let req = Request::builder()
+            .method("PATCH")
+            .uri(format!("/api/v1/conversions/{sale_id}"))
+            .header("authorization", "Bearer demo_secret_key")
+            .body(Body::from(r#"{"status":"declined"}"#))
+            .expect("request");
+        assert_eq!(h.send(req).await.status, StatusCode::UNAUTHORIZED, "{b}");
+        // payouts due: alice's 3000 - 750
+        let due = admin(&h, "GET", "/api/v1/payouts/due?through=2026-11-19", None).await;
+        assert_eq!(due.status, StatusCode::OK, "{b}: {}", due.body);
+        assert_eq!(due.body["through"], "2026-11-19");
+        assert_eq!(due.body["affiliates"][0]["affiliate"], "alice");
+        assert_eq!(due.body["affiliates"][0]["amountCents"], 2250, "{b}");
+        assert_eq!(due.body["affiliates"][0]["currency"], "USD");
+        assert_eq!(
+            due.body["affiliates"][0]["entries"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        let earlier = admin(&h, "GET", "/api/v1/payouts/due?through=2026-11-18", None).await;
+        assert_eq!(earlier.body["affiliates"], json!([]), "{b}");
+        let bad_day = admin(&h, "GET", "/api/v1/payouts/due?through=19-11-2026", None).await;
+        assert_eq!(bad_day.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        // pay
+        let pay = json!({"affiliate": "alice", "through": "2026-11-19"});
+        let p = admin(&h, "POST", "/api/v1/payouts", Some(pay.clone())).await;
+        assert_eq!(p.status, StatusCode::OK, "{b}: {}", p.body);
+        assert_eq!(p.body["affiliate"], "alice");
+        assert_eq!(p.body["amountCents"], 2250);
+        assert_eq!(p.body["currency"], "USD");
+        assert_eq!(p.body["lines"].as_array().map(Vec::len), Some(2));
+        assert_eq!(p.body["lines"][0]["transactionId"], "o1");
+        assert_eq!(p.body["lines"][1]["kind"], "reversal");
+        assert_eq!(p.body["lines"][1]["amountCents"], -750);
+        let twice = admin(&h, "POST", "/api/v1/payouts", Some(pay)).await;
+        assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(twice.body["error"]["code"], "nothing_due", "{b}");
+        let who = admin(
+            &h,
+            "POST",
+            "/api/v1/payouts",
+            Some(json!({"affiliate": "zed"})),
+        )
+        .await;
+        assert_eq!(who.status, StatusCode::NOT_FOUND, "{b}");
+        let id = p.body["payoutId"].as_i64().expect("payoutId");
+        let json_back = admin(&h, "GET", &format!("/api/v1/payouts/{id}"), None).await;
+        assert_eq!(json_back.body, p.body, "{b}");
+        let csv = admin(&h, "GET", &format!("/api/v1/payouts/{id}.csv"), None).await;
+        assert_eq!(csv.status, StatusCode::OK, "{b}");
+        assert!(csv.headers["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv"));
+        let text = String::from_utf8(csv.raw.clone()).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{b}: {text}");
+        assert!(lines[0].starts_with("payout_id,affiliate,currency,entry_id"));
+        assert!(lines[1].contains(",o1,accrual,3000,30.00,"), "{b}: {text}");
+        assert!(lines[2].contains(",reversal,-750,-7.50,"), "{b}: {text}");
+        let missing = admin(&h, "GET", "/api/v1/payouts/999.csv", None).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{b}");
+        // decline after payment: the rest is reversed and carried into the next payout
+        let d = admin(
+            &h,
+            "PATCH",
+            &format!("/api/v1/conversions/{sale_id}"),
+            Some(json!({"status": "declined"})),
+        )
+        .await;
+        assert_eq!(d.status, StatusCode::OK, "{b}: {}", d.body);
+        assert_eq!(d.body["status"], "declined");
+        assert_eq!(d.body["commissionReversedCents"], 2250, "{b}");
+        let back = admin(
+            &h,
+            "PATCH",
+            &format!("/api/v1/conversions/{sale_id}"),
+            Some(json!({"status": "approved"})),
+        )
+        .await;
+        assert_eq!(back.status, StatusCode::CONFLICT, "{b}");
+        let bad = admin(
+            &h,
+            "PATCH",
+            &format!("/api/v1/conversions/{sale_id}"),
+            Some(json!({"status": "paid"})),
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        let nope = admin(
+            &h,
+            "PATCH",
+            "/api/v1/conversions/does-not-exist",
+            Some(json!({"status": "declined"})),
+        )
+        .await;
+        assert_eq!(nope.status, StatusCode::NOT_FOUND, "{b}");
+        // the report's ledger: paid 2250 (3000 - 750), reversed 750 + 2250, approved -2250
+        let rep = h.report("?from=2026-11-01&to=2026-11-30").await;
+        assert_eq!(
+            rep["totals"]["ledger"],
+            json!({"pendingCents": 0, "approvedCents": -2250, "paidCents": 2250, "reversedCents": 3000}),
+            "{b}"
+        );
+        assert_eq!(rep["affiliates"][0]["ledger"], rep["totals"]["ledger"]);
+        // a browser conversion declined by its conversionId
+        let cid2 = http_click(&h, "bob").await;
+        let conv = h
+            .post(
+                "/tracking/conversion/v1",
+                json!({"tenantId": "demo", "eventId": uuid::Uuid::new_v4().to_string(), "cid": cid2,
+                       "conversionTypeCode": "sale", "amount": {"value": "10.00"}})
+                .to_string(),
+            )
+            .await;
+        assert_eq!(conv.status, StatusCode::OK, "{b}: {}", conv.body);
+        let cid_id = conv.body["conversionId"].as_str().expect("conversionId");
+        let d = admin(
+            &h,
+            "PATCH",
+            &format!("/api/v1/conversions/{cid_id}"),
+            Some(json!({"status": "declined"})),
+        )
+        .await;
+        assert_eq!(d.status, StatusCode::OK, "{b}: {}", d.body);
+        assert_eq!(d.body["commissionReversedCents"], 300, "{b}");
+    }
+}
