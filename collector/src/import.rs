@@ -14,8 +14,16 @@
 //! | `conversion_type` | no | default: the tenant's sale conversion type |
 //! | `is_recurring` | no | `true`/`false`/`1`/`0` |
 //! | `subscription_id` | no | |
+//! | `type` | no | `sale` (default) or `refund` |
+//! | `refund_id` | refund rows | unique per tenant (a refund already imported with the same values is accepted again; other values: a bad row) |
+//! | `reason` | no | refund rows: kept with the refund |
 //!
-//! With neither `click_id` nor `customer_key` the row is imported unattributed.
+//! With neither `click_id` nor `customer_key` a sale is imported unattributed.
+//!
+//! A refund row names its sale by `transaction_id` (imported before, or earlier in the same
+//! file); its amount (`amount` or `amount_cents`) defaults to what is left to refund, and it
+//! reverses the commission as `POST /api/v1/track/refund` does. Sale columns (`click_id`,
+//! `currency`, `status`...) are ignored on refund rows; `created_at` is the refund's time.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -23,9 +31,9 @@ use std::io::Read;
 use clicktrail_domain::catalog::Tenant;
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::{money, Cid};
-use clicktrail_store::{ImportRow, SaleIn, Store, Target};
+use clicktrail_store::{ImportItem, ImportItemRow, RefundIn, SaleIn, Store, Target};
 
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 14] = [
     "transaction_id",
     "amount",
     "amount_cents",
@@ -37,6 +45,9 @@ const COLUMNS: [&str; 11] = [
     "conversion_type",
     "is_recurring",
     "subscription_id",
+    "type",
+    "refund_id",
+    "reason",
 ];
 
 /// Parses the CSV into rows; every problem is reported as `(line, message)`.
@@ -44,7 +55,7 @@ pub fn parse_csv(
     tenant: &Tenant,
     input: impl Read,
     now: i64,
-) -> Result<Vec<ImportRow>, Vec<(u64, String)>> {
+) -> Result<Vec<ImportItemRow>, Vec<(u64, String)>> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
@@ -77,6 +88,7 @@ pub fn parse_csv(
     }
     let mut rows = Vec::new();
     let mut seen = HashSet::new();
+    let mut refund_ids = HashSet::new();
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
@@ -92,6 +104,25 @@ pub fn parse_csv(
                 .and_then(|i| rec.get(*i))
                 .filter(|v| !v.is_empty())
         };
+        let kind = get("type").unwrap_or("sale");
+        if kind.eq_ignore_ascii_case("refund") {
+            match parse_refund(tenant, &get, now) {
+                Ok(r) if !refund_ids.insert(r.refund_id.clone()) => errors.push((
+                    line,
+                    format!("refund_id `{}` appears twice in the file", r.refund_id),
+                )),
+                Ok(r) => rows.push(ImportItemRow {
+                    line,
+                    item: ImportItem::Refund(r),
+                }),
+                Err(m) => errors.push((line, m)),
+            }
+            continue;
+        }
+        if !kind.eq_ignore_ascii_case("sale") {
+            errors.push((line, format!("type: `{kind}` must be sale or refund")));
+            continue;
+        }
         match parse_row(tenant, &get, now) {
             Ok(sale) => {
                 if !seen.insert(sale.transaction_id.clone()) {
@@ -103,7 +134,10 @@ pub fn parse_csv(
                         ),
                     ));
                 } else {
-                    rows.push(ImportRow { line, sale });
+                    rows.push(ImportItemRow {
+                        line,
+                        item: ImportItem::Sale(sale),
+                    });
                 }
             }
             Err(m) => errors.push((line, m)),
@@ -114,6 +148,60 @@ pub fn parse_csv(
     } else {
         Err(errors)
     }
+}
+
+/// `created_at`: RFC 3339 or `YYYY-MM-DD` (midnight UTC); default `now`.
+fn parse_time(s: Option<&str>, now: i64) -> Result<i64, String> {
+    match s {
+        None => Ok(now),
+        Some(s) => match chrono::DateTime::parse_from_rfc3339(s) {
+            Ok(d) => Ok(d.timestamp()),
+            Err(_) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => Ok(d
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap_or_default()
+                    .and_utc()
+                    .timestamp()),
+                Err(_) => Err(format!("created_at: `{s}` is not RFC 3339 or YYYY-MM-DD")),
+            },
+        },
+    }
+}
+
+fn parse_refund<'a>(
+    tenant: &Tenant,
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    now: i64,
+) -> Result<RefundIn, String> {
+    let id = |c: &str| -> Result<String, String> {
+        let v = get(c).ok_or_else(|| format!("{c}: is required on a refund row"))?;
+        if v.chars().count() > 128 {
+            return Err(format!("{c}: must be at most 128 characters"));
+        }
+        Ok(v.to_string())
+    };
+    let transaction_id = id("transaction_id")?;
+    let refund_id = id("refund_id")?;
+    let amount = match (get("amount"), get("amount_cents")) {
+        (Some(_), Some(_)) => return Err("give either amount or amount_cents, not both".into()),
+        (Some(a), None) => Some(money::parse_amount(a).map_err(|e| format!("amount: {e}"))?),
+        (None, Some(c)) => match c.parse::<i64>() {
+            Ok(v) if (1..=money::MAX_CENTS).contains(&v) => Some(v),
+            _ => return Err(format!("amount_cents: `{c}` is not a positive integer")),
+        },
+        (None, None) => None,
+    };
+    if amount == Some(0) {
+        return Err("amount: a refund must be positive".into());
+    }
+    Ok(RefundIn {
+        tenant: tenant.id.clone(),
+        transaction_id,
+        refund_id,
+        amount_cents: amount,
+        reason: get("reason").map(|r| r.chars().take(2048).collect()),
+        now: parse_time(get("created_at"), now)?,
+    })
 }
 
 fn parse_row<'a>(
@@ -218,5 +306,8 @@ pub async fn import_file(
         Ok(r) => r,
         Err(e) => return Ok(Err(e)),
     };
-    store.import(rows).await.map_err(|e| anyhow::anyhow!("{e}"))
+    store
+        .import_items(rows)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }

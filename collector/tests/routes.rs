@@ -1155,7 +1155,8 @@ async fn report_numbers_and_days() {
         let rep = t.report("?from=2026-11-01&to=2026-11-22").await;
         assert_eq!(
             rep["totals"],
-            json!({"clicks":3,"leads":1,"conversions":2,"revenueCents":10050,"commissionCents":3015}),
+            json!({"clicks":3,"leads":1,"conversions":2,"revenueCents":10050,"commissionCents":3015,
+                "ledger":{"pendingCents":0,"approvedCents":3015,"paidCents":0,"reversedCents":0}}),
             "{backend}"
         );
         assert_eq!(rep["from"], "2026-11-01", "{backend}");

@@ -1,7 +1,9 @@
-//! Server-to-server routes (`/api/v1/*`, `Authorization: Bearer <key>`): Affitor-style lead
-//! and sale tracking (ingest keys) and the report (read keys).
+//! Server-to-server routes (`/api/v1/*`, `Authorization: Bearer <key>`): Affitor-style lead,
+//! sale and refund tracking (ingest keys), the report (read keys), and the operators' money
+//! routes: conversion status and payouts (admin keys; SPEC §13, docs/money.md).
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -9,12 +11,14 @@ use serde_json::{json, Value};
 
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::report::{self, ReportScope};
-use clicktrail_store::{LeadIn, SaleIn, Target};
+use clicktrail_store::{
+    LeadIn, PayIn, PayoutOut, RefundIn, SaleIn, StoreError, Target, NOTHING_DUE,
+};
 
 use super::error::AppError;
 use super::extract::JsonBody;
 use super::tenant::{IngestTenant, KeyTenant, ReadTenant};
-use super::types::{nonempty, Bounded, CidText, Email, PositiveCents, MAX_ID};
+use super::types::{nonempty, Bounded, CidText, Email, PositiveCents, MAX_ID, MAX_URL};
 use crate::config::API_CURRENCIES;
 use crate::state::AppState;
 
@@ -232,9 +236,305 @@ pub async fn report(
             to: to.format("%Y-%m-%d").to_string(),
             currency: &tenant.currency,
             affiliates: &tenant.affiliates,
+            now: st.now(),
         },
         &rows,
     )
     .map_err(|e| AppError::invalid("report", e.to_string()))?;
     Ok(Json(report).into_response())
+}
+
+// ---------------------------------------------------------------- money (SPEC §13)
+
+/// Operators: payouts, conversion status (an admin key).
+pub struct AdminScope;
+impl super::tenant::Scope for AdminScope {
+    const SCOPE: clicktrail_domain::KeyScope = clicktrail_domain::KeyScope::Admin;
+}
+/// An admin key's tenant.
+pub type AdminTenant = KeyTenant<AdminScope>;
+
+/// `POST /api/v1/track/refund`
+#[derive(Debug, Deserialize)]
+pub struct RefundRequest {
+    #[serde(default, deserialize_with = "nonempty")]
+    pub transaction_id: Option<Bounded<MAX_ID>>,
+    #[serde(default, deserialize_with = "nonempty")]
+    pub refund_id: Option<Bounded<MAX_ID>>,
+    /// Absent: what is left to refund.
+    #[serde(default)]
+    pub amount_cents: Option<PositiveCents>,
+    #[serde(default, deserialize_with = "nonempty")]
+    pub reason: Option<Bounded<MAX_URL>>,
+}
+
+pub async fn refund(
+    State(st): State<AppState>,
+    KeyTenant(tenant, _): IngestTenant,
+    JsonBody(req): JsonBody<RefundRequest>,
+) -> R {
+    let transaction_id = req
+        .transaction_id
+        .ok_or_else(|| AppError::invalid("transaction_id", "is required"))?
+        .into_string();
+    let refund_id = req
+        .refund_id
+        .ok_or_else(|| AppError::invalid("refund_id", "is required (unique per refund)"))?
+        .into_string();
+    let out = st
+        .store
+        .refund(RefundIn {
+            tenant: tenant.id.clone(),
+            transaction_id,
+            refund_id,
+            amount_cents: req.amount_cents.map(|c| c.0),
+            reason: req.reason.map(Bounded::into_string),
+            now: st.now(),
+        })
+        .await?;
+    Ok(Json(json!({
+        "success": true,
+        "refund_id": out.refund_id,
+        "commission_reversed_cents": out.commission_reversed_cents,
+        "message": "Refund tracked successfully"
+    }))
+    .into_response())
+}
+
+/// `PATCH /api/v1/conversions/{id}` (`id`: a conversion's `conversionId` or a sale's `sale_id`)
+#[derive(Debug, Deserialize)]
+pub struct StatusRequest {
+    #[serde(default, deserialize_with = "nonempty")]
+    pub status: Option<Bounded<16>>,
+}
+
+pub async fn conversion_status(
+    State(st): State<AppState>,
+    KeyTenant(tenant, _): AdminTenant,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<StatusRequest>,
+) -> R {
+    let status = match req.status.as_deref() {
+        Some("approved") => Status::Approved,
+        Some("declined") => Status::Declined,
+        _ => {
+            return Err(AppError::invalid(
+                "status",
+                "must be \"approved\" or \"declined\"",
+            ))
+        }
+    };
+    if id.is_empty() || id.len() > MAX_ID {
+        return Err(AppError::not_found(
+            "unknown_conversion",
+            "no conversion has this id",
+        ));
+    }
+    let out = st
+        .store
+        .set_conversion_status(&tenant.id, &id, status, st.now())
+        .await?;
+    Ok(Json(json!({
+        "conversionId": out.conversion_id,
+        "status": out.status,
+        "commissionReversedCents": out.commission_reversed_cents
+    }))
+    .into_response())
+}
+
+/// `?through=YYYY-MM-DD` (inclusive, UTC; default today) as (the day, its last second).
+fn through_day(st: &AppState, s: Option<&str>) -> Result<(String, i64), AppError> {
+    let day = match s.filter(|s| !s.is_empty()) {
+        Some(s) => parse_day("through", s)?,
+        None => chrono::DateTime::from_timestamp(st.now(), 0)
+            .unwrap_or_default()
+            .date_naive(),
+    };
+    let next = day
+        .checked_add_days(chrono::Days::new(1))
+        .ok_or_else(|| AppError::invalid("through", "is out of range"))?;
+    Ok((day.format("%Y-%m-%d").to_string(), midnight(next) - 1))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DueQuery {
+    through: Option<String>,
+}
+
+/// `GET /api/v1/payouts/due?through=YYYY-MM-DD`: approved, unpaid balances per affiliate.
+pub async fn payouts_due(
+    State(st): State<AppState>,
+    KeyTenant(tenant, _): AdminTenant,
+    q: Result<Query<DueQuery>, axum::extract::rejection::QueryRejection>,
+) -> R {
+    let Query(q) = q.map_err(|e| AppError::invalid("query", e.body_text()))?;
+    let (day, through) = through_day(&st, q.through.as_deref())?;
+    let entries = st.store.ledger_entries(&tenant.id).await?;
+    let due = clicktrail_domain::payout::due(&entries, through)
+        .map_err(|e| AppError::invalid("through", e.to_string()))?;
+    let affiliates: Vec<Value> = due
+        .iter()
+        .map(|d| {
+            json!({
+                "affiliate": d.affiliate,
+                "amountCents": d.amount_cents,
+                "currency": d.currency,
+                "entries": d.entries,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"through": day, "affiliates": affiliates})).into_response())
+}
+
+/// `POST /api/v1/payouts` `{affiliate, through, currency?}`
+#[derive(Debug, Deserialize)]
+pub struct PayRequest {
+    #[serde(default, deserialize_with = "nonempty")]
+    pub affiliate: Option<Bounded<MAX_ID>>,
+    #[serde(default, deserialize_with = "nonempty")]
+    pub through: Option<Bounded<16>>,
+    #[serde(default, deserialize_with = "nonempty")]
+    pub currency: Option<Bounded<8>>,
+}
+
+fn payout_json(p: &PayoutOut) -> Value {
+    let lines: Vec<Value> = p
+        .lines
+        .iter()
+        .map(|l| {
+            json!({
+                "entryId": l.entry_id,
+                "conversionId": l.conversion_id,
+                "transactionId": l.transaction_id,
+                "kind": l.kind,
+                "amountCents": l.amount_cents,
+                "createdAt": clicktrail_domain::attribution::rfc3339(l.created_at),
+            })
+        })
+        .collect();
+    json!({
+        "payoutId": p.payout_id,
+        "affiliate": p.affiliate,
+        "amountCents": p.amount_cents,
+        "currency": p.currency,
+        "through": clicktrail_domain::attribution::rfc3339(p.through),
+        "createdAt": clicktrail_domain::attribution::rfc3339(p.created_at),
+        "lines": lines,
+    })
+}
+
+pub async fn pay(
+    State(st): State<AppState>,
+    KeyTenant(tenant, _): AdminTenant,
+    JsonBody(req): JsonBody<PayRequest>,
+) -> R {
+    let affiliate = req
+        .affiliate
+        .ok_or_else(|| AppError::invalid("affiliate", "is required"))?
+        .into_string();
+    if !tenant.affiliates.contains(&affiliate) {
+        return Err(AppError::not_found(
+            "unknown_affiliate",
+            format!("unknown affiliate `{affiliate}`"),
+        ));
+    }
+    let (_, through) = through_day(&st, req.through.as_deref())?;
+    let result = st
+        .store
+        .pay(PayIn {
+            tenant: tenant.id.clone(),
+            affiliate,
+            through,
+            currency: req.currency.map(|c| c.to_ascii_uppercase()),
+            now: st.now(),
+        })
+        .await;
+    match result {
+        Ok(p) => Ok(Json(payout_json(&p)).into_response()),
+        Err(StoreError::Invalid(field, message)) if field == NOTHING_DUE => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": {"code": "nothing_due", "message": message}})),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A CSV cell a spreadsheet will not run as a formula.
+fn csv_cell(s: &str) -> String {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
+        _ => s.to_string(),
+    }
+}
+
+/// `GET /api/v1/payouts/{id}` (JSON) and `GET /api/v1/payouts/{id}.csv`.
+pub async fn payout(
+    State(st): State<AppState>,
+    KeyTenant(tenant, _): AdminTenant,
+    Path(file): Path<String>,
+) -> R {
+    let (id, csv) = match file.strip_suffix(".csv") {
+        Some(id) => (id, true),
+        None => (file.as_str(), false),
+    };
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::not_found("unknown_payout", format!("no payout `{file}`")))?;
+    let p = st.store.payout(&tenant.id, id).await?;
+    if !csv {
+        return Ok(Json(payout_json(&p)).into_response());
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let write = |w: &mut csv::Writer<Vec<u8>>, rec: &[String]| {
+        w.write_record(rec)
+            .map_err(|e| AppError::Internal(format!("csv: {e}")))
+    };
+    write(
+        &mut w,
+        &[
+            "payout_id",
+            "affiliate",
+            "currency",
+            "entry_id",
+            "conversion_id",
+            "transaction_id",
+            "kind",
+            "amount_cents",
+            "amount",
+            "created_at",
+        ]
+        .map(String::from),
+    )?;
+    for l in &p.lines {
+        write(
+            &mut w,
+            &[
+                p.payout_id.to_string(),
+                csv_cell(&p.affiliate),
+                p.currency.clone(),
+                l.entry_id.to_string(),
+                l.conversion_id.clone(),
+                csv_cell(l.transaction_id.as_deref().unwrap_or_default()),
+                l.kind.clone(),
+                l.amount_cents.to_string(),
+                clicktrail_domain::money::format_cents(l.amount_cents),
+                clicktrail_domain::attribution::rfc3339(l.created_at),
+            ],
+        )?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"payout-{}.csv\"", p.payout_id),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

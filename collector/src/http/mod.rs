@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{middleware, Router};
 use tower::ServiceBuilder;
 
@@ -72,6 +72,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/track/lead", post(api::lead))
         .route("/api/v1/track/sale", post(api::sale))
         .route("/api/v1/report", get(api::report))
+        .route("/api/v1/track/refund", post(api::refund))
+        .route("/api/v1/conversions/{id}", patch(api::conversion_status))
+        .route("/api/v1/payouts/due", get(api::payouts_due))
+        .route("/api/v1/payouts", post(api::pay))
+        .route("/api/v1/payouts/{file}", get(api::payout))
         .route("/webhooks/stripe", post(webhooks::stripe::webhook));
     if state.demo {
         server = server.route("/demo/checkout", post(demo::checkout));

@@ -75,6 +75,38 @@ pub fn commission(
     }
 }
 
+/// What an operator's status change does (SPEC §13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    /// Already in that status: nothing to write (a retry).
+    Unchanged,
+    /// Record the new status; the ledger is untouched (the hold still decides payability).
+    Set,
+    /// Record `declined` and reverse what is left of the commission.
+    Decline,
+    /// A declined conversion stays declined: its reversal is in the ledger, and re-accruing it
+    /// would make refunds of it reverse against a commission counted twice.
+    Refused,
+}
+
+pub fn status_change(from: Status, to: Status) -> StatusChange {
+    match (from, to) {
+        (f, t) if f == t => StatusChange::Unchanged,
+        (Status::Declined, _) => StatusChange::Refused,
+        (_, Status::Declined) => StatusChange::Decline,
+        _ => StatusChange::Set,
+    }
+}
+
+/// What declining reverses: the accruals less what earlier reversals took (never negative).
+/// `reversed_cents` is positive.
+pub fn decline_reversal(accrued_cents: i64, reversed_cents: i64) -> Result<i64, Overflow> {
+    Ok(accrued_cents
+        .checked_sub(reversed_cents)
+        .ok_or(Overflow)?
+        .max(0))
+}
+
 /// A subscription's first payment arrives twice (its checkout session and its first invoice, in
 /// either order). What to do with the second delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +161,21 @@ mod tests {
             ),
             Err(Overflow)
         );
+    }
+
+    #[test]
+    fn status_changes() {
+        use Status::*;
+        assert_eq!(status_change(Pending, Approved), StatusChange::Set);
+        assert_eq!(status_change(Approved, Approved), StatusChange::Unchanged);
+        assert_eq!(status_change(Approved, Declined), StatusChange::Decline);
+        assert_eq!(status_change(Pending, Declined), StatusChange::Decline);
+        assert_eq!(status_change(Declined, Declined), StatusChange::Unchanged);
+        assert_eq!(status_change(Declined, Approved), StatusChange::Refused);
+        assert_eq!(decline_reversal(3000, 750), Ok(2250));
+        assert_eq!(decline_reversal(3000, 3000), Ok(0));
+        assert_eq!(decline_reversal(0, 0), Ok(0));
+        assert_eq!(decline_reversal(i64::MIN, 1), Err(Overflow));
     }
 
     #[test]

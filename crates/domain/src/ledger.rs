@@ -78,6 +78,13 @@ pub fn accrual(
     })
 }
 
+/// When a reversal recorded at `now` becomes payable: with its accrual when that is still in
+/// its hold (both wait, so the pending balance is net), else at once (it lowers the next
+/// payout, also when the accrual was already paid).
+pub fn reversal_available_at(now: i64, accrual_available_at: Option<i64>) -> i64 {
+    accrual_available_at.map_or(now, |a| a.max(now))
+}
+
 /// An entry's state at `now`.
 pub fn state(paid: bool, available_at: i64, now: i64) -> EntryState {
     if paid {

@@ -17,6 +17,8 @@ use crate::money::Overflow;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryView {
     pub id: i64,
+    /// The conversion (or sale) row it belongs to.
+    pub conversion_id: i64,
     pub affiliate: String,
     pub currency: String,
     pub kind: EntryKind,
@@ -108,6 +110,7 @@ mod tests {
     fn entry(id: i64, aff: &str, kind: EntryKind, amount: i64, available_at: i64) -> EntryView {
         EntryView {
             id,
+            conversion_id: id,
             affiliate: aff.into(),
             currency: "USD".into(),
             kind,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::money::Overflow;
+use crate::payout::{totals, EntryView, LedgerTotals};
 
 /// Grouped rows for `[from, to)` as a store returns them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub struct ReportRows {
     /// (affiliate or None, day, currency, count, revenue cents, net commission cents from the
     /// ledger)
     pub conversions: Vec<(Option<String>, String, String, i64, i64, i64)>,
+    /// The ledger entries of the period's conversions (every status), for the `ledger` states.
+    pub ledger: Vec<EntryView>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -53,6 +56,16 @@ pub struct AffiliateRow {
     #[serde(flatten)]
     pub counts: Counts,
     pub days: Vec<Day>,
+    /// The affiliate's entries (in the report's currency) by state, as of `now`.
+    pub ledger: LedgerTotals,
+}
+
+/// The report's totals: the counts and the ledger states.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub ledger: LedgerTotals,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -76,7 +89,7 @@ pub struct Report {
     pub from: String,
     pub to: String,
     pub currency: String,
-    pub totals: Counts,
+    pub totals: Totals,
     pub affiliates: Vec<AffiliateRow>,
     pub unattributed: Unattributed,
     pub other_currencies: BTreeMap<String, CurrencyTotals>,
@@ -91,6 +104,8 @@ pub struct ReportScope<'a> {
     pub currency: &'a str,
     /// Catalog affiliates, always listed (in this order) even without activity.
     pub affiliates: &'a [String],
+    /// Now (unix seconds): decides which entries are still pending.
+    pub now: i64,
 }
 
 fn add(a: &mut i64, b: i64) -> Result<(), Overflow> {
@@ -106,6 +121,16 @@ fn cell<'m>(per: &'m mut PerAffiliate, aff: &str, day: &str) -> &'m mut Counts {
         .or_default()
         .entry(day.to_string())
         .or_default()
+}
+
+fn add_ledger(a: &LedgerTotals, b: &LedgerTotals) -> Result<LedgerTotals, Overflow> {
+    let add = |x: i64, y: i64| x.checked_add(y).ok_or(Overflow);
+    Ok(LedgerTotals {
+        pending_cents: add(a.pending_cents, b.pending_cents)?,
+        approved_cents: add(a.approved_cents, b.approved_cents)?,
+        paid_cents: add(a.paid_cents, b.paid_cents)?,
+        reversed_cents: add(a.reversed_cents, b.reversed_cents)?,
+    })
 }
 
 /// Builds the report from grouped rows.
@@ -149,7 +174,22 @@ pub fn build(scope: ReportScope<'_>, rows: &ReportRows) -> Result<Report, Overfl
             order.push(a.clone());
         }
     }
-    let mut totals = Counts::default();
+    // the ledger's states per affiliate, in the report's currency only
+    let mut entries: BTreeMap<&str, Vec<EntryView>> = BTreeMap::new();
+    for e in rows.ledger.iter().filter(|e| e.currency == scope.currency) {
+        entries
+            .entry(e.affiliate.as_str())
+            .or_default()
+            .push(e.clone());
+        if !order.contains(&e.affiliate) {
+            order.push(e.affiliate.clone());
+        }
+    }
+    let mut ledgers: BTreeMap<String, LedgerTotals> = BTreeMap::new();
+    for (a, es) in &entries {
+        ledgers.insert(a.to_string(), totals(es, scope.now)?);
+    }
+    let mut sums = Totals::default();
     let mut affiliates = Vec::with_capacity(order.len());
     for a in order {
         let days = per.remove(&a).unwrap_or_default();
@@ -159,11 +199,14 @@ pub fn build(scope: ReportScope<'_>, rows: &ReportRows) -> Result<Report, Overfl
             sum.add(&counts)?;
             list.push(Day { date, counts });
         }
-        totals.add(&sum)?;
+        sums.counts.add(&sum)?;
+        let ledger = ledgers.remove(&a).unwrap_or_default();
+        sums.ledger = add_ledger(&sums.ledger, &ledger)?;
         affiliates.push(AffiliateRow {
             affiliate: a,
             counts: sum,
             days: list,
+            ledger,
         });
     }
     Ok(Report {
@@ -171,7 +214,7 @@ pub fn build(scope: ReportScope<'_>, rows: &ReportRows) -> Result<Report, Overfl
         from: scope.from,
         to: scope.to,
         currency: scope.currency.to_string(),
-        totals,
+        totals: sums,
         affiliates,
         unattributed,
         other_currencies: other,
@@ -189,6 +232,7 @@ mod tests {
             to: "2026-11-30".into(),
             currency: "USD",
             affiliates: affs,
+            now: 100,
         }
     }
 
@@ -217,12 +261,13 @@ mod tests {
                 ),
                 (None, "2026-11-20".into(), "USD".into(), 1, 500, 0),
             ],
+            ledger: vec![],
         };
         let r = build(scope(&affs), &rows).unwrap();
-        assert_eq!(r.totals.clicks, 2);
-        assert_eq!(r.totals.conversions, 3);
-        assert_eq!(r.totals.revenue_cents, 10_050);
-        assert_eq!(r.totals.commission_cents, 3015);
+        assert_eq!(r.totals.counts.clicks, 2);
+        assert_eq!(r.totals.counts.conversions, 3);
+        assert_eq!(r.totals.counts.revenue_cents, 10_050);
+        assert_eq!(r.totals.counts.commission_cents, 3015);
         assert_eq!(r.affiliates[0].days.len(), 2);
         assert_eq!(r.affiliates[1].affiliate, "bob");
         assert_eq!(
@@ -236,6 +281,53 @@ mod tests {
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["totals"]["revenueCents"], 10_050);
         assert_eq!(v["affiliates"][0]["days"][0]["date"], "2026-11-19");
+    }
+
+    #[test]
+    fn ledger_states_per_affiliate_and_in_totals() {
+        use crate::ledger::EntryKind;
+        let e = |id, aff: &str, kind, amount, at, paid, cur: &str| EntryView {
+            id,
+            conversion_id: id,
+            affiliate: String::from(aff),
+            currency: cur.into(),
+            kind,
+            amount_cents: amount,
+            available_at: at,
+            paid,
+            held: false,
+        };
+        let affs = vec!["alice".to_string(), "bob".to_string()];
+        let rows = ReportRows {
+            ledger: vec![
+                e(1, "alice", EntryKind::Accrual, 3000, 50, true, "USD"),
+                e(2, "alice", EntryKind::Reversal, -1000, 60, false, "USD"),
+                e(3, "alice", EntryKind::Accrual, 700, 500, false, "USD"),
+                e(4, "bob", EntryKind::Accrual, 200, 10, false, "USD"),
+                e(5, "bob", EntryKind::Accrual, 999, 10, false, "EUR"),
+                e(6, "carol", EntryKind::Accrual, 5, 10, false, "USD"),
+            ],
+            ..Default::default()
+        };
+        let r = build(scope(&affs), &rows).unwrap();
+        let alice = &r.affiliates[0].ledger;
+        assert_eq!(
+            (
+                alice.pending_cents,
+                alice.approved_cents,
+                alice.paid_cents,
+                alice.reversed_cents
+            ),
+            (700, -1000, 3000, 1000)
+        );
+        assert_eq!(r.affiliates[1].ledger.approved_cents, 200, "EUR left out");
+        assert_eq!(r.affiliates[2].affiliate, "carol");
+        assert_eq!(r.totals.ledger.approved_cents, -1000 + 200 + 5);
+        assert_eq!(r.totals.ledger.paid_cents, 3000);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["totals"]["ledger"]["reversedCents"], 1000);
+        assert_eq!(v["totals"]["clicks"], 0);
+        assert_eq!(v["affiliates"][0]["ledger"]["pendingCents"], 700);
     }
 
     #[test]

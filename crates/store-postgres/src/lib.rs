@@ -21,13 +21,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use clicktrail_domain::conversion::Status;
 use clicktrail_domain::money::Overflow;
+use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
-    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportRow,
-    LeadIn, OkOut, SaleIn, SaleOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome,
-    TenantSpec, WriteStats,
+    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
+    ImportRow, LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut,
+    Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
@@ -37,6 +39,8 @@ use tokio_postgres::NoTls;
 mod catalog;
 pub mod clicks;
 mod ops;
+mod payouts;
+mod refund;
 mod report;
 pub mod test_cluster;
 
@@ -312,8 +316,49 @@ impl Store for PgStore {
         r
     }
 
+    async fn import_items(
+        &self,
+        rows: Vec<ImportItemRow>,
+    ) -> StoreResult<Result<usize, Vec<(u64, String)>>> {
+        let r = retry(|| refund::import_items(self, &rows)).await;
+        self.stats().record(1);
+        r
+    }
+
     async fn report(&self, tenant: &str, from: i64, to: i64) -> StoreResult<ReportRows> {
         retry(|| report::rows(self, tenant, from, to)).await
+    }
+
+    async fn refund(&self, r: RefundIn) -> StoreResult<RefundOut> {
+        let out = retry(|| refund::refund(self, &r)).await;
+        self.stats().record(1);
+        out
+    }
+
+    async fn set_conversion_status(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: Status,
+        now: i64,
+    ) -> StoreResult<StatusOut> {
+        let r = retry(|| refund::set_status(self, tenant, id, status, now)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn ledger_entries(&self, tenant: &str) -> StoreResult<Vec<EntryView>> {
+        retry(|| payouts::entries(self, tenant)).await
+    }
+
+    async fn pay(&self, p: PayIn) -> StoreResult<PayoutOut> {
+        let r = retry(|| payouts::pay(self, &p)).await;
+        self.stats().record(1);
+        r
+    }
+
+    async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut> {
+        retry(|| payouts::payout(self, tenant, id)).await
     }
 
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {

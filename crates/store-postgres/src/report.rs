@@ -41,10 +41,11 @@ pub(crate) async fn rows(
          GROUP BY 1, 2, 3"
     );
     let p: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant, &from, &to];
-    let (clicks, leads, conversions) = tokio::try_join!(
+    let (clicks, leads, conversions, ledger) = tokio::try_join!(
         q(&tx, &clicks_sql, &p),
         q(&tx, &leads_sql, &p),
         q(&tx, &conversions_sql, &p),
+        crate::payouts::period_entries(&tx, tenant, from, to),
     )?;
     tx.commit().await?;
     let mut out = ReportRows {
@@ -57,6 +58,7 @@ pub(crate) async fn rows(
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect(),
         conversions: Vec::with_capacity(conversions.len()),
+        ledger,
     };
     for r in &conversions {
         out.conversions.push((

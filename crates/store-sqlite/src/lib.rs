@@ -12,18 +12,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
-    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportRow,
-    LeadIn, OkOut, SaleIn, SaleOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome,
-    TenantSpec, WriteStats,
+    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
+    ImportRow, LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut,
+    Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
 };
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 mod catalog;
 mod ops;
+mod payouts;
+mod refund;
 mod report;
 mod schema;
 mod writer;
@@ -218,9 +222,54 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn import_items(
+        &self,
+        rows: Vec<ImportItemRow>,
+    ) -> StoreResult<Result<usize, Vec<(u64, String)>>> {
+        match self
+            .exec(move |conn| refund::import_items(conn, &rows))
+            .await
+        {
+            Ok(n) => Ok(Ok(n)),
+            Err(StoreError::Rows(rows)) => Ok(Err(rows)),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn report(&self, tenant: &str, from: i64, to: i64) -> StoreResult<ReportRows> {
         let tenant = tenant.to_string();
         self.read(move |conn| report::rows(conn, &tenant, from, to))
+            .await
+    }
+
+    async fn refund(&self, r: RefundIn) -> StoreResult<RefundOut> {
+        self.exec(move |conn| refund::refund(conn, &r)).await
+    }
+
+    async fn set_conversion_status(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: Status,
+        now: i64,
+    ) -> StoreResult<StatusOut> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.exec(move |conn| refund::set_status(conn, &tenant, &id, status, now))
+            .await
+    }
+
+    async fn ledger_entries(&self, tenant: &str) -> StoreResult<Vec<EntryView>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| payouts::entries(conn, &tenant)).await
+    }
+
+    async fn pay(&self, p: PayIn) -> StoreResult<PayoutOut> {
+        self.exec(move |conn| payouts::pay(conn, &p)).await
+    }
+
+    async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| payouts::payout(conn, &tenant, id))
             .await
     }
 

@@ -46,5 +46,6 @@ pub(crate) fn rows(conn: &Connection, tenant: &str, from: i64, to: i64) -> Store
             ))
         })?
         .collect::<Result<_, _>>()?;
+    rows.ledger = crate::payouts::period_entries(conn, tenant, from, to)?;
     Ok(rows)
 }

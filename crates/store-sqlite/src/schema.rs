@@ -106,6 +106,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT, actor TEXT NOT NULL, action TEXT NOT NULL,
         detail TEXT, created_at INTEGER NOT NULL);
     "#,
+    // v3: refunds (SPEC §13), one row per refund id; payout lines found by payout.
+    r#"
+    CREATE TABLE refunds (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, refund_id TEXT NOT NULL,
+        conversion_id INTEGER NOT NULL, transaction_id TEXT NOT NULL,
+        requested_cents INTEGER, amount_cents INTEGER NOT NULL, reason TEXT,
+        commission_reversed_cents INTEGER NOT NULL, ledger_entry_id INTEGER,
+        created_at INTEGER NOT NULL, UNIQUE (tenant, refund_id));
+    CREATE INDEX refunds_conversion ON refunds (conversion_id);
+    CREATE INDEX payout_lines_payout ON payout_lines (payout_id);
+    "#,
 ];
 
 pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {

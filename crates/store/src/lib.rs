@@ -10,6 +10,7 @@
 use async_trait::async_trait;
 use clicktrail_domain::catalog::{Catalog, KeyScope, Tenant};
 use clicktrail_domain::conversion::Status;
+use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::{Cid, Payout};
 use serde::{Deserialize, Serialize};
@@ -181,6 +182,20 @@ pub struct ImportRow {
     pub sale: SaleIn,
 }
 
+/// One CSV row of a file with sales and refunds (SPEC §13: "CSV import also takes refund
+/// rows"), in file order: a refund may follow its sale in the same file.
+#[derive(Debug, Clone)]
+pub enum ImportItem {
+    Sale(SaleIn),
+    Refund(RefundIn),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportItemRow {
+    pub line: u64,
+    pub item: ImportItem,
+}
+
 /// A key to create if it does not exist (plaintext here; stores keep only its hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpec {
@@ -194,6 +209,80 @@ pub struct TenantSpec {
     pub tenant: Tenant,
     pub keys: Vec<KeySpec>,
 }
+
+/// A refund of (part of) a sale (SPEC §13), by the sale's `transaction_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundIn {
+    pub tenant: String,
+    pub transaction_id: String,
+    /// Unique per tenant: a retry with the same body is answered as before, another body with
+    /// the same id is a 409 `refund_id_reused`.
+    pub refund_id: String,
+    /// `None`: what is left to refund.
+    pub amount_cents: Option<i64>,
+    pub reason: Option<String>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefundOut {
+    pub refund_id: String,
+    pub transaction_id: String,
+    /// What this refund refunded (the requested amount, or what was left).
+    pub amount_cents: i64,
+    /// The commission it reversed (positive; written as a negative `reversal` entry; 0 for an
+    /// unattributed sale).
+    pub commission_reversed_cents: i64,
+}
+
+/// A conversion's status changed by an operator.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusOut {
+    /// The conversion's public id.
+    pub conversion_id: String,
+    pub status: String,
+    /// What declining reversed (0 otherwise).
+    pub commission_reversed_cents: i64,
+}
+
+/// Pay what is due to one affiliate through `through` (unix seconds, inclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayIn {
+    pub tenant: String,
+    pub affiliate: String,
+    pub through: i64,
+    /// Needed only when the affiliate is due amounts in several currencies.
+    pub currency: Option<String>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PayoutLine {
+    pub entry_id: i64,
+    /// The public id of the conversion or sale the entry belongs to.
+    pub conversion_id: String,
+    pub transaction_id: Option<String>,
+    /// `accrual`, `reversal` or `adjustment`.
+    pub kind: String,
+    pub amount_cents: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PayoutOut {
+    pub payout_id: i64,
+    pub affiliate: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    /// Unix seconds: entries available by then were taken.
+    pub through: i64,
+    pub created_at: i64,
+    pub lines: Vec<PayoutLine>,
+}
+
+/// The field of the 422 a payout with nothing due answers (the HTTP layer maps it to the
+/// `nothing_due` code).
+pub const NOTHING_DUE: &str = "nothing_due";
 
 /// Group-commit / batching counters since start: `jobs / commits` is the mean batch size.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -234,8 +323,42 @@ pub trait Store: Send + Sync + 'static {
     /// All rows or none; every bad row as `(line, message)`.
     async fn import(&self, rows: Vec<ImportRow>) -> StoreResult<Result<usize, Vec<(u64, String)>>>;
 
+    /// Sales and refunds, all rows or none (one transaction), in order; every bad row as
+    /// `(line, message)`.
+    async fn import_items(
+        &self,
+        rows: Vec<ImportItemRow>,
+    ) -> StoreResult<Result<usize, Vec<(u64, String)>>>;
+
     /// Grouped rows for `[from, to)` (unix seconds); commissions are sums of the ledger.
     async fn report(&self, tenant: &str, from: i64, to: i64) -> StoreResult<ReportRows>;
+
+    /// A refund of a sale (SPEC §13): idempotent by (tenant, refund_id); 404
+    /// `unknown_transaction`; 409 `refund_id_reused`; 422 more than is left. Appends the
+    /// reversal (domain `refund::reversal`) for the sale's affiliate.
+    async fn refund(&self, r: RefundIn) -> StoreResult<RefundOut>;
+
+    /// An operator approves or declines a conversion (`id`: its public id, or a sale's numeric
+    /// `sale_id`). Declining reverses its net commission; a declined conversion stays declined
+    /// (409 `conversion_declined`). 404 `unknown_conversion`.
+    async fn set_conversion_status(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: Status,
+        now: i64,
+    ) -> StoreResult<StatusOut>;
+
+    /// Every ledger entry of the tenant (with its paid flag), for domain `payout::due` and
+    /// `payout::totals`.
+    async fn ledger_entries(&self, tenant: &str) -> StoreResult<Vec<EntryView>>;
+
+    /// Pays what is due to one affiliate (domain `payout::due`), in one transaction: an entry
+    /// is never paid twice, even by two collectors at once. 422 [`NOTHING_DUE`] when nothing is.
+    async fn pay(&self, p: PayIn) -> StoreResult<PayoutOut>;
+
+    /// One payout with its lines; 404 `unknown_payout`.
+    async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut>;
 
     /// Creates or updates what the specs declare (tenants, affiliates, conversion types,
     /// origins, keys); deletes nothing. Bumps the catalog version.
@@ -278,5 +401,105 @@ pub fn unresolved_error(target: &Target) -> StoreError {
             "click_id".into(),
             "click_id or customer_key is required".into(),
         ),
+    }
+}
+
+/// A refund already stored under a refund id, as a backend reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRefund {
+    pub transaction_id: String,
+    pub requested_cents: Option<i64>,
+    pub reason: Option<String>,
+    pub out: RefundOut,
+}
+
+/// A refund id seen before: the same body is answered as the first time; another body is a
+/// 409 `refund_id_reused` (the same words on every backend).
+pub fn replay_refund(prior: StoredRefund, r: &RefundIn) -> StoreResult<RefundOut> {
+    if prior.transaction_id == r.transaction_id
+        && prior.requested_cents == r.amount_cents
+        && prior.reason == r.reason
+    {
+        Ok(prior.out)
+    } else {
+        Err(StoreError::Conflict(
+            "refund_id_reused",
+            format!(
+                "refund_id `{}` was already used for another refund (transaction `{}`)",
+                r.refund_id, prior.transaction_id
+            ),
+        ))
+    }
+}
+
+/// 404 for a refund of a transaction id no sale has.
+pub fn unknown_transaction(transaction_id: &str) -> StoreError {
+    StoreError::NotFound(
+        "unknown_transaction",
+        format!("no sale has transaction_id `{transaction_id}`"),
+    )
+}
+
+/// A refund the domain refuses, as a 422 on `amount_cents`.
+pub fn refund_error(e: clicktrail_domain::refund::RefundError) -> StoreError {
+    use clicktrail_domain::refund::RefundError;
+    let msg = match e {
+        RefundError::NotPositive => "must be a positive integer number of cents".to_string(),
+        RefundError::MoreThanLeft(0) => "the sale is already fully refunded".to_string(),
+        RefundError::MoreThanLeft(left) => {
+            format!("is more than is left to refund ({left} cents)")
+        }
+        RefundError::Overflow => "is too large: a total would not be representable".to_string(),
+    };
+    StoreError::Invalid("amount_cents".into(), msg)
+}
+
+/// 404 for an operator's change to an unknown conversion.
+pub fn unknown_conversion(id: &str) -> StoreError {
+    StoreError::NotFound(
+        "unknown_conversion",
+        format!("no conversion or sale has id `{id}`"),
+    )
+}
+
+/// 409 for approving a declined conversion.
+pub fn conversion_declined(id: &str) -> StoreError {
+    StoreError::Conflict(
+        "conversion_declined",
+        format!("conversion `{id}` is declined: its commission was reversed, and a declined conversion is not re-approved"),
+    )
+}
+
+/// What `pay` answers when nothing is due.
+pub fn nothing_due(affiliate: &str) -> StoreError {
+    StoreError::Invalid(
+        NOTHING_DUE.into(),
+        format!("nothing is due to affiliate `{affiliate}` through that date"),
+    )
+}
+
+/// The one due amount of `affiliate` a payout takes (domain `payout::due` groups by currency).
+pub fn pick_due(
+    due: Vec<clicktrail_domain::payout::Due>,
+    affiliate: &str,
+    currency: Option<&str>,
+) -> StoreResult<clicktrail_domain::payout::Due> {
+    let mut mine: Vec<_> = due
+        .into_iter()
+        .filter(|d| d.affiliate == affiliate && currency.is_none_or(|c| d.currency == c))
+        .collect();
+    match mine.len() {
+        0 => Err(nothing_due(affiliate)),
+        1 => Ok(mine.remove(0)),
+        _ => Err(StoreError::Invalid(
+            "currency".into(),
+            format!(
+                "affiliate `{affiliate}` is due amounts in {}: say which currency to pay",
+                mine.iter()
+                    .map(|d| d.currency.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
     }
 }

@@ -1,0 +1,299 @@
+//! Refunds and operator status changes (SPEC §13) on PostgreSQL. The sale's row is locked
+//! (`SELECT ... FOR UPDATE`) before anything is read, so two refunds of one sale (or a refund and
+//! a decline) from two collectors run one after the other: both cannot pass the "left" check,
+//! and the cumulative reversal is computed on what the other committed. The refund id is
+//! checked after the lock and is unique in the table: a retry racing its original is answered
+//! as before, another body is a 409.
+
+use clicktrail_domain::conversion::{decline_reversal, status_change, Status, StatusChange};
+use clicktrail_domain::ledger::{reversal_available_at, EntryKind};
+use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
+use clicktrail_store::{
+    conversion_declined, refund_error, replay_refund, unknown_conversion, unknown_transaction,
+    ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoredRefund,
+};
+use tokio_postgres::error::SqlState;
+
+use crate::ops::{q, q_opt, Tx};
+use crate::{Fail, PgStore};
+
+/// Accrued, reversed (positive), and the accruals' latest `available_at` of one conversion.
+async fn ledger_of(tx: &Tx<'_>, conversion_id: i64) -> Result<(i64, i64, Option<i64>), Fail> {
+    let rows = q(
+        tx,
+        "SELECT kind, amount_cents, available_at FROM ledger WHERE conversion_id = $1",
+        &[&conversion_id],
+    )
+    .await?;
+    let (mut accrued, mut reversed, mut available) = (0i64, 0i64, None::<i64>);
+    let overflow = || Fail::from(clicktrail_domain::money::Overflow);
+    for r in rows {
+        let kind: String = r.get(0);
+        let amount: i64 = r.get(1);
+        let at: i64 = r.get(2);
+        match EntryKind::parse(&kind) {
+            Some(EntryKind::Accrual) => {
+                accrued = accrued.checked_add(amount).ok_or_else(overflow)?;
+                available = Some(available.map_or(at, |a| a.max(at)));
+            }
+            Some(EntryKind::Reversal) => {
+                reversed = reversed.checked_sub(amount).ok_or_else(overflow)?;
+            }
+            _ => {}
+        }
+    }
+    Ok((accrued, reversed, available))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn append_reversal(
+    tx: &Tx<'_>,
+    tenant: &str,
+    affiliate: &str,
+    conversion_id: i64,
+    cents: i64,
+    currency: &str,
+    available_at: i64,
+    reason: &str,
+    now: i64,
+) -> Result<i64, Fail> {
+    let neg = -cents;
+    let row = q_opt(
+        tx,
+        "INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, reason, created_at)
+         VALUES ($1, $2, $3, 'reversal', $4, $5, $6, $7, $8) RETURNING id",
+        &[&tenant, &affiliate, &conversion_id, &neg, &currency, &available_at, &reason, &now],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Internal("ledger insert returned nothing".into()))?;
+    Ok(row.get(0))
+}
+
+async fn prior_refund(tx: &Tx<'_>, r: &RefundIn) -> Result<Option<StoredRefund>, Fail> {
+    Ok(q_opt(
+        tx,
+        "SELECT transaction_id, requested_cents, reason, amount_cents, commission_reversed_cents
+         FROM refunds WHERE tenant = $1 AND refund_id = $2",
+        &[&r.tenant, &r.refund_id],
+    )
+    .await?
+    .map(|row| StoredRefund {
+        transaction_id: row.get(0),
+        requested_cents: row.get(1),
+        reason: row.get(2),
+        out: RefundOut {
+            refund_id: r.refund_id.clone(),
+            transaction_id: row.get(0),
+            amount_cents: row.get(3),
+            commission_reversed_cents: row.get(4),
+        },
+    }))
+}
+
+async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
+    let sale = q_opt(
+        tx,
+        "SELECT id, affiliate, amount_cents, currency FROM conversions
+         WHERE tenant = $1 AND transaction_id = $2 FOR UPDATE",
+        &[&r.tenant, &r.transaction_id],
+    )
+    .await?;
+    // after the lock: a concurrent refund of this sale has committed (or rolled back)
+    if let Some(p) = prior_refund(tx, r).await? {
+        return Ok(replay_refund(p, r)?);
+    }
+    let Some(sale) = sale else {
+        return Err(unknown_transaction(&r.transaction_id).into());
+    };
+    let sale_id: i64 = sale.get(0);
+    let affiliate: Option<String> = sale.get(1);
+    let amount: i64 = sale.get(2);
+    let currency: String = sale.get(3);
+    let refunded = q_opt(
+        tx,
+        "SELECT coalesce(sum(amount_cents), 0)::text FROM refunds WHERE conversion_id = $1",
+        &[&sale_id],
+    )
+    .await?
+    .map(|row| row.get::<_, Option<String>>(0));
+    let refunded = crate::numeric_i64(refunded.flatten().as_deref())?;
+    let (accrued, reversed, accrual_at) = ledger_of(tx, sale_id).await?;
+    let state = SaleState {
+        amount_cents: amount,
+        accrued_cents: accrued,
+        refunded_cents: refunded,
+        reversed_cents: reversed,
+    };
+    let cents = refund_amount(&state, r.amount_cents).map_err(refund_error)?;
+    let mut rev = reversal(&state, cents).map_err(refund_error)?;
+    let mut entry: Option<i64> = None;
+    match &affiliate {
+        Some(aff) if rev > 0 => {
+            let at = reversal_available_at(r.now, accrual_at);
+            let reason = format!("refund {}", r.refund_id);
+            entry = Some(
+                append_reversal(
+                    tx, &r.tenant, aff, sale_id, rev, &currency, at, &reason, r.now,
+                )
+                .await?,
+            );
+        }
+        _ => rev = 0,
+    }
+    // the same refund id for another sale, committed meanwhile: the unique index decides
+    let inserted = q_opt(
+        tx,
+        "INSERT INTO refunds (tenant, refund_id, conversion_id, transaction_id, requested_cents, amount_cents,
+            reason, commission_reversed_cents, ledger_entry_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (tenant, refund_id) DO NOTHING RETURNING 1",
+        &[
+            &r.tenant,
+            &r.refund_id,
+            &sale_id,
+            &r.transaction_id,
+            &r.amount_cents,
+            &cents,
+            &r.reason,
+            &rev,
+            &entry,
+            &r.now,
+        ],
+    )
+    .await?;
+    if inserted.is_none() {
+        return Err(Fail::Store(StoreError::Conflict(
+            "refund_id_reused",
+            format!(
+                "refund_id `{}` was already used for another refund",
+                r.refund_id
+            ),
+        )));
+    }
+    Ok(RefundOut {
+        refund_id: r.refund_id.clone(),
+        transaction_id: r.transaction_id.clone(),
+        amount_cents: cents,
+        commission_reversed_cents: rev,
+    })
+}
+
+pub(crate) async fn refund(store: &PgStore, r: &RefundIn) -> Result<RefundOut, Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    let out = refund_body(&tx, r).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(crate) async fn set_status(
+    store: &PgStore,
+    tenant: &str,
+    id: &str,
+    to: Status,
+    now: i64,
+) -> Result<StatusOut, Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    let row = match id.parse::<i64>() {
+        Ok(n) => {
+            q_opt(
+                &tx,
+                "SELECT id, public_id, affiliate, currency, status FROM conversions
+                 WHERE tenant = $1 AND id = $2 FOR UPDATE",
+                &[&tenant, &n],
+            )
+            .await?
+        }
+        Err(_) => {
+            q_opt(
+                &tx,
+                "SELECT id, public_id, affiliate, currency, status FROM conversions
+                 WHERE tenant = $1 AND public_id = $2 FOR UPDATE",
+                &[&tenant, &id],
+            )
+            .await?
+        }
+    };
+    let Some(row) = row else {
+        return Err(unknown_conversion(id).into());
+    };
+    let row_id: i64 = row.get(0);
+    let public_id: String = row.get(1);
+    let affiliate: Option<String> = row.get(2);
+    let currency: String = row.get(3);
+    let status: String = row.get(4);
+    let from = Status::parse(&status)
+        .ok_or_else(|| StoreError::Internal(format!("stored status `{status}`")))?;
+    let mut reversed_now = 0;
+    match status_change(from, to) {
+        StatusChange::Unchanged => {}
+        StatusChange::Refused => return Err(conversion_declined(id).into()),
+        StatusChange::Set => {
+            crate::ops::exec(
+                &tx,
+                "UPDATE conversions SET status = $2 WHERE id = $1",
+                &[&row_id, &to.as_str()],
+            )
+            .await?;
+        }
+        StatusChange::Decline => {
+            let (accrued, reversed, accrual_at) = ledger_of(&tx, row_id).await?;
+            let rev = decline_reversal(accrued, reversed)?;
+            if let (Some(aff), true) = (&affiliate, rev > 0) {
+                let at = reversal_available_at(now, accrual_at);
+                append_reversal(
+                    &tx, tenant, aff, row_id, rev, &currency, at, "declined", now,
+                )
+                .await?;
+                reversed_now = rev;
+            }
+            crate::ops::exec(
+                &tx,
+                "UPDATE conversions SET status = $2 WHERE id = $1",
+                &[&row_id, &to.as_str()],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(StatusOut {
+        conversion_id: public_id,
+        status: to.as_str().to_string(),
+        commission_reversed_cents: reversed_now,
+    })
+}
+
+/// A unique violation (a concurrent payout took an entry first): recompute.
+pub(crate) fn is_unique_violation(f: &Fail) -> bool {
+    matches!(f, Fail::Db(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
+}
+
+/// Sales and refunds of one file in one transaction: every row or none.
+pub(crate) async fn import_items(
+    store: &PgStore,
+    rows: &[ImportItemRow],
+) -> Result<Result<usize, Vec<(u64, String)>>, Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    let mut errors = Vec::new();
+    for row in rows {
+        let r = match &row.item {
+            ImportItem::Sale(s) => crate::ops::sale_body(&tx, s).await.map(|_| ()),
+            ImportItem::Refund(r) => refund_body(&tx, r).await.map(|_| ()),
+        };
+        match r {
+            Ok(()) => {}
+            Err(Fail::Store(StoreError::Internal(m))) => return Err(StoreError::Internal(m).into()),
+            Err(Fail::Store(other)) => errors.push((row.line, other.to_string())),
+            Err(db) => return Err(db),
+        }
+    }
+    if errors.is_empty() {
+        tx.commit().await?;
+        Ok(Ok(rows.len()))
+    } else {
+        tx.rollback().await?;
+        Ok(Err(errors))
+    }
+}
