@@ -18,6 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 DURATION="${DURATION:-10s}"
+DB_DIR="${DB_DIR:-}"   # where the SQLite file goes (default: a temp dir); e.g. /dev/shm to take the disk out
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 SCENARIOS="${SCENARIOS:-sqlite-1 postgres-1 postgres-2}"
@@ -43,14 +44,15 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-start_collector() { # db name -> prints the address
-  local db="$1" name="$2" port addr
-  port="$(free_port)"; addr="127.0.0.1:$port"
-  RUST_LOG=info "$BIN" serve --demo --rate-limit 0 --db "$db" --listen "$addr" \
+# start_collector DB NAME: starts one collector, sets ADDR (not in a subshell: PIDS must
+# keep the process id, so that it is stopped and its statistics logged)
+start_collector() {
+  local db="$1" name="$2" port
+  port="$(free_port)"; ADDR="127.0.0.1:$port"
+  RUST_LOG=info "$BIN" serve --demo --rate-limit 0 --db "$db" --listen "$ADDR" \
     --dist "$TMP" --www "$TMP" >"$TMP/$name.log" 2>&1 &
   PIDS+=($!)
-  for _ in $(seq 1 200); do curl -fs "http://$addr/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-  echo "$addr"
+  for _ in $(seq 1 200); do curl -fs "http://$ADDR/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 }
 
 stop_collectors() {
@@ -110,16 +112,18 @@ for s in $SCENARIOS; do
   echo "==> $s: wrk ${DURATION}, ${CONNECTIONS} connections per wrk"
   case "$s" in
     sqlite-1)
-      a="$(start_collector "$TMP/bench.db" sqlite)"
+      sqlite_file="${DB_DIR:-$TMP}/clicktrail-bench-$$.db"
+      start_collector "$sqlite_file" sqlite; a="$ADDR"
       run_wrk "$a" "$s" "$THREADS" 1
       read -r acked secs p50 p99 < <(figures "$TMP/wrk-$s.txt")
       stored="$(stored_clicks "$a")"; stop_collectors
       stats=$(grep -o 'mean_batch=[^ ]*' "$TMP/sqlite.log" | tail -1 || true)
+      rm -f "$sqlite_file" "$sqlite_file-wal" "$sqlite_file-shm"
       report_row "$s" "$acked" "$secs" "$p50" "$p99" "$stored" "group commit ${stats:-}"
       ;;
     postgres-1)
       ensure_pg; db="$(pg_db bench1)"
-      a="$(start_collector "$db" pg1)"
+      start_collector "$db" pg1; a="$ADDR"
       run_wrk "$a" "$s" "$THREADS" 2
       read -r acked secs p50 p99 < <(figures "$TMP/wrk-$s.txt")
       stored="$(stored_clicks "$a")"; stop_collectors
@@ -128,7 +132,7 @@ for s in $SCENARIOS; do
       ;;
     postgres-2)
       ensure_pg; db="$(pg_db bench2)"
-      a="$(start_collector "$db" pg2a)"; b="$(start_collector "$db" pg2b)"
+      start_collector "$db" pg2a; a="$ADDR"; start_collector "$db" pg2b; b="$ADDR"
       run_wrk "$a" "$s-a" 1 3 & wa=$!
       run_wrk "$b" "$s-b" 1 4 & wb=$!
       wait "$wa" "$wb"
