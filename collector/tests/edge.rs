@@ -37,8 +37,13 @@ impl Drop for Server {
 
 /// The collector with `CONFIG`; `nofile`: a file-descriptor limit for the child.
 fn start(nofile: Option<u64>) -> Server {
+    start_with(CONFIG, nofile, None)
+}
+
+/// The collector with `config`; its stderr to `log` when given.
+fn start_with(config: &str, nofile: Option<u64>, log: Option<&std::path::Path>) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("c.toml"), CONFIG).unwrap();
+    std::fs::write(dir.path().join("c.toml"), config).unwrap();
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,7 +58,10 @@ fn start(nofile: Option<u64>) -> Server {
         .args(["--listen", &addr.to_string()])
         .args(["--dist", "/nonexistent", "--www", "/nonexistent"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+            None => Stdio::null(),
+        });
     if let Some(n) = nofile {
         // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec
         unsafe {
@@ -210,5 +218,60 @@ fn a_silent_connection_is_closed_after_the_head_timeout() {
     assert!(
         took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
         "closed after {took:?}"
+    );
+}
+
+/// POST a click as a page on `origin` would; the status.
+fn click(addr: SocketAddr, origin: &str, aff: &str) -> Option<u16> {
+    let body = format!(r#"{{"tenantId":"shop","aff":"{aff}"}}"#);
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "POST /tracking/click/v1 HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn rejected_tracker_requests_are_logged_with_the_reason_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let config = CONFIG.replace(
+        r#"allowed_origins = ["*"]"#,
+        r#"allowed_origins = ["https://shop.example"]"#,
+    );
+    let mut srv = start_with(&config, None, Some(&log));
+    for _ in 0..5 {
+        assert_eq!(
+            click(srv.addr, "https://shop.example", "mallory"),
+            Some(404)
+        );
+        assert_eq!(click(srv.addr, "https://evil.example", "alice"), Some(403));
+    }
+    assert_eq!(click(srv.addr, "https://shop.example", "alice"), Some(200));
+    let _ = srv.child.kill();
+    let _ = srv.child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("rejected tracker request"))
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per reason in the window: {text}");
+    assert!(
+        lines.iter().any(|l| l.contains("unknown_affiliate")
+            && l.contains("mallory")
+            && l.contains("https://shop.example")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("origin_not_allowed") && l.contains("https://evil.example")),
+        "{text}"
     );
 }

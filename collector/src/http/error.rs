@@ -142,6 +142,13 @@ impl IntoResponse for AppError {
             tracing::error!(detail = %detail, "internal error");
         }
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if self.status().is_client_error() {
+            // for the rejected-request log of the browser routes (http::rejections)
+            resp.extensions_mut().insert(super::rejections::Rejection {
+                code: self.code().to_string(),
+                message: self.message(),
+            });
+        }
         if matches!(self, AppError::PayloadTooLarge(_)) {
             // the rest of the body was drained; the connection is not reused
             resp.headers_mut().insert(

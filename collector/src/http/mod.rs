@@ -8,6 +8,7 @@
 //! types.rs      field types checked while deserializing (Bounded, CidText, Amount, ...)
 //! tenant.rs     tenant from Host / tenantId / the only one; from the API key (KeyTenant)
 //! first_party.rs  the Set-Cookie of a first-party click answer
+//! rejections.rs  rate-limited log lines for rejected tracker requests (403/404/422)
 //! tracking.rs   browser routes   /tracking/*
 //! api.rs        server routes    /api/v1/*
 //! webhooks/     payment providers  /webhooks/stripe (+ its typed events)
@@ -35,6 +36,7 @@ pub mod error;
 pub mod extract;
 pub mod first_party;
 pub mod layers;
+pub mod rejections;
 pub mod statics;
 pub mod tenant;
 pub mod tracking;
@@ -65,6 +67,10 @@ pub fn app(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(middleware::from_fn(layers::preflight_204))
                 .layer(layers::cors(state.clone()))
+                .layer(middleware::from_fn_with_state(
+                    rejections::RejectionLog::new(),
+                    rejections::log_rejected,
+                ))
                 .layer(rate_limit.clone()),
         );
 

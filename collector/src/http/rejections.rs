@@ -1,0 +1,143 @@
+//! Rejected tracker requests in the log (SPEC §15): a site that is not tracked because its
+//! origin is not allowed, its tenant or affiliate is unknown or a field is wrong shows up as a
+//! `rejected tracker request` warning with the route, status, code, message and Origin, so an
+//! operator sees why. Rate-limited per (route, status, code): the first one at once, then at
+//! most one line per [`WINDOW`] carrying how many were suppressed, so a broken site cannot
+//! flood the log.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The error an `AppError` answered with, attached to its response for this log.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub code: String,
+    pub message: String,
+}
+
+/// At most one line per key per window.
+pub const WINDOW: Duration = Duration::from_secs(60);
+/// Keys remembered at most (made-up routes or codes cannot grow the map without bound).
+const MAX_KEYS: usize = 1024;
+
+type Key = (String, u16, String);
+
+#[derive(Default)]
+pub struct RejectionLog {
+    seen: Mutex<HashMap<Key, (Instant, u64)>>,
+}
+
+impl RejectionLog {
+    pub fn new() -> Arc<RejectionLog> {
+        Arc::new(RejectionLog::default())
+    }
+
+    /// `Some(suppressed since the last line)` when a line should be written now.
+    pub fn admit(&self, key: Key, now: Instant) -> Option<u64> {
+        let Ok(mut seen) = self.seen.lock() else {
+            return Some(0);
+        };
+        if seen.len() >= MAX_KEYS && !seen.contains_key(&key) {
+            seen.retain(|_, (at, _)| now.duration_since(*at) < WINDOW);
+        }
+        match seen.get_mut(&key) {
+            Some((at, suppressed)) if now.duration_since(*at) < WINDOW => {
+                *suppressed += 1;
+                None
+            }
+            Some((at, suppressed)) => {
+                let n = *suppressed;
+                *at = now;
+                *suppressed = 0;
+                Some(n)
+            }
+            None => {
+                seen.insert(key, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+/// Middleware for the browser routes.
+pub async fn log_rejected(
+    State(log): State<Arc<RejectionLog>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| req.uri().path().chars().take(64).collect());
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(|o| o.chars().take(128).collect::<String>())
+        .unwrap_or_default();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if matches!(
+        status,
+        StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY
+    ) {
+        let (code, message) = resp
+            .extensions()
+            .get::<Rejection>()
+            .map(|r| (r.code.clone(), r.message.clone()))
+            .unwrap_or_default();
+        if let Some(suppressed) = log.admit(
+            (route.clone(), status.as_u16(), code.clone()),
+            Instant::now(),
+        ) {
+            tracing::warn!(
+                route = %route,
+                status = status.as_u16(),
+                code = %code,
+                message = %message,
+                origin = %origin,
+                suppressed,
+                "rejected tracker request"
+            );
+        }
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_key_per_window_with_the_count() {
+        let log = RejectionLog::default();
+        let t0 = Instant::now();
+        let k = || {
+            (
+                "/tracking/click/v1".to_string(),
+                404,
+                "unknown_affiliate".to_string(),
+            )
+        };
+        assert_eq!(log.admit(k(), t0), Some(0));
+        for i in 1..=5 {
+            assert_eq!(log.admit(k(), t0 + Duration::from_secs(i)), None);
+        }
+        // another code is another key
+        let other = (
+            "/tracking/click/v1".to_string(),
+            403,
+            "origin_not_allowed".to_string(),
+        );
+        assert_eq!(log.admit(other, t0), Some(0));
+        assert_eq!(log.admit(k(), t0 + WINDOW), Some(5));
+        assert_eq!(log.admit(k(), t0 + WINDOW + Duration::from_secs(1)), None);
+    }
+}
