@@ -228,9 +228,10 @@ pub fn settle(
             }
             out.note = Some(cid.clone());
         }
-        // only the click that generated a CID may remove it, and only while it is held
+        // only the click that generated a CID may remove it, and only while it is held; a
+        // rejected click does not count as applied, so an earlier valid click answered after it
+        // still wins (the latest *valid* click decides)
         (Outcome::Remove, _) if s.held == Some(s.cid) => {
-            out.applied = true;
             out.cookie = CookieOp::Remove;
             out.drop_mirror = true;
             out.clear = Some(s.cid.into());
