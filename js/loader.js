@@ -145,7 +145,9 @@ function networkError(detail) {
 function classify(error) {
   if (error && error.clicktrailNetwork) return "network";
   const text = String(error && error.message);
-  if (/Content Security Policy|unsafe-eval|wasm-eval/i.test(text)) return "csp";
+  // Chromium/WebKit: "…Content Security Policy…'unsafe-eval'…"; Firefox: "call to
+  // WebAssembly.compileStreaming() blocked by CSP"
+  if (/Content Security Policy|unsafe-eval|wasm-eval|blocked by CSP/i.test(text)) return "csp";
   return "init";
 }
 
