@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, chmodSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,7 @@ let dir, collector, nginx, browser, port;
 before(async () => {
   if (!NGINX) return;
   dir = mkdtempSync(join(tmpdir(), "clicktrail-nginx-"));
+  chmodSync(dir, 0o755); // nginx's workers (not root) read the shop's pages from here
   collector = await new Collector().start();
   port = await freePort();
   // a self-signed certificate for both names
@@ -104,6 +105,7 @@ test("the funnel through nginx: first-party /_ct/ with the collector's cookie, t
   const page = await ctx.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => process.env.E2E_DEBUG && console.log("console:", m.text()));
 
   // 1. first-party: the shop's page loads /_ct/tracking.js from its own origin
   await page.goto(`https://${SHOP}:${port}/?aff=alice`);
