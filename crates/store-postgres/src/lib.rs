@@ -28,8 +28,8 @@ use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
-    ImportRow, LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut,
-    Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
+    LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut, Store,
+    StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
@@ -302,14 +302,6 @@ impl Store for PgStore {
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
         let r = retry(|| ops::stripe_event(self, &e)).await;
-        if r.is_ok() {
-            self.stats().record(1);
-        }
-        r
-    }
-
-    async fn import(&self, rows: Vec<ImportRow>) -> StoreResult<Result<usize, Vec<(u64, String)>>> {
-        let r = retry(|| ops::import(self, &rows)).await;
         if r.is_ok() {
             self.stats().record(1);
         }

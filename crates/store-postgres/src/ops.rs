@@ -10,8 +10,7 @@ use clicktrail_domain::money::format_cents;
 use clicktrail_domain::Cid;
 use clicktrail_store::{
     unresolved_error, Commission, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn,
-    ImportRow, LeadIn, OkOut, SaleIn, SaleOut, StoreError, StoreResult, StripeEventIn,
-    StripeOutcome, Target,
+    LeadIn, OkOut, SaleIn, SaleOut, StoreError, StoreResult, StripeEventIn, StripeOutcome, Target,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -703,29 +702,4 @@ pub(crate) async fn stripe_event(
     let out = stripe_body(&tx, e).await?;
     tx.commit().await?;
     Ok(out)
-}
-
-/// Every row or none, in one transaction; every bad row as `(line, message)`.
-pub(crate) async fn import(
-    store: &PgStore,
-    rows: &[ImportRow],
-) -> Result<Result<usize, Vec<(u64, String)>>, Fail> {
-    let mut client = store.pool().get().await?;
-    let tx = client.transaction().await?;
-    let mut errors = Vec::new();
-    for row in rows {
-        match sale_body(&tx, &row.sale).await {
-            Ok(_) => {}
-            Err(Fail::Store(StoreError::Internal(m))) => return Err(StoreError::Internal(m).into()),
-            Err(Fail::Store(other)) => errors.push((row.line, other.to_string())),
-            Err(db) => return Err(db),
-        }
-    }
-    if errors.is_empty() {
-        tx.commit().await?;
-        Ok(Ok(rows.len()))
-    } else {
-        tx.rollback().await?;
-        Ok(Err(errors))
-    }
 }

@@ -7,8 +7,8 @@ use clicktrail_domain::catalog::{key_hash, KeyScope, Payout, Tenant};
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::Cid;
 use clicktrail_store::{
-    ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, ImportRow, KeySpec, LeadIn, SaleIn, Store,
-    StoreError, StripeEventIn, StripeOutcome, Target, TenantSpec,
+    ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, ImportItem, ImportItemRow, KeySpec,
+    LeadIn, SaleIn, Store, StoreError, StripeEventIn, StripeOutcome, Target, TenantSpec,
 };
 use clicktrail_store_postgres::test_cluster::fresh_database;
 use clicktrail_store_postgres::PgStore;
@@ -608,21 +608,21 @@ async fn diagnostics_are_capped_per_tenant() {
 async fn imports_are_all_or_nothing() {
     let (url, s) = db().await;
     s.click(click(Some(C1), "alice", T0)).await.unwrap();
-    let row = |line: u64, tx: &str, target: Target| ImportRow {
+    let row = |line: u64, tx: &str, target: Target| ImportItemRow {
         line,
-        sale: {
+        item: ImportItem::Sale({
             let mut x = sale(tx, target, T0 + 5);
             x.allow_unresolved = false;
             x.source = "import";
             x
-        },
+        }),
     };
     let bad = vec![
         row(2, "imp-1", Target::Cid(cid(C1))),
         row(3, "imp-1", Target::Cid(cid(C1))),
         row(4, "imp-2", Target::Cid(cid(C2))),
     ];
-    let errors = s.import(bad).await.unwrap().unwrap_err();
+    let errors = s.import_items(bad).await.unwrap().unwrap_err();
     assert_eq!(errors.len(), 2);
     assert_eq!(errors[0].0, 3);
     assert!(errors[0].1.contains("duplicate_transaction"), "{errors:?}");
@@ -633,7 +633,7 @@ async fn imports_are_all_or_nothing() {
         row(2, "imp-1", Target::Cid(cid(C1))),
         row(3, "imp-2", Target::Cid(cid(C1))),
     ];
-    assert_eq!(s.import(good).await.unwrap(), Ok(2));
+    assert_eq!(s.import_items(good).await.unwrap(), Ok(2));
     assert_eq!(sql_i64(&url, "SELECT count(*) FROM ledger").await, 2);
 }
 

@@ -18,8 +18,8 @@ use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
-    ImportRow, LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut,
-    Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
+    LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut, Store,
+    StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
 };
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -211,15 +211,6 @@ impl Store for SqliteStore {
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
         self.exec(move |conn| ops::stripe_event(conn, &e)).await
-    }
-
-    async fn import(&self, rows: Vec<ImportRow>) -> StoreResult<Result<usize, Vec<(u64, String)>>> {
-        // an error rolls back the job's savepoint: nothing of the file is kept
-        match self.exec(move |conn| ops::import(conn, &rows)).await {
-            Ok(n) => Ok(Ok(n)),
-            Err(StoreError::Rows(rows)) => Ok(Err(rows)),
-            Err(e) => Err(e),
-        }
     }
 
     async fn import_items(

@@ -9,8 +9,8 @@ use clicktrail_domain::money::format_cents;
 use clicktrail_domain::Cid;
 use clicktrail_store::{
     unresolved_error, ClickIn, ClickOut, Commission, ConversionIn, ConversionOut, DiagnosticIn,
-    ExternalLinkIn, ImportRow, LeadIn, OkOut, SaleIn, SaleOut, StoreError, StoreResult,
-    StripeEventIn, StripeOutcome, Target,
+    ExternalLinkIn, LeadIn, OkOut, SaleIn, SaleOut, StoreError, StoreResult, StripeEventIn,
+    StripeOutcome, Target,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
@@ -543,23 +543,5 @@ pub(crate) fn stripe_event(conn: &Connection, e: &StripeEventIn) -> StoreResult<
         // the same payment seen through another event: count it once
         Err(StoreError::Conflict(..)) => Ok(StripeOutcome::Recorded { sale: None }),
         Err(e) => Err(e),
-    }
-}
-
-/// Every row or none: any bad row fails the job (its savepoint is rolled back).
-pub(crate) fn import(conn: &Connection, rows: &[ImportRow]) -> StoreResult<usize> {
-    let mut errors = Vec::new();
-    for row in rows {
-        if let Err(e) = sale(conn, &row.sale) {
-            match e {
-                StoreError::Internal(m) => return Err(StoreError::Internal(m)),
-                other => errors.push((row.line, other.to_string())),
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(rows.len())
-    } else {
-        Err(StoreError::Rows(errors))
     }
 }

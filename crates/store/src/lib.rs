@@ -174,14 +174,6 @@ pub enum StripeOutcome {
     /// Recorded (`sale` is `None` when the event needed no new sale).
     Recorded { sale: Option<SaleOut> },
 }
-
-/// One CSV row, already parsed and validated syntactically.
-#[derive(Debug, Clone)]
-pub struct ImportRow {
-    pub line: u64,
-    pub sale: SaleIn,
-}
-
 /// One CSV row of a file with sales and refunds (SPEC §13: "CSV import also takes refund
 /// rows"), in file order: a refund may follow its sale in the same file.
 #[derive(Debug, Clone)]
@@ -319,9 +311,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// A verified Stripe event: dedupe by event id, then the sale if any.
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome>;
-
-    /// All rows or none; every bad row as `(line, message)`.
-    async fn import(&self, rows: Vec<ImportRow>) -> StoreResult<Result<usize, Vec<(u64, String)>>>;
 
     /// Sales and refunds, all rows or none (one transaction), in order; every bad row as
     /// `(line, message)`.
