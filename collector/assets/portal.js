@@ -32,7 +32,7 @@
   fetch(location.pathname.replace(/\/$/, "") + ".json", { credentials: "omit", cache: "no-store" })
     .then(function (r) {
       return r.json().then(function (body) {
-        if (!r.ok) throw new Error((body && body.message) || "HTTP " + r.status);
+        if (!r.ok) throw new Error((body && body.error && body.error.message) || "HTTP " + r.status);
         return body;
       });
     })

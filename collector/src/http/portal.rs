@@ -155,13 +155,18 @@ pub async fn portal(State(st): State<AppState>, Path(file): Path<String>) -> Res
     };
     let res = match (found, json) {
         (Err(e), _) => AppError::from(e).into_response(),
-        (Ok(None), _) => AppError::not_found(
+        (Ok(None), true) => AppError::not_found(
             "unknown_portal_link",
             "this portal link does not exist or was replaced; ask the program for a new one",
         )
         .into_response(),
-        (Ok(Some(_)), false) => {
-            let mut res = axum::response::Html(PAGE).into_response();
+        // the page is the same for every token (it shows the JSON's error for a dead one)
+        (Ok(found), false) => {
+            let status = match found {
+                Some(_) => StatusCode::OK,
+                None => StatusCode::NOT_FOUND,
+            };
+            let mut res = (status, axum::response::Html(PAGE)).into_response();
             res.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(CSP),
