@@ -42,6 +42,7 @@ mod ops;
 mod payouts;
 mod refund;
 mod report;
+mod stripe;
 pub mod test_cluster;
 
 mod embedded {
@@ -301,7 +302,7 @@ impl Store for PgStore {
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        let r = retry(|| ops::stripe_event(self, &e)).await;
+        let r = retry(|| stripe::stripe_event(self, &e)).await;
         if r.is_ok() {
             self.stats().record(1);
         }
