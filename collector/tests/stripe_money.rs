@@ -650,6 +650,72 @@ async fn a_free_trial_links_the_subscription_to_the_visitor() {
     }
 }
 
+/// Basil's invoices do not name their payment intent (unless expanded): `invoice_payment.paid`
+/// does, before or after the invoice, and a refund of that payment finds the invoice's sale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_basil_invoice_learns_its_payment_from_invoice_payment_paid() {
+    for t in Harness::all().await {
+        let b = t.backend;
+        let cid = click(&t, "alice").await;
+        for (n, link_first) in [("a", true), ("b", false)] {
+            let (inv_id, pi) = (format!("in_basil_{n}"), format!("pi_basil_{n}"));
+            let mut inv = fixture("current", "invoice");
+            inv["id"] = json!(inv_id);
+            inv["amount_paid"] = json!(3000);
+            inv["status"] = json!("paid");
+            inv["metadata"] = json!({"affitor_click_id": cid});
+            let mut ip = fixture("current", "invoice_payment");
+            ip["id"] = json!(format!("inpay_{n}"));
+            ip["invoice"] = json!(inv_id);
+            ip["amount_paid"] = json!(3000);
+            ip["status"] = json!("paid");
+            ip["payment"] = json!({"type": "payment_intent", "payment_intent": pi});
+            let evs = [
+                event(
+                    "current",
+                    &format!("evt_inv_{n}"),
+                    "invoice.paid",
+                    inv,
+                    NOW - 900,
+                ),
+                event(
+                    "current",
+                    &format!("evt_ip_{n}"),
+                    "invoice_payment.paid",
+                    ip,
+                    NOW - 900,
+                ),
+                event(
+                    "current",
+                    &format!("evt_ref_{n}"),
+                    "refund.created",
+                    refund(
+                        &format!("re_b{n}"),
+                        &format!("ch_b{n}"),
+                        &pi,
+                        1500,
+                        "succeeded",
+                        NOW - 800,
+                    ),
+                    NOW - 800,
+                ),
+            ];
+            let order: &[usize] = if link_first {
+                &[1, 2, 0, 1, 2, 0]
+            } else {
+                &[0, 2, 1, 0, 1, 2]
+            };
+            let a = deliver(&t, &evs, order).await;
+            let sale = a
+                .iter()
+                .find_map(|x| x["saleId"].as_i64())
+                .expect("a sale id");
+            // half refunded: half of the 900 commission reversed
+            assert_eq!(books(&t, sale).await, (450, 450), "{b} {n}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_mode_payments_are_kept_apart_unless_the_tenant_counts_them() {
     let mut apart = Config::demo();
@@ -709,7 +775,7 @@ async fn unhandled_event_types_are_acknowledged_and_ignored() {
             "payment_intent.succeeded",
             "charge.succeeded",
             "charge.dispute.funds_withdrawn",
-            "invoice_payment.paid",
+            "invoice.finalized",
             "customer.subscription.created",
         ]
         .iter()

@@ -23,6 +23,10 @@ pub enum FactKind {
     ChargeRefunded,
     /// A dispute (`dp_…`).
     Dispute,
+    /// An invoice payment (`inpay_…`, basil's `invoice_payment.paid`): which payment intent
+    /// paid which invoice. Moves no money; it lets refunds of the payment find the invoice's
+    /// sale.
+    InvoicePayment,
 }
 
 impl FactKind {
@@ -31,6 +35,7 @@ impl FactKind {
             FactKind::Refund => "refund",
             FactKind::ChargeRefunded => "charge_refunded",
             FactKind::Dispute => "dispute",
+            FactKind::InvoicePayment => "invoice_payment",
         }
     }
     pub fn parse(s: &str) -> Option<FactKind> {
@@ -38,6 +43,7 @@ impl FactKind {
             "refund" => Some(FactKind::Refund),
             "charge_refunded" => Some(FactKind::ChargeRefunded),
             "dispute" => Some(FactKind::Dispute),
+            "invoice_payment" => Some(FactKind::InvoicePayment),
             _ => None,
         }
     }

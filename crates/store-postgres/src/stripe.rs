@@ -351,6 +351,22 @@ async fn settle_facts(tx: &Tx<'_>, e: &StripeEventIn) -> Result<StripeMoneyOut, 
 /// Settles sale `id` against every fact known about its payment: records the refunded amount
 /// and the reversal (or give-back) the facts call for, and the dispute hold.
 async fn settle_sale(tx: &Tx<'_>, e: &StripeEventIn, id: i64) -> Result<StripeMoneyOut, Fail> {
+    // an invoice's payment intent and charge, told by `invoice_payment.paid` (basil)
+    exec(
+        tx,
+        "UPDATE conversions SET
+            stripe_payment_intent = COALESCE(stripe_payment_intent,
+                (SELECT f.payment_intent FROM stripe_facts f WHERE f.tenant = conversions.tenant
+                    AND f.kind = 'invoice_payment' AND f.invoice = conversions.stripe_invoice
+                    AND f.payment_intent IS NOT NULL ORDER BY f.key LIMIT 1)),
+            stripe_charge = COALESCE(stripe_charge,
+                (SELECT f.charge FROM stripe_facts f WHERE f.tenant = conversions.tenant
+                    AND f.kind = 'invoice_payment' AND f.invoice = conversions.stripe_invoice
+                    AND f.charge IS NOT NULL ORDER BY f.key LIMIT 1))
+         WHERE id = $1 AND stripe_invoice IS NOT NULL",
+        &[&id],
+    )
+    .await?;
     let row = q_opt(
         tx,
         "SELECT transaction_id, affiliate, amount_cents, currency, status, held_payment

@@ -291,6 +291,17 @@ fn settle_facts(conn: &Connection, e: &StripeEventIn) -> StoreResult<StripeMoney
     Ok(StripeMoneyOut::default())
 }
 
+const LEARN_FROM_INVOICE_PAYMENT: &str = "UPDATE conversions SET
+    stripe_payment_intent = COALESCE(stripe_payment_intent,
+        (SELECT f.payment_intent FROM stripe_facts f WHERE f.tenant = conversions.tenant
+            AND f.kind = 'invoice_payment' AND f.invoice = conversions.stripe_invoice
+            AND f.payment_intent IS NOT NULL ORDER BY f.key LIMIT 1)),
+    stripe_charge = COALESCE(stripe_charge,
+        (SELECT f.charge FROM stripe_facts f WHERE f.tenant = conversions.tenant
+            AND f.kind = 'invoice_payment' AND f.invoice = conversions.stripe_invoice
+            AND f.charge IS NOT NULL ORDER BY f.key LIMIT 1))
+    WHERE id = ?1 AND stripe_invoice IS NOT NULL";
+
 /// Settles sale `id` against every fact known about its payment: records the refunded amount
 /// and the reversal (or give-back) the facts call for, and the dispute hold.
 fn settle_sale(conn: &Connection, e: &StripeEventIn, id: i64) -> StoreResult<StripeMoneyOut> {
@@ -303,6 +314,9 @@ fn settle_sale(conn: &Connection, e: &StripeEventIn, id: i64) -> StoreResult<Str
         Option<String>,
         bool,
     );
+    // an invoice's payment intent and charge, told by `invoice_payment.paid` (basil)
+    conn.prepare_cached(LEARN_FROM_INVOICE_PAYMENT)?
+        .execute([id])?;
     let (tx, affiliate, amount, currency, status, _pi, held_payment): SaleRow = conn
         .prepare_cached(
             "SELECT transaction_id, affiliate, amount_cents, currency, status, stripe_payment_intent,

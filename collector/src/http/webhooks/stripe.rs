@@ -96,7 +96,7 @@ pub fn verify(secret: &str, header: &str, payload: &[u8], now: i64) -> Result<()
 
 /// The event types handled (docs/money.md lists them); others are acknowledged (200: Stripe
 /// retries anything else) and ignored.
-pub const HANDLED: [&str; 12] = [
+pub const HANDLED: [&str; 13] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
@@ -109,6 +109,7 @@ pub const HANDLED: [&str; 12] = [
     "charge.dispute.created",
     "charge.dispute.updated",
     "charge.dispute.closed",
+    "invoice_payment.paid",
 ];
 
 /// `POST /webhooks/stripe`

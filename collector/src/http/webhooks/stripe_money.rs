@@ -10,7 +10,9 @@ use clicktrail_store::{
 };
 
 use super::stripe::{capped, object, target_from_metadata};
-use super::stripe_types::{ref_id, Charge, CheckoutSession, Dispute, Event, Invoice, Refund};
+use super::stripe_types::{
+    ref_id, Charge, CheckoutSession, Dispute, Event, Invoice, InvoicePaymentObject, Refund,
+};
 use crate::http::error::AppError;
 
 /// A non-negative amount, or a 422 naming the field.
@@ -138,6 +140,28 @@ pub fn money_from_event(
                     m.facts.push(f);
                 }
             }
+        }
+        "invoice_payment.paid" => {
+            let ip: InvoicePaymentObject = object(event)?;
+            let pay = ip.payment.unwrap_or_default();
+            let (Some(key), Some(invoice)) =
+                (capped(ip.id.as_deref()), capped(ref_id(&ip.invoice)))
+            else {
+                return Ok(m);
+            };
+            m.facts.push(StripeFactIn {
+                fact: Fact {
+                    kind: FactKind::InvoicePayment,
+                    key,
+                    amount_cents: amount(ip.amount_paid, "amount_paid")?,
+                    state: FactState::Counted,
+                    event_created: created,
+                    object_created: created,
+                },
+                payment_intent: capped(ref_id(&pay.payment_intent)),
+                charge: capped(ref_id(&pay.charge)),
+                invoice: Some(invoice),
+            });
         }
         "refund.created" | "refund.updated" | "charge.refund.updated" => {
             let r: Refund = object(event)?;

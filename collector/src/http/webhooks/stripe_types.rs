@@ -191,6 +191,20 @@ pub struct Charge {
     pub refunds: Option<List<Refund>>,
 }
 
+/// `invoice_payment` (basil: `invoice_payment.paid`), the link from an invoice to the payment
+/// intent or charge that paid it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InvoicePaymentObject {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub invoice: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub amount_paid: Option<i64>,
+    #[serde(default)]
+    pub payment: Option<PaymentRef>,
+}
+
 /// `refund` (`refund.created`, `refund.updated`, `charge.refund.updated`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Refund {
