@@ -44,6 +44,7 @@ mod payouts;
 mod portal;
 mod refund;
 mod report;
+mod stripe;
 pub mod test_cluster;
 
 mod embedded {
@@ -303,7 +304,7 @@ impl Store for PgStore {
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        let r = retry(|| ops::stripe_event(self, &e)).await;
+        let r = retry(|| stripe::stripe_event(self, &e)).await;
         if r.is_ok() {
             self.stats().record(1);
         }

@@ -32,6 +32,7 @@ mod portal;
 mod refund;
 mod report;
 mod schema;
+mod stripe;
 mod writer;
 
 use writer::{Job, JobImpl, WriterStats};
@@ -212,7 +213,7 @@ impl Store for SqliteStore {
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        self.exec(move |conn| ops::stripe_event(conn, &e)).await
+        self.exec(move |conn| stripe::stripe_event(conn, &e)).await
     }
 
     async fn import_items(

@@ -167,6 +167,8 @@ pub struct StripeEventIn {
     /// Stripe delivers twice in either order: count it once (domain `first_payment`).
     pub first_payment: bool,
     pub now: i64,
+    /// Stripe's money events, ids, test mode (see [`StripeMoney`]).
+    pub money: StripeMoney,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +177,14 @@ pub enum StripeOutcome {
     Duplicate,
     /// Recorded (`sale` is `None` when the event needed no new sale).
     Recorded { sale: Option<SaleOut> },
+    /// A money event (refund, dispute, async payment result, free-trial link) settled.
+    Settled(StripeMoneyOut),
 }
+
+pub use stripe::{
+    PaymentResult, StripeFactIn, StripeIds, StripeLinkIn, StripeMoney, StripeMoneyOut,
+};
+mod stripe;
 /// One CSV row of a file with sales and refunds (SPEC §13: "CSV import also takes refund
 /// rows"), in file order: a refund may follow its sale in the same file.
 #[derive(Debug, Clone)]
