@@ -204,6 +204,8 @@ fn only(rows: ReportRows, affiliate: &str) -> ReportRows {
             .into_iter()
             .filter(|e| e.affiliate == affiliate)
             .collect(),
+        // tenant-wide counts: not the affiliate's to see
+        test_mode: Default::default(),
     }
 }
 
