@@ -842,8 +842,8 @@ async fn collectors_starting_together_migrate_once() {
     }
     assert_eq!(
         sql_i64(&url, "SELECT count(*) FROM refinery_schema_history").await,
-        2,
-        "V1__initial and V2__refunds, each applied once"
+        3,
+        "V1__initial, V2__refunds and V3__admin, each applied once"
     );
     // a database migrated by a newer build is refused
     sql_exec(
