@@ -15,6 +15,7 @@
 //! webhooks/     payment providers  /webhooks/stripe (+ its typed events)
 //! demo.rs       /demo/checkout (--demo): plays Stripe, in-process
 //! statics.rs    tracker files, dashboard, www/, JSON 404 / 405
+//! dashboard_assets.rs  the dashboard's script, style and icon (also without --www)
 //! (crate::metrics: /readyz, /metrics and the request counters; crate::body: the draining
 //! body reader)
 //! ```
@@ -33,6 +34,7 @@ use crate::state::AppState;
 
 pub mod admin;
 pub mod api;
+pub mod dashboard_assets;
 pub mod demo;
 pub mod error;
 pub mod extract;
@@ -138,6 +140,9 @@ pub fn app(state: AppState) -> Router {
         .route("/tracking.js", get(statics::tracking_js))
         .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
         .route("/dashboard", get(statics::dashboard))
+        .route("/dashboard.js", get(dashboard_assets::script))
+        .route("/style.css", get(dashboard_assets::style))
+        .route("/favicon.svg", get(dashboard_assets::favicon))
         .route("/healthz", get(statics::healthz))
         .route("/readyz", get(crate::metrics::ready))
         .route("/metrics", get(crate::metrics::render))
