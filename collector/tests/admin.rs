@@ -1391,3 +1391,99 @@ async fn tenant_isolation_on_every_admin_route() {
         assert_eq!(r.body["tenant"], "b", "{b}");
     }
 }
+
+/// Payouts and conversion status changes (money changes outside the catalog) are audited too;
+/// a refused one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payouts_and_declines_are_audited() {
+    for t in harnesses(None).await {
+        let b = t.backend;
+        let me = call(&t, "GET", "/api/v1/whoami", Some(A_ADMIN), None)
+            .await
+            .body["key_id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let cid = click(&t, "a", "https://shop-a.example", "alice").await.body["cid"]
+            .as_str()
+            .expect("cid")
+            .to_string();
+        for (tx, cents) in [("tx1", 10000), ("tx2", 5000)] {
+            let r = call(
+                &t,
+                "POST",
+                "/api/v1/track/sale",
+                Some(A_API),
+                Some(json!({"transaction_id": tx, "amount_cents": cents, "click_id": cid})),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
+        }
+        let r = call(
+            &t,
+            "POST",
+            "/api/v1/payouts",
+            Some(A_ADMIN),
+            Some(json!({"affiliate":"alice"})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
+        let r = call(
+            &t,
+            "POST",
+            "/api/v1/payouts",
+            Some(A_ADMIN),
+            Some(json!({"affiliate":"alice"})),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{b}: {}",
+            r.body
+        );
+        let r = call(
+            &t,
+            "POST",
+            "/api/v1/track/sale",
+            Some(A_API),
+            Some(json!({"transaction_id": "tx3", "amount_cents": 2000, "click_id": cid})),
+        )
+        .await;
+        let sale_id = r.body["sale_id"].to_string();
+        let r = call(
+            &t,
+            "PATCH",
+            &format!("/api/v1/conversions/{sale_id}"),
+            Some(A_ADMIN),
+            Some(json!({"status":"declined"})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
+        let r = call(&t, "GET", "/api/v1/audit", Some(A_ADMIN), None).await;
+        let rows = r.body["audit"].as_array().expect("rows");
+        assert_eq!(rows.len(), 2, "{b}: {}", r.body);
+        assert_eq!(rows[1]["action"], "POST /api/v1/payouts", "{b}");
+        assert_eq!(rows[1]["actor"], me.as_str(), "{b}");
+        assert_eq!(
+            rows[1]["summary"], "paid payout #1 to `alice`: 4500 cents USD (2 entries)",
+            "{b}: {}",
+            r.body
+        );
+        assert_eq!(
+            rows[0]["action"],
+            format!("PATCH /api/v1/conversions/{sale_id}"),
+            "{b}"
+        );
+        assert!(
+            rows[0]["summary"]
+                .as_str()
+                .unwrap_or("")
+                .contains("declined (commission reversed: 600 cents)"),
+            "{b}: {}",
+            r.body
+        );
+        let r = call(&t, "GET", "/api/v1/audit", Some(B_ADMIN), None).await;
+        assert_eq!(r.body["audit"], json!([]), "{b}");
+    }
+}

@@ -118,14 +118,19 @@ pub fn app(state: AppState) -> Router {
                 .layer(rate_limit.clone()),
         );
 
+    // operators' money changes get an audit line (admin::audit)
+    let audited = middleware::from_fn_with_state(state.clone(), admin::audit::audit_change);
     let mut server = Router::new()
         .route("/api/v1/track/lead", post(api::lead))
         .route("/api/v1/track/sale", post(api::sale))
         .route("/api/v1/report", get(api::report))
         .route("/api/v1/track/refund", post(api::refund))
-        .route("/api/v1/conversions/{id}", patch(api::conversion_status))
+        .route(
+            "/api/v1/conversions/{id}",
+            patch(api::conversion_status).layer(audited.clone()),
+        )
         .route("/api/v1/payouts/due", get(api::payouts_due))
-        .route("/api/v1/payouts", post(api::pay))
+        .route("/api/v1/payouts", post(api::pay).layer(audited))
         .route("/api/v1/payouts/{file}", get(api::payout))
         .route("/webhooks/stripe", post(webhooks::stripe::webhook))
         .merge(admin_routes());

@@ -5,8 +5,8 @@
 
 use clicktrail_store::admin::{errors, key_id, merge_events};
 use clicktrail_store::{
-    AffiliateRow, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
-    StoreError, TenantSpec,
+    AffiliateRow, AuditIn, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow,
+    KeyRow, StoreError, TenantSpec,
 };
 use tokio_postgres::Row;
 
@@ -403,6 +403,19 @@ pub(crate) async fn recent_events(store: &PgStore, f: &EventFilter) -> Result<Ve
     }
     tx.commit().await?;
     Ok(merge_events(out, f))
+}
+
+pub(crate) async fn audit(store: &PgStore, a: &AuditIn) -> Result<(), Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    exec(
+        &tx,
+        "INSERT INTO audit_log (tenant, actor, action, detail, created_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&a.tenant, &a.actor, &a.action, &a.summary, &a.now],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(crate) async fn audit_log(

@@ -27,7 +27,7 @@ use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
-    AffiliateRow, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
+    AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
 };
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
@@ -424,6 +424,10 @@ impl Store for PgStore {
 
     async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>> {
         retry(|| admin::recent_events(self, &f)).await
+    }
+
+    async fn audit(&self, a: AuditIn) -> StoreResult<()> {
+        retry(|| admin::audit(self, &a)).await
     }
 
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {

@@ -4,8 +4,8 @@
 
 use clicktrail_store::admin::{errors, key_id, merge_events};
 use clicktrail_store::{
-    AffiliateRow, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
-    StoreError, StoreResult,
+    AffiliateRow, AuditIn, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow,
+    KeyRow, StoreError, StoreResult,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -360,6 +360,14 @@ pub(crate) fn recent_events(conn: &Connection, f: &EventFilter) -> StoreResult<V
         out.extend(rows);
     }
     Ok(merge_events(out, f))
+}
+
+pub(crate) fn audit(conn: &Connection, a: &AuditIn) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit_log (tenant, actor, action, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![a.tenant, a.actor, a.action, a.summary, a.now])?;
+    Ok(())
 }
 
 pub(crate) fn audit_log(

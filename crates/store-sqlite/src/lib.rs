@@ -17,7 +17,7 @@ use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
-    AffiliateRow, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
+    AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
 };
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
@@ -326,6 +326,10 @@ impl Store for SqliteStore {
 
     async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>> {
         self.read(move |conn| admin::recent_events(conn, &f)).await
+    }
+
+    async fn audit(&self, a: AuditIn) -> StoreResult<()> {
+        self.exec(move |conn| admin::audit(conn, &a)).await
     }
 
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {

@@ -67,6 +67,16 @@ pub struct ChangeIn {
     pub now: i64,
 }
 
+/// An audit line written on its own (see `Store::audit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditIn {
+    pub tenant: String,
+    pub actor: String,
+    pub action: String,
+    pub summary: String,
+    pub now: i64,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AffiliateRow {
     pub code: String,

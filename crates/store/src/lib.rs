@@ -19,7 +19,8 @@ mod error;
 pub use error::{StoreError, StoreResult};
 pub mod admin;
 pub use admin::{
-    AffiliateRow, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
+    AffiliateRow, AuditIn, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow,
+    KeyRow,
 };
 
 /// How a conversion or sale names the visitor.
@@ -387,6 +388,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The recent-event log (admin::merge_events).
     async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>>;
+
+    /// One audit line for a change that is not a catalog change (payouts, conversion status).
+    async fn audit(&self, line: AuditIn) -> StoreResult<()>;
 
     /// A tenant's audit log, newest first.
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>>;

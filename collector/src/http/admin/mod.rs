@@ -6,6 +6,7 @@
 //! mod.rs      the extractors: AdminKey (admin scope, with the key id as the actor), ReadKey
 //!             (read or admin), Operator (CLICKTRAIL_ADMIN_TOKEN); the change helper
 //! catalog.rs  affiliates, conversion types, origins, keys, tenants (writes)
+//! audit.rs    audit lines for conversion status changes and payouts (a middleware)
 //! logs.rs     whoami, diagnostics, recent events, audit log (reads)
 //! ```
 //!
@@ -28,6 +29,7 @@ use super::error::AppError;
 use super::tenant::tenant_for_key;
 use crate::state::AppState;
 
+pub mod audit;
 pub mod catalog;
 pub mod logs;
 
