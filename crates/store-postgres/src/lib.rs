@@ -27,6 +27,9 @@ use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
+    AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
+};
+use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
     LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
     StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
@@ -37,6 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+mod admin;
 mod catalog;
 pub mod clicks;
 mod ops;
@@ -431,6 +435,38 @@ impl Store for PgStore {
             jobs: s.jobs.load(Ordering::Relaxed),
             max_batch: s.max_batch.load(Ordering::Relaxed),
         }
+    }
+
+    async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
+        let r = retry(|| admin::change(self, &c)).await;
+        if r.is_ok() {
+            self.stats().record(1);
+        }
+        r
+    }
+
+    async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>> {
+        retry(|| admin::affiliates(self, tenant)).await
+    }
+
+    async fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRow>> {
+        retry(|| admin::keys(self, tenant)).await
+    }
+
+    async fn diagnostics(&self, f: EventFilter) -> StoreResult<Vec<DiagnosticRow>> {
+        retry(|| admin::diagnostics(self, &f)).await
+    }
+
+    async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>> {
+        retry(|| admin::recent_events(self, &f)).await
+    }
+
+    async fn audit(&self, a: AuditIn) -> StoreResult<()> {
+        retry(|| admin::audit(self, &a)).await
+    }
+
+    async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
+        retry(|| admin::audit_log(self, tenant, limit, offset)).await
     }
 }
 

@@ -17,6 +17,9 @@ use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
+    AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
+};
+use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
     LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
     StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
@@ -25,6 +28,7 @@ use clicktrail_store::{
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+mod admin;
 mod catalog;
 mod ops;
 mod payouts;
@@ -345,6 +349,39 @@ impl Store for SqliteStore {
             jobs: self.stats.jobs.load(Ordering::Relaxed),
             max_batch: self.stats.max_batch.load(Ordering::Relaxed),
         }
+    }
+
+    async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
+        self.exec(move |conn| admin::change(conn, &c)).await
+    }
+
+    async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| admin::affiliates(conn, &tenant))
+            .await
+    }
+
+    async fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRow>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| admin::keys(conn, &tenant)).await
+    }
+
+    async fn diagnostics(&self, f: EventFilter) -> StoreResult<Vec<DiagnosticRow>> {
+        self.read(move |conn| admin::diagnostics(conn, &f)).await
+    }
+
+    async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>> {
+        self.read(move |conn| admin::recent_events(conn, &f)).await
+    }
+
+    async fn audit(&self, a: AuditIn) -> StoreResult<()> {
+        self.exec(move |conn| admin::audit(conn, &a)).await
+    }
+
+    async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| admin::audit_log(conn, &tenant, limit, offset))
+            .await
     }
 }
 

@@ -160,6 +160,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX payouts_affiliate ON payouts (tenant, affiliate);
     CREATE INDEX conversions_affiliate ON conversions (tenant, affiliate, id);
     "#,
+    // v6: the admin API (SPEC §14): affiliate names; the audit log, diagnostics and refunds
+    // read per tenant, newest first.
+    r#"
+    ALTER TABLE affiliates ADD COLUMN name TEXT;
+    CREATE INDEX audit_log_tenant ON audit_log (tenant, id);
+    CREATE INDEX diagnostics_tenant ON diagnostics (tenant, id);
+    CREATE INDEX refunds_tenant_time ON refunds (tenant, created_at);
+    "#,
 ];
 
 pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {

@@ -18,6 +18,11 @@ use serde::{Deserialize, Serialize};
 mod error;
 mod portal;
 pub use error::{StoreError, StoreResult};
+pub mod admin;
+pub use admin::{
+    AffiliateRow, AuditIn, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow,
+    KeyRow,
+};
 pub use portal::{PortalActivity, PortalConversion, PortalPayout};
 
 /// How a conversion or sale names the visitor.
@@ -406,6 +411,29 @@ pub trait Store: Send + Sync + 'static {
     async fn diagnostics_count(&self) -> StoreResult<i64>;
 
     fn write_stats(&self) -> WriteStats;
+
+    // ---- the admin API (SPEC §14; crate::admin) ----
+
+    /// One catalog change, its audit line and a catalog-version bump, in one transaction.
+    async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()>;
+
+    /// A tenant's affiliates (disabled ones included), oldest first.
+    async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>>;
+
+    /// A tenant's keys (revoked ones included), never their secret.
+    async fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRow>>;
+
+    /// A tenant's diagnostics, newest first (`kinds`, `since`, `limit`, `offset` of the filter).
+    async fn diagnostics(&self, f: EventFilter) -> StoreResult<Vec<DiagnosticRow>>;
+
+    /// The recent-event log (admin::merge_events).
+    async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>>;
+
+    /// One audit line for a change that is not a catalog change (payouts, conversion status).
+    async fn audit(&self, line: AuditIn) -> StoreResult<()>;
+
+    /// A tenant's audit log, newest first.
+    async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>>;
 }
 
 /// The 404 for a target that resolves to no CID (the same words on every backend).
