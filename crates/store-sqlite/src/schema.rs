@@ -151,6 +151,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         stripe_id TEXT NOT NULL, cid TEXT NOT NULL, created_at INTEGER NOT NULL,
         PRIMARY KEY (tenant, kind, stripe_id)) WITHOUT ROWID;
     "#,
+    // v5: affiliate portal links (SPEC §14), stored hashed; at most one live link per affiliate.
+    r#"
+    CREATE TABLE portal_links (
+        token_hash TEXT PRIMARY KEY, tenant TEXT NOT NULL, affiliate TEXT NOT NULL,
+        created_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
+    CREATE UNIQUE INDEX portal_links_live ON portal_links (tenant, affiliate) WHERE revoked_at IS NULL;
+    CREATE INDEX payouts_affiliate ON payouts (tenant, affiliate);
+    CREATE INDEX conversions_affiliate ON conversions (tenant, affiliate, id);
+    "#,
 ];
 
 pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {
