@@ -204,6 +204,8 @@ fn only(rows: ReportRows, affiliate: &str) -> ReportRows {
             .into_iter()
             .filter(|e| e.affiliate == affiliate)
             .collect(),
+        // the tenant's test-mode counts are not the affiliate's
+        test_mode: Default::default(),
     }
 }
 

@@ -844,8 +844,8 @@ async fn collectors_starting_together_migrate_once() {
     }
     assert_eq!(
         sql_i64(&url, "SELECT count(*) FROM refinery_schema_history").await,
-        3,
-        "V1__initial, V2__refunds and V3__stripe_money, each applied once"
+        4,
+        "V1__initial, V2__refunds, V3__stripe_money and V4__portal_links, each applied once"
     );
     // a database migrated by a newer build is refused
     sql_exec(
