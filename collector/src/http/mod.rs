@@ -40,6 +40,7 @@ pub mod error;
 pub mod extract;
 pub mod first_party;
 pub mod layers;
+pub mod portal;
 pub mod rejections;
 pub mod statics;
 pub mod tenant;
@@ -132,6 +133,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/payouts/due", get(api::payouts_due))
         .route("/api/v1/payouts", post(api::pay).layer(audited))
         .route("/api/v1/payouts/{file}", get(api::payout))
+        .route(
+            "/api/v1/affiliates/{code}/portal-link",
+            post(portal::create_link).delete(portal::revoke_link),
+        )
+        .route("/portal/{file}", get(portal::portal))
+        .route("/portal.js", get(portal::script))
         .route("/webhooks/stripe", post(webhooks::stripe::webhook))
         .merge(admin_routes());
     if state.demo {

@@ -31,8 +31,9 @@ use clicktrail_store::{
 };
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
-    LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut, Store,
-    StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
+    LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
+    StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
+    WriteStats,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
@@ -44,8 +45,10 @@ mod catalog;
 pub mod clicks;
 mod ops;
 mod payouts;
+mod portal;
 mod refund;
 mod report;
+mod stripe;
 pub mod test_cluster;
 
 mod embedded {
@@ -305,7 +308,7 @@ impl Store for PgStore {
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        let r = retry(|| ops::stripe_event(self, &e)).await;
+        let r = retry(|| stripe::stripe_event(self, &e)).await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -355,6 +358,38 @@ impl Store for PgStore {
 
     async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut> {
         retry(|| payouts::payout(self, tenant, id)).await
+    }
+
+    async fn portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        retry(|| portal::link(self, tenant, affiliate, token_hash, now)).await
+    }
+
+    async fn revoke_portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        retry(|| portal::revoke(self, tenant, affiliate, now)).await
+    }
+
+    async fn portal_lookup(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
+        retry(|| portal::lookup(self, token_hash)).await
+    }
+
+    async fn portal_activity(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        limit: i64,
+    ) -> StoreResult<PortalActivity> {
+        retry(|| portal::activity(self, tenant, affiliate, limit)).await
     }
 
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {

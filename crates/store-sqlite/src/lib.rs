@@ -21,8 +21,9 @@ use clicktrail_store::{
 };
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
-    LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut, Store,
-    StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
+    LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
+    StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
+    WriteStats,
 };
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -31,9 +32,11 @@ mod admin;
 mod catalog;
 mod ops;
 mod payouts;
+mod portal;
 mod refund;
 mod report;
 mod schema;
+mod stripe;
 mod writer;
 
 use writer::{Job, JobImpl, WriterStats};
@@ -214,7 +217,7 @@ impl Store for SqliteStore {
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        self.exec(move |conn| ops::stripe_event(conn, &e)).await
+        self.exec(move |conn| stripe::stripe_event(conn, &e)).await
     }
 
     async fn import_items(
@@ -265,6 +268,49 @@ impl Store for SqliteStore {
     async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut> {
         let tenant = tenant.to_string();
         self.read(move |conn| payouts::payout(conn, &tenant, id))
+            .await
+    }
+
+    async fn portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (t, a, h) = (
+            tenant.to_string(),
+            affiliate.to_string(),
+            token_hash.to_string(),
+        );
+        self.exec(move |conn| portal::link(conn, &t, &a, &h, now))
+            .await
+    }
+
+    async fn revoke_portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let (t, a) = (tenant.to_string(), affiliate.to_string());
+        self.exec(move |conn| portal::revoke(conn, &t, &a, now))
+            .await
+    }
+
+    async fn portal_lookup(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
+        let h = token_hash.to_string();
+        self.read(move |conn| portal::lookup(conn, &h)).await
+    }
+
+    async fn portal_activity(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        limit: i64,
+    ) -> StoreResult<PortalActivity> {
+        let (t, a) = (tenant.to_string(), affiliate.to_string());
+        self.read(move |conn| portal::activity(conn, &t, &a, limit))
             .await
     }
 

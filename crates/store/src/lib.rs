@@ -16,12 +16,14 @@ use clicktrail_domain::{Cid, Payout};
 use serde::{Deserialize, Serialize};
 
 mod error;
+mod portal;
 pub use error::{StoreError, StoreResult};
 pub mod admin;
 pub use admin::{
     AffiliateRow, AuditIn, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow,
     KeyRow,
 };
+pub use portal::{PortalActivity, PortalConversion, PortalPayout};
 
 /// How a conversion or sale names the visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +172,8 @@ pub struct StripeEventIn {
     /// Stripe delivers twice in either order: count it once (domain `first_payment`).
     pub first_payment: bool,
     pub now: i64,
+    /// Stripe's money events, ids, test mode (see [`StripeMoney`]).
+    pub money: StripeMoney,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +182,14 @@ pub enum StripeOutcome {
     Duplicate,
     /// Recorded (`sale` is `None` when the event needed no new sale).
     Recorded { sale: Option<SaleOut> },
+    /// A money event (refund, dispute, async payment result, free-trial link) settled.
+    Settled(StripeMoneyOut),
 }
+
+pub use stripe::{
+    PaymentResult, StripeFactIn, StripeIds, StripeLinkIn, StripeMoney, StripeMoneyOut,
+};
+mod stripe;
 /// One CSV row of a file with sales and refunds (SPEC §13: "CSV import also takes refund
 /// rows"), in file order: a refund may follow its sale in the same file.
 #[derive(Debug, Clone)]
@@ -353,6 +364,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// One payout with its lines; 404 `unknown_payout`.
     async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut>;
+
+    /// Makes `token_hash` the affiliate's one portal link: earlier links stop working (SPEC §14:
+    /// create and rotate are the same act, since a token is shown once and stored hashed).
+    async fn portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Revokes the affiliate's portal link; `false` when there was none.
+    async fn revoke_portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+
+    /// The (tenant, affiliate) of a live portal link.
+    async fn portal_lookup(&self, token_hash: &str) -> StoreResult<Option<(String, String)>>;
+
+    /// One affiliate's newest `limit` conversions and all their payouts.
+    async fn portal_activity(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        limit: i64,
+    ) -> StoreResult<PortalActivity>;
 
     /// Creates or updates what the specs declare (tenants, affiliates, conversion types,
     /// origins, keys); deletes nothing. Bumps the catalog version.
