@@ -167,12 +167,15 @@ describe("chromium", () => {
     await eventually(async () => (await page.getAttribute(
       'tr[data-code="alice"] [data-testid="affiliate-action-result"]', "data-state")) !== null, 8000, "portal link");
     const portal = await page.textContent('tr[data-code="alice"] [data-testid="affiliate-action-result"]');
-    assert.ok(/\/portal\//.test(portal) || /HTTP 404/.test(portal), portal);
+    assert.match(portal, /\/portal\/[A-Za-z0-9_-]+/, portal);
 
     // the audit log names the key that made each change
     const audit = await collector.api("GET", "/api/v1/audit", ADMIN_KEY);
-    assert.deepEqual(audit.body.audit.map((a) => a.action).slice(-2),
-      ["PATCH /api/v1/affiliates/newaff", "POST /api/v1/affiliates"]);
+    const me = (await collector.api("GET", "/api/v1/whoami", ADMIN_KEY)).body.key_id;
+    assert.deepEqual(audit.body.audit.map((a) => a.action), ["POST /api/v1/affiliates/alice/portal-link",
+      "PATCH /api/v1/affiliates/newaff", "POST /api/v1/payouts", "POST /api/v1/affiliates"]);
+    assert.ok(audit.body.audit.every((a) => a.actor === me));
+    assert.ok(!JSON.stringify(audit.body).includes(portal.split("/portal/")[1] || "no token"), "no portal token in the audit");
 
     // signed out: the key is gone from the tab
     await page.click(testid("signout"));
