@@ -185,4 +185,21 @@ describe("chromium", () => {
     assert.deepEqual(await page.pageErrors(), []);
     await sleep(0);
   });
+
+  test("a read key sees the figures and no admin section", async () => {
+    const page = await engine.newPage(site);
+    await page.goto(`${collector.origin}/dashboard`);
+    await page.waitForSelector(`${testid("dashboard")}[data-signed-in="no"]`);
+    await page.fill(testid("api-key"), INGEST_KEY);
+    await page.click(testid("signin-submit"));
+    await page.waitForSelector(`${testid("dashboard")}[data-signed-in="read"]`);
+    await page.waitForSelector('tr[data-testid="event-row"][data-kind="sale"]');
+    assert.equal(await page.evaluate(() => document.getElementById("admin").hidden), true);
+    assert.equal(await page.getAttribute(testid("total-clicks"), "data-value"), "1");
+    // another browsing context starts signed out (nothing in localStorage or cookies)
+    const other = await engine.newPage(site);
+    await other.goto(`${collector.origin}/dashboard`);
+    await other.waitForSelector(`${testid("dashboard")}[data-signed-in="no"]`);
+    assert.deepEqual(await page.pageErrors(), []);
+  });
 });
