@@ -501,12 +501,37 @@ async fn async_payments_count_only_once_they_succeed() {
         assert_eq!(rep["totals"]["conversions"], 2, "{b}: {rep}");
         assert_eq!(due(&t, "alice").await, 3000, "{b}");
         assert_eq!(books(&t, ok_id).await, (1500, 0), "{b}");
+        // a checkout with `invoice_creation` completed unpaid: its invoice.paid is the money
+        let mut held = session("inv", "unpaid");
+        held["invoice"] = json!("in_async");
+        let inv_evs = [
+            event(
+                "current",
+                "evt_inv_c",
+                "checkout.session.completed",
+                held,
+                NOW - 900,
+            ),
+            event(
+                "current",
+                "evt_inv_p",
+                "invoice.paid",
+                invoice("current", "in_async", 5000, "manual", "pi_inv", None),
+                NOW - 800,
+            ),
+        ];
+        deliver(&t, &inv_evs[..1], &[0]).await;
+        assert_eq!(due(&t, "alice").await, 3000, "{b}: held until paid");
+        deliver(&t, &inv_evs, &[1, 0, 1]).await;
+        assert_eq!(due(&t, "alice").await, 4500, "{b}");
+        let rep = t.report("").await;
+        assert_eq!(rep["totals"]["conversions"], 3, "{b}: {rep}");
         // a failure told before its completion: one declined sale, nothing accrued
         let late = evs("late", "failed");
         deliver(&t, &late, &[1, 0, 1, 0]).await;
         let rep = t.report("").await;
-        assert_eq!(rep["totals"]["conversions"], 2, "{b}: {rep}");
-        assert_eq!(rep["totals"]["commissionCents"], 3000, "{b}: {rep}");
+        assert_eq!(rep["totals"]["conversions"], 3, "{b}: {rep}");
+        assert_eq!(rep["totals"]["commissionCents"], 4500, "{b}: {rep}");
     }
 }
 

@@ -268,7 +268,8 @@ pub fn merge(facts: &mut Vec<Fact>, new: Fact) -> bool {
 mod tests {
     use super::*;
     use crate::ledger::EntryKind;
-    use crate::payout::{due, totals, EntryView};
+    use crate::payout::{due, EntryView};
+    use crate::report::{build, ReportRows, ReportScope};
     use proptest::prelude::*;
 
     fn refund(key: &str, amount: i64, state: FactState, at: i64, created: i64) -> Fact {
@@ -395,10 +396,17 @@ mod tests {
         assert_eq!(s.reversal_delta_cents, 0);
     }
 
-    /// One sale's money as the store keeps it: entries, recorded refunds, facts.
+    /// Sales' money as the store keeps it: one ledger for all, and per sale its recorded
+    /// refunds and Stripe facts.
     #[derive(Debug, Clone, Default)]
     struct Sim {
         entries: Vec<EntryView>,
+        sales: Vec<SimSale>,
+    }
+
+    #[derive(Debug, Clone, Default)]
+    struct SimSale {
+        affiliate: String,
         refunded: i64,
         stripe_applied: i64,
         facts: Vec<Fact>,
@@ -408,52 +416,67 @@ mod tests {
     const AMOUNT: i64 = 10_000;
 
     impl Sim {
-        fn new(accrued: i64) -> Sim {
+        fn new(sales: &[(usize, i64)]) -> Sim {
             let mut s = Sim::default();
-            s.push(EntryKind::Accrual, accrued);
+            for (i, (aff, accrued)) in sales.iter().enumerate() {
+                let affiliate = ["a", "b"][*aff % 2].to_string();
+                s.sales.push(SimSale {
+                    affiliate,
+                    ..SimSale::default()
+                });
+                s.push(i, EntryKind::Accrual, *accrued);
+            }
             s
         }
-        fn push(&mut self, kind: EntryKind, amount: i64) {
+        fn push(&mut self, sale: usize, kind: EntryKind, amount: i64) {
             let id = self.entries.len() as i64;
+            let sl = &self.sales[sale];
             self.entries.push(EntryView {
                 id,
-                conversion_id: 1,
-                affiliate: "a".into(),
+                conversion_id: sale as i64,
+                affiliate: sl.affiliate.clone(),
                 currency: "USD".into(),
                 kind,
                 amount_cents: amount,
                 available_at: 0,
                 paid: false,
-                held: false,
+                held: sl.held,
             });
         }
-        fn sum(&self, kind: EntryKind) -> i64 {
+        fn sum(&self, sale: usize, kind: Option<EntryKind>) -> i64 {
             self.entries
                 .iter()
-                .filter(|e| e.kind == kind)
+                .filter(|e| e.conversion_id == sale as i64 && kind.is_none_or(|k| e.kind == k))
                 .map(|e| e.amount_cents)
                 .sum()
         }
-        fn books(&self) -> Books {
+        fn books(&self, sale: usize) -> Books {
+            let sl = &self.sales[sale];
             Books {
                 amount_cents: AMOUNT,
-                accrued_cents: self.sum(EntryKind::Accrual),
-                reversed_cents: -self.sum(EntryKind::Reversal),
-                refunded_cents: self.refunded,
-                stripe_applied_cents: self.stripe_applied,
+                accrued_cents: self.sum(sale, Some(EntryKind::Accrual)),
+                reversed_cents: -self.sum(sale, Some(EntryKind::Reversal)),
+                refunded_cents: sl.refunded,
+                stripe_applied_cents: sl.stripe_applied,
                 declined: false,
             }
         }
-        fn event(&mut self, f: Fact) {
-            merge(&mut self.facts, f);
-            let s = settle(&self.books(), &self.facts).unwrap();
-            self.refunded += s.refund_delta_cents;
-            self.stripe_applied += s.refund_delta_cents;
+        /// What a store does with one delivered event: keep the fact, settle the sale.
+        fn event(&mut self, sale: usize, f: Fact) {
+            merge(&mut self.sales[sale].facts, f);
+            let s = settle(&self.books(sale), &self.sales[sale].facts).unwrap();
+            let sl = &mut self.sales[sale];
+            sl.refunded += s.refund_delta_cents;
+            sl.stripe_applied += s.refund_delta_cents;
+            sl.held = s.held;
             if s.reversal_delta_cents != 0 {
-                self.push(EntryKind::Reversal, -s.reversal_delta_cents);
+                self.push(sale, EntryKind::Reversal, -s.reversal_delta_cents);
             }
-            self.held = s.held;
-            for e in &mut self.entries {
+            for e in self
+                .entries
+                .iter_mut()
+                .filter(|e| e.conversion_id == sale as i64)
+            {
                 e.held = s.held;
             }
         }
@@ -474,7 +497,7 @@ mod tests {
     /// dispute; events carry increasing `created` times.
     fn story() -> impl Strategy<Value = Vec<Fact>> {
         let step = (0u8..4, 1i64..4_000, 0usize..3, any::<bool>());
-        proptest::collection::vec(step, 1..12).prop_map(|steps| {
+        proptest::collection::vec(step, 1..10).prop_map(|steps| {
             let mut out = Vec::new();
             let mut refunds: Vec<(String, i64, i64)> = Vec::new();
             let mut t = 0;
@@ -512,52 +535,121 @@ mod tests {
     }
 
     proptest! {
-        /// Any story of partial refunds (some failing), disputes (held, won, lost) and payouts,
-        /// delivered in any order and each event twice: reversals never exceed accruals and
-        /// never go below zero, the states sum to the entries, paying twice pays nothing more,
-        /// and the ledger ends at the same total as the story told in order.
+        /// Any sales (two affiliates) with any stories of partial refunds (some failing),
+        /// disputes (held, won, lost) and payouts, each event delivered twice and all of them
+        /// shuffled together: per sale, reversals stay within [0, accrual]; the report's
+        /// commission and ledger states equal the sum of the entries; paying twice pays
+        /// nothing more and held entries are never due; and every sale ends at the same
+        /// ledger total as its story told in order.
         #[test]
         fn the_ledger_with_disputes(
-            bp in 0i64..=10_000,
-            facts in story(),
-            order in proptest::collection::vec(any::<u64>(), 0..40),
-            pays in proptest::collection::vec(any::<bool>(), 0..40),
+            sales in proptest::collection::vec((0usize..2, 0i64..=10_000, story()), 1..4),
+            order in proptest::collection::vec(any::<u64>(), 0..80),
+            pays in proptest::collection::vec(any::<bool>(), 0..80),
         ) {
-            let accrued = crate::money::share_half_up(AMOUNT, bp).unwrap();
+            let heads: Vec<(usize, i64)> = sales
+                .iter()
+                .map(|(aff, bp, _)| (*aff, crate::money::share_half_up(AMOUNT, *bp).unwrap()))
+                .collect();
             // in order, once each
-            let mut inorder = Sim::new(accrued);
-            for f in &facts {
-                inorder.event(f.clone());
+            let mut inorder = Sim::new(&heads);
+            for (i, (_, _, facts)) in sales.iter().enumerate() {
+                for f in facts {
+                    inorder.event(i, f.clone());
+                }
             }
-            // shuffled, every event twice, payouts in between
-            let mut deliveries: Vec<Fact> = facts.iter().chain(facts.iter()).cloned().collect();
+            // every event twice, all sales shuffled together, payouts in between
+            let mut deliveries: Vec<(usize, Fact)> = Vec::new();
+            for _ in 0..2 {
+                for (i, (_, _, facts)) in sales.iter().enumerate() {
+                    deliveries.extend(facts.iter().map(|f| (i, f.clone())));
+                }
+            }
             let n = deliveries.len();
             for (i, k) in order.iter().enumerate().filter(|_| n > 0) {
                 deliveries.swap(i % n, (*k as usize) % n);
             }
-            let mut sim = Sim::new(accrued);
+            let mut sim = Sim::new(&heads);
             let mut paid_total = 0;
-            for (i, f) in deliveries.into_iter().enumerate() {
-                sim.event(f);
-                let rev = -sim.sum(EntryKind::Reversal);
-                prop_assert!(rev >= 0 && rev <= accrued, "reversed {rev} of {accrued}");
-                prop_assert!(sim.refunded >= 0 && sim.refunded <= AMOUNT);
-                if pays.get(i).copied().unwrap_or(false) {
+            for (step, (sale, f)) in deliveries.into_iter().enumerate() {
+                sim.event(sale, f);
+                for (i, (_, accrued)) in heads.iter().enumerate() {
+                    let rev = -sim.sum(i, Some(EntryKind::Reversal));
+                    prop_assert!(rev >= 0 && rev <= *accrued, "sale {i}: reversed {rev} of {accrued}");
+                    prop_assert!(sim.sales[i].refunded >= 0 && sim.sales[i].refunded <= AMOUNT);
+                }
+                if pays.get(step).copied().unwrap_or(false) {
                     paid_total += sim.pay();
                     prop_assert_eq!(sim.pay(), 0, "paying twice pays nothing more");
-                    if sim.held {
-                        prop_assert!(due(&sim.entries, 0).unwrap().is_empty());
+                    prop_assert!(due(&sim.entries, 0).unwrap().is_empty());
+                }
+                for d in due(&sim.entries, 0).unwrap() {
+                    for id in d.entries {
+                        prop_assert!(!sim.entries[id as usize].held, "a held entry is never due");
                     }
                 }
-                let t = totals(&sim.entries, 0).unwrap();
+                // the report equals the sum of the entries
+                let rows = ReportRows {
+                    conversions: heads
+                        .iter()
+                        .enumerate()
+                        .map(|(i, _)| {
+                            (
+                                Some(sim.sales[i].affiliate.clone()),
+                                "2026-11-19".to_string(),
+                                "USD".to_string(),
+                                1,
+                                AMOUNT,
+                                sim.sum(i, None),
+                            )
+                        })
+                        .collect(),
+                    ledger: sim.entries.clone(),
+                    ..ReportRows::default()
+                };
+                let scope = ReportScope {
+                    tenant_id: "t",
+                    from: "2026-11-19".into(),
+                    to: "2026-11-19".into(),
+                    currency: "USD",
+                    affiliates: &[],
+                    now: 0,
+                };
+                let r = build(scope, &rows).unwrap();
                 let total: i64 = sim.entries.iter().map(|e| e.amount_cents).sum();
-                prop_assert_eq!(t.pending_cents + t.approved_cents + t.paid_cents, total);
-                prop_assert_eq!(t.paid_cents, paid_total);
+                let l = r.totals.ledger;
+                prop_assert_eq!(r.totals.counts.commission_cents, total);
+                prop_assert_eq!(l.pending_cents + l.approved_cents + l.paid_cents, total);
+                prop_assert_eq!(l.paid_cents, paid_total);
+                let held: i64 = sim.entries.iter().filter(|e| e.held && !e.paid).map(|e| e.amount_cents).sum();
+                prop_assert_eq!(l.pending_cents, held, "with no hold days, pending is what is held");
             }
-            let net = |s: &Sim| s.entries.iter().map(|e| e.amount_cents).sum::<i64>();
-            prop_assert_eq!(net(&sim), net(&inorder));
-            prop_assert_eq!(sim.refunded, inorder.refunded);
-            prop_assert_eq!(sim.held, inorder.held);
+            for (i, (_, _, facts)) in sales.iter().enumerate() {
+                // the truth of the story: refunds that did not fail, a lost dispute
+                let mut last: Vec<&Fact> = Vec::new();
+                for f in facts.iter().filter(|f| f.kind != FactKind::ChargeRefunded) {
+                    last.retain(|x| !(x.kind == f.kind && x.key == f.key));
+                    last.push(f);
+                }
+                let refunded: i64 = last
+                    .iter()
+                    .filter(|f| f.kind == FactKind::Refund && f.state == FactState::Counted)
+                    .map(|f| f.amount_cents)
+                    .sum::<i64>()
+                    .min(AMOUNT);
+                let lost = last.iter().any(|f| f.state == FactState::Lost);
+                let accrued = heads[i].1;
+                let reversed = if lost {
+                    accrued
+                } else {
+                    reversal_target(accrued, AMOUNT, refunded).unwrap()
+                };
+                prop_assert_eq!(sim.sales[i].refunded, refunded, "sale {} refunded", i);
+                prop_assert_eq!(sim.sum(i, None), accrued - reversed, "sale {} net", i);
+                prop_assert_eq!(sim.sum(i, None), inorder.sum(i, None), "sale {}", i);
+                prop_assert_eq!(sim.sales[i].refunded, inorder.sales[i].refunded);
+                prop_assert_eq!(sim.sales[i].held, inorder.sales[i].held);
+            }
         }
     }
 }

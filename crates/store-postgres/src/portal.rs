@@ -90,6 +90,7 @@ pub(crate) async fn activity(
                   WHERE l.conversion_id = c.id AND l.affiliate = c.affiliate)::text,
                 c.created_at
          FROM conversions c WHERE c.tenant = $1 AND c.affiliate = $2
+           AND (c.livemode OR coalesce((SELECT count_test_payments FROM tenants WHERE id = $1), false))
          ORDER BY c.id DESC LIMIT $3",
         &[&tenant, &affiliate, &limit],
     )

@@ -121,6 +121,16 @@ async fn body(tx: &Tx<'_>, e: &StripeEventIn) -> Result<StripeOutcome, Fail> {
     // invoice, in either order): one sale, credited to the visitor if it was not yet
     if let Some((id, attributed)) = same_payment(tx, &s.tenant, &m.ids).await? {
         merge_ids(tx, id, &m.ids).await?;
+        if paid(e) {
+            // the invoice of a checkout that completed unpaid: the money is in
+            exec(
+                tx,
+                "UPDATE conversions SET held_payment = false, status = 'approved'
+                 WHERE id = $1 AND held_payment AND status = 'pending'",
+                &[&id],
+            )
+            .await?;
+        }
         let would = resolve(tx, &s.tenant, &s.target)
             .await?
             .is_some_and(|r| clicktrail_domain::attribution::attributes(r.expires_at, s.now));
@@ -150,6 +160,13 @@ async fn body(tx: &Tx<'_>, e: &StripeEventIn) -> Result<StripeOutcome, Fail> {
         settle_sale(tx, e, id).await?;
     }
     Ok(out)
+}
+
+/// The event tells a payment that went through (not one waiting for an async method).
+fn paid(e: &StripeEventIn) -> bool {
+    e.sale
+        .as_ref()
+        .is_some_and(|s| s.status == Status::Approved && !e.money.hold_payment)
 }
 
 async fn by_transaction(tx: &Tx<'_>, tenant: &str, t: &str) -> Result<Option<i64>, Fail> {

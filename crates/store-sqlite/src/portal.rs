@@ -55,6 +55,8 @@ pub(crate) fn activity(
                   WHERE l.conversion_id = c.id AND l.affiliate = c.affiliate),
                 c.created_at
          FROM conversions c WHERE c.tenant = ?1 AND c.affiliate = ?2
+           AND (c.livemode = 1
+                OR coalesce((SELECT count_test_payments FROM tenants WHERE id = ?1), 0) = 1)
          ORDER BY c.id DESC LIMIT ?3",
     )?;
     let conversions = st

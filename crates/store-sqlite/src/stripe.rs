@@ -66,6 +66,14 @@ pub(crate) fn stripe_event(conn: &Connection, e: &StripeEventIn) -> StoreResult<
     // invoice, in either order): one sale, credited to the visitor if it was not yet
     if let Some((id, attributed)) = same_payment(conn, &s.tenant, &m.ids)? {
         merge_ids(conn, id, &m.ids)?;
+        if paid(e) {
+            // the invoice of a checkout that completed unpaid: the money is in
+            conn.prepare_cached(
+                "UPDATE conversions SET held_payment = 0, status = 'approved'
+                 WHERE id = ?1 AND held_payment = 1 AND status = 'pending'",
+            )?
+            .execute([id])?;
+        }
         let would = resolve(conn, &s.tenant, &s.target)?
             .is_some_and(|r| clicktrail_domain::attribution::attributes(r.expires_at, s.now));
         if !attributed && would {
@@ -92,6 +100,13 @@ pub(crate) fn stripe_event(conn: &Connection, e: &StripeEventIn) -> StoreResult<
         settle_sale(conn, e, id)?;
     }
     Ok(out)
+}
+
+/// The event tells a payment that went through (not one waiting for an async method).
+fn paid(e: &StripeEventIn) -> bool {
+    e.sale
+        .as_ref()
+        .is_some_and(|s| s.status == Status::Approved && !e.money.hold_payment)
 }
 
 fn by_transaction(conn: &Connection, tenant: &str, tx: &str) -> StoreResult<Option<i64>> {

@@ -34,8 +34,8 @@ pub struct PortalPayout {
     pub created_at: i64,
 }
 
-/// The affiliate's newest conversions (up to the asked limit) and all their payouts, newest
-/// first.
+/// The affiliate's newest conversions (up to the asked limit; Stripe test-mode sales only when
+/// the tenant counts them, as in the report) and all their payouts, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PortalActivity {
     pub conversions: Vec<PortalConversion>,
