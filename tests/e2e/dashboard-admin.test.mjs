@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, test, before, after } from "node:test";
 import {
-  ROOT, Collector, Site, startEngine, eventually, cookieValue, trackdeskSnippet, freePort, sleep,
+  ROOT, ENGINES, Collector, Site, startEngine, eventually, cookieValue, trackdeskSnippet, freePort, sleep,
 } from "./harness.mjs";
 
 const ADMIN_KEY = "shop_admin_key_0123456789";
@@ -58,7 +58,8 @@ revenue_share_percent = "30"
   }
 }
 
-describe("chromium", () => {
+// E2E_ENGINES without chromium skips this file
+describe("chromium", { skip: !ENGINES.includes("chromium") && "E2E_ENGINES has no chromium" }, () => {
   let collector, site, engine;
   before(async () => {
     const dir = mkdtempSync(join(tmpdir(), "clicktrail-e2e-admin-"));
