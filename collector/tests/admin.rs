@@ -1487,3 +1487,58 @@ async fn payouts_and_declines_are_audited() {
         assert_eq!(r.body["audit"], json!([]), "{b}");
     }
 }
+
+/// Portal links (made and revoked by an admin key) are audited without their token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_links_are_audited_without_the_token() {
+    for t in harnesses(None).await {
+        let b = t.backend;
+        let r = call(
+            &t,
+            "POST",
+            "/api/v1/affiliates/alice/portal-link",
+            Some(A_ADMIN),
+            None,
+        )
+        .await;
+        assert!(r.status.is_success(), "{b}: {}", r.body);
+        let token = r.body["token"].as_str().expect("token").to_string();
+        let r = call(
+            &t,
+            "DELETE",
+            "/api/v1/affiliates/alice/portal-link",
+            Some(A_ADMIN),
+            None,
+        )
+        .await;
+        assert!(r.status.is_success(), "{b}: {}", r.body);
+        // b's admin key cannot make a link for a's affiliate, and nothing is audited for it
+        let r = call(
+            &t,
+            "POST",
+            "/api/v1/affiliates/alice/portal-link",
+            Some(B_ADMIN),
+            None,
+        )
+        .await;
+        assert!(r.status.is_client_error(), "{b}: {}", r.body);
+        let r = call(&t, "GET", "/api/v1/audit", Some(A_ADMIN), None).await;
+        let actions: Vec<&str> = r.body["audit"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|a| a["action"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "DELETE /api/v1/affiliates/alice/portal-link",
+                "POST /api/v1/affiliates/alice/portal-link"
+            ],
+            "{b}"
+        );
+        assert!(!String::from_utf8_lossy(&r.raw).contains(&token), "{b}");
+        let r = call(&t, "GET", "/api/v1/audit", Some(B_ADMIN), None).await;
+        assert_eq!(r.body["audit"], json!([]), "{b}");
+    }
+}

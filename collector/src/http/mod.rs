@@ -131,11 +131,13 @@ pub fn app(state: AppState) -> Router {
             patch(api::conversion_status).layer(audited.clone()),
         )
         .route("/api/v1/payouts/due", get(api::payouts_due))
-        .route("/api/v1/payouts", post(api::pay).layer(audited))
+        .route("/api/v1/payouts", post(api::pay).layer(audited.clone()))
         .route("/api/v1/payouts/{file}", get(api::payout))
         .route(
             "/api/v1/affiliates/{code}/portal-link",
-            post(portal::create_link).delete(portal::revoke_link),
+            post(portal::create_link)
+                .delete(portal::revoke_link)
+                .layer(audited),
         )
         .route("/portal/{file}", get(portal::portal))
         .route("/portal.js", get(portal::script))

@@ -1,5 +1,6 @@
 //! Audit lines for the operators' money changes that live outside the catalog (SPEC §13, §14):
-//! `PATCH /api/v1/conversions/{id}` and `POST /api/v1/payouts`. A middleware on those routes
+//! `PATCH /api/v1/conversions/{id}`, `POST /api/v1/payouts` and the portal links
+//! (`POST` / `DELETE /api/v1/affiliates/{code}/portal-link`; the token is never written). A middleware on those routes
 //! writes who (the key id), when and what (method, path and a summary from the answer) after a
 //! 2xx answer. Catalog changes are audited inside their own transaction (`super::apply`); these
 //! lines are written right after the change commits, in a transaction of their own.
@@ -33,6 +34,9 @@ fn summary(v: &Value) -> String {
             v["status"].as_str().unwrap_or_default(),
             v["commissionReversedCents"]
         );
+    }
+    if v.get("token").is_some() {
+        return "portal link made (the previous one, if any, stops working)".into();
     }
     String::new()
 }

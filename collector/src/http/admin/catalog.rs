@@ -608,3 +608,55 @@ pub async fn create_tenant(
         "message": "store this key now: it is not shown again",
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalized_or_refused() {
+        for (given, want) in [
+            ("*", "*"),
+            ("https://Shop.Example", "https://shop.example"),
+            ("https://shop.example/", "https://shop.example"),
+            ("http://localhost:8080", "http://localhost:8080"),
+            ("http://[::1]:3000", "http://[::1]:3000"),
+        ] {
+            assert_eq!(normalize_origin(given).as_deref(), Ok(want), "{given}");
+        }
+        for bad in [
+            "",
+            "shop.example",
+            "ftp://shop.example",
+            "https://",
+            "https://shop.example/path",
+            "https://shop.example?q",
+            "https://user@shop.example",
+            "https://shop.example:99999",
+            "https://shop.example:port",
+            "https://shop example",
+        ] {
+            assert!(normalize_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn conversion_type_payouts_print_as_in_the_toml() {
+        assert_eq!(
+            conversion_type_json("sale", Payout::RevenueShare(3000)),
+            json!({"code":"sale","revenue_share_percent":"30"})
+        );
+        assert_eq!(
+            conversion_type_json("s", Payout::RevenueShare(1250)),
+            json!({"code":"s","revenue_share_percent":"12.5"})
+        );
+        assert_eq!(
+            conversion_type_json("s", Payout::RevenueShare(5)),
+            json!({"code":"s","revenue_share_percent":"0.05"})
+        );
+        assert_eq!(
+            conversion_type_json("signup", Payout::Fixed(500)),
+            json!({"code":"signup","fixed":"5.00"})
+        );
+    }
+}

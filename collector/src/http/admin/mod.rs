@@ -190,3 +190,36 @@ pub fn parse_since(s: &str) -> Result<i64, AppError> {
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_seconds_days_and_rfc3339() {
+        assert_eq!(parse_since("1795072000"), Ok(1_795_072_000));
+        assert_eq!(parse_since("2026-11-19"), Ok(1_795_046_400));
+        assert_eq!(parse_since("2026-11-19T07:06:40Z"), Ok(1_795_072_000));
+        assert!(parse_since("yesterday").is_err());
+        assert!(parse_since("2026-02-30").is_err());
+    }
+
+    #[test]
+    fn pages_are_bounded() {
+        assert_eq!(page(None, None), Ok((50, 0)));
+        assert_eq!(page(Some(500), Some(100_000)), Ok((500, 100_000)));
+        assert!(page(Some(0), None).is_err());
+        assert!(page(Some(501), None).is_err());
+        assert!(page(None, Some(-1)).is_err());
+    }
+
+    #[test]
+    fn new_keys_are_long_random_and_say_their_scope() {
+        let (a, b) = (new_key("read"), new_key("read"));
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with("ct_read_") && a.len() == "ct_read_".len() + 64,
+            "{a}"
+        );
+    }
+}
