@@ -113,6 +113,14 @@ struct RawTenant {
     hold_days: i64,
     #[serde(default)]
     count_test_payments: bool,
+    /// Chargebee webhook HTTP Basic credentials (both or neither).
+    #[serde(default)]
+    chargebee_webhook_username: String,
+    #[serde(default)]
+    chargebee_webhook_password: String,
+    /// Recurly webhook signing key.
+    #[serde(default)]
+    recurly_webhook_key: String,
     #[serde(default = "default_currency")]
     currency: String,
     #[serde(default = "default_sale_type")]
@@ -229,6 +237,9 @@ impl Config {
                     // the demo shows the whole lifecycle at once, test payments included
                     hold_days: 0,
                     count_test_payments: true,
+                    chargebee_webhook_username: String::new(),
+                    chargebee_webhook_password: String::new(),
+                    recurly_webhook_key: String::new(),
                 },
                 keys: vec![
                     KeySpec {
@@ -350,6 +361,9 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
                 .collect(),
             hold_days: t.hold_days,
             count_test_payments: t.count_test_payments,
+            chargebee_webhook_username: t.chargebee_webhook_username,
+            chargebee_webhook_password: t.chargebee_webhook_password,
+            recurly_webhook_key: t.recurly_webhook_key,
         },
         keys,
     })

@@ -142,6 +142,14 @@ pub fn app(state: AppState) -> Router {
         .route("/portal/{file}", get(portal::portal))
         .route("/portal.js", get(portal::script))
         .route("/webhooks/stripe", post(webhooks::stripe::webhook))
+        .route(
+            "/webhooks/chargebee/{tenant}",
+            post(webhooks::chargebee::webhook),
+        )
+        .route(
+            "/webhooks/recurly/{tenant}",
+            post(webhooks::recurly::webhook),
+        )
         .merge(admin_routes());
     if state.demo {
         server = server.route("/demo/checkout", post(demo::checkout));

@@ -96,6 +96,11 @@ pub struct Tenant {
     pub hold_days: i64,
     /// Whether Stripe test-mode payments count in live reports.
     pub count_test_payments: bool,
+    /// HTTP Basic credentials Chargebee sends with its webhooks (empty: route not configured).
+    pub chargebee_webhook_username: String,
+    pub chargebee_webhook_password: String,
+    /// The key Recurly signs its webhooks with (empty: route not configured).
+    pub recurly_webhook_key: String,
 }
 
 impl Tenant {

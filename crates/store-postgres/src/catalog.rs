@@ -39,12 +39,16 @@ pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Re
     exec(
         tx,
         "INSERT INTO tenants (id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret,
-            hold_days, count_test_payments, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+            hold_days, count_test_payments, created_at, updated_at, chargebee_webhook_username,
+            chargebee_webhook_password, recurly_webhook_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11)
          ON CONFLICT (id) DO UPDATE SET cookie_days = excluded.cookie_days, currency = excluded.currency,
             sale_conversion_type = excluded.sale_conversion_type,
             stripe_webhook_secret = excluded.stripe_webhook_secret, hold_days = excluded.hold_days,
-            count_test_payments = excluded.count_test_payments, updated_at = excluded.updated_at",
+            count_test_payments = excluded.count_test_payments, updated_at = excluded.updated_at,
+            chargebee_webhook_username = excluded.chargebee_webhook_username,
+            chargebee_webhook_password = excluded.chargebee_webhook_password,
+            recurly_webhook_key = excluded.recurly_webhook_key",
         &[
             &t.id,
             &t.cookie_days,
@@ -54,6 +58,9 @@ pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Re
             &t.hold_days,
             &t.count_test_payments,
             &now,
+            &t.chargebee_webhook_username,
+            &t.chargebee_webhook_password,
+            &t.recurly_webhook_key,
         ],
     )
     .await?;
@@ -148,7 +155,8 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
         q(
             &tx,
             "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret, hold_days,
-                count_test_payments FROM tenants ORDER BY id",
+                count_test_payments, chargebee_webhook_username, chargebee_webhook_password,
+                recurly_webhook_key FROM tenants ORDER BY id",
             &[]
         ),
         q(
@@ -192,6 +200,9 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             stripe_webhook_secret: r.get(4),
             hold_days: r.get(5),
             count_test_payments: r.get(6),
+            chargebee_webhook_username: r.get(7),
+            chargebee_webhook_password: r.get(8),
+            recurly_webhook_key: r.get(9),
             allowed_origins: Vec::new(),
             affiliates: Vec::new(),
             conversion_types: BTreeMap::new(),

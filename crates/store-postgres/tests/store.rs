@@ -740,6 +740,9 @@ fn spec(cookie_days: i64, affiliates: &[&str], key: &str) -> TenantSpec {
             revenue_origins: vec!["shop".into()],
             hold_days: 30,
             count_test_payments: false,
+            chargebee_webhook_username: String::new(),
+            chargebee_webhook_password: String::new(),
+            recurly_webhook_key: String::new(),
         },
         keys: vec![KeySpec {
             key: key.into(),
@@ -844,8 +847,8 @@ async fn collectors_starting_together_migrate_once() {
     }
     assert_eq!(
         sql_i64(&url, "SELECT count(*) FROM refinery_schema_history").await,
-        5,
-        "V1__initial, V2__refunds, V3__stripe_money, V4__portal_links and V5__admin, each applied once"
+        6,
+        "V1__initial, V2__refunds, V3__stripe_money, V4__portal_links, V5__admin and V6__billing_webhooks, each applied once"
     );
     // a database migrated by a newer build is refused
     sql_exec(

@@ -657,6 +657,9 @@ mod tests {
             revenue_origins: vec![],
             hold_days: 30,
             count_test_payments: false,
+            chargebee_webhook_username: String::new(),
+            chargebee_webhook_password: String::new(),
+            recurly_webhook_key: String::new(),
         };
         let spec = |t: &Tenant| TenantSpec {
             tenant: t.clone(),

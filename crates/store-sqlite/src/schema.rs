@@ -168,6 +168,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX diagnostics_tenant ON diagnostics (tenant, id);
     CREATE INDEX refunds_tenant_time ON refunds (tenant, created_at);
     "#,
+    // v7: billing webhooks (issue 11): each tenant's Chargebee Basic credentials and Recurly
+    // signing key (empty: that webhook route answers 404 for the tenant).
+    r#"
+    ALTER TABLE tenants ADD COLUMN chargebee_webhook_username TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tenants ADD COLUMN chargebee_webhook_password TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tenants ADD COLUMN recurly_webhook_key TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {

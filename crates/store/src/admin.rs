@@ -16,6 +16,8 @@ pub fn key_id(key_hash: &str) -> String {
 }
 
 /// One change to a tenant's catalog.
+// `CreateTenant` carries a whole `Tenant` (rare, never in a hot path): not worth a box
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogChange {
     /// 409 `duplicate_affiliate` when the code exists (disabled or not).

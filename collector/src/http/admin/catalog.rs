@@ -586,6 +586,9 @@ pub async fn create_tenant(
         revenue_origins: Vec::new(),
         hold_days,
         count_test_payments: false,
+        chargebee_webhook_username: String::new(),
+        chargebee_webhook_password: String::new(),
+        recurly_webhook_key: String::new(),
     };
     let secret = new_key("admin");
     let hash = key_hash(&secret);

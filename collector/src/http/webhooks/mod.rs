@@ -1,5 +1,7 @@
-//! Payment providers calling in: Stripe.
+//! Payment providers calling in: Stripe, Chargebee, Recurly.
 
+pub mod chargebee;
+pub mod recurly;
 pub mod stripe;
 pub mod stripe_money;
 pub mod stripe_types;

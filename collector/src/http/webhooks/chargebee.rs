@@ -1,0 +1,484 @@
+//! `POST /webhooks/chargebee/{tenant}` (issue 11, PartnerStack compatibility): Chargebee's
+//! webhook events, authenticated with the tenant's HTTP Basic credentials, recorded with the
+//! sale API's own store methods (`Store::sale`, `Store::refund`, `Store::lead`), so the ledger,
+//! the attribution and the refund rules are those of `/api/v1/track/sale` and `/track/refund`.
+//!
+//! | event | what is recorded |
+//! |---|---|
+//! | `payment_succeeded` | a sale `chargebee:<transaction.id>` (else `chargebee:<invoice.id>`), amount and currency of the transaction |
+//! | `payment_refunded` | a refund `chargebee:<refund transaction id>` of the sale `chargebee:<transaction.refunded_txn_id>` |
+//! | `subscription_created` | a lead linking the Chargebee customer id (as customer key) to the CID |
+//! | anything else | nothing (200, `ignored`) |
+//!
+//! Deduplication: a sale's transaction id and a refund's id are unique per tenant, so a
+//! redelivered event is answered `duplicate` and changes nothing; a lead is idempotent by the
+//! event id. The helpers at the bottom are shared with [`super::recurly`].
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use clicktrail_domain::catalog::Tenant;
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::Cid;
+use clicktrail_store::{LeadIn, RefundIn, SaleIn, StoreError, Target};
+
+use crate::http::error::AppError;
+use crate::http::extract::{parse_json, read_body};
+use crate::http::types::MAX_ID;
+use crate::http::webhooks::stripe::WEBHOOK_BODY_LIMIT;
+use crate::state::AppState;
+
+/// The Chargebee custom field (on the customer or the subscription) that carries the CID.
+pub const CID_FIELD: &str = "cf_clicktrail_cid";
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Event {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub event_type: Option<String>,
+    #[serde(default)]
+    pub occurred_at: Option<i64>,
+    #[serde(default)]
+    pub content: Content,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Content {
+    #[serde(default)]
+    pub transaction: Option<Transaction>,
+    #[serde(default)]
+    pub invoice: Option<Invoice>,
+    #[serde(default)]
+    pub customer: Option<Customer>,
+    #[serde(default)]
+    pub subscription: Option<Subscription>,
+}
+
+/// `transaction` (amounts in the currency's minor unit).
+#[derive(Debug, Default, Deserialize)]
+pub struct Transaction {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub currency_code: Option<String>,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+    /// `payment`, `refund`, `authorization`, `payment_reversal`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    /// On a refund: the payment transaction it refunds.
+    #[serde(default)]
+    pub refunded_txn_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Invoice {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub amount_paid: Option<i64>,
+    #[serde(default)]
+    pub currency_code: Option<String>,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub subscription_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Customer {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub cf_clicktrail_cid: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Subscription {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub cf_clicktrail_cid: Option<String>,
+}
+
+/// `POST /webhooks/chargebee/{tenant}`
+pub async fn webhook(
+    State(st): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, AppError> {
+    let tenant = configured(&st, &tenant, |t| !t.chargebee_webhook_username.is_empty())?;
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !basic_matches(
+        auth,
+        &tenant.chargebee_webhook_username,
+        &tenant.chargebee_webhook_password,
+    ) {
+        tracing::warn!(tenant = %tenant.id, "rejected Chargebee webhook: wrong Basic credentials");
+        return Err(AppError::Unauthorized(
+            "wrong or missing HTTP Basic credentials for this Chargebee webhook".into(),
+        ));
+    }
+    let payload = read_body(body, WEBHOOK_BODY_LIMIT).await?;
+    let event: Event = parse_json(&payload)?;
+    let event_id = capped(event.id.as_deref())
+        .ok_or_else(|| AppError::invalid("id", "the event has no id"))?;
+    let kind = event.event_type.clone().unwrap_or_default();
+    let now = st.now();
+    let answer = match kind.as_str() {
+        "payment_succeeded" => match sale_of(&tenant, &event, now) {
+            Some(sale) => record_sale(&st, sale).await?,
+            None => ignored("no transaction or invoice with a positive amount"),
+        },
+        "payment_refunded" => match refund_of(&tenant, &event, now) {
+            Some(refund) => record_refund(&st, refund).await?,
+            None => ignored("no refund transaction naming the refunded payment"),
+        },
+        "subscription_created" => link(&st, &tenant, &event, &event_id, now).await?,
+        _ => ignored("event type not handled"),
+    };
+    tracing::info!(tenant = %tenant.id, event_id = %event_id, event_type = %kind, answer = %answer, "Chargebee event");
+    Ok(Json(answer))
+}
+
+/// The CID the merchant stored in the custom field of the customer or the subscription.
+fn cid_of(c: &Content) -> Option<Cid> {
+    let from_customer = c
+        .customer
+        .as_ref()
+        .and_then(|x| x.cf_clicktrail_cid.as_deref());
+    let from_sub = c
+        .subscription
+        .as_ref()
+        .and_then(|x| x.cf_clicktrail_cid.as_deref());
+    from_customer
+        .and_then(Cid::parse)
+        .or_else(|| from_sub.and_then(Cid::parse))
+}
+
+/// The Chargebee customer id: the customer key a lead links to a CID.
+fn customer_of(c: &Content) -> Option<String> {
+    let tx = c.transaction.as_ref();
+    let inv = c.invoice.as_ref();
+    capped(
+        c.customer
+            .as_ref()
+            .and_then(|x| x.id.as_deref())
+            .or_else(|| tx.and_then(|t| t.customer_id.as_deref()))
+            .or_else(|| inv.and_then(|i| i.customer_id.as_deref()))
+            .or_else(|| {
+                c.subscription
+                    .as_ref()
+                    .and_then(|s| s.customer_id.as_deref())
+            }),
+    )
+}
+
+fn subscription_of(c: &Content) -> Option<String> {
+    capped(
+        c.subscription
+            .as_ref()
+            .and_then(|s| s.id.as_deref())
+            .or_else(|| {
+                c.transaction
+                    .as_ref()
+                    .and_then(|t| t.subscription_id.as_deref())
+            })
+            .or_else(|| {
+                c.invoice
+                    .as_ref()
+                    .and_then(|i| i.subscription_id.as_deref())
+            }),
+    )
+}
+
+/// The sale of a `payment_succeeded` event, if it has an id and a positive amount.
+pub fn sale_of(tenant: &Tenant, event: &Event, now: i64) -> Option<SaleIn> {
+    let c = &event.content;
+    let tx = c.transaction.as_ref();
+    let inv = c.invoice.as_ref();
+    let id = capped(tx.and_then(|t| t.id.as_deref()))
+        .or_else(|| capped(inv.and_then(|i| i.id.as_deref())))?;
+    let amount = tx
+        .and_then(|t| t.amount)
+        .or_else(|| inv.and_then(|i| i.amount_paid))
+        .filter(|a| *a > 0)?;
+    let currency = tx
+        .and_then(|t| t.currency_code.as_deref())
+        .or_else(|| inv.and_then(|i| i.currency_code.as_deref()));
+    let key = customer_of(c);
+    let subscription = subscription_of(c);
+    let target = target(cid_of(c), key.clone(), subscription.clone());
+    Some(sale(
+        tenant,
+        format!("chargebee:{id}"),
+        amount,
+        currency,
+        target,
+        key,
+        subscription,
+        "chargebee",
+        now,
+    ))
+}
+
+/// The refund of a `payment_refunded` event: the refund transaction and the payment it refunds.
+pub fn refund_of(tenant: &Tenant, event: &Event, now: i64) -> Option<RefundIn> {
+    let tx = event.content.transaction.as_ref()?;
+    let refund_id = capped(tx.id.as_deref())?;
+    let paid = capped(tx.refunded_txn_id.as_deref())?;
+    let amount = tx.amount.filter(|a| *a > 0)?;
+    Some(RefundIn {
+        tenant: tenant.id.clone(),
+        transaction_id: format!("chargebee:{paid}"),
+        refund_id: format!("chargebee:{refund_id}"),
+        amount_cents: Some(amount),
+        reason: Some("chargebee payment_refunded".into()),
+        now,
+    })
+}
+
+/// `subscription_created`: the customer id becomes a customer key linked to the CID (a lead,
+/// idempotent by the event id), so that later payments without the custom field are attributed.
+async fn link(
+    st: &AppState,
+    tenant: &Tenant,
+    event: &Event,
+    event_id: &str,
+    now: i64,
+) -> Result<Value, AppError> {
+    let c = &event.content;
+    let (Some(cid), Some(key)) = (cid_of(c), customer_of(c)) else {
+        return Ok(ignored("no CID custom field or no customer id"));
+    };
+    let email = c.customer.as_ref().and_then(|x| capped(x.email.as_deref()));
+    let lead = LeadIn {
+        tenant: tenant.id.clone(),
+        event_id: Some(format!("chargebee:{event_id}")),
+        cid: Some(cid),
+        customer_key: Some(key.clone()),
+        email,
+        source: "chargebee",
+        now,
+    };
+    match st.store.lead(lead).await {
+        Ok(_) => Ok(json!({"received": true, "linked": key})),
+        Err(StoreError::NotFound(code, message)) => {
+            tracing::info!(tenant = %tenant.id, code, message, "Chargebee link not made");
+            Ok(ignored("the CID is unknown"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ------------------------------------------------------------ shared with recurly
+
+/// The tenant `id` when `has_secret` says its webhook is configured; 404 otherwise.
+pub(crate) fn configured(
+    st: &AppState,
+    id: &str,
+    has_secret: impl Fn(&Tenant) -> bool,
+) -> Result<Arc<Tenant>, AppError> {
+    st.catalog
+        .get()
+        .tenant(id)
+        .filter(|t| has_secret(t))
+        .cloned()
+        .ok_or_else(|| {
+            AppError::not_found(
+                "webhook_not_configured",
+                format!("no tenant `{id}` with this billing webhook configured"),
+            )
+        })
+}
+
+/// Whether an `Authorization: Basic ...` header carries `user:password` (constant time).
+pub fn basic_matches(header: &str, user: &str, password: &str) -> bool {
+    let Some((scheme, token)) = header.trim().split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") || user.is_empty() {
+        return false;
+    }
+    let expected = base64(format!("{user}:{password}").as_bytes());
+    let token = token.trim();
+    token.len() == expected.len() && bool::from(token.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// Standard base64 with padding (RFC 4648 §4), as HTTP Basic uses it.
+pub fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// An id we keep (at most 128 characters).
+pub(crate) fn capped(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|x| !x.is_empty() && x.chars().count() <= MAX_ID)
+        .map(str::to_string)
+}
+
+/// Who a payment belongs to: the CID, else the customer key (linked by a lead), else the
+/// subscription's earlier attributed sale.
+pub(crate) fn target(cid: Option<Cid>, key: Option<String>, sub: Option<String>) -> Target {
+    match (cid, key, sub) {
+        (Some(c), _, _) => Target::Cid(c),
+        (None, Some(k), _) => Target::CustomerKey(k),
+        (None, None, Some(s)) => Target::Subscription(s),
+        (None, None, None) => Target::None,
+    }
+}
+
+/// A webhook sale: recorded even when nobody is attributed (the provider must not be refused).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sale(
+    tenant: &Tenant,
+    transaction_id: String,
+    amount_cents: i64,
+    currency: Option<&str>,
+    target: Target,
+    customer_key: Option<String>,
+    subscription_id: Option<String>,
+    source: &'static str,
+    now: i64,
+) -> SaleIn {
+    SaleIn {
+        tenant: tenant.id.clone(),
+        transaction_id,
+        amount_cents,
+        currency: currency
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .unwrap_or(&tenant.currency)
+            .to_ascii_uppercase(),
+        target,
+        allow_unresolved: true,
+        conversion_type: tenant.sale_conversion_type.clone(),
+        payout: tenant.sale_payout(),
+        customer_key,
+        is_recurring: false,
+        subscription_id,
+        source,
+        details: None,
+        status: Status::Approved,
+        hold_days: tenant.hold_days,
+        now,
+    }
+}
+
+/// `Store::sale`; a transaction id seen before (a redelivery) is `duplicate`, not an error.
+pub(crate) async fn record_sale(st: &AppState, sale: SaleIn) -> Result<Value, AppError> {
+    let tx = sale.transaction_id.clone();
+    match st.store.sale(sale).await {
+        Ok(out) => Ok(json!({
+            "received": true,
+            "transactionId": tx,
+            "saleId": out.sale_id,
+            "attributed": out.attributed,
+            "commissionCents": out.commission_cents,
+        })),
+        Err(StoreError::Conflict("duplicate_transaction", _)) => {
+            Ok(json!({"received": true, "transactionId": tx, "duplicate": true}))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `Store::refund` (idempotent by refund id); a refund of a sale never recorded is ignored (a
+/// payment made before the webhook was set up), so that the provider does not retry it forever.
+pub(crate) async fn record_refund(st: &AppState, refund: RefundIn) -> Result<Value, AppError> {
+    let tx = refund.transaction_id.clone();
+    match st.store.refund(refund).await {
+        Ok(out) => Ok(json!({
+            "received": true,
+            "transactionId": out.transaction_id,
+            "refundId": out.refund_id,
+            "refundedCents": out.amount_cents,
+            "commissionReversedCents": out.commission_reversed_cents,
+        })),
+        Err(StoreError::NotFound("unknown_transaction", _)) => Ok(json!({
+            "received": true,
+            "ignored": true,
+            "reason": format!("no sale has transaction id `{tx}`"),
+        })),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The 200 answer for an event that records nothing.
+pub(crate) fn ignored(reason: &str) -> Value {
+    json!({"received": true, "ignored": true, "reason": reason})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (plain, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), enc);
+        }
+    }
+
+    #[test]
+    fn basic_rules() {
+        let h = format!("Basic {}", base64(b"cb_user:s3cret"));
+        assert!(basic_matches(&h, "cb_user", "s3cret"));
+        assert!(basic_matches(
+            &h.replace("Basic", "basic"),
+            "cb_user",
+            "s3cret"
+        ));
+        assert!(!basic_matches(&h, "cb_user", "other"));
+        assert!(!basic_matches(&h, "", ""));
+        assert!(!basic_matches("Bearer x", "cb_user", "s3cret"));
+        assert!(!basic_matches("", "cb_user", "s3cret"));
+    }
+}
