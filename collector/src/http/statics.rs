@@ -73,18 +73,6 @@ pub async fn tracking_wasm(State(st): State<AppState>, headers: HeaderMap) -> R 
     dist_file(&st, "clicktrail_bg.wasm", "application/wasm", &headers).await
 }
 
-/// `GET /dashboard`
-pub async fn dashboard(State(st): State<AppState>) -> R {
-    let path = st.www_dir.join("dashboard.html");
-    match tokio::fs::read(&path).await {
-        Ok(b) => Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], b).into_response()),
-        Err(_) => Err(AppError::not_found(
-            "not_found",
-            format!("{} not found", path.display()),
-        )),
-    }
-}
-
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> &'static str {
     "ok"
