@@ -94,6 +94,7 @@ pub fn app(state: AppState) -> Router {
     let statics = Router::new()
         .route("/tracking.js", get(statics::tracking_js))
         .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
+        .route("/clicktrail_bg.{file}", get(statics::tracking_wasm_hashed))
         .route("/dashboard", get(statics::dashboard))
         .route("/healthz", get(statics::healthz))
         .route("/readyz", get(crate::metrics::ready))
