@@ -64,7 +64,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ ! -x node_modules/.bin/esbuild ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "npm ci (esbuild, binaryen's wasm-opt, the browser drivers, the filter engine, the benchmark peer)"
+  say "npm ci (esbuild, binaryen's wasm-opt, the browser drivers, the filter engine, the benchmark peer, Stripe's library that signs test webhooks)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 say "ready"

@@ -1,4 +1,6 @@
-/* clicktrail dashboard: GET /api/v1/report -> funnel, per-day SVG charts, per-affiliate table.
+/* clicktrail dashboard: sign in with a read or admin key (kept in sessionStorage, this tab only);
+ * GET /api/v1/report -> funnel, per-day SVG charts, per-affiliate table, ledger states; recent
+ * events and diagnostics; with an admin key: affiliates, conversion types, payouts.
  * Vanilla JS, no dependencies. Money arrives as integer cents and is formatted with
  * integer (BigInt) arithmetic, never floats. All text goes in with textContent. */
 (function () {
@@ -103,17 +105,23 @@
     $("from").value = isoDay(to - (days - 1) * DAY_MS);
   }
 
-  // ---------- API key ----------
+  // ---------- API key (sessionStorage: this tab only, gone when it closes) ----------
 
-  function loadKey() {
-    try {
-      var k = localStorage.getItem(KEY_STORAGE);
-      if (k) $("api-key").value = k;
-    } catch (e) { /* storage disabled: keep the default */ }
+  var DEMO_KEY = "demo_secret_key"; // exists only on a `--demo` collector
+  var session = null; // {key, tenant, keyId, scopes, admin, currency}
+
+  function storedKey() {
+    try { return sessionStorage.getItem(KEY_STORAGE) || ""; } catch (e) { return ""; }
   }
 
   function saveKey(k) {
-    try { localStorage.setItem(KEY_STORAGE, k); } catch (e) { /* ignore */ }
+    try {
+      if (k) sessionStorage.setItem(KEY_STORAGE, k); else sessionStorage.removeItem(KEY_STORAGE);
+    } catch (e) { /* storage disabled: the key lives until reload */ }
+  }
+
+  function currentKey() {
+    return session ? session.key : "";
   }
 
   // ---------- status ----------
@@ -129,12 +137,11 @@
 
   function load(opts) {
     opts = opts || {};
-    var key = $("api-key").value.trim();
+    var key = currentKey();
     var from = $("from").value, to = $("to").value;
-    if (!key) { showError("Enter the tenant's API key."); return; }
+    if (!key) { showError("Sign in with a read or admin key."); return; }
     if (parseDay(from) === null || parseDay(to) === null) { showError("Pick both dates."); return; }
     if (parseDay(from) > parseDay(to)) { showError("“From” is after “To”."); return; }
-    saveKey(key);
 
     var seq = ++requestSeq;
     if (!opts.quiet) setState("loading", "Loading…");
@@ -150,7 +157,7 @@
       .then(function (r) {
         if (seq !== requestSeq) return; // a newer request is on its way
         if (r.res.status === 401) {
-          showError("Access refused: wrong API key (HTTP 401). The demo tenant's key is demo_secret_key.", "unauthorized");
+          showError("Access refused: the key was revoked or is wrong (HTTP 401). Sign in again.", "unauthorized");
           return;
         }
         if (!r.res.ok) {
@@ -164,6 +171,7 @@
         }
         lastReport = r.body;
         render(r.body);
+        if (!opts.quiet || !opts.keepLists) refreshLists();
       })
       .catch(function (e) {
         if (seq !== requestSeq) return;
@@ -244,6 +252,7 @@
       return String(a.affiliate).localeCompare(String(b.affiliate));
     });
     renderTable(affiliates, t, cur);
+    renderLedger(affiliates, t, cur);
     renderAffiliateSelect(affiliates);
     renderCharts();
 
@@ -517,6 +526,399 @@
     host.appendChild(root);
   }
 
+  // ---------- ledger states ----------
+
+  function renderLedger(affiliates, totals, cur) {
+    var body = $("ledger-body"), foot = $("ledger-foot");
+    body.textContent = "";
+    foot.textContent = "";
+    var cols = ["pendingCents", "approvedCents", "paidCents", "reversedCents"];
+    function row(name, ledger, testid) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-testid", testid);
+      tr.setAttribute("data-affiliate", name);
+      tr.appendChild(td(name, "name", "affiliate"));
+      var l = ledger || {};
+      cols.forEach(function (c) {
+        var cell = td(formatCents(l[c] || 0, cur), "num", c);
+        cell.setAttribute("data-cents", String(l[c] || 0));
+        tr.appendChild(cell);
+      });
+      return tr;
+    }
+    affiliates.forEach(function (a) { body.appendChild(row(String(a.affiliate), a.ledger, "ledger-row")); });
+    foot.appendChild(row("Total", totals.ledger, "ledger-total"));
+  }
+
+  // ---------- API calls ----------
+
+  /* fetch with the session's key; resolves {status, ok, body} (body: parsed JSON or null). */
+  function api(method, path, body, key) {
+    var headers = { Authorization: "Bearer " + (key || currentKey()), Accept: "application/json" };
+    var init = { method: method, headers: headers, cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (res) {
+      return res.text().then(function (text) {
+        var parsed = null;
+        try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
+        return { status: res.status, ok: res.ok, body: parsed, res: res };
+      });
+    });
+  }
+
+  function errorText(r) {
+    var e = r.body && r.body.error;
+    return "HTTP " + r.status + (e && e.message ? ": " + e.message : "");
+  }
+
+  function say(id, state, text) {
+    var el = $(id);
+    el.className = "status " + state;
+    el.setAttribute("data-state", state);
+    el.textContent = text || "";
+  }
+
+  function when(secs) {
+    if (typeof secs !== "number") return "";
+    return new Date(secs * 1000).toISOString().replace("T", " ").slice(0, 19);
+  }
+
+  function button(text, testid, onClick) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    if (testid) b.setAttribute("data-testid", testid);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function cell(child) {
+    var c = document.createElement("td");
+    if (child) c.appendChild(child);
+    return c;
+  }
+
+  function emptyRow(body, cols, text) {
+    var tr = document.createElement("tr");
+    var c = td(text, "empty");
+    c.colSpan = cols;
+    tr.appendChild(c);
+    body.appendChild(tr);
+  }
+
+  // ---------- recent events and diagnostics ----------
+
+  var eventsOffset = 0;
+
+  function loadEvents(more) {
+    var q = ["limit=50"];
+    var kind = $("events-kind").value, aff = $("events-affiliate").value.trim();
+    if (kind) q.push("kind=" + encodeURIComponent(kind));
+    if (aff) q.push("affiliate=" + encodeURIComponent(aff));
+    if (!more) eventsOffset = 0;
+    q.push("offset=" + eventsOffset);
+    return api("GET", "/api/v1/events?" + q.join("&")).then(function (r) {
+      var body = $("events-body");
+      if (!r.ok) { say("events-status", "error", "Events: " + errorText(r)); return; }
+      if (!more) body.textContent = "";
+      var events = (r.body && r.body.events) || [];
+      var cur = (lastReport && lastReport.currency) || "USD";
+      events.forEach(function (e) {
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "event-row");
+        tr.setAttribute("data-kind", String(e.kind));
+        tr.setAttribute("data-affiliate", e.affiliate == null ? "" : String(e.affiliate));
+        tr.appendChild(td(when(e.created_at), "muted", "when"));
+        tr.appendChild(td(String(e.kind), "", "kind"));
+        tr.appendChild(td(e.affiliate == null ? "" : String(e.affiliate), "", "affiliate"));
+        tr.appendChild(td(e.reference == null ? "" : String(e.reference), "mono", "reference"));
+        tr.appendChild(td(e.amount_cents == null ? "" : formatCents(e.amount_cents, e.currency || cur), "num", "amount"));
+        tr.appendChild(td(e.detail == null ? "" : String(e.detail), "small", "detail"));
+        body.appendChild(tr);
+      });
+      if (!more && events.length === 0) emptyRow(body, 6, "No events match.");
+      eventsOffset = r.body && typeof r.body.next_offset === "number" ? r.body.next_offset : eventsOffset;
+      $("events-more").hidden = !(r.body && typeof r.body.next_offset === "number");
+      say("events-status", "ready", "");
+    }).catch(function (e) { say("events-status", "error", "Events: " + ((e && e.message) || e)); });
+  }
+
+  function loadDiagnostics() {
+    return api("GET", "/api/v1/diagnostics?limit=20").then(function (r) {
+      var body = $("diagnostics-body");
+      body.textContent = "";
+      if (!r.ok) { emptyRow(body, 4, "Diagnostics: " + errorText(r)); return; }
+      var rows = (r.body && r.body.diagnostics) || [];
+      rows.forEach(function (d) {
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "diagnostic-row");
+        tr.appendChild(td(when(d.created_at), "muted"));
+        tr.appendChild(td(d.kind == null ? "" : String(d.kind)));
+        tr.appendChild(td(d.message == null ? "" : String(d.message), "small"));
+        tr.appendChild(td(d.url == null ? "" : String(d.url), "small mono"));
+        body.appendChild(tr);
+      });
+      if (rows.length === 0) emptyRow(body, 4, "No diagnostics: every page that reported loaded the tracker.");
+    }).catch(function () { /* the report shows connectivity errors */ });
+  }
+
+  function refreshLists() {
+    loadEvents(false);
+    loadDiagnostics();
+    if (session && session.admin) {
+      loadAffiliates();
+      loadConversionTypes();
+      loadDue();
+    }
+  }
+
+  // ---------- admin: affiliates ----------
+
+  function loadAffiliates() {
+    return api("GET", "/api/v1/affiliates").then(function (r) {
+      var body = $("admin-affiliates-body");
+      if (!r.ok) { say("affiliates-status", "error", "Affiliates: " + errorText(r)); return; }
+      body.textContent = "";
+      var list = (r.body && r.body.affiliates) || [];
+      list.forEach(function (a) { body.appendChild(affiliateRow(a)); });
+      if (list.length === 0) emptyRow(body, 5, "No affiliates yet.");
+    });
+  }
+
+  function affiliateRow(a) {
+    var code = String(a.code);
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-testid", "admin-affiliate-row");
+    tr.setAttribute("data-code", code);
+    tr.setAttribute("data-disabled", a.disabled ? "true" : "false");
+    tr.appendChild(td(code, "name mono", "code"));
+    var name = document.createElement("input");
+    name.value = a.name == null ? "" : String(a.name);
+    name.setAttribute("data-testid", "affiliate-name-edit");
+    name.setAttribute("aria-label", "Name of " + code);
+    tr.appendChild(cell(name));
+    tr.appendChild(td(a.disabled ? "disabled" : "active", a.disabled ? "muted" : "", "status"));
+    var link = document.createElement("code");
+    link.setAttribute("data-testid", "affiliate-link");
+    link.textContent = "?aff=" + encodeURIComponent(code);
+    tr.appendChild(cell(link));
+    var actions = document.createElement("td");
+    var out = document.createElement("div");
+    out.className = "small";
+    out.setAttribute("data-testid", "affiliate-action-result");
+    actions.appendChild(button("Save name", "affiliate-save", function () {
+      patchAffiliate(code, { name: name.value.trim() === "" ? null : name.value.trim() });
+    }));
+    actions.appendChild(button(a.disabled ? "Enable" : "Disable", a.disabled ? "affiliate-enable" : "affiliate-disable", function () {
+      patchAffiliate(code, { disabled: !a.disabled });
+    }));
+    actions.appendChild(button("Portal link", "affiliate-portal", function () { portalLink(code, out); }));
+    actions.appendChild(out);
+    tr.appendChild(actions);
+    return tr;
+  }
+
+  function patchAffiliate(code, patch) {
+    return api("PATCH", "/api/v1/affiliates/" + encodeURIComponent(code), patch).then(function (r) {
+      if (!r.ok) { say("affiliates-status", "error", "Affiliate " + code + ": " + errorText(r)); return; }
+      say("affiliates-status", "ready", "Affiliate " + code + " saved.");
+      return loadAffiliates();
+    });
+  }
+
+  function portalLink(code, out) {
+    out.textContent = "…";
+    return api("POST", "/api/v1/affiliates/" + encodeURIComponent(code) + "/portal-link").then(function (r) {
+      out.textContent = "";
+      if (!r.ok || !r.body || typeof r.body.url !== "string") {
+        out.setAttribute("data-state", "error");
+        out.textContent = "Portal link: " + errorText(r);
+        return;
+      }
+      out.setAttribute("data-state", "ready");
+      var a = document.createElement("a");
+      var url;
+      try { url = new URL(r.body.url, location.href); } catch (e) { url = null; }
+      a.textContent = url ? url.href : String(r.body.url);
+      // only http(s) links are clickable (never a javascript: URL from a response)
+      if (url && (url.protocol === "http:" || url.protocol === "https:")) a.href = url.href;
+      a.setAttribute("data-testid", "portal-url");
+      out.appendChild(a);
+    }).catch(function (e) { out.textContent = "Portal link: " + ((e && e.message) || e); });
+  }
+
+  // ---------- admin: conversion types ----------
+
+  function loadConversionTypes() {
+    return api("GET", "/api/v1/conversion-types").then(function (r) {
+      var body = $("ctypes-body");
+      if (!r.ok) { say("ctypes-status", "error", "Conversion types: " + errorText(r)); return; }
+      body.textContent = "";
+      ((r.body && r.body.conversion_types) || []).forEach(function (c) {
+        var code = String(c.code);
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "ctype-row");
+        tr.setAttribute("data-code", code);
+        tr.appendChild(td(code, "name mono", "code"));
+        var fixed = typeof c.fixed === "string";
+        tr.appendChild(td(fixed ? "fixed " + String(c.fixed) : String(c.revenue_share_percent) + " % of revenue", "", "pays"));
+        var kind = document.createElement("select");
+        [["fixed", "fixed"], ["revenue_share_percent", "%"]].forEach(function (o) {
+          var opt = document.createElement("option");
+          opt.value = o[0];
+          opt.textContent = o[1];
+          kind.appendChild(opt);
+        });
+        kind.value = fixed ? "fixed" : "revenue_share_percent";
+        var value = document.createElement("input");
+        value.size = 8;
+        value.value = fixed ? String(c.fixed) : String(c.revenue_share_percent);
+        value.setAttribute("data-testid", "ctype-value-edit");
+        var change = document.createElement("td");
+        change.appendChild(kind);
+        change.appendChild(value);
+        change.appendChild(button("Save", "ctype-save", function () {
+          var b = {};
+          b[kind.value] = value.value.trim();
+          api("PATCH", "/api/v1/conversion-types/" + encodeURIComponent(code), b).then(function (r2) {
+            if (!r2.ok) { say("ctypes-status", "error", "Conversion type " + code + ": " + errorText(r2)); return; }
+            say("ctypes-status", "ready", "Conversion type " + code + " saved.");
+            loadConversionTypes();
+          });
+        }));
+        tr.appendChild(change);
+        body.appendChild(tr);
+      });
+    });
+  }
+
+  // ---------- admin: payouts ----------
+
+  function loadDue() {
+    var through = $("due-through").value;
+    var q = through ? "?through=" + encodeURIComponent(through) : "";
+    return api("GET", "/api/v1/payouts/due" + q).then(function (r) {
+      var body = $("due-body");
+      body.textContent = "";
+      if (!r.ok) { say("payouts-status", "error", "Payouts: " + errorText(r)); return; }
+      var list = (r.body && r.body.affiliates) || [];
+      var day = r.body && r.body.through ? String(r.body.through) : through;
+      list.forEach(function (d) {
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "due-row");
+        tr.setAttribute("data-affiliate", String(d.affiliate));
+        tr.appendChild(td(String(d.affiliate), "name", "affiliate"));
+        var amt = td(formatCents(d.amountCents, d.currency), "num", "amount");
+        amt.setAttribute("data-cents", String(d.amountCents));
+        tr.appendChild(amt);
+        tr.appendChild(td(formatCount(d.entries), "num", "entries"));
+        tr.appendChild(cell(button("Pay " + formatCents(d.amountCents, d.currency), "pay", function () {
+          pay(String(d.affiliate), day, String(d.currency));
+        })));
+        body.appendChild(tr);
+      });
+      if (list.length === 0) emptyRow(body, 4, "Nothing is due through " + day + ".");
+      say("payouts-status", "ready", "");
+    });
+  }
+
+  function pay(affiliate, through, currency) {
+    return api("POST", "/api/v1/payouts", { affiliate: affiliate, through: through, currency: currency }).then(function (r) {
+      if (!r.ok || !r.body) { say("payouts-status", "error", "Pay " + affiliate + ": " + errorText(r)); return; }
+      var p = r.body;
+      var li = document.createElement("li");
+      li.setAttribute("data-testid", "payout-done");
+      li.setAttribute("data-payout-id", String(p.payoutId));
+      li.setAttribute("data-cents", String(p.amountCents));
+      li.appendChild(document.createTextNode("Payout #" + p.payoutId + ": " + formatCents(p.amountCents, p.currency) +
+        " to " + affiliate + " (" + (Array.isArray(p.lines) ? p.lines.length : 0) + " entries) "));
+      li.appendChild(button("Download CSV", "payout-csv", function () { downloadCsv(p.payoutId, li); }));
+      $("payouts-done").appendChild(li);
+      say("payouts-status", "ready", "Paid " + affiliate + ".");
+      loadDue();
+      load({ quiet: true, keepLists: true });
+    });
+  }
+
+  /* The CSV needs the key in a header: fetched here and offered as a blob link. */
+  function downloadCsv(id, host) {
+    return fetch("/api/v1/payouts/" + encodeURIComponent(String(id)) + ".csv", {
+      headers: { Authorization: "Bearer " + currentKey() }, cache: "no-store"
+    }).then(function (res) {
+      if (!res.ok) throw new Error("HTTP " + res.status);
+      return res.blob();
+    }).then(function (blob) {
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = "payout-" + id + ".csv";
+      a.textContent = "payout-" + id + ".csv";
+      a.setAttribute("data-testid", "payout-csv-link");
+      host.appendChild(a);
+      a.click();
+    }).catch(function (e) { say("payouts-status", "error", "CSV: " + ((e && e.message) || e)); });
+  }
+
+  // ---------- sign in / out ----------
+
+  function showSession() {
+    var signedIn = !!session;
+    $("signin-form").hidden = signedIn;
+    $("session").hidden = !signedIn;
+    $("report-form").hidden = !signedIn;
+    $("admin").hidden = !(session && session.admin);
+    root.setAttribute("data-signed-in", signedIn ? (session.admin ? "admin" : "read") : "no");
+    if (!signedIn) {
+      $("results").hidden = true;
+      return;
+    }
+    $("session-tenant").textContent = session.tenant;
+    $("session-key").textContent = session.keyId;
+    $("session-scopes").textContent = session.scopes.join(", ");
+  }
+
+  function signIn(key) {
+    key = (key || "").trim();
+    if (!key) { setState("error", "Enter a read or admin key."); return Promise.resolve(false); }
+    setState("loading", "Signing in…");
+    return api("GET", "/api/v1/whoami", undefined, key).then(function (r) {
+      if (!r.ok || !r.body) {
+        saveKey("");
+        session = null;
+        showSession();
+        setState("error", r.status === 401 ? "Sign-in refused: this key is not a valid read or admin key (HTTP 401)." : "Sign-in failed: " + errorText(r));
+        root.setAttribute("data-error", "unauthorized");
+        return false;
+      }
+      var scopes = Array.isArray(r.body.scopes) ? r.body.scopes.map(String) : [];
+      session = {
+        key: key, tenant: String(r.body.tenant), keyId: String(r.body.key_id), scopes: scopes,
+        admin: scopes.indexOf("admin") >= 0
+      };
+      saveKey(key);
+      $("api-key").value = "";
+      showSession();
+      load();
+      return true;
+    }).catch(function (e) {
+      setState("error", "Cannot reach the collector (" + ((e && e.message) || e) + ").");
+      root.setAttribute("data-error", "offline");
+      return false;
+    });
+  }
+
+  function signOut() {
+    saveKey("");
+    session = null;
+    lastReport = null;
+    setAuto(false);
+    $("auto-refresh").checked = false;
+    showSession();
+    setState("idle", "Signed out.");
+  }
+
   // ---------- wiring ----------
 
   function setAuto(on) {
@@ -525,23 +927,68 @@
   }
 
   function init() {
-    loadKey();
+    try { localStorage.removeItem(KEY_STORAGE); } catch (e) { /* older versions kept it there */ }
     var q = new URLSearchParams(location.search);
     setRange(30);
     if (parseDay(q.get("from")) !== null) $("from").value = q.get("from");
     if (parseDay(q.get("to")) !== null) $("to").value = q.get("to");
+    $("due-through").value = isoDay(todayUtc());
 
+    $("signin-form").addEventListener("submit", function (ev) { ev.preventDefault(); signIn($("api-key").value); });
+    $("signout").addEventListener("click", signOut);
     form.addEventListener("submit", function (ev) { ev.preventDefault(); load(); });
     Array.prototype.forEach.call(document.querySelectorAll(".presets button"), function (b) {
       b.addEventListener("click", function () { setRange(parseInt(b.getAttribute("data-days"), 10)); load(); });
     });
     $("chart-affiliate").addEventListener("change", renderCharts);
     $("auto-refresh").addEventListener("change", function () { setAuto(this.checked); });
-    load();
+    $("events-form").addEventListener("submit", function (ev) { ev.preventDefault(); loadEvents(false); });
+    $("events-more").addEventListener("click", function () { loadEvents(true); });
+    $("affiliate-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var code = $("affiliate-code").value.trim(), name = $("affiliate-name").value.trim();
+      var body = { code: code };
+      if (name) body.name = name;
+      api("POST", "/api/v1/affiliates", body).then(function (r) {
+        if (!r.ok) { say("affiliates-status", "error", "Add " + code + ": " + errorText(r)); return; }
+        say("affiliates-status", "ready", "Affiliate " + code + " added: its link is any page with ?aff=" + encodeURIComponent(code) + ".");
+        $("affiliate-code").value = "";
+        $("affiliate-name").value = "";
+        loadAffiliates();
+      });
+    });
+    $("ctype-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var code = $("ctype-code").value.trim();
+      var body = { code: code };
+      body[$("ctype-kind").value] = $("ctype-value").value.trim();
+      api("POST", "/api/v1/conversion-types", body).then(function (r) {
+        if (!r.ok) { say("ctypes-status", "error", "Add " + code + ": " + errorText(r)); return; }
+        say("ctypes-status", "ready", "Conversion type " + code + " added.");
+        $("ctype-code").value = "";
+        $("ctype-value").value = "";
+        loadConversionTypes();
+      });
+    });
+    $("due-form").addEventListener("submit", function (ev) { ev.preventDefault(); loadDue(); });
+
+    showSession();
+    var kept = storedKey();
+    if (kept) { signIn(kept); return; }
+    // a `--demo` collector knows the public demo key: pre-fill it there (and only there)
+    api("GET", "/api/v1/whoami", undefined, DEMO_KEY).then(function (r) {
+      if (r.ok && !session) {
+        $("api-key").value = DEMO_KEY;
+        $("signin-hint").textContent = "Demo collector: demo_secret_key reads; demo_admin_key also manages affiliates and payouts.";
+        signIn(DEMO_KEY);
+      } else if (!session) {
+        setState("idle", "Sign in with a read or admin key of your tenant.");
+      }
+    }).catch(function () { setState("idle", "Sign in with a read or admin key of your tenant."); });
   }
 
   // exposed for tests and the console
-  window.ClicktrailDashboard = { formatCents: formatCents, reload: load };
+  window.ClicktrailDashboard = { formatCents: formatCents, reload: load, signIn: signIn, signOut: signOut };
 
   init();
 })();

@@ -211,6 +211,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 s.www_dir = www.clone();
                 s.serve_www = serve_www;
                 s.demo = demo;
+                s.admin_token = std::env::var("CLICKTRAIL_ADMIN_TOKEN")
+                    .ok()
+                    .filter(|t| t.len() >= 16);
             });
             tracing::info!(
                 listen = %local,

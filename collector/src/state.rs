@@ -31,6 +31,8 @@ pub struct Inner {
     /// `--demo`: the demo checkout route and the demo pages.
     pub demo: bool,
     pub metrics: Arc<Metrics>,
+    /// The server-wide operator token (env `CLICKTRAIL_ADMIN_TOKEN`): may create tenants.
+    pub admin_token: Option<String>,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -60,6 +62,7 @@ impl AppState {
             serve_www: true,
             demo: false,
             metrics: Metrics::new(),
+            admin_token: None,
         }))
     }
 

@@ -11,9 +11,11 @@
 //! rejections.rs  rate-limited log lines for rejected tracker requests (403/404/422)
 //! tracking.rs   browser routes   /tracking/*
 //! api.rs        server routes    /api/v1/*
+//! admin/        the admin API    /api/v1/{affiliates,conversion-types,keys,events,...}
 //! webhooks/     payment providers  /webhooks/stripe (+ its typed events)
 //! demo.rs       /demo/checkout (--demo): plays Stripe, in-process
 //! statics.rs    tracker files, dashboard, www/, JSON 404 / 405
+//! dashboard_assets.rs  the dashboard's script, style and icon (also without --www)
 //! (crate::metrics: /readyz, /metrics and the request counters; crate::body: the draining
 //! body reader)
 //! ```
@@ -24,18 +26,21 @@
 use std::sync::Arc;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{middleware, Router};
 use tower::ServiceBuilder;
 
 use crate::state::AppState;
 
+pub mod admin;
 pub mod api;
+pub mod dashboard_assets;
 pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod first_party;
 pub mod layers;
+pub mod portal;
 pub mod rejections;
 pub mod statics;
 pub mod tenant;
@@ -44,6 +49,46 @@ pub mod types;
 pub mod webhooks;
 
 pub use error::AppError;
+
+/// The admin API (SPEC §14, `admin`).
+fn admin_routes() -> Router<AppState> {
+    use admin::{catalog as c, logs as l};
+    Router::new()
+        .route("/api/v1/whoami", get(l::whoami))
+        .route(
+            "/api/v1/affiliates",
+            get(c::list_affiliates).post(c::create_affiliate),
+        )
+        .route("/api/v1/affiliates/{code}", patch(c::update_affiliate))
+        .route(
+            "/api/v1/conversion-types",
+            get(c::list_conversion_types).post(c::create_conversion_type),
+        )
+        .route(
+            "/api/v1/conversion-types/{code}",
+            patch(c::update_conversion_type),
+        )
+        .route(
+            "/api/v1/revenue-origins",
+            get(c::list_revenue_origins).post(c::add_revenue_origin),
+        )
+        .route(
+            "/api/v1/revenue-origins/{id}",
+            delete(c::remove_revenue_origin),
+        )
+        .route(
+            "/api/v1/allowed-origins",
+            get(c::list_allowed_origins)
+                .post(c::add_allowed_origin)
+                .delete(c::remove_allowed_origin),
+        )
+        .route("/api/v1/keys", get(c::list_keys).post(c::create_key))
+        .route("/api/v1/keys/{id}", delete(c::revoke_key))
+        .route("/api/v1/tenants", post(c::create_tenant))
+        .route("/api/v1/diagnostics", get(l::diagnostics))
+        .route("/api/v1/events", get(l::events))
+        .route("/api/v1/audit", get(l::audit))
+}
 
 /// The whole service: browser routes (CORS, rate limit), server and webhook routes (rate
 /// limit), static files and probes; tracing, metrics and the request timeout around everything.
@@ -68,22 +113,34 @@ pub fn app(state: AppState) -> Router {
                 .layer(middleware::from_fn(layers::preflight_204))
                 .layer(layers::cors(state.clone()))
                 .layer(middleware::from_fn_with_state(
-                    rejections::RejectionLog::new(),
+                    (rejections::RejectionLog::new(), state.clone()),
                     rejections::log_rejected,
                 ))
                 .layer(rate_limit.clone()),
         );
 
+    // operators' money changes get an audit line (admin::audit)
+    let audited = middleware::from_fn_with_state(state.clone(), admin::audit::audit_change);
     let mut server = Router::new()
         .route("/api/v1/track/lead", post(api::lead))
         .route("/api/v1/track/sale", post(api::sale))
         .route("/api/v1/report", get(api::report))
         .route("/api/v1/track/refund", post(api::refund))
-        .route("/api/v1/conversions/{id}", patch(api::conversion_status))
+        .route(
+            "/api/v1/conversions/{id}",
+            patch(api::conversion_status).layer(audited.clone()),
+        )
         .route("/api/v1/payouts/due", get(api::payouts_due))
-        .route("/api/v1/payouts", post(api::pay))
+        .route("/api/v1/payouts", post(api::pay).layer(audited))
         .route("/api/v1/payouts/{file}", get(api::payout))
-        .route("/webhooks/stripe", post(webhooks::stripe::webhook));
+        .route(
+            "/api/v1/affiliates/{code}/portal-link",
+            post(portal::create_link).delete(portal::revoke_link),
+        )
+        .route("/portal/{file}", get(portal::portal))
+        .route("/portal.js", get(portal::script))
+        .route("/webhooks/stripe", post(webhooks::stripe::webhook))
+        .merge(admin_routes());
     if state.demo {
         server = server.route("/demo/checkout", post(demo::checkout));
     }
@@ -96,6 +153,9 @@ pub fn app(state: AppState) -> Router {
         .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
         .route("/clicktrail_bg.{file}", get(statics::tracking_wasm_hashed))
         .route("/dashboard", get(statics::dashboard))
+        .route("/dashboard.js", get(dashboard_assets::script))
+        .route("/style.css", get(dashboard_assets::style))
+        .route("/favicon.svg", get(dashboard_assets::favicon))
         .route("/healthz", get(statics::healthz))
         .route("/readyz", get(crate::metrics::ready))
         .route("/metrics", get(crate::metrics::render))

@@ -65,12 +65,24 @@ impl RejectionLog {
     }
 }
 
-/// Middleware for the browser routes.
+/// Middleware for the browser routes. Each line written is also stored as a diagnostic of kind
+/// `rejected` for the tenant the Host names (or the only tenant), so that the dashboard and
+/// `GET /api/v1/events?kind=rejected` show it (SPEC §15).
 pub async fn log_rejected(
-    State(log): State<Arc<RejectionLog>>,
+    State((log, st)): State<(Arc<RejectionLog>, crate::state::AppState)>,
     req: Request,
     next: Next,
 ) -> Response {
+    let tenant = {
+        let catalog = st.catalog.get();
+        match super::tenant::host_tenant_id(&st, req.headers()) {
+            Some(id) => catalog.tenant(&id).map(|t| t.id.clone()),
+            None => match catalog.tenants.as_slice() {
+                [only] => Some(only.id.clone()),
+                _ => None,
+            },
+        }
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -106,6 +118,28 @@ pub async fn log_rejected(
                 suppressed,
                 "rejected tracker request"
             );
+            if tenant.is_some() {
+                let d = clicktrail_store::DiagnosticIn {
+                    tenant,
+                    event_id: None,
+                    kind: Some("rejected".into()),
+                    message: Some(format!(
+                        "{} {route} {code}: {message}{}",
+                        status.as_u16(),
+                        if suppressed > 0 {
+                            format!(" ({suppressed} more suppressed)")
+                        } else {
+                            String::new()
+                        }
+                    )),
+                    url: (!origin.is_empty()).then(|| origin.clone()),
+                    user_agent: None,
+                    now: st.now(),
+                };
+                if let Err(e) = st.store.diagnostic(d).await {
+                    tracing::warn!(error = %e, "could not store a rejected-request line");
+                }
+            }
         }
     }
     resp

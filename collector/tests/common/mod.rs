@@ -74,6 +74,17 @@ impl Harness {
 
     /// `demo = false`: as `serve --config` runs (no demo routes).
     pub async fn new_mode(config: Config, store: Arc<dyn Store>, demo: bool) -> Harness {
+        Harness::new_token(config, store, demo, None).await
+    }
+
+    /// As [`Harness::new_mode`], with the server-wide operator token (`CLICKTRAIL_ADMIN_TOKEN`).
+    pub async fn new_token(
+        config: Config,
+        store: Arc<dyn Store>,
+        demo: bool,
+        admin_token: Option<&str>,
+    ) -> Harness {
+        let admin_token = admin_token.map(str::to_string);
         store
             .apply_catalog(config.tenants.clone(), NOW)
             .await
@@ -97,6 +108,7 @@ impl Harness {
             s.dist_dir = dist;
             s.www_dir = www;
             s.demo = demo;
+            s.admin_token = admin_token;
         });
         Harness {
             backend,

@@ -14,6 +14,7 @@ pub mod money;
 pub mod payout;
 pub mod refund;
 pub mod report;
+pub mod stripe;
 
 pub use catalog::{Catalog, KeyScope, Payout, Tenant};
 pub use ids::Cid;

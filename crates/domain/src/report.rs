@@ -19,6 +19,22 @@ pub struct ReportRows {
     pub conversions: Vec<(Option<String>, String, String, i64, i64, i64)>,
     /// The ledger entries of the period's conversions (every status), for the `ledger` states.
     pub ledger: Vec<EntryView>,
+    /// Test-mode (Stripe `livemode: false`) sales of the period, and whether the tenant
+    /// counts them (then they are also in the rows above).
+    pub test_mode: TestMode,
+}
+
+/// The report's `testMode`: test-mode sales kept apart (or counted, when the tenant's
+/// `count_test_payments` says so).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestMode {
+    /// Whether they are counted in the report (and payable).
+    pub counted: bool,
+    pub sales: i64,
+    pub revenue_cents: i64,
+    /// Their net commission (accruals less reversals), every currency.
+    pub commission_cents: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -93,6 +109,7 @@ pub struct Report {
     pub affiliates: Vec<AffiliateRow>,
     pub unattributed: Unattributed,
     pub other_currencies: BTreeMap<String, CurrencyTotals>,
+    pub test_mode: TestMode,
 }
 
 /// The report's period and tenant.
@@ -218,6 +235,7 @@ pub fn build(scope: ReportScope<'_>, rows: &ReportRows) -> Result<Report, Overfl
         affiliates,
         unattributed,
         other_currencies: other,
+        test_mode: rows.test_mode,
     })
 }
 
@@ -262,6 +280,7 @@ mod tests {
                 (None, "2026-11-20".into(), "USD".into(), 1, 500, 0),
             ],
             ledger: vec![],
+            test_mode: TestMode::default(),
         };
         let r = build(scope(&affs), &rows).unwrap();
         assert_eq!(r.totals.counts.clicks, 2);

@@ -34,7 +34,7 @@ pub(crate) async fn apply(store: &PgStore, specs: &[TenantSpec], now: i64) -> Re
     Ok(())
 }
 
-async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Result<(), Fail> {
+pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Result<(), Fail> {
     let t = &spec.tenant;
     exec(
         tx,

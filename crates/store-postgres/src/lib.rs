@@ -27,21 +27,28 @@ use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
+    AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
+};
+use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
-    LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut, Store,
-    StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
+    LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
+    StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
+    WriteStats,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+mod admin;
 mod catalog;
 pub mod clicks;
 mod ops;
 mod payouts;
+mod portal;
 mod refund;
 mod report;
+mod stripe;
 pub mod test_cluster;
 
 mod embedded {
@@ -301,7 +308,7 @@ impl Store for PgStore {
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        let r = retry(|| ops::stripe_event(self, &e)).await;
+        let r = retry(|| stripe::stripe_event(self, &e)).await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -353,6 +360,38 @@ impl Store for PgStore {
         retry(|| payouts::payout(self, tenant, id)).await
     }
 
+    async fn portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        retry(|| portal::link(self, tenant, affiliate, token_hash, now)).await
+    }
+
+    async fn revoke_portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        retry(|| portal::revoke(self, tenant, affiliate, now)).await
+    }
+
+    async fn portal_lookup(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
+        retry(|| portal::lookup(self, token_hash)).await
+    }
+
+    async fn portal_activity(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        limit: i64,
+    ) -> StoreResult<PortalActivity> {
+        retry(|| portal::activity(self, tenant, affiliate, limit)).await
+    }
+
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
         let r = retry(|| catalog::apply(self, &specs, now)).await;
         if r.is_ok() {
@@ -396,6 +435,38 @@ impl Store for PgStore {
             jobs: s.jobs.load(Ordering::Relaxed),
             max_batch: s.max_batch.load(Ordering::Relaxed),
         }
+    }
+
+    async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
+        let r = retry(|| admin::change(self, &c)).await;
+        if r.is_ok() {
+            self.stats().record(1);
+        }
+        r
+    }
+
+    async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>> {
+        retry(|| admin::affiliates(self, tenant)).await
+    }
+
+    async fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRow>> {
+        retry(|| admin::keys(self, tenant)).await
+    }
+
+    async fn diagnostics(&self, f: EventFilter) -> StoreResult<Vec<DiagnosticRow>> {
+        retry(|| admin::diagnostics(self, &f)).await
+    }
+
+    async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>> {
+        retry(|| admin::recent_events(self, &f)).await
+    }
+
+    async fn audit(&self, a: AuditIn) -> StoreResult<()> {
+        retry(|| admin::audit(self, &a)).await
+    }
+
+    async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
+        retry(|| admin::audit_log(self, tenant, limit, offset)).await
     }
 }
 

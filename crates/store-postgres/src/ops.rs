@@ -155,7 +155,11 @@ async fn lookup_cid(tx: &Tx<'_>, tenant: &str, cid: &str) -> Result<Option<CidRe
 }
 
 /// Resolves a target to its CID and the CID's affiliate and expiry (one round trip).
-async fn resolve(tx: &Tx<'_>, tenant: &str, target: &Target) -> Result<Option<Resolved>, Fail> {
+pub(crate) async fn resolve(
+    tx: &Tx<'_>,
+    tenant: &str,
+    target: &Target,
+) -> Result<Option<Resolved>, Fail> {
     let row = match target {
         Target::Cid(c) => {
             q_opt(
@@ -188,12 +192,18 @@ async fn resolve(tx: &Tx<'_>, tenant: &str, target: &Target) -> Result<Option<Re
             )
             .await?
         }
+        // the subscription's earliest sale, else its free-trial link
         Target::Subscription(sub) => {
             q_opt(
                 tx,
                 "SELECT c.cid, c.affiliate, c.expires_at
-             FROM (SELECT cid FROM conversions WHERE tenant = $1 AND subscription_id = $2
-                   AND cid IS NOT NULL ORDER BY id LIMIT 1) s
+             FROM (SELECT cid, o FROM (
+                     (SELECT cid, 0 AS o FROM conversions WHERE tenant = $1 AND subscription_id = $2
+                       AND cid IS NOT NULL ORDER BY id LIMIT 1)
+                     UNION ALL
+                     SELECT cid, 1 FROM stripe_links
+                      WHERE tenant = $1 AND kind = 'subscription' AND stripe_id = $2) u
+                   ORDER BY o LIMIT 1) s
              JOIN cids c ON c.tenant = $1 AND c.cid = s.cid",
                 &[&tenant, sub],
             )
@@ -605,7 +615,7 @@ pub(crate) async fn sale_request(store: &PgStore, s: &SaleIn) -> Result<SaleOut,
 
 /// Credits an unattributed first subscription payment (row `id`) to the affiliate this event
 /// names: the row is updated in place (its id stays) and its accrual appended.
-async fn attribute_existing(tx: &Tx<'_>, id: i64, s: &SaleIn) -> Result<SaleOut, Fail> {
+pub(crate) async fn attribute_existing(tx: &Tx<'_>, id: i64, s: &SaleIn) -> Result<SaleOut, Fail> {
     let resolved = resolve(tx, &s.tenant, &s.target).await?;
     let who = conversion::attribute(resolved, s.now);
     let cents = commission(&who, s.payout, s.amount_cents, s.status)?;
@@ -639,18 +649,8 @@ async fn attribute_existing(tx: &Tx<'_>, id: i64, s: &SaleIn) -> Result<SaleOut,
     })
 }
 
-async fn stripe_body(tx: &Tx<'_>, e: &StripeEventIn) -> Result<StripeOutcome, Fail> {
-    // a concurrent delivery of the same event waits here until the first one commits
-    let fresh = q_opt(
-        tx,
-        "INSERT INTO stripe_events (tenant, event_id, type, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING RETURNING 1",
-        &[&e.tenant, &e.event_id, &e.event_type, &e.now],
-    )
-    .await?;
-    if fresh.is_none() {
-        return Ok(StripeOutcome::Duplicate);
-    }
+/// The sale part of a Stripe event (its id already claimed by `stripe::stripe_event`).
+pub(crate) async fn stripe_sale(tx: &Tx<'_>, e: &StripeEventIn) -> Result<StripeOutcome, Fail> {
     let Some(s) = &e.sale else {
         return Ok(StripeOutcome::Recorded { sale: None });
     };
@@ -691,15 +691,4 @@ async fn stripe_body(tx: &Tx<'_>, e: &StripeEventIn) -> Result<StripeOutcome, Fa
         Err(Fail::Store(StoreError::Conflict(..))) => Ok(StripeOutcome::Recorded { sale: None }),
         Err(e) => Err(e),
     }
-}
-
-pub(crate) async fn stripe_event(
-    store: &PgStore,
-    e: &StripeEventIn,
-) -> Result<StripeOutcome, Fail> {
-    let mut client = store.pool().get().await?;
-    let tx = client.transaction().await?;
-    let out = stripe_body(&tx, e).await?;
-    tx.commit().await?;
-    Ok(out)
 }

@@ -16,7 +16,13 @@ use crate::refund::is_unique_violation;
 use crate::{Fail, PgStore};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
-    (p.entry_id IS NOT NULL), l.conversion_id";
+    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute)";
+
+/// Joins an entry's conversion (`c`: its holds) and keeps test-mode entries (Stripe
+/// `livemode: false`) out unless the tenant counts them.
+const LIVE: &str = "JOIN conversions c ON c.id = l.conversion_id
+    LEFT JOIN tenants t ON t.id = l.tenant";
+const LIVE_WHERE: &str = "(c.livemode OR coalesce(t.count_test_payments, false))";
 
 fn entry(r: &Row) -> Result<EntryView, Fail> {
     let kind: String = r.get(3);
@@ -31,7 +37,7 @@ fn entry(r: &Row) -> Result<EntryView, Fail> {
         amount_cents: r.get(4),
         available_at: r.get(5),
         paid: r.get(6),
-        held: false,
+        held: r.get(8),
     })
 }
 
@@ -50,8 +56,8 @@ pub(crate) async fn entries(store: &PgStore, tenant: &str) -> Result<Vec<EntryVi
     let out = collect(
         &tx,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = $1 ORDER BY l.id"
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
+             WHERE l.tenant = $1 AND {LIVE_WHERE} ORDER BY l.id"
         ),
         &[&tenant],
     )
@@ -70,10 +76,10 @@ pub(crate) async fn period_entries(
     collect(
         tx,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l
-             JOIN conversions c ON c.id = l.conversion_id
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE}
              LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = $1 AND c.created_at >= $2 AND c.created_at < $3 ORDER BY l.id"
+             WHERE l.tenant = $1 AND c.created_at >= $2 AND c.created_at < $3 AND {LIVE_WHERE}
+             ORDER BY l.id"
         ),
         &[&tenant, &from, &to],
     )
@@ -93,8 +99,9 @@ async fn pay_once(store: &PgStore, p: &PayIn) -> Result<PayoutOut, Fail> {
     let mine = collect(
         &tx,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = $1 AND l.affiliate = $2 AND p.entry_id IS NULL ORDER BY l.id"
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
+             WHERE l.tenant = $1 AND l.affiliate = $2 AND p.entry_id IS NULL AND {LIVE_WHERE}
+             ORDER BY l.id"
         ),
         &[&p.tenant, &p.affiliate],
     )

@@ -18,7 +18,10 @@ use crate::ops::{q, q_opt, Tx};
 use crate::{Fail, PgStore};
 
 /// Accrued, reversed (positive), and the accruals' latest `available_at` of one conversion.
-async fn ledger_of(tx: &Tx<'_>, conversion_id: i64) -> Result<(i64, i64, Option<i64>), Fail> {
+pub(crate) async fn ledger_of(
+    tx: &Tx<'_>,
+    conversion_id: i64,
+) -> Result<(i64, i64, Option<i64>), Fail> {
     let rows = q(
         tx,
         "SELECT kind, amount_cents, available_at FROM ledger WHERE conversion_id = $1",
@@ -46,7 +49,7 @@ async fn ledger_of(tx: &Tx<'_>, conversion_id: i64) -> Result<(i64, i64, Option<
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn append_reversal(
+pub(crate) async fn append_reversal(
     tx: &Tx<'_>,
     tenant: &str,
     affiliate: &str,
@@ -195,10 +198,23 @@ pub(crate) async fn set_status(
 ) -> Result<StatusOut, Fail> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
+    let out = set_status_body(&tx, tenant, id, to, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// A status change inside an open transaction (the row is locked first).
+pub(crate) async fn set_status_body(
+    tx: &Tx<'_>,
+    tenant: &str,
+    id: &str,
+    to: Status,
+    now: i64,
+) -> Result<StatusOut, Fail> {
     let row = match id.parse::<i64>() {
         Ok(n) => {
             q_opt(
-                &tx,
+                tx,
                 "SELECT id, public_id, affiliate, currency, status FROM conversions
                  WHERE tenant = $1 AND id = $2 FOR UPDATE",
                 &[&tenant, &n],
@@ -207,7 +223,7 @@ pub(crate) async fn set_status(
         }
         Err(_) => {
             q_opt(
-                &tx,
+                tx,
                 "SELECT id, public_id, affiliate, currency, status FROM conversions
                  WHERE tenant = $1 AND public_id = $2 FOR UPDATE",
                 &[&tenant, &id],
@@ -231,32 +247,29 @@ pub(crate) async fn set_status(
         StatusChange::Refused => return Err(conversion_declined(id).into()),
         StatusChange::Set => {
             crate::ops::exec(
-                &tx,
+                tx,
                 "UPDATE conversions SET status = $2 WHERE id = $1",
                 &[&row_id, &to.as_str()],
             )
             .await?;
         }
         StatusChange::Decline => {
-            let (accrued, reversed, accrual_at) = ledger_of(&tx, row_id).await?;
+            let (accrued, reversed, accrual_at) = ledger_of(tx, row_id).await?;
             let rev = decline_reversal(accrued, reversed)?;
             if let (Some(aff), true) = (&affiliate, rev > 0) {
                 let at = reversal_available_at(now, accrual_at);
-                append_reversal(
-                    &tx, tenant, aff, row_id, rev, &currency, at, "declined", now,
-                )
-                .await?;
+                append_reversal(tx, tenant, aff, row_id, rev, &currency, at, "declined", now)
+                    .await?;
                 reversed_now = rev;
             }
             crate::ops::exec(
-                &tx,
+                tx,
                 "UPDATE conversions SET status = $2 WHERE id = $1",
                 &[&row_id, &to.as_str()],
             )
             .await?;
         }
     }
-    tx.commit().await?;
     Ok(StatusOut {
         conversion_id: public_id,
         status: to.as_str().to_string(),

@@ -2,7 +2,7 @@
 //! conversion's ledger entries. PostgreSQL sums bigints as `numeric`: they are read as text and
 //! converted with a check (a total beyond i64 is a 422, never a wrapped number).
 
-use clicktrail_domain::report::ReportRows;
+use clicktrail_domain::report::{ReportRows, TestMode};
 use tokio_postgres::IsolationLevel;
 
 use crate::ops::q;
@@ -37,15 +37,24 @@ pub(crate) async fn rows(
          FROM (SELECT c.affiliate, c.created_at, c.currency, c.amount_cents,
                       coalesce((SELECT sum(l.amount_cents) FROM ledger l WHERE l.conversion_id = c.id), 0) AS net
                FROM conversions c
-               WHERE c.tenant = $1 AND c.status <> 'declined' AND c.created_at >= $2 AND c.created_at < $3) x
+               WHERE c.tenant = $1 AND c.status <> 'declined' AND c.created_at >= $2 AND c.created_at < $3
+                 AND (c.livemode OR coalesce((SELECT count_test_payments FROM tenants WHERE id = $1), false))) x
          GROUP BY 1, 2, 3"
     );
+    // test-mode sales of the period (Stripe `livemode: false`), kept apart
+    let test_sql = "SELECT coalesce((SELECT count_test_payments FROM tenants WHERE id = $1), false),
+            count(*), coalesce(sum(c.amount_cents), 0)::text,
+            coalesce(sum((SELECT sum(l.amount_cents) FROM ledger l WHERE l.conversion_id = c.id)), 0)::text
+         FROM conversions c
+         WHERE c.tenant = $1 AND NOT c.livemode AND c.status <> 'declined'
+           AND c.created_at >= $2 AND c.created_at < $3";
     let p: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant, &from, &to];
-    let (clicks, leads, conversions, ledger) = tokio::try_join!(
+    let (clicks, leads, conversions, ledger, test) = tokio::try_join!(
         q(&tx, &clicks_sql, &p),
         q(&tx, &leads_sql, &p),
         q(&tx, &conversions_sql, &p),
         crate::payouts::period_entries(&tx, tenant, from, to),
+        q(&tx, test_sql, &p),
     )?;
     tx.commit().await?;
     let mut out = ReportRows {
@@ -59,7 +68,16 @@ pub(crate) async fn rows(
             .collect(),
         conversions: Vec::with_capacity(conversions.len()),
         ledger,
+        test_mode: TestMode::default(),
     };
+    if let Some(r) = test.first() {
+        out.test_mode = TestMode {
+            counted: r.get(0),
+            sales: r.get(1),
+            revenue_cents: numeric_i64(r.get(2))?,
+            commission_cents: numeric_i64(r.get(3))?,
+        };
+    }
     for r in &conversions {
         out.conversions.push((
             r.get(0),

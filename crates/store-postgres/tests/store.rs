@@ -323,6 +323,7 @@ async fn one_stripe_event_on_two_collectors_makes_one_sale() {
                 sale: Some(sale("cs_1", Target::Cid(cid(C1)), T0 + 60)),
                 first_payment: false,
                 now: T0 + 60,
+                money: Default::default(),
             })
             .await
         }));
@@ -364,6 +365,7 @@ async fn the_first_subscription_payment_is_counted_once_and_credited_in_place() 
             sale: Some(s),
             first_payment: true,
             now: T0 + 100,
+            money: Default::default(),
         }
     };
     let unattributed = match a.stripe_event(first("evt_a", "in_1", Target::None)).await {
@@ -842,8 +844,8 @@ async fn collectors_starting_together_migrate_once() {
     }
     assert_eq!(
         sql_i64(&url, "SELECT count(*) FROM refinery_schema_history").await,
-        2,
-        "V1__initial and V2__refunds, each applied once"
+        5,
+        "V1__initial, V2__refunds, V3__stripe_money, V4__portal_links and V5__admin, each applied once"
     );
     // a database migrated by a newer build is refused
     sql_exec(

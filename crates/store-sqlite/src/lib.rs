@@ -17,19 +17,26 @@ use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
+    AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
+};
+use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
-    LeadIn, OkOut, PayIn, PayoutOut, RefundIn, RefundOut, SaleIn, SaleOut, StatusOut, Store,
-    StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WriteStats,
+    LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
+    StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
+    WriteStats,
 };
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+mod admin;
 mod catalog;
 mod ops;
 mod payouts;
+mod portal;
 mod refund;
 mod report;
 mod schema;
+mod stripe;
 mod writer;
 
 use writer::{Job, JobImpl, WriterStats};
@@ -210,7 +217,7 @@ impl Store for SqliteStore {
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        self.exec(move |conn| ops::stripe_event(conn, &e)).await
+        self.exec(move |conn| stripe::stripe_event(conn, &e)).await
     }
 
     async fn import_items(
@@ -264,6 +271,49 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (t, a, h) = (
+            tenant.to_string(),
+            affiliate.to_string(),
+            token_hash.to_string(),
+        );
+        self.exec(move |conn| portal::link(conn, &t, &a, &h, now))
+            .await
+    }
+
+    async fn revoke_portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let (t, a) = (tenant.to_string(), affiliate.to_string());
+        self.exec(move |conn| portal::revoke(conn, &t, &a, now))
+            .await
+    }
+
+    async fn portal_lookup(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
+        let h = token_hash.to_string();
+        self.read(move |conn| portal::lookup(conn, &h)).await
+    }
+
+    async fn portal_activity(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        limit: i64,
+    ) -> StoreResult<PortalActivity> {
+        let (t, a) = (tenant.to_string(), affiliate.to_string());
+        self.read(move |conn| portal::activity(conn, &t, &a, limit))
+            .await
+    }
+
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
         self.exec(move |conn| catalog::apply(conn, &specs, now))
             .await
@@ -299,6 +349,39 @@ impl Store for SqliteStore {
             jobs: self.stats.jobs.load(Ordering::Relaxed),
             max_batch: self.stats.max_batch.load(Ordering::Relaxed),
         }
+    }
+
+    async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
+        self.exec(move |conn| admin::change(conn, &c)).await
+    }
+
+    async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| admin::affiliates(conn, &tenant))
+            .await
+    }
+
+    async fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRow>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| admin::keys(conn, &tenant)).await
+    }
+
+    async fn diagnostics(&self, f: EventFilter) -> StoreResult<Vec<DiagnosticRow>> {
+        self.read(move |conn| admin::diagnostics(conn, &f)).await
+    }
+
+    async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>> {
+        self.read(move |conn| admin::recent_events(conn, &f)).await
+    }
+
+    async fn audit(&self, a: AuditIn) -> StoreResult<()> {
+        self.exec(move |conn| admin::audit(conn, &a)).await
+    }
+
+    async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
+        let tenant = tenant.to_string();
+        self.read(move |conn| admin::audit_log(conn, &tenant, limit, offset))
+            .await
     }
 }
 

@@ -75,7 +75,11 @@ fn lookup_cid(conn: &Connection, tenant: &str, cid: &str) -> StoreResult<Option<
 }
 
 /// Resolves a target to its CID and the CID's affiliate and expiry.
-fn resolve(conn: &Connection, tenant: &str, target: &Target) -> StoreResult<Option<Resolved>> {
+pub(crate) fn resolve(
+    conn: &Connection,
+    tenant: &str,
+    target: &Target,
+) -> StoreResult<Option<Resolved>> {
     let cid: Option<String> = match target {
         Target::Cid(c) => Some(c.as_str().to_string()),
         Target::External { revenue_origin, external_cid } => conn
@@ -88,10 +92,16 @@ fn resolve(conn: &Connection, tenant: &str, target: &Target) -> StoreResult<Opti
             .prepare_cached("SELECT cid FROM customer_links WHERE tenant = ?1 AND customer_key = ?2")?
             .query_row(params![tenant, k], |r| r.get(0))
             .optional()?,
+        // the subscription's earliest sale, else its free-trial link
         Target::Subscription(sub) => conn
             .prepare_cached(
-                "SELECT cid FROM conversions WHERE tenant = ?1 AND subscription_id = ?2 AND cid IS NOT NULL
-                 ORDER BY id LIMIT 1",
+                "SELECT cid FROM (
+                    SELECT cid, 0 AS o, id FROM conversions
+                     WHERE tenant = ?1 AND subscription_id = ?2 AND cid IS NOT NULL
+                    UNION ALL
+                    SELECT cid, 1, 0 FROM stripe_links
+                     WHERE tenant = ?1 AND kind = 'subscription' AND stripe_id = ?2)
+                 ORDER BY o, id LIMIT 1",
             )?
             .query_row(params![tenant, sub], |r| r.get(0))
             .optional()?,
@@ -466,7 +476,7 @@ pub(crate) fn sale(conn: &Connection, s: &SaleIn) -> StoreResult<SaleOut> {
 }
 
 /// Credits an unattributed first subscription payment to the affiliate this event names.
-fn attribute_existing(conn: &Connection, id: i64, s: &SaleIn) -> StoreResult<SaleOut> {
+pub(crate) fn attribute_existing(conn: &Connection, id: i64, s: &SaleIn) -> StoreResult<SaleOut> {
     let resolved = resolve(conn, &s.tenant, &s.target)?;
     let who = conversion::attribute(resolved, s.now);
     let cents = commission(&who, s.payout, s.amount_cents, s.status)?;
@@ -504,16 +514,8 @@ fn attribute_existing(conn: &Connection, id: i64, s: &SaleIn) -> StoreResult<Sal
     })
 }
 
-pub(crate) fn stripe_event(conn: &Connection, e: &StripeEventIn) -> StoreResult<StripeOutcome> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO stripe_events (tenant, event_id, type, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![e.tenant, e.event_id, e.event_type, e.now])?;
-    if inserted == 0 {
-        return Ok(StripeOutcome::Duplicate);
-    }
+/// The sale part of a Stripe event (its id already claimed by `stripe::stripe_event`).
+pub(crate) fn stripe_sale(conn: &Connection, e: &StripeEventIn) -> StoreResult<StripeOutcome> {
     let Some(s) = &e.sale else {
         return Ok(StripeOutcome::Recorded { sale: None });
     };

@@ -9,7 +9,13 @@ use clicktrail_store::{pick_due, PayIn, PayoutLine, PayoutOut, StoreError, Store
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
-    (p.entry_id IS NOT NULL), l.conversion_id";
+    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute)";
+
+/// Joins an entry's conversion (`c`: its holds) and keeps test-mode entries (Stripe
+/// `livemode: false`) out unless the tenant counts them.
+const LIVE: &str = "JOIN conversions c ON c.id = l.conversion_id
+    LEFT JOIN tenants t ON t.id = l.tenant";
+const LIVE_WHERE: &str = "(c.livemode = 1 OR coalesce(t.count_test_payments, 0) = 1)";
 
 fn entry(r: &Row<'_>) -> rusqlite::Result<(EntryView, String)> {
     let kind: String = r.get(3)?;
@@ -23,7 +29,7 @@ fn entry(r: &Row<'_>) -> rusqlite::Result<(EntryView, String)> {
             amount_cents: r.get(4)?,
             available_at: r.get(5)?,
             paid: r.get(6)?,
-            held: false,
+            held: r.get(8)?,
         },
         kind,
     ))
@@ -48,8 +54,8 @@ pub(crate) fn entries(conn: &Connection, tenant: &str) -> StoreResult<Vec<EntryV
     collect(
         conn,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = ?1 ORDER BY l.id"
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
+             WHERE l.tenant = ?1 AND {LIVE_WHERE} ORDER BY l.id"
         ),
         params![tenant],
     )
@@ -65,10 +71,10 @@ pub(crate) fn period_entries(
     collect(
         conn,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l
-             JOIN conversions c ON c.id = l.conversion_id
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE}
              LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = ?1 AND c.created_at >= ?2 AND c.created_at < ?3 ORDER BY l.id"
+             WHERE l.tenant = ?1 AND c.created_at >= ?2 AND c.created_at < ?3 AND {LIVE_WHERE}
+             ORDER BY l.id"
         ),
         params![tenant, from, to],
     )
@@ -78,8 +84,9 @@ pub(crate) fn pay(conn: &Connection, p: &PayIn) -> StoreResult<PayoutOut> {
     let mine = collect(
         conn,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = ?1 AND l.affiliate = ?2 AND p.entry_id IS NULL ORDER BY l.id"
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
+             WHERE l.tenant = ?1 AND l.affiliate = ?2 AND p.entry_id IS NULL AND {LIVE_WHERE}
+             ORDER BY l.id"
         ),
         params![p.tenant, p.affiliate],
     )?;

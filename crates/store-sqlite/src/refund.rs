@@ -14,7 +14,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 /// What the ledger holds for one conversion: accrued, reversed (positive), the accruals'
 /// latest `available_at`.
-fn ledger_of(conn: &Connection, conversion_id: i64) -> StoreResult<(i64, i64, Option<i64>)> {
+pub(crate) fn ledger_of(
+    conn: &Connection,
+    conversion_id: i64,
+) -> StoreResult<(i64, i64, Option<i64>)> {
     let mut st = conn.prepare_cached(
         "SELECT kind, amount_cents, available_at FROM ledger WHERE conversion_id = ?1",
     )?;
@@ -48,7 +51,7 @@ fn overflow() -> StoreError {
 
 /// Appends a reversal of `cents` (positive) for `conversion_id`; its entry id.
 #[allow(clippy::too_many_arguments)]
-fn append_reversal(
+pub(crate) fn append_reversal(
     conn: &Connection,
     tenant: &str,
     affiliate: &str,

@@ -1,6 +1,6 @@
 //! The report's grouped rows. Commissions are the net sum of each conversion's ledger entries.
 
-use clicktrail_domain::report::ReportRows;
+use clicktrail_domain::report::{ReportRows, TestMode};
 use clicktrail_store::StoreResult;
 use rusqlite::{params, Connection};
 
@@ -32,6 +32,8 @@ pub(crate) fn rows(conn: &Connection, tenant: &str, from: i64, to: i64) -> Store
          LEFT JOIN (SELECT conversion_id, sum(amount_cents) AS net FROM ledger
                     WHERE tenant = ?1 GROUP BY conversion_id) l ON l.conversion_id = c.id
          WHERE c.tenant = ?1 AND c.status <> 'declined' AND c.created_at >= ?2 AND c.created_at < ?3
+           AND (c.livemode = 1
+                OR coalesce((SELECT count_test_payments FROM tenants WHERE id = ?1), 0) = 1)
          GROUP BY 1, 2, 3",
     )?;
     rows.conversions = st
@@ -47,5 +49,28 @@ pub(crate) fn rows(conn: &Connection, tenant: &str, from: i64, to: i64) -> Store
         })?
         .collect::<Result<_, _>>()?;
     rows.ledger = crate::payouts::period_entries(conn, tenant, from, to)?;
+    rows.test_mode = test_mode(conn, tenant, from, to)?;
     Ok(rows)
+}
+
+/// Test-mode sales of the period (Stripe `livemode: false`), kept apart.
+fn test_mode(conn: &Connection, tenant: &str, from: i64, to: i64) -> StoreResult<TestMode> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce((SELECT count_test_payments FROM tenants WHERE id = ?1), 0),
+                count(*), coalesce(sum(c.amount_cents), 0), coalesce(sum(l.net), 0)
+             FROM conversions c
+             LEFT JOIN (SELECT conversion_id, sum(amount_cents) AS net FROM ledger
+                        WHERE tenant = ?1 GROUP BY conversion_id) l ON l.conversion_id = c.id
+             WHERE c.tenant = ?1 AND c.livemode = 0 AND c.status <> 'declined'
+               AND c.created_at >= ?2 AND c.created_at < ?3",
+        )?
+        .query_row(params![tenant, from, to], |r| {
+            Ok(TestMode {
+                counted: r.get(0)?,
+                sales: r.get(1)?,
+                revenue_cents: r.get(2)?,
+                commission_cents: r.get(3)?,
+            })
+        })?)
 }

@@ -117,6 +117,57 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX refunds_conversion ON refunds (conversion_id);
     CREATE INDEX payout_lines_payout ON payout_lines (payout_id);
     "#,
+    // v4: Stripe money (SPEC §13 "Stripe", issue 9): the ids a sale keeps to match later
+    // events, test mode, holds; the latest state of each refund / charge / dispute heard of;
+    // free-trial links. Existing rows keep everything; their Stripe invoice ids are filled in
+    // from their transaction ids.
+    r#"
+    ALTER TABLE conversions ADD COLUMN stripe_payment_intent TEXT;
+    ALTER TABLE conversions ADD COLUMN stripe_charge TEXT;
+    ALTER TABLE conversions ADD COLUMN stripe_invoice TEXT;
+    ALTER TABLE conversions ADD COLUMN stripe_customer TEXT;
+    ALTER TABLE conversions ADD COLUMN livemode INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE conversions ADD COLUMN held_payment INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversions ADD COLUMN held_dispute INTEGER NOT NULL DEFAULT 0;
+    UPDATE conversions SET stripe_invoice = substr(transaction_id, 8)
+        WHERE source = 'stripe' AND transaction_id LIKE 'stripe:in\_%' ESCAPE '\';
+    CREATE INDEX conversions_stripe_pi ON conversions (tenant, stripe_payment_intent)
+        WHERE stripe_payment_intent IS NOT NULL;
+    CREATE INDEX conversions_stripe_charge ON conversions (tenant, stripe_charge)
+        WHERE stripe_charge IS NOT NULL;
+    CREATE INDEX conversions_stripe_invoice ON conversions (tenant, stripe_invoice)
+        WHERE stripe_invoice IS NOT NULL;
+    CREATE TABLE stripe_facts (
+        tenant TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+        payment_intent TEXT, charge TEXT, invoice TEXT,
+        amount_cents INTEGER NOT NULL, state TEXT NOT NULL,
+        event_created INTEGER NOT NULL, object_created INTEGER NOT NULL, event_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, kind, key)) WITHOUT ROWID;
+    CREATE INDEX stripe_facts_pi ON stripe_facts (tenant, payment_intent) WHERE payment_intent IS NOT NULL;
+    CREATE INDEX stripe_facts_charge ON stripe_facts (tenant, charge) WHERE charge IS NOT NULL;
+    CREATE INDEX stripe_facts_invoice ON stripe_facts (tenant, invoice) WHERE invoice IS NOT NULL;
+    CREATE TABLE stripe_links (
+        tenant TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('subscription', 'customer')),
+        stripe_id TEXT NOT NULL, cid TEXT NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, kind, stripe_id)) WITHOUT ROWID;
+    "#,
+    // v5: affiliate portal links (SPEC §14), stored hashed; at most one live link per affiliate.
+    r#"
+    CREATE TABLE portal_links (
+        token_hash TEXT PRIMARY KEY, tenant TEXT NOT NULL, affiliate TEXT NOT NULL,
+        created_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
+    CREATE UNIQUE INDEX portal_links_live ON portal_links (tenant, affiliate) WHERE revoked_at IS NULL;
+    CREATE INDEX payouts_affiliate ON payouts (tenant, affiliate);
+    CREATE INDEX conversions_affiliate ON conversions (tenant, affiliate, id);
+    "#,
+    // v6: the admin API (SPEC §14): affiliate names; the audit log, diagnostics and refunds
+    // read per tenant, newest first.
+    r#"
+    ALTER TABLE affiliates ADD COLUMN name TEXT;
+    CREATE INDEX audit_log_tenant ON audit_log (tenant, id);
+    CREATE INDEX diagnostics_tenant ON diagnostics (tenant, id);
+    CREATE INDEX refunds_tenant_time ON refunds (tenant, created_at);
+    "#,
 ];
 
 pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {

@@ -16,7 +16,14 @@ use clicktrail_domain::{Cid, Payout};
 use serde::{Deserialize, Serialize};
 
 mod error;
+mod portal;
 pub use error::{StoreError, StoreResult};
+pub mod admin;
+pub use admin::{
+    AffiliateRow, AuditIn, AuditRow, CatalogChange, ChangeIn, DiagnosticRow, EventFilter, EventRow,
+    KeyRow,
+};
+pub use portal::{PortalActivity, PortalConversion, PortalPayout};
 
 /// How a conversion or sale names the visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +172,8 @@ pub struct StripeEventIn {
     /// Stripe delivers twice in either order: count it once (domain `first_payment`).
     pub first_payment: bool,
     pub now: i64,
+    /// Stripe's money events, ids, test mode (see [`StripeMoney`]).
+    pub money: StripeMoney,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +182,14 @@ pub enum StripeOutcome {
     Duplicate,
     /// Recorded (`sale` is `None` when the event needed no new sale).
     Recorded { sale: Option<SaleOut> },
+    /// A money event (refund, dispute, async payment result, free-trial link) settled.
+    Settled(StripeMoneyOut),
 }
+
+pub use stripe::{
+    PaymentResult, StripeFactIn, StripeIds, StripeLinkIn, StripeMoney, StripeMoneyOut,
+};
+mod stripe;
 /// One CSV row of a file with sales and refunds (SPEC §13: "CSV import also takes refund
 /// rows"), in file order: a refund may follow its sale in the same file.
 #[derive(Debug, Clone)]
@@ -349,6 +365,35 @@ pub trait Store: Send + Sync + 'static {
     /// One payout with its lines; 404 `unknown_payout`.
     async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut>;
 
+    /// Makes `token_hash` the affiliate's one portal link: earlier links stop working (SPEC §14:
+    /// create and rotate are the same act, since a token is shown once and stored hashed).
+    async fn portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Revokes the affiliate's portal link; `false` when there was none.
+    async fn revoke_portal_link(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+
+    /// The (tenant, affiliate) of a live portal link.
+    async fn portal_lookup(&self, token_hash: &str) -> StoreResult<Option<(String, String)>>;
+
+    /// One affiliate's newest `limit` conversions and all their payouts.
+    async fn portal_activity(
+        &self,
+        tenant: &str,
+        affiliate: &str,
+        limit: i64,
+    ) -> StoreResult<PortalActivity>;
+
     /// Creates or updates what the specs declare (tenants, affiliates, conversion types,
     /// origins, keys); deletes nothing. Bumps the catalog version.
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()>;
@@ -366,6 +411,29 @@ pub trait Store: Send + Sync + 'static {
     async fn diagnostics_count(&self) -> StoreResult<i64>;
 
     fn write_stats(&self) -> WriteStats;
+
+    // ---- the admin API (SPEC §14; crate::admin) ----
+
+    /// One catalog change, its audit line and a catalog-version bump, in one transaction.
+    async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()>;
+
+    /// A tenant's affiliates (disabled ones included), oldest first.
+    async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>>;
+
+    /// A tenant's keys (revoked ones included), never their secret.
+    async fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRow>>;
+
+    /// A tenant's diagnostics, newest first (`kinds`, `since`, `limit`, `offset` of the filter).
+    async fn diagnostics(&self, f: EventFilter) -> StoreResult<Vec<DiagnosticRow>>;
+
+    /// The recent-event log (admin::merge_events).
+    async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>>;
+
+    /// One audit line for a change that is not a catalog change (payouts, conversion status).
+    async fn audit(&self, line: AuditIn) -> StoreResult<()>;
+
+    /// A tenant's audit log, newest first.
+    async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>>;
 }
 
 /// The 404 for a target that resolves to no CID (the same words on every backend).

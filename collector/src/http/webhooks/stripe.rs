@@ -20,6 +20,7 @@ use clicktrail_domain::conversion::Status;
 use clicktrail_domain::Cid;
 use clicktrail_store::{SaleIn, StripeEventIn, StripeOutcome, Target};
 
+use super::stripe_money::money_from_event;
 use super::stripe_types::{
     CheckoutSession, Event, Invoice, Metadata, AFFITOR_CLICK_ID, AFFITOR_CUSTOMER_KEY,
 };
@@ -93,11 +94,22 @@ pub fn verify(secret: &str, header: &str, payload: &[u8], now: i64) -> Result<()
     Ok(())
 }
 
-/// The event types that can make a sale; others are acknowledged and ignored.
-pub const HANDLED: [&str; 3] = [
+/// The event types handled (docs/money.md lists them); others are acknowledged (200: Stripe
+/// retries anything else) and ignored.
+pub const HANDLED: [&str; 13] = [
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
     "invoice.payment_succeeded",
     "invoice.paid",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "charge.refund.updated",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "invoice_payment.paid",
 ];
 
 /// `POST /webhooks/stripe`
@@ -137,10 +149,11 @@ pub async fn receive(
         tracing::debug!(event_type = %kind, "ignored Stripe event type");
         return Ok(Json(json!({"received": true, "ignored": true})));
     }
-    let (sale, first_payment) = match sale_from_event(&tenant, &event, now)? {
+    let (mut sale, first_payment) = match sale_from_event(&tenant, &event, now)? {
         Some((sale, first)) => (Some(sale), first),
         None => (None, false),
     };
+    let money = money_from_event(&event, &mut sale, now)?;
     let outcome = st
         .store
         .stripe_event(StripeEventIn {
@@ -150,6 +163,7 @@ pub async fn receive(
             sale,
             first_payment,
             now,
+            money,
         })
         .await?;
     tracing::info!(tenant = %tenant.id, event_id = %event_id, event_type = %kind, outcome = ?outcome, "Stripe event");
@@ -159,6 +173,13 @@ pub async fn receive(
             json!({"received": true, "saleId": s.sale_id, "attributed": s.attributed})
         }
         StripeOutcome::Recorded { sale: None } => json!({"received": true}),
+        StripeOutcome::Settled(m) => json!({
+            "received": true,
+            "saleId": m.sale_id,
+            "refundedCents": m.refunded_cents,
+            "reversedCents": m.reversed_cents,
+            "held": m.held,
+        }),
     }))
 }
 
@@ -204,7 +225,7 @@ fn verified_tenant(
 }
 
 /// `data.object` as `T`; a wrong field is a 422 naming its path in the event.
-fn object<T: DeserializeOwned>(event: &Event) -> Result<T, AppError> {
+pub(crate) fn object<T: DeserializeOwned>(event: &Event) -> Result<T, AppError> {
     let obj = event.data.as_ref().map_or(&Value::Null, |d| &d.object);
     serde_path_to_error::deserialize(obj).map_err(|e| {
         let path = e.path().to_string();
@@ -218,14 +239,14 @@ fn object<T: DeserializeOwned>(event: &Event) -> Result<T, AppError> {
 }
 
 /// An id we keep (at most 128 characters).
-fn capped(v: Option<&str>) -> Option<String> {
+pub(crate) fn capped(v: Option<&str>) -> Option<String> {
     v.filter(|x| !x.is_empty() && x.chars().count() <= MAX_ID)
         .map(str::to_string)
 }
 
 /// Who the payment belongs to: `client_reference_id` (the CID), else Affitor's metadata
 /// (`affitor_click_id`, `affitor_customer_key`); and the customer key, if any.
-fn target_from_metadata(
+pub(crate) fn target_from_metadata(
     meta: Option<&Metadata>,
     client_reference_id: Option<&str>,
 ) -> (Target, Option<String>) {
@@ -272,7 +293,11 @@ pub fn sale_from_event(
         now,
     };
     match event.kind.as_deref() {
-        Some("checkout.session.completed") => {
+        Some(
+            "checkout.session.completed"
+            | "checkout.session.async_payment_succeeded"
+            | "checkout.session.async_payment_failed",
+        ) => {
             let cs: CheckoutSession = object(event)?;
             let amount = cs.amount_total.unwrap_or(0);
             let Some(id) = capped(cs.id()).filter(|_| amount > 0) else {

@@ -27,6 +27,9 @@ pub struct Event {
     pub kind: Option<String>,
     #[serde(default)]
     pub livemode: Option<bool>,
+    /// When Stripe created the event (unix seconds): a newer event about an object wins.
+    #[serde(default)]
+    pub created: Option<i64>,
     #[serde(default)]
     pub api_version: Option<String>,
     #[serde(default)]
@@ -142,6 +145,106 @@ pub struct Invoice {
     pub lines: Option<List<InvoiceLine>>,
     #[serde(default)]
     pub livemode: Option<bool>,
+    /// Before basil.
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<ObjectRef>>,
+    /// Before basil.
+    #[serde(default)]
+    pub charge: Option<Expandable<ObjectRef>>,
+    /// Basil and later, when the endpoint expands it.
+    #[serde(default)]
+    pub payments: Option<List<InvoicePayment>>,
+}
+
+/// An invoice payment (basil): the payment intent or charge that paid the invoice.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InvoicePayment {
+    #[serde(default)]
+    pub payment: Option<PaymentRef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PaymentRef {
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub charge: Option<Expandable<ObjectRef>>,
+}
+
+/// `charge` (`charge.refunded`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Charge {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// Cumulative: every refund of the charge that did not fail.
+    #[serde(default)]
+    pub amount_refunded: Option<i64>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<ObjectRef>>,
+    /// Before basil.
+    #[serde(default)]
+    pub invoice: Option<Expandable<ObjectRef>>,
+    /// Included by older API versions (and when expanded).
+    #[serde(default)]
+    pub refunds: Option<List<Refund>>,
+}
+
+/// `invoice_payment` (basil: `invoice_payment.paid`), the link from an invoice to the payment
+/// intent or charge that paid it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InvoicePaymentObject {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub invoice: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub amount_paid: Option<i64>,
+    #[serde(default)]
+    pub payment: Option<PaymentRef>,
+}
+
+/// `refund` (`refund.created`, `refund.updated`, `charge.refund.updated`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Refund {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub charge: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<ObjectRef>>,
+    /// `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+/// `dispute` (`charge.dispute.*`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Dispute {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub charge: Option<Expandable<ObjectRef>>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<ObjectRef>>,
+    /// `warning_needs_response`, `needs_response`, `under_review`, ..., `won`, `lost`,
+    /// `warning_closed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+/// The id of a reference, when present and not empty.
+pub fn ref_id(r: &Option<Expandable<ObjectRef>>) -> Option<&str> {
+    r.as_ref().map(|x| x.id()).filter(|s| !s.is_empty())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -278,6 +381,26 @@ impl Invoice {
             .chain(first_line)
             .chain(self.metadata.as_ref())
             .find(|m| names_visitor(m))
+    }
+
+    /// The payment intent that paid it: its own field before basil, its payments' after.
+    pub fn payment_intent_id(&self) -> Option<&str> {
+        ref_id(&self.payment_intent).or_else(|| {
+            self.payments
+                .iter()
+                .flat_map(|l| &l.data)
+                .find_map(|p| ref_id(&p.payment.as_ref()?.payment_intent))
+        })
+    }
+
+    /// The charge that paid it: its own field before basil, its payments' after.
+    pub fn charge_id(&self) -> Option<&str> {
+        ref_id(&self.charge).or_else(|| {
+            self.payments
+                .iter()
+                .flat_map(|l| &l.data)
+                .find_map(|p| ref_id(&p.payment.as_ref()?.charge))
+        })
     }
 
     /// A subscription's first invoice (its checkout session reports the same payment).

@@ -1,0 +1,192 @@
+//! The admin API (SPEC §14; docs/collector.md "Admin API"): the catalog (affiliates,
+//! conversion types, revenue and allowed origins, keys), tenants (operator token), and the
+//! logs (diagnostics, recent events, audit).
+//!
+//! ```text
+//! mod.rs      the extractors: AdminKey (admin scope, with the key id as the actor), ReadKey
+//!             (read or admin), Operator (CLICKTRAIL_ADMIN_TOKEN); the change helper
+//! catalog.rs  affiliates, conversion types, origins, keys, tenants (writes)
+//! audit.rs    audit lines for conversion status changes and payouts (a middleware)
+//! logs.rs     whoami, diagnostics, recent events, audit log (reads)
+//! ```
+//!
+//! Every change goes through [`apply`]: the store writes it, its audit line and a catalog
+//! version bump in one transaction; this collector then reloads its snapshot at once, and every
+//! other collector within [`crate::catalog::REFRESH_EVERY`]. Every store call names the key's
+//! tenant: nothing of another tenant is ever read or written.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use clicktrail_domain::catalog::{key_hash, KeyScope, Tenant};
+use clicktrail_store::admin::key_id;
+use clicktrail_store::{CatalogChange, ChangeIn};
+use sha2::{Digest, Sha256};
+
+use super::error::AppError;
+use super::tenant::tenant_for_key;
+use crate::state::AppState;
+
+pub mod audit;
+pub mod catalog;
+pub mod logs;
+
+/// The presented bearer key, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    auth.strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// A request made with an admin key: its tenant and the key's id (the audit log's "who").
+pub struct AdminKey {
+    pub tenant: Arc<Tenant>,
+    pub actor: String,
+}
+
+impl<St> FromRequestParts<St> for AdminKey
+where
+    AppState: FromRef<St>,
+    St: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, AppError> {
+        let st = AppState::from_ref(state);
+        let tenant = tenant_for_key(&st, &parts.headers, KeyScope::Admin)?;
+        let actor = bearer(&parts.headers)
+            .map(|k| key_id(&key_hash(k)))
+            .unwrap_or_default();
+        Ok(AdminKey { tenant, actor })
+    }
+}
+
+/// A request made with a read or admin key; `admin` says which.
+pub struct ReadKey {
+    pub tenant: Arc<Tenant>,
+    pub scopes: Vec<KeyScope>,
+    pub key_id: String,
+}
+
+impl<St> FromRequestParts<St> for ReadKey
+where
+    AppState: FromRef<St>,
+    St: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, AppError> {
+        let st = AppState::from_ref(state);
+        let tenant = tenant_for_key(&st, &parts.headers, KeyScope::Read)?;
+        let key = bearer(&parts.headers).unwrap_or_default();
+        let scopes = st
+            .catalog
+            .get()
+            .key(key)
+            .map(|g| g.scopes.clone())
+            .unwrap_or_default();
+        Ok(ReadKey {
+            tenant,
+            scopes,
+            key_id: key_id(&key_hash(key)),
+        })
+    }
+}
+
+/// The server-wide operator token (`CLICKTRAIL_ADMIN_TOKEN`): may create tenants. Without the
+/// variable the route answers 401 to everyone.
+pub struct Operator;
+
+impl<St> FromRequestParts<St> for Operator
+where
+    AppState: FromRef<St>,
+    St: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, AppError> {
+        let st = AppState::from_ref(state);
+        let Some(token) = st.admin_token.as_deref() else {
+            return Err(AppError::Unauthorized(
+                "creating tenants needs the operator token (CLICKTRAIL_ADMIN_TOKEN is not set on this server)".into(),
+            ));
+        };
+        let presented = bearer(&parts.headers).ok_or_else(|| {
+            AppError::Unauthorized("missing `Authorization: Bearer <operator token>` header".into())
+        })?;
+        // compared as hashes: the time taken says nothing about the token
+        if Sha256::digest(presented.as_bytes()) == Sha256::digest(token.as_bytes()) {
+            Ok(Operator)
+        } else {
+            Err(AppError::Unauthorized("invalid operator token".into()))
+        }
+    }
+}
+
+/// Writes one change (with its audit line), then reloads this collector's catalog snapshot so
+/// that the answer and the next request see it.
+pub async fn apply(
+    st: &AppState,
+    tenant: &str,
+    actor: &str,
+    action: String,
+    summary: String,
+    change: CatalogChange,
+) -> Result<(), AppError> {
+    st.store
+        .change_catalog(ChangeIn {
+            tenant: tenant.to_string(),
+            actor: actor.to_string(),
+            action,
+            summary,
+            change,
+            now: st.now(),
+        })
+        .await?;
+    if let Err(e) = st.catalog.refresh(st.store.as_ref()).await {
+        // stored; the refresh loop picks it up within a second
+        tracing::warn!(error = %e, "catalog reload after an admin change failed");
+    }
+    Ok(())
+}
+
+/// A new secret key: `ct_<scope>_` and 64 random hex digits (two v4 UUIDs' random bits).
+pub fn new_key(scope: &str) -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("ct_{scope}_{a}{b}")
+}
+
+/// `limit` (default 50, 1..=500) and `offset` (default 0, at most 100 000).
+pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), AppError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::invalid("limit", "must be between 1 and 500"));
+    }
+    let offset = offset.unwrap_or(0);
+    if !(0..=100_000).contains(&offset) {
+        return Err(AppError::invalid("offset", "must be between 0 and 100000"));
+    }
+    Ok((limit, offset))
+}
+
+/// `since`: unix seconds, `YYYY-MM-DD` (00:00 UTC) or RFC 3339.
+pub fn parse_since(s: &str) -> Result<i64, AppError> {
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp())
+        .map_err(|_| {
+            AppError::invalid(
+                "since",
+                "must be unix seconds, a date YYYY-MM-DD or an RFC 3339 time",
+            )
+        })
+}
