@@ -58,7 +58,10 @@ pub async fn script(State(st): State<AppState>) -> Response {
 
 /// `GET /style.css`
 pub async fn style(State(st): State<AppState>) -> Response {
-    answer("text/css; charset=utf-8", read(&st, "style.css", STYLE).await)
+    answer(
+        "text/css; charset=utf-8",
+        read(&st, "style.css", STYLE).await,
+    )
 }
 
 /// `GET /favicon.svg`

@@ -153,6 +153,7 @@ pub fn app(state: AppState) -> Router {
     let statics = Router::new()
         .route("/tracking.js", get(statics::tracking_js))
         .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
+        .route("/clicktrail_bg.{file}", get(statics::tracking_wasm_hashed))
         .route("/dashboard", get(dashboard_assets::page))
         .route("/dashboard.js", get(dashboard_assets::script))
         .route("/style.css", get(dashboard_assets::style))
