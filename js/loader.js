@@ -13,7 +13,10 @@
 import { initSync, start } from "../target/pkg/clicktrail.js";
 
 const GUARD = "__clicktrailLoader";
-const WASM_FILE = "clicktrail_bg.wasm";
+// The wasm's build id (scripts/build.sh: esbuild --define:CT_BUILD), also the payload of its
+// custom section "ct" and part of its content-hashed file name, cached immutable (SPEC §15).
+/* global CT_BUILD */
+const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
 
 (function load(w, d) {
   try {
@@ -28,20 +31,23 @@ const WASM_FILE = "clicktrail_bg.wasm";
       settleHeld(fail(config, "unsupported", null));
       return;
     }
-    // The request a `<link rel="preload" as="fetch" crossorigin href=".../clicktrail_bg.wasm">`
-    // makes (CORS mode, credentials "same-origin"), so the browser uses the preloaded
-    // response instead of downloading the wasm twice.
-    const wasm = fetch(config.wasmUrl, { mode: "cors", credentials: "same-origin" }).then(
-      (response) => {
-        if (!response.ok) throw networkError("HTTP " + response.status);
-        return response;
-      },
-      (error) => {
-        throw networkError(String(error && error.message));
-      },
-    );
+    // A page's `<link rel="preload" as="fetch" crossorigin href=".../clicktrail_bg[.<id>].wasm">`
+    // is used: its URL, fetched as the preload did. A preload of the hash-free name may hold
+    // another build's wasm (tracking.js and it are cached apart): its build id is checked and
+    // on a mismatch (or any failure) the hashed file of this build is fetched instead.
+    const hashed = config.wasmUrl;
+    const link = d.querySelector('link[rel~="preload"][href*="clicktrail_bg"]');
+    const first = (link && link.href) || hashed;
+    let wasm = loadWasm(first);
+    if (first !== hashed) {
+      wasm = wasm
+        .then((module) => {
+          if (buildOf(module) !== CT_BUILD) throw 0; // another build: fetch this one's
+          return module;
+        })
+        .catch(() => loadWasm(hashed));
+    }
     wasm
-      .then(compile)
       .then((module) => {
         initSync({ module });
         start(config);
@@ -91,6 +97,29 @@ function holdAffitorCalls(w) {
   return held;
 }
 
+/** Fetches and compiles the wasm. `{mode: "cors", credentials: "same-origin"}` is the request
+ * a `<link rel="preload" as="fetch" crossorigin>` (anonymous) makes, so the browser hands
+ * over the preloaded response instead of downloading the wasm twice. */
+function loadWasm(url) {
+  return fetch(url, { mode: "cors", credentials: "same-origin" })
+    .then(
+      (response) => {
+        if (!response.ok) throw networkError("HTTP " + response.status);
+        return response;
+      },
+      (error) => {
+        throw networkError(String(error && error.message));
+      },
+    )
+    .then(compile);
+}
+
+/** The build id a wasm carries in its custom section "ct" ("" when it has none). */
+function buildOf(module) {
+  const section = WebAssembly.Module.customSections(module, "ct")[0];
+  return section ? String.fromCharCode.apply(null, new Uint8Array(section)) : "";
+}
+
 /** Streaming compile; when the server sends another Content-Type than application/wasm
  * (or the browser has no compileStreaming) the buffered compile, as wasm-bindgen's own
  * loader does (the MIME check rejects before the body is read). */
@@ -119,7 +148,7 @@ function readConfig(script, location) {
     // collector's origin when the script comes from the collector itself. Normalised by
     // URL so the tracker can compare its origin with the page's.
     endpoint: stripQuery(new URL(endpoint || "./", endpoint ? location.href : base).href).replace(/\/+$/, ""),
-    // beside the script, whatever the script's file name
+    // this build's wasm beside the script, whatever the script's file name
     wasmUrl: new URL(WASM_FILE, base).href,
     params: attr("data-param"),
     cookieDomain: attr("data-cookie-domain"),
@@ -156,7 +185,7 @@ const FIXES = {
     "the page's Content-Security-Policy blocks WebAssembly. Fix: add 'wasm-unsafe-eval' to script-src, " +
     "e.g. script-src 'self' 'wasm-unsafe-eval' <collector origin>.",
   network:
-    "the tracker's WebAssembly file could not be downloaded. Fix: serve clicktrail_bg.wasm next to " +
+    "the tracker's WebAssembly file could not be downloaded. Fix: serve clicktrail_bg.*.wasm next to " +
     "tracking.js (Content-Type application/wasm) and allow its origin in connect-src.",
   unsupported: "this browser has no WebAssembly support.",
   init: "the WebAssembly tracker failed to start.",

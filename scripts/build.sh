@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds what a CDN serves into dist/: tracking.js (loader + wasm-bindgen glue, one
-# minified classic script), clicktrail_bg.wasm (wasm-opt -Oz) and clicktrail.d.ts.
+# minified classic script), clicktrail_bg.<id>.wasm (wasm-opt -Oz; <id> = 8 hex digits of
+# its SHA-256, the name tracking.js fetches, cached immutable), the same bytes as
+# clicktrail_bg.wasm (the old name, for existing preload tags), a .br (brotli 11) and .gz
+# (gzip 9) beside each of them (SPEC §15), and clicktrail.d.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
@@ -36,8 +39,14 @@ wasm-opt --one-caller-inline-max-function-size=25 --flatten --rereloop -Oz -Oz -
 # One-letter import/export names in the wasm and the glue (see the script).
 node scripts/minify-names.mjs "$dist/clicktrail_bg.wasm" target/pkg/clicktrail.js "${features[@]}"
 
+# The build id in a custom section of the wasm and in its hashed name (see the script).
+build_id="$(node scripts/edge-files.mjs wasm "$dist")"
+
+# CT_BUILD: the loader fetches clicktrail_bg.<id>.wasm beside the script.
 esbuild js/loader.js --bundle --format=iife --minify --target=es2018 \
   --log-override:empty-import-meta=silent --legal-comments=none \
+  --define:CT_BUILD="\"$build_id\"" \
   --outfile="$dist/tracking.js" --log-level=warning
+node scripts/edge-files.mjs compress "$dist/tracking.js" "$dist/clicktrail_bg.wasm"
 cp js/clicktrail.d.ts "$dist/clicktrail.d.ts"
 echo "built $dist/: $(ls "$dist" | tr '\n' ' ')"

@@ -975,16 +975,15 @@
     showSession();
     var kept = storedKey();
     if (kept) { signIn(kept); return; }
-    // a `--demo` collector knows the public demo key: pre-fill it there (and only there)
-    api("GET", "/api/v1/whoami", undefined, DEMO_KEY).then(function (r) {
-      if (r.ok && !session) {
-        $("api-key").value = DEMO_KEY;
-        $("signin-hint").textContent = "Demo collector: demo_secret_key reads; demo_admin_key also manages affiliates and payouts.";
-        signIn(DEMO_KEY);
-      } else if (!session) {
-        setState("idle", "Sign in with a read or admin key of your tenant.");
-      }
-    }).catch(function () { setState("idle", "Sign in with a read or admin key of your tenant."); });
+    // only a `--demo` collector knows the public demo key (its page says so): sign in with it
+    // there, and never try it anywhere else
+    if (document.body.getAttribute("data-demo") === "1") {
+      $("api-key").value = DEMO_KEY;
+      $("signin-hint").textContent = "Demo collector: demo_secret_key reads; demo_admin_key also manages affiliates and payouts.";
+      signIn(DEMO_KEY);
+    } else {
+      setState("idle", "Sign in with a read or admin key of your tenant.");
+    }
   }
 
   // exposed for tests and the console

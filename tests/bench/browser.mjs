@@ -7,7 +7,7 @@
 //   none        the page without any tracker (the page's own cost)
 //   floor       a minimal plain-JS tracker of our own (read ?aff=, write the cookie, POST the click)
 //   plausible   Plausible's real script from npm (@plausible-analytics/tracker, ESM, init())
-//   clicktrail  dist/tracking.js + dist/clicktrail_bg.wasm
+//   clicktrail  dist/tracking.js + dist/clicktrail_bg.<id>.wasm
 //
 // The peer: the issue names Dub's script, but npm @dub/analytics holds only a loader that
 // injects https://www.dubcdn.com/analytics/script.js (unreachable here, and not in the
@@ -22,7 +22,9 @@ import http from "node:http";
 import { readFileSync, existsSync } from "node:fs";
 import { brotliCompressSync, gzipSync, constants as zlib } from "node:zlib";
 import { join } from "node:path";
-import { Collector, launchBrowser, freePort, ROOT } from "../e2e/harness.mjs";
+import { Collector, launchBrowser, freePort, ROOT, wasmFile } from "../e2e/harness.mjs";
+
+const WASM = `/${wasmFile()}`; // the content-hashed name tracking.js fetches
 
 const RUNS = Number(process.env.RUNS || 20);
 const LATENCY = 50;
@@ -68,7 +70,7 @@ init({ domain: "shop.example", endpoint: "/api/event", captureOnLocalhost: true 
 
 const FILES = {
   "/tracking.js": ["application/javascript", readFileSync(join(ROOT, "dist/tracking.js"))],
-  "/clicktrail_bg.wasm": ["application/wasm", readFileSync(join(ROOT, "dist/clicktrail_bg.wasm"))],
+  [WASM]: ["application/wasm", readFileSync(join(ROOT, "dist", WASM))],
   "/plausible.js": ["application/javascript",
     readFileSync(join(ROOT, "node_modules/@plausible-analytics/tracker/plausible.js"))],
   "/floor.js": ["application/javascript", Buffer.from(FLOOR_JS)],
@@ -111,7 +113,7 @@ const TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.tim
 const SCRIPTS = {
   floor: ["/floor.js"],
   plausible: ["/plausible.js"],
-  clicktrail: ["/tracking.js", "/clicktrail_bg.wasm"],
+  clicktrail: ["/tracking.js", WASM],
 };
 
 /**
@@ -129,7 +131,7 @@ function attribute(trace, paths) {
   const urlOf = (e) => (e.args && ((e.args.data && (e.args.data.url || e.args.data.scriptName || e.args.data.stackTrace?.[0]?.url))
     || e.args.url || e.args.fileName || e.args.file)) || "";
   const ours = (e) => paths.some((p) => String(urlOf(e)).split("?")[0].endsWith(p))
-    || (paths.includes("/clicktrail_bg.wasm") && /wasm/i.test(e.name) && e.name !== "RunTask");
+    || (paths.includes(WASM) && /wasm/i.test(e.name) && e.name !== "RunTask");
   const tasks = onMain.filter((e) => e.name === "RunTask").sort((a, b) => a.ts - b.ts);
   const marks = onMain.filter((e) => e.name !== "RunTask" && ours(e));
   let own = 0, long = 0, longest = 0;
@@ -203,7 +205,7 @@ async function load(browser, origin, variant) {
   let bytes = 0;
   for (const [id, size] of sizes) {
     const u = urls.get(id) || "";
-    if (/\/(tracking\.js|clicktrail_bg\.wasm|plausible\.js|floor\.js)$/.test(new URL(u, origin).pathname)) bytes += size;
+    if (/\/(tracking\.js|clicktrail_bg\.[0-9a-f]{8}\.wasm|plausible\.js|floor\.js)$/.test(new URL(u, origin).pathname)) bytes += size;
   }
   await context.close();
   return {

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
-import { FIXTURES, ROOT } from "./harness.mjs";
+import { FIXTURES, ROOT, wasmFile } from "./harness.mjs";
 
 const ADBLOCK = join(FIXTURES, "adblock");
 const MISSING = existsSync(join(ADBLOCK, "profiles.json"))
@@ -48,7 +48,8 @@ function endpoints() {
 export function trackerRequests(base) {
   const rows = [
     ["tracking.js", `${base}/tracking.js`, "script"],
-    ["wasm fetch", `${base}/clicktrail_bg.wasm`, "xhr"],
+    // the content-hashed name tracking.js fetches (any id when the tracker is not built)
+    ["wasm fetch", `${base}/${existsSync(join(ROOT, "dist/tracking.js")) ? wasmFile() : "clicktrail_bg.00000000.wasm"}`, "xhr"],
   ];
   for (const path of endpoints()) rows.push([`fetch ${path}`, `${base}${path}`, "xhr"]);
   return rows;

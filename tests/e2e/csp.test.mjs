@@ -1,7 +1,7 @@
 // A merchant CSP without 'wasm-unsafe-eval': one clear console error, a diagnostic
 // stored by the collector, no exception on the page and the queue left intact.
 import assert from "node:assert/strict";
-import { engines, trackdeskSnippet, eventually } from "./harness.mjs";
+import { engines, trackdeskSnippet, eventually, wasmFile } from "./harness.mjs";
 
 const page_ = `<!doctype html><title>csp</title>${trackdeskSnippet()}`;
 const ours = async (page) => (await page.consoleErrors()).filter((m) => m.startsWith("clicktrail:"));
@@ -45,13 +45,14 @@ engines((env) => {
     const page = await env.newPage();
     const url = env.site.page("/octet", page_);
     // the loader's streaming compile rejects application/octet-stream; the buffered path runs
-    const restore = env.site.override("/clicktrail_bg.wasm", { "content-type": "application/octet-stream" });
+    const wasm = `/${wasmFile()}`;
+    const restore = env.site.override(wasm, { "content-type": "application/octet-stream" });
     try {
       const mark = env.site.mark();
       await page.goto(`${url}?aff=alice`);
       await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
       await eventually(async () => (await env.collector.affiliate("alice")).clicks === 2, 8000, "click stored");
-      assert.ok(env.site.requestsSince(mark).some((r) => r.path === "/clicktrail_bg.wasm"),
+      assert.ok(env.site.requestsSince(mark).some((r) => r.path === wasm),
         "the wasm came through the overriding site (not from a cache)");
       assert.deepEqual(await page.consoleErrors(), []);
       assert.deepEqual(await page.pageErrors(), []);

@@ -5,7 +5,9 @@
 // /tracking/... at the root is a 404 the test sees.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { engines, Site, trackdeskSnippet, cookieValue, eventually, UUID_V4, sleep } from "./harness.mjs";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { engines, Site, trackdeskSnippet, cookieValue, eventually, UUID_V4, sleep, wasmFile, ROOT } from "./harness.mjs";
 
 const DAY = 86400;
 
@@ -25,7 +27,7 @@ engines((env) => {
     await assets?.stop();
   });
 
-  env.test("the tracker loaded from /_ct/tracking.js sends to /_ct/tracking/... and fetches /_ct/clicktrail_bg.wasm", async () => {
+  env.test("the tracker loaded from /_ct/tracking.js sends to /_ct/tracking/... and fetches /_ct/clicktrail_bg.<id>.wasm", async () => {
     const page = await env.newPage(fp);
     const url = fp.page("/shop", `<!doctype html><title>shop</title>${trackdeskSnippet("/_ct/tracking.js")}`);
     const mark = fp.mark();
@@ -34,7 +36,17 @@ engines((env) => {
     await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
     await sleep(300);
     const seen = trackerPaths(fp, mark);
-    assert.ok(seen.includes("GET /_ct/clicktrail_bg.wasm"), `wasm beside the script: ${seen}`);
+    assert.ok(seen.includes(`GET /_ct/${wasmFile()}`), `this build's wasm beside the script: ${seen}`);
+    assert.ok(!seen.includes("GET /_ct/clicktrail_bg.wasm"), `not the hash-free name: ${seen}`);
+    // SPEC §15: served precompressed (the browser decoded it: the click went out) and immutable
+    const got = (p) => fp.requestsSince(mark).find((r) => r.path === p);
+    const wasm = got(`/_ct/${wasmFile()}`);
+    assert.match(wasm.responseHeaders["content-encoding"] || "", /^(br|gzip)$/,
+      `wasm sent compressed for Accept-Encoding ${wasm.headers["accept-encoding"]}`);
+    assert.equal(wasm.responseHeaders["cache-control"], "public, max-age=31536000, immutable");
+    const js = got("/_ct/tracking.js");
+    assert.match(js.responseHeaders["content-encoding"] || "", /^(br|gzip)$/, "tracking.js sent compressed");
+    assert.equal(js.responseHeaders["cache-control"], "public, max-age=300");
     assert.ok(seen.includes("POST /_ct/tracking/click/v1"),
       `the default endpoint is the script's folder (SPEC §16); the site saw: ${seen.join(", ")}`);
     assert.deepEqual(seen.filter((r) => r.startsWith("POST /tracking/")), [], "nothing sent to the site's root");
@@ -51,48 +63,76 @@ engines((env) => {
     await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
     await sleep(300);
     const seen = trackerPaths(assets, mark);
-    assert.ok(seen.includes("GET /assets/ct/clicktrail_bg.wasm"), `wasm beside ct.min.js: ${seen}`);
+    assert.ok(seen.includes(`GET /assets/ct/${wasmFile()}`), `wasm beside ct.min.js: ${seen}`);
     assert.ok(seen.includes("POST /assets/ct/tracking/click/v1"), `endpoint = the script's folder: ${seen.join(", ")}`);
     await eventually(async () => (await env.collector.affiliate("bob")).clicks === bob0 + 1, 8000, "click stored");
     assert.deepEqual(await page.pageErrors(), []);
   });
 
-  // A preloaded response is only reused by a fetch with the same mode and credentials
+  // A preloaded response is only reused by a fetch with the same URL, mode and credentials
   // mode; `Cache-Control: no-store` on the wasm here so that the HTTP cache cannot hide a
   // second download. The control case (a plain fetch() matching the same preload) shows
-  // the engine reuses no-store preloads at all.
-  const PRELOAD = '<link rel="preload" as="fetch" crossorigin href="/_ct/clicktrail_bg.wasm">';
+  // the engine reuses no-store preloads at all. Two documented tags: the hashed name
+  // (what tracking.js fetches) and the hash-free name (the loader then fetches the
+  // preload's URL and checks its build id).
+  const preloadTag = (file) => `<link rel="preload" as="fetch" crossorigin href="/_ct/${file}">`;
   // Measured (docs/browsers.md): Chromium reuses a no-store preload only for a fetch with
   // the same credentials mode (with the collector's cacheable headers its HTTP cache hides a
   // mismatch); Firefox reuses it whatever the credentials mode; WebKitGTK downloads twice
   // even for a plain fetch() of a preloaded URL, cacheable or not.
   const WEBKIT_PRELOAD = "WebKitGTK never reuses a <link rel=preload as=fetch> for fetch() (2 downloads even for a plain fetch of the preloaded URL, measured with and without no-store)";
-  env.test("a <link rel=preload as=fetch crossorigin> of the wasm is used, not downloaded twice", { skip: { webkit: WEBKIT_PRELOAD } }, async () => {
-    const restore = fp.override("/_ct/clicktrail_bg.wasm", { "cache-control": "no-store" });
-    try {
-      const wasmGets = (mark) => fp.requestsSince(mark).filter((r) => r.path === "/_ct/clicktrail_bg.wasm").length;
-      // Control: the page's own fetch() with the defaults the preload matches.
-      const control = await env.newPage(fp);
-      const curl = fp.page("/preload-control", `<!doctype html><title>control</title>${PRELOAD}
-<script>addEventListener("load", () => fetch("/_ct/clicktrail_bg.wasm").then((r) => r.arrayBuffer()).then(() => { window.__done = true; }));</script>`);
-      let mark = fp.mark();
-      await control.goto(curl);
-      await control.waitForFunction(() => window.__done === true);
-      await sleep(300);
-      const controlGets = wasmGets(mark);
-      assert.equal(controlGets, 1, `${env.engine} downloads a preloaded no-store fetch twice even for a plain fetch()`);
+  for (const [which, file] of [["the hashed name", () => wasmFile()], ["the hash-free name", () => "clicktrail_bg.wasm"]]) {
+    env.test(`a <link rel=preload as=fetch crossorigin> of the wasm (${which}) is used, not downloaded twice`, { skip: { webkit: WEBKIT_PRELOAD } }, async () => {
+      const path = `/_ct/${file()}`;
+      const restore = fp.override(path, { "cache-control": "no-store" });
+      try {
+        const wasmGets = (mark) => fp.requestsSince(mark).filter((r) => /\.wasm$/.test(r.path)).map((r) => r.path);
+        // Control: the page's own fetch() with the defaults the preload matches.
+        const control = await env.newPage(fp);
+        const curl = fp.page(`/preload-control-${which.replace(/\W/g, "-")}`, `<!doctype html><title>control</title>${preloadTag(file())}
+<script>addEventListener("load", () => fetch("${path}").then((r) => r.arrayBuffer()).then(() => { window.__done = true; }));</script>`);
+        let mark = fp.mark();
+        await control.goto(curl);
+        await control.waitForFunction(() => window.__done === true);
+        await sleep(300);
+        assert.deepEqual(wasmGets(mark), [path], `${env.engine} downloads a preloaded no-store fetch twice even for a plain fetch()`);
 
-      const page = await env.newPage(fp);
-      const url = fp.page("/preload", `<!doctype html><title>preload</title>${PRELOAD}${trackdeskSnippet("/_ct/tracking.js")}`);
-      mark = fp.mark();
+        const page = await env.newPage(fp);
+        const url = fp.page(`/preload-${which.replace(/\W/g, "-")}`, `<!doctype html><title>preload</title>${preloadTag(file())}${trackdeskSnippet("/_ct/tracking.js")}`);
+        mark = fp.mark();
+        await page.goto(`${url}?aff=alice`);
+        await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+        await sleep(500);
+        assert.deepEqual(wasmGets(mark), [path],
+          "one wasm download: the loader fetches the preload's URL as the preload did (mode cors, credentials same-origin)");
+        assert.deepEqual(await page.consoleErrors(), [], "no 'preload not used' warning turned error");
+        assert.deepEqual(await page.pageErrors(), []);
+      } finally {
+        restore();
+      }
+    });
+  }
+
+  env.test("a hash-free preload that holds another build's wasm: the loader fetches its own build's and starts", async () => {
+    // Another build: the hash-free URL answers a wasm whose build id (custom section "ct")
+    // is not this tracking.js's, as a cache holding the previous deploy's file would.
+    const stale = await new Site({ upstream: env.collector, prefix: "/_ct" }).start();
+    try {
+      const other = Buffer.from(readFileSync(join(ROOT, "dist/clicktrail_bg.wasm")));
+      const at = other.lastIndexOf(Buffer.from("ct"));
+      other.write("00000000", at + 2, "ascii"); // same code, another build id
+      stale.pages.set("/_ct/clicktrail_bg.wasm", { html: other, headers: { "content-type": "application/wasm" } });
+      const page = await env.newPage(stale);
+      const url = stale.page("/stale", `<!doctype html><title>stale</title>${preloadTag("clicktrail_bg.wasm")}${trackdeskSnippet("/_ct/tracking.js")}`);
+      const mark = stale.mark();
       await page.goto(`${url}?aff=alice`);
       await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
-      await sleep(500);
-      assert.equal(wasmGets(mark), 1, "the loader's wasm fetch must match the preload (mode cors, credentials same-origin)");
-      assert.deepEqual(await page.consoleErrors(), [], "no 'preload not used' warning turned error");
+      const wasm = stale.requestsSince(mark).filter((r) => /\.wasm$/.test(r.path)).map((r) => r.path);
+      assert.ok(wasm.includes("/_ct/clicktrail_bg.wasm"), `the preloaded URL was tried: ${wasm}`);
+      assert.ok(wasm.includes(`/_ct/${wasmFile()}`), `then this build's hashed file: ${wasm}`);
       assert.deepEqual(await page.pageErrors(), []);
     } finally {
-      restore();
+      await stale.stop();
     }
   });
 

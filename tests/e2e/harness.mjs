@@ -7,7 +7,7 @@
 // Every test file runs its cases once per engine (E2E_ENGINES=chromium,firefox picks some).
 // Tests assert on what the collector stored (its report API or the SQLite file).
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,6 +16,14 @@ import { describe, test, before, after, afterEach } from "node:test";
 import { chromium } from "playwright-core";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
+
+/** The content-hashed wasm name the built tracking.js fetches (`clicktrail_bg.<id>.wasm`,
+ * SPEC §15), read from dist/tracking.js. */
+export function wasmFile() {
+  const m = /clicktrail_bg\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(ROOT, "dist/tracking.js"), "latin1"));
+  if (!m) throw new Error("dist/tracking.js names no clicktrail_bg.<id>.wasm: run npm run build");
+  return m[0];
+}
 export const API_KEY = "demo_secret_key";
 export const TENANT = "demo";
 export const REVENUE_ORIGIN = "00000000-0000-0000-0000-000000000001";

@@ -119,8 +119,11 @@ test("the funnel through nginx: first-party /_ct/ with the collector's cookie, t
   assert.deepEqual(JSON.parse(cookie.value), { tenantId: "demo", cid: click.cid });
   assert.equal(cookie.httpOnly, false, "page code reads the cookie");
   assert.equal(cookie.secure, true, "https page: Secure");
-  const log = readFileSync(join(dir, "access.log"), "utf8");
-  assert.match(log, /"POST \/_ct\/tracking\/click\/v1 HTTP\/[\d.]+" 200/, "the click went through nginx's /_ct/");
+  // nginx logs a request when it completes, which may be after the click callback (the
+  // tracker's own cookie write resolves it): wait for the line.
+  const clickLine = /"POST \/_ct\/tracking\/click\/v1 HTTP\/[\d.]+" 200/;
+  await eventually(() => clickLine.test(readFileSync(join(dir, "access.log"), "utf8")), 8000,
+    "the click went through nginx's /_ct/");
 
   // 2. the collector's own host (third-party mode) through nginx's TLS
   const page2 = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();

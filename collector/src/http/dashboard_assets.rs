@@ -1,48 +1,70 @@
-//! The dashboard's own files (`/dashboard.js`, `/style.css`, `/favicon.svg`), served from the
-//! www folder also when the rest of `www/` is not (`serve --config` without `--www`): the
-//! dashboard page (`/dashboard`) works in production, not only beside the demo shop. Three
-//! fixed names, never a path from the request.
+//! The dashboard (`/dashboard`) and its own files (`/dashboard.js`, `/style.css`,
+//! `/favicon.svg`). Each is read from the www folder when it is there (so the demo shop and a
+//! checkout can change them without a rebuild) and otherwise served from the copy built into
+//! the binary: a production collector installed as one file (systemd, no `www/` beside it)
+//! still has its dashboard. Four fixed names, never a path from the request.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::error::AppError;
 use crate::state::AppState;
 
-async fn file(
-    st: &AppState,
-    name: &'static str,
-    content_type: &'static str,
-) -> Result<Response, AppError> {
-    let path = st.www_dir.join(name);
-    match tokio::fs::read(&path).await {
-        Ok(b) => Ok((
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            b,
-        )
-            .into_response()),
-        Err(_) => Err(AppError::not_found(
-            "not_found",
-            format!("{name} not found"),
-        )),
+const PAGE: &[u8] = include_bytes!("../../../www/dashboard.html");
+const SCRIPT: &[u8] = include_bytes!("../../../www/dashboard.js");
+const STYLE: &[u8] = include_bytes!("../../../www/style.css");
+const ICON: &[u8] = include_bytes!("../../../www/favicon.svg");
+
+/// The page's body tag; on a `--demo` collector it gains `data-demo="1"`, which tells the
+/// script that the public demo key exists here (no probing request on a production collector).
+const BODY: &str = "<body data-page=\"dashboard\">";
+const DEMO_BODY: &str = "<body data-page=\"dashboard\" data-demo=\"1\">";
+
+async fn read(st: &AppState, name: &str, built_in: &'static [u8]) -> Vec<u8> {
+    match tokio::fs::read(st.www_dir.join(name)).await {
+        Ok(b) => b,
+        Err(_) => built_in.to_vec(),
     }
 }
 
+fn answer(content_type: &'static str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /dashboard`
+pub async fn page(State(st): State<AppState>) -> Response {
+    let mut html = read(&st, "dashboard.html", PAGE).await;
+    if st.demo {
+        let text = String::from_utf8_lossy(&html).replacen(BODY, DEMO_BODY, 1);
+        html = text.into_bytes();
+    }
+    answer("text/html; charset=utf-8", html)
+}
+
 /// `GET /dashboard.js`
-pub async fn script(State(st): State<AppState>) -> Result<Response, AppError> {
-    file(&st, "dashboard.js", "text/javascript; charset=utf-8").await
+pub async fn script(State(st): State<AppState>) -> Response {
+    answer(
+        "text/javascript; charset=utf-8",
+        read(&st, "dashboard.js", SCRIPT).await,
+    )
 }
 
 /// `GET /style.css`
-pub async fn style(State(st): State<AppState>) -> Result<Response, AppError> {
-    file(&st, "style.css", "text/css; charset=utf-8").await
+pub async fn style(State(st): State<AppState>) -> Response {
+    answer(
+        "text/css; charset=utf-8",
+        read(&st, "style.css", STYLE).await,
+    )
 }
 
 /// `GET /favicon.svg`
-pub async fn favicon(State(st): State<AppState>) -> Result<Response, AppError> {
-    file(&st, "favicon.svg", "image/svg+xml").await
+pub async fn favicon(State(st): State<AppState>) -> Response {
+    answer("image/svg+xml", read(&st, "favicon.svg", ICON).await)
 }

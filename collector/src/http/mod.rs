@@ -15,7 +15,7 @@
 //! webhooks/     payment providers  /webhooks/stripe (+ its typed events)
 //! demo.rs       /demo/checkout (--demo): plays Stripe, in-process
 //! statics.rs    tracker files, dashboard, www/, JSON 404 / 405
-//! dashboard_assets.rs  the dashboard's script, style and icon (also without --www)
+//! dashboard_assets.rs  the dashboard page, script, style and icon (built in, also without --www)
 //! (crate::metrics: /readyz, /metrics and the request counters; crate::body: the draining
 //! body reader)
 //! ```
@@ -161,7 +161,8 @@ pub fn app(state: AppState) -> Router {
     let statics = Router::new()
         .route("/tracking.js", get(statics::tracking_js))
         .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
-        .route("/dashboard", get(statics::dashboard))
+        .route("/clicktrail_bg.{file}", get(statics::tracking_wasm_hashed))
+        .route("/dashboard", get(dashboard_assets::page))
         .route("/dashboard.js", get(dashboard_assets::script))
         .route("/style.css", get(dashboard_assets::style))
         .route("/favicon.svg", get(dashboard_assets::favicon))

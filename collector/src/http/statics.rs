@@ -1,11 +1,11 @@
-//! Files and fallbacks: the built tracker (`/tracking.js`, `/clicktrail_bg.wasm`), the
+//! Files and fallbacks: the built tracker (`/tracking.js`, `/clicktrail_bg.<id>.wasm`,
+//! `/clicktrail_bg.wasm`; precompressed, docs/production.md "Edge"), the
 //! dashboard, the demo site from `www/`, and the JSON 404 / 405 for everything else.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sha2::Digest;
 use tower::ServiceExt;
 
 use super::error::AppError;
@@ -13,76 +13,100 @@ use crate::state::AppState;
 
 type R = Result<Response, AppError>;
 
-/// A file of the built tracker: right Content-Type, any page may load it (CORS `*`), cached
-/// five minutes and revalidated by ETag.
+/// Cache lifetime of `tracking.js` and the hash-free `clicktrail_bg.wasm`: five minutes,
+/// then revalidated by ETag (a new build reaches pages within five minutes).
+const SHORT: &str = "public, max-age=300";
+/// The content-hashed wasm: its name changes with its bytes.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// A file of the built tracker (SPEC §15): tower-http's `ServeFile` with the `.br` / `.gz`
+/// files `scripts/build.sh` writes beside it, chosen by `Accept-Encoding` (br, then gzip,
+/// then the file itself; `Vary: Accept-Encoding`, `Content-Encoding`, `Content-Length`,
+/// `ETag` / `Last-Modified` from the chosen file's size and mtime, `304` on
+/// `If-None-Match`, ranges, HEAD). Added here: the Content-Type, CORS `*` (any page may load
+/// it) and the cache lifetime.
 async fn dist_file(
     st: &AppState,
     name: &str,
     content_type: &'static str,
-    headers: &HeaderMap,
+    cache_control: &'static str,
+    req: Request,
 ) -> R {
     let path = st.dist_dir.join(name);
-    let Ok(bytes) = tokio::fs::read(&path).await else {
-        return Err(AppError::not_found(
+    let not_built = || {
+        AppError::not_found(
             "not_built",
             format!(
                 "{} not found: run `npm run build` to build the tracker",
                 path.display()
             ),
-        ));
+        )
     };
-    let etag = format!("\"{}\"", hex::encode(&sha2::Sha256::digest(&bytes)[..12]));
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut resp = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        (StatusCode::OK, bytes).into_response()
-    };
+    // ServeFile answers a missing file with a bare 404: ours says what to do.
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        return Err(not_built());
+    }
+    let resp = tower_http::services::ServeFile::new(&path)
+        .precompressed_br()
+        .precompressed_gzip()
+        .oneshot(req)
+        .await
+        .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Err(not_built());
+    }
+    let mut resp = resp.map(Body::new);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if h.contains_key(header::CONTENT_TYPE) {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+        HeaderValue::from_static(cache_control),
     );
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
     Ok(resp)
 }
 
-/// `GET /tracking.js`
-pub async fn tracking_js(State(st): State<AppState>, headers: HeaderMap) -> R {
+/// `GET /tracking.js`: short-lived (it names the wasm of its build).
+pub async fn tracking_js(State(st): State<AppState>, req: Request) -> R {
     dist_file(
         &st,
         "tracking.js",
         "application/javascript; charset=utf-8",
-        &headers,
+        SHORT,
+        req,
     )
     .await
 }
 
-/// `GET /clicktrail_bg.wasm`
-pub async fn tracking_wasm(State(st): State<AppState>, headers: HeaderMap) -> R {
-    dist_file(&st, "clicktrail_bg.wasm", "application/wasm", &headers).await
+/// `GET /clicktrail_bg.wasm`: the current build's wasm under its old, hash-free name
+/// (merchants' existing preload tags); short-lived.
+pub async fn tracking_wasm(State(st): State<AppState>, req: Request) -> R {
+    dist_file(&st, "clicktrail_bg.wasm", "application/wasm", SHORT, req).await
 }
 
-/// `GET /dashboard`
-pub async fn dashboard(State(st): State<AppState>) -> R {
-    let path = st.www_dir.join("dashboard.html");
-    match tokio::fs::read(&path).await {
-        Ok(b) => Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], b).into_response()),
-        Err(_) => Err(AppError::not_found(
+/// `GET /clicktrail_bg.{id}.wasm`: the content-hashed wasm `tracking.js` fetches, cached
+/// for a year, `immutable`. `{id}` is 8 lowercase hex digits; anything else is a 404.
+pub async fn tracking_wasm_hashed(
+    State(st): State<AppState>,
+    Path(file): Path<String>,
+    req: Request,
+) -> R {
+    let valid = file.strip_suffix(".wasm").is_some_and(|id| {
+        id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    });
+    if !valid {
+        return Err(AppError::not_found(
             "not_found",
-            format!("{} not found", path.display()),
-        )),
+            format!("no route for GET /clicktrail_bg.{file}"),
+        ));
     }
+    let name = format!("clicktrail_bg.{file}");
+    dist_file(&st, &name, "application/wasm", IMMUTABLE, req).await
 }
 
 /// `GET /healthz`: the process is up.

@@ -120,6 +120,11 @@ impl Harness {
         }
     }
 
+    /// The `www` folder this harness's collector serves from.
+    pub fn www_dir(&self) -> std::path::PathBuf {
+        self._dirs.path().join("www")
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.load(Ordering::SeqCst)
     }

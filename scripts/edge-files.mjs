@@ -1,0 +1,60 @@
+// The files the edge serves (SPEC §15), in two steps of scripts/build.sh:
+//
+//   node scripts/edge-files.mjs wasm DIST
+//     Stamps DIST/clicktrail_bg.wasm with its build id (the first 8 hex digits of the SHA-256
+//     of the wasm as wasm-opt made it) in a custom section "ct", writes the same bytes to
+//     DIST/clicktrail_bg.<id>.wasm (the content-hashed name, cached immutable) and prints
+//     the id (the loader gets it at bundle time). Older hashed files are kept (a tracking.js
+//     still cached somewhere names one) up to the KEEP newest.
+//   node scripts/edge-files.mjs compress FILE...
+//     Writes FILE.br (brotli quality 11) and FILE.gz (gzip level 9) beside each FILE; the
+//     collector serves them by Accept-Encoding.
+import { readFileSync, writeFileSync, readdirSync, statSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { gzipSync, brotliCompressSync, constants } from "node:zlib";
+
+const KEEP = 4; // hashed wasm files kept in DIST (the newest, by mtime)
+const HASHED = /^clicktrail_bg\.[0-9a-f]{8}\.wasm$/;
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === "wasm") stampWasm(args[0]);
+else if (mode === "compress") args.forEach(compress);
+else {
+  console.error("usage: edge-files.mjs wasm DIST | compress FILE...");
+  process.exit(2);
+}
+
+function stampWasm(dist) {
+  const file = join(dist, "clicktrail_bg.wasm");
+  const wasm = readFileSync(file);
+  const id = createHash("sha256").update(wasm).digest("hex").slice(0, 8);
+  // custom section: id 0, size, name length, name "ct", payload: the id in ASCII
+  const name = Buffer.from("ct");
+  const payload = Buffer.from(id, "ascii");
+  const body = Buffer.concat([Buffer.from([name.length]), name, payload]);
+  if (body.length > 127) throw new Error("custom section too long for a 1-byte LEB128 size");
+  const stamped = Buffer.concat([wasm, Buffer.from([0, body.length]), body]);
+  writeFileSync(file, stamped);
+  const hashed = `clicktrail_bg.${id}.wasm`;
+  writeFileSync(join(dist, hashed), stamped);
+  compress(join(dist, hashed));
+  const old = readdirSync(dist)
+    .filter((f) => HASHED.test(f) && f !== hashed)
+    .map((f) => ({ f, t: statSync(join(dist, f)).mtimeMs }))
+    .sort((a, b) => b.t - a.t)
+    .slice(KEEP - 1);
+  for (const { f } of old) for (const ext of ["", ".br", ".gz"]) rmSync(join(dist, f + ext), { force: true });
+  process.stdout.write(id);
+}
+
+function compress(file) {
+  const data = readFileSync(file);
+  writeFileSync(`${file}.br`, brotliCompressSync(data, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: 11,
+      [constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+    },
+  }));
+  writeFileSync(`${file}.gz`, gzipSync(data, { level: 9 }));
+}
