@@ -39,83 +39,63 @@ use crate::state::AppState;
 pub const CID_FIELD: &str = "cf_clicktrail_cid";
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Event {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub event_type: Option<String>,
-    #[serde(default)]
     pub occurred_at: Option<i64>,
-    #[serde(default)]
     pub content: Content,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Content {
-    #[serde(default)]
     pub transaction: Option<Transaction>,
-    #[serde(default)]
     pub invoice: Option<Invoice>,
-    #[serde(default)]
     pub customer: Option<Customer>,
-    #[serde(default)]
     pub subscription: Option<Subscription>,
 }
 
 /// `transaction` (amounts in the currency's minor unit).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Transaction {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub currency_code: Option<String>,
-    #[serde(default)]
     pub customer_id: Option<String>,
-    #[serde(default)]
     pub subscription_id: Option<String>,
     /// `payment`, `refund`, `authorization`, `payment_reversal`.
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
     /// On a refund: the payment transaction it refunds.
-    #[serde(default)]
     pub refunded_txn_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Invoice {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub amount_paid: Option<i64>,
-    #[serde(default)]
     pub currency_code: Option<String>,
-    #[serde(default)]
     pub customer_id: Option<String>,
-    #[serde(default)]
     pub subscription_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Customer {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
     pub cf_clicktrail_cid: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Subscription {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub customer_id: Option<String>,
-    #[serde(default)]
     pub cf_clicktrail_cid: Option<String>,
 }
 

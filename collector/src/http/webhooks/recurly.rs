@@ -37,30 +37,21 @@ use crate::state::AppState;
 
 /// A JSON notification (the fields read here; others are ignored).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Notification {
     /// The notification's id.
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub object_type: Option<String>,
-    #[serde(default)]
     pub event_type: Option<String>,
     /// The transaction's uuid.
-    #[serde(default)]
     pub uuid: Option<String>,
-    #[serde(default)]
     pub account_code: Option<String>,
-    #[serde(default)]
     pub subscription_id: Option<String>,
     /// On a refund: the payment it refunds.
-    #[serde(default)]
     pub original_transaction_uuid: Option<String>,
-    #[serde(default)]
     pub amount_in_cents: Option<i64>,
     /// Decimal in major units (`19.99`), as Recurly's v3 API writes amounts.
-    #[serde(default)]
     pub amount: Option<Value>,
-    #[serde(default)]
     pub currency: Option<String>,
 }
 
