@@ -74,8 +74,36 @@ interface AffitorApi {
   trackClick(): void;
 }
 
+/** PartnerStack's `growsumo.data`: what `createSignup` sends (PartnerStack's fields). */
+interface GrowsumoData {
+  name?: string;
+  email?: string;
+  /** The lead's customer key; without it, the email is. */
+  customer_key?: string | number;
+  /** Set by the tracker: the visitor's partner key (affiliate code), when referred. */
+  partner_key?: string;
+  [field: string]: unknown;
+}
+
+/** PartnerStack mode (`tracking.js?partnerstack=TENANT_ID` or `data-partnerstack`). */
+interface Growsumo {
+  data: GrowsumoData;
+  /**
+   * A lead for the tenant from `growsumo.data` (with the visitor's CID, or the customer key
+   * alone for an organic visitor). `callback` is called exactly once: when the collector
+   * has acknowledged the lead, or after 3 s (the lead stays queued), or at once when there
+   * is no customer key and no email; what it throws is caught.
+   */
+  createSignup(callback?: () => void): void;
+  /** PartnerStack's snippet calls it; the key is ignored. */
+  _initialize(key?: string): void;
+  initialize(key?: string): void;
+}
+
 interface Window {
   trackdesk: TrackdeskFunction;
+  /** PartnerStack mode only. */
+  growsumo?: Growsumo;
   /** Names of the global dispatchers (normally ["trackdesk"]); `.f` is the live dispatcher. */
   TrackdeskObject: string[] & { f?: TrackdeskFunction };
   affitor?: AffitorApi;

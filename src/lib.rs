@@ -17,6 +17,7 @@ pub mod consent;
 pub mod cookie;
 pub mod json;
 pub mod outbox;
+pub mod partnerstack;
 pub mod time;
 pub mod url;
 pub mod uuid;

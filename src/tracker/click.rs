@@ -22,7 +22,19 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
     }) else {
         return;
     };
-    let code = match url::affiliate_code(search.unwrap_or(""), &params) {
+    let search = search.unwrap_or("");
+    // PartnerStack mode: the partner key of `?gspk=` / `?ps_partner_key=` first; its click
+    // id (`gsxid`) is the click's event id, so the collector records one click per link click
+    let mut event = None;
+    let found = match (is_partnerstack(tenant), crate::partnerstack::link(search)) {
+        (true, Ok((key, id))) => {
+            event = id;
+            Ok(key)
+        }
+        (true, Err(CodeError::Invalid)) => Err(CodeError::Invalid),
+        _ => url::affiliate_code(search, &params),
+    };
+    let code = match found {
         Ok(c) => Some(c),
         Err(CodeError::Invalid) => {
             js::log("invalid affiliate code ignored");
@@ -67,12 +79,21 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
                 &code,
                 c.aff.as_deref(),
             );
-            send_click(tenant, &code, &c.cid, &href, waiter, server_cookie, false);
+            send_click(
+                tenant,
+                &code,
+                &c.cid,
+                &href,
+                waiter,
+                server_cookie,
+                false,
+                event,
+            );
         }
         _ => {
             let cid = web::new_uuid();
             let exp = time::format(now_secs() + DEFAULT_LIFETIME);
-            write_cookie(tenant, &cid, DEFAULT_LIFETIME);
+            write_cookie(tenant, &cid, DEFAULT_LIFETIME, Some(&code));
             let m = Mirror {
                 tenant: tenant.into(),
                 cid: cid.clone(),
@@ -84,13 +105,15 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
             click_callback(cb, &cid, Some(&exp));
             let server_cookie =
                 attribution::server_cookie(first_party, model, &Plan::Fresh, &code, None);
-            send_click(tenant, &code, &cid, &href, None, server_cookie, true);
+            send_click(tenant, &code, &cid, &href, None, server_cookie, true, event);
         }
     }
 }
 
 /// `server_cookie`: the collector may set the cookie for this click (first-party mode,
-/// and not a first-click visitor whose cookie may belong to another affiliate).
+/// and not a first-click visitor whose cookie may belong to another affiliate). `event`:
+/// the event id to use (a PartnerStack click id), else a new UUID.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn send_click(
     tenant: &str,
     aff: &str,
@@ -99,9 +122,10 @@ pub(super) fn send_click(
     waiter: Option<Waiter>,
     server_cookie: bool,
     fresh: bool,
+    event: Option<String>,
 ) {
     let referrer = web::document().map(|d| d.referrer()).unwrap_or_default();
-    let id = web::new_uuid();
+    let id = event.unwrap_or_else(web::new_uuid);
     let spec = server_cookie.then(|| {
         let (domain, secure) = cookie_attrs();
         cmd::CookieSpec {
@@ -186,7 +210,7 @@ pub(super) fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
     }
     match out.cookie {
         CookieOp::None => {}
-        CookieOp::Write(cid, left) => write_cookie(tenant, &cid, left),
+        CookieOp::Write(cid, left) => write_cookie(tenant, &cid, left, Some(aff)),
         CookieOp::Remove => {
             js::log("click not attributed (unknown affiliate or already expired): cookie removed");
             remove_cookie(tenant);

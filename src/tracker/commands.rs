@@ -35,8 +35,9 @@ pub(super) fn lead(tenant: &str, p: &JsValue, waiter: Option<Waiter>) {
     };
     let cid = current(tenant, true).map(|c| c.cid);
     // Affitor's API takes a lead with the customer key alone (an organic visitor: its
-    // documented `await affitor.signup(...)` must not reject); Trackdesk's needs a CID.
-    if cid.is_none() && !is_affitor(tenant) {
+    // documented `await affitor.signup(...)` must not reject), so does PartnerStack's
+    // `createSignup`; Trackdesk's needs a CID.
+    if cid.is_none() && !is_affitor(tenant) && !is_partnerstack(tenant) {
         return fail("no click ID for this visitor (not referred by an affiliate)");
     }
     let id = web::new_uuid();

@@ -136,6 +136,7 @@ pub fn start(config: JsValue) {
     let first_party = url::origin(&cfg.endpoint)
         .is_some_and(|o| Some(o) == url::origin(&web::location(Part::Origin)));
     let affitor = cfg.affitor.clone();
+    let partnerstack = cfg.partnerstack.clone();
     let consent_required = cfg.consent_required;
     let use_mem = !storage::available(Area::Local);
     if use_mem {
@@ -147,7 +148,7 @@ pub fn start(config: JsValue) {
                 cfg,
                 first_party,
                 gate: Gate::new(consent_required),
-                tenant: affitor.clone(),
+                tenant: affitor.clone().or(partnerstack.clone()),
                 click_tenants: Vec::new(),
                 last_href: String::new(),
                 domain: None,
@@ -170,6 +171,10 @@ pub fn start(config: JsValue) {
     install_dispatcher(&w);
     if let Some(t) = affitor {
         install_affitor(&w, &t);
+    }
+    // PartnerStack mode: the partner link's click (`window.growsumo` is the loader's)
+    if let Some(t) = partnerstack {
+        submit_click(t);
     }
     history::task(install_hooks);
     history::task(start_outbox);
@@ -206,7 +211,7 @@ fn run_deferred() {
 pub fn reset_for_tests() {
     with(|s| {
         s.gate.reset();
-        s.tenant = s.cfg.affitor.clone();
+        s.tenant = s.cfg.affitor.clone().or(s.cfg.partnerstack.clone());
         s.click_tenants.clear();
         s.last_href.clear();
         s.domain = None;

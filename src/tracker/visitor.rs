@@ -58,15 +58,42 @@ pub(super) fn cookie_attrs() -> (Option<String>, bool) {
 }
 
 pub(super) fn is_affitor(tenant: &str) -> bool {
-    with(|s| s.cfg.affitor.as_deref() == Some(tenant)).unwrap_or(false)
+    is_mode(tenant, false)
 }
 
-pub(super) fn write_cookie(tenant: &str, cid: &str, max_age: i64) {
+pub(super) fn is_partnerstack(tenant: &str) -> bool {
+    is_mode(tenant, true)
+}
+
+/// `tenant` is the tenant of PartnerStack mode (`ps`) or of Affitor mode.
+#[inline(never)]
+fn is_mode(tenant: &str, ps: bool) -> bool {
+    with(|s| {
+        let t = if ps {
+            &s.cfg.partnerstack
+        } else {
+            &s.cfg.affitor
+        };
+        t.as_deref() == Some(tenant)
+    })
+    .unwrap_or(false)
+}
+
+/// `trakdesk_cid` (and `affitor_click_id` in Affitor mode; in PartnerStack mode, with the
+/// affiliate code `aff` = the partner key, PartnerStack's `gspk`, `gsxid` = the CID and
+/// `growSumoPartnerKey`), all with the same attributes.
+pub(super) fn write_cookie(tenant: &str, cid: &str, max_age: i64, aff: Option<&str>) {
     let (domain, secure) = cookie_attrs();
     let max_age = max_age.clamp(0, MAX_LIFETIME) as u64;
     let mut names = vec![(cookie::NAME, cookie::encode(tenant, cid))];
     if is_affitor(tenant) {
         names.push((cookie::AFFITOR_NAME, cid.to_string()));
+    }
+    if let (true, Some(key)) = (is_partnerstack(tenant), aff) {
+        use crate::partnerstack as ps;
+        names.push((ps::GSPK, ps::base64_encode(key.as_bytes())));
+        names.push((ps::GSXID, cid.to_string()));
+        names.push((ps::KEY_COOKIE, url::percent_encode(key)));
     }
     for (name, value) in names {
         if domain.is_some() {
@@ -90,6 +117,12 @@ pub(super) fn remove_cookie(tenant: &str) {
     let mut names = vec![cookie::NAME];
     if is_affitor(tenant) {
         names.push(cookie::AFFITOR_NAME);
+    }
+    if is_partnerstack(tenant) {
+        use crate::partnerstack as ps;
+        names.push(ps::GSPK);
+        names.push(ps::GSXID);
+        names.push(ps::KEY_COOKIE);
     }
     for name in names {
         let _ = cookies::write(&cookie::set_string(name, "", 0, domain.as_deref(), secure));
@@ -115,7 +148,7 @@ pub(super) fn current(tenant: &str, restore: bool) -> Option<Current> {
         let m = m?;
         let left = m.seconds_left(now_secs())?;
         js::log("CID cookie restored from localStorage");
-        write_cookie(tenant, &m.cid, left);
+        write_cookie(tenant, &m.cid, left, m.aff.as_deref());
         return Some(Current {
             cid: m.cid,
             expired_at: m.expired_at,

@@ -17,6 +17,8 @@ pub struct Config {
     pub cookie_domain: Option<String>,
     pub model: Model,
     pub affitor: Option<String>,
+    /// PartnerStack mode (`tracking.js?partnerstack=T` / `data-partnerstack`): the tenant.
+    pub partnerstack: Option<String>,
     pub consent_required: bool,
     pub stripe: bool,
     pub debug: bool,
@@ -62,6 +64,7 @@ pub fn config(c: &JsValue) -> Config {
             }),
         model: Model::parse(string("attribution").as_deref()),
         affitor: string("affitorProgramId").filter(|t| cookie::valid_tenant(t)),
+        partnerstack: string("partnerstack").filter(|t| cookie::valid_tenant(t)),
         consent_required: string("consent").as_deref() == Some("required"),
         stripe: string("stripe").as_deref() == Some("links"),
         debug: debug.as_bool() == Some(true) || debug.as_string().as_deref() == Some("true"),

@@ -24,6 +24,14 @@ async function flows(): Promise<void> {
     window.affitor.trackClick();
     void clickId;
   }
+  if (window.growsumo) {
+    window.growsumo.data = { name: "Ann", email: "ann@example.com", customer_key: "cus_1" };
+    window.growsumo.data.customer_key = 42;
+    window.growsumo.createSignup(() => location.assign("/welcome"));
+    window.growsumo._initialize("pk_XXXX");
+    const partner: string | undefined = window.growsumo.data.partner_key;
+    void partner;
+  }
   window.TrackdeskObject.f?.("TENANT_ID", "click");
   void ack;
   void cid;

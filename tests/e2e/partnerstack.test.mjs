@@ -1,0 +1,182 @@
+// PartnerStackJS pages (SPEC §17): PartnerStack's snippet exactly as merchants paste it, with
+// only `gs.src` changed to `<collector>/tracking.js?partnerstack=demo`. Partner links
+// (`?gspk=<Base64 key>&gsxid=<click id>`, or `?ps_partner_key=&ps_xid=`) are clicks on the
+// affiliate of that code; PartnerStack's cookies are written beside `trakdesk_cid`;
+// `growsumo.createSignup(callback)` is a lead, and its callback is always called.
+import assert from "node:assert/strict";
+import { engines, eventually, Site, sleep, UUID_V4 } from "./harness.mjs";
+
+/** PartnerStack's snippet, unchanged but for `gs.src`. */
+export function partnerstackSnippet(src) {
+  return `<script>(function(){var gs=document.createElement('script');gs.src='${src}';gs.type='text/javascript';gs.async='true';gs.onload=gs.onreadystatechange=function(){var rs=this.readyState;if(rs&&rs!='complete'&&rs!='loaded')return;try{growsumo._initialize('pk_XXXX');if(typeof(growsumoInit)==='function'){growsumoInit();}}catch(e){}};var s=document.getElementsByTagName('script')[0];s.parentNode.insertBefore(gs,s);})();</script>`;
+}
+
+/**
+ * A merchant page: the snippet, and `growsumoInit` (which the snippet's onload calls, right
+ * after tracking.js ran and long before its wasm has started) setting `growsumo.data` and
+ * calling `growsumo.createSignup` once per browser profile (a reload does not sign up again).
+ * The callback records when it ran, how often, and the tracker's outbox at that moment.
+ */
+function page(src, data) {
+  return `<!doctype html><title>partnerstack</title>
+<script>
+window.growsumoInit = function () {
+  window.__initialized = true;
+  ${data === null ? "" : `if (localStorage.getItem("signed")) return;
+  localStorage.setItem("signed", "1");
+  window.__startedAtCall = !!window.__clicktrail;
+  window.__calledAt = Date.now();
+  growsumo.data = ${JSON.stringify(data)};
+  growsumo.createSignup(function () {
+    window.__cb = (window.__cb || 0) + 1;
+    window.__cbAfter = Date.now() - window.__calledAt;
+    window.__outboxAtCb = localStorage.getItem("clicktrail_outbox") || "";
+  });`}
+};
+</script>
+${partnerstackSnippet(src)}`;
+}
+
+const btoaKey = (key) => Buffer.from(key, "utf8").toString("base64");
+
+engines((env) => {
+  const src = () => `${env.collector.origin}/tracking.js?partnerstack=demo`;
+
+  env.test("the snippet with only gs.src changed: a partner link is one click, PartnerStack's cookies, createSignup before start-up is a lead", async () => {
+    const key = "bob";
+    const gsxid = `gsx-${env.engine}-1`;
+    const customer = `cus_ps_${env.engine}`;
+    const email = `ann.${env.engine}@example.com`;
+    const p = await env.newPage();
+    const url = env.site.page(`/ps-${env.engine}`, page(src(), { name: "Ann", email, customer_key: customer }));
+    await p.goto(`${url}?utm_source=partner&gspk=${encodeURIComponent(btoaKey(key))}&gsxid=${gsxid}`);
+    await eventually(() => p.evaluate(() => window.__cb), 8000, "createSignup callback");
+    assert.equal(await p.evaluate(() => window.__startedAtCall), false, "createSignup ran before the wasm started");
+
+    // the callback ran once the collector had acknowledged the lead: not in the outbox any more
+    assert.equal(await p.evaluate(() => window.__cb), 1);
+    assert.ok(await p.evaluate(() => window.__cbAfter) < 2900, "acknowledged, not the 3 s fallback");
+    assert.doesNotMatch(await p.evaluate(() => window.__outboxAtCb), /lead/);
+    const cid = JSON.parse(await p.cookieValue("trakdesk_cid")).cid;
+    assert.match(cid, UUID_V4);
+    assert.deepEqual(env.collector.sql(`select customer_key, email, affiliate, cid from leads where customer_key = '${customer}'`),
+      [{ customer_key: customer, email, affiliate: "bob", cid }]);
+
+    // PartnerStack's cookies, as merchant code reads them back
+    assert.equal(await p.cookieValue("gspk"), btoaKey(key));
+    assert.equal(await p.evaluate(() => atob(document.cookie.match(/(?:^|; )gspk=([^;]*)/)[1])), key);
+    assert.equal(await p.cookieValue("gsxid"), cid);
+    assert.equal(await p.cookieValue("growSumoPartnerKey"), key);
+    assert.equal(await p.evaluate(() => growsumo.data.partner_key), key);
+    const jar = Object.fromEntries((await p.cookies(url)).map((c) => [c.name, c]));
+    for (const name of ["gspk", "gsxid", "growSumoPartnerKey"]) {
+      assert.equal(jar[name].path, jar.trakdesk_cid.path, name);
+      assert.equal(jar[name].domain, jar.trakdesk_cid.domain, name);
+      assert.ok(Math.abs(jar[name].expires - jar.trakdesk_cid.expires) < 5, `${name} expires with trakdesk_cid`);
+    }
+
+    let bob = await env.collector.affiliate("bob");
+    assert.equal(bob.clicks, 1);
+    assert.equal(bob.leads, 1);
+    // a reload is one click; so is the same link in a new tab session (the click id is
+    // the event id: the collector answers it once)
+    await p.reload();
+    await eventually(() => p.evaluate(() => window.__initialized), 8000, "reloaded");
+    await p.evaluate(() => sessionStorage.clear());
+    await p.reload();
+    await eventually(() => p.evaluate(() => window.__initialized), 8000, "reloaded again");
+    await eventually(async () => !(await p.evaluate(() => localStorage.getItem("clicktrail_outbox"))), 8000, "outbox empty");
+    await sleep(300);
+    bob = await env.collector.affiliate("bob");
+    assert.equal(bob.clicks, 1, "one click per PartnerStack click id");
+    assert.equal(JSON.parse(await p.cookieValue("trakdesk_cid")).cid, cid);
+    assert.deepEqual(await p.pageErrors(), []);
+  });
+
+  env.test("?ps_partner_key= / ?ps_xid= spelling; the email is the customer key when there is none", async () => {
+    const email = `bea.${env.engine}@example.com`;
+    const p = await env.newPage();
+    const url = env.site.page(`/ps-plain-${env.engine}`, page(src(), { email }));
+    await p.goto(`${url}?ps_partner_key=alice&ps_xid=psx-${env.engine}`);
+    await eventually(() => p.evaluate(() => window.__cb), 8000, "createSignup callback");
+    const cid = JSON.parse(await p.cookieValue("trakdesk_cid")).cid;
+    assert.equal(await p.cookieValue("gspk"), btoaKey("alice"));
+    assert.equal(await p.cookieValue("gsxid"), cid);
+    assert.equal(await p.cookieValue("growSumoPartnerKey"), "alice");
+    assert.deepEqual(env.collector.sql(`select customer_key, email, affiliate, cid from leads where email = '${email}'`),
+      [{ customer_key: email, email, affiliate: "alice", cid }]);
+    assert.equal((await env.collector.affiliate("alice")).clicks, 1);
+    assert.deepEqual(await p.pageErrors(), []);
+  });
+
+  env.test("an organic visitor's createSignup: a lead with the customer key alone, the callback is called", async () => {
+    const customer = `cus_organic_${env.engine}`;
+    const p = await env.newPage();
+    await p.goto(env.site.page(`/ps-organic-${env.engine}`, page(src(), { customer_key: customer, email: "org@example.com" })));
+    await eventually(() => p.evaluate(() => window.__cb), 8000, "createSignup callback");
+    assert.ok(await p.evaluate(() => window.__cbAfter) < 2900, "acknowledged, not the 3 s fallback");
+    assert.deepEqual(env.collector.sql(`select cid, affiliate, email from leads where customer_key = '${customer}'`),
+      [{ cid: null, affiliate: null, email: "org@example.com" }]);
+    for (const name of ["trakdesk_cid", "gspk", "gsxid", "growSumoPartnerKey"]) {
+      assert.equal(await p.cookieValue(name), null, name);
+    }
+    assert.equal(await p.evaluate(() => "partner_key" in growsumo.data), false);
+    assert.deepEqual(await p.pageErrors(), []);
+  });
+
+  env.test("callbacks: a throwing one never reaches the page, one without key or email is called at once, each exactly once", async () => {
+    const customer = `cus_throw_${env.engine}`;
+    const p = await env.newPage();
+    await p.goto(`${env.site.page(`/ps-cb-${env.engine}`, page(src(), null))}?gspk=Ym9i`);
+    await eventually(() => p.evaluate(() => window.__initialized && !!window.__clicktrail), 8000, "tracker started");
+    const sync = await p.evaluate((c) => {
+      window.__calls = [];
+      growsumo.data = { customer_key: c };
+      growsumo.createSignup(() => {
+        window.__calls.push("throwing");
+        throw new Error("merchant bug");
+      });
+      growsumo.data = { name: "No Key" };
+      growsumo.createSignup(() => window.__calls.push("no key"));
+      growsumo.createSignup("not a function");
+      return window.__calls.slice(); // what ran synchronously
+    }, customer);
+    assert.deepEqual(sync, ["no key"], "no key: called at once");
+    await eventually(() => p.evaluate(() => window.__calls.length === 2), 8000, "throwing callback called");
+    await sleep(3300); // past the 3 s fallback: still once each
+    assert.deepEqual((await p.evaluate(() => window.__calls)).sort(), ["no key", "throwing"]);
+    assert.equal(env.collector.sql(`select affiliate from leads where customer_key = '${customer}'`)[0].affiliate, "bob");
+    assert.deepEqual(await p.pageErrors(), []);
+  });
+
+  env.test("collector unreachable: the callback is still called after about 3 s, the lead stays in the outbox", async () => {
+    // the collector behind a proxy of its own origin, stopped once the tracker has started
+    const edge = await new Site({ upstream: env.collector }).start();
+    try {
+      const p = await env.newPage(edge);
+      await p.goto(`${env.site.page(`/ps-down-${env.engine}`, page(`${edge.origin}/tracking.js?partnerstack=demo`, null))}?gspk=Ym9i`);
+      await eventually(() => p.evaluate(() => window.__initialized && !!window.__clicktrail), 8000, "tracker started");
+      await eventually(async () => !(await p.evaluate(() => localStorage.getItem("clicktrail_outbox"))), 8000, "click sent");
+      await edge.stop();
+      await p.evaluate(() => {
+        window.__calls = 0;
+        const at = Date.now();
+        growsumo.data = { customer_key: "cus_down", email: "down@example.com" };
+        growsumo.createSignup(() => {
+          window.__calls += 1;
+          window.__after = Date.now() - at;
+          window.__outbox = localStorage.getItem("clicktrail_outbox") || "";
+        });
+      });
+      await eventually(() => p.evaluate(() => window.__calls), 6000, "callback despite the outage");
+      const after = await p.evaluate(() => window.__after);
+      assert.ok(after >= 2900 && after < 4500, `called after ${after} ms`);
+      assert.match(await p.evaluate(() => window.__outbox), /cus_down/, "the lead waits in the outbox for a retry");
+      await sleep(500);
+      assert.equal(await p.evaluate(() => window.__calls), 1);
+      assert.deepEqual(await p.pageErrors(), []);
+    } finally {
+      await edge.stop();
+    }
+  });
+});
