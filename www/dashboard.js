@@ -684,7 +684,7 @@
       body.textContent = "";
       var list = (r.body && r.body.affiliates) || [];
       list.forEach(function (a) { body.appendChild(affiliateRow(a)); });
-      if (list.length === 0) emptyRow(body, 5, "No affiliates yet.");
+      if (list.length === 0) emptyRow(body, 6, "No affiliates yet.");
     });
   }
 
@@ -705,6 +705,7 @@
     link.setAttribute("data-testid", "affiliate-link");
     link.textContent = "?aff=" + encodeURIComponent(code);
     tr.appendChild(cell(link));
+    tr.appendChild(aliasesCell(code, Array.isArray(a.aliases) ? a.aliases : []));
     var actions = document.createElement("td");
     var out = document.createElement("div");
     out.className = "small";
@@ -719,6 +720,41 @@
     actions.appendChild(out);
     tr.appendChild(actions);
     return tr;
+  }
+
+  /* Further codes of the affiliate (e.g. PartnerStack partner keys): each removable, one added
+   * at a time. */
+  function aliasesCell(code, aliases) {
+    var box = document.createElement("td");
+    box.setAttribute("data-testid", "affiliate-aliases");
+    aliases.forEach(function (alias) {
+      var chip = document.createElement("span");
+      chip.className = "mono";
+      chip.setAttribute("data-testid", "affiliate-alias");
+      chip.setAttribute("data-alias", String(alias));
+      chip.textContent = String(alias) + " ";
+      chip.appendChild(button("×", "affiliate-alias-remove", function () {
+        aliasChange("DELETE", code, "/aliases/" + encodeURIComponent(String(alias)), undefined);
+      }));
+      box.appendChild(chip);
+    });
+    var input = document.createElement("input");
+    input.setAttribute("data-testid", "affiliate-alias-input");
+    input.setAttribute("aria-label", "New alias of " + code);
+    input.setAttribute("spellcheck", "false");
+    box.appendChild(input);
+    box.appendChild(button("Add alias", "affiliate-alias-add", function () {
+      if (input.value.trim() !== "") aliasChange("POST", code, "/aliases", { alias: input.value.trim() });
+    }));
+    return box;
+  }
+
+  function aliasChange(method, code, path, body) {
+    return api(method, "/api/v1/affiliates/" + encodeURIComponent(code) + path, body).then(function (r) {
+      if (!r.ok) { say("affiliates-status", "error", "Affiliate " + code + ": " + errorText(r)); return; }
+      say("affiliates-status", "ready", "Affiliate " + code + ": aliases saved.");
+      return loadAffiliates();
+    });
   }
 
   function patchAffiliate(code, patch) {

@@ -127,6 +127,9 @@ struct RawTenant {
     sale_conversion_type: String,
     #[serde(default)]
     affiliates: Vec<String>,
+    /// Further codes of an affiliate: `{ "partner-key" = "affiliate-code" }` (SPEC §17).
+    #[serde(default)]
+    affiliate_aliases: BTreeMap<String, String>,
     #[serde(default)]
     conversion_types: BTreeMap<String, RawPayout>,
     #[serde(default)]
@@ -232,6 +235,7 @@ impl Config {
                     currency: "USD".into(),
                     sale_conversion_type: "sale".into(),
                     affiliates: vec!["alice".into(), "bob".into()],
+                    aliases: BTreeMap::new(),
                     conversion_types,
                     revenue_origins: vec![DEMO_REVENUE_ORIGIN.into()],
                     // the demo shows the whole lifecycle at once, test payments included
@@ -324,9 +328,17 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
         };
         conversion_types.insert(code, payout);
     }
-    for a in &t.affiliates {
+    for a in t.affiliates.iter().chain(t.affiliate_aliases.keys()) {
         if a.is_empty() || a.chars().count() > 128 || a.chars().any(|c| c.is_control()) {
             bail!("tenant `{id}`: affiliate code `{a}` must be 1-128 characters without control characters");
+        }
+    }
+    for (alias, code) in &t.affiliate_aliases {
+        if t.affiliates.contains(alias) {
+            bail!("tenant `{id}`: affiliate alias `{alias}` is already an affiliate code");
+        }
+        if !t.affiliates.contains(code) {
+            bail!("tenant `{id}`: affiliate alias `{alias}` names `{code}`, which is not in `affiliates`");
         }
     }
     for r in &t.revenue_origins {
@@ -353,6 +365,7 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             currency,
             sale_conversion_type: t.sale_conversion_type,
             affiliates: t.affiliates,
+            aliases: t.affiliate_aliases,
             conversion_types,
             revenue_origins: t
                 .revenue_origins

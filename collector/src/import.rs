@@ -20,6 +20,15 @@
 //!
 //! With neither `click_id` nor `customer_key` a sale is imported unattributed.
 //!
+//! **PartnerStack's transactions layout** is accepted as it is (SPEC §17), recognised by its
+//! own columns (`key`, `customer_external_key`, `customer_email`, `category_key`,
+//! `product_key`): `key` is the transaction id, `amount` is in **cents** (as PartnerStack's
+//! API and importer take it), the customer is the first non-empty of `customer_key`,
+//! `customer_external_key`, `customer_email` (used as the customer key, as PartnerStack does
+//! when a program has no customer ids), `category_key` names the conversion type, `currency`
+//! and `created_at` as above, `product_key` is accepted and not used. A file mixing both
+//! layouts is refused.
+//!
 //! A refund row names its sale by `transaction_id` (imported before, or earlier in the same
 //! file); its amount (`amount` or `amount_cents`) defaults to what is left to refund, and it
 //! reverses the commission as `POST /api/v1/track/refund` does. Sale columns (`click_id`,
@@ -32,6 +41,29 @@ use clicktrail_domain::catalog::Tenant;
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::{money, Cid};
 use clicktrail_store::{ImportItem, ImportItemRow, RefundIn, SaleIn, Store, Target};
+
+/// The columns of PartnerStack's transactions import and the clicktrail column each one
+/// feeds (`None`: accepted, not used). Customer columns in priority order.
+const PARTNERSTACK_COLUMNS: [(&str, Option<&str>); 9] = [
+    ("key", Some("transaction_id")),
+    ("amount", Some("amount_cents")),
+    ("currency", Some("currency")),
+    ("created_at", Some("created_at")),
+    ("customer_key", Some("customer_key")),
+    ("customer_external_key", Some("customer_key")),
+    ("customer_email", Some("customer_key")),
+    ("category_key", Some("conversion_type")),
+    ("product_key", None),
+];
+
+/// Columns only PartnerStack's layout has: one of them marks a file as PartnerStack's.
+const PARTNERSTACK_ONLY: [&str; 5] = [
+    "key",
+    "customer_external_key",
+    "customer_email",
+    "category_key",
+    "product_key",
+];
 
 const COLUMNS: [&str; 14] = [
     "transaction_id",
@@ -64,28 +96,28 @@ pub fn parse_csv(
         Ok(h) => h.clone(),
         Err(e) => return Err(vec![(1, format!("cannot read the header row: {e}"))]),
     };
-    let mut idx: HashMap<String, usize> = HashMap::new();
-    let mut errors = Vec::new();
-    for (i, h) in headers.iter().enumerate() {
-        let name = h.to_ascii_lowercase();
-        if !COLUMNS.contains(&name.as_str()) {
-            errors.push((
-                1,
-                format!("unknown column `{h}` (known: {})", COLUMNS.join(", ")),
-            ));
-        } else if idx.insert(name, i).is_some() {
-            errors.push((1, format!("column `{h}` appears twice")));
-        }
-    }
-    if !idx.contains_key("transaction_id") {
-        errors.push((1, "missing column `transaction_id`".into()));
-    }
-    if !idx.contains_key("amount") && !idx.contains_key("amount_cents") {
-        errors.push((1, "missing column `amount` or `amount_cents`".into()));
-    }
+    let partnerstack = headers
+        .iter()
+        .any(|h| PARTNERSTACK_ONLY.contains(&h.to_ascii_lowercase().as_str()));
+    let (idx, mut errors) = if partnerstack {
+        partnerstack_columns(&headers)
+    } else {
+        own_columns(&headers)
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
+    // messages name the file's own columns
+    let say = |m: String| {
+        if partnerstack {
+            m.replacen("amount_cents:", "amount (cents):", 1)
+                .replacen(" (or amount_cents)", " (in cents)", 1)
+                .replacen("transaction_id", "key", 1)
+                .replacen("conversion_type:", "category_key:", 1)
+        } else {
+            m
+        }
+    };
     let mut rows = Vec::new();
     let mut seen = HashSet::new();
     let mut refund_ids = HashSet::new();
@@ -100,9 +132,10 @@ pub fn parse_csv(
         };
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let get = |c: &str| {
-            idx.get(c)
-                .and_then(|i| rec.get(*i))
-                .filter(|v| !v.is_empty())
+            idx.get(c)?
+                .iter()
+                .filter_map(|i| rec.get(*i))
+                .find(|v| !v.is_empty())
         };
         let kind = get("type").unwrap_or("sale");
         if kind.eq_ignore_ascii_case("refund") {
@@ -115,7 +148,7 @@ pub fn parse_csv(
                     line,
                     item: ImportItem::Refund(r),
                 }),
-                Err(m) => errors.push((line, m)),
+                Err(m) => errors.push((line, say(m))),
             }
             continue;
         }
@@ -140,7 +173,7 @@ pub fn parse_csv(
                     });
                 }
             }
-            Err(m) => errors.push((line, m)),
+            Err(m) => errors.push((line, say(m))),
         }
     }
     if errors.is_empty() {
@@ -150,10 +183,93 @@ pub fn parse_csv(
     }
 }
 
-/// `created_at`: RFC 3339 or `YYYY-MM-DD` (midnight UTC); default `now`.
+/// Column name -> the header positions that feed it (first non-empty wins), and every
+/// header problem as `(1, message)`.
+type Columns = (HashMap<&'static str, Vec<usize>>, Vec<(u64, String)>);
+
+/// clicktrail's own layout: each known column once.
+fn own_columns(headers: &csv::StringRecord) -> Columns {
+    let mut idx: HashMap<&'static str, Vec<usize>> = HashMap::new();
+    let mut errors = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        let name = h.to_ascii_lowercase();
+        match COLUMNS.iter().find(|c| **c == name) {
+            None => errors.push((
+                1,
+                format!("unknown column `{h}` (known: {})", COLUMNS.join(", ")),
+            )),
+            Some(c) if idx.contains_key(c) => {
+                errors.push((1, format!("column `{h}` appears twice")))
+            }
+            Some(c) => {
+                idx.insert(c, vec![i]);
+            }
+        }
+    }
+    if !idx.contains_key("transaction_id") {
+        errors.push((1, "missing column `transaction_id`".into()));
+    }
+    if !idx.contains_key("amount") && !idx.contains_key("amount_cents") {
+        errors.push((1, "missing column `amount` or `amount_cents`".into()));
+    }
+    (idx, errors)
+}
+
+/// PartnerStack's transactions layout, mapped onto clicktrail's columns.
+fn partnerstack_columns(headers: &csv::StringRecord) -> Columns {
+    let names: Vec<&str> = PARTNERSTACK_COLUMNS.iter().map(|(n, _)| *n).collect();
+    let mut idx: HashMap<&'static str, Vec<usize>> = HashMap::new();
+    let mut errors = Vec::new();
+    let mut seen = HashSet::new();
+    let lower: Vec<String> = headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+    for (h, name) in headers.iter().zip(&lower) {
+        if !names.contains(&name.as_str()) {
+            errors.push((
+                1,
+                format!(
+                    "unknown column `{h}`: this file has PartnerStack's transaction columns (known: {})",
+                    names.join(", ")
+                ),
+            ));
+        } else if !seen.insert(name.as_str()) {
+            errors.push((1, format!("column `{h}` appears twice")));
+        }
+    }
+    // in PARTNERSTACK_COLUMNS order, so the customer columns keep their priority
+    for (name, target) in PARTNERSTACK_COLUMNS {
+        if let (Some(i), Some(t)) = (lower.iter().position(|h| h == name), target) {
+            idx.entry(t).or_default().push(i);
+        }
+    }
+    if !idx.contains_key("transaction_id") {
+        errors.push((
+            1,
+            "missing column `key` (the transaction key: clicktrail refuses a transaction imported twice by it)".into(),
+        ));
+    }
+    if !idx.contains_key("amount_cents") {
+        errors.push((1, "missing column `amount` (in cents)".into()));
+    }
+    if !idx.contains_key("customer_key") {
+        errors.push((
+            1,
+            "missing column `customer_key` (or `customer_external_key`, `customer_email`)".into(),
+        ));
+    }
+    (idx, errors)
+}
+
+/// `created_at`: RFC 3339, `YYYY-MM-DD` (midnight UTC), or Unix time as digits (seconds, or
+/// milliseconds from 10^11 on, as PartnerStack's API writes it); default `now`.
 fn parse_time(s: Option<&str>, now: i64) -> Result<i64, String> {
     match s {
         None => Ok(now),
+        Some(s) if !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            let n: i64 = s
+                .parse()
+                .map_err(|_| format!("created_at: `{s}` is too large"))?;
+            Ok(if n >= 100_000_000_000 { n / 1000 } else { n })
+        }
         Some(s) => match chrono::DateTime::parse_from_rfc3339(s) {
             Ok(d) => Ok(d.timestamp()),
             Err(_) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
@@ -162,7 +278,9 @@ fn parse_time(s: Option<&str>, now: i64) -> Result<i64, String> {
                     .unwrap_or_default()
                     .and_utc()
                     .timestamp()),
-                Err(_) => Err(format!("created_at: `{s}` is not RFC 3339 or YYYY-MM-DD")),
+                Err(_) => Err(format!(
+                    "created_at: `{s}` is not RFC 3339, YYYY-MM-DD or Unix time"
+                )),
             },
         },
     }
@@ -231,20 +349,7 @@ fn parse_row<'a>(
         }
         Some(c) => return Err(format!("currency: `{c}` is not a 3-letter currency code")),
     };
-    let created = match get("created_at") {
-        None => now,
-        Some(s) => match chrono::DateTime::parse_from_rfc3339(s) {
-            Ok(d) => d.timestamp(),
-            Err(_) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) => d
-                    .and_hms_opt(0, 0, 0)
-                    .unwrap_or_default()
-                    .and_utc()
-                    .timestamp(),
-                Err(_) => return Err(format!("created_at: `{s}` is not RFC 3339 or YYYY-MM-DD")),
-            },
-        },
-    };
+    let created = parse_time(get("created_at"), now)?;
     let status = match get("status") {
         None => Status::Approved,
         Some(s) => Status::parse(s)

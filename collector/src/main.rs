@@ -89,8 +89,10 @@ enum Command {
     ///
     /// Header: transaction_id, amount (e.g. 49.00) or amount_cents (e.g. 4900), and optionally
     /// currency, click_id, customer_key, created_at (RFC 3339 or YYYY-MM-DD), status,
-    /// conversion_type, is_recurring, subscription_id. Bad rows are reported by line number and
-    /// nothing is imported when any row is bad.
+    /// conversion_type, is_recurring, subscription_id. PartnerStack's transaction columns (key,
+    /// amount in cents, customer_key / customer_external_key / customer_email, currency,
+    /// created_at, category_key, product_key) are read as they are. Bad rows are reported by
+    /// line number and nothing is imported when any row is bad.
     ImportCsv {
         #[command(flatten)]
         source: Source,

@@ -170,10 +170,29 @@ describe("chromium", { skip: !ENGINES.includes("chromium") && "E2E_ENGINES has n
     const portal = await page.textContent('tr[data-code="alice"] [data-testid="affiliate-action-result"]');
     assert.match(portal, /\/portal\/[A-Za-z0-9_-]+/, portal);
 
+    // an alias (a PartnerStack partner key): added from the UI, a click through it is alice's,
+    // removed from the UI, its links stop
+    const aliasClick = () => fetch(`${collector.origin}/tracking/click/v1`, {
+      method: "POST", body: JSON.stringify({ tenantId: "shop", aff: "alice-ps-key" }),
+    });
+    assert.equal((await aliasClick()).status, 404);
+    await page.fill('tr[data-code="alice"] [data-testid="affiliate-alias-input"]', "alice-ps-key");
+    await page.click('tr[data-code="alice"] [data-testid="affiliate-alias-add"]');
+    await page.waitForSelector('tr[data-code="alice"] [data-testid="affiliate-alias"][data-alias="alice-ps-key"]');
+    const viaAlias = await aliasClick();
+    assert.equal(viaAlias.status, 200);
+    const aliceClicks = (await collector.api("GET", "/api/v1/events?kind=click&affiliate=alice", ADMIN_KEY)).body;
+    assert.ok(JSON.stringify(aliceClicks).includes((await viaAlias.json()).cid), "the alias's click is alice's");
+    await page.click('tr[data-code="alice"] [data-testid="affiliate-alias-remove"]');
+    await eventually(() => page.evaluate(() =>
+      !document.querySelector('tr[data-code="alice"] [data-testid="affiliate-alias"]')), 8000, "alias removed");
+    assert.equal((await aliasClick()).status, 404);
+
     // the audit log names the key that made each change
     const audit = await collector.api("GET", "/api/v1/audit", ADMIN_KEY);
     const me = (await collector.api("GET", "/api/v1/whoami", ADMIN_KEY)).body.key_id;
-    assert.deepEqual(audit.body.audit.map((a) => a.action), ["POST /api/v1/affiliates/alice/portal-link",
+    assert.deepEqual(audit.body.audit.map((a) => a.action), ["DELETE /api/v1/affiliates/alice/aliases/alice-ps-key",
+      "POST /api/v1/affiliates/alice/aliases", "POST /api/v1/affiliates/alice/portal-link",
       "PATCH /api/v1/affiliates/newaff", "POST /api/v1/payouts", "POST /api/v1/affiliates"]);
     assert.ok(audit.body.audit.every((a) => a.actor === me));
     assert.ok(!JSON.stringify(audit.body).includes(portal.split("/portal/")[1] || "no token"), "no portal token in the audit");
@@ -196,7 +215,8 @@ describe("chromium", { skip: !ENGINES.includes("chromium") && "E2E_ENGINES has n
     await page.waitForSelector(`${testid("dashboard")}[data-signed-in="read"]`);
     await page.waitForSelector('tr[data-testid="event-row"][data-kind="sale"]');
     assert.equal(await page.evaluate(() => document.getElementById("admin").hidden), true);
-    assert.equal(await page.getAttribute(testid("total-clicks"), "data-value"), "1");
+    // the first test's two clicks: newaff's and alice's through her alias
+    assert.equal(await page.getAttribute(testid("total-clicks"), "data-value"), "2");
     // another browsing context starts signed out (nothing in localStorage or cookies)
     const other = await engine.newPage(site);
     await other.goto(`${collector.origin}/dashboard`);

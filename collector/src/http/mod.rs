@@ -60,6 +60,11 @@ fn admin_routes() -> Router<AppState> {
             get(c::list_affiliates).post(c::create_affiliate),
         )
         .route("/api/v1/affiliates/{code}", patch(c::update_affiliate))
+        .route("/api/v1/affiliates/{code}/aliases", post(c::add_alias))
+        .route(
+            "/api/v1/affiliates/{code}/aliases/{alias}",
+            delete(c::remove_alias),
+        )
         .route(
             "/api/v1/conversion-types",
             get(c::list_conversion_types).post(c::create_conversion_type),

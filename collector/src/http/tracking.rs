@@ -54,16 +54,20 @@ pub async fn click(
     JsonBody(req): JsonBody<ClickRequest>,
 ) -> R {
     let tenant = browser_tenant(&st, &headers, req.tenant_id.as_deref())?;
-    let aff = req
+    let code = req
         .aff
         .ok_or_else(|| AppError::invalid("aff", "is required"))?
         .into_string();
-    if !tenant.has_affiliate(&aff) {
-        return Err(AppError::not_found(
-            "unknown_affiliate",
-            format!("unknown affiliate `{aff}`"),
-        ));
-    }
+    // an alias (e.g. a PartnerStack partner key) records the affiliate's click
+    let aff = match tenant.resolve_affiliate(&code) {
+        Some(a) => a.to_string(),
+        None => {
+            return Err(AppError::not_found(
+                "unknown_affiliate",
+                format!("unknown affiliate `{code}`"),
+            ))
+        }
+    };
     let out = st
         .store
         .click(ClickIn {

@@ -90,6 +90,9 @@ pub struct Tenant {
     pub sale_conversion_type: String,
     /// Affiliate codes accepted in `?aff=` (disabled ones are not listed).
     pub affiliates: Vec<String>,
+    /// Further codes of an affiliate (alias -> affiliate code), e.g. PartnerStack partner keys
+    /// (SPEC §17). A click through an alias is the affiliate's click.
+    pub aliases: BTreeMap<String, String>,
     pub conversion_types: BTreeMap<String, Payout>,
     pub revenue_origins: Vec<String>,
     /// Days an accrual stays pending before it is approved (SPEC §13).
@@ -111,6 +114,17 @@ impl Tenant {
     }
     pub fn has_affiliate(&self, code: &str) -> bool {
         self.affiliates.iter().any(|a| a == code)
+    }
+    /// The enabled affiliate a code names: the code itself or the affiliate it is an alias
+    /// of (`None` for an unknown code or a disabled affiliate).
+    pub fn resolve_affiliate<'a>(&'a self, code: &'a str) -> Option<&'a str> {
+        if self.has_affiliate(code) {
+            return Some(code);
+        }
+        self.aliases
+            .get(code)
+            .map(String::as_str)
+            .filter(|a| self.has_affiliate(a))
     }
     pub fn has_revenue_origin(&self, id: &str) -> bool {
         self.revenue_origins
@@ -178,6 +192,37 @@ mod tests {
         assert_eq!(c.key("sk_live_123").map(|g| g.tenant.as_str()), Some("t"));
         assert!(c.key("sk_live_124").is_none());
         assert_eq!(key_hash("a").len(), 64);
+    }
+
+    #[test]
+    fn aliases_resolve_to_enabled_affiliates_only() {
+        let t = Tenant {
+            id: "t".into(),
+            cookie_days: 60,
+            allowed_origins: vec![],
+            stripe_webhook_secret: String::new(),
+            currency: "USD".into(),
+            sale_conversion_type: "sale".into(),
+            affiliates: vec!["alice".into()],
+            aliases: [
+                ("pk-alice".to_string(), "alice".to_string()),
+                ("pk-gone".to_string(), "bob".to_string()),
+            ]
+            .into(),
+            conversion_types: BTreeMap::new(),
+            revenue_origins: vec![],
+            hold_days: 0,
+            count_test_payments: false,
+            chargebee_webhook_username: String::new(),
+            chargebee_webhook_password: String::new(),
+            recurly_webhook_key: String::new(),
+        };
+        assert_eq!(t.resolve_affiliate("alice"), Some("alice"));
+        assert_eq!(t.resolve_affiliate("pk-alice"), Some("alice"));
+        // bob is disabled (not listed): its alias names no one
+        assert_eq!(t.resolve_affiliate("pk-gone"), None);
+        assert_eq!(t.resolve_affiliate("PK-ALICE"), None);
+        assert_eq!(t.resolve_affiliate("carol"), None);
     }
 
     #[test]

@@ -54,6 +54,15 @@ async fn apply_change(tx: &Tx<'_>, c: &ChangeIn) -> Result<(), Fail> {
             if n == 0 {
                 return Err(errors::duplicate("duplicate_affiliate", "affiliate", code).into());
             }
+            let alias = q_opt(
+                tx,
+                "SELECT 1 FROM affiliate_aliases WHERE tenant = $1 AND alias = $2",
+                &[t, code],
+            )
+            .await?;
+            if alias.is_some() {
+                return Err(errors::code_taken(code).into());
+            }
         }
         CatalogChange::UpdateAffiliate {
             code,
@@ -84,6 +93,45 @@ async fn apply_change(tx: &Tx<'_>, c: &ChangeIn) -> Result<(), Fail> {
                     &[t, code, d],
                 )
                 .await?;
+            }
+        }
+        CatalogChange::AddAlias { code, alias } => {
+            // serialized with every other catalog change by the version row's lock
+            let found = q_opt(
+                tx,
+                "SELECT 1 FROM affiliates WHERE tenant = $1 AND code = $2",
+                &[t, code],
+            )
+            .await?;
+            if found.is_none() {
+                return Err(errors::unknown("unknown_affiliate", "affiliate", code).into());
+            }
+            let taken = q_opt(
+                tx,
+                "SELECT 1 FROM affiliates WHERE tenant = $1 AND code = $2
+                 UNION ALL SELECT 1 FROM affiliate_aliases WHERE tenant = $1 AND alias = $2",
+                &[t, alias],
+            )
+            .await?;
+            if taken.is_some() {
+                return Err(errors::code_taken(alias).into());
+            }
+            exec(
+                tx,
+                "INSERT INTO affiliate_aliases (tenant, alias, code, created_at) VALUES ($1, $2, $3, $4)",
+                &[t, alias, code, &c.now],
+            )
+            .await?;
+        }
+        CatalogChange::RemoveAlias { code, alias } => {
+            let n = exec(
+                tx,
+                "DELETE FROM affiliate_aliases WHERE tenant = $1 AND alias = $2 AND code = $3",
+                &[t, alias, code],
+            )
+            .await?;
+            if n == 0 {
+                return Err(errors::unknown("unknown_alias", "alias", alias).into());
             }
         }
         CatalogChange::CreateConversionType { code, payout } => {
@@ -243,16 +291,30 @@ pub(crate) async fn affiliates(store: &PgStore, tenant: &str) -> Result<Vec<Affi
         &[&tenant],
     )
     .await?;
+    let aliases = q(
+        &tx,
+        "SELECT alias, code FROM affiliate_aliases WHERE tenant = $1 ORDER BY alias",
+        &[&tenant],
+    )
+    .await?;
     tx.commit().await?;
-    Ok(rows
+    let mut rows: Vec<AffiliateRow> = rows
         .iter()
         .map(|r| AffiliateRow {
             code: r.get(0),
+            aliases: Vec::new(),
             name: r.get(1),
             disabled: r.get(2),
             created_at: r.get(3),
         })
-        .collect())
+        .collect();
+    for a in &aliases {
+        let code: &str = a.get(1);
+        if let Some(row) = rows.iter_mut().find(|row| row.code == code) {
+            row.aliases.push(a.get(0));
+        }
+    }
+    Ok(rows)
 }
 
 pub(crate) async fn keys(store: &PgStore, tenant: &str) -> Result<Vec<KeyRow>, Fail> {

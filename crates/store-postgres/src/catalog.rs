@@ -73,6 +73,30 @@ pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Re
         )
         .await?;
     }
+    for (alias, code) in &t.aliases {
+        // an alias never shadows an affiliate code (one made through the API included)
+        if q_opt(
+            tx,
+            "SELECT 1 FROM affiliates WHERE tenant = $1 AND code = $2",
+            &[&t.id, alias],
+        )
+        .await?
+        .is_some()
+        {
+            return Err(StoreError::Invalid(
+                "affiliate_aliases".into(),
+                format!("tenant `{}`: alias `{alias}` is an affiliate code", t.id),
+            )
+            .into());
+        }
+        exec(
+            tx,
+            "INSERT INTO affiliate_aliases (tenant, alias, code, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant, alias) DO UPDATE SET code = excluded.code",
+            &[&t.id, alias, code, &now],
+        )
+        .await?;
+    }
     for (code, payout) in &t.conversion_types {
         let (kind, value) = payout.to_parts();
         exec(
@@ -150,7 +174,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
         .read_only(true)
         .start()
         .await?;
-    let (version, tenant_rows, affiliates, types, revenue, origins, keys) = tokio::try_join!(
+    let (version, tenant_rows, affiliates, aliases, types, revenue, origins, keys) = tokio::try_join!(
         q(&tx, "SELECT version FROM catalog_version WHERE id = 1", &[]),
         q(
             &tx,
@@ -164,6 +188,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             "SELECT tenant, code FROM affiliates WHERE NOT disabled ORDER BY seq",
             &[]
         ),
+        q(&tx, "SELECT tenant, alias, code FROM affiliate_aliases", &[]),
         q(
             &tx,
             "SELECT tenant, code, payout_kind, payout_value FROM conversion_types",
@@ -205,6 +230,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             recurly_webhook_key: r.get(9),
             allowed_origins: Vec::new(),
             affiliates: Vec::new(),
+            aliases: Default::default(),
             conversion_types: BTreeMap::new(),
             revenue_origins: Vec::new(),
         };
@@ -213,6 +239,11 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
     for r in &affiliates {
         if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
             t.affiliates.push(r.get(1));
+        }
+    }
+    for r in &aliases {
+        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
+            t.aliases.insert(r.get(1), r.get(2));
         }
     }
     for r in &types {

@@ -733,6 +733,7 @@ fn spec(cookie_days: i64, affiliates: &[&str], key: &str) -> TenantSpec {
             currency: "USD".into(),
             sale_conversion_type: "sale".into(),
             affiliates: affiliates.iter().map(|a| a.to_string()).collect(),
+            aliases: Default::default(),
             conversion_types: BTreeMap::from([
                 ("sale".to_string(), Payout::RevenueShare(3000)),
                 ("signup".to_string(), Payout::Fixed(500)),
@@ -847,8 +848,8 @@ async fn collectors_starting_together_migrate_once() {
     }
     assert_eq!(
         sql_i64(&url, "SELECT count(*) FROM refinery_schema_history").await,
-        6,
-        "V1__initial, V2__refunds, V3__stripe_money, V4__portal_links, V5__admin and V6__billing_webhooks, each applied once"
+        7,
+        "V1__initial, V2__refunds, V3__stripe_money, V4__portal_links, V5__admin, V6__billing_webhooks and V7__affiliate_aliases, each applied once"
     );
     // a database migrated by a newer build is refused
     sql_exec(

@@ -30,6 +30,13 @@ pub(crate) fn change(conn: &Connection, c: &ChangeIn) -> StoreResult<()> {
             )? {
                 return Err(errors::duplicate("duplicate_affiliate", "affiliate", code));
             }
+            if exists(
+                conn,
+                "SELECT 1 FROM affiliate_aliases WHERE tenant = ?1 AND alias = ?2",
+                params![t, code],
+            )? {
+                return Err(errors::code_taken(code));
+            }
             conn.prepare_cached(
                 "INSERT INTO affiliates (tenant, code, name, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?
@@ -58,6 +65,37 @@ pub(crate) fn change(conn: &Connection, c: &ChangeIn) -> StoreResult<()> {
                     "UPDATE affiliates SET disabled = ?3 WHERE tenant = ?1 AND code = ?2",
                 )?
                 .execute(params![t, code, d])?;
+            }
+        }
+        CatalogChange::AddAlias { code, alias } => {
+            if !exists(
+                conn,
+                "SELECT 1 FROM affiliates WHERE tenant = ?1 AND code = ?2",
+                params![t, code],
+            )? {
+                return Err(errors::unknown("unknown_affiliate", "affiliate", code));
+            }
+            if exists(
+                conn,
+                "SELECT 1 FROM affiliates WHERE tenant = ?1 AND code = ?2
+                 UNION ALL SELECT 1 FROM affiliate_aliases WHERE tenant = ?1 AND alias = ?2",
+                params![t, alias],
+            )? {
+                return Err(errors::code_taken(alias));
+            }
+            conn.prepare_cached(
+                "INSERT INTO affiliate_aliases (tenant, alias, code, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![t, alias, code, c.now])?;
+        }
+        CatalogChange::RemoveAlias { code, alias } => {
+            let n = conn
+                .prepare_cached(
+                    "DELETE FROM affiliate_aliases WHERE tenant = ?1 AND alias = ?2 AND code = ?3",
+                )?
+                .execute(params![t, alias, code])?;
+            if n == 0 {
+                return Err(errors::unknown("unknown_alias", "alias", alias));
             }
         }
         CatalogChange::CreateConversionType { code, payout } => {
@@ -213,12 +251,25 @@ pub(crate) fn affiliates(conn: &Connection, tenant: &str) -> StoreResult<Vec<Aff
     let rows = st.query_map([tenant], |r| {
         Ok(AffiliateRow {
             code: r.get(0)?,
+            aliases: Vec::new(),
             name: r.get(1)?,
             disabled: r.get(2)?,
             created_at: r.get(3)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut rows: Vec<AffiliateRow> = rows.collect::<Result<_, _>>()?;
+    let mut st = conn.prepare_cached(
+        "SELECT alias, code FROM affiliate_aliases WHERE tenant = ?1 ORDER BY alias",
+    )?;
+    for a in st.query_map([tenant], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
+        let (alias, code) = a?;
+        if let Some(row) = rows.iter_mut().find(|row| row.code == code) {
+            row.aliases.push(alias);
+        }
+    }
+    Ok(rows)
 }
 
 pub(crate) fn keys(conn: &Connection, tenant: &str) -> StoreResult<Vec<KeyRow>> {

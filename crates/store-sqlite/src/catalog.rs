@@ -43,6 +43,23 @@ pub(crate) fn apply(conn: &Connection, specs: &[TenantSpec], now: i64) -> StoreR
             )?
             .execute(params![t.id, code, now])?;
         }
+        for (alias, code) in &t.aliases {
+            // an alias never shadows an affiliate code (one made through the API included)
+            let taken = conn
+                .prepare_cached("SELECT 1 FROM affiliates WHERE tenant = ?1 AND code = ?2")?
+                .exists(params![t.id, alias])?;
+            if taken {
+                return Err(StoreError::Invalid(
+                    "affiliate_aliases".into(),
+                    format!("tenant `{}`: alias `{alias}` is an affiliate code", t.id),
+                ));
+            }
+            conn.prepare_cached(
+                "INSERT INTO affiliate_aliases (tenant, alias, code, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, alias) DO UPDATE SET code = excluded.code",
+            )?
+            .execute(params![t.id, alias, code, now])?;
+        }
         for (code, payout) in &t.conversion_types {
             let (kind, value) = payout.to_parts();
             conn.prepare_cached(
@@ -124,6 +141,7 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
             recurly_webhook_key: r.get(9)?,
             allowed_origins: Vec::new(),
             affiliates: Vec::new(),
+            aliases: Default::default(),
             conversion_types: BTreeMap::new(),
             revenue_origins: Vec::new(),
         })
@@ -138,6 +156,19 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
         let (tenant, code) = row?;
         if let Some(t) = tenants.get_mut(&tenant) {
             t.affiliates.push(code);
+        }
+    }
+    let mut st = conn.prepare_cached("SELECT tenant, alias, code FROM affiliate_aliases")?;
+    for row in st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })? {
+        let (tenant, alias, code) = row?;
+        if let Some(t) = tenants.get_mut(&tenant) {
+            t.aliases.insert(alias, code);
         }
     }
     let mut st = conn

@@ -653,6 +653,7 @@ mod tests {
             currency: "USD".into(),
             sale_conversion_type: "sale".into(),
             affiliates: vec!["alice".into(), "bob".into()],
+            aliases: Default::default(),
             conversion_types: [("sale".to_string(), Payout::RevenueShare(3000))].into(),
             revenue_origins: vec![],
             hold_days: 30,

@@ -175,6 +175,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tenants ADD COLUMN chargebee_webhook_password TEXT NOT NULL DEFAULT '';
     ALTER TABLE tenants ADD COLUMN recurly_webhook_key TEXT NOT NULL DEFAULT '';
     "#,
+    // v8: affiliate aliases (SPEC §17): further codes of an affiliate, e.g. PartnerStack
+    // partner keys. An alias is never also an affiliate code (checked by the catalog change).
+    r#"
+    CREATE TABLE affiliate_aliases (
+        tenant TEXT NOT NULL, alias TEXT NOT NULL, code TEXT NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, alias)) WITHOUT ROWID;
+    "#,
 ];
 
 pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {

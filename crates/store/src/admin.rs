@@ -28,6 +28,11 @@ pub enum CatalogChange {
         name: Option<Option<String>>,
         disabled: Option<bool>,
     },
+    /// Another code of an affiliate (SPEC §17): 404 `unknown_affiliate`; 409
+    /// `duplicate_code` when the alias is already an affiliate code or an alias.
+    AddAlias { code: String, alias: String },
+    /// 404 `unknown_alias` when `alias` is not an alias of `code`.
+    RemoveAlias { code: String, alias: String },
     /// 409 `duplicate_conversion_type`.
     CreateConversionType { code: String, payout: Payout },
     /// 404 `unknown_conversion_type`.
@@ -82,6 +87,8 @@ pub struct AuditIn {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AffiliateRow {
     pub code: String,
+    /// Its further codes (aliases), sorted.
+    pub aliases: Vec<String>,
     pub name: Option<String>,
     pub disabled: bool,
     pub created_at: i64,
@@ -185,6 +192,13 @@ pub fn merge_events(mut rows: Vec<EventRow>, f: &EventFilter) -> Vec<EventRow> {
 pub mod errors {
     use crate::StoreError;
 
+    /// An alias that would shadow an affiliate code or another alias.
+    pub fn code_taken(value: &str) -> StoreError {
+        StoreError::Conflict(
+            "duplicate_code",
+            format!("`{value}` is already an affiliate code or alias in this tenant"),
+        )
+    }
     pub fn duplicate(code: &'static str, what: &str, value: &str) -> StoreError {
         StoreError::Conflict(code, format!("{what} `{value}` already exists"))
     }

@@ -148,6 +148,57 @@ pub async fn update_affiliate(
     Ok(Json(affiliate_json(&st, &k.tenant.id, &code).await?).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+pub struct NewAlias {
+    alias: String,
+}
+
+/// `POST /api/v1/affiliates/{code}/aliases` `{alias}`: another code of the affiliate, e.g.
+/// a PartnerStack partner key (SPEC §17); a click through it is the affiliate's click.
+pub async fn add_alias(
+    State(st): State<AppState>,
+    k: AdminKey,
+    Path(code): Path<String>,
+    JsonBody(req): JsonBody<NewAlias>,
+) -> R {
+    let alias = self::code("alias", &req.alias)?;
+    apply(
+        &st,
+        &k.tenant.id,
+        &k.actor,
+        format!("POST /api/v1/affiliates/{code}/aliases"),
+        format!("affiliate `{code}`: alias `{alias}` added"),
+        CatalogChange::AddAlias {
+            code: code.clone(),
+            alias,
+        },
+    )
+    .await?;
+    Ok(created(affiliate_json(&st, &k.tenant.id, &code).await?))
+}
+
+/// `DELETE /api/v1/affiliates/{code}/aliases/{alias}`: links through the alias stop working
+/// (404 `unknown_affiliate`); what they recorded stays the affiliate's.
+pub async fn remove_alias(
+    State(st): State<AppState>,
+    k: AdminKey,
+    Path((code, alias)): Path<(String, String)>,
+) -> R {
+    apply(
+        &st,
+        &k.tenant.id,
+        &k.actor,
+        format!("DELETE /api/v1/affiliates/{code}/aliases/{alias}"),
+        format!("affiliate `{code}`: alias `{alias}` removed"),
+        CatalogChange::RemoveAlias {
+            code: code.clone(),
+            alias,
+        },
+    )
+    .await?;
+    Ok(Json(affiliate_json(&st, &k.tenant.id, &code).await?).into_response())
+}
+
 // ---------------------------------------------------------------- conversion types
 
 #[derive(Debug, Deserialize)]
@@ -582,6 +633,7 @@ pub async fn create_tenant(
         currency,
         sale_conversion_type: "sale".into(),
         affiliates: Vec::new(),
+        aliases: Default::default(),
         conversion_types,
         revenue_origins: Vec::new(),
         hold_days,
