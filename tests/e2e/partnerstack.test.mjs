@@ -164,6 +164,48 @@ engines((env) => {
     assert.deepEqual(await p.pageErrors(), []);
   });
 
+  env.test("the wasm cannot start (CSP without 'wasm-unsafe-eval'): held and later callbacks are called at once, no lead", async () => {
+    const p = await env.newPage();
+    const url = env.site.page(`/ps-csp-${env.engine}`, page(src(), { customer_key: "cus_csp", email: "csp@example.com" }),
+      { "content-security-policy": `script-src 'self' 'unsafe-inline' ${env.collector.origin}` });
+    await p.goto(`${url}?gspk=Ym9i`);
+    await eventually(() => p.evaluate(() => window.__cb), 8000, "held callback");
+    assert.equal(await p.evaluate(() => window.__startedAtCall), false);
+    assert.ok(await p.evaluate(() => window.__cbAfter) < 2900, "called on the start-up failure, not by the 3 s fallback");
+    const sync = await p.evaluate(() => {
+      const calls = [];
+      growsumo.data = { customer_key: "cus_csp_2" };
+      growsumo.createSignup(() => calls.push("later"));
+      return calls;
+    });
+    assert.deepEqual(sync, ["later"], "a call after the failure: at once");
+    await sleep(3300);
+    assert.equal(await p.evaluate(() => window.__cb), 1);
+    assert.deepEqual(env.collector.sql("select customer_key from leads where customer_key like 'cus_csp%'"), []);
+    assert.equal(await p.cookieValue("trakdesk_cid"), null);
+    const rows = await eventually(() => {
+      const r = env.collector.sql("select tenant, kind from diagnostics");
+      return r.length && r;
+    }, 8000, "diagnostic stored");
+    assert.deepEqual(rows, [{ tenant: "demo", kind: "csp" }]);
+    assert.deepEqual(await p.pageErrors(), []);
+  });
+
+  env.test("a gspk that is not Base64 of a valid code is no click, whatever ?aff= says", async () => {
+    const p = await env.newPage();
+    const url = env.site.page(`/ps-bad-${env.engine}`, page(src(), null));
+    const before = (await env.collector.affiliate("alice")).clicks;
+    for (const bad of ["Ym9iY", "__8", "AA%3D%3D", "%ZZ"]) {
+      await p.goto(`${url}?gspk=${bad}&aff=alice&gsxid=bad-${bad}`);
+      await eventually(() => p.evaluate(() => window.__initialized && !!window.__clicktrail), 8000, "tracker started");
+    }
+    await sleep(500);
+    assert.equal(await p.cookieValue("trakdesk_cid"), null);
+    assert.equal(await p.cookieValue("gspk"), null);
+    assert.equal((await env.collector.affiliate("alice")).clicks, before);
+    assert.deepEqual(await p.pageErrors(), []);
+  });
+
   env.test("collector unreachable: the callback is still called after about 3 s, the lead stays in the outbox", async () => {
     // the collector behind a proxy of its own origin, stopped once the tracker has started
     const edge = await new Site({ upstream: env.collector }).start();
