@@ -206,6 +206,17 @@ engines((env) => {
     assert.deepEqual(await p.pageErrors(), []);
   });
 
+  env.test("an unknown partner key: the collector refuses the click and PartnerStack's cookies go with trakdesk_cid", async () => {
+    const p = await env.newPage();
+    const url = env.site.page(`/ps-unknown-${env.engine}`, page(src(), null));
+    await p.goto(`${url}?gspk=${btoaKey("nobody")}&gsxid=unknown-${env.engine}`);
+    await eventually(() => p.evaluate(() => window.__initialized && !!window.__clicktrail), 8000, "tracker started");
+    await eventually(async () => !(await p.evaluate(() => localStorage.getItem("clicktrail_outbox"))), 8000, "click answered");
+    await eventually(async () => (await p.cookieValue("trakdesk_cid")) === null, 8000, "trakdesk_cid removed");
+    for (const name of ["gspk", "gsxid", "growSumoPartnerKey"]) assert.equal(await p.cookieValue(name), null, name);
+    assert.deepEqual(await p.pageErrors(), []);
+  });
+
   env.test("collector unreachable: the callback is still called after about 3 s, the lead stays in the outbox", async () => {
     // the collector behind a proxy of its own origin, stopped once the tracker has started
     const edge = await new Site({ upstream: env.collector }).start();
