@@ -97,10 +97,12 @@ pub struct CookieSpec {
     pub secure: bool,
     /// Affitor mode: `affitor_click_id` too.
     pub affitor: bool,
+    /// PartnerStack mode: `gspk`, `gsxid`, `growSumoPartnerKey` too (sent only when true).
+    pub partnerstack: bool,
 }
 
 impl CookieSpec {
-    /// `{"domain":"example.com"|null,"secure":true,"affitor":false}`
+    /// `{"domain":"example.com"|null,"secure":true,"affitor":false[,"partnerstack":true]}`
     pub fn json(&self) -> String {
         let flag = |b: bool| if b { "true" } else { "false" };
         let domain = match &self.domain {
@@ -111,11 +113,16 @@ impl CookieSpec {
             }
             None => String::from("null"),
         };
-        Obj::new()
+        let o = Obj::new()
             .raw("domain", &domain)
             .raw("secure", flag(self.secure))
-            .raw("affitor", flag(self.affitor))
-            .end()
+            .raw("affitor", flag(self.affitor));
+        if self.partnerstack {
+            o.raw("partnerstack", "true")
+        } else {
+            o
+        }
+        .end()
     }
 }
 
@@ -304,6 +311,7 @@ mod tests {
             domain: Some("shop.example".into()),
             secure: true,
             affitor: false,
+            partnerstack: false,
         };
         let b = click_body("t", "e", "a", "c", "u", "r", Some(&spec));
         assert!(
@@ -313,10 +321,19 @@ mod tests {
             domain: None,
             secure: false,
             affitor: true,
+            partnerstack: false,
         };
         assert_eq!(
             host_only.json(),
             r#"{"domain":null,"secure":false,"affitor":true}"#
+        );
+        let ps = CookieSpec {
+            partnerstack: true,
+            ..host_only
+        };
+        assert_eq!(
+            ps.json(),
+            r#"{"domain":null,"secure":false,"affitor":true,"partnerstack":true}"#
         );
         assert_eq!(
             lead_body("t", "e", Some("c"), "k", None),

@@ -132,6 +132,7 @@ pub(super) fn send_click(
             domain,
             secure,
             affitor: is_affitor(tenant),
+            partnerstack: is_partnerstack(tenant),
         }
     });
     let body = cmd::click_body(tenant, &id, aff, cid, href, &referrer, spec.as_ref());

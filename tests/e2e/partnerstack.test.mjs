@@ -217,6 +217,23 @@ engines((env) => {
     assert.deepEqual(await p.pageErrors(), []);
   });
 
+  env.test("first-party (the tracker through the shop's own origin): the click answer sets PartnerStack's cookies too", async () => {
+    const p = await env.newPage();
+    const url = env.site.page(`/ps-1p-${env.engine}`, page("/tracking.js?partnerstack=demo", null));
+    const mark = env.site.mark();
+    await p.goto(`${url}?gspk=${btoaKey("alice")}&gsxid=fp-${env.engine}`);
+    const click = await eventually(() => env.site.requestsSince(mark)
+      .find((r) => r.path === "/tracking/click/v1" && r.responseHeaders), 8000, "click answered");
+    assert.match(JSON.parse(click.body).eventId, /^gsxid:fp-/);
+    const cid = JSON.parse(await p.cookieValue("trakdesk_cid")).cid;
+    const set = [].concat(click.responseHeaders["set-cookie"] || []).map((c) => c.split(";")[0]);
+    assert.deepEqual(set.sort(), [`gspk=${btoaKey("alice")}`, `growSumoPartnerKey=alice`, `gsxid=${cid}`,
+      `trakdesk_cid={"tenantId":"demo","cid":"${cid}"}`].sort());
+    assert.equal(await p.cookieValue("gsxid"), cid);
+    assert.equal(await p.cookieValue("gspk"), btoaKey("alice"));
+    assert.deepEqual(await p.pageErrors(), []);
+  });
+
   env.test("collector unreachable: the callback is still called after about 3 s, the lead stays in the outbox", async () => {
     // the collector behind a proxy of its own origin, stopped once the tracker has started
     const edge = await new Site({ upstream: env.collector }).start();

@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::types::{nonempty, Bounded, MAX_DOMAIN};
 
-/// `"cookie": {"domain": string|null, "secure": bool, "affitor": bool}` in a click body: the
-/// attributes the tracker would have written itself.
+/// `"cookie": {"domain": string|null, "secure": bool, "affitor": bool, "partnerstack": bool}` in
+/// a click body: the attributes the tracker would have written itself.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CookieRequest {
     #[serde(default, deserialize_with = "nonempty")]
@@ -23,6 +23,10 @@ pub struct CookieRequest {
     /// Affitor mode: also `affitor_click_id`.
     #[serde(default)]
     pub affitor: bool,
+    /// PartnerStack mode: also PartnerStack's `gspk` (Base64 of the click's code, the partner
+    /// key), `gsxid` (the CID) and `growSumoPartnerKey` (the code), as the tracker writes them.
+    #[serde(default)]
+    pub partnerstack: bool,
 }
 
 /// The cookie names (Trackdesk's spelling, and Affitor's).
@@ -30,11 +34,13 @@ pub const TRAKDESK_COOKIE: &str = "trakdesk_cid";
 pub const AFFITOR_COOKIE: &str = "affitor_click_id";
 
 /// The `Set-Cookie` values for a click answer (none unless first-party, see the module doc).
+/// `code`: the click's affiliate code as sent (a PartnerStack partner key may be an alias).
 pub fn set_cookies(
     req: &CookieRequest,
     headers: &HeaderMap,
     tenant_id: &str,
     cid: &str,
+    code: &str,
     max_age_secs: i64,
 ) -> Vec<HeaderValue> {
     let Some(origin_host) = same_origin_host(headers) else {
@@ -58,6 +64,15 @@ pub fn set_cookies(
     if req.affitor {
         out.push(format!("{AFFITOR_COOKIE}={cid}{attrs}"));
     }
+    if req.partnerstack {
+        let gspk = super::webhooks::chargebee::base64(code.as_bytes());
+        out.push(format!("gspk={gspk}{attrs}"));
+        out.push(format!("gsxid={cid}{attrs}"));
+        out.push(format!(
+            "growSumoPartnerKey={}{attrs}",
+            percent_encode(code)
+        ));
+    }
     out.into_iter()
         .filter_map(|c| match HeaderValue::from_str(&c) {
             Ok(v) => Some(v),
@@ -67,6 +82,19 @@ pub fn set_cookies(
             }
         })
         .collect()
+}
+
+/// Percent-encodes all but `A-Z a-z 0-9 - _ . ~` (the tracker's `url::percent_encode`).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The Origin's host when the Origin names the same host (and port) as the Host header.
@@ -137,6 +165,7 @@ mod tests {
             domain: domain.map(|d| serde_json::from_value(serde_json::json!(d)).unwrap()),
             secure,
             affitor,
+            partnerstack: false,
         }
     }
 
@@ -146,7 +175,7 @@ mod tests {
     fn same_origin_only() {
         let r = req(None, true, false);
         let set = |o: Option<&str>, host: &str| {
-            set_cookies(&r, &headers(o, host), "demo", CID, 86_400).len()
+            set_cookies(&r, &headers(o, host), "demo", CID, "bob", 86_400).len()
         };
         assert_eq!(set(Some("https://shop.example"), "shop.example"), 1);
         assert_eq!(set(Some("https://Shop.Example"), "shop.example:443"), 1);
@@ -161,14 +190,21 @@ mod tests {
     #[test]
     fn attributes_and_values() {
         let h = headers(Some("https://www.shop.example"), "www.shop.example");
-        let c = set_cookies(&req(None, false, false), &h, "demo", CID, 5_184_000);
+        let c = set_cookies(&req(None, false, false), &h, "demo", CID, "bob", 5_184_000);
         assert_eq!(
             c[0],
             format!(
                 "trakdesk_cid={{\"tenantId\":\"demo\",\"cid\":\"{CID}\"}}; Path=/; Max-Age=5184000; SameSite=Lax"
             )
         );
-        let c = set_cookies(&req(Some(".shop.example"), true, true), &h, "demo", CID, 60);
+        let c = set_cookies(
+            &req(Some(".shop.example"), true, true),
+            &h,
+            "demo",
+            CID,
+            "bob",
+            60,
+        );
         assert_eq!(c.len(), 2);
         let attrs = "; Path=/; Max-Age=60; SameSite=Lax; Secure; Domain=shop.example";
         assert!(c[0].to_str().unwrap().ends_with(attrs), "{:?}", c[0]);
@@ -176,6 +212,19 @@ mod tests {
         for c in &c {
             assert!(!c.to_str().unwrap().contains("HttpOnly"));
         }
+        // PartnerStack mode: its three cookies, same attributes, a key that is not URL-safe
+        let ps = CookieRequest {
+            partnerstack: true,
+            ..req(Some(".shop.example"), true, false)
+        };
+        let c = set_cookies(&ps, &h, "demo", CID, ">>>???é", 60);
+        assert_eq!(c.len(), 4);
+        assert_eq!(c[1], format!("gspk=Pj4+Pz8/w6k={attrs}"));
+        assert_eq!(c[2], format!("gsxid={CID}{attrs}"));
+        assert_eq!(
+            c[3],
+            format!("growSumoPartnerKey=%3E%3E%3E%3F%3F%3F%C3%A9{attrs}")
+        );
     }
 
     #[test]

@@ -83,7 +83,8 @@ pub async fn click(
         .await?;
     let cookies = match &req.cookie {
         Some(c) => {
-            first_party::set_cookies(c, &headers, &tenant.id, &out.cid, tenant.cookie_secs())
+            let (id, secs) = (&tenant.id, tenant.cookie_secs());
+            first_party::set_cookies(c, &headers, id, &out.cid, &code, secs)
         }
         None => Vec::new(),
     };
