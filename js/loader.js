@@ -105,11 +105,11 @@ function holdAffitorCalls(w) {
  * the wasm has started. `createSignup` reads `growsumo.data` at once (`customer_key`, else
  * `email`, as PartnerStack does; `name` has no place in a lead) and sends the lead as the
  * tracker's `signup` command (keyless leads allowed for this tenant), held until the tracker
- * has started. The callback is called
- * exactly once: when the collector has acknowledged the lead, or after 3 s (collector down
- * or slow: the lead stays in the outbox), or at once when there is nothing to send or the
- * tracker cannot start: a sign-up flow that redirects in it must never hang. What it throws
- * is swallowed. (Here rather than in the wasm: 0.8 KB gzip less, docs/tracker.md.)
+ * has started. The callback is called exactly once: when the collector has acknowledged the
+ * lead, or after 3 s (collector down or slow: the lead stays in the outbox), or at once when
+ * there is nothing to send or the tracker cannot start: a sign-up flow that redirects in it
+ * must never hang. What it throws is swallowed. (Here rather than in the wasm: 0.7 KB gzip
+ * less in total, docs/tracker.md.)
  */
 function holdGrowsumo(w, held, config) {
   try {
