@@ -46,10 +46,23 @@ const HOOK = () => {
     }
     return imports;
   };
+  let t0 = 0;
+  const desc = Object.getOwnPropertyDescriptor(Document.prototype, "cookie");
+  Object.defineProperty(document, "cookie", {
+    configurable: true,
+    get: () => desc.get.call(document),
+    set: (value) => {
+      if (counting && String(value).startsWith("trakdesk_cid=") && window.__cookieMs === undefined) {
+        window.__cookieMs = performance.now() - t0;
+        window.__callsBeforeCookie = Object.values(calls).reduce((s, c) => s + c.n, 0);
+      }
+      desc.set.call(document, value);
+    },
+  });
   const Instance = WebAssembly.Instance;
   WebAssembly.Instance = function (module, imports) {
     counting = true;
-    const t0 = performance.now();
+    t0 = performance.now();
     setTimeout(() => {
       counting = false;
       window.__taskMs = performance.now() - t0;
@@ -79,7 +92,8 @@ try {
     await cdp.send("Emulation.setCPUThrottlingRate", { rate: 4 });
     await page.goto(`${collector.origin}/shop.html?aff=alice`);
     await page.waitForFunction(() => window.__taskMs !== undefined, null, { timeout: 30000 });
-    runs.push(await page.evaluate(() => ({ taskMs: window.__taskMs, calls: window.__calls, storage: window.__storage })));
+    runs.push(await page.evaluate(() => ({ taskMs: window.__taskMs, cookieMs: window.__cookieMs,
+      callsBeforeCookie: window.__callsBeforeCookie, calls: window.__calls, storage: window.__storage })));
     await context.close();
   }
 } finally {
@@ -93,6 +107,8 @@ const rows = Object.entries(median.calls).sort((a, b) => b[1].ms - a[1].ms);
 const n = rows.reduce((s, [, c]) => s + c.n, 0);
 const ms = rows.reduce((s, [, c]) => s + c.ms, 0);
 console.log(`first task (instantiate + start), CPU 4x, ${RUNS} cold loads: ${runs.map((r) => r.taskMs.toFixed(0)).join(" ")} ms`);
+console.log(`cookie written after (ms from instantiation): ${runs.map((r) => (r.cookieMs ?? NaN).toFixed(0)).join(" ")}`);
+console.log(`median run: ${median.callsBeforeCookie} import calls before the cookie write`);
 console.log(`median run: ${n} import calls (${rows.length} distinct), ${ms.toFixed(1)} ms inside them`);
 console.log("storage calls:", median.storage.join(" "));
 console.log("  calls      ms  import");
