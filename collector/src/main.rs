@@ -13,6 +13,12 @@ use clicktrail_collector::config::DEMO_ADMIN_KEY;
 use clicktrail_collector::db::Db;
 use clicktrail_collector::{app, AppState, Config};
 use clicktrail_store::Store;
+
+/// mimalloc instead of glibc's allocator: glibc's `malloc`/`free` were ~11 % of the collector
+/// under load (cross-thread frees between the HTTP workers and the writer); see
+/// docs/scaling.md for the measured difference.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]

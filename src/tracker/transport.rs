@@ -16,7 +16,7 @@ pub(super) fn store(s: &mut State, v: Vec<Entry>) {
     } else if v.is_empty() {
         storage::remove(Area::Local, outbox::KEY);
     } else if !storage::set(Area::Local, outbox::KEY, &outbox::encode(&v)) {
-        js::log("localStorage full: outbox in memory");
+        js::log("localStorage unavailable or full: outbox in memory");
         s.use_mem = true;
         s.mem = v;
     }

@@ -33,10 +33,3 @@ pub fn remove(a: Area, key: &str) {
         let _ = s.remove_item(key);
     }
 }
-
-/// Whether `a` can be written (probe with a test key).
-pub fn available(a: Area) -> bool {
-    let ok = set(a, "clicktrail_probe", "1");
-    remove(a, "clicktrail_probe");
-    ok
-}

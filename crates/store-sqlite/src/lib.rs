@@ -39,7 +39,7 @@ mod schema;
 mod stripe;
 mod writer;
 
-use writer::{Job, JobImpl, WriterStats};
+use writer::{Atomicity, Job, JobImpl, WriterStats};
 
 /// A rusqlite error as a store error (details logged by the HTTP layer, never shown).
 pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
@@ -119,14 +119,23 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` as one job of the next group commit.
+    /// Runs `f` as one job of the next group commit, in its own savepoint.
     async fn exec<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.exec_as(Atomicity::Savepoint, f).await
+    }
+
+    async fn exec_as<T, F>(&self, atomicity: Atomicity, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
         let job = JobImpl {
+            atomicity,
             f: Some(f),
             result: None,
             reply: Some(reply),
@@ -193,7 +202,9 @@ impl Store for SqliteStore {
     }
 
     async fn click(&self, c: ClickIn) -> StoreResult<ClickOut> {
-        self.exec(move |conn| ops::click(conn, &c)).await
+        // every business answer of a click comes before its first write (`ops::click`)
+        self.exec_as(Atomicity::Transaction, move |conn| ops::click(conn, &c))
+            .await
     }
 
     async fn conversion(&self, c: ConversionIn) -> StoreResult<ConversionOut> {

@@ -115,6 +115,8 @@ pub(crate) fn resolve(
     }))
 }
 
+/// Runs without a savepoint (`writer::Atomicity::Transaction`): every answer that is not a
+/// storage error (the replay, a reused event id) is decided before the first write.
 pub(crate) fn click(conn: &Connection, c: &ClickIn) -> StoreResult<ClickOut> {
     idempotent(
         conn,
