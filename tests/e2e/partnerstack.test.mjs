@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { engines, eventually, Site, sleep, UUID_V4 } from "./harness.mjs";
 
 /** PartnerStack's snippet, unchanged but for `gs.src`. */
-export function partnerstackSnippet(src) {
+function partnerstackSnippet(src) {
   return `<script>(function(){var gs=document.createElement('script');gs.src='${src}';gs.type='text/javascript';gs.async='true';gs.onload=gs.onreadystatechange=function(){var rs=this.readyState;if(rs&&rs!='complete'&&rs!='loaded')return;try{growsumo._initialize('pk_XXXX');if(typeof(growsumoInit)==='function'){growsumoInit();}}catch(e){}};var s=document.getElementsByTagName('script')[0];s.parentNode.insertBefore(gs,s);})();</script>`;
 }
 
