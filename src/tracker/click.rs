@@ -26,13 +26,18 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
     // PartnerStack mode: the partner key of `?gspk=` / `?ps_partner_key=` first; its click
     // id (`gsxid`) is the click's event id, so the collector records one click per link click
     let mut event = None;
-    let found = match (is_partnerstack(tenant), crate::partnerstack::link(search)) {
-        (true, Ok((key, id))) => {
+    let ps = if is_partnerstack(tenant) {
+        crate::partnerstack::link(search)
+    } else {
+        Err(CodeError::Absent)
+    };
+    let found = match ps {
+        Ok((key, id)) => {
             event = id;
             Ok(key)
         }
-        (true, Err(CodeError::Invalid)) => Err(CodeError::Invalid),
-        _ => url::affiliate_code(search, &params),
+        Err(CodeError::Absent) => url::affiliate_code(search, &params),
+        Err(e) => Err(e),
     };
     let code = match found {
         Ok(c) => Some(c),
