@@ -6,8 +6,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use clicktrail_collector::config::Config;
-use clicktrail_collector::http::webhooks::chargebee::base64;
 use clicktrail_collector::http::webhooks::recurly::signature_header;
 use clicktrail_domain::ledger::EntryKind;
 use common::{Harness, Resp};
@@ -65,7 +66,7 @@ async fn chargebee(t: &Harness, tenant: &str, auth: Option<(&str, &str)>, event:
     if let Some((u, p)) = auth {
         req = req.header(
             "authorization",
-            format!("Basic {}", base64(format!("{u}:{p}").as_bytes())),
+            format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))),
         );
     }
     t.send(req.body(Body::from(event.to_string())).expect("request"))

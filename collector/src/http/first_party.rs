@@ -8,6 +8,9 @@
 //! cross-site request would be a third-party cookie, which is what this avoids.
 
 use axum::http::{header, HeaderMap, HeaderValue};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::types::{nonempty, Bounded, MAX_DOMAIN};
@@ -65,12 +68,12 @@ pub fn set_cookies(
         out.push(format!("{AFFITOR_COOKIE}={cid}{attrs}"));
     }
     if req.partnerstack {
-        let gspk = super::webhooks::chargebee::base64(code.as_bytes());
+        let gspk = STANDARD.encode(code);
         out.push(format!("gspk={gspk}{attrs}"));
         out.push(format!("gsxid={cid}{attrs}"));
         out.push(format!(
             "growSumoPartnerKey={}{attrs}",
-            percent_encode(code)
+            utf8_percent_encode(code, NOT_UNRESERVED)
         ));
     }
     out.into_iter()
@@ -84,18 +87,13 @@ pub fn set_cookies(
         .collect()
 }
 
-/// Percent-encodes all but `A-Z a-z 0-9 - _ . ~` (the tracker's `url::percent_encode`).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// What `growSumoPartnerKey` keeps unencoded: `A-Z a-z 0-9 - _ . ~` (as the tracker's
+/// `url::percent_encode`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// The Origin's host when the Origin names the same host (and port) as the Host header.
 fn same_origin_host(headers: &HeaderMap) -> Option<String> {

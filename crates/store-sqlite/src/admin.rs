@@ -19,15 +19,20 @@ fn exists(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult
         .is_some())
 }
 
+/// The tenant has an affiliate `code` (disabled or not).
+fn affiliate_exists(conn: &Connection, tenant: &str, code: &str) -> StoreResult<bool> {
+    exists(
+        conn,
+        "SELECT 1 FROM affiliates WHERE tenant = ?1 AND code = ?2",
+        params![tenant, code],
+    )
+}
+
 pub(crate) fn change(conn: &Connection, c: &ChangeIn) -> StoreResult<()> {
     let t = c.tenant.as_str();
     match &c.change {
         CatalogChange::CreateAffiliate { code, name } => {
-            if exists(
-                conn,
-                "SELECT 1 FROM affiliates WHERE tenant = ?1 AND code = ?2",
-                params![t, code],
-            )? {
+            if affiliate_exists(conn, t, code)? {
                 return Err(errors::duplicate("duplicate_affiliate", "affiliate", code));
             }
             if exists(
@@ -47,11 +52,7 @@ pub(crate) fn change(conn: &Connection, c: &ChangeIn) -> StoreResult<()> {
             name,
             disabled,
         } => {
-            if !exists(
-                conn,
-                "SELECT 1 FROM affiliates WHERE tenant = ?1 AND code = ?2",
-                params![t, code],
-            )? {
+            if !affiliate_exists(conn, t, code)? {
                 return Err(errors::unknown("unknown_affiliate", "affiliate", code));
             }
             if let Some(name) = name {
@@ -68,11 +69,7 @@ pub(crate) fn change(conn: &Connection, c: &ChangeIn) -> StoreResult<()> {
             }
         }
         CatalogChange::AddAlias { code, alias } => {
-            if !exists(
-                conn,
-                "SELECT 1 FROM affiliates WHERE tenant = ?1 AND code = ?2",
-                params![t, code],
-            )? {
+            if !affiliate_exists(conn, t, code)? {
                 return Err(errors::unknown("unknown_affiliate", "affiliate", code));
             }
             if exists(
