@@ -1,5 +1,5 @@
 //! The admin API (SPEC §14) through the real router on SQLite and PostgreSQL: every route, its
-//! statuses (201 / 200 / 400 / 401 / 404 / 409 / 422), the audit log, the catalog version
+//! statuses (201 / 200 / 400 / 401 / 403 / 404 / 409 / 422), the audit log, the catalog version
 //! every change bumps (a second collector's snapshot sees it), and tenant isolation: an admin
 //! key of tenant `a` neither sees nor changes anything of tenant `b`.
 
@@ -122,7 +122,12 @@ async fn affiliates_create_list_update_disable() {
             Some(json!({"code":"carol"})),
         )
         .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{b}: {}", r.body);
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{b}: {}", r.body);
+        assert_eq!(
+            r.body["error"]["code"], "insufficient_scope",
+            "{b}: {}",
+            r.body
+        );
         // bad input
         for (body, field) in [
             (json!({}), "code"),
@@ -416,7 +421,7 @@ async fn conversion_types_create_list_update() {
             Some(json!({"fixed":"1"})),
         )
         .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{b}");
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{b}");
         let r = call(&t, "GET", "/api/v1/conversion-types", Some(A_ADMIN), None).await;
         assert_eq!(
             r.body["conversion_types"][2],
@@ -612,7 +617,7 @@ async fn keys_are_shown_once_listed_without_secret_and_revoked() {
             Some(json!({"scopes":["read"]})),
         )
         .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{b}");
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{b}");
         let r = call(
             &t,
             "POST",
@@ -643,7 +648,7 @@ async fn keys_are_shown_once_listed_without_secret_and_revoked() {
             Some(json!({"code":"x"})),
         )
         .await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{b}");
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{b}");
         // listed without the secret (nor its hash)
         let r = call(&t, "GET", "/api/v1/keys", Some(A_ADMIN), None).await;
         assert_eq!(r.status, StatusCode::OK, "{b}");
@@ -665,7 +670,7 @@ async fn keys_are_shown_once_listed_without_secret_and_revoked() {
         assert_eq!(mine["created_at"], NOW, "{b}");
         // the list is admin only
         let r = call(&t, "GET", "/api/v1/keys", Some(A_API), None).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{b}");
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{b}");
         // revoke: refused from then on; twice is a 409; unknown 404; not the key in use
         let r = call(
             &t,
@@ -826,7 +831,7 @@ async fn audit_log_names_who_when_what() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
         // admin only
         let r = call(&t, "GET", "/api/v1/audit", Some(A_API), None).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{b}");
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{b}");
     }
 }
 

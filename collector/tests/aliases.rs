@@ -146,7 +146,7 @@ async fn aliases_are_added_and_removed_with_the_admin_api() {
         let r = add_alias(&t, A_ADMIN, "bob", " padded ").await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
         let r = add_alias(&t, A_API, "bob", "zz").await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{b}: {}", r.body);
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{b}: {}", r.body);
 
         // audited
         let r = call(&t, "GET", "/api/v1/audit", A_ADMIN, None).await;

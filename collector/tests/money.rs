@@ -822,7 +822,7 @@ async fn http_refund_decline_and_payouts() {
             .header("authorization", "Bearer demo_secret_key")
             .body(Body::from(r#"{"status":"declined"}"#))
             .expect("request");
-        assert_eq!(h.send(req).await.status, StatusCode::UNAUTHORIZED, "{b}");
+        assert_eq!(h.send(req).await.status, StatusCode::FORBIDDEN, "{b}");
         // payouts due: alice's 3000 - 750
         let due = admin(&h, "GET", "/api/v1/payouts/due?through=2026-11-19", None).await;
         assert_eq!(due.status, StatusCode::OK, "{b}: {}", due.body);

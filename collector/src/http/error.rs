@@ -9,7 +9,8 @@ pub enum AppError {
     BadRequest { code: &'static str, message: String },
     /// 401: missing or wrong API key.
     Unauthorized(String),
-    /// 403: the page's Origin is not allowed for this tenant.
+    /// 403: the page's Origin is not allowed for this tenant, or a valid API key lacks the
+    /// scope the route needs (`insufficient_scope`).
     Forbidden { code: &'static str, message: String },
     /// 404: unknown tenant / affiliate / CID / conversion type / route.
     NotFound { code: &'static str, message: String },

@@ -127,10 +127,15 @@ pub fn tenant_for_key(
         .key(key)
         .ok_or_else(|| AppError::Unauthorized("invalid API key".into()))?;
     if !grant.scopes.contains(&scope) && !grant.scopes.contains(&KeyScope::Admin) {
-        return Err(AppError::Unauthorized(format!(
-            "this API key may not do this (it lacks the `{}` scope)",
-            scope.as_str()
-        )));
+        // a valid key without the scope: 403 (RFC 6750 `insufficient_scope`), so that a
+        // client tells "wrong key" (sign in again) from "this key may not" (use another key)
+        return Err(AppError::forbidden(
+            "insufficient_scope",
+            format!(
+                "this API key may not do this (it lacks the `{}` scope)",
+                scope.as_str()
+            ),
+        ));
     }
     let t = catalog
         .tenant(&grant.tenant)
@@ -163,7 +168,8 @@ impl Scope for ReadScope {
     const SCOPE: KeyScope = KeyScope::Read;
 }
 
-/// The tenant of the request's API key, which has scope `S` (or admin); a 401 otherwise.
+/// The tenant of the request's API key, which has scope `S` (or admin); a 401 for a missing or
+/// wrong key, a 403 for a key without the scope.
 /// Extracted from the head, so a bad key is refused before the body is read.
 pub struct KeyTenant<S: Scope>(pub Arc<Tenant>, pub PhantomData<S>);
 
