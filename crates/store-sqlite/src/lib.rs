@@ -26,7 +26,7 @@ use clicktrail_store::{
     WriteStats,
 };
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 mod admin;
 mod catalog;
@@ -133,13 +133,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        let job = JobImpl {
-            atomicity,
-            f: Some(f),
-            result: None,
-            reply: Some(reply),
-        };
+        let (job, rx) = JobImpl::new(atomicity, f);
         self.tx
             .send(Box::new(job))
             .await

@@ -51,6 +51,20 @@ pub(crate) struct JobImpl<T, F> {
     pub(crate) reply: Option<Reply<T>>,
 }
 
+impl<T, F> JobImpl<T, F> {
+    /// A job for `f` and the receiver of its answer.
+    pub(crate) fn new(atomicity: Atomicity, f: F) -> (Self, oneshot::Receiver<StoreResult<T>>) {
+        let (reply, rx) = oneshot::channel();
+        let job = JobImpl {
+            atomicity,
+            f: Some(f),
+            result: None,
+            reply: Some(reply),
+        };
+        (job, rx)
+    }
+}
+
 impl<T, F> Job for JobImpl<T, F>
 where
     T: Send + 'static,
@@ -219,13 +233,7 @@ mod tests {
     where
         F: FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
     {
-        let (reply, rx) = oneshot::channel();
-        let j = JobImpl {
-            atomicity,
-            f: Some(f),
-            result: None,
-            reply: Some(reply),
-        };
+        let (j, rx) = JobImpl::new(atomicity, f);
         (Box::new(j), rx)
     }
 
