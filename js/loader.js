@@ -14,7 +14,7 @@ import { initSync, start } from "../target/pkg/clicktrail.js";
 
 const GUARD = "__clicktrailLoader";
 // The wasm's build id (scripts/build.sh: esbuild --define:CT_BUILD), also the payload of its
-// custom section "ct" and part of its content-hashed file name, cached immutable (SPEC §15).
+// custom section "ct" and part of its content-hashed file name, cached immutable.
 /* global CT_BUILD */
 const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
 
@@ -99,7 +99,7 @@ function holdAffitorCalls(w) {
 }
 
 /**
- * PartnerStack mode: `window.growsumo` (SPEC §17). The snippet calls
+ * PartnerStack mode: `window.growsumo`. The snippet calls
  * `growsumo._initialize(key)` in the script's onload (the key is ignored: the tenant is in the
  * script's src), and the page `growsumo.createSignup(callback)` after a sign-up, maybe before
  * the wasm has started. `createSignup` reads `growsumo.data` at once (`customer_key`, else
@@ -213,7 +213,7 @@ function readConfig(script, location) {
   const endpoint = attr("data-endpoint");
   const ps = attr("data-partnerstack") || base.searchParams.get("partnerstack");
   return {
-    // Default: the folder the script was loaded from (SPEC §16 first-party mode:
+    // Default: the folder the script was loaded from (first-party mode:
     // https://shop.example/_ct/tracking.js -> https://shop.example/_ct), which is the
     // collector's origin when the script comes from the collector itself. Normalised by
     // URL so the tracker can compare its origin with the page's.
@@ -293,7 +293,7 @@ function fail(config, kind, error) {
       userAgent: String(navigator.userAgent).slice(0, 300),
     });
     // fetch keepalive, never sendBeacon: blockers drop beacons to another site while
-    // sendBeacon still returns true (SPEC §16).
+    // sendBeacon still returns true.
     fetch(config.endpoint + "/tracking/diagnostic/v1", {
       method: "POST",
       body,

@@ -3,7 +3,7 @@
 # minified classic script), clicktrail_bg.<id>.wasm (wasm-opt -Oz; <id> = 8 hex digits of
 # its SHA-256, the name tracking.js fetches, cached immutable), the same bytes as
 # clicktrail_bg.wasm (the old name, for existing preload tags), a .br (brotli 11) and .gz
-# (gzip 9) beside each of them (SPEC §15), and clicktrail.d.ts.
+# (gzip 9) beside each of them, and clicktrail.d.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"

@@ -1,4 +1,4 @@
-// The files the edge serves (SPEC §15), in two steps of scripts/build.sh:
+// The files the edge serves, in two steps of scripts/build.sh:
 //
 //   node scripts/edge-files.mjs wasm DIST
 //     Stamps DIST/clicktrail_bg.wasm with its build id (the first 8 hex digits of the SHA-256

@@ -1,4 +1,4 @@
-//! Attribution decisions (SPEC §5, docs/wire.md click rules), free of browser calls.
+//! Attribution decisions (docs/wire.md click rules), free of browser calls.
 
 use alloc::string::String;
 
@@ -171,7 +171,7 @@ impl Settled {
     }
 }
 
-/// Applies the collector's answer to a click (SPEC §5, §16; docs/wire.md). `now` and the
+/// Applies the collector's answer to a click (docs/wire.md). `now` and the
 /// answer's `expiredAt` in Unix seconds (`expires`: parsed `expiredAt`, if any);
 /// `default_left`: the lifetime when the answer gives none.
 pub fn settle(

@@ -1,4 +1,4 @@
-//! The consent gate (`data-consent="required"`, SPEC §3): a small state machine over
+//! The consent gate (`data-consent="required"`): a small state machine over
 //! whatever the tracker holds (its jobs), free of browser calls.
 
 use alloc::vec::Vec;

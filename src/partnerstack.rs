@@ -1,4 +1,4 @@
-//! PartnerStack links (SPEC §17), browser-free: the partner key of `?gspk=` (Base64) or
+//! PartnerStack links, browser-free: the partner key of `?gspk=` (Base64) or
 //! `?ps_partner_key=` (plain), the click id of `?gsxid=` / `?ps_xid=`, and the Base64 of the
 //! `gspk` cookie.
 

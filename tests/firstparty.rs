@@ -1,4 +1,4 @@
-//! First-party mode (SPEC §16, docs/wire.md): the collector proxied under the page's own
+//! First-party mode (docs/wire.md): the collector proxied under the page's own
 //! origin (`/_ct`). The click body asks the collector to set the cookie; after its answer
 //! the tracker never rewrites `trakdesk_cid` from script (that would make it an ITP-capped
 //! cookie again) and keeps the localStorage mirror in sync. Also: Stripe links and hidden

@@ -1,4 +1,4 @@
-//! A panic inside the wasm never reaches the page (SPEC §16). Only with the deliberately
+//! A panic inside the wasm never reaches the page. Only with the deliberately
 //! panicking build: `wasm-pack test --headless --chrome -- --features panic-test --test panic`
 //! (docs/tracker.md). `trackdesk(t, "panic")` panics in the dispatcher; with panic=abort
 //! that is a `WebAssembly.RuntimeError` trap, which the guard around every function the

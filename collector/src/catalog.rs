@@ -1,10 +1,10 @@
 //! The catalog snapshot every request reads, and the loop that keeps it current.
 //!
-//! The catalog lives in the database (SPEC §12). Each collector holds one immutable snapshot
+//! The catalog lives in the database. Each collector holds one immutable snapshot
 //! (`Arc<Catalog>`, swapped atomically) and polls the database's catalog version every
 //! [`REFRESH_EVERY`]; when another process changed the catalog, the new snapshot is loaded.
 //! A version counter works the same on SQLite and PostgreSQL and costs one indexed read a
-//! second, so a change reaches every collector within about a second (SPEC asks for 5 s).
+//! second, so a change reaches every collector within about a second (the documented bound is 5 s).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The client's address behind trusted reverse proxies (SPEC §15).
+//! The client's address behind trusted reverse proxies.
 //!
 //! Only a peer inside `[server] trusted_proxies` may name the client: then the hops listed in
 //! `Forwarded` (RFC 7239) or else `X-Forwarded-For` are read from the right, skipping trusted

@@ -12,10 +12,10 @@ use clicktrail_domain::money;
 use clicktrail_store::{KeySpec, TenantSpec};
 use serde::Deserialize;
 
-/// Currencies the server-to-server sale API accepts (SPEC §9).
+/// Currencies the server-to-server sale API accepts.
 pub const API_CURRENCIES: [&str; 3] = ["USD", "EUR", "VND"];
 
-/// The demo values (SPEC: `serve --demo`). Demo only: never use these keys in production.
+/// The demo values (`serve --demo`). Demo only: never use these keys in production.
 pub const DEMO_TENANT: &str = "demo";
 pub const DEMO_API_KEY: &str = "demo_secret_key";
 pub const DEMO_ADMIN_KEY: &str = "demo_admin_key";
@@ -127,7 +127,7 @@ struct RawTenant {
     sale_conversion_type: String,
     #[serde(default)]
     affiliates: Vec<String>,
-    /// Further codes of an affiliate: `{ "partner-key" = "affiliate-code" }` (SPEC §17).
+    /// Further codes of an affiliate: `{ "partner-key" = "affiliate-code" }`.
     #[serde(default)]
     affiliate_aliases: BTreeMap<String, String>,
     #[serde(default)]

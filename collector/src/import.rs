@@ -20,7 +20,7 @@
 //!
 //! With neither `click_id` nor `customer_key` a sale is imported unattributed.
 //!
-//! **PartnerStack's transactions layout** is accepted as it is (SPEC §17), recognised by its
+//! **PartnerStack's transactions layout** is accepted as it is, recognised by its
 //! own columns (`key`, `customer_external_key`, `customer_email`, `category_key`,
 //! `product_key`): `key` is the transaction id, `amount` is in **cents** (as PartnerStack's
 //! API and importer take it), the customer is the first non-empty of `customer_key`,

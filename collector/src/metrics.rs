@@ -1,4 +1,4 @@
-//! `GET /metrics` in Prometheus text format (SPEC §15): requests by route and status, request
+//! `GET /metrics` in Prometheus text format: requests by route and status, request
 //! latency by route (a write's latency: its answer waits for the commit), and the store's
 //! batching counters. One registry per app (no process globals, so tests build many apps).
 

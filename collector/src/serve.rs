@@ -1,4 +1,4 @@
-//! The accept loop: hyper-util's server with the limits a public endpoint needs (SPEC §15).
+//! The accept loop: hyper-util's server with the limits a public endpoint needs.
 //!
 //! - a request head must arrive within `header_read_timeout_secs`, which also closes idle
 //!   keep-alive connections, so a silent client cannot hold a connection forever;

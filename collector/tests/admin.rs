@@ -1,4 +1,4 @@
-//! The admin API (SPEC §14) through the real router on SQLite and PostgreSQL: every route, its
+//! The admin API through the real router on SQLite and PostgreSQL: every route, its
 //! statuses (201 / 200 / 400 / 401 / 403 / 404 / 409 / 422), the audit log, the catalog version
 //! every change bumps (a second collector's snapshot sees it), and tenant isolation: an admin
 //! key of tenant `a` neither sees nor changes anything of tenant `b`.

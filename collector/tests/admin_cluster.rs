@@ -1,4 +1,4 @@
-//! Admin changes reach every collector (SPEC §12, §14): two real collector processes on one
+//! Admin changes reach every collector: two real collector processes on one
 //! database (a PostgreSQL database, and one SQLite file); a change made through one is seen by
 //! the other within about a second (each polls the catalog version every second), and the
 //! operator token of `CLICKTRAIL_ADMIN_TOKEN` creates tenants whose key works on both.
@@ -87,7 +87,7 @@ async fn click(c: &Collector, tenant: &str, aff: &str) -> u16 {
         .status
 }
 
-/// Polls `probe` every 20 ms; the time until it held (panics after 5 s: SPEC's bound).
+/// Polls `probe` every 20 ms; the time until it held (panics after 5 s: the documented bound).
 async fn until<F, Fut>(what: &str, mut probe: F) -> Duration
 where
     F: FnMut() -> Fut,

@@ -1,4 +1,4 @@
-//! Affiliate aliases (SPEC §17: a PartnerStack partner key is one of an affiliate's codes)
+//! Affiliate aliases (a PartnerStack partner key is one of an affiliate's codes)
 //! through the real router on SQLite and PostgreSQL: declared in the TOML or added with the
 //! admin API, a click through an alias is the affiliate's click, an alias never shadows a code,
 //! removing it stops its links, and a tenant never touches another's aliases.

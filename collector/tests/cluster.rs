@@ -1,4 +1,4 @@
-//! Several collector processes on one PostgreSQL database (SPEC §12): every rule that must hold
+//! Several collector processes on one PostgreSQL database: every rule that must hold
 //! across them holds through the database. Real binaries, a real throwaway cluster.
 
 use std::net::{SocketAddr, TcpListener};

@@ -1,4 +1,4 @@
-//! The edge against the real binary (SPEC §15): slow and idle clients, the connection cap under
+//! The edge against the real binary: slow and idle clients, the connection cap under
 //! a low file-descriptor limit, and a 413 that a client who writes first can still read.
 
 use std::io::{Read, Write};

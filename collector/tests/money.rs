@@ -1,4 +1,4 @@
-//! The money lifecycle (SPEC §13) against the real stores: refunds, declines, payouts and the
+//! The money lifecycle against the real stores: refunds, declines, payouts and the
 //! report's ledger states, on SQLite and PostgreSQL (`both()`), plus the races two collectors on
 //! one PostgreSQL can run, and a property test over random sequences through the real SQLite
 //! store.

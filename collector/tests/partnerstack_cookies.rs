@@ -1,4 +1,4 @@
-//! PartnerStack mode in first-party mode (SPEC §16, §17): a click through a partner key asks
+//! PartnerStack mode in first-party mode: a click through a partner key asks
 //! for `"partnerstack": true` and the answer sets PartnerStack's cookies beside `trakdesk_cid`
 //! (`gspk` = Base64 of the key as sent, `gsxid` = the CID, `growSumoPartnerKey` = the key,
 //! percent-encoded), with the same attributes; the link's click id as event id records one

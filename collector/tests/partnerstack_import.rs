@@ -1,4 +1,4 @@
-//! `import-csv` with PartnerStack's transactions layout (SPEC §17), on SQLite and PostgreSQL:
+//! `import-csv` with PartnerStack's transactions layout, on SQLite and PostgreSQL:
 //! the columns as PartnerStack's importer takes them (`key`, `amount` in cents, the customer
 //! by key, external key or email, `category_key`, `product_key`), attributed through the
 //! customer's lead like any sale, all-or-nothing, and a file mixing layouts refused.

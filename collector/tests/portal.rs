@@ -1,4 +1,4 @@
-//! The affiliate portal (SPEC §14) through the real router on SQLite and PostgreSQL: an admin
+//! The affiliate portal through the real router on SQLite and PostgreSQL: an admin
 //! key makes a link, the link shows one affiliate's own figures, rotating or revoking kills the
 //! old link, and no token, path or key shows another affiliate's or tenant's data.
 

@@ -56,7 +56,7 @@ async fn without_www_the_demo_pages_are_not_served() {
 
 /// The tracker's files as `scripts/build.sh` leaves them in `dist/`: each with a `.br` and a
 /// `.gz` beside it (distinct bytes here, so a test sees which one was sent) and the wasm
-/// under its content-hashed name and its old name (SPEC §15).
+/// under its content-hashed name and its old name.
 const HASHED: &str = "clicktrail_bg.0123abcd.wasm";
 const FILES: [(&str, &[u8]); 9] = [
     ("tracking.js", b"/* tracker, identity */"),

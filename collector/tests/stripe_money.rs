@@ -1,4 +1,4 @@
-//! Stripe's money events end to end (SPEC §13 "Stripe", issue 9), on SQLite and PostgreSQL:
+//! Stripe's money events end to end, on SQLite and PostgreSQL:
 //! events built from Stripe's own example objects (`../shared/fixtures/stripe/`, changing only
 //! the ids, amounts, metadata and state fields that link them), signed by Stripe's official
 //! Node library (`stripe.webhooks.generateTestHeaderString`, via `tests/stripe/sign.cjs`), sent

@@ -58,7 +58,7 @@ struct Job {
 
 struct State {
     cfg: Config,
-    /// The endpoint is on the page's own origin (SPEC §16 first-party mode): click
+    /// The endpoint is on the page's own origin (first-party mode): click
     /// requests ask the collector to set the cookie with `Set-Cookie` (docs/wire.md).
     first_party: bool,
     /// The consent gate; it holds commands, a `click` with the URL it was given on (the
@@ -132,7 +132,7 @@ pub fn start(config: JsValue) {
     let cfg = params::config(&config);
     js::set_debug(cfg.debug);
     js::log_v("start", &config);
-    // SPEC §16 first-party mode: the endpoint is on the page's own origin
+    // first-party mode: the endpoint is on the page's own origin
     let first_party = url::origin(&cfg.endpoint)
         .is_some_and(|o| Some(o) == url::origin(&web::location(Part::Origin)));
     let affitor = cfg.affitor.clone();

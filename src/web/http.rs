@@ -1,4 +1,4 @@
-//! `fetch` (POST, text/plain JSON, keepalive). No `sendBeacon` anywhere (SPEC §16).
+//! `fetch` (POST, text/plain JSON, keepalive). No `sendBeacon` anywhere.
 
 use super::{js, window};
 use alloc::boxed::Box;

@@ -1,5 +1,5 @@
 //! Thin wrappers over the browser APIs, one module per API, through the typed bindings of
-//! `web-sys` and `js-sys` (SPEC §1). Every call that can throw is a `Result` there; this
+//! `web-sys` and `js-sys`. Every call that can throw is a `Result` there; this
 //! layer turns errors into [`Error`] or a neutral value. Nothing here throws or panics.
 //! Page-provided values (command params, the config) are read in one place: `params`.
 

@@ -10,7 +10,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use wasm_bindgen::JsValue;
 
-/// The tracker's options (SPEC §3), from the loader's `data-*` attributes.
+/// The tracker's options, from the loader's `data-*` attributes.
 pub struct Config {
     pub endpoint: String,
     pub params: Vec<String>,

@@ -27,13 +27,13 @@ export const SETUPS = {
   subdomain: "https://ct.shop-example.com",
   "first-party": "https://www.shop-example.com/_ct",
 };
-// SPEC §9's browser endpoints; any other /tracking/…/v1 path the built tracker contains
+// browser endpoints; any other /tracking/…/v1 path the built tracker contains
 // is added below, so a new endpoint is checked without editing this list.
-const SPEC_ENDPOINTS = ["/tracking/click/v1", "/tracking/conversion/v1", "/tracking/lead/v1",
+const BROWSER_ENDPOINTS = ["/tracking/click/v1", "/tracking/conversion/v1", "/tracking/lead/v1",
   "/tracking/external-cid/v1", "/tracking/diagnostic/v1"];
 
 function endpoints() {
-  const found = new Set(SPEC_ENDPOINTS);
+  const found = new Set(BROWSER_ENDPOINTS);
   for (const file of ["dist/tracking.js", "dist/clicktrail_bg.wasm"]) {
     const path = join(ROOT, file);
     if (!existsSync(path)) continue;

@@ -1,4 +1,4 @@
-// First-party mode (SPEC §16): the merchant serves the tracker from their own origin,
+// First-party mode: the merchant serves the tracker from their own origin,
 // reverse-proxied to the collector with the prefix stripped (/_ct/tracking.js ->
 // collector /tracking.js). The Site here is that proxy (nginx's `location /_ct/ {
 // proxy_pass http://collector/; }`): only /_ct/* reaches the collector, so a request to
@@ -38,7 +38,7 @@ engines((env) => {
     const seen = trackerPaths(fp, mark);
     assert.ok(seen.includes(`GET /_ct/${wasmFile()}`), `this build's wasm beside the script: ${seen}`);
     assert.ok(!seen.includes("GET /_ct/clicktrail_bg.wasm"), `not the hash-free name: ${seen}`);
-    // SPEC §15: served precompressed (the browser decoded it: the click went out) and immutable
+    // served precompressed (the browser decoded it: the click went out) and immutable
     const got = (p) => fp.requestsSince(mark).find((r) => r.path === p);
     const wasm = got(`/_ct/${wasmFile()}`);
     assert.match(wasm.responseHeaders["content-encoding"] || "", /^(br|gzip)$/,
@@ -48,7 +48,7 @@ engines((env) => {
     assert.match(js.responseHeaders["content-encoding"] || "", /^(br|gzip)$/, "tracking.js sent compressed");
     assert.equal(js.responseHeaders["cache-control"], "public, max-age=300");
     assert.ok(seen.includes("POST /_ct/tracking/click/v1"),
-      `the default endpoint is the script's folder (SPEC §16); the site saw: ${seen.join(", ")}`);
+      `the default endpoint is the script's folder; the site saw: ${seen.join(", ")}`);
     assert.deepEqual(seen.filter((r) => r.startsWith("POST /tracking/")), [], "nothing sent to the site's root");
     await eventually(async () => (await env.collector.affiliate("alice")).clicks === clicks0 + 1, 8000, "click stored");
     assert.deepEqual(await page.pageErrors(), []);

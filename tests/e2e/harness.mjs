@@ -17,8 +17,8 @@ import { chromium } from "playwright-core";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 
-/** The content-hashed wasm name the built tracking.js fetches (`clicktrail_bg.<id>.wasm`,
- * SPEC §15), read from dist/tracking.js. */
+/** The content-hashed wasm name the built tracking.js fetches (`clicktrail_bg.<id>.wasm`),
+ * read from dist/tracking.js. */
 export function wasmFile() {
   const m = /clicktrail_bg\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(ROOT, "dist/tracking.js"), "latin1"));
   if (!m) throw new Error("dist/tracking.js names no clicktrail_bg.<id>.wasm: run npm run build");
@@ -154,7 +154,7 @@ function injectHook(html) {
  * The merchant's site: a Node HTTP server that serves the pages a test registers and
  * reverse-proxies the rest to the collector, as a merchant's own server (or a CDN in
  * front of the collector) would. With `prefix` ("/_ct") only that folder is proxied, with
- * the prefix stripped (first-party mode, SPEC §16); with `proxy: false` nothing is.
+ * the prefix stripped (first-party mode); with `proxy: false` nothing is.
  * Every request is logged, so tests can see what the browser asked for.
  */
 export class Site {
@@ -727,7 +727,7 @@ export function engines(fn, { collector = true } = {}) {
   }
 }
 
-/** The Trackdesk install snippet of SPEC §2, with only `src` changed. */
+/** Trackdesk's install snippet, with only `src` changed. */
 export function trackdeskSnippet(src = "/tracking.js", attrs = "", tenant = TENANT) {
   return `<script async src="${src}" ${attrs}></script>
 <script>

@@ -1,4 +1,4 @@
-// PartnerStackJS pages (SPEC §17): PartnerStack's snippet exactly as merchants paste it, with
+// PartnerStackJS pages: PartnerStack's snippet exactly as merchants paste it, with
 // only `gs.src` changed to `<collector>/tracking.js?partnerstack=demo`. Partner links
 // (`?gspk=<Base64 key>&gsxid=<click id>`, or `?ps_partner_key=&ps_xid=`) are clicks on the
 // affiliate of that code; PartnerStack's cookies are written beside `trakdesk_cid`;

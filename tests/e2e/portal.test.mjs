@@ -1,4 +1,4 @@
-// The affiliate portal (SPEC §14) as an affiliate opens it: a visitor comes through alice's
+// The affiliate portal as an affiliate opens it: a visitor comes through alice's
 // link and buys, the operator makes alice's portal link with the admin key, and the page shows
 // alice's own click, sale and commission — and nothing of bob, who also sold.
 import assert from "node:assert/strict";

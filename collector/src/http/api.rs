@@ -1,6 +1,6 @@
 //! Server-to-server routes (`/api/v1/*`, `Authorization: Bearer <key>`): Affitor-style lead,
 //! sale and refund tracking (ingest keys), the report (read keys), and the operators' money
-//! routes: conversion status and payouts (admin keys; SPEC §13, docs/money.md).
+//! routes: conversion status and payouts (admin keys; docs/money.md).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -244,7 +244,7 @@ pub async fn report(
     Ok(Json(report).into_response())
 }
 
-// ---------------------------------------------------------------- money (SPEC §13)
+// ---------------------------------------------------------------- money
 
 /// Operators: payouts, conversion status (an admin key).
 pub struct AdminScope;

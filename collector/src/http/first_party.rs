@@ -1,4 +1,4 @@
-//! First-party mode (SPEC §16): when the tracker is served through the page's own origin
+//! First-party mode: when the tracker is served through the page's own origin
 //! (`https://shop.example/_ct/`, reverse-proxied here), the click answer also sets the
 //! attribution cookie with `Set-Cookie`. A cookie set by the server is not capped by Safari's
 //! ITP the way a cookie written by script is.

@@ -50,7 +50,7 @@ pub mod webhooks;
 
 pub use error::AppError;
 
-/// The admin API (SPEC §14, `admin`).
+/// The admin API (`admin`).
 fn admin_routes() -> Router<AppState> {
     use admin::{catalog as c, logs as l};
     Router::new()

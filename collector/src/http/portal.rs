@@ -1,4 +1,4 @@
-//! The affiliate portal (SPEC §14): an operator makes a secret link for one affiliate
+//! The affiliate portal: an operator makes a secret link for one affiliate
 //! (`POST /api/v1/affiliates/{code}/portal-link`, admin key); whoever holds it sees that
 //! affiliate's links, clicks, conversions, commissions by state and payouts at
 //! `/portal/{token}` (a page) and `/portal/{token}.json`, and nothing of anyone else.

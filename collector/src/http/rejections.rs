@@ -1,4 +1,4 @@
-//! Rejected tracker requests in the log (SPEC §15): a site that is not tracked because its
+//! Rejected tracker requests in the log: a site that is not tracked because its
 //! origin is not allowed, its tenant or affiliate is unknown or a field is wrong shows up as a
 //! `rejected tracker request` warning with the route, status, code, message and Origin, so an
 //! operator sees why. Rate-limited per (route, status, code): the first one at once, then at
@@ -67,7 +67,7 @@ impl RejectionLog {
 
 /// Middleware for the browser routes. Each line written is also stored as a diagnostic of kind
 /// `rejected` for the tenant the Host names (or the only tenant), so that the dashboard and
-/// `GET /api/v1/events?kind=rejected` show it (SPEC §15).
+/// `GET /api/v1/events?kind=rejected` show it.
 pub async fn log_rejected(
     State((log, st)): State<(Arc<RejectionLog>, crate::state::AppState)>,
     req: Request,

@@ -19,7 +19,7 @@ const SHORT: &str = "public, max-age=300";
 /// The content-hashed wasm: its name changes with its bytes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// A file of the built tracker (SPEC §15): tower-http's `ServeFile` with the `.br` / `.gz`
+/// A file of the built tracker: tower-http's `ServeFile` with the `.br` / `.gz`
 /// files `scripts/build.sh` writes beside it, chosen by `Accept-Encoding` (br, then gzip,
 /// then the file itself; `Vary: Accept-Encoding`, `Content-Encoding`, `Content-Length`,
 /// `ETag` / `Last-Modified` from the chosen file's size and mtime, `304` on

@@ -44,7 +44,7 @@ impl Payout {
     }
 }
 
-/// What a key may do (SPEC §14). A tenant's classic `api_key` has `ingest` and `read`.
+/// What a key may do. A tenant's classic `api_key` has `ingest` and `read`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyScope {
     /// Server-to-server tracking and refunds.
@@ -90,12 +90,12 @@ pub struct Tenant {
     pub sale_conversion_type: String,
     /// Affiliate codes accepted in `?aff=` (disabled ones are not listed).
     pub affiliates: Vec<String>,
-    /// Further codes of an affiliate (alias -> affiliate code), e.g. PartnerStack partner keys
-    /// (SPEC §17). A click through an alias is the affiliate's click.
+    /// Further codes of an affiliate (alias -> affiliate code), e.g. PartnerStack partner keys.
+    /// A click through an alias is the affiliate's click.
     pub aliases: BTreeMap<String, String>,
     pub conversion_types: BTreeMap<String, Payout>,
     pub revenue_origins: Vec<String>,
-    /// Days an accrual stays pending before it is approved (SPEC §13).
+    /// Days an accrual stays pending before it is approved.
     pub hold_days: i64,
     /// Whether Stripe test-mode payments count in live reports.
     pub count_test_payments: bool,

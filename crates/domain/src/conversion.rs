@@ -75,7 +75,7 @@ pub fn commission(
     }
 }
 
-/// What an operator's status change does (SPEC §13).
+/// What an operator's status change does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusChange {
     /// Already in that status: nothing to write (a retry).

@@ -1,4 +1,4 @@
-//! The commission ledger (SPEC §13): append-only signed entries. A commission is an `accrual`;
+//! The commission ledger: append-only signed entries. A commission is an `accrual`;
 //! a refund, a lost dispute or a declined conversion a negative `reversal`; an operator's
 //! correction an `adjustment`. Nothing is updated in place: an entry's state follows from its
 //! `available_at` (the end of the tenant's hold) and whether a payout has taken it.

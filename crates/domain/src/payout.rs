@@ -1,4 +1,4 @@
-//! Payouts (SPEC §13): what is due to each affiliate, and the ledger's states summed.
+//! Payouts: what is due to each affiliate, and the ledger's states summed.
 //!
 //! Due = every unpaid, not held entry whose hold has passed by `through`, summed per affiliate
 //! and currency. A reversal that arrives after its accrual was paid is such an entry (negative):
@@ -62,7 +62,7 @@ pub fn due(entries: &[EntryView], through: i64) -> Result<Vec<Due>, Overflow> {
         .collect())
 }
 
-/// The ledger's states summed (SPEC §13's `ledger` object of the report).
+/// The ledger's states summed (`ledger` object of the report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerTotals {

@@ -1,4 +1,4 @@
-//! Refunds (SPEC §13): what a refund of part of a sale takes back from the affiliate.
+//! Refunds: what a refund of part of a sale takes back from the affiliate.
 //!
 //! The reversal is the commission times the refunded share, rounded half-up to the cent. It is
 //! computed on the cumulative refunded amount (what all refunds so far should have reversed,

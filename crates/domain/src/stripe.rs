@@ -1,4 +1,4 @@
-//! Stripe's money events (SPEC §13, issue 9): refunds, a charge's refunded total, disputes.
+//! Stripe's money events: refunds, a charge's refunded total, disputes.
 //!
 //! Stripe delivers events at least once and in any order, and tells the same refund twice
 //! (`charge.refunded` with the charge's cumulative `amount_refunded`, and `refund.created` /

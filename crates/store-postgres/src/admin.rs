@@ -1,4 +1,4 @@
-//! The admin API's transactions (SPEC §14, `clicktrail_store::admin`) on PostgreSQL: one
+//! The admin API's transactions (`clicktrail_store::admin`) on PostgreSQL: one
 //! catalog change with its audit line and a version bump per transaction (serialized with
 //! `apply_catalog` by the version row's lock); tenant-scoped listings. Every query names the
 //! tenant.

@@ -1,4 +1,4 @@
-//! The PostgreSQL backend of the clicktrail store (SPEC §12): any number of stateless
+//! The PostgreSQL backend of the clicktrail store: any number of stateless
 //! collectors share one database, and every rule that must hold across them (event-id dedupe,
 //! one sale per transaction id or Stripe event, the first-subscription-payment rule) holds
 //! through constraints and transactions.

@@ -1,4 +1,4 @@
-//! Ledger reads and payouts (SPEC §13) on PostgreSQL. What is due comes from
+//! Ledger reads and payouts on PostgreSQL. What is due comes from
 //! `clicktrail_domain::payout::due`. A payout and its lines are one transaction; payouts of one
 //! affiliate are serialized by an advisory transaction lock, and `payout_lines.entry_id` is the
 //! primary key: two collectors paying at once can never pay one entry twice (should the

@@ -1,4 +1,4 @@
-//! The affiliate portal's links and reads on PostgreSQL (SPEC §14). Linking revokes and
+//! The affiliate portal's links and reads on PostgreSQL. Linking revokes and
 //! inserts in one transaction under an advisory lock per affiliate, so two collectors rotating
 //! at once end with one live link (the partial unique index guards the same rule).
 

@@ -1,4 +1,4 @@
-//! Refunds and operator status changes (SPEC §13) on PostgreSQL. The sale's row is locked
+//! Refunds and operator status changes on PostgreSQL. The sale's row is locked
 //! (`SELECT ... FOR UPDATE`) before anything is read, so two refunds of one sale (or a refund and
 //! a decline) from two collectors run one after the other: both cannot pass the "left" check,
 //! and the cumulative reversal is computed on what the other committed. The refund id is

@@ -1,4 +1,4 @@
-//! The admin API's transactions (SPEC §14, `clicktrail_store::admin`): one catalog change with
+//! The admin API's transactions (`clicktrail_store::admin`): one catalog change with
 //! its audit line and a version bump per job; tenant-scoped listings. Every query names the
 //! tenant.
 

@@ -1,4 +1,4 @@
-//! Ledger reads and payouts (SPEC §13). What is due comes from `clicktrail_domain::payout::due`;
+//! Ledger reads and payouts. What is due comes from `clicktrail_domain::payout::due`;
 //! a payout and its lines are written in one job of the single writer, and
 //! `payout_lines.entry_id` is the primary key, so an entry is never paid twice.
 

@@ -1,4 +1,4 @@
-//! The affiliate portal's links and reads (SPEC §14). A link is written by the single writer;
+//! The affiliate portal's links and reads. A link is written by the single writer;
 //! the partial unique index keeps one live link per affiliate.
 
 use clicktrail_store::{PortalActivity, PortalConversion, PortalPayout, StoreResult};

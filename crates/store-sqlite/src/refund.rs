@@ -1,4 +1,4 @@
-//! Refunds and operator status changes (SPEC §13): read what the domain needs about a sale,
+//! Refunds and operator status changes: read what the domain needs about a sale,
 //! ask `clicktrail_domain::refund` / `conversion::status_change`, append the reversal. They run
 //! on the writer thread, so two refunds of one sale never interleave.
 

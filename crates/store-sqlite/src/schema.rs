@@ -58,7 +58,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY, tenant TEXT, kind TEXT, message TEXT, url TEXT, user_agent TEXT,
         created_at INTEGER NOT NULL);
     "#,
-    // v2: the commission ledger (SPEC §13) and the catalog in the database (SPEC §12).
+    // v2: the commission ledger and the catalog in the database.
     // Existing commissions become accruals with the same ids, approved at once (they predate
     // holds); nothing is lost.
     r#"
@@ -106,7 +106,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT, actor TEXT NOT NULL, action TEXT NOT NULL,
         detail TEXT, created_at INTEGER NOT NULL);
     "#,
-    // v3: refunds (SPEC §13), one row per refund id; payout lines found by payout.
+    // v3: refunds, one row per refund id; payout lines found by payout.
     r#"
     CREATE TABLE refunds (
         id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, refund_id TEXT NOT NULL,
@@ -117,7 +117,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX refunds_conversion ON refunds (conversion_id);
     CREATE INDEX payout_lines_payout ON payout_lines (payout_id);
     "#,
-    // v4: Stripe money (SPEC §13 "Stripe", issue 9): the ids a sale keeps to match later
+    // v4: Stripe money: the ids a sale keeps to match later
     // events, test mode, holds; the latest state of each refund / charge / dispute heard of;
     // free-trial links. Existing rows keep everything; their Stripe invoice ids are filled in
     // from their transaction ids.
@@ -151,7 +151,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         stripe_id TEXT NOT NULL, cid TEXT NOT NULL, created_at INTEGER NOT NULL,
         PRIMARY KEY (tenant, kind, stripe_id)) WITHOUT ROWID;
     "#,
-    // v5: affiliate portal links (SPEC §14), stored hashed; at most one live link per affiliate.
+    // v5: affiliate portal links, stored hashed; at most one live link per affiliate.
     r#"
     CREATE TABLE portal_links (
         token_hash TEXT PRIMARY KEY, tenant TEXT NOT NULL, affiliate TEXT NOT NULL,
@@ -160,7 +160,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX payouts_affiliate ON payouts (tenant, affiliate);
     CREATE INDEX conversions_affiliate ON conversions (tenant, affiliate, id);
     "#,
-    // v6: the admin API (SPEC §14): affiliate names; the audit log, diagnostics and refunds
+    // v6: the admin API: affiliate names; the audit log, diagnostics and refunds
     // read per tenant, newest first.
     r#"
     ALTER TABLE affiliates ADD COLUMN name TEXT;
@@ -175,7 +175,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tenants ADD COLUMN chargebee_webhook_password TEXT NOT NULL DEFAULT '';
     ALTER TABLE tenants ADD COLUMN recurly_webhook_key TEXT NOT NULL DEFAULT '';
     "#,
-    // v8: affiliate aliases (SPEC §17): further codes of an affiliate, e.g. PartnerStack
+    // v8: affiliate aliases: further codes of an affiliate, e.g. PartnerStack
     // partner keys. An alias is never also an affiliate code (checked by the catalog change).
     r#"
     CREATE TABLE affiliate_aliases (

@@ -1,4 +1,4 @@
-//! Stripe events (SPEC §13 "Stripe", issue 9): the event id is claimed, then the event is a
+//! Stripe events: the event id is claimed, then the event is a
 //! sale (`ops::stripe_sale`, matched against the same payment seen through another event), an
 //! async payment result, a free-trial link, or a money fact (refund, charge refunded total,
 //! dispute) kept by object id and settled against its sale (domain `stripe::settle`).

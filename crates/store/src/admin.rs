@@ -1,4 +1,4 @@
-//! What the admin API (SPEC §14) asks of a store: catalog changes, each audited and each
+//! What the admin API asks of a store: catalog changes, each audited and each
 //! bumping the catalog version in the same transaction, and the tenant-scoped listings
 //! (affiliates, keys, diagnostics, recent events, the audit log).
 //!
@@ -28,7 +28,7 @@ pub enum CatalogChange {
         name: Option<Option<String>>,
         disabled: Option<bool>,
     },
-    /// Another code of an affiliate (SPEC §17): 404 `unknown_affiliate`; 409
+    /// Another code of an affiliate: 404 `unknown_affiliate`; 409
     /// `duplicate_code` when the alias is already an affiliate code or an alias.
     AddAlias { code: String, alias: String },
     /// 404 `unknown_alias` when `alias` is not an alias of `code`.

@@ -190,7 +190,7 @@ pub use stripe::{
     PaymentResult, StripeFactIn, StripeIds, StripeLinkIn, StripeMoney, StripeMoneyOut,
 };
 mod stripe;
-/// One CSV row of a file with sales and refunds (SPEC §13: "CSV import also takes refund
+/// One CSV row of a file with sales and refunds ( "CSV import also takes refund
 /// rows"), in file order: a refund may follow its sale in the same file.
 #[derive(Debug, Clone)]
 pub enum ImportItem {
@@ -218,7 +218,7 @@ pub struct TenantSpec {
     pub keys: Vec<KeySpec>,
 }
 
-/// A refund of (part of) a sale (SPEC §13), by the sale's `transaction_id`.
+/// A refund of (part of) a sale, by the sale's `transaction_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundIn {
     pub tenant: String,
@@ -338,7 +338,7 @@ pub trait Store: Send + Sync + 'static {
     /// Grouped rows for `[from, to)` (unix seconds); commissions are sums of the ledger.
     async fn report(&self, tenant: &str, from: i64, to: i64) -> StoreResult<ReportRows>;
 
-    /// A refund of a sale (SPEC §13): idempotent by (tenant, refund_id); 404
+    /// A refund of a sale: idempotent by (tenant, refund_id); 404
     /// `unknown_transaction`; 409 `refund_id_reused`; 422 more than is left. Appends the
     /// reversal (domain `refund::reversal`) for the sale's affiliate.
     async fn refund(&self, r: RefundIn) -> StoreResult<RefundOut>;
@@ -365,7 +365,7 @@ pub trait Store: Send + Sync + 'static {
     /// One payout with its lines; 404 `unknown_payout`.
     async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut>;
 
-    /// Makes `token_hash` the affiliate's one portal link: earlier links stop working (SPEC §14:
+    /// Makes `token_hash` the affiliate's one portal link: earlier links stop working (
     /// create and rotate are the same act, since a token is shown once and stored hashed).
     async fn portal_link(
         &self,
@@ -412,7 +412,7 @@ pub trait Store: Send + Sync + 'static {
 
     fn write_stats(&self) -> WriteStats;
 
-    // ---- the admin API (SPEC §14; crate::admin) ----
+    // ---- the admin API (crate::admin) ----
 
     /// One catalog change, its audit line and a catalog-version bump, in one transaction.
     async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()>;

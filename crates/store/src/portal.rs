@@ -1,4 +1,4 @@
-//! What the affiliate portal (SPEC §14) reads: one affiliate's conversions and payouts. Every
+//! What the affiliate portal reads: one affiliate's conversions and payouts. Every
 //! value is already scoped to one tenant and one affiliate by the store's query.
 
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! What a Stripe event carries beyond a sale (SPEC §13 "Stripe", issue 9): the ids a sale
+//! What a Stripe event carries beyond a sale: the ids a sale
 //! keeps to match later events, test mode, async payment results, money facts (refunds,
 //! disputes) and free-trial links. The rules are `clicktrail_domain::stripe`.
 

@@ -1,4 +1,4 @@
-//! Audit lines for the operators' money changes that live outside the catalog (SPEC §13, §14):
+//! Audit lines for the operators' money changes that live outside the catalog:
 //! `PATCH /api/v1/conversions/{id}`, `POST /api/v1/payouts` and the portal links
 //! (`POST` / `DELETE /api/v1/affiliates/{code}/portal-link`; the token is never written). A middleware on those routes
 //! writes who (the key id), when and what (method, path and a summary from the answer) after a

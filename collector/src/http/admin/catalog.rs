@@ -154,7 +154,7 @@ pub struct NewAlias {
 }
 
 /// `POST /api/v1/affiliates/{code}/aliases` `{alias}`: another code of the affiliate, e.g.
-/// a PartnerStack partner key (SPEC §17); a click through it is the affiliate's click.
+/// a PartnerStack partner key; a click through it is the affiliate's click.
 pub async fn add_alias(
     State(st): State<AppState>,
     k: AdminKey,

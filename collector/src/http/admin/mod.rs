@@ -1,4 +1,4 @@
-//! The admin API (SPEC §14; docs/collector.md "Admin API"): the catalog (affiliates,
+//! The admin API (docs/collector.md "Admin API"): the catalog (affiliates,
 //! conversion types, revenue and allowed origins, keys), tenants (operator token), and the
 //! logs (diagnostics, recent events, audit).
 //!

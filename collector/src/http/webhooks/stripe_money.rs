@@ -1,4 +1,4 @@
-//! The Stripe part of an event beyond its sale (SPEC §13 "Stripe", issue 9): the ids a sale
+//! The Stripe part of an event beyond its sale: the ids a sale
 //! keeps, test mode, async payment results, free-trial links, and the money facts (refunds, a
 //! charge's refunded total, disputes) that the store keeps by object id and settles against
 //! the sale (domain `stripe::settle`).
