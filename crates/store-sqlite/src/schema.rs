@@ -184,8 +184,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// How long a connection waits for a lock before it answers "busy".
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     if !memory {
         // WAL + synchronous=FULL: every COMMIT is fsync'd to the WAL before it returns.
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
