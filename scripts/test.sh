@@ -36,3 +36,7 @@ step "end-to-end tests (real collector; ${E2E_ENGINES:-chromium,firefox,webkit};
 cargo build -p clicktrail-collector --quiet
 # One test file at a time: each starts its own browsers, Xvfb and collectors (free ports).
 node --test --test-concurrency=1 --test-timeout=300000 tests/e2e/
+
+step "release artifact (npm run release, then its binary alone in an empty folder)"
+bash scripts/release.sh
+node --test --test-concurrency=1 tests/release/

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod client_ip;
 pub mod config;
 pub mod db;
+pub mod embedded;
 pub mod http;
 pub mod import;
 pub mod metrics;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::sync::Arc;
 
 use clicktrail_collector::catalog::CatalogHandle;
@@ -79,9 +79,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Directory holding the built tracker (tracking.js, clicktrail_bg.wasm).
-        #[arg(long, value_name = "DIR", default_value = "./dist")]
-        dist: PathBuf,
+        /// Directory holding the built tracker (tracking.js, clicktrail_bg.wasm). Default: the
+        /// files built into a release binary, else ./dist.
+        #[arg(long, value_name = "DIR")]
+        dist: Option<PathBuf>,
         /// Directory of pages served at / (the demo shop). Served with --demo (default ./www) or
         /// when given; otherwise / is a short page naming the product and linking /dashboard.
         #[arg(long, value_name = "DIR")]
@@ -159,7 +160,14 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::command()
+        .version(version())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -179,6 +187,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// `--version`: the release (Cargo's package version, the one place it is set) and the tracker
+/// build this binary serves.
+fn version() -> String {
+    let tracker = clicktrail_collector::embedded::tracker_build()
+        .map(|id| format!("tracker build {id} built in"))
+        .unwrap_or_else(|| "tracker served from --dist (not built in)".into());
+    format!("{} ({tracker})", env!("CARGO_PKG_VERSION"))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve {
@@ -190,6 +207,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             rate_limit,
         } => {
             let config = load(&source)?;
+            // the built-in tracker files, unless a folder is named (kept until the process ends)
+            let built_in = match dist {
+                Some(_) => None,
+                None => clicktrail_collector::embedded::unpack()?,
+            };
+            let dist = dist
+                .or_else(|| built_in.as_ref().map(|d| d.path().to_path_buf()))
+                .unwrap_or_else(|| PathBuf::from("./dist"));
             let db = Db::parse(&db.db);
             let store = open_and_apply(&db, config.as_ref()).await?;
             let mut server = config.map(|c| c.server).unwrap_or_default();
@@ -247,12 +272,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let server = state.server.clone();
             let router = app(state);
             clicktrail_collector::serve::serve(listener, router, &server, shutdown()).await?;
+            store.close().await;
             let w = store.write_stats();
             tracing::info!(
                 commits = w.commits,
                 writes = w.jobs,
                 mean_batch = format!("{:.1}", w.jobs as f64 / w.commits.max(1) as f64),
                 max_batch = w.max_batch,
+                wal_peak_bytes = store.wal_status().map(|w| w.peak_bytes),
                 "stopped (group commit statistics)"
             );
             Ok(std::process::ExitCode::SUCCESS)
