@@ -103,6 +103,14 @@ impl SqliteStore {
             conn.execute_batch(&format!(
                 "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={limit}"
             ))?;
+            // after the pragma above, which would replace it: the log's length after each commit
+            let frames = wal.clone();
+            conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+                let pages = u64::try_from(pages).unwrap_or(0);
+                frames.frames.store(pages, Ordering::Relaxed);
+                Ok(())
+            }))?;
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let ck = Connection::open(path)?;
             ck.busy_timeout(schema::BUSY_TIMEOUT)?;
             ck.execute_batch("PRAGMA synchronous=FULL")?;
@@ -113,7 +121,8 @@ impl SqliteStore {
             let r = Connection::open(path)?;
             r.busy_timeout(schema::BUSY_TIMEOUT)?;
             r.execute_batch("PRAGMA query_only=ON")?;
-            let keeper = wal::WalKeeper::new(path, policy);
+            let keeper =
+                wal::WalKeeper::new(path, policy, u64::try_from(page_size).unwrap_or(4096));
             (Reader::Conn(Arc::new(Mutex::new(r))), Some(keeper))
         };
         let (tx, rx) = mpsc::channel::<Msg>(65_536);

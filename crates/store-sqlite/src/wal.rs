@@ -4,12 +4,15 @@
 //! they never block the writer). That alone never lets the WAL *restart*: SQLite rewinds to the
 //! start of the file only when a write transaction begins after a checkpoint has copied every
 //! frame, and under continuous writes the writer always appends first. So the writer itself,
-//! between two group commits, runs a `TRUNCATE` checkpoint once the file has passed
-//! [`WalPolicy::truncate_bytes`]: most frames are already copied by then, the writer waits only
-//! for the rest and one fsync, and the file goes back to zero bytes. A clean shutdown ends with
-//! the same checkpoint, so a stopped collector leaves an empty WAL.
+//! between two group commits, runs a `RESTART` checkpoint once the log holds more than
+//! [`WalPolicy::truncate_bytes`] (SQLite's WAL hook tells it the log's length after every
+//! commit): most frames are already copied by then, the writer waits only for the rest and one
+//! fsync, and the next commit writes from the start of the file again. The file keeps its
+//! size (overwriting it is cheaper than growing it: measured in docs/production.md), and
+//! `journal_size_limit` cuts anything beyond the bound at that rewind. A clean shutdown ends
+//! with a `TRUNCATE` checkpoint, so a stopped collector leaves an empty WAL.
 //!
-//! A `TRUNCATE` must wait for readers still looking at old frames (a report, a backup) and for a
+//! A `RESTART` must wait for readers still looking at old frames (a report, a backup) and for a
 //! background checkpoint in progress. The writer waits at most [`WalPolicy::busy_wait`] and then
 //! goes on with the next batch, trying again after the next commit, then after a delay that
 //! doubles with each failure up to [`WalPolicy::retry_after`]: a long backup lets the WAL grow,
@@ -25,7 +28,7 @@ use rusqlite::Connection;
 /// The checkpoint policy (the defaults are what the collector runs with).
 #[derive(Debug, Clone, Copy)]
 pub struct WalPolicy {
-    /// The writer truncates the WAL between batches once the file is larger than this.
+    /// The writer rewinds the WAL between batches once the log is longer than this.
     pub truncate_bytes: u64,
     /// A warning is logged (at most once a minute) while the file is larger than this.
     pub warn_bytes: u64,
@@ -77,11 +80,13 @@ impl WalPolicy {
 /// What `/metrics` shows of the WAL.
 #[derive(Default)]
 pub struct WalStats {
+    /// Frames in the log after the last commit (SQLite's WAL hook).
+    pub frames: AtomicU64,
     /// Frames in the WAL not yet copied into the database, as the last checkpoint saw them.
     pub frames_behind: AtomicU64,
-    /// `TRUNCATE` checkpoints that emptied the file.
+    /// Checkpoints that rewound the log.
     pub truncations: AtomicU64,
-    /// `TRUNCATE` checkpoints that readers kept from finishing.
+    /// Checkpoints that readers kept from finishing.
     pub truncations_busy: AtomicU64,
     /// The largest WAL file seen by the writer since start, in bytes.
     pub peak_bytes: AtomicU64,
@@ -91,6 +96,8 @@ pub struct WalStats {
 pub(crate) struct WalKeeper {
     path: PathBuf,
     policy: WalPolicy,
+    /// Bytes one frame takes in the log (a page and its 24-byte header).
+    frame_bytes: u64,
     next_try: Instant,
     /// Checkpoints in a row that could not finish.
     failures: u32,
@@ -98,10 +105,11 @@ pub(crate) struct WalKeeper {
 }
 
 impl WalKeeper {
-    pub(crate) fn new(db_path: &str, policy: WalPolicy) -> WalKeeper {
+    pub(crate) fn new(db_path: &str, policy: WalPolicy, page_size: u64) -> WalKeeper {
         WalKeeper {
             path: wal_path(db_path),
             policy,
+            frame_bytes: page_size + 24,
             next_try: Instant::now(),
             failures: 0,
             last_warning: None,
@@ -124,10 +132,14 @@ impl WalKeeper {
                 "the SQLite WAL is large: a long read (a report or a backup) keeps it from being checkpointed"
             );
         }
-        if size <= self.policy.truncate_bytes || Instant::now() < self.next_try {
+        let log = stats
+            .frames
+            .load(Ordering::Relaxed)
+            .saturating_mul(self.frame_bytes);
+        if log <= self.policy.truncate_bytes || Instant::now() < self.next_try {
             return;
         }
-        if self.truncate(conn, stats) {
+        if self.checkpoint(conn, "RESTART", stats) {
             self.failures = 0;
         } else {
             // the first retry at the next commit, then 10 ms, 20 ms, … up to `retry_after`
@@ -144,11 +156,11 @@ impl WalKeeper {
         }
     }
 
-    /// A `TRUNCATE` checkpoint, waiting at most `busy_wait` for readers; `true` when the WAL
-    /// was emptied.
-    pub(crate) fn truncate(&self, conn: &Connection, stats: &WalStats) -> bool {
+    /// A `RESTART` or `TRUNCATE` checkpoint, waiting at most `busy_wait` for readers; `true`
+    /// when the log was rewound (and, for `TRUNCATE`, the file emptied).
+    pub(crate) fn checkpoint(&self, conn: &Connection, mode: &str, stats: &WalStats) -> bool {
         let _ = conn.busy_timeout(self.policy.busy_wait);
-        let done = checkpoint(conn, "TRUNCATE", stats);
+        let done = checkpoint(conn, mode, stats);
         let _ = conn.busy_timeout(crate::schema::BUSY_TIMEOUT);
         let counter = if done {
             &stats.truncations
@@ -156,6 +168,9 @@ impl WalKeeper {
             &stats.truncations_busy
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if done {
+            stats.frames.store(0, Ordering::Relaxed);
+        }
         done
     }
 }

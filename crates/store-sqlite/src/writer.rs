@@ -244,7 +244,7 @@ pub(crate) fn writer_loop(
 fn close(conn: &Connection, wal: Option<&(WalKeeper, Arc<WalStats>)>, reply: oneshot::Sender<()>) {
     if let Some((keeper, stats)) = wal {
         let mut tries = 0;
-        while !keeper.truncate(conn, stats) && tries < 100 {
+        while !keeper.checkpoint(conn, "TRUNCATE", stats) && tries < 100 {
             tries += 1;
         }
     }
