@@ -10,6 +10,23 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+/// Request extension: whether the request names a client in forwarding headers that were not
+/// believed (its peer is not a trusted proxy), i.e. the real client is unknown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Forwarded {
+    pub by_untrusted_peer: bool,
+}
+
+impl Forwarded {
+    pub fn of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Forwarded {
+        let forwarded =
+            headers.contains_key("forwarded") || headers.contains_key("x-forwarded-for");
+        Forwarded {
+            by_untrusted_peer: forwarded && !trusted.iter().any(|n| n.contains(&peer)),
+        }
+    }
+}
+
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {

@@ -6,6 +6,7 @@
 //! (SQLite or PostgreSQL); this crate is the HTTP edge ([`http`]), the catalog snapshot and the
 //! CLI.
 
+pub mod backup;
 pub mod body;
 pub mod catalog;
 pub mod client_ip;

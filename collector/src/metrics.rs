@@ -56,6 +56,7 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(store.clone()),
+            Box::new(build_info()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -66,6 +67,20 @@ impl Metrics {
             store,
         })
     }
+}
+
+/// `clicktrail_build_info{version="…"} 1`: which build answers (constant).
+fn build_info() -> IntGaugeVec {
+    let g = IntGaugeVec::new(
+        Opts::new(
+            "clicktrail_build_info",
+            "The collector's version (always 1)",
+        ),
+        &["version"],
+    )
+    .expect("static metric definition");
+    g.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    g
 }
 
 /// Counts and times every request by its route template (never the raw path: bounded labels).
