@@ -1,7 +1,8 @@
 //! Configuration: the TOML file (see `collector/examples/clicktrail.toml`) and the `--demo` values.
 //!
-//! The `[server]` table stays server settings; the `[[tenants]]` are catalog declarations that
-//! `serve --config` applies to the database at start (create or update, never delete).
+//! The `[server]` table holds server settings (the database included); the `[[tenants]]` are
+//! catalog declarations that `serve --config` and `apply-config` apply to the database: created
+//! or updated, and what the file declared before and no longer declares is disabled.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -474,6 +475,18 @@ mod tests {
         let t = &cfg.tenant("acme").expect("acme").tenant;
         assert_eq!(t.conversion_types["sale"], Payout::RevenueShare(3000));
         assert_eq!(t.conversion_types["signup"], Payout::Fixed(500));
+        assert_eq!(
+            cfg.database.as_deref(),
+            Some("/var/lib/clicktrail/clicktrail.db")
+        );
+        // its keys are placeholders: serve refuses them
+        let found = cfg.placeholders();
+        assert!(
+            found.contains(&"tenant `acme`: api_key".to_string()),
+            "{found:?}"
+        );
+        assert!(found.contains(&"tenant `globex`: stripe_webhook_secret".to_string()));
+        assert!(Config::demo().placeholders().is_empty());
     }
 
     #[test]
