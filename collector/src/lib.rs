@@ -15,6 +15,7 @@ pub mod db;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod migrate;
 pub mod serve;
 pub mod state;
 

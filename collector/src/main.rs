@@ -119,6 +119,17 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Copy every row of one database into an empty one of the other backend (SQLite ->
+    /// PostgreSQL to grow, or back), then check every table's row count and money sums on
+    /// both sides. Stop the collectors first; the source is left as it was.
+    Migrate {
+        /// The database to copy (sqlite://PATH or a path, or postgres://…); it must exist.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty database to copy into (an SQLite file is created if missing).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// A consistent copy of an SQLite database while collectors keep serving
     /// (for PostgreSQL use pg_dump). Files are created readable by their owner only.
     Backup {
@@ -390,6 +401,17 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 config.tenants.len(),
                 resolved.db.display(),
                 resolved.source
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Migrate { from, to } => {
+            let (from, to) = (Db::parse(&from), Db::parse(&to));
+            println!("copying {} into {}", from.display(), to.display());
+            let mut say = |line: String| println!("{line}");
+            clicktrail_collector::migrate::migrate(&from, &to, &mut say).await?;
+            println!(
+                "done: point [server] database at {} and start the collectors",
+                to.display()
             );
             Ok(std::process::ExitCode::SUCCESS)
         }

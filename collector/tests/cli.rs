@@ -606,3 +606,32 @@ async fn what_the_file_no_longer_declares_is_disabled() {
         assert!(!log.contains("removed from the config file"), "{log}");
     }
 }
+
+/// `migrate` through the binary: progress, verification, and a missing source named.
+#[tokio::test]
+async fn migrate_command_copies_sqlite_into_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ct.db");
+    {
+        let s = SqliteStore::open(db.to_str().unwrap()).unwrap();
+        s.apply_catalog(clicktrail_collector::Config::demo().tenants, 1)
+            .await
+            .unwrap();
+    }
+    let pg = clicktrail_store_postgres::test_cluster::fresh_database().await;
+    let from = format!("sqlite://{}", db.display());
+    let (ok, out, err) = run(&["migrate", "--from", &from, "--to", &pg], dir.path());
+    assert!(ok, "{err}");
+    assert!(out.contains("copied affiliates: 2 rows"), "{out}");
+    assert!(out.contains("verified:"), "{out}");
+    let (ok, _, err) = run(&["migrate", "--from", &from, "--to", &pg], dir.path());
+    assert!(!ok && err.contains("not empty"), "{err}");
+    let (ok, _, err) = run(
+        &["migrate", "--from", "/nonexistent/x.db", "--to", &pg],
+        dir.path(),
+    );
+    assert!(
+        !ok && err.contains("no database at /nonexistent/x.db"),
+        "{err}"
+    );
+}
