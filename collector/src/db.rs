@@ -30,6 +30,8 @@ pub const DEFAULT_DB: &str = "./clicktrail.db";
 /// `[server] database`, else `./clicktrail.db`. A PostgreSQL password in
 /// `[server] database_password_file` is added to the URL, percent-encoded.
 pub fn resolve(flag: Option<&str>, config: Option<&crate::Config>) -> anyhow::Result<Resolved> {
+    // an empty CLICKTRAIL_DB (`Environment=CLICKTRAIL_DB=`) names nothing
+    let flag = flag.filter(|f| !f.trim().is_empty());
     let (text, source) = match (flag, config.and_then(|c| c.database.as_deref())) {
         (Some(f), _) => (f.to_string(), "--db / CLICKTRAIL_DB"),
         (None, Some(d)) => (d.to_string(), "the config file's [server] database"),
@@ -168,5 +170,34 @@ mod tests {
             "postgres://ct:p%40ss%2Fw%3Ard%2B%3F@127.0.0.1:5432/ct"
         );
         assert!(with_password("postgres://ct:x@h/ct", "y").is_err());
+    }
+
+    #[test]
+    fn resolution_order() {
+        let mut c = crate::Config::demo();
+        assert_eq!(
+            resolve(None, Some(&c)).unwrap().db,
+            Db::Sqlite(DEFAULT_DB.into())
+        );
+        c.database = Some("/srv/ct.db".into());
+        let r = resolve(None, Some(&c)).unwrap();
+        assert_eq!(r.db, Db::Sqlite("/srv/ct.db".into()));
+        assert!(r.source.contains("[server] database"));
+        // an empty CLICKTRAIL_DB names nothing
+        assert_eq!(resolve(Some(" "), Some(&c)).unwrap().db, r.db);
+        assert_eq!(
+            resolve(Some("sqlite:///x.db"), Some(&c)).unwrap().db,
+            Db::Sqlite("/x.db".into())
+        );
+        // the password file is added percent-encoded
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "a/b+c@d:e\n").unwrap();
+        c.database = Some("postgres://ct@127.0.0.1:5432/ct".into());
+        c.database_password_file = Some(pw);
+        assert_eq!(
+            resolve(None, Some(&c)).unwrap().db,
+            Db::Postgres("postgres://ct:a%2Fb%2Bc%40d%3Ae@127.0.0.1:5432/ct".into())
+        );
     }
 }

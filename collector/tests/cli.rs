@@ -635,3 +635,25 @@ async fn migrate_command_copies_sqlite_into_postgres() {
         "{err}"
     );
 }
+
+/// A PostgreSQL password with `/+@:` in `database_password_file`: no percent-encoding by hand.
+#[tokio::test]
+async fn postgres_password_from_a_file_needs_no_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = clicktrail_store_postgres::test_cluster::fresh_database().await;
+    let pw = dir.path().join("db-password");
+    write(&pw, "p@ss/w:rd+x?\n");
+    let cfg = dir.path().join("clicktrail.toml");
+    let text = config_text(Some(&pg), &["alice"], "").replace(
+        "[server]\n",
+        &format!("[server]\ndatabase_password_file = \"{}\"\n", pw.display()),
+    );
+    write(&cfg, &text);
+    let (ok, out, err) = run(
+        &["apply-config", "--config", cfg.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains(":***@"), "the password is not printed: {out}");
+    assert!(!out.contains("p%40ss") && !out.contains("p@ss"), "{out}");
+}
