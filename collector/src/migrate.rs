@@ -23,6 +23,8 @@ const SKIP: [&str; 3] = [
 ];
 /// Rows read and written per round.
 const BATCH: usize = 2000;
+/// A progress line every this many rows of a table.
+const PROGRESS: i64 = 50_000;
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -318,9 +320,10 @@ async fn sqlite_to_pg(
             let last = row.is_none();
             if batch.len() >= BATCH || (last && !batch.is_empty()) {
                 insert_pg(&tx, t, &batch).await?;
+                let before = done;
                 done += batch.len() as i64;
                 batch.clear();
-                if !last {
+                if !last && done / PROGRESS > before / PROGRESS {
                     say(format!("  {}: {done}/{total} rows", t.name));
                 }
             }
@@ -435,8 +438,9 @@ async fn pg_to_sqlite(
                     .execute(rusqlite::params_from_iter(vals))
                     .with_context(|| format!("cannot insert into {}", t.name))?;
             }
+            let before = done;
             done += rows.len() as i64;
-            if done < total {
+            if done < total && done / PROGRESS > before / PROGRESS {
                 say(format!("  {}: {done}/{total} rows", t.name));
             }
         }

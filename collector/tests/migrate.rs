@@ -197,3 +197,49 @@ async fn sqlite_to_postgres_and_back_copies_everything() {
         .to_string();
     assert!(err.contains("not empty"), "{err}");
 }
+
+/// A table larger than one progress step: progress lines, and every row arrives both ways.
+#[tokio::test]
+async fn large_tables_report_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let lite = dir.path().join("big.db").to_str().unwrap().to_string();
+    drop(SqliteStore::open(&lite).unwrap());
+    {
+        let mut con = rusqlite::Connection::open(&lite).unwrap();
+        let tx = con.transaction().unwrap();
+        for i in 0..60_001i64 {
+            tx.execute(
+                "INSERT INTO diagnostics (tenant, kind, message, created_at) VALUES ('demo', 'csp', ?1, ?2)",
+                rusqlite::params![format!("m{i}"), i],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let pg = clicktrail_store_postgres::test_cluster::fresh_database().await;
+    let mut lines = Vec::new();
+    let tally = migrate(&Db::Sqlite(lite), &Db::Postgres(pg.clone()), &mut |l| {
+        lines.push(l)
+    })
+    .await
+    .unwrap();
+    assert_eq!(tally["diagnostics"].0, 60_001);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("diagnostics: 50000/60001 rows")),
+        "{lines:?}"
+    );
+    let back = dir.path().join("back.db").to_str().unwrap().to_string();
+    let mut lines = Vec::new();
+    let tally = migrate(&Db::Postgres(pg), &Db::Sqlite(back), &mut |l| lines.push(l))
+        .await
+        .unwrap();
+    assert_eq!(tally["diagnostics"].0, 60_001);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("diagnostics: 50000/60001 rows")),
+        "{lines:?}"
+    );
+}
