@@ -3,14 +3,16 @@
 // two-server upstream) in front of a collector started as the unit starts it
 // (`serve --config`, the file naming an SQLite database). Chromium clicks through the shop's
 // first-party path, a lead and a signed Stripe sale arrive through nginx; `backup --dir` makes
-// an owner-only copy and a restore from it gives the same report; then `migrate` copies the
+// an owner-only copy and a restore from it gives the same report (the collector and the
+// commands run as a service user, `nobody`, when the test runs as root: a restored file left
+// root's is refused, `chown` makes it work); then `migrate` copies the
 // SQLite database into PostgreSQL with every count and money sum checked, the config file
 // names PostgreSQL, and two collectors serve behind the upstream with the same report, one of
 // them stopped without a request failing.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, chmodSync, statSync, readdirSync, copyFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, chmodSync, chownSync, statSync, readdirSync, copyFileSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -27,6 +29,8 @@ const BINARY = resolve(ROOT, process.env.CARGO_TARGET_DIR || "target", process.e
   "clicktrail-collector");
 
 let dir, nginx, browser, port, ports, pgBase, startedCluster;
+// the service user (as the unit's User=clicktrail): nobody, when this test may switch users
+const SERVICE = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
 const collectors = new Map();
 
 function config(database) {
@@ -50,7 +54,7 @@ revenue_share_percent = "30"
 
 function cli(...args) {
   // an empty CLICKTRAIL_DB names nothing: the config file decides
-  return execFileSync(BINARY, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+  return execFileSync(BINARY, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...SERVICE,
     env: { ...process.env, RUST_LOG: "warn", CLICKTRAIL_DB: "" } });
 }
 
@@ -59,7 +63,7 @@ async function startCollector(p) {
   const env = { ...process.env, RUST_LOG: "warn" };
   delete env.CLICKTRAIL_DB;
   const child = spawn(BINARY, ["serve", "--config", join(dir, "clicktrail.toml"), "--listen", `127.0.0.1:${p}`,
-    "--dist", join(ROOT, "dist")], { stdio: ["ignore", "pipe", "pipe"], env });
+    "--dist", join(ROOT, "dist")], { stdio: ["ignore", "pipe", "pipe"], env, ...SERVICE });
   let log = "";
   child.stdout.on("data", (d) => (log += d));
   child.stderr.on("data", (d) => (log += d));
@@ -160,9 +164,11 @@ after(async () => {
 
 test("SQLite behind nginx, backup and restore, migrate to PostgreSQL, two collectors behind the upstream", skip, async () => {
   // 1. one collector on SQLite (the upstream's second server is down: nginx uses the first)
-  mkdirSync(join(dir, "data"));
+  mkdirSync(join(dir, "data"), { mode: 0o700 });
+  if (SERVICE.uid !== undefined) chownSync(join(dir, "data"), SERVICE.uid, SERVICE.gid);
   const sqlite = join(dir, "data/clicktrail.db");
   writeFileSync(join(dir, "clicktrail.toml"), config(sqlite));
+  chmodSync(join(dir, "clicktrail.toml"), 0o644);
   await startCollector(ports[0]);
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await ctx.newPage();
@@ -196,12 +202,18 @@ test("SQLite behind nginx, backup and restore, migrate to PostgreSQL, two collec
   assert.equal(statSync(sqlite).mode & 0o777, 0o600, "the database is the service user's only");
 
   // 2. backup (owner-only, in a folder it creates) and a restore from it
-  const out = cli("backup", "--config", join(dir, "clicktrail.toml"), "--dir", join(dir, "backups"), "--keep-days", "14");
+  const out = cli("backup", "--config", join(dir, "clicktrail.toml"), "--dir", join(dir, "data/backups"), "--keep-days", "14");
   const copy = /backed up .* to (\S+)/.exec(out)[1];
   assert.equal(statSync(copy).mode & 0o777, 0o600);
+  if (SERVICE.uid !== undefined) assert.equal(statSync(copy).uid, SERVICE.uid, "the service user's copy");
   await stopCollector(ports[0]);
   for (const f of ["", "-wal", "-shm"]) rmSync(`${sqlite}${f}`, { force: true });
-  copyFileSync(copy, sqlite);
+  copyFileSync(copy, sqlite); // as root: the file is root's
+  if (SERVICE.uid !== undefined) {
+    await assert.rejects(startCollector(ports[0]), /collector exited: [^]*(cannot open database|denied|readonly)/i,
+      "a root-owned restore is refused");
+    chownSync(sqlite, SERVICE.uid, SERVICE.gid);
+  }
   await startCollector(ports[0]);
   assert.deepEqual(report(), before, "the restored database reports the same");
 
