@@ -29,8 +29,20 @@ const BINARY = resolve(ROOT, process.env.CARGO_TARGET_DIR || "target", process.e
   "clicktrail-collector");
 
 let dir, nginx, browser, port, ports, pgBase, startedCluster;
-// the service user (as the unit's User=clicktrail): nobody, when this test may switch users
-const SERVICE = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+// the service user (as the unit's User=clicktrail): nobody, when this test may switch users and
+// nobody can run the binary and read the tracker (a checkout under a private home cannot)
+const SERVICE = (() => {
+  if (process.getuid?.() !== 0) return {};
+  const nobody = { uid: 65534, gid: 65534 };
+  try {
+    execFileSync(BINARY, ["--version"], { stdio: "ignore", ...nobody });
+    readdirSync(join(ROOT, "dist"));
+    execFileSync("test", ["-r", join(ROOT, "dist/tracking.js")], { stdio: "ignore", ...nobody });
+    return nobody;
+  } catch {
+    return {};
+  }
+})();
 const collectors = new Map();
 
 function config(database) {
