@@ -139,4 +139,18 @@ mod tests {
         let unknown = h(&[("forwarded", "for=unknown")]);
         assert_eq!(client_ip(proxy, &unknown, &trusted), proxy);
     }
+
+    #[test]
+    fn a_forward_from_an_untrusted_peer_is_marked() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.9.9.9".parse().unwrap();
+        let xff = h(&[("x-forwarded-for", "203.0.113.9")]);
+        let fwd = h(&[("forwarded", "for=203.0.113.9")]);
+        assert!(!Forwarded::of(local, &xff, &trusted).by_untrusted_peer);
+        assert!(Forwarded::of(other, &xff, &trusted).by_untrusted_peer);
+        assert!(Forwarded::of(other, &fwd, &trusted).by_untrusted_peer);
+        assert!(Forwarded::of(local, &xff, &[]).by_untrusted_peer);
+        assert!(!Forwarded::of(other, &HeaderMap::new(), &trusted).by_untrusted_peer);
+    }
 }

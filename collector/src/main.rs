@@ -191,6 +191,18 @@ async fn apply(store: &dyn Store, config: Option<&Config>) -> anyhow::Result<()>
                 "tenant removed from the config file: disabled (its keys and clicks are refused, its data kept)"
             ),
             Some(now) => {
+                let revoked = before
+                    .keys
+                    .iter()
+                    .filter(|(hash, g)| g.tenant == t.id && !after.keys.contains_key(*hash))
+                    .count();
+                if revoked > 0 {
+                    tracing::warn!(
+                        tenant = %t.id,
+                        keys = revoked,
+                        "key removed from the config file: revoked"
+                    );
+                }
                 for a in t.affiliates.iter().filter(|a| !now.affiliates.contains(a)) {
                     tracing::warn!(
                         tenant = %t.id,

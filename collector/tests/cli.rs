@@ -604,6 +604,27 @@ async fn what_the_file_no_longer_declares_is_disabled() {
         stop(&mut child);
         let log = log.join().unwrap();
         assert!(!log.contains("removed from the config file"), "{log}");
+
+        // a key replaced in the file: the old one is revoked, the new one works
+        let rotated = config_text(Some(&database), &["alice", "bob"], other)
+            .replace("sk_shop_0123456789abcdef", "sk_shop_rotated_9876543210");
+        write(&cfg, &rotated);
+        let (ok, _, err) = run(&["apply-config", "--config", cfg_s], dir.path());
+        assert!(ok, "{backend}: {err}");
+        assert!(
+            err.contains("key removed from the config file") && err.contains("shop"),
+            "{backend}: {err}"
+        );
+        let (mut child, addr, log) = serve(&["--config", cfg_s], dir.path());
+        let old = get_with_key(addr, "/api/v1/report", "sk_shop_0123456789abcdef").await;
+        assert_eq!(
+            old.status, 401,
+            "{backend}: the key removed from the file is revoked"
+        );
+        let new = get_with_key(addr, "/api/v1/report", "sk_shop_rotated_9876543210").await;
+        assert_ne!(new.status, 401, "{backend}: {}", new.body);
+        stop(&mut child);
+        drop(log.join());
     }
 }
 
