@@ -68,6 +68,7 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(store.clone()),
             Box::new(wal.clone()),
+            Box::new(build_info()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -79,6 +80,20 @@ impl Metrics {
             wal,
         })
     }
+}
+
+/// `clicktrail_build_info{version="…"} 1`: which build answers (constant).
+fn build_info() -> IntGaugeVec {
+    let g = IntGaugeVec::new(
+        Opts::new(
+            "clicktrail_build_info",
+            "The collector's version (always 1)",
+        ),
+        &["version"],
+    )
+    .expect("static metric definition");
+    g.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    g
 }
 
 /// Counts and times every request by its route template (never the raw path: bounded labels).

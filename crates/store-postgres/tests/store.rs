@@ -786,7 +786,8 @@ async fn catalog_apply_load_and_version() {
     assert_eq!(c.key("sk_a").unwrap().scopes, [KeyScope::Admin]);
     assert_eq!(c.key("sk_a").unwrap().tenant, "a-first");
 
-    // update: changed values win, new rows are added, nothing is deleted
+    // update: changed values win, new rows are added; what the file no longer declares
+    // (tenant a-first, affiliates zoe and alice) is disabled, nothing is deleted
     let mut changed = spec(30, &["bob"], "sk_t2");
     changed
         .tenant
@@ -806,15 +807,18 @@ async fn catalog_apply_load_and_version() {
     assert_eq!(c.version, 2);
     let t = c.tenant("t").unwrap();
     assert_eq!(t.cookie_days, 30);
-    assert_eq!(
-        t.affiliates,
-        ["alice", "bob"],
-        "disabled ones are not listed"
-    );
+    assert_eq!(t.affiliates, ["bob"], "disabled ones are not listed");
     assert_eq!(t.sale_payout(), Some(Payout::RevenueShare(1000)));
     assert!(c.key("sk_t").is_none(), "revoked");
     assert!(c.key("sk_t2").is_some());
-    assert!(c.tenant("a-first").is_some());
+    assert!(
+        c.tenant("a-first").is_none(),
+        "no longer declared: disabled"
+    );
+    assert!(
+        c.key("sk_a").is_none(),
+        "a disabled tenant's keys are refused"
+    );
 
     // a key of another tenant is refused, and nothing of that apply is kept
     let mut stolen = spec(99, &["mallory"], "sk_a");
@@ -848,8 +852,8 @@ async fn collectors_starting_together_migrate_once() {
     }
     assert_eq!(
         sql_i64(&url, "SELECT count(*) FROM refinery_schema_history").await,
-        7,
-        "V1__initial, V2__refunds, V3__stripe_money, V4__portal_links, V5__admin, V6__billing_webhooks and V7__affiliate_aliases, each applied once"
+        8,
+        "V1__initial … V7__affiliate_aliases and V8__config_managed, each applied once"
     );
     // a database migrated by a newer build is refused
     sql_exec(

@@ -364,8 +364,11 @@ impl Store for SqliteStore {
     }
 
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
-        self.exec(move |conn| catalog::apply(conn, &specs, now))
-            .await
+        self.exec(move |conn| {
+            catalog::apply(conn, &specs, now)?;
+            catalog::manage(conn, &specs, now)
+        })
+        .await
     }
 
     async fn load_catalog(&self) -> StoreResult<Catalog> {
@@ -741,13 +744,14 @@ mod tests {
         assert!(c.version > v0);
         assert_eq!(c.tenant("acme").unwrap().as_ref(), &t);
         assert_eq!(c.key("sk_acme_12345678").unwrap().tenant, "acme");
-        // a second apply: bob missing from the file stays, the payout changes, carol is added
+        // a second apply: alice and bob, no longer in the file, are disabled; the payout
+        // changes, carol is added
         t.affiliates = vec!["carol".into()];
         t.conversion_types.insert("sale".into(), Payout::Fixed(500));
         s.apply_catalog(vec![spec(&t)], 2).await.unwrap();
         let c2 = s.load_catalog().await.unwrap();
         let got = c2.tenant("acme").unwrap();
-        assert_eq!(got.affiliates, vec!["alice", "bob", "carol"]);
+        assert_eq!(got.affiliates, vec!["carol"]);
         assert_eq!(got.conversion_types["sale"], Payout::Fixed(500));
         assert!(c2.version > c.version);
         // the stored key is a hash, not the key

@@ -182,6 +182,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         tenant TEXT NOT NULL, alias TEXT NOT NULL, code TEXT NOT NULL, created_at INTEGER NOT NULL,
         PRIMARY KEY (tenant, alias)) WITHOUT ROWID;
     "#,
+    // v9: the configuration file manages what it declares (0 = not declared by it,
+    // 1 = declared, 2 = removed from it and disabled); a tenant can be disabled
+    r#"
+    ALTER TABLE tenants ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tenants ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE affiliates ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// How long a connection waits for a lock before it answers "busy".
