@@ -145,6 +145,7 @@ engines((env) => {
       assertPsCookies(await pageCookies(p), "alice", cid);
       assert.deepEqual(await p.pageErrors(), []);
       cids.push(cid);
+      await p.close(); // one browser session at a time (WebKitWebDriver)
     }
     assert.notEqual(cids[0], cids[1], "each visitor keeps a CID of their own");
     assert.equal((await env.collector.affiliate("alice")).clicks, before + 2);
