@@ -71,7 +71,7 @@ fn prune_old_builds(dir: &std::path::Path) -> std::io::Result<()> {
             Some((e.metadata().ok()?.modified().ok()?, name))
         })
         .collect();
-    builds.sort_by(|a, b| b.0.cmp(&a.0));
+    builds.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (_, name) in builds.into_iter().skip(KEEP_BUILDS) {
         for suffix in ["", ".br", ".gz"] {
             let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
