@@ -85,6 +85,12 @@ describe("chromium", { skip: !ENGINES.includes("chromium") && "E2E_ENGINES has n
     await page.goto(`${collector.origin}/dashboard`);
     await page.waitForSelector(`${testid("dashboard")}[data-signed-in="no"]`);
     assert.equal(await page.inputValue(testid("api-key")), "", "the key is never pre-filled outside --demo");
+    // the page runs under its Content-Security-Policy (script-src 'self', no framing): anything
+    // the signed-in dashboard does that the policy refuses is recorded here
+    await page.evaluate(() => {
+      window.__cspViolations = [];
+      document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
 
     // a wrong key is refused
     await page.fill(testid("api-key"), "not-a-key-123");
@@ -96,6 +102,8 @@ describe("chromium", { skip: !ENGINES.includes("chromium") && "E2E_ENGINES has n
     await page.waitForSelector(`${testid("dashboard")}[data-signed-in="admin"]`);
     await page.waitForSelector(`${testid("dashboard")}[data-state="empty"]`);
     assert.equal(await page.textContent(testid("session-tenant")), "shop");
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('[data-testid="signin-form"]')).display),
+      "none", "the sign-in card is gone once signed in");
     const stored = await page.evaluate(() => [sessionStorage.getItem("clicktrail_dashboard_key"),
       localStorage.getItem("clicktrail_dashboard_key")]);
     assert.deepEqual(stored, [ADMIN_KEY, null], "kept in sessionStorage only");
@@ -203,6 +211,7 @@ describe("chromium", { skip: !ENGINES.includes("chromium") && "E2E_ENGINES has n
     assert.equal(await page.evaluate(() => sessionStorage.getItem("clicktrail_dashboard_key")), null);
     assert.equal(await page.evaluate(() => window.__xss), undefined);
     assert.deepEqual(await page.pageErrors(), []);
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], "nothing the dashboard does breaks its CSP");
     await sleep(0);
   });
 
