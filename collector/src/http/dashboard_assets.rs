@@ -32,7 +32,8 @@ async fn read(st: &AppState, name: &str, built_in: &'static [u8]) -> Vec<u8> {
 /// other site may frame it (the Pay and Disable buttons cannot be clickjacked), and nothing of
 /// its URL leaves in a Referer. Scripts set widths through the CSSOM, which `style-src 'self'`
 /// allows; `blob:` is the payout CSV the page itself makes.
-const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self' blob:; style-src 'self'; \
+const CSP: &str =
+    "default-src 'none'; script-src 'self'; connect-src 'self' blob:; style-src 'self'; \
      img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 fn answer(content_type: &'static str, body: Vec<u8>) -> Response {
