@@ -370,8 +370,7 @@ pub async fn payouts_due(
     let Query(q) = q.map_err(|e| AppError::invalid("query", e.body_text()))?;
     let (day, through) = through_day(&st, q.through.as_deref())?;
     let entries = st.store.ledger_entries(&tenant.id).await?;
-    let due = clicktrail_domain::payout::due(&entries, through)
-        .map_err(|e| AppError::invalid("through", e.to_string()))?;
+    let due = clicktrail_domain::payout::due(&entries, through);
     let affiliates: Vec<Value> = due
         .iter()
         .map(|d| {

@@ -106,7 +106,7 @@ async fn pay_once(store: &PgStore, p: &PayIn) -> Result<PayoutOut, Fail> {
         &[&p.tenant, &p.affiliate],
     )
     .await?;
-    let d = pick_due(due(&mine, p.through)?, &p.affiliate, p.currency.as_deref())?;
+    let d = pick_due(due(&mine, p.through), &p.affiliate, p.currency.as_deref())?;
     let through = rfc3339(p.through);
     let row = q_opt(
         &tx,

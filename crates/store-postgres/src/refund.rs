@@ -6,18 +6,20 @@
 //! as before, another body is a 409.
 
 use clicktrail_domain::conversion::{decline_reversal, status_change, Status, StatusChange};
-use clicktrail_domain::ledger::{reversal_available_at, EntryKind};
+use clicktrail_domain::ledger::{balance, reversal_available_at, EntryKind};
 use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
 use clicktrail_store::{
-    conversion_declined, refund_error, replay_refund, unknown_conversion, unknown_transaction,
-    ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoredRefund,
+    conversion_declined, refund_error, refund_id_reused, replay_refund, unknown_conversion,
+    unknown_transaction, ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError,
+    StoredRefund,
 };
 use tokio_postgres::error::SqlState;
 
 use crate::ops::{q, q_opt, Tx};
 use crate::{Fail, PgStore};
 
-/// Accrued, reversed (positive), and the accruals' latest `available_at` of one conversion.
+/// What the ledger holds for one conversion (domain `ledger::balance`): accrued, reversed
+/// (positive), and the accruals' latest `available_at`.
 pub(crate) async fn ledger_of(
     tx: &Tx<'_>,
     conversion_id: i64,
@@ -28,24 +30,11 @@ pub(crate) async fn ledger_of(
         &[&conversion_id],
     )
     .await?;
-    let (mut accrued, mut reversed, mut available) = (0i64, 0i64, None::<i64>);
-    let overflow = || Fail::from(clicktrail_domain::money::Overflow);
-    for r in rows {
-        let kind: String = r.get(0);
-        let amount: i64 = r.get(1);
-        let at: i64 = r.get(2);
-        match EntryKind::parse(&kind) {
-            Some(EntryKind::Accrual) => {
-                accrued = accrued.checked_add(amount).ok_or_else(overflow)?;
-                available = Some(available.map_or(at, |a| a.max(at)));
-            }
-            Some(EntryKind::Reversal) => {
-                reversed = reversed.checked_sub(amount).ok_or_else(overflow)?;
-            }
-            _ => {}
-        }
-    }
-    Ok((accrued, reversed, available))
+    let b = balance(rows.iter().filter_map(|r| {
+        let kind = EntryKind::parse(r.get::<_, &str>(0))?;
+        Some((kind, r.get::<_, i64>(1), r.get::<_, i64>(2)))
+    }))?;
+    Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -165,13 +154,10 @@ async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
     )
     .await?;
     if inserted.is_none() {
-        return Err(Fail::Store(StoreError::Conflict(
-            "refund_id_reused",
-            format!(
-                "refund_id `{}` was already used for another refund",
-                r.refund_id
-            ),
-        )));
+        // another sale's refund took the id meanwhile (this sale's wait for its lock)
+        let prior = prior_refund(tx, r).await?;
+        let prior_tx = prior.map_or_else(|| r.transaction_id.clone(), |p| p.transaction_id);
+        return Err(Fail::Store(refund_id_reused(&r.refund_id, &prior_tx)));
     }
     Ok(RefundOut {
         refund_id: r.refund_id.clone(),

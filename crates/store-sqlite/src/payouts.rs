@@ -90,7 +90,7 @@ pub(crate) fn pay(conn: &Connection, p: &PayIn) -> StoreResult<PayoutOut> {
         ),
         params![p.tenant, p.affiliate],
     )?;
-    let d = pick_due(due(&mine, p.through)?, &p.affiliate, p.currency.as_deref())?;
+    let d = pick_due(due(&mine, p.through), &p.affiliate, p.currency.as_deref())?;
     conn.prepare_cached(
         "INSERT INTO payouts (tenant, affiliate, amount_cents, currency, through, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -3,7 +3,7 @@
 //! on the writer thread, so two refunds of one sale never interleave.
 
 use clicktrail_domain::conversion::{decline_reversal, status_change, Status, StatusChange};
-use clicktrail_domain::ledger::{reversal_available_at, EntryKind};
+use clicktrail_domain::ledger::{balance, reversal_available_at, EntryKind};
 use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
 use clicktrail_store::{
     conversion_declined, refund_error, replay_refund, unknown_conversion, unknown_transaction,
@@ -12,8 +12,8 @@ use clicktrail_store::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// What the ledger holds for one conversion: accrued, reversed (positive), the accruals'
-/// latest `available_at`.
+/// What the ledger holds for one conversion (domain `ledger::balance`): accrued, reversed
+/// (positive), the accruals' latest `available_at`.
 pub(crate) fn ledger_of(
     conn: &Connection,
     conversion_id: i64,
@@ -21,32 +21,20 @@ pub(crate) fn ledger_of(
     let mut st = conn.prepare_cached(
         "SELECT kind, amount_cents, available_at FROM ledger WHERE conversion_id = ?1",
     )?;
-    let rows = st.query_map([conversion_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    let (mut accrued, mut reversed, mut available) = (0i64, 0i64, None::<i64>);
-    for row in rows {
-        let (kind, amount, at) = row?;
-        match EntryKind::parse(&kind) {
-            Some(EntryKind::Accrual) => {
-                accrued = accrued.checked_add(amount).ok_or_else(overflow)?;
-                available = Some(available.map_or(at, |a| a.max(at)));
-            }
-            Some(EntryKind::Reversal) => {
-                reversed = reversed.checked_sub(amount).ok_or_else(overflow)?;
-            }
-            _ => {}
-        }
-    }
-    Ok((accrued, reversed, available))
-}
-
-fn overflow() -> StoreError {
-    clicktrail_domain::money::Overflow.into()
+    let rows = st
+        .query_map([conversion_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let b = balance(
+        rows.iter()
+            .filter_map(|(k, amount, at)| Some((EntryKind::parse(k)?, *amount, *at))),
+    )?;
+    Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
 }
 
 /// Appends a reversal of `cents` (positive) for `conversion_id`; its entry id.

@@ -479,14 +479,18 @@ pub fn replay_refund(prior: StoredRefund, r: &RefundIn) -> StoreResult<RefundOut
     {
         Ok(prior.out)
     } else {
-        Err(StoreError::Conflict(
-            "refund_id_reused",
-            format!(
-                "refund_id `{}` was already used for another refund (transaction `{}`)",
-                r.refund_id, prior.transaction_id
-            ),
-        ))
+        Err(refund_id_reused(&r.refund_id, &prior.transaction_id))
     }
+}
+
+/// 409 `refund_id_reused`: the id names a refund of `prior_transaction` with another body.
+pub fn refund_id_reused(refund_id: &str, prior_transaction: &str) -> StoreError {
+    StoreError::Conflict(
+        "refund_id_reused",
+        format!(
+            "refund_id `{refund_id}` was already used for another refund (transaction `{prior_transaction}`)"
+        ),
+    )
 }
 
 /// 404 for a refund of a transaction id no sale has.
