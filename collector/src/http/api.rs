@@ -17,7 +17,7 @@ use clicktrail_store::{
 
 use super::error::AppError;
 use super::extract::JsonBody;
-use super::tenant::{IngestTenant, KeyTenant, ReadTenant};
+use super::tenant::{AdminTenant, ApiKey, IngestTenant, ReadTenant};
 use super::types::{nonempty, Bounded, CidText, Email, PositiveCents, MAX_ID, MAX_URL};
 use crate::config::API_CURRENCIES;
 use crate::state::AppState;
@@ -39,7 +39,7 @@ pub struct LeadRequest {
 
 pub async fn lead(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): IngestTenant,
+    ApiKey { tenant, .. }: IngestTenant,
     JsonBody(req): JsonBody<LeadRequest>,
 ) -> R {
     if req.click_id.is_none() && req.customer_key.is_none() {
@@ -115,7 +115,7 @@ impl SaleRequest {
 
 pub async fn sale(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): IngestTenant,
+    ApiKey { tenant, .. }: IngestTenant,
     JsonBody(req): JsonBody<SaleRequest>,
 ) -> R {
     let details = req.details();
@@ -202,7 +202,7 @@ fn midnight(day: chrono::NaiveDate) -> i64 {
 
 pub async fn report(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): ReadTenant,
+    ApiKey { tenant, .. }: ReadTenant,
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> R {
     let Query(q) = q.map_err(|e| AppError::invalid("query", e.body_text()))?;
@@ -246,14 +246,6 @@ pub async fn report(
 
 // ---------------------------------------------------------------- money
 
-/// Operators: payouts, conversion status (an admin key).
-pub struct AdminScope;
-impl super::tenant::Scope for AdminScope {
-    const SCOPE: clicktrail_domain::KeyScope = clicktrail_domain::KeyScope::Admin;
-}
-/// An admin key's tenant.
-pub type AdminTenant = KeyTenant<AdminScope>;
-
 /// `POST /api/v1/track/refund`
 #[derive(Debug, Deserialize)]
 pub struct RefundRequest {
@@ -270,7 +262,7 @@ pub struct RefundRequest {
 
 pub async fn refund(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): IngestTenant,
+    ApiKey { tenant, .. }: IngestTenant,
     JsonBody(req): JsonBody<RefundRequest>,
 ) -> R {
     let transaction_id = req
@@ -310,7 +302,7 @@ pub struct StatusRequest {
 
 pub async fn conversion_status(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<StatusRequest>,
 ) -> R {
@@ -364,7 +356,7 @@ pub struct DueQuery {
 /// `GET /api/v1/payouts/due?through=YYYY-MM-DD`: approved, unpaid balances per affiliate.
 pub async fn payouts_due(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     q: Result<Query<DueQuery>, axum::extract::rejection::QueryRejection>,
 ) -> R {
     let Query(q) = q.map_err(|e| AppError::invalid("query", e.body_text()))?;
@@ -424,7 +416,7 @@ fn payout_json(p: &PayoutOut) -> Value {
 
 pub async fn pay(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     JsonBody(req): JsonBody<PayRequest>,
 ) -> R {
     let affiliate = req
@@ -470,7 +462,7 @@ fn csv_cell(s: &str) -> String {
 /// `GET /api/v1/payouts/{id}` (JSON) and `GET /api/v1/payouts/{id}.csv`.
 pub async fn payout(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     Path(file): Path<String>,
 ) -> R {
     let (id, csv) = match file.strip_suffix(".csv") {

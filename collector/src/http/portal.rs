@@ -20,9 +20,8 @@ use clicktrail_domain::payout::LedgerTotals;
 use clicktrail_domain::report::{self, ReportRows, ReportScope};
 use clicktrail_store::{PortalConversion, PortalPayout};
 
-use super::api::AdminTenant;
 use super::error::AppError;
-use super::tenant::KeyTenant;
+use super::tenant::{AdminTenant, ApiKey};
 use crate::state::AppState;
 
 type R = Result<Response, AppError>;
@@ -75,7 +74,7 @@ fn known_affiliate(
 /// stops working (create and rotate are one act).
 pub async fn create_link(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     Path(code): Path<String>,
 ) -> R {
     known_affiliate(&tenant, &code)?;
@@ -95,7 +94,7 @@ pub async fn create_link(
 /// `DELETE /api/v1/affiliates/{code}/portal-link`: the link stops working (204; 404 if none).
 pub async fn revoke_link(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     Path(code): Path<String>,
 ) -> R {
     if st
