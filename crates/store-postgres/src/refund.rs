@@ -1,22 +1,39 @@
-//! Refunds and operator status changes on PostgreSQL. The sale's row is locked
-//! (`SELECT ... FOR UPDATE`) before anything is read, so two refunds of one sale (or a refund and
-//! a decline) from two collectors run one after the other: both cannot pass the "left" check,
-//! and the cumulative reversal is computed on what the other committed. The refund id is
-//! checked after the lock and is unique in the table: a retry racing its original is answered
-//! as before, another body is a 409.
+//! Refunds (the use case `clicktrail_app::refund` over this backend's rows) and operator
+//! status changes on PostgreSQL. The sale's row is locked (`SELECT ... FOR UPDATE`) before
+//! anything is read, so two refunds of one sale (or a refund and a decline) from two
+//! collectors run one after the other: both cannot pass the "left" check, and the cumulative
+//! reversal is computed on what the other committed. The refund id is checked after the lock
+//! and is unique in the table: a retry racing its original is answered as before, another
+//! body is a 409.
 
+use clicktrail_app::refund::{RefundRow, RefundRows, ReversalRow, SaleRow};
 use clicktrail_domain::conversion::{decline_reversal, status_change, Status, StatusChange};
 use clicktrail_domain::ledger::{balance, reversal_available_at, EntryKind};
-use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
 use clicktrail_store::{
-    conversion_declined, refund_error, refund_id_reused, replay_refund, unknown_conversion,
-    unknown_transaction, ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError,
-    StoredRefund,
+    conversion_declined, unknown_conversion, ImportItem, ImportItemRow, RefundIn, RefundOut,
+    StatusOut, StoreError, StoredRefund,
 };
 use tokio_postgres::error::SqlState;
 
 use crate::ops::{q, q_opt, Tx};
 use crate::{Fail, PgStore};
+
+/// One conversion's ledger entries: (kind, amount, available_at).
+async fn ledger_rows(tx: &Tx<'_>, conversion_id: i64) -> Result<Vec<(EntryKind, i64, i64)>, Fail> {
+    let rows = q(
+        tx,
+        "SELECT kind, amount_cents, available_at FROM ledger WHERE conversion_id = $1",
+        &[&conversion_id],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let kind = EntryKind::parse(r.get::<_, &str>(0))?;
+            Some((kind, r.get::<_, i64>(1), r.get::<_, i64>(2)))
+        })
+        .collect())
+}
 
 /// What the ledger holds for one conversion (domain `ledger::balance`): accrued, reversed
 /// (positive), and the accruals' latest `available_at`.
@@ -24,16 +41,7 @@ pub(crate) async fn ledger_of(
     tx: &Tx<'_>,
     conversion_id: i64,
 ) -> Result<(i64, i64, Option<i64>), Fail> {
-    let rows = q(
-        tx,
-        "SELECT kind, amount_cents, available_at FROM ledger WHERE conversion_id = $1",
-        &[&conversion_id],
-    )
-    .await?;
-    let b = balance(rows.iter().filter_map(|r| {
-        let kind = EntryKind::parse(r.get::<_, &str>(0))?;
-        Some((kind, r.get::<_, i64>(1), r.get::<_, i64>(2)))
-    }))?;
+    let b = balance(ledger_rows(tx, conversion_id).await?)?;
     Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
 }
 
@@ -61,110 +69,115 @@ pub(crate) async fn append_reversal(
     Ok(row.get(0))
 }
 
-async fn prior_refund(tx: &Tx<'_>, r: &RefundIn) -> Result<Option<StoredRefund>, Fail> {
-    Ok(q_opt(
-        tx,
-        "SELECT transaction_id, requested_cents, reason, amount_cents, commission_reversed_cents
-         FROM refunds WHERE tenant = $1 AND refund_id = $2",
-        &[&r.tenant, &r.refund_id],
-    )
-    .await?
-    .map(|row| StoredRefund {
-        transaction_id: row.get(0),
-        requested_cents: row.get(1),
-        reason: row.get(2),
-        out: RefundOut {
-            refund_id: r.refund_id.clone(),
-            transaction_id: row.get(0),
-            amount_cents: row.get(3),
-            commission_reversed_cents: row.get(4),
-        },
-    }))
+/// A refund inside an open transaction: the use case `clicktrail_app::refund` over this
+/// transaction's rows.
+async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
+    clicktrail_app::refund::refund(&mut Rows(tx), r).await
 }
 
-async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
-    let sale = q_opt(
-        tx,
-        "SELECT id, affiliate, amount_cents, currency FROM conversions
-         WHERE tenant = $1 AND transaction_id = $2 FOR UPDATE",
-        &[&r.tenant, &r.transaction_id],
-    )
-    .await?;
-    // after the lock: a concurrent refund of this sale has committed (or rolled back)
-    if let Some(p) = prior_refund(tx, r).await? {
-        return Ok(replay_refund(p, r)?);
+/// The refund's row operations in one transaction. The sale's row is locked
+/// (`SELECT ... FOR UPDATE`), so refunds of one sale from two collectors run one after the
+/// other; the refund id is unique in the table, which decides a race between two sales.
+struct Rows<'t, 'c>(&'t Tx<'c>);
+
+impl RefundRows for Rows<'_, '_> {
+    type Error = Fail;
+
+    async fn lock_sale(
+        &mut self,
+        tenant: &str,
+        transaction_id: &str,
+    ) -> Result<Option<SaleRow>, Fail> {
+        Ok(q_opt(
+            self.0,
+            "SELECT id, affiliate, amount_cents, currency FROM conversions
+             WHERE tenant = $1 AND transaction_id = $2 FOR UPDATE",
+            &[&tenant, &transaction_id],
+        )
+        .await?
+        .map(|row| SaleRow {
+            id: row.get(0),
+            affiliate: row.get(1),
+            amount_cents: row.get(2),
+            currency: row.get(3),
+        }))
     }
-    let Some(sale) = sale else {
-        return Err(unknown_transaction(&r.transaction_id).into());
-    };
-    let sale_id: i64 = sale.get(0);
-    let affiliate: Option<String> = sale.get(1);
-    let amount: i64 = sale.get(2);
-    let currency: String = sale.get(3);
-    let refunded = q_opt(
-        tx,
-        "SELECT coalesce(sum(amount_cents), 0)::text FROM refunds WHERE conversion_id = $1",
-        &[&sale_id],
-    )
-    .await?
-    .map(|row| row.get::<_, Option<String>>(0));
-    let refunded = crate::numeric_i64(refunded.flatten().as_deref())?;
-    let (accrued, reversed, accrual_at) = ledger_of(tx, sale_id).await?;
-    let state = SaleState {
-        amount_cents: amount,
-        accrued_cents: accrued,
-        refunded_cents: refunded,
-        reversed_cents: reversed,
-    };
-    let cents = refund_amount(&state, r.amount_cents).map_err(refund_error)?;
-    let mut rev = reversal(&state, cents).map_err(refund_error)?;
-    let mut entry: Option<i64> = None;
-    match &affiliate {
-        Some(aff) if rev > 0 => {
-            let at = reversal_available_at(r.now, accrual_at);
-            let reason = format!("refund {}", r.refund_id);
-            entry = Some(
-                append_reversal(
-                    tx, &r.tenant, aff, sale_id, rev, &currency, at, &reason, r.now,
-                )
-                .await?,
-            );
-        }
-        _ => rev = 0,
+
+    async fn prior_refund(&mut self, r: &RefundIn) -> Result<Option<StoredRefund>, Fail> {
+        Ok(q_opt(
+            self.0,
+            "SELECT transaction_id, requested_cents, reason, amount_cents, commission_reversed_cents
+             FROM refunds WHERE tenant = $1 AND refund_id = $2",
+            &[&r.tenant, &r.refund_id],
+        )
+        .await?
+        .map(|row| StoredRefund {
+            transaction_id: row.get(0),
+            requested_cents: row.get(1),
+            reason: row.get(2),
+            out: RefundOut {
+                refund_id: r.refund_id.clone(),
+                transaction_id: row.get(0),
+                amount_cents: row.get(3),
+                commission_reversed_cents: row.get(4),
+            },
+        }))
     }
-    // the same refund id for another sale, committed meanwhile: the unique index decides
-    let inserted = q_opt(
-        tx,
-        "INSERT INTO refunds (tenant, refund_id, conversion_id, transaction_id, requested_cents, amount_cents,
-            reason, commission_reversed_cents, ledger_entry_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (tenant, refund_id) DO NOTHING RETURNING 1",
-        &[
-            &r.tenant,
-            &r.refund_id,
-            &sale_id,
-            &r.transaction_id,
-            &r.amount_cents,
-            &cents,
-            &r.reason,
-            &rev,
-            &entry,
-            &r.now,
-        ],
-    )
-    .await?;
-    if inserted.is_none() {
-        // another sale's refund took the id meanwhile (this sale's wait for its lock)
-        let prior = prior_refund(tx, r).await?;
-        let prior_tx = prior.map_or_else(|| r.transaction_id.clone(), |p| p.transaction_id);
-        return Err(Fail::Store(refund_id_reused(&r.refund_id, &prior_tx)));
+
+    async fn refunded_cents(&mut self, sale_id: i64) -> Result<i64, Fail> {
+        let refunded = q_opt(
+            self.0,
+            "SELECT coalesce(sum(amount_cents), 0)::text FROM refunds WHERE conversion_id = $1",
+            &[&sale_id],
+        )
+        .await?
+        .and_then(|row| row.get::<_, Option<String>>(0));
+        Ok(crate::numeric_i64(refunded.as_deref())?)
     }
-    Ok(RefundOut {
-        refund_id: r.refund_id.clone(),
-        transaction_id: r.transaction_id.clone(),
-        amount_cents: cents,
-        commission_reversed_cents: rev,
-    })
+
+    async fn ledger(&mut self, conversion_id: i64) -> Result<Vec<(EntryKind, i64, i64)>, Fail> {
+        ledger_rows(self.0, conversion_id).await
+    }
+
+    async fn append_reversal(&mut self, e: &ReversalRow<'_>) -> Result<i64, Fail> {
+        append_reversal(
+            self.0,
+            e.tenant,
+            e.affiliate,
+            e.conversion_id,
+            e.cents,
+            e.currency,
+            e.available_at,
+            e.reason,
+            e.now,
+        )
+        .await
+    }
+
+    async fn insert_refund(&mut self, row: &RefundRow<'_>) -> Result<bool, Fail> {
+        let r = row.refund;
+        Ok(q_opt(
+            self.0,
+            "INSERT INTO refunds (tenant, refund_id, conversion_id, transaction_id, requested_cents, amount_cents,
+                reason, commission_reversed_cents, ledger_entry_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (tenant, refund_id) DO NOTHING RETURNING 1",
+            &[
+                &r.tenant,
+                &r.refund_id,
+                &row.sale_id,
+                &r.transaction_id,
+                &r.amount_cents,
+                &row.amount_cents,
+                &r.reason,
+                &row.commission_reversed_cents,
+                &row.ledger_entry_id,
+                &r.now,
+            ],
+        )
+        .await?
+        .is_some())
+    }
 }
 
 pub(crate) async fn refund(store: &PgStore, r: &RefundIn) -> Result<RefundOut, Fail> {

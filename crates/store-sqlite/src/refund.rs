@@ -2,22 +2,18 @@
 //! ask `clicktrail_domain::refund` / `conversion::status_change`, append the reversal. They run
 //! on the writer thread, so two refunds of one sale never interleave.
 
+use clicktrail_app::refund::{RefundRow, RefundRows, ReversalRow, SaleRow};
+use clicktrail_app::run_ready;
 use clicktrail_domain::conversion::{decline_reversal, status_change, Status, StatusChange};
 use clicktrail_domain::ledger::{balance, reversal_available_at, EntryKind};
-use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
 use clicktrail_store::{
-    conversion_declined, refund_error, replay_refund, unknown_conversion, unknown_transaction,
-    ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoreResult,
-    StoredRefund,
+    conversion_declined, unknown_conversion, ImportItem, ImportItemRow, RefundIn, RefundOut,
+    StatusOut, StoreError, StoreResult, StoredRefund,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// What the ledger holds for one conversion (domain `ledger::balance`): accrued, reversed
-/// (positive), the accruals' latest `available_at`.
-pub(crate) fn ledger_of(
-    conn: &Connection,
-    conversion_id: i64,
-) -> StoreResult<(i64, i64, Option<i64>)> {
+/// One conversion's ledger entries: (kind, amount, available_at).
+fn ledger_rows(conn: &Connection, conversion_id: i64) -> StoreResult<Vec<(EntryKind, i64, i64)>> {
     let mut st = conn.prepare_cached(
         "SELECT kind, amount_cents, available_at FROM ledger WHERE conversion_id = ?1",
     )?;
@@ -30,10 +26,19 @@ pub(crate) fn ledger_of(
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let b = balance(
-        rows.iter()
-            .filter_map(|(k, amount, at)| Some((EntryKind::parse(k)?, *amount, *at))),
-    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, amount, at)| Some((EntryKind::parse(&k)?, amount, at)))
+        .collect())
+}
+
+/// What the ledger holds for one conversion (domain `ledger::balance`): accrued, reversed
+/// (positive), the accruals' latest `available_at`.
+pub(crate) fn ledger_of(
+    conn: &Connection,
+    conversion_id: i64,
+) -> StoreResult<(i64, i64, Option<i64>)> {
+    let b = balance(ledger_rows(conn, conversion_id)?)?;
     Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
 }
 
@@ -58,89 +63,113 @@ pub(crate) fn append_reversal(
     Ok(conn.last_insert_rowid())
 }
 
+/// A refund: the use case `clicktrail_app::refund` over this connection's rows, run to
+/// completion on the writer thread.
 pub(crate) fn refund(conn: &Connection, r: &RefundIn) -> StoreResult<RefundOut> {
-    let prior = conn
-        .prepare_cached(
-            "SELECT transaction_id, requested_cents, reason, amount_cents, commission_reversed_cents
-             FROM refunds WHERE tenant = ?1 AND refund_id = ?2",
-        )?
-        .query_row(params![r.tenant, r.refund_id], |row| {
-            Ok(StoredRefund {
-                transaction_id: row.get(0)?,
-                requested_cents: row.get(1)?,
-                reason: row.get(2)?,
-                out: RefundOut {
-                    refund_id: r.refund_id.clone(),
-                    transaction_id: row.get(0)?,
-                    amount_cents: row.get(3)?,
-                    commission_reversed_cents: row.get(4)?,
-                },
+    run_ready(clicktrail_app::refund::refund(&mut Rows(conn), r))
+}
+
+/// The refund's row operations on the writer's connection (the single writer serializes
+/// refunds: no lock is needed).
+struct Rows<'c>(&'c Connection);
+
+impl RefundRows for Rows<'_> {
+    type Error = StoreError;
+
+    async fn lock_sale(
+        &mut self,
+        tenant: &str,
+        transaction_id: &str,
+    ) -> StoreResult<Option<SaleRow>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT id, affiliate, amount_cents, currency FROM conversions
+                 WHERE tenant = ?1 AND transaction_id = ?2",
+            )?
+            .query_row(params![tenant, transaction_id], |row| {
+                Ok(SaleRow {
+                    id: row.get(0)?,
+                    affiliate: row.get(1)?,
+                    amount_cents: row.get(2)?,
+                    currency: row.get(3)?,
+                })
             })
-        })
-        .optional()?;
-    if let Some(p) = prior {
-        return replay_refund(p, r);
+            .optional()?)
     }
-    let sale: Option<(i64, Option<String>, i64, String)> = conn
-        .prepare_cached(
-            "SELECT id, affiliate, amount_cents, currency FROM conversions
-             WHERE tenant = ?1 AND transaction_id = ?2",
-        )?
-        .query_row(params![r.tenant, r.transaction_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })
-        .optional()?;
-    let Some((sale_id, affiliate, amount, currency)) = sale else {
-        return Err(unknown_transaction(&r.transaction_id));
-    };
-    let refunded: i64 = conn
-        .prepare_cached(
-            "SELECT coalesce(sum(amount_cents), 0) FROM refunds WHERE conversion_id = ?1",
-        )?
-        .query_row([sale_id], |row| row.get(0))?;
-    let (accrued, reversed, accrual_at) = ledger_of(conn, sale_id)?;
-    let state = SaleState {
-        amount_cents: amount,
-        accrued_cents: accrued,
-        refunded_cents: refunded,
-        reversed_cents: reversed,
-    };
-    let cents = refund_amount(&state, r.amount_cents).map_err(refund_error)?;
-    let mut rev = reversal(&state, cents).map_err(refund_error)?;
-    let mut entry = None;
-    match &affiliate {
-        Some(aff) if rev > 0 => {
-            let at = reversal_available_at(r.now, accrual_at);
-            let reason = format!("refund {}", r.refund_id);
-            entry = Some(append_reversal(
-                conn, &r.tenant, aff, sale_id, rev, &currency, at, &reason, r.now,
-            )?);
-        }
-        _ => rev = 0,
+
+    async fn prior_refund(&mut self, r: &RefundIn) -> StoreResult<Option<StoredRefund>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT transaction_id, requested_cents, reason, amount_cents, commission_reversed_cents
+                 FROM refunds WHERE tenant = ?1 AND refund_id = ?2",
+            )?
+            .query_row(params![r.tenant, r.refund_id], |row| {
+                Ok(StoredRefund {
+                    transaction_id: row.get(0)?,
+                    requested_cents: row.get(1)?,
+                    reason: row.get(2)?,
+                    out: RefundOut {
+                        refund_id: r.refund_id.clone(),
+                        transaction_id: row.get(0)?,
+                        amount_cents: row.get(3)?,
+                        commission_reversed_cents: row.get(4)?,
+                    },
+                })
+            })
+            .optional()?)
     }
-    conn.prepare_cached(
-        "INSERT INTO refunds (tenant, refund_id, conversion_id, transaction_id, requested_cents, amount_cents,
-            reason, commission_reversed_cents, ledger_entry_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        r.tenant,
-        r.refund_id,
-        sale_id,
-        r.transaction_id,
-        r.amount_cents,
-        cents,
-        r.reason,
-        rev,
-        entry,
-        r.now
-    ])?;
-    Ok(RefundOut {
-        refund_id: r.refund_id.clone(),
-        transaction_id: r.transaction_id.clone(),
-        amount_cents: cents,
-        commission_reversed_cents: rev,
-    })
+
+    async fn refunded_cents(&mut self, sale_id: i64) -> StoreResult<i64> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT coalesce(sum(amount_cents), 0) FROM refunds WHERE conversion_id = ?1",
+            )?
+            .query_row([sale_id], |row| row.get(0))?)
+    }
+
+    async fn ledger(&mut self, conversion_id: i64) -> StoreResult<Vec<(EntryKind, i64, i64)>> {
+        ledger_rows(self.0, conversion_id)
+    }
+
+    async fn append_reversal(&mut self, e: &ReversalRow<'_>) -> StoreResult<i64> {
+        append_reversal(
+            self.0,
+            e.tenant,
+            e.affiliate,
+            e.conversion_id,
+            e.cents,
+            e.currency,
+            e.available_at,
+            e.reason,
+            e.now,
+        )
+    }
+
+    async fn insert_refund(&mut self, row: &RefundRow<'_>) -> StoreResult<bool> {
+        let r = row.refund;
+        self.0
+            .prepare_cached(
+                "INSERT INTO refunds (tenant, refund_id, conversion_id, transaction_id, requested_cents,
+                    amount_cents, reason, commission_reversed_cents, ledger_entry_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                r.tenant,
+                r.refund_id,
+                row.sale_id,
+                r.transaction_id,
+                r.amount_cents,
+                row.amount_cents,
+                r.reason,
+                row.commission_reversed_cents,
+                row.ledger_entry_id,
+                r.now
+            ])?;
+        Ok(true)
+    }
 }
 
 pub(crate) fn set_status(
