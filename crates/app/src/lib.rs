@@ -7,7 +7,9 @@
 //! batch (its row operations never wait, so the future is ready at the first poll).
 //!
 //! ```text
+//! ledger.rs   the ledger rows every money use case shares (entries, reversals)
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
+//! status.rs   an operator's status change; a decline reverses what is left
 //! ```
 
 use std::future::Future;
@@ -16,7 +18,9 @@ use std::task::{Context, Poll, Waker};
 
 use clicktrail_store::StoreError;
 
+pub mod ledger;
 pub mod refund;
+pub mod status;
 
 /// Runs a future whose every await is already ready (a synchronous backend's row
 /// operations) to its output, on the calling thread. A future that would wait is an internal

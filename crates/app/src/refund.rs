@@ -4,13 +4,14 @@
 
 use std::future::Future;
 
-use clicktrail_domain::ledger::{balance, reversal_available_at, EntryKind};
-use clicktrail_domain::money::Overflow;
+use clicktrail_domain::ledger::{balance, reversal_available_at};
 use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
 use clicktrail_store::{
     refund_error, refund_id_reused, replay_refund, unknown_transaction, RefundIn, RefundOut,
-    StoreError, StoredRefund,
+    StoredRefund,
 };
+
+use crate::ledger::{LedgerRows, ReversalRow};
 
 /// A sale as a refund sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,19 +20,6 @@ pub struct SaleRow {
     pub affiliate: Option<String>,
     pub amount_cents: i64,
     pub currency: String,
-}
-
-/// A reversal to append to the ledger (`cents` positive; the entry is negative).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReversalRow<'a> {
-    pub tenant: &'a str,
-    pub affiliate: &'a str,
-    pub conversion_id: i64,
-    pub cents: i64,
-    pub currency: &'a str,
-    pub available_at: i64,
-    pub reason: &'a str,
-    pub now: i64,
 }
 
 /// A refund row to insert.
@@ -45,11 +33,7 @@ pub struct RefundRow<'a> {
 }
 
 /// What a refund reads and writes, inside one transaction of the backend.
-pub trait RefundRows {
-    /// The backend's error: a store answer, or its own database error (kept whole so that
-    /// it can retry a transaction).
-    type Error: From<StoreError> + From<Overflow>;
-
+pub trait RefundRows: LedgerRows {
     /// The sale with `transaction_id`, locked until the transaction ends against other
     /// refunds and status changes of it.
     fn lock_sale(
@@ -66,18 +50,6 @@ pub trait RefundRows {
 
     /// The sale's refunds so far.
     fn refunded_cents(&mut self, sale_id: i64) -> impl Future<Output = Result<i64, Self::Error>>;
-
-    /// The sale's ledger entries: (kind, amount, available_at).
-    fn ledger(
-        &mut self,
-        conversion_id: i64,
-    ) -> impl Future<Output = Result<Vec<(EntryKind, i64, i64)>, Self::Error>>;
-
-    /// Appends a reversal; its entry id.
-    fn append_reversal(
-        &mut self,
-        e: &ReversalRow<'_>,
-    ) -> impl Future<Output = Result<i64, Self::Error>>;
 
     /// Inserts the refund; `false` when its id was taken meanwhile (by a refund of another
     /// sale, which the sale's lock does not serialize).

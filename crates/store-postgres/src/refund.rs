@@ -6,12 +6,13 @@
 //! and is unique in the table: a retry racing its original is answered as before, another
 //! body is a 409.
 
-use clicktrail_app::refund::{RefundRow, RefundRows, ReversalRow, SaleRow};
-use clicktrail_domain::conversion::{decline_reversal, status_change, Status, StatusChange};
-use clicktrail_domain::ledger::{balance, reversal_available_at, EntryKind};
+use clicktrail_app::ledger::{LedgerRows, ReversalRow};
+use clicktrail_app::refund::{RefundRow, RefundRows, SaleRow};
+use clicktrail_app::status::{ConversionRow, StatusRows};
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::ledger::{balance, EntryKind};
 use clicktrail_store::{
-    conversion_declined, unknown_conversion, ImportItem, ImportItemRow, RefundIn, RefundOut,
-    StatusOut, StoreError, StoredRefund,
+    ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoredRefund,
 };
 use tokio_postgres::error::SqlState;
 
@@ -45,24 +46,14 @@ pub(crate) async fn ledger_of(
     Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn append_reversal(
-    tx: &Tx<'_>,
-    tenant: &str,
-    affiliate: &str,
-    conversion_id: i64,
-    cents: i64,
-    currency: &str,
-    available_at: i64,
-    reason: &str,
-    now: i64,
-) -> Result<i64, Fail> {
-    let neg = -cents;
+/// Appends a reversal (`e.cents` positive, stored negative); its entry id.
+pub(crate) async fn append_reversal(tx: &Tx<'_>, e: &ReversalRow<'_>) -> Result<i64, Fail> {
+    let neg = -e.cents;
     let row = q_opt(
         tx,
         "INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, reason, created_at)
          VALUES ($1, $2, $3, 'reversal', $4, $5, $6, $7, $8) RETURNING id",
-        &[&tenant, &affiliate, &conversion_id, &neg, &currency, &available_at, &reason, &now],
+        &[&e.tenant, &e.affiliate, &e.conversion_id, &neg, &e.currency, &e.available_at, &e.reason, &e.now],
     )
     .await?
     .ok_or_else(|| StoreError::Internal("ledger insert returned nothing".into()))?;
@@ -80,9 +71,66 @@ async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
 /// other; the refund id is unique in the table, which decides a race between two sales.
 struct Rows<'t, 'c>(&'t Tx<'c>);
 
-impl RefundRows for Rows<'_, '_> {
+impl LedgerRows for Rows<'_, '_> {
     type Error = Fail;
 
+    async fn ledger(&mut self, conversion_id: i64) -> Result<Vec<(EntryKind, i64, i64)>, Fail> {
+        ledger_rows(self.0, conversion_id).await
+    }
+
+    async fn append_reversal(&mut self, e: &ReversalRow<'_>) -> Result<i64, Fail> {
+        append_reversal(self.0, e).await
+    }
+}
+
+impl StatusRows for Rows<'_, '_> {
+    async fn lock_conversion(
+        &mut self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<ConversionRow>, Fail> {
+        // a sale's numeric `sale_id`, or a conversion's public id
+        let row = match id.parse::<i64>() {
+            Ok(n) => {
+                q_opt(
+                    self.0,
+                    "SELECT id, public_id, affiliate, currency, status FROM conversions
+                     WHERE tenant = $1 AND id = $2 FOR UPDATE",
+                    &[&tenant, &n],
+                )
+                .await?
+            }
+            Err(_) => {
+                q_opt(
+                    self.0,
+                    "SELECT id, public_id, affiliate, currency, status FROM conversions
+                     WHERE tenant = $1 AND public_id = $2 FOR UPDATE",
+                    &[&tenant, &id],
+                )
+                .await?
+            }
+        };
+        Ok(row.map(|r| ConversionRow {
+            id: r.get(0),
+            public_id: r.get(1),
+            affiliate: r.get(2),
+            currency: r.get(3),
+            status: r.get(4),
+        }))
+    }
+
+    async fn set_status(&mut self, conversion_id: i64, to: Status) -> Result<(), Fail> {
+        crate::ops::exec(
+            self.0,
+            "UPDATE conversions SET status = $2 WHERE id = $1",
+            &[&conversion_id, &to.as_str()],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl RefundRows for Rows<'_, '_> {
     async fn lock_sale(
         &mut self,
         tenant: &str,
@@ -135,25 +183,6 @@ impl RefundRows for Rows<'_, '_> {
         Ok(crate::numeric_i64(refunded.as_deref())?)
     }
 
-    async fn ledger(&mut self, conversion_id: i64) -> Result<Vec<(EntryKind, i64, i64)>, Fail> {
-        ledger_rows(self.0, conversion_id).await
-    }
-
-    async fn append_reversal(&mut self, e: &ReversalRow<'_>) -> Result<i64, Fail> {
-        append_reversal(
-            self.0,
-            e.tenant,
-            e.affiliate,
-            e.conversion_id,
-            e.cents,
-            e.currency,
-            e.available_at,
-            e.reason,
-            e.now,
-        )
-        .await
-    }
-
     async fn insert_refund(&mut self, row: &RefundRow<'_>) -> Result<bool, Fail> {
         let r = row.refund;
         Ok(q_opt(
@@ -202,7 +231,8 @@ pub(crate) async fn set_status(
     Ok(out)
 }
 
-/// A status change inside an open transaction (the row is locked first).
+/// A status change inside an open transaction: the use case `clicktrail_app::status` over
+/// this transaction's rows (the conversion's row is locked first).
 pub(crate) async fn set_status_body(
     tx: &Tx<'_>,
     tenant: &str,
@@ -210,70 +240,7 @@ pub(crate) async fn set_status_body(
     to: Status,
     now: i64,
 ) -> Result<StatusOut, Fail> {
-    let row = match id.parse::<i64>() {
-        Ok(n) => {
-            q_opt(
-                tx,
-                "SELECT id, public_id, affiliate, currency, status FROM conversions
-                 WHERE tenant = $1 AND id = $2 FOR UPDATE",
-                &[&tenant, &n],
-            )
-            .await?
-        }
-        Err(_) => {
-            q_opt(
-                tx,
-                "SELECT id, public_id, affiliate, currency, status FROM conversions
-                 WHERE tenant = $1 AND public_id = $2 FOR UPDATE",
-                &[&tenant, &id],
-            )
-            .await?
-        }
-    };
-    let Some(row) = row else {
-        return Err(unknown_conversion(id).into());
-    };
-    let row_id: i64 = row.get(0);
-    let public_id: String = row.get(1);
-    let affiliate: Option<String> = row.get(2);
-    let currency: String = row.get(3);
-    let status: String = row.get(4);
-    let from = Status::parse(&status)
-        .ok_or_else(|| StoreError::Internal(format!("stored status `{status}`")))?;
-    let mut reversed_now = 0;
-    match status_change(from, to) {
-        StatusChange::Unchanged => {}
-        StatusChange::Refused => return Err(conversion_declined(id).into()),
-        StatusChange::Set => {
-            crate::ops::exec(
-                tx,
-                "UPDATE conversions SET status = $2 WHERE id = $1",
-                &[&row_id, &to.as_str()],
-            )
-            .await?;
-        }
-        StatusChange::Decline => {
-            let (accrued, reversed, accrual_at) = ledger_of(tx, row_id).await?;
-            let rev = decline_reversal(accrued, reversed)?;
-            if let (Some(aff), true) = (&affiliate, rev > 0) {
-                let at = reversal_available_at(now, accrual_at);
-                append_reversal(tx, tenant, aff, row_id, rev, &currency, at, "declined", now)
-                    .await?;
-                reversed_now = rev;
-            }
-            crate::ops::exec(
-                tx,
-                "UPDATE conversions SET status = $2 WHERE id = $1",
-                &[&row_id, &to.as_str()],
-            )
-            .await?;
-        }
-    }
-    Ok(StatusOut {
-        conversion_id: public_id,
-        status: to.as_str().to_string(),
-        commission_reversed_cents: reversed_now,
-    })
+    clicktrail_app::status::set_status(&mut Rows(tx), tenant, id, to, now).await
 }
 
 /// A unique violation (a concurrent payout took an entry first): recompute.

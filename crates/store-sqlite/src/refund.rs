@@ -2,13 +2,15 @@
 //! ask `clicktrail_domain::refund` / `conversion::status_change`, append the reversal. They run
 //! on the writer thread, so two refunds of one sale never interleave.
 
-use clicktrail_app::refund::{RefundRow, RefundRows, ReversalRow, SaleRow};
+use clicktrail_app::ledger::{LedgerRows, ReversalRow};
+use clicktrail_app::refund::{RefundRow, RefundRows, SaleRow};
 use clicktrail_app::run_ready;
-use clicktrail_domain::conversion::{decline_reversal, status_change, Status, StatusChange};
-use clicktrail_domain::ledger::{balance, reversal_available_at, EntryKind};
+use clicktrail_app::status::{ConversionRow, StatusRows};
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::ledger::{balance, EntryKind};
 use clicktrail_store::{
-    conversion_declined, unknown_conversion, ImportItem, ImportItemRow, RefundIn, RefundOut,
-    StatusOut, StoreError, StoreResult, StoredRefund,
+    ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoreResult,
+    StoredRefund,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -42,24 +44,22 @@ pub(crate) fn ledger_of(
     Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
 }
 
-/// Appends a reversal of `cents` (positive) for `conversion_id`; its entry id.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn append_reversal(
-    conn: &Connection,
-    tenant: &str,
-    affiliate: &str,
-    conversion_id: i64,
-    cents: i64,
-    currency: &str,
-    available_at: i64,
-    reason: &str,
-    now: i64,
-) -> StoreResult<i64> {
+/// Appends a reversal (`e.cents` positive, stored negative); its entry id.
+pub(crate) fn append_reversal(conn: &Connection, e: &ReversalRow<'_>) -> StoreResult<i64> {
     conn.prepare_cached(
         "INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, reason, created_at)
          VALUES (?1, ?2, ?3, 'reversal', ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![tenant, affiliate, conversion_id, -cents, currency, available_at, reason, now])?;
+    .execute(params![
+        e.tenant,
+        e.affiliate,
+        e.conversion_id,
+        -e.cents,
+        e.currency,
+        e.available_at,
+        e.reason,
+        e.now
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -73,9 +73,54 @@ pub(crate) fn refund(conn: &Connection, r: &RefundIn) -> StoreResult<RefundOut> 
 /// refunds: no lock is needed).
 struct Rows<'c>(&'c Connection);
 
-impl RefundRows for Rows<'_> {
+impl LedgerRows for Rows<'_> {
     type Error = StoreError;
 
+    async fn ledger(&mut self, conversion_id: i64) -> StoreResult<Vec<(EntryKind, i64, i64)>> {
+        ledger_rows(self.0, conversion_id)
+    }
+
+    async fn append_reversal(&mut self, e: &ReversalRow<'_>) -> StoreResult<i64> {
+        append_reversal(self.0, e)
+    }
+}
+
+impl StatusRows for Rows<'_> {
+    async fn lock_conversion(
+        &mut self,
+        tenant: &str,
+        id: &str,
+    ) -> StoreResult<Option<ConversionRow>> {
+        // a sale's numeric `sale_id`, or a conversion's public id
+        let sql = if id.parse::<i64>().is_ok() {
+            "SELECT id, public_id, affiliate, currency, status FROM conversions WHERE tenant = ?1 AND id = ?2"
+        } else {
+            "SELECT id, public_id, affiliate, currency, status FROM conversions WHERE tenant = ?1 AND public_id = ?2"
+        };
+        Ok(self
+            .0
+            .prepare_cached(sql)?
+            .query_row(params![tenant, id], |r| {
+                Ok(ConversionRow {
+                    id: r.get(0)?,
+                    public_id: r.get(1)?,
+                    affiliate: r.get(2)?,
+                    currency: r.get(3)?,
+                    status: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    async fn set_status(&mut self, conversion_id: i64, to: Status) -> StoreResult<()> {
+        self.0
+            .prepare_cached("UPDATE conversions SET status = ?2 WHERE id = ?1")?
+            .execute(params![conversion_id, to.as_str()])?;
+        Ok(())
+    }
+}
+
+impl RefundRows for Rows<'_> {
     async fn lock_sale(
         &mut self,
         tenant: &str,
@@ -130,24 +175,6 @@ impl RefundRows for Rows<'_> {
             .query_row([sale_id], |row| row.get(0))?)
     }
 
-    async fn ledger(&mut self, conversion_id: i64) -> StoreResult<Vec<(EntryKind, i64, i64)>> {
-        ledger_rows(self.0, conversion_id)
-    }
-
-    async fn append_reversal(&mut self, e: &ReversalRow<'_>) -> StoreResult<i64> {
-        append_reversal(
-            self.0,
-            e.tenant,
-            e.affiliate,
-            e.conversion_id,
-            e.cents,
-            e.currency,
-            e.available_at,
-            e.reason,
-            e.now,
-        )
-    }
-
     async fn insert_refund(&mut self, row: &RefundRow<'_>) -> StoreResult<bool> {
         let r = row.refund;
         self.0
@@ -172,6 +199,7 @@ impl RefundRows for Rows<'_> {
     }
 }
 
+/// A status change: the use case `clicktrail_app::status` over this connection's rows.
 pub(crate) fn set_status(
     conn: &Connection,
     tenant: &str,
@@ -179,50 +207,13 @@ pub(crate) fn set_status(
     to: Status,
     now: i64,
 ) -> StoreResult<StatusOut> {
-    // a sale's numeric `sale_id`, or a conversion's public id
-    let sql = if id.parse::<i64>().is_ok() {
-        "SELECT id, public_id, affiliate, currency, status FROM conversions WHERE tenant = ?1 AND id = ?2"
-    } else {
-        "SELECT id, public_id, affiliate, currency, status FROM conversions WHERE tenant = ?1 AND public_id = ?2"
-    };
-    let row: Option<(i64, String, Option<String>, String, String)> = conn
-        .prepare_cached(sql)?
-        .query_row(params![tenant, id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .optional()?;
-    let Some((row_id, public_id, affiliate, currency, status)) = row else {
-        return Err(unknown_conversion(id));
-    };
-    let from = Status::parse(&status)
-        .ok_or_else(|| StoreError::Internal(format!("stored status `{status}`")))?;
-    let mut reversed_now = 0;
-    match status_change(from, to) {
-        StatusChange::Unchanged => {}
-        StatusChange::Refused => return Err(conversion_declined(id)),
-        StatusChange::Set => {
-            conn.prepare_cached("UPDATE conversions SET status = ?2 WHERE id = ?1")?
-                .execute(params![row_id, to.as_str()])?;
-        }
-        StatusChange::Decline => {
-            let (accrued, reversed, accrual_at) = ledger_of(conn, row_id)?;
-            let rev = decline_reversal(accrued, reversed)?;
-            if let (Some(aff), true) = (&affiliate, rev > 0) {
-                let at = reversal_available_at(now, accrual_at);
-                append_reversal(
-                    conn, tenant, aff, row_id, rev, &currency, at, "declined", now,
-                )?;
-                reversed_now = rev;
-            }
-            conn.prepare_cached("UPDATE conversions SET status = ?2 WHERE id = ?1")?
-                .execute(params![row_id, to.as_str()])?;
-        }
-    }
-    Ok(StatusOut {
-        conversion_id: public_id,
-        status: to.as_str().to_string(),
-        commission_reversed_cents: reversed_now,
-    })
+    run_ready(clicktrail_app::status::set_status(
+        &mut Rows(conn),
+        tenant,
+        id,
+        to,
+        now,
+    ))
 }
 
 /// Sales and refunds of one file: every row or none (a bad row fails the job, whose savepoint
