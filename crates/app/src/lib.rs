@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
+//! payout.rs   a payout: what is due to one affiliate, recorded with its entries
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
 //! status.rs   an operator's status change; a decline reverses what is left
 //! ```
@@ -19,6 +20,7 @@ use std::task::{Context, Poll, Waker};
 use clicktrail_store::StoreError;
 
 pub mod ledger;
+pub mod payout;
 pub mod refund;
 pub mod status;
 
