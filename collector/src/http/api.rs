@@ -153,22 +153,20 @@ pub async fn sale(
     let out = st
         .store
         .sale(SaleIn {
-            tenant: tenant.id.clone(),
-            transaction_id,
-            amount_cents: amount.0,
-            currency,
-            target,
             allow_unresolved: false,
-            conversion_type: tenant.sale_conversion_type.clone(),
-            payout: tenant.sale_payout(),
             customer_key,
             is_recurring: req.is_recurring.unwrap_or(false),
             subscription_id: req.subscription_id.map(Bounded::into_string),
-            source: "api",
             details,
-            status: Status::Approved,
-            hold_days: tenant.hold_days,
-            now: st.now(),
+            ..SaleIn::for_tenant(
+                &tenant,
+                transaction_id,
+                amount.0,
+                currency,
+                target,
+                "api",
+                st.now(),
+            )
         })
         .await?;
     Ok(Json(json!({

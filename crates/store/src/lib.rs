@@ -153,6 +153,41 @@ pub struct SaleIn {
     pub now: i64,
 }
 
+impl SaleIn {
+    /// The one place a sale's policy is set: `tenant`'s sale conversion type, its payout and
+    /// hold, approved, recorded unattributed when `target` does not resolve. Each entry point
+    /// (API, webhooks, CSV) then sets what it knows better (a customer key, a subscription,
+    /// `allow_unresolved: false`...).
+    pub fn for_tenant(
+        tenant: &Tenant,
+        transaction_id: String,
+        amount_cents: i64,
+        currency: String,
+        target: Target,
+        source: &'static str,
+        now: i64,
+    ) -> SaleIn {
+        SaleIn {
+            tenant: tenant.id.clone(),
+            transaction_id,
+            amount_cents,
+            currency,
+            target,
+            allow_unresolved: true,
+            conversion_type: tenant.sale_conversion_type.clone(),
+            payout: tenant.sale_payout(),
+            customer_key: None,
+            is_recurring: false,
+            subscription_id: None,
+            source,
+            details: None,
+            status: Status::Approved,
+            hold_days: tenant.hold_days,
+            now,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaleOut {
     pub sale_id: i64,
