@@ -82,6 +82,8 @@ interface GrowsumoData {
   customer_key?: string | number;
   /** Set by the tracker: the visitor's partner key (affiliate code), when referred. */
   partner_key?: string;
+  /** The same, under the name PartnerStackJS uses. */
+  ps_partner_key?: string;
   [field: string]: unknown;
 }
 

@@ -122,7 +122,7 @@ function holdGrowsumo(w, held, config) {
         track = (!error && w.TrackdeskObject.f) || false;
         // the partner key of the tracker's cookie (this page's link or an earlier one)
         const key = /(?:^|; )growSumoPartnerKey=([^;]*)/.exec(document.cookie);
-        if (key) g.data.partner_key = decodeURIComponent(key[1]);
+        if (key) g.data.partner_key = g.data.ps_partner_key = decodeURIComponent(key[1]);
       } catch (_) {
         /* no partner key */
       }

@@ -1,10 +1,15 @@
 // Size report of what every merchant page downloads: raw, gzip and brotli bytes of
-// dist/tracking.js and dist/clicktrail_bg.wasm. Fails when the gzip total is over budget.
-import { readFileSync } from "node:fs";
+// dist/tracking.js and dist/clicktrail_bg.wasm, then where the wasm's bytes go: its sections,
+// its code by crate and module, and its largest functions (from the build's copy with function
+// names, target/size/clicktrail_named.wasm: the same optimised code, names kept). Fails when
+// the gzip total is over budget.
+import { existsSync, readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
 const BUDGET_GZIP = 40 * 1024; // CI gate (issue 2); the target is 20 KiB.
 const files = ["dist/tracking.js", "dist/clicktrail_bg.wasm"];
+const NAMED = `${process.env.CARGO_TARGET_DIR || "target"}/size/clicktrail_named.wasm`;
+const TOP = Number(process.env.SIZE_TOP || 20);
 
 const rows = files.map((file) => {
   const data = readFileSync(file);
@@ -24,6 +29,125 @@ rows.push(total);
 const pad = (value, width) => String(value).padStart(width);
 console.log(`${"file".padEnd(26)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotli", 9)}`);
 for (const r of rows) console.log(`${r.file.padEnd(26)}${pad(r.raw, 9)}${pad(r.gzip, 9)}${pad(r.brotli, 9)}`);
+
+/**
+ * The sections of a wasm module and the body size of each function defined in it, with its
+ * name where the name section has one: `{sections: [{id, name, size}], functions: [{name, size}]}`.
+ */
+export function wasmFunctions(buf) {
+  let i = 8;
+  const leb = () => {
+    let r = 0;
+    let s = 0;
+    let b;
+    do {
+      b = buf[i++];
+      r += (b & 0x7f) * 2 ** s;
+      s += 7;
+    } while (b & 0x80);
+    return r;
+  };
+  const skipLimits = () => {
+    const flags = leb();
+    leb();
+    if (flags & 1) leb();
+  };
+  const SECTION = ["custom", "type", "import", "function", "table", "memory", "global", "export", "start",
+    "element", "code", "data", "datacount", "tag"];
+  const sections = [];
+  const sizes = [];
+  const names = new Map();
+  let imported = 0;
+  while (i < buf.length) {
+    const id = buf[i++];
+    const len = leb();
+    const end = i + len;
+    let name = SECTION[id] || `section ${id}`;
+    if (id === 2) {
+      for (let n = leb(); n > 0; n--) {
+        for (const _ of [0, 1]) {
+          const l = leb();
+          i += l;
+        }
+        const kind = buf[i++];
+        if (kind === 0) {
+          leb();
+          imported++;
+        } else if (kind === 1) {
+          i++;
+          skipLimits();
+        } else if (kind === 2) skipLimits();
+        else if (kind === 3) i += 2;
+        else if (kind === 4) {
+          i++;
+          leb();
+        }
+      }
+    } else if (id === 10) {
+      for (let n = leb(); n > 0; n--) {
+        const l = leb();
+        sizes.push(l);
+        i += l;
+      }
+    } else if (id === 0) {
+      const nl = leb();
+      name = `custom "${buf.toString("utf8", i, i + nl)}"`;
+      const isNames = buf.toString("utf8", i, i + nl) === "name";
+      i += nl;
+      while (isNames && i < end) {
+        const sub = buf[i++];
+        const subEnd = leb() + i;
+        if (sub === 1) {
+          for (let n = leb(); n > 0; n--) {
+            const index = leb();
+            const l = leb();
+            names.set(index, buf.toString("utf8", i, i + l));
+            i += l;
+          }
+        }
+        i = subEnd;
+      }
+    }
+    sections.push({ id, name, size: len });
+    i = end;
+  }
+  return { sections, functions: sizes.map((size, k) => ({ name: names.get(imported + k) || `#${imported + k}`, size })) };
+}
+
+/** `clicktrail::tracker::dispatch::run::h1234` -> `clicktrail::tracker::dispatch`; `core[…]::fmt` -> `core::fmt`. */
+function modulePath(name) {
+  const clean = name.replace(/\[[0-9a-f]+\]/g, "").replace(/::h[0-9a-f]{16}$/, "");
+  if (clean.startsWith("<")) return clean.match(/^<([A-Za-z_][\w:]*)/)?.[1].split("::").slice(0, 2).join("::") || "(impls)";
+  const parts = clean.split("::").filter((p) => !p.startsWith("{{"));
+  return parts.slice(0, parts[0] === "clicktrail" ? Math.max(2, parts.length - 1) : 2).slice(0, 3).join("::") || clean;
+}
+
+if (existsSync(NAMED)) {
+  const shipped = wasmFunctions(readFileSync("dist/clicktrail_bg.wasm"));
+  const { functions } = wasmFunctions(readFileSync(NAMED));
+  const code = shipped.sections.find((s) => s.id === 10)?.size ?? 0;
+  console.log(`\nwasm sections (dist/clicktrail_bg.wasm, raw bytes): ${shipped.sections.map((s) => `${s.name} ${s.size}`).join(", ")}`);
+  console.log(`${shipped.functions.length} functions, code ${code} B`);
+  const byModule = new Map();
+  for (const f of functions) {
+    const m = modulePath(f.name);
+    const e = byModule.get(m) || { size: 0, count: 0 };
+    e.size += f.size;
+    e.count++;
+    byModule.set(m, e);
+  }
+  console.log(`\ncode by module (raw bytes of function bodies, ${NAMED}):`);
+  for (const [m, e] of [...byModule].sort((a, b) => b[1].size - a[1].size).slice(0, TOP)) {
+    console.log(`${pad(e.size, 8)} ${pad(e.count, 4)} fn  ${m}`);
+  }
+  console.log(`\nlargest functions (raw bytes; SIZE_TOP=n for more):`);
+  for (const f of [...functions].sort((a, b) => b.size - a.size).slice(0, TOP)) {
+    console.log(`${pad(f.size, 8)}  ${f.name.replace(/\[[0-9a-f]+\]/g, "").replace(/::h[0-9a-f]{16}$/, "").slice(0, 100)}`);
+  }
+} else {
+  console.log(`\n(${NAMED} missing: run npm run build for the per-function report)`);
+}
+
 if (total.gzip > BUDGET_GZIP) {
   console.error(`size: gzip total ${total.gzip} B is over the ${BUDGET_GZIP} B budget`);
   process.exit(1);

@@ -5,9 +5,19 @@
 # tests/e2e/harness.mjs and docs/browsers.md; E2E_ENGINES=chromium,firefox,webkit picks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# The tests use nothing outside the repository: first a static check that no file names a
+# folder beside it; then this script runs again, inside scripts/self-contained.sh, where
+# the repository's parent folder is hidden (root + unshare; elsewhere a warning, or a failure
+# with CLICKTRAIL_REQUIRE_ISOLATION=1).
+if [ -z "${CLICKTRAIL_ISOLATED:-}" ]; then
+  bash scripts/setup.sh
+  step "self-contained: nothing outside the repository"
+  bash scripts/self-contained.sh check
+  exec bash scripts/self-contained.sh run bash scripts/test.sh "$@"
+fi
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 
 step "format and lint"
 cargo fmt --all -- --check
@@ -36,3 +46,7 @@ step "end-to-end tests (real collector; ${E2E_ENGINES:-chromium,firefox,webkit};
 cargo build -p clicktrail-collector --quiet
 # One test file at a time: each starts its own browsers, Xvfb and collectors (free ports).
 node --test --test-concurrency=1 --test-timeout=300000 tests/e2e/
+
+step "release artifact (npm run release, then its binary alone in an empty folder)"
+bash scripts/release.sh
+node --test --test-concurrency=1 tests/release/

@@ -5,7 +5,11 @@
 #   sqlite-1    one collector on the embedded SQLite file (group commit)
 #   postgres-1  one collector on PostgreSQL
 #   postgres-2  two collectors on the same PostgreSQL database, wrk driving both at once
+#   noop        GET /healthz on one collector: what the HTTP stack alone answers on this machine;
+#               every row's "x noop" is its clicks/s over this rate (run it first)
 #
+# sqlite-1 also samples the size of the SQLite write-ahead log (`-wal`) every 100 ms during the
+# run and prints its peak and its size after the collector's clean stop.
 # Every request is a click with a unique eventId and proposed CID (collector/bench/click.lua), so
 # each is a real durable write; a 200 is sent only after the write is committed. After each run
 # the report API counts the stored clicks: stored >= acknowledged, or the benchmark fails.
@@ -21,7 +25,7 @@ DURATION="${DURATION:-10s}"
 DB_DIR="${DB_DIR:-}"   # where the SQLite file goes (default: a temp dir); e.g. /dev/shm to take the disk out
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
-SCENARIOS="${SCENARIOS:-sqlite-1 postgres-1 postgres-2}"
+SCENARIOS="${SCENARIOS:-noop sqlite-1 postgres-1 postgres-2}"
 
 echo "==> building the collector (release)"
 cargo build --release -p clicktrail-collector --quiet
@@ -71,6 +75,18 @@ run_wrk() { # addr tag threads salt
     "http://$1/tracking/click/v1" -- 0 "$3" "$4" >"$TMP/wrk-$2.txt"
 }
 
+# the largest size of FILE, sampled every 100 ms until $TMP/stop-sampling exists
+sample_peak() { # file out
+  local peak=0 size
+  while [ ! -e "$TMP/stop-sampling" ]; do
+    size="$(stat -c %s "$1" 2>/dev/null || echo 0)"
+    [ "$size" -gt "$peak" ] && peak="$size"
+    sleep 0.1
+  done
+  echo "$peak" >"$2"
+}
+mb() { python3 -c "print(f'{$1/1048576:.1f} MB')"; }
+
 # figures of one wrk output: acked seconds p50 p99 (latencies in ms)
 figures() {
   python3 - "$1" <<'PY'
@@ -89,8 +105,12 @@ PY
 
 RESULTS="$TMP/results.txt"
 : >"$RESULTS"
+NOOP_RATE=""
 report_row() { # scenario acked secs p50 p99 stored note
-  printf '%-11s %10s %12s %9s %9s %10s  %s\n' "$1" "$2" "$(python3 -c "print(round($2/$3))")" "$4" "$5" "$6" "$7" >>"$RESULTS"
+  local rate ratio="-"
+  rate="$(python3 -c "print(round($2/$3))")"
+  [ -n "$NOOP_RATE" ] && ratio="$(python3 -c "print(f'{$rate/$NOOP_RATE:.2f}')")"
+  printf '%-11s %10s %12s %8s %9s %9s %10s  %s\n' "$1" "$2" "$rate" "$ratio" "$4" "$5" "$6" "$7" >>"$RESULTS"
   if [ "$6" -lt "$2" ]; then echo "DURABILITY FAILED in $1: stored $6 < acknowledged $2" >&2; exit 1; fi
 }
 
@@ -111,15 +131,29 @@ pg_db() { # name -> url of a new database
 for s in $SCENARIOS; do
   echo "==> $s: wrk ${DURATION}, ${CONNECTIONS} connections per wrk"
   case "$s" in
+    noop)
+      start_collector "$TMP/noop.db" noop; a="$ADDR"
+      wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://$a/healthz" >"$TMP/wrk-$s.txt"
+      read -r acked secs p50 p99 < <(figures "$TMP/wrk-$s.txt")
+      stop_collectors
+      NOOP_RATE="$(python3 -c "print(round($acked/$secs))")"
+      report_row "$s" "$acked" "$secs" "$p50" "$p99" "$acked" "GET /healthz: no write"
+      ;;
     sqlite-1)
       sqlite_file="${DB_DIR:-$TMP}/clicktrail-bench-$$.db"
       start_collector "$sqlite_file" sqlite; a="$ADDR"
+      rm -f "$TMP/stop-sampling"
+      sample_peak "$sqlite_file-wal" "$TMP/wal-peak" & sampler=$!
       run_wrk "$a" "$s" "$THREADS" 1
+      touch "$TMP/stop-sampling"; wait "$sampler"
       read -r acked secs p50 p99 < <(figures "$TMP/wrk-$s.txt")
       stored="$(stored_clicks "$a")"; stop_collectors
+      wal_after="$(stat -c %s "$sqlite_file-wal" 2>/dev/null || echo 0)"
+      db_size="$(stat -c %s "$sqlite_file")"
       stats=$(grep -o 'mean_batch=[^ ]*' "$TMP/sqlite.log" | tail -1 || true)
       rm -f "$sqlite_file" "$sqlite_file-wal" "$sqlite_file-shm"
-      report_row "$s" "$acked" "$secs" "$p50" "$p99" "$stored" "group commit ${stats:-}"
+      report_row "$s" "$acked" "$secs" "$p50" "$p99" "$stored" \
+        "group commit ${stats:-}; database $(mb "$db_size"), WAL peak $(mb "$(cat "$TMP/wal-peak")"), after stop $(mb "$wal_after")"
       ;;
     postgres-1)
       ensure_pg; db="$(pg_db bench1)"
@@ -151,6 +185,6 @@ done
 
 echo
 echo "==> collector benchmark ($(nproc) cores, everything on this machine)"
-printf '%-11s %10s %12s %9s %9s %10s  %s\n' scenario acked "acked/s" "p50 ms" "p99 ms" stored note
+printf '%-11s %10s %12s %8s %9s %9s %10s  %s\n' scenario acked "acked/s" "x noop" "p50 ms" "p99 ms" stored note
 cat "$RESULTS"
 echo "durability check: OK - stored >= acknowledged in every scenario"

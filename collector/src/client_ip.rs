@@ -10,6 +10,23 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+/// Request extension: whether the request names a client in forwarding headers that were not
+/// believed (its peer is not a trusted proxy), i.e. the real client is unknown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Forwarded {
+    pub by_untrusted_peer: bool,
+}
+
+impl Forwarded {
+    pub fn of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Forwarded {
+        let forwarded =
+            headers.contains_key("forwarded") || headers.contains_key("x-forwarded-for");
+        Forwarded {
+            by_untrusted_peer: forwarded && !trusted.iter().any(|n| n.contains(&peer)),
+        }
+    }
+}
+
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
@@ -121,5 +138,19 @@ mod tests {
         );
         let unknown = h(&[("forwarded", "for=unknown")]);
         assert_eq!(client_ip(proxy, &unknown, &trusted), proxy);
+    }
+
+    #[test]
+    fn a_forward_from_an_untrusted_peer_is_marked() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.9.9.9".parse().unwrap();
+        let xff = h(&[("x-forwarded-for", "203.0.113.9")]);
+        let fwd = h(&[("forwarded", "for=203.0.113.9")]);
+        assert!(!Forwarded::of(local, &xff, &trusted).by_untrusted_peer);
+        assert!(Forwarded::of(other, &xff, &trusted).by_untrusted_peer);
+        assert!(Forwarded::of(other, &fwd, &trusted).by_untrusted_peer);
+        assert!(Forwarded::of(local, &xff, &[]).by_untrusted_peer);
+        assert!(!Forwarded::of(other, &HeaderMap::new(), &trusted).by_untrusted_peer);
     }
 }

@@ -1,7 +1,8 @@
 //! Configuration: the TOML file (see `collector/examples/clicktrail.toml`) and the `--demo` values.
 //!
-//! The `[server]` table stays server settings; the `[[tenants]]` are catalog declarations that
-//! `serve --config` applies to the database at start (create or update, never delete).
+//! The `[server]` table holds server settings (the database included); the `[[tenants]]` are
+//! catalog declarations that `serve --config` and `apply-config` apply to the database: created
+//! or updated, and what the file declared before and no longer declares is disabled.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,6 +46,11 @@ pub struct ServerSettings {
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` name the client (CIDRs); from any
     /// other peer those headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Client addresses (CIDRs) that may read `/metrics`; empty = nobody. Default: loopback.
+    pub metrics_allow: Vec<ipnet::IpNet>,
+    /// The collector's public address (`https://track.example.com`): absolute links it hands
+    /// out (portal links) start with it.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -59,6 +65,11 @@ impl Default for ServerSettings {
             shutdown_grace_secs: 10,
             max_connections: 0,
             trusted_proxies: Vec::new(),
+            metrics_allow: ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+            public_url: None,
         }
     }
 }
@@ -67,6 +78,11 @@ impl Default for ServerSettings {
 pub struct Config {
     pub server: ServerSettings,
     pub tenants: Vec<TenantSpec>,
+    /// `[server] database`: where the database is (a path, `sqlite://PATH` or `postgres://…`).
+    pub database: Option<String>,
+    /// `[server] database_password_file`: the PostgreSQL password, read from this file and
+    /// added to the URL (percent-encoded), so that the URL itself holds no secret.
+    pub database_password_file: Option<std::path::PathBuf>,
 }
 
 // ---- raw TOML shapes ----
@@ -93,6 +109,10 @@ struct RawServer {
     max_connections: Option<usize>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    metrics_allow: Option<Vec<String>>,
+    public_url: Option<String>,
+    database: Option<String>,
+    database_password_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -200,22 +220,39 @@ impl Config {
         server.shutdown_grace_secs = r.shutdown_grace_secs.unwrap_or(server.shutdown_grace_secs);
         server.max_connections = r.max_connections.unwrap_or(server.max_connections);
         for p in &r.trusted_proxies {
-            // a bare address is a /32 (or /128)
-            let net = p
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| {
-                    anyhow::anyhow!(
-                        "[server] trusted_proxies: `{p}` is not a CIDR such as 10.0.0.0/8"
-                    )
-                })?;
-            server.trusted_proxies.push(net);
+            server
+                .trusted_proxies
+                .push(parse_net("trusted_proxies", p)?);
         }
+        if let Some(list) = &r.metrics_allow {
+            server.metrics_allow = list
+                .iter()
+                .map(|p| parse_net("metrics_allow", p))
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(u) = &r.public_url {
+            let u = u.trim().trim_end_matches('/');
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => {}
+                _ => bail!("[server] public_url: `{u}` is not an http(s) URL such as https://track.example.com"),
+            }
+            server.public_url = Some(u.to_string());
+        }
+        let database = r.database.clone().filter(|d| !d.trim().is_empty());
+        let database_password_file = r.database_password_file.clone();
         let mut tenants = Vec::new();
         for t in raw.tenants {
             tenants.push(convert_tenant(t)?);
         }
-        let cfg = Config { server, tenants };
+        let cfg = Config {
+            server,
+            tenants,
+            database,
+            database_password_file,
+        };
         cfg.validate()?;
         Ok(cfg)
     }
@@ -256,6 +293,8 @@ impl Config {
                     },
                 ],
             }],
+            database: None,
+            database_password_file: None,
         }
     }
 
@@ -278,9 +317,51 @@ impl Config {
         Ok(())
     }
 
+    /// Keys and secrets still holding the example file's placeholders (`change_me`…), as
+    /// "tenant `acme`: api_key": `serve --config` refuses to start with any.
+    pub fn placeholders(&self) -> Vec<String> {
+        let is_placeholder = |v: &str| {
+            let v = v.to_ascii_lowercase().replace(['-', '_'], "");
+            ["changeme", "replaceme", "yourkey", "xxxxxxxx"]
+                .iter()
+                .any(|p| v.contains(p))
+        };
+        let mut out = Vec::new();
+        for spec in &self.tenants {
+            let t = &spec.tenant;
+            for k in &spec.keys {
+                if is_placeholder(&k.key) {
+                    let name = if k.scopes.contains(&KeyScope::Admin) {
+                        "admin_key"
+                    } else {
+                        "api_key"
+                    };
+                    out.push(format!("tenant `{}`: {name}", t.id));
+                }
+            }
+            for (name, v) in [
+                ("stripe_webhook_secret", &t.stripe_webhook_secret),
+                ("chargebee_webhook_password", &t.chargebee_webhook_password),
+                ("recurly_webhook_key", &t.recurly_webhook_key),
+            ] {
+                if is_placeholder(v) {
+                    out.push(format!("tenant `{}`: {name}", t.id));
+                }
+            }
+        }
+        out
+    }
+
     pub fn tenant(&self, id: &str) -> Option<&TenantSpec> {
         self.tenants.iter().find(|t| t.tenant.id == id)
     }
+}
+
+/// A CIDR, or a bare address as a /32 (or /128).
+fn parse_net(key: &str, p: &str) -> anyhow::Result<ipnet::IpNet> {
+    p.parse::<ipnet::IpNet>()
+        .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| anyhow::anyhow!("[server] {key}: `{p}` is not a CIDR such as 10.0.0.0/8"))
 }
 
 fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
@@ -394,6 +475,18 @@ mod tests {
         let t = &cfg.tenant("acme").expect("acme").tenant;
         assert_eq!(t.conversion_types["sale"], Payout::RevenueShare(3000));
         assert_eq!(t.conversion_types["signup"], Payout::Fixed(500));
+        assert_eq!(
+            cfg.database.as_deref(),
+            Some("/var/lib/clicktrail/clicktrail.db")
+        );
+        // its keys are placeholders: serve refuses them
+        let found = cfg.placeholders();
+        assert!(
+            found.contains(&"tenant `acme`: api_key".to_string()),
+            "{found:?}"
+        );
+        assert!(found.contains(&"tenant `globex`: stripe_webhook_secret".to_string()));
+        assert!(Config::demo().placeholders().is_empty());
     }
 
     #[test]

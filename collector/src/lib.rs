@@ -6,14 +6,17 @@
 //! (SQLite or PostgreSQL); this crate is the HTTP edge ([`http`]), the catalog snapshot and the
 //! CLI.
 
+pub mod backup;
 pub mod body;
 pub mod catalog;
 pub mod client_ip;
 pub mod config;
 pub mod db;
+pub mod embedded;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod migrate;
 pub mod serve;
 pub mod state;
 

@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::sync::Arc;
 
+use clicktrail_collector::backup;
 use clicktrail_collector::catalog::CatalogHandle;
 use clicktrail_collector::config::DEMO_ADMIN_KEY;
-use clicktrail_collector::db::Db;
+use clicktrail_collector::db::{self, Db};
 use clicktrail_collector::{app, AppState, Config};
 use clicktrail_store::Store;
 
@@ -31,7 +32,8 @@ Quick start (demo tenant, nothing to configure):\n  \
 clicktrail-collector serve --demo\n\
 then open http://127.0.0.1:8080/?aff=alice and http://127.0.0.1:8080/dashboard\n\n\
 Production:\n  \
-clicktrail-collector serve --config clicktrail.toml --db /var/lib/clicktrail/clicktrail.db --listen 0.0.0.0:8080\n\n\
+clicktrail-collector serve --config /etc/clicktrail/clicktrail.toml --listen 127.0.0.1:8080\n\
+(the file's [server] database names the database; every command given the same file uses it)\n\n\
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to change the level."
 )]
 struct Cli {
@@ -42,9 +44,10 @@ struct Cli {
 #[derive(Args, Clone)]
 #[group(required = false, multiple = false)]
 struct Source {
-    /// Configuration file (TOML): `[server]` settings, and tenants, affiliates, conversion types
-    /// and keys that are applied to the database's catalog at start (created or updated, never
-    /// deleted). See collector/examples/clicktrail.toml.
+    /// Configuration file (TOML): `[server]` settings (the database included), and tenants,
+    /// affiliates, conversion types and keys that are applied to the database's catalog at
+    /// start; tenants and affiliates the file declared and no longer declares are disabled.
+    /// See collector/examples/clicktrail.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Seed the built-in demo tenant `demo` (affiliates alice and bob, ingest+read key
@@ -57,15 +60,11 @@ struct Source {
 /// `--db`: a file path or `sqlite://PATH` (embedded SQLite) or `postgres://USER[:PASS]@HOST[:PORT]/DB`.
 #[derive(Args, Clone)]
 struct DbArg {
-    /// Database: a file path or sqlite://PATH (embedded SQLite, created if missing) or
-    /// postgres://USER[:PASS]@HOST[:PORT]/DB (PostgreSQL >= 15).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "CLICKTRAIL_DB",
-        default_value = "./clicktrail.db"
-    )]
-    db: String,
+    /// Database: a file path or sqlite://PATH (embedded SQLite) or
+    /// postgres://USER[:PASS]@HOST[:PORT]/DB (PostgreSQL >= 15). Without it: the config file's
+    /// `[server] database`, else ./clicktrail.db. Only `serve` creates a missing SQLite file.
+    #[arg(long, value_name = "URL", env = "CLICKTRAIL_DB")]
+    db: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -79,9 +78,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Directory holding the built tracker (tracking.js, clicktrail_bg.wasm).
-        #[arg(long, value_name = "DIR", default_value = "./dist")]
-        dist: PathBuf,
+        /// Directory holding the built tracker (tracking.js, clicktrail_bg.wasm). Default: the
+        /// files built into a release binary, else ./dist.
+        #[arg(long, value_name = "DIR")]
+        dist: Option<PathBuf>,
         /// Directory of pages served at / (the demo shop). Served with --demo (default ./www) or
         /// when given; otherwise / is a short page naming the product and linking /dashboard.
         #[arg(long, value_name = "DIR")]
@@ -111,7 +111,8 @@ enum Command {
         file: PathBuf,
     },
     /// Apply a configuration file's tenants to the database's catalog and exit (running
-    /// collectors pick the change up within seconds, without a restart).
+    /// collectors pick the change up within seconds, without a restart). The database is the
+    /// one `serve` uses with the same file; it must exist.
     ApplyConfig {
         /// Configuration file (TOML).
         #[arg(long, value_name = "FILE")]
@@ -119,14 +120,41 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Copy every row of one database into an empty one of the other backend (SQLite ->
+    /// PostgreSQL to grow, or back), then check every table's row count and money sums on
+    /// both sides. Stop the collectors first; the source is left as it was.
+    Migrate {
+        /// The database to copy (sqlite://PATH or a path, or postgres://…); it must exist.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty database to copy into (an SQLite file is created if missing).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// A consistent copy of an SQLite database while collectors keep serving
-    /// (for PostgreSQL use pg_dump).
+    /// (for PostgreSQL use pg_dump). Files are created readable by their owner only.
     Backup {
+        /// Configuration file (TOML): its `[server] database` names the database.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         #[command(flatten)]
         db: DbArg,
-        /// Where to write the copy (must not exist).
-        #[arg(long, value_name = "FILE")]
-        to: PathBuf,
+        /// Write the copy to this file (must not exist; its folder is created).
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "dir",
+            required_unless_present = "dir"
+        )]
+        to: Option<PathBuf>,
+        /// Write the copy into this folder (created if missing) as
+        /// clicktrail-YYYYMMDDTHHMMSSZ.db, several a day.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// With --dir: afterwards, delete the folder's clicktrail-*.db copies older than this
+        /// many days (never the one just made).
+        #[arg(long, value_name = "DAYS", requires = "dir")]
+        keep_days: Option<u32>,
     },
 }
 
@@ -139,16 +167,63 @@ fn load(source: &Source) -> anyhow::Result<Option<Config>> {
     }
 }
 
-/// Opens the database and applies the configuration's catalog declarations, if any.
-async fn open_and_apply(db: &Db, config: Option<&Config>) -> anyhow::Result<Arc<dyn Store>> {
-    let store = db.open().await?;
-    if let Some(c) = config {
-        store
-            .apply_catalog(c.tenants.clone(), chrono::Utc::now().timestamp())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot apply the configuration: {e}"))?;
+/// Applies the configuration's catalog declarations, if any, and logs the tenants and
+/// affiliates the file no longer declares (disabled by the apply).
+async fn apply(store: &dyn Store, config: Option<&Config>) -> anyhow::Result<()> {
+    let Some(c) = config else {
+        return Ok(());
+    };
+    let before = store
+        .load_catalog()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the catalog: {e}"))?;
+    store
+        .apply_catalog(c.tenants.clone(), chrono::Utc::now().timestamp())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot apply the configuration: {e}"))?;
+    let after = store
+        .load_catalog()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the catalog: {e}"))?;
+    for t in &before.tenants {
+        match after.tenant(&t.id) {
+            None => tracing::warn!(
+                tenant = %t.id,
+                "tenant removed from the config file: disabled (its keys and clicks are refused, its data kept)"
+            ),
+            Some(now) => {
+                let revoked = before
+                    .keys
+                    .iter()
+                    .filter(|(hash, g)| g.tenant == t.id && !after.keys.contains_key(*hash))
+                    .count();
+                if revoked > 0 {
+                    tracing::warn!(
+                        tenant = %t.id,
+                        keys = revoked,
+                        "key removed from the config file: revoked"
+                    );
+                }
+                for a in t.affiliates.iter().filter(|a| !now.affiliates.contains(a)) {
+                    tracing::warn!(
+                        tenant = %t.id,
+                        affiliate = %a,
+                        "affiliate removed from the config file: disabled (its clicks are refused, its data kept)"
+                    );
+                }
+            }
+        }
     }
-    Ok(store)
+    Ok(())
+}
+
+/// Restricts files this process creates (database, WAL, backups) to their owner.
+fn private_umask() {
+    // SAFETY: umask only changes this process's file-creation mask
+    unsafe {
+        let old = libc::umask(0o077);
+        libc::umask(old | 0o077);
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -159,7 +234,15 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::command()
+        .version(version())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    private_umask();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -179,6 +262,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// `--version`: the release (Cargo's package version, the one place it is set) and the tracker
+/// build this binary serves.
+fn version() -> String {
+    let tracker = clicktrail_collector::embedded::tracker_build()
+        .map(|id| format!("tracker build {id} built in"))
+        .unwrap_or_else(|| "tracker served from --dist (not built in)".into());
+    format!("{} ({tracker})", env!("CARGO_PKG_VERSION"))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve {
@@ -190,8 +282,39 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             rate_limit,
         } => {
             let config = load(&source)?;
-            let db = Db::parse(&db.db);
-            let store = open_and_apply(&db, config.as_ref()).await?;
+            // the built-in tracker files, unless a folder is named (kept until the process ends)
+            let built_in = match dist {
+                Some(_) => None,
+                None => clicktrail_collector::embedded::unpack()?,
+            };
+            let dist = dist
+                .or_else(|| built_in.as_ref().map(|d| d.path().to_path_buf()))
+                .unwrap_or_else(|| PathBuf::from("./dist"));
+            if let (Some(c), Some(path)) = (&config, &source.config) {
+                let found = c.placeholders();
+                if !found.is_empty() {
+                    anyhow::bail!(
+                        "{} still holds the example's placeholder values ({}): put fresh random \
+                         values there (openssl rand -hex 24) or use --demo to try clicktrail out",
+                        path.display(),
+                        found.join(", ")
+                    );
+                }
+                for t in c
+                    .tenants
+                    .iter()
+                    .filter(|t| t.tenant.allowed_origins.iter().any(|o| o == "*"))
+                {
+                    tracing::warn!(
+                        tenant = %t.tenant.id,
+                        "allowed_origins = [\"*\"]: any web page may send this tenant clicks and conversions"
+                    );
+                }
+            }
+            let resolved = db::resolve(db.db.as_deref(), config.as_ref())?;
+            let db = resolved.db.clone();
+            let store = resolved.open_or_create().await?;
+            apply(store.as_ref(), config.as_ref()).await?;
             let mut server = config.map(|c| c.server).unwrap_or_default();
             if let Some(r) = rate_limit {
                 server.rate_limit_per_second = r;
@@ -224,6 +347,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     .filter(|t| t.len() >= 16);
             });
             tracing::info!(
+                version = env!("CARGO_PKG_VERSION"),
                 listen = %local,
                 db = %db.display(),
                 backend = store.backend(),
@@ -247,12 +371,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let server = state.server.clone();
             let router = app(state);
             clicktrail_collector::serve::serve(listener, router, &server, shutdown()).await?;
+            store.close().await;
             let w = store.write_stats();
             tracing::info!(
                 commits = w.commits,
                 writes = w.jobs,
                 mean_batch = format!("{:.1}", w.jobs as f64 / w.commits.max(1) as f64),
                 max_batch = w.max_batch,
+                wal_peak_bytes = store.wal_status().map(|w| w.peak_bytes),
                 "stopped (group commit statistics)"
             );
             Ok(std::process::ExitCode::SUCCESS)
@@ -264,7 +390,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             file,
         } => {
             let config = load(&source)?;
-            let store = open_and_apply(&Db::parse(&db.db), config.as_ref()).await?;
+            let resolved = db::resolve(db.db.as_deref(), config.as_ref())?;
+            let store = resolved.open_existing().await?;
+            apply(store.as_ref(), config.as_ref()).await?;
             let catalog = store
                 .load_catalog()
                 .await
@@ -304,29 +432,75 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::ApplyConfig { config, db } => {
             let config = Config::load(&config)?;
-            let db = Db::parse(&db.db);
-            open_and_apply(&db, Some(&config)).await?;
+            let resolved = db::resolve(db.db.as_deref(), Some(&config))?;
+            let store = resolved.open_existing().await?;
+            apply(store.as_ref(), Some(&config)).await?;
             println!(
-                "applied {} tenant(s) to {}",
+                "applied {} tenant(s) to {} (from {})",
                 config.tenants.len(),
-                db.display()
+                resolved.db.display(),
+                resolved.source
             );
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Backup { db, to } => {
-            let Db::Sqlite(path) = Db::parse(&db.db) else {
-                anyhow::bail!("backup copies SQLite databases; for PostgreSQL use pg_dump");
+        Command::Migrate { from, to } => {
+            let (from, to) = (Db::parse(&from), Db::parse(&to));
+            println!("copying {} into {}", from.display(), to.display());
+            let mut say = |line: String| println!("{line}");
+            clicktrail_collector::migrate::migrate(&from, &to, &mut say).await?;
+            println!(
+                "done: point [server] database at {} and start the collectors",
+                to.display()
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Backup {
+            config,
+            db,
+            to,
+            dir,
+            keep_days,
+        } => {
+            let config = config.as_deref().map(Config::load).transpose()?;
+            let resolved = db::resolve(db.db.as_deref(), config.as_ref())?;
+            let Db::Sqlite(path) = &resolved.db else {
+                anyhow::bail!(
+                    "backup copies SQLite databases; for PostgreSQL use pg_dump (docs/production.md)"
+                );
             };
-            if to.exists() {
-                anyhow::bail!("{} exists: give a new file", to.display());
+            if path != ":memory:" && !std::path::Path::new(path).exists() {
+                anyhow::bail!("no database at {path} (from {})", resolved.source);
             }
-            let store = clicktrail_store_sqlite::SqliteStore::open(&path)
+            let now = chrono::Utc::now();
+            let target = match (&to, &dir) {
+                (Some(file), _) => {
+                    if file.exists() {
+                        anyhow::bail!("{} exists: give a new file", file.display());
+                    }
+                    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                        backup::create_dir(parent)?;
+                    }
+                    file.clone()
+                }
+                (None, Some(d)) => {
+                    backup::create_dir(d)?;
+                    backup::new_name(d, now)
+                }
+                (None, None) => anyhow::bail!("give --dir DIR or --to FILE"),
+            };
+            let store = clicktrail_store_sqlite::SqliteStore::open(path)
                 .with_context(|| format!("cannot open database {path}"))?;
             store
-                .backup(&to)
+                .backup(&target)
                 .await
                 .map_err(|e| anyhow::anyhow!("backup failed: {e}"))?;
-            println!("backed up {path} to {}", to.display());
+            backup::owner_only(&target)?;
+            println!("backed up {path} to {}", target.display());
+            if let (Some(d), Some(days)) = (&dir, keep_days) {
+                for old in backup::prune(d, now, days, &target)? {
+                    println!("removed {} (older than {days} days)", old.display());
+                }
+            }
             Ok(std::process::ExitCode::SUCCESS)
         }
     }

@@ -20,6 +20,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     store: IntGaugeVec,
+    wal: IntGaugeVec,
 }
 
 impl Metrics {
@@ -52,10 +53,22 @@ impl Metrics {
             &["backend", "counter"],
         )
         .expect("static metric definition");
+        let wal = IntGaugeVec::new(
+            Opts::new(
+                "clicktrail_sqlite_wal",
+                "SQLite's write-ahead log: bytes and peak_bytes of the file, frames_behind (not yet \
+                 checkpointed), truncations and truncations_busy (checkpoints that emptied it / that \
+                 readers held up)",
+            ),
+            &["measure"],
+        )
+        .expect("static metric definition");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(store.clone()),
+            Box::new(wal.clone()),
+            Box::new(build_info()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -64,8 +77,23 @@ impl Metrics {
             requests,
             latency,
             store,
+            wal,
         })
     }
+}
+
+/// `clicktrail_build_info{version="…"} 1`: which build answers (constant).
+fn build_info() -> IntGaugeVec {
+    let g = IntGaugeVec::new(
+        Opts::new(
+            "clicktrail_build_info",
+            "The collector's version (always 1)",
+        ),
+        &["version"],
+    )
+    .expect("static metric definition");
+    g.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    g
 }
 
 /// Counts and times every request by its route template (never the raw path: bounded labels).
@@ -99,6 +127,19 @@ pub async fn render(State(st): State<AppState>) -> Response {
         m.store
             .with_label_values(&[backend, name])
             .set(i64::try_from(v).unwrap_or(i64::MAX));
+    }
+    if let Some(w) = st.store.wal_status() {
+        for (name, v) in [
+            ("bytes", w.bytes),
+            ("peak_bytes", w.peak_bytes),
+            ("frames_behind", w.frames_behind),
+            ("truncations", w.truncations),
+            ("truncations_busy", w.truncations_busy),
+        ] {
+            m.wal
+                .with_label_values(&[name])
+                .set(i64::try_from(v).unwrap_or(i64::MAX));
+        }
     }
     let mut buf = Vec::new();
     if let Err(e) = prometheus::TextEncoder::new().encode(&m.registry.gather(), &mut buf) {

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
-use crate::client_ip::client_ip;
+use crate::client_ip::{client_ip, Forwarded};
 use crate::config::ServerSettings;
 
 /// File descriptors kept free for the database, logs and the process itself.
@@ -130,6 +130,8 @@ pub async fn serve(
                 a_in.touch();
                 // behind a trusted proxy, the forwarded client is the address everyone sees
                 let ip = client_ip(peer.ip(), req.headers(), &trusted);
+                let fwd = Forwarded::of(peer.ip(), req.headers(), &trusted);
+                req.extensions_mut().insert(fwd);
                 req.extensions_mut()
                     .insert(ConnectInfo::<SocketAddr>(SocketAddr::new(ip, peer.port())));
                 req

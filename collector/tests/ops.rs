@@ -9,7 +9,11 @@ use serde_json::json;
 
 #[tokio::test]
 async fn readyz_and_metrics() {
-    for h in Harness::all().await {
+    // the harness's requests come from 10.0.0.1: allowed to read /metrics here
+    let mut c = clicktrail_collector::Config::demo();
+    c.server.rate_limit_per_second = 0;
+    c.server.metrics_allow = vec!["10.0.0.0/8".parse().unwrap()];
+    for h in Harness::all_with(c).await {
         let r = h
             .send(Request::get("/readyz").body(Body::empty()).unwrap())
             .await;
@@ -42,6 +46,11 @@ async fn readyz_and_metrics() {
             r#"clicktrail_http_requests_total{route="/tracking/click/v1",status="404"} 1"#,
             r#"clicktrail_http_request_duration_seconds_count{route="/tracking/click/v1"} 2"#,
             "clicktrail_store_writes{backend=",
+            concat!(
+                r#"clicktrail_build_info{version=""#,
+                env!("CARGO_PKG_VERSION"),
+                r#""} 1"#
+            ),
         ] {
             assert!(
                 text.contains(needle),

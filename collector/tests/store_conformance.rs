@@ -612,7 +612,7 @@ async fn catalog_apply_load_and_version() {
         assert_eq!(c.key("sk_a").unwrap().scopes, [KeyScope::Admin]);
         assert_eq!(c.key("sk_a").unwrap().tenant, "a-first");
 
-        // update: changed values win, new rows are added, nothing is deleted
+        // update: changed values win, new rows are added
         let mut changed = spec(30, &["bob"], "sk_t2");
         changed
             .tenant
@@ -629,15 +629,20 @@ async fn catalog_apply_load_and_version() {
         assert_eq!(c.version, 2);
         let t = c.tenant("t").unwrap();
         assert_eq!(t.cookie_days, 30);
-        assert_eq!(
-            t.affiliates,
-            ["alice", "bob"],
-            "disabled ones are not listed"
-        );
+        // what the applied specs no longer declare (tenant a-first, affiliates zoe and alice)
+        // is disabled, nothing is deleted
+        assert_eq!(t.affiliates, ["bob"], "disabled ones are not listed");
         assert_eq!(t.sale_payout(), Some(Payout::RevenueShare(1000)));
         assert!(c.key("sk_t").is_none(), "revoked");
         assert!(c.key("sk_t2").is_some());
-        assert!(c.tenant("a-first").is_some());
+        assert!(
+            c.tenant("a-first").is_none(),
+            "no longer declared: disabled"
+        );
+        assert!(
+            c.key("sk_a").is_none(),
+            "a disabled tenant's keys are refused"
+        );
 
         // a key of another tenant is refused, and nothing of that apply is kept
         let mut stolen = spec(99, &["mallory"], "sk_a");

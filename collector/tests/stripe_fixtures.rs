@@ -1,4 +1,4 @@
-//! Stripe's own example objects (`../shared/fixtures/stripe/stripe-fixtures.json`: the current
+//! Stripe's own example objects (`<repo>/tests/fixtures/stripe/stripe-fixtures.json`: the current
 //! API shape and the one before 2025-03-31, "basil") read by the collector's typed events; then
 //! events built from them, changing only ids, amounts, currencies, metadata,
 //! client_reference_id and state fields, through the real webhook route on every backend.
@@ -20,10 +20,9 @@ const ERAS: [&str; 2] = ["current", "pre_basil"];
 fn fixtures() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/stripe/stripe-fixtures.json"
+        "/../tests/fixtures/stripe/stripe-fixtures.json"
     );
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (the shared fixtures sit beside the repository)"));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).expect("fixtures are JSON")
 }
 

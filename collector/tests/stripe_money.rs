@@ -1,5 +1,5 @@
 //! Stripe's money events end to end, on SQLite and PostgreSQL:
-//! events built from Stripe's own example objects (`../shared/fixtures/stripe/`, changing only
+//! events built from Stripe's own example objects (`<repo>/tests/fixtures/stripe/`, changing only
 //! the ids, amounts, metadata and state fields that link them), signed by Stripe's official
 //! Node library (`stripe.webhooks.generateTestHeaderString`, via `tests/stripe/sign.cjs`), sent
 //! through the real `/webhooks/stripe` route, each delivered twice and out of order; then the
@@ -22,10 +22,9 @@ const ERAS: [&str; 2] = ["current", "pre_basil"];
 fn fixtures() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/stripe/stripe-fixtures.json"
+        "/../tests/fixtures/stripe/stripe-fixtures.json"
     );
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (the shared fixtures sit beside the repository)"));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).expect("fixtures are JSON")
 }
 

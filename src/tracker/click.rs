@@ -24,8 +24,9 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
     };
     let search = search.unwrap_or("");
     // PartnerStack mode: the partner key of `?gspk=` / `?ps_partner_key=` first; its click
-    // id (`gsxid`) is the click's event id, so the collector records one click per link click
-    let mut event = None;
+    // id (`gsxid`) with the visitor's CID is the click's event id, so the collector records
+    // one click per visitor and link click
+    let mut xid = None;
     let ps = if is_partnerstack(tenant) {
         crate::partnerstack::link(search)
     } else {
@@ -33,7 +34,7 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
     };
     let found = match ps {
         Ok((key, id)) => {
-            event = id;
+            xid = id;
             Ok(key)
         }
         Err(CodeError::Absent) => url::affiliate_code(search, &params),
@@ -84,6 +85,7 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
                 &code,
                 c.aff.as_deref(),
             );
+            let event = xid.and_then(|x| crate::partnerstack::click_event(&x, &c.cid));
             send_click(
                 tenant,
                 &code,
@@ -110,6 +112,7 @@ pub(super) fn click(tenant: &str, cb: Option<Function>, at: Option<String>) {
             click_callback(cb, &cid, Some(&exp));
             let server_cookie =
                 attribution::server_cookie(first_party, model, &Plan::Fresh, &code, None);
+            let event = xid.and_then(|x| crate::partnerstack::click_event(&x, &cid));
             send_click(tenant, &code, &cid, &href, None, server_cookie, true, event);
         }
     }
@@ -219,7 +222,7 @@ pub(super) fn click_answer(e: &Entry, status: u16, d: Delivery, text: &str) {
         CookieOp::Write(cid, left) => write_cookie(tenant, &cid, left, Some(aff)),
         CookieOp::Remove => {
             js::log("click not attributed (unknown affiliate or already expired): cookie removed");
-            remove_cookie(tenant);
+            remove_cookie(tenant, sent);
         }
     }
     if out.drop_mirror && m.as_ref().is_some_and(|m| m.cid == sent) {

@@ -79,30 +79,33 @@ fn is_mode(tenant: &str, ps: bool) -> bool {
     .unwrap_or(false)
 }
 
-/// `trakdesk_cid` (and `affitor_click_id` in Affitor mode; in PartnerStack mode, with the
-/// affiliate code `aff` = the partner key, PartnerStack's `gspk`, `gsxid` = the CID and
-/// `growSumoPartnerKey`), all with the same attributes.
+/// The cookies of the click of `cid` as `(name, value)`: `trakdesk_cid` (and
+/// `affitor_click_id` in Affitor mode; in PartnerStack mode, with the affiliate code `aff` =
+/// the partner key, the cookies PartnerStackJS keeps: `partnerstack::cookies`, whose names do
+/// not depend on the key).
+fn click_cookies(tenant: &str, cid: &str, aff: Option<&str>) -> Vec<(String, String)> {
+    let mut all = vec![(String::from(cookie::NAME), cookie::encode(tenant, cid))];
+    if is_affitor(tenant) {
+        all.push((String::from(cookie::AFFITOR_NAME), cid.to_string()));
+    }
+    if let (true, Some(key)) = (is_partnerstack(tenant), aff) {
+        crate::partnerstack::push_cookies(&mut all, tenant, key, cid);
+    }
+    all
+}
+
+/// Writes [`click_cookies`], all with the same attributes.
 pub(super) fn write_cookie(tenant: &str, cid: &str, max_age: i64, aff: Option<&str>) {
     let (domain, secure) = cookie_attrs();
     let max_age = max_age.clamp(0, MAX_LIFETIME) as u64;
-    let mut names = vec![(cookie::NAME, cookie::encode(tenant, cid))];
-    if is_affitor(tenant) {
-        names.push((cookie::AFFITOR_NAME, cid.to_string()));
-    }
-    if let (true, Some(key)) = (is_partnerstack(tenant), aff) {
-        use crate::partnerstack as ps;
-        names.push((ps::GSPK, ps::base64_encode(key.as_bytes())));
-        names.push((ps::GSXID, cid.to_string()));
-        names.push((ps::KEY_COOKIE, url::percent_encode(key)));
-    }
-    for (name, value) in names {
+    for (name, value) in &click_cookies(tenant, cid, aff) {
         if domain.is_some() {
             // a host-only cookie of the same name would shadow ours: expire it
             let _ = cookies::write(&cookie::set_string(name, "", 0, None, secure));
         }
         if let Err(e) = cookies::write(&cookie::set_string(
             name,
-            &value,
+            value,
             max_age,
             domain.as_deref(),
             secure,
@@ -112,19 +115,10 @@ pub(super) fn write_cookie(tenant: &str, cid: &str, max_age: i64, aff: Option<&s
     }
 }
 
-pub(super) fn remove_cookie(tenant: &str) {
+/// Removes what [`write_cookie`] wrote for the click of `cid`.
+pub(super) fn remove_cookie(tenant: &str, cid: &str) {
     let (domain, secure) = cookie_attrs();
-    let mut names = vec![cookie::NAME];
-    if is_affitor(tenant) {
-        names.push(cookie::AFFITOR_NAME);
-    }
-    if is_partnerstack(tenant) {
-        use crate::partnerstack as ps;
-        names.push(ps::GSPK);
-        names.push(ps::GSXID);
-        names.push(ps::KEY_COOKIE);
-    }
-    for name in names {
+    for (name, _) in &click_cookies(tenant, cid, Some("")) {
         let _ = cookies::write(&cookie::set_string(name, "", 0, domain.as_deref(), secure));
         let _ = cookies::write(&cookie::set_string(name, "", 0, None, secure));
     }

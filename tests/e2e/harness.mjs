@@ -743,5 +743,10 @@ export function cookieValue(page, name) {
 
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** The sibling `shared/fixtures` folder CI provides (`<repo>/../shared/fixtures`). */
-export const FIXTURES = resolve(ROOT, "..", "shared", "fixtures");
+/** Test data kept in the repository (`tests/fixtures/`, sources and licences in its SOURCES.md). */
+export const FIXTURES = resolve(ROOT, "tests", "fixtures");
+
+/** Debian's uBlock Origin for Firefox (`webext-ublock-origin-firefox`, installed by
+ * scripts/setup.sh): the extension, and the filter lists it ships under `assets/`. */
+export const UBLOCK_ORIGIN =
+  "/usr/share/mozilla/extensions/{ec8030f7-c20a-464f-9b0e-13a3a9e97384}/uBlock0@raymondhill.net";

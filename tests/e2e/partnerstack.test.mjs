@@ -1,8 +1,9 @@
 // PartnerStackJS pages: PartnerStack's snippet exactly as merchants paste it, with
 // only `gs.src` changed to `<collector>/tracking.js?partnerstack=demo`. Partner links
-// (`?gspk=<Base64 key>&gsxid=<click id>`, or `?ps_partner_key=&ps_xid=`) are clicks on the
-// affiliate of that code; PartnerStack's cookies are written beside `trakdesk_cid`;
-// `growsumo.createSignup(callback)` is a lead, and its callback is always called.
+// (`?gspk=<Base64 key>&gsxid=<click id>`, or `?ps_partner_key=<Base64 key>&ps_xid=`) are
+// clicks on the affiliate of that code, one per visitor and click id; the cookies
+// PartnerStackJS keeps are written beside `trakdesk_cid`; `growsumo.createSignup(callback)` is
+// a lead, and its callback is always called.
 import assert from "node:assert/strict";
 import { engines, eventually, Site, sleep, UUID_V4 } from "./harness.mjs";
 
@@ -38,6 +39,23 @@ ${partnerstackSnippet(src)}`;
 }
 
 const btoaKey = (key) => Buffer.from(key, "utf8").toString("base64");
+
+/** The names of the page's cookies that PartnerStackJS would have set (all but `gspk`). */
+const PS_NAMES = /^(growSumoPartnerKey|ps_partner_key|gsxid|ps_xid|_ps_partner_key_[0-9A-Za-z]{8}|_grsmpk[0-9A-Za-z]{8}|_ps_xid_[0-9A-Za-z]{8}_[0-9A-Za-z]{4}|_gsxid[0-9A-Za-z]{12})$/;
+
+/** `{name: value}` of the cookies page code sees. */
+const pageCookies = (p) => p.evaluate(() => Object.fromEntries(document.cookie.split("; ").filter(Boolean)
+  .map((c) => [c.slice(0, c.indexOf("=")), c.slice(c.indexOf("=") + 1)])));
+
+/** PartnerStackJS's cookies of a click: the key in four, the CID in four. */
+function assertPsCookies(jar, key, cid) {
+  const ps = Object.entries(jar).filter(([n]) => PS_NAMES.test(n));
+  assert.deepEqual(ps.map(([n]) => n.replace(/^(_ps_partner_key_|_grsmpk|_ps_xid_|_gsxid)\w+$/, "$1")).sort(),
+    ["_grsmpk", "_gsxid", "_ps_partner_key_", "_ps_xid_", "growSumoPartnerKey", "gsxid", "ps_partner_key", "ps_xid"].sort(), JSON.stringify(jar));
+  for (const [n, v] of ps) assert.equal(v, /xid/.test(n) ? cid : encodeURIComponent(key), n);
+  // a page gating its sign-up on "a cookie starting with _ps" finds one
+  assert.ok(Object.keys(jar).some((n) => n.startsWith("_ps")));
+}
 
 /** Adds `alias` (a PartnerStack partner key) to affiliate `code` with the demo admin key. */
 async function addAlias(collector, code, alias) {
@@ -82,9 +100,13 @@ engines((env) => {
     assert.equal(await p.evaluate(() => decodeURIComponent(escape(atob(document.cookie.match(/(?:^|; )gspk=([^;]*)/)[1])))), key);
     assert.equal(await p.cookieValue("gsxid"), cid);
     assert.equal(await p.cookieValue("growSumoPartnerKey"), encodeURIComponent(key));
+    assertPsCookies(await pageCookies(p), key, cid);
     assert.equal(await p.evaluate(() => growsumo.data.partner_key), key);
+    assert.equal(await p.evaluate(() => growsumo.data.ps_partner_key), key);
     const jar = Object.fromEntries((await p.cookies(url)).map((c) => [c.name, c]));
-    for (const name of ["gspk", "gsxid", "growSumoPartnerKey"]) {
+    const names = Object.keys(jar).filter((n) => n === "gspk" || PS_NAMES.test(n));
+    assert.equal(names.length, 9, names.join());
+    for (const name of names) {
       assert.equal(jar[name].path, jar.trakdesk_cid.path, name);
       assert.equal(jar[name].domain, jar.trakdesk_cid.domain, name);
       assert.ok(Math.abs(jar[name].expires - jar.trakdesk_cid.expires) < 5, `${name} expires with trakdesk_cid`);
@@ -93,8 +115,8 @@ engines((env) => {
     let bob = await env.collector.affiliate("bob");
     assert.equal(bob.clicks, 1);
     assert.equal(bob.leads, 1);
-    // a reload is one click; so is the same link in a new tab session (the click id is
-    // the event id: the collector answers it once)
+    // a reload is one click; so is the same link in a new tab session (the click id with
+    // the visitor's CID is the event id: the collector answers it once)
     await p.reload();
     await eventually(() => p.evaluate(() => window.__initialized), 8000, "reloaded");
     await p.evaluate(() => sessionStorage.clear());
@@ -108,19 +130,44 @@ engines((env) => {
     assert.deepEqual(await p.pageErrors(), []);
   });
 
-  env.test("?ps_partner_key= / ?ps_xid= spelling; the email is the customer key when there is none", async () => {
+  env.test("one link with a fixed gsxid opened by two visitors: two clicks, two CIDs", async () => {
+    const before = (await env.collector.affiliate("alice")).clicks;
+    const url = env.site.page(`/ps-shared-${env.engine}`, page(src(), null));
+    const link = `${url}?ps_partner_key=${encodeURIComponent(btoaKey("alice"))}&ps_xid=newsletter-${env.engine}`;
+    const cids = [];
+    for (const _ of [1, 2]) {
+      const p = await env.newPage();
+      await p.goto(link);
+      await eventually(async () => (await p.cookieValue("trakdesk_cid")) !== null, 8000, "cookie written");
+      await eventually(async () => !(await p.evaluate(() => localStorage.getItem("clicktrail_outbox"))), 8000, "click answered");
+      const cid = JSON.parse(await p.cookieValue("trakdesk_cid")).cid;
+      assert.match(cid, UUID_V4);
+      assertPsCookies(await pageCookies(p), "alice", cid);
+      assert.deepEqual(await p.pageErrors(), []);
+      cids.push(cid);
+      await p.close(); // one browser session at a time (WebKitWebDriver)
+    }
+    assert.notEqual(cids[0], cids[1], "each visitor keeps a CID of their own");
+    assert.equal((await env.collector.affiliate("alice")).clicks, before + 2);
+    assert.deepEqual(env.collector.sql(`select count(*) as n from clicks where cid in ('${cids[0]}', '${cids[1]}')`), [{ n: 2 }]);
+  });
+
+  env.test("?ps_partner_key= (Base64, as PartnerStack's links) / ?ps_xid= spelling; the email is the customer key when there is none", async () => {
     const email = `bea.${env.engine}@example.com`;
     const p = await env.newPage();
     const url = env.site.page(`/ps-plain-${env.engine}`, page(src(), { email }));
-    await p.goto(`${url}?ps_partner_key=alice&ps_xid=psx-${env.engine}`);
+    const before = (await env.collector.affiliate("alice")).clicks;
+    // `YWxpY2U=` with its padding as PartnerStack writes it: unencoded `=`
+    await p.goto(`${url}?ps_partner_key=${btoaKey("alice")}&ps_xid=psx-${env.engine}`);
     await eventually(() => p.evaluate(() => window.__cb), 8000, "createSignup callback");
     const cid = JSON.parse(await p.cookieValue("trakdesk_cid")).cid;
     assert.equal(await p.cookieValue("gspk"), btoaKey("alice"));
     assert.equal(await p.cookieValue("gsxid"), cid);
     assert.equal(await p.cookieValue("growSumoPartnerKey"), "alice");
+    assertPsCookies(await pageCookies(p), "alice", cid);
     assert.deepEqual(env.collector.sql(`select customer_key, email, affiliate, cid from leads where email = '${email}'`),
       [{ customer_key: email, email, affiliate: "alice", cid }]);
-    assert.equal((await env.collector.affiliate("alice")).clicks, 1);
+    assert.equal((await env.collector.affiliate("alice")).clicks, before + 1);
     assert.deepEqual(await p.pageErrors(), []);
   });
 
@@ -135,6 +182,7 @@ engines((env) => {
     for (const name of ["trakdesk_cid", "gspk", "gsxid", "growSumoPartnerKey"]) {
       assert.equal(await p.cookieValue(name), null, name);
     }
+    assert.deepEqual(Object.keys(await pageCookies(p)).filter((n) => PS_NAMES.test(n)), []);
     assert.equal(await p.evaluate(() => "partner_key" in growsumo.data), false);
     assert.deepEqual(await p.pageErrors(), []);
   });
@@ -191,12 +239,12 @@ engines((env) => {
     assert.deepEqual(await p.pageErrors(), []);
   });
 
-  env.test("a gspk that is not Base64 of a valid code is no click, whatever ?aff= says", async () => {
+  env.test("a gspk / ps_partner_key that is not Base64 of a valid code is no click, whatever ?aff= says", async () => {
     const p = await env.newPage();
     const url = env.site.page(`/ps-bad-${env.engine}`, page(src(), null));
     const before = (await env.collector.affiliate("alice")).clicks;
-    for (const bad of ["Ym9iY", "__8", "AA%3D%3D", "%ZZ"]) {
-      await p.goto(`${url}?gspk=${bad}&aff=alice&gsxid=bad-${bad}`);
+    for (const bad of ["gspk=Ym9iY", "gspk=__8", "gspk=AA%3D%3D", "gspk=%ZZ", "ps_partner_key=alice-x"]) {
+      await p.goto(`${url}?${bad}&aff=alice&gsxid=bad-${encodeURIComponent(bad)}`);
       await eventually(() => p.evaluate(() => window.__initialized && !!window.__clicktrail), 8000, "tracker started");
     }
     await sleep(500);
@@ -214,6 +262,7 @@ engines((env) => {
     await eventually(async () => !(await p.evaluate(() => localStorage.getItem("clicktrail_outbox"))), 8000, "click answered");
     await eventually(async () => (await p.cookieValue("trakdesk_cid")) === null, 8000, "trakdesk_cid removed");
     for (const name of ["gspk", "gsxid", "growSumoPartnerKey"]) assert.equal(await p.cookieValue(name), null, name);
+    assert.deepEqual(Object.keys(await pageCookies(p)).filter((n) => PS_NAMES.test(n)), []);
     assert.deepEqual(await p.pageErrors(), []);
   });
 
@@ -224,11 +273,15 @@ engines((env) => {
     await p.goto(`${url}?gspk=${btoaKey("alice")}&gsxid=fp-${env.engine}`);
     const click = await eventually(() => env.site.requestsSince(mark)
       .find((r) => r.path === "/tracking/click/v1" && r.responseHeaders), 8000, "click answered");
-    assert.match(JSON.parse(click.body).eventId, /^gsxid:fp-/);
     const cid = JSON.parse(await p.cookieValue("trakdesk_cid")).cid;
+    assert.equal(JSON.parse(click.body).eventId, `gsxid:fp-${env.engine}:${cid}`);
     const set = [].concat(click.responseHeaders["set-cookie"] || []).map((c) => c.split(";")[0]);
-    assert.deepEqual(set.sort(), [`gspk=${btoaKey("alice")}`, `growSumoPartnerKey=alice`, `gsxid=${cid}`,
-      `trakdesk_cid={"tenantId":"demo","cid":"${cid}"}`].sort());
+    // the collector's cookies have the names the tracker gave them: they replace them
+    const jar = await pageCookies(p);
+    const mine = Object.entries(jar).filter(([n]) => n === "gspk" || n === "trakdesk_cid" || PS_NAMES.test(n));
+    assert.deepEqual(set.sort(), mine.map(([n, v]) => `${n}=${v}`).sort());
+    assert.equal(set.length, 10, set.join("; "));
+    assertPsCookies(jar, "alice", cid);
     assert.equal(await p.cookieValue("gsxid"), cid);
     assert.equal(await p.cookieValue("gspk"), btoaKey("alice"));
     assert.deepEqual(await p.pageErrors(), []);

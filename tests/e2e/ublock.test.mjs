@@ -7,19 +7,20 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import {
-  Collector, Site, ENGINES, trackdeskSnippet, eventually, sleep,
+  Collector, Site, ENGINES, UBLOCK_ORIGIN, trackdeskSnippet, eventually, sleep,
 } from "./harness.mjs";
 
-const UBO = "/usr/share/mozilla/extensions/{ec8030f7-c20a-464f-9b0e-13a3a9e97384}/uBlock0@raymondhill.net";
+const UBO = UBLOCK_ORIGIN;
 const FIREFOX = process.env.FIREFOX || "/usr/bin/firefox-esr";
-const SKIP = !ENGINES.includes("firefox") ? "Firefox not selected (E2E_ENGINES)"
-  : !existsSync(FIREFOX) ? `${FIREFOX} missing: run bash scripts/setup.sh`
-  : !existsSync(UBO) ? `${UBO} missing: run bash scripts/setup.sh (Debian webext-ublock-origin-firefox)`
-  : false;
+const SKIP = !ENGINES.includes("firefox") ? "Firefox not selected (E2E_ENGINES)" : false;
+// scripts/setup.sh installs both: their absence is a failure, not a skip.
+const MISSING = [FIREFOX, UBO].filter((path) => !existsSync(path));
 
 describe("firefox + uBlock Origin, collector on another site", { skip: SKIP }, () => {
   let browser, collector, collectorSite, shop;
   before(async () => {
+    assert.deepEqual(MISSING, [],
+      "missing: run bash scripts/setup.sh (Debian firefox-esr, webext-ublock-origin-firefox)");
     const { default: puppeteer } = await import("puppeteer-core");
     collector = await new Collector().start();
     collectorSite = await new Site({ upstream: collector }).start(); // 127.0.0.1: the collector, logged

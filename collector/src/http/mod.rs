@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! mod.rs        app(): routes + layers
+//! access.rs     the first-party path reaches the tracker only; /metrics for allowed addresses
 //! layers.rs     CORS (tower-http), rate limit (governor), tracing (tower-http), timeout (tower)
 //! error.rs      AppError: every error as {"error":{"code","message"[,"field"]}} + status
 //! extract.rs    JsonBody<T>: the one body extractor (any Content-Type, 413, 400, 422)
@@ -32,6 +33,7 @@ use tower::ServiceBuilder;
 
 use crate::state::AppState;
 
+pub mod access;
 pub mod admin;
 pub mod api;
 pub mod dashboard_assets;
@@ -173,7 +175,13 @@ pub fn app(state: AppState) -> Router {
         .route("/favicon.svg", get(dashboard_assets::favicon))
         .route("/healthz", get(statics::healthz))
         .route("/readyz", get(crate::metrics::ready))
-        .route("/metrics", get(crate::metrics::render))
+        .route(
+            "/metrics",
+            get(crate::metrics::render).layer(middleware::from_fn_with_state(
+                state.clone(),
+                access::metrics_allowed,
+            )),
+        )
         .method_not_allowed_fallback(statics::method_not_allowed);
 
     Router::new()
@@ -181,6 +189,7 @@ pub fn app(state: AppState) -> Router {
         .merge(server)
         .merge(statics)
         .fallback(statics::www)
+        .layer(middleware::from_fn(access::first_party))
         .layer(
             ServiceBuilder::new()
                 .layer(layers::trace())

@@ -86,7 +86,8 @@ pub async fn create_link(
     let body = json!({
         "affiliate": code,
         "token": token,
-        "url": format!("/portal/{token}"),
+        // absolute with `[server] public_url`, else relative to the collector's host
+        "url": format!("{}/portal/{token}", st.server.public_url.as_deref().unwrap_or("")),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -24,6 +24,7 @@ pub(crate) async fn apply(store: &PgStore, specs: &[TenantSpec], now: i64) -> Re
     for spec in specs {
         apply_tenant(&tx, spec, now).await?;
     }
+    manage(&tx, specs, now).await?;
     exec(
         &tx,
         "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
@@ -31,6 +32,57 @@ pub(crate) async fn apply(store: &PgStore, specs: &[TenantSpec], now: i64) -> Re
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// The configuration file manages what it declares: its tenants and affiliates are marked
+/// (`config_state` 1), those it declared before and no longer declares are disabled
+/// (`config_state` 2, data kept; declaring them again enables them), and its keys that it no
+/// longer lists are revoked. Rows made through the admin API (`config_state` 0, keys with
+/// another label) are never touched.
+async fn manage(tx: &Tx<'_>, specs: &[TenantSpec], now: i64) -> Result<(), Fail> {
+    let ids: Vec<&str> = specs.iter().map(|s| s.tenant.id.as_str()).collect();
+    for spec in specs {
+        let t = &spec.tenant;
+        let codes: Vec<&str> = t.affiliates.iter().map(String::as_str).collect();
+        let hashes: Vec<String> = spec.keys.iter().map(|k| key_hash(&k.key)).collect();
+        exec(
+            tx,
+            "UPDATE tenants SET config_state = 1, disabled = false WHERE id = $1",
+            &[&t.id],
+        )
+        .await?;
+        exec(
+            tx,
+            "UPDATE affiliates SET config_state = 1,
+                disabled = CASE WHEN config_state = 2 THEN false ELSE disabled END
+             WHERE tenant = $1 AND code = ANY($2)",
+            &[&t.id, &codes],
+        )
+        .await?;
+        exec(
+            tx,
+            "UPDATE affiliates SET config_state = 2, disabled = true
+             WHERE tenant = $1 AND config_state = 1 AND NOT (code = ANY($2))",
+            &[&t.id, &codes],
+        )
+        .await?;
+        exec(
+            tx,
+            "UPDATE api_keys SET revoked_at = $3
+             WHERE tenant = $1 AND label = 'config' AND revoked_at IS NULL
+                AND NOT (key_hash = ANY($2))",
+            &[&t.id, &hashes, &now],
+        )
+        .await?;
+    }
+    exec(
+        tx,
+        "UPDATE tenants SET config_state = 2, disabled = true
+         WHERE config_state = 1 AND NOT (id = ANY($1))",
+        &[&ids],
+    )
+    .await?;
     Ok(())
 }
 
@@ -180,7 +232,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             &tx,
             "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret, hold_days,
                 count_test_payments, chargebee_webhook_username, chargebee_webhook_password,
-                recurly_webhook_key FROM tenants ORDER BY id",
+                recurly_webhook_key FROM tenants WHERE NOT disabled ORDER BY id",
             &[]
         ),
         q(
@@ -266,6 +318,9 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
     }
     let mut grants = HashMap::new();
     for r in &keys {
+        if !tenants.contains_key(r.get::<_, &str>(1)) {
+            continue; // a disabled tenant's keys are refused
+        }
         let scopes: &str = r.get(2);
         grants.insert(
             r.get(0),

@@ -355,8 +355,8 @@ async fn collectors_starting_together_migrate_once() {
     }
     assert_eq!(
         sql_i64(&url, "SELECT count(*) FROM refinery_schema_history").await,
-        7,
-        "V1__initial, V2__refunds, V3__stripe_money, V4__portal_links, V5__admin, V6__billing_webhooks and V7__affiliate_aliases, each applied once"
+        8,
+        "V1__initial … V7__affiliate_aliases and V8__config_managed, each applied once"
     );
     // a database migrated by a newer build is refused
     sql_exec(

@@ -107,6 +107,61 @@ pub(crate) fn apply(conn: &Connection, specs: &[TenantSpec], now: i64) -> StoreR
     bump_version(conn)
 }
 
+/// The configuration file manages what it declares: its tenants and affiliates are marked
+/// (`config_state` 1), those it declared before and no longer declares are disabled
+/// (`config_state` 2, data kept; declaring them again enables them), and its keys that it no
+/// longer lists are revoked. Rows made through the admin API (`config_state` 0, keys with
+/// another label) are never touched.
+pub(crate) fn manage(conn: &Connection, specs: &[TenantSpec], now: i64) -> StoreResult<()> {
+    let declared: std::collections::HashSet<&str> =
+        specs.iter().map(|s| s.tenant.id.as_str()).collect();
+    for spec in specs {
+        let t = &spec.tenant;
+        conn.prepare_cached("UPDATE tenants SET config_state = 1, disabled = 0 WHERE id = ?1")?
+            .execute([&t.id])?;
+        for code in &t.affiliates {
+            conn.prepare_cached(
+                "UPDATE affiliates SET config_state = 1,
+                    disabled = CASE WHEN config_state = 2 THEN 0 ELSE disabled END
+                 WHERE tenant = ?1 AND code = ?2",
+            )?
+            .execute(params![t.id, code])?;
+        }
+        let managed: Vec<String> = conn
+            .prepare_cached("SELECT code FROM affiliates WHERE tenant = ?1 AND config_state = 1")?
+            .query_map([&t.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for code in managed.iter().filter(|c| !t.affiliates.contains(c)) {
+            conn.prepare_cached(
+                "UPDATE affiliates SET config_state = 2, disabled = 1 WHERE tenant = ?1 AND code = ?2",
+            )?
+            .execute(params![t.id, code])?;
+        }
+        let listed: std::collections::HashSet<String> =
+            spec.keys.iter().map(|k| key_hash(&k.key)).collect();
+        let config_keys: Vec<String> = conn
+            .prepare_cached(
+                "SELECT key_hash FROM api_keys
+                 WHERE tenant = ?1 AND label = 'config' AND revoked_at IS NULL",
+            )?
+            .query_map([&t.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for hash in config_keys.iter().filter(|h| !listed.contains(*h)) {
+            conn.prepare_cached("UPDATE api_keys SET revoked_at = ?1 WHERE key_hash = ?2")?
+                .execute(params![now, hash])?;
+        }
+    }
+    let managed: Vec<String> = conn
+        .prepare_cached("SELECT id FROM tenants WHERE config_state = 1")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in managed.iter().filter(|id| !declared.contains(id.as_str())) {
+        conn.prepare_cached("UPDATE tenants SET config_state = 2, disabled = 1 WHERE id = ?1")?
+            .execute([id])?;
+    }
+    Ok(())
+}
+
 pub(crate) fn bump_version(conn: &Connection) -> StoreResult<()> {
     conn.prepare_cached("UPDATE catalog_version SET version = version + 1 WHERE id = 1")?
         .execute([])?;
@@ -125,7 +180,7 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
     let mut st = conn.prepare_cached(
         "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret, hold_days,
             count_test_payments, chargebee_webhook_username, chargebee_webhook_password,
-            recurly_webhook_key FROM tenants ORDER BY id",
+            recurly_webhook_key FROM tenants WHERE disabled = 0 ORDER BY id",
     )?;
     let rows = st.query_map([], |r| {
         Ok(Tenant {
@@ -213,6 +268,9 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
         ))
     })? {
         let (hash, tenant, scopes) = row?;
+        if !tenants.contains_key(&tenant) {
+            continue; // a disabled tenant's keys are refused
+        }
         let scopes = scopes
             .split_whitespace()
             .filter_map(KeyScope::parse)

@@ -22,7 +22,7 @@ use clicktrail_store::{
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
     LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
-    StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
+    StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WalStatus,
     WriteStats,
 };
 use rusqlite::Connection;
@@ -37,9 +37,11 @@ mod refund;
 mod report;
 mod schema;
 mod stripe;
+mod wal;
 mod writer;
 
-use writer::{Atomicity, Job, JobImpl, WriterStats};
+pub use wal::{WalPolicy, WalStats};
+use writer::{Atomicity, JobImpl, Msg, WriterStats};
 
 /// A rusqlite error as a store error (details logged by the HTTP layer, never shown).
 pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
@@ -55,17 +57,23 @@ enum Reader {
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct SqliteStore {
-    tx: mpsc::Sender<Box<dyn Job>>,
+    tx: mpsc::Sender<Msg>,
     reader: Arc<Reader>,
     stats: Arc<WriterStats>,
+    /// The background checkpoint thread stops when the last handle is dropped.
+    wal: Arc<WalStats>,
     path: Arc<str>,
-    /// The checkpoint thread stops when the last handle is dropped.
-    _alive: Arc<()>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`; `":memory:"` gives an in-memory one.
+    /// The WAL policy is [`WalPolicy::from_env`].
     pub fn open(path: &str) -> anyhow::Result<SqliteStore> {
+        SqliteStore::open_with(path, WalPolicy::from_env())
+    }
+
+    /// [`SqliteStore::open`] with another WAL checkpoint policy (tests use a small bound).
+    pub fn open_with(path: &str, policy: WalPolicy) -> anyhow::Result<SqliteStore> {
         let memory = path == ":memory:";
         let mut conn = if memory {
             Connection::open_in_memory()?
@@ -85,38 +93,74 @@ impl SqliteStore {
                 "database schema version {version} is newer than this collector ({known}); upgrade the collector"
             );
         }
-        let alive = Arc::new(());
-        let reader = if memory {
-            Reader::ViaWriter
+        let wal = Arc::new(WalStats::default());
+        let (reader, keeper) = if memory {
+            (Reader::ViaWriter, None)
         } else {
-            // Checkpoints run on their own thread and connection (PASSIVE: they never block
-            // the writer), so no commit waits for WAL pages to be copied into the database.
-            conn.execute_batch("PRAGMA wal_autocheckpoint=0")?;
+            // Checkpoints are ours (module `wal`), never SQLite's automatic ones inside a
+            // commit; a WAL that SQLite rewinds on its own is cut back to the truncate bound.
+            let limit = i64::try_from(policy.truncate_bytes).unwrap_or(-1);
+            conn.execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={limit}"
+            ))?;
+            // after the pragma above, which would replace it: the log's length after each commit
+            let frames = wal.clone();
+            conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+                let pages = u64::try_from(pages).unwrap_or(0);
+                frames.frames.store(pages, Ordering::Relaxed);
+                Ok(())
+            }))?;
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             let ck = Connection::open(path)?;
-            ck.busy_timeout(Duration::from_secs(10))?;
+            ck.busy_timeout(schema::BUSY_TIMEOUT)?;
             ck.execute_batch("PRAGMA synchronous=FULL")?;
-            let weak = Arc::downgrade(&alive);
+            let weak = Arc::downgrade(&wal);
             std::thread::Builder::new()
                 .name("clicktrail-checkpoint".into())
-                .spawn(move || writer::checkpoint_loop(ck, weak))?;
+                .spawn(move || wal::passive_loop(ck, policy.passive_every, weak))?;
             let r = Connection::open(path)?;
-            r.busy_timeout(Duration::from_secs(10))?;
+            r.busy_timeout(schema::BUSY_TIMEOUT)?;
             r.execute_batch("PRAGMA query_only=ON")?;
-            Reader::Conn(Arc::new(Mutex::new(r)))
+            let keeper =
+                wal::WalKeeper::new(path, policy, u64::try_from(page_size).unwrap_or(4096));
+            (Reader::Conn(Arc::new(Mutex::new(r))), Some(keeper))
         };
-        let (tx, rx) = mpsc::channel::<Box<dyn Job>>(65_536);
+        let (tx, rx) = mpsc::channel::<Msg>(65_536);
         let stats = Arc::new(WriterStats::default());
         let st2 = stats.clone();
+        let writer_wal = keeper.map(|k| (k, wal.clone()));
         std::thread::Builder::new()
             .name("clicktrail-writer".into())
-            .spawn(move || writer::writer_loop(conn, rx, &st2))?;
+            .spawn(move || writer::writer_loop(conn, rx, &st2, writer_wal))?;
         Ok(SqliteStore {
             tx,
             reader: Arc::new(reader),
             stats,
+            wal,
             path: path.into(),
-            _alive: alive,
         })
+    }
+
+    /// A clean stop: commits every pending write, empties the WAL into the database and stops
+    /// the writer (later writes fail). Idempotent.
+    pub async fn close(&self) {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Close(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// The WAL's counters (see [`WalStats`]).
+    pub fn wal_stats(&self) -> &WalStats {
+        &self.wal
+    }
+
+    /// The WAL file's current size in bytes (0 for an in-memory database).
+    pub fn wal_bytes(&self) -> u64 {
+        if &*self.path == ":memory:" {
+            return 0;
+        }
+        wal::wal_bytes(&wal::wal_path(&self.path))
     }
 
     /// Runs `f` as one job of the next group commit, in its own savepoint.
@@ -135,7 +179,7 @@ impl SqliteStore {
     {
         let (job, rx) = JobImpl::new(atomicity, f);
         self.tx
-            .send(Box::new(job))
+            .send(Msg::Job(Box::new(job)))
             .await
             .map_err(|_| StoreError::Internal("writer thread stopped".into()))?;
         rx.await
@@ -320,8 +364,11 @@ impl Store for SqliteStore {
     }
 
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
-        self.exec(move |conn| catalog::apply(conn, &specs, now))
-            .await
+        self.exec(move |conn| {
+            catalog::apply(conn, &specs, now)?;
+            catalog::manage(conn, &specs, now)
+        })
+        .await
     }
 
     async fn load_catalog(&self) -> StoreResult<Catalog> {
@@ -354,6 +401,24 @@ impl Store for SqliteStore {
             jobs: self.stats.jobs.load(Ordering::Relaxed),
             max_batch: self.stats.max_batch.load(Ordering::Relaxed),
         }
+    }
+
+    fn wal_status(&self) -> Option<WalStatus> {
+        if &*self.path == ":memory:" {
+            return None;
+        }
+        let w = &self.wal;
+        Some(WalStatus {
+            bytes: self.wal_bytes(),
+            peak_bytes: w.peak_bytes.load(Ordering::Relaxed),
+            frames_behind: w.frames_behind.load(Ordering::Relaxed),
+            truncations: w.truncations.load(Ordering::Relaxed),
+            truncations_busy: w.truncations_busy.load(Ordering::Relaxed),
+        })
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await
     }
 
     async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
@@ -679,13 +744,14 @@ mod tests {
         assert!(c.version > v0);
         assert_eq!(c.tenant("acme").unwrap().as_ref(), &t);
         assert_eq!(c.key("sk_acme_12345678").unwrap().tenant, "acme");
-        // a second apply: bob missing from the file stays, the payout changes, carol is added
+        // a second apply: alice and bob, no longer in the file, are disabled; the payout
+        // changes, carol is added
         t.affiliates = vec!["carol".into()];
         t.conversion_types.insert("sale".into(), Payout::Fixed(500));
         s.apply_catalog(vec![spec(&t)], 2).await.unwrap();
         let c2 = s.load_catalog().await.unwrap();
         let got = c2.tenant("acme").unwrap();
-        assert_eq!(got.affiliates, vec!["alice", "bob", "carol"]);
+        assert_eq!(got.affiliates, vec!["carol"]);
         assert_eq!(got.conversion_types["sale"], Payout::Fixed(500));
         assert!(c2.version > c.version);
         // the stored key is a hash, not the key

@@ -182,10 +182,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         tenant TEXT NOT NULL, alias TEXT NOT NULL, code TEXT NOT NULL, created_at INTEGER NOT NULL,
         PRIMARY KEY (tenant, alias)) WITHOUT ROWID;
     "#,
+    // v9: the configuration file manages what it declares (0 = not declared by it,
+    // 1 = declared, 2 = removed from it and disabled); a tenant can be disabled
+    r#"
+    ALTER TABLE tenants ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tenants ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE affiliates ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
+/// How long a connection waits for a lock before it answers "busy".
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub(crate) fn configure(conn: &Connection, memory: bool) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     if !memory {
         // WAL + synchronous=FULL: every COMMIT is fsync'd to the WAL before it returns.
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;

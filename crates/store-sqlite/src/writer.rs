@@ -12,6 +12,7 @@
 //! a job is ever committed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clicktrail_domain::dedupe::EVENT_RETENTION_SECS;
@@ -20,6 +21,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sql_error;
+use crate::wal::{WalKeeper, WalStats};
 
 /// Most jobs committed by one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -135,37 +137,42 @@ pub struct WriterStats {
     pub max_batch: AtomicU64,
 }
 
-pub(crate) fn checkpoint_loop(conn: Connection, alive: std::sync::Weak<()>) {
-    loop {
-        std::thread::sleep(Duration::from_millis(250));
-        let stop = alive.upgrade().is_none();
-        let r: rusqlite::Result<(i64, i64, i64)> =
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            });
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-        if stop {
-            return;
-        }
-    }
+/// What the writer thread receives.
+pub(crate) enum Msg {
+    Job(Box<dyn Job>),
+    /// Commit what is pending, empty the WAL, answer, and stop (a clean shutdown).
+    Close(oneshot::Sender<()>),
 }
 
+/// The writer thread: group commits until the channel closes or [`Msg::Close`] arrives.
+/// `wal` is `None` for an in-memory database.
 pub(crate) fn writer_loop(
     conn: Connection,
-    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    mut rx: mpsc::Receiver<Msg>,
     stats: &WriterStats,
+    mut wal: Option<(WalKeeper, Arc<WalStats>)>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut last_prune = Instant::now();
+    let mut closing = None;
     while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
+        match first {
+            Msg::Job(j) => batch.push(j),
+            Msg::Close(reply) => closing = Some(reply),
+        }
+        while batch.len() < MAX_BATCH && closing.is_none() {
             match rx.try_recv() {
-                Ok(j) => batch.push(j),
+                Ok(Msg::Job(j)) => batch.push(j),
+                Ok(Msg::Close(reply)) => closing = Some(reply),
                 Err(_) => break,
             }
+        }
+        if batch.is_empty() {
+            if let Some(reply) = closing {
+                close(&conn, wal.as_ref(), reply);
+                return;
+            }
+            continue;
         }
         let committed = match conn.execute_batch("BEGIN IMMEDIATE") {
             Err(e) => Err(e.to_string()),
@@ -222,7 +229,26 @@ pub(crate) fn writer_loop(
         for job in batch.drain(..) {
             job.finish(committed.clone());
         }
+        if let Some(reply) = closing {
+            close(&conn, wal.as_ref(), reply);
+            return;
+        }
+        if let Some((keeper, wal_stats)) = wal.as_mut() {
+            keeper.after_commit(&conn, wal_stats);
+        }
     }
+}
+
+/// The end of a clean shutdown: every acknowledged write is committed; the WAL is emptied
+/// (the writer waits for readers here, a stopping collector has time).
+fn close(conn: &Connection, wal: Option<&(WalKeeper, Arc<WalStats>)>, reply: oneshot::Sender<()>) {
+    if let Some((keeper, stats)) = wal {
+        let mut tries = 0;
+        while !keeper.checkpoint(conn, "TRUNCATE", stats) && tries < 100 {
+            tries += 1;
+        }
+    }
+    let _ = reply.send(());
 }
 
 #[cfg(test)]
@@ -274,12 +300,12 @@ mod tests {
             job(Atomicity::Savepoint, |c| insert(c, 7)),
         ];
         for (j, answer) in jobs {
-            tx.try_send(j).map_err(|_| "queue").expect("send");
+            tx.try_send(Msg::Job(j)).map_err(|_| "queue").expect("send");
             answers.push(answer);
         }
         drop(tx);
         // all seven are pending: they form one batch
-        writer_loop(conn, rx, &WriterStats::default());
+        writer_loop(conn, rx, &WriterStats::default(), None);
         let got: Vec<bool> = answers
             .into_iter()
             .map(|mut a| a.try_recv().expect("answered").is_ok())

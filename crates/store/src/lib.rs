@@ -335,6 +335,20 @@ pub struct WriteStats {
     pub max_batch: u64,
 }
 
+/// The write-ahead log of a backend that has one of its own (SQLite's `-wal` file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalStatus {
+    /// The file's size now.
+    pub bytes: u64,
+    /// The largest size the writer saw since start.
+    pub peak_bytes: u64,
+    /// Frames not yet copied into the database at the last checkpoint.
+    pub frames_behind: u64,
+    /// Checkpoints that emptied the file, and those that readers kept from finishing.
+    pub truncations: u64,
+    pub truncations_busy: u64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres` (logs, metrics, tests).
@@ -446,6 +460,15 @@ pub trait Store: Send + Sync + 'static {
     async fn diagnostics_count(&self) -> StoreResult<i64>;
 
     fn write_stats(&self) -> WriteStats;
+
+    /// The write-ahead log's state where the backend keeps one in a file of its own.
+    fn wal_status(&self) -> Option<WalStatus> {
+        None
+    }
+
+    /// A clean stop once serving has ended: every acknowledged write is on disk and the
+    /// backend leaves its files compact (SQLite empties its WAL). Writes after it fail.
+    async fn close(&self) {}
 
     // ---- the admin API (crate::admin) ----
 
