@@ -61,7 +61,7 @@ fn help_explains_the_commands() {
     );
 }
 
-async fn totals(db: &str) -> (i64, i64, i64, i64) {
+async fn totals(db: &str) -> (i64, i128, i128, i64) {
     let store = SqliteStore::open(db).unwrap();
     let rows = store.report("demo", 0, i64::MAX / 2).await.unwrap();
     let mut t = (0, 0, 0, 0);

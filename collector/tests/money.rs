@@ -266,7 +266,7 @@ async fn declining_reverses_what_is_left_and_is_final() {
         let es = s.ledger_entries("t").await.expect(b);
         assert_eq!(es.iter().map(|e| e.amount_cents).sum::<i64>(), 0, "{b}");
         // the reversals wait with their accrual (within the hold): nothing pending is net > 0
-        let t = totals(&es, T0 + 10).expect("totals");
+        let t = totals(&es, T0 + 10);
         assert_eq!(
             (t.pending_cents, t.approved_cents, t.reversed_cents),
             (0, 0, 3_000),
@@ -305,7 +305,7 @@ async fn payouts_pay_what_is_due_once_and_carry_later_reversals() {
             "{b}: {nothing:?}"
         );
         let now = T0 + 45 * DAY;
-        let due_now = due(&s.ledger_entries("t").await.expect(b), now).expect("due");
+        let due_now = due(&s.ledger_entries("t").await.expect(b), now);
         let amounts: Vec<_> = due_now
             .iter()
             .map(|d| (d.affiliate.as_str(), d.amount_cents))
@@ -590,16 +590,16 @@ async fn property_random_money_sequences_on_sqlite() {
         }
         // the report equals the sum of the entries
         let rep = report_at(&s, now).await;
-        let t = totals(&es, now).expect("totals");
+        let t = totals(&es, now);
         assert_eq!(rep.totals.ledger, t, "seed {seed}");
-        let net: i64 = es.iter().map(|e| e.amount_cents).sum();
+        let net: i128 = es.iter().map(|e| i128::from(e.amount_cents)).sum();
         assert_eq!(
             t.pending_cents + t.approved_cents + t.paid_cents,
             net,
             "seed {seed}"
         );
         assert_eq!(rep.totals.counts.commission_cents, net, "seed {seed}");
-        assert_eq!(t.paid_cents, paid_total, "seed {seed}");
+        assert_eq!(t.paid_cents, i128::from(paid_total), "seed {seed}");
         // and once everything is payable, paying all pays exactly the positive balances
         let end = now + 100 * DAY;
         for aff in affs {

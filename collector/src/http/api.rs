@@ -17,7 +17,7 @@ use clicktrail_store::{
 
 use super::error::AppError;
 use super::extract::JsonBody;
-use super::tenant::{IngestTenant, KeyTenant, ReadTenant};
+use super::tenant::{AdminTenant, ApiKey, IngestTenant, ReadTenant};
 use super::types::{nonempty, Bounded, CidText, Email, PositiveCents, MAX_ID, MAX_URL};
 use crate::config::API_CURRENCIES;
 use crate::state::AppState;
@@ -39,7 +39,7 @@ pub struct LeadRequest {
 
 pub async fn lead(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): IngestTenant,
+    ApiKey { tenant, .. }: IngestTenant,
     JsonBody(req): JsonBody<LeadRequest>,
 ) -> R {
     if req.click_id.is_none() && req.customer_key.is_none() {
@@ -115,7 +115,7 @@ impl SaleRequest {
 
 pub async fn sale(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): IngestTenant,
+    ApiKey { tenant, .. }: IngestTenant,
     JsonBody(req): JsonBody<SaleRequest>,
 ) -> R {
     let details = req.details();
@@ -153,22 +153,20 @@ pub async fn sale(
     let out = st
         .store
         .sale(SaleIn {
-            tenant: tenant.id.clone(),
-            transaction_id,
-            amount_cents: amount.0,
-            currency,
-            target,
             allow_unresolved: false,
-            conversion_type: tenant.sale_conversion_type.clone(),
-            payout: tenant.sale_payout(),
             customer_key,
             is_recurring: req.is_recurring.unwrap_or(false),
             subscription_id: req.subscription_id.map(Bounded::into_string),
-            source: "api",
             details,
-            status: Status::Approved,
-            hold_days: tenant.hold_days,
-            now: st.now(),
+            ..SaleIn::for_tenant(
+                &tenant,
+                transaction_id,
+                amount.0,
+                currency,
+                target,
+                "api",
+                st.now(),
+            )
         })
         .await?;
     Ok(Json(json!({
@@ -202,7 +200,7 @@ fn midnight(day: chrono::NaiveDate) -> i64 {
 
 pub async fn report(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): ReadTenant,
+    ApiKey { tenant, .. }: ReadTenant,
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> R {
     let Query(q) = q.map_err(|e| AppError::invalid("query", e.body_text()))?;
@@ -246,14 +244,6 @@ pub async fn report(
 
 // ---------------------------------------------------------------- money
 
-/// Operators: payouts, conversion status (an admin key).
-pub struct AdminScope;
-impl super::tenant::Scope for AdminScope {
-    const SCOPE: clicktrail_domain::KeyScope = clicktrail_domain::KeyScope::Admin;
-}
-/// An admin key's tenant.
-pub type AdminTenant = KeyTenant<AdminScope>;
-
 /// `POST /api/v1/track/refund`
 #[derive(Debug, Deserialize)]
 pub struct RefundRequest {
@@ -270,7 +260,7 @@ pub struct RefundRequest {
 
 pub async fn refund(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): IngestTenant,
+    ApiKey { tenant, .. }: IngestTenant,
     JsonBody(req): JsonBody<RefundRequest>,
 ) -> R {
     let transaction_id = req
@@ -310,7 +300,7 @@ pub struct StatusRequest {
 
 pub async fn conversion_status(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     Path(id): Path<String>,
     JsonBody(req): JsonBody<StatusRequest>,
 ) -> R {
@@ -364,14 +354,13 @@ pub struct DueQuery {
 /// `GET /api/v1/payouts/due?through=YYYY-MM-DD`: approved, unpaid balances per affiliate.
 pub async fn payouts_due(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     q: Result<Query<DueQuery>, axum::extract::rejection::QueryRejection>,
 ) -> R {
     let Query(q) = q.map_err(|e| AppError::invalid("query", e.body_text()))?;
     let (day, through) = through_day(&st, q.through.as_deref())?;
     let entries = st.store.ledger_entries(&tenant.id).await?;
-    let due = clicktrail_domain::payout::due(&entries, through)
-        .map_err(|e| AppError::invalid("through", e.to_string()))?;
+    let due = clicktrail_domain::payout::due(&entries, through);
     let affiliates: Vec<Value> = due
         .iter()
         .map(|d| {
@@ -425,7 +414,7 @@ fn payout_json(p: &PayoutOut) -> Value {
 
 pub async fn pay(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     JsonBody(req): JsonBody<PayRequest>,
 ) -> R {
     let affiliate = req
@@ -471,7 +460,7 @@ fn csv_cell(s: &str) -> String {
 /// `GET /api/v1/payouts/{id}` (JSON) and `GET /api/v1/payouts/{id}.csv`.
 pub async fn payout(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     Path(file): Path<String>,
 ) -> R {
     let (id, csv) = match file.strip_suffix(".csv") {

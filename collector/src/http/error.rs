@@ -137,6 +137,14 @@ impl std::fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
+/// The error an `AppError` answered with, attached to its response for the rejected-request
+/// log (`http::rejections` reads it; defined here so that this leaf imports nothing of `http`).
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub code: String,
+    pub message: String,
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let AppError::Internal(detail) = &self {
@@ -145,7 +153,7 @@ impl IntoResponse for AppError {
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
         if self.status().is_client_error() {
             // for the rejected-request log of the browser routes (http::rejections)
-            resp.extensions_mut().insert(super::rejections::Rejection {
+            resp.extensions_mut().insert(Rejection {
                 code: self.code().to_string(),
                 message: self.message(),
             });

@@ -7,7 +7,7 @@
 //! error.rs      AppError: every error as {"error":{"code","message"[,"field"]}} + status
 //! extract.rs    JsonBody<T>: the one body extractor (any Content-Type, 413, 400, 422)
 //! types.rs      field types checked while deserializing (Bounded, CidText, Amount, ...)
-//! tenant.rs     tenant from Host / tenantId / the only one; from the API key (KeyTenant)
+//! tenant.rs     tenant from Host / tenantId / the only one; from the API key (ApiKey)
 //! first_party.rs  the Set-Cookie of a first-party click answer
 //! rejections.rs  rate-limited log lines for rejected tracker requests (403/404/422)
 //! tracking.rs   browser routes   /tracking/*
@@ -52,49 +52,68 @@ pub mod webhooks;
 
 pub use error::AppError;
 
-/// The admin API (`admin`).
+/// The admin API (`admin`), below `/api/v1`.
 fn admin_routes() -> Router<AppState> {
     use admin::{catalog as c, logs as l};
     Router::new()
-        .route("/api/v1/whoami", get(l::whoami))
+        .route("/whoami", get(l::whoami))
         .route(
-            "/api/v1/affiliates",
+            "/affiliates",
             get(c::list_affiliates).post(c::create_affiliate),
         )
-        .route("/api/v1/affiliates/{code}", patch(c::update_affiliate))
-        .route("/api/v1/affiliates/{code}/aliases", post(c::add_alias))
+        .route("/affiliates/{code}", patch(c::update_affiliate))
+        .route("/affiliates/{code}/aliases", post(c::add_alias))
         .route(
-            "/api/v1/affiliates/{code}/aliases/{alias}",
+            "/affiliates/{code}/aliases/{alias}",
             delete(c::remove_alias),
         )
         .route(
-            "/api/v1/conversion-types",
+            "/conversion-types",
             get(c::list_conversion_types).post(c::create_conversion_type),
         )
+        .route("/conversion-types/{code}", patch(c::update_conversion_type))
         .route(
-            "/api/v1/conversion-types/{code}",
-            patch(c::update_conversion_type),
-        )
-        .route(
-            "/api/v1/revenue-origins",
+            "/revenue-origins",
             get(c::list_revenue_origins).post(c::add_revenue_origin),
         )
+        .route("/revenue-origins/{id}", delete(c::remove_revenue_origin))
         .route(
-            "/api/v1/revenue-origins/{id}",
-            delete(c::remove_revenue_origin),
-        )
-        .route(
-            "/api/v1/allowed-origins",
+            "/allowed-origins",
             get(c::list_allowed_origins)
                 .post(c::add_allowed_origin)
                 .delete(c::remove_allowed_origin),
         )
-        .route("/api/v1/keys", get(c::list_keys).post(c::create_key))
-        .route("/api/v1/keys/{id}", delete(c::revoke_key))
-        .route("/api/v1/tenants", post(c::create_tenant))
-        .route("/api/v1/diagnostics", get(l::diagnostics))
-        .route("/api/v1/events", get(l::events))
-        .route("/api/v1/audit", get(l::audit))
+        .route("/keys", get(c::list_keys).post(c::create_key))
+        .route("/keys/{id}", delete(c::revoke_key))
+        .route("/tenants", post(c::create_tenant))
+        .route("/diagnostics", get(l::diagnostics))
+        .route("/events", get(l::events))
+        .route("/audit", get(l::audit))
+}
+
+/// The server API (`api`, the portal links, `admin`), below `/api/v1`; operators' money
+/// changes get an audit line (`admin::audit`).
+fn api_v1_routes(state: &AppState) -> Router<AppState> {
+    let audited = middleware::from_fn_with_state(state.clone(), admin::audit::audit_change);
+    Router::new()
+        .route("/track/lead", post(api::lead))
+        .route("/track/sale", post(api::sale))
+        .route("/report", get(api::report))
+        .route("/track/refund", post(api::refund))
+        .route(
+            "/conversions/{id}",
+            patch(api::conversion_status).layer(audited.clone()),
+        )
+        .route("/payouts/due", get(api::payouts_due))
+        .route("/payouts", post(api::pay).layer(audited.clone()))
+        .route("/payouts/{file}", get(api::payout))
+        .route(
+            "/affiliates/{code}/portal-link",
+            post(portal::create_link)
+                .delete(portal::revoke_link)
+                .layer(audited),
+        )
+        .merge(admin_routes())
 }
 
 /// The whole service: browser routes (CORS, rate limit), server and webhook routes (rate
@@ -126,26 +145,8 @@ pub fn app(state: AppState) -> Router {
                 .layer(rate_limit.clone()),
         );
 
-    // operators' money changes get an audit line (admin::audit)
-    let audited = middleware::from_fn_with_state(state.clone(), admin::audit::audit_change);
     let mut server = Router::new()
-        .route("/api/v1/track/lead", post(api::lead))
-        .route("/api/v1/track/sale", post(api::sale))
-        .route("/api/v1/report", get(api::report))
-        .route("/api/v1/track/refund", post(api::refund))
-        .route(
-            "/api/v1/conversions/{id}",
-            patch(api::conversion_status).layer(audited.clone()),
-        )
-        .route("/api/v1/payouts/due", get(api::payouts_due))
-        .route("/api/v1/payouts", post(api::pay).layer(audited.clone()))
-        .route("/api/v1/payouts/{file}", get(api::payout))
-        .route(
-            "/api/v1/affiliates/{code}/portal-link",
-            post(portal::create_link)
-                .delete(portal::revoke_link)
-                .layer(audited),
-        )
+        .nest("/api/v1", api_v1_routes(&state))
         .route("/portal/{file}", get(portal::portal))
         .route("/portal.js", get(portal::script))
         .route("/webhooks/stripe", post(webhooks::stripe::webhook))
@@ -156,8 +157,7 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/webhooks/recurly/{tenant}",
             post(webhooks::recurly::webhook),
-        )
-        .merge(admin_routes());
+        );
     if state.demo {
         server = server.route("/demo/checkout", post(demo::checkout));
     }

@@ -12,14 +12,16 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::json;
 
 use clicktrail_domain::catalog::key_hash;
+use clicktrail_domain::payout::LedgerTotals;
 use clicktrail_domain::report::{self, ReportRows, ReportScope};
+use clicktrail_store::{PortalConversion, PortalPayout};
 
-use super::api::AdminTenant;
 use super::error::AppError;
-use super::tenant::KeyTenant;
+use super::tenant::{AdminTenant, ApiKey};
 use crate::state::AppState;
 
 type R = Result<Response, AppError>;
@@ -72,7 +74,7 @@ fn known_affiliate(
 /// stops working (create and rotate are one act).
 pub async fn create_link(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     Path(code): Path<String>,
 ) -> R {
     known_affiliate(&tenant, &code)?;
@@ -93,7 +95,7 @@ pub async fn create_link(
 /// `DELETE /api/v1/affiliates/{code}/portal-link`: the link stops working (204; 404 if none).
 pub async fn revoke_link(
     State(st): State<AppState>,
-    KeyTenant(tenant, _): AdminTenant,
+    ApiKey { tenant, .. }: AdminTenant,
     Path(code): Path<String>,
 ) -> R {
     if st
@@ -210,11 +212,23 @@ fn only(rows: ReportRows, affiliate: &str) -> ReportRows {
     }
 }
 
-async fn data(
-    st: &AppState,
-    tenant_id: &str,
-    affiliate: &str,
-) -> Result<serde_json::Value, AppError> {
+/// The portal's JSON. Typed, not a `json!` value: money sums are i128, which a
+/// `serde_json::Value` cannot hold beyond 64 bits.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PortalData {
+    affiliate: String,
+    currency: String,
+    link_parameter: &'static str,
+    links: Vec<String>,
+    totals: report::Counts,
+    ledger: LedgerTotals,
+    days: Vec<report::Day>,
+    conversions: Vec<PortalConversion>,
+    payouts: Vec<PortalPayout>,
+}
+
+async fn data(st: &AppState, tenant_id: &str, affiliate: &str) -> Result<PortalData, AppError> {
     let catalog = st.catalog.get();
     let tenant = catalog.tenant(tenant_id).ok_or_else(|| {
         AppError::not_found("unknown_portal_link", "the program no longer exists")
@@ -264,15 +278,15 @@ async fn data(
         .filter(|o| o.as_str() != "*")
         .map(|o| format!("{}/?aff={affiliate}", o.trim_end_matches('/')))
         .collect();
-    Ok(json!({
-        "affiliate": affiliate,
-        "currency": tenant.currency,
-        "linkParameter": "aff",
-        "links": links,
-        "totals": totals,
-        "ledger": ledger,
-        "days": days,
-        "conversions": activity.conversions,
-        "payouts": activity.payouts,
-    }))
+    Ok(PortalData {
+        affiliate: affiliate.to_string(),
+        currency: tenant.currency.clone(),
+        link_parameter: "aff",
+        links,
+        totals,
+        ledger,
+        days,
+        conversions: activity.conversions,
+        payouts: activity.payouts,
+    })
 }

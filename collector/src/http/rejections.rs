@@ -14,12 +14,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// The error an `AppError` answered with, attached to its response for this log.
-#[derive(Debug, Clone)]
-pub struct Rejection {
-    pub code: String,
-    pub message: String,
-}
+use super::error::Rejection;
 
 /// At most one line per key per window.
 pub const WINDOW: Duration = Duration::from_secs(60);

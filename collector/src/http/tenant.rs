@@ -1,6 +1,6 @@
 //! Which tenant a request is for: from the Host subdomain (with a `base_domain`), the body's
-//! `tenantId`, or the only tenant (browser routes); from the API key (server routes). And
-//! whether a page's Origin may post for it.
+//! `tenantId`, or the only tenant (browser routes); from the API key (server routes, the
+//! [`ApiKey`] extractor). And whether a page's Origin may post for it.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -8,7 +8,10 @@ use std::sync::Arc;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use clicktrail_domain::catalog::{KeyScope, Tenant};
+use axum_extra::headers::authorization::{Authorization, Bearer};
+use axum_extra::headers::Header;
+use clicktrail_domain::catalog::{key_hash, KeyScope, Tenant};
+use clicktrail_store::admin::key_id;
 
 use super::error::AppError;
 use crate::state::AppState;
@@ -103,25 +106,28 @@ pub fn origin_allowed(st: &AppState, headers: &HeaderMap, origin: &str) -> bool 
     }
 }
 
-/// Tenant from `Authorization: Bearer <key>`, if the key has `scope` (an admin key has all).
-pub fn tenant_for_key(
+/// The token of `Authorization: Bearer <token>` (axum-extra's typed header parses it): a 401
+/// naming `what` when the header is missing or not a bearer token.
+pub fn bearer(headers: &HeaderMap, what: &str) -> Result<String, AppError> {
+    let header = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        AppError::Unauthorized(format!("missing `Authorization: Bearer <{what}>` header"))
+    })?;
+    let auth = Authorization::<Bearer>::decode(&mut std::iter::once(header)).map_err(|_| {
+        AppError::Unauthorized(format!(
+            "the Authorization header must be `Bearer <{what}>`"
+        ))
+    })?;
+    Ok(auth.token().trim().to_string())
+}
+
+/// The key `key` grants scope `scope` (an admin key has all): its tenant and grant. A 401 for
+/// an unknown key or one of another Host's tenant, a 403 for a key without the scope.
+fn grant_for(
     st: &AppState,
     headers: &HeaderMap,
+    key: &str,
     scope: KeyScope,
-) -> Result<Arc<Tenant>, AppError> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            AppError::Unauthorized("missing `Authorization: Bearer <api key>` header".into())
-        })?;
-    let key = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            AppError::Unauthorized("the Authorization header must be `Bearer <api key>`".into())
-        })?;
+) -> Result<(Arc<Tenant>, Vec<KeyScope>), AppError> {
     let catalog = st.catalog.get();
     let grant = catalog
         .key(key)
@@ -148,10 +154,10 @@ pub fn tenant_for_key(
             ));
         }
     }
-    Ok(t)
+    Ok((t, grant.scopes.clone()))
 }
 
-/// A key scope as a type, for [`KeyTenant`].
+/// A key scope as a type, for [`ApiKey`].
 pub trait Scope: Send + Sync + 'static {
     const SCOPE: KeyScope;
 }
@@ -168,17 +174,31 @@ impl Scope for ReadScope {
     const SCOPE: KeyScope = KeyScope::Read;
 }
 
-/// The tenant of the request's API key, which has scope `S` (or admin); a 401 for a missing or
-/// wrong key, a 403 for a key without the scope.
-/// Extracted from the head, so a bad key is refused before the body is read.
-pub struct KeyTenant<S: Scope>(pub Arc<Tenant>, pub PhantomData<S>);
+/// Operators: the catalog, payouts, conversion status, portal links.
+pub struct AdminScope;
+impl Scope for AdminScope {
+    const SCOPE: KeyScope = KeyScope::Admin;
+}
 
-/// An ingest key's tenant.
-pub type IngestTenant = KeyTenant<IngestScope>;
-/// A read key's tenant.
-pub type ReadTenant = KeyTenant<ReadScope>;
+/// The request's API key, which has scope `S` (or admin): its tenant, its scopes and its id
+/// (the audit log's "who"). A 401 for a missing or wrong key, a 403 for a key without the
+/// scope. The one API-key extractor; read from the head, so a bad key is refused before the
+/// body is read.
+pub struct ApiKey<S: Scope> {
+    pub tenant: Arc<Tenant>,
+    pub scopes: Vec<KeyScope>,
+    pub key_id: String,
+    scope: PhantomData<S>,
+}
 
-impl<St, S> FromRequestParts<St> for KeyTenant<S>
+/// An ingest key.
+pub type IngestTenant = ApiKey<IngestScope>;
+/// A read (or admin) key.
+pub type ReadTenant = ApiKey<ReadScope>;
+/// An admin key.
+pub type AdminTenant = ApiKey<AdminScope>;
+
+impl<St, S> FromRequestParts<St> for ApiKey<S>
 where
     S: Scope,
     AppState: FromRef<St>,
@@ -188,6 +208,56 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, AppError> {
         let st = AppState::from_ref(state);
-        tenant_for_key(&st, &parts.headers, S::SCOPE).map(|t| KeyTenant(t, PhantomData))
+        let key = bearer(&parts.headers, "api key")?;
+        let (tenant, scopes) = grant_for(&st, &parts.headers, &key, S::SCOPE)?;
+        Ok(ApiKey {
+            tenant,
+            scopes,
+            key_id: key_id(&key_hash(&key)),
+            scope: PhantomData,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_auth(v: Option<&'static str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(v) = v {
+            h.insert(header::AUTHORIZATION, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    fn message(r: Result<String, AppError>) -> String {
+        match r {
+            Err(AppError::Unauthorized(m)) => m,
+            other => panic!("expected a 401, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_once_here() {
+        for v in ["Bearer sk_1", "bearer sk_1", "BEARER  sk_1 "] {
+            assert_eq!(
+                bearer(&with_auth(Some(v)), "api key").unwrap(),
+                "sk_1",
+                "{v}"
+            );
+        }
+        assert_eq!(
+            message(bearer(&with_auth(None), "api key")),
+            "missing `Authorization: Bearer <api key>` header"
+        );
+        for v in ["Basic c2s6", "Bearer", "sk_1"] {
+            assert_eq!(
+                message(bearer(&with_auth(Some(v)), "operator token")),
+                "the Authorization header must be `Bearer <operator token>`",
+                "{v}"
+            );
+        }
     }
 }

@@ -186,12 +186,33 @@ impl<'de> Deserialize<'de> for Amount {
 const NUMBER_AMOUNT: &str =
     "must be a string such as \"100.50\", not a JSON number (numbers lose cents)";
 
-/// `amount: {"value": "100.50"}` (Trackdesk's shape); a missing or null value is 0.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(expecting = "an object such as {\"value\": \"100.50\"}")]
+/// `amount: {"value": "100.50"}` (Trackdesk's shape); a missing or null value is 0. Only a
+/// JSON object is one: a derived struct would also read an array (`"amount": []` as 0).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AmountObject {
-    #[serde(default)]
     pub value: Option<Amount>,
+}
+
+impl<'de> Deserialize<'de> for AmountObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(default)]
+            value: Option<Amount>,
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AmountObject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object such as {\"value\": \"100.50\"}")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<AmountObject, A::Error> {
+                let f = Fields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(AmountObject { value: f.value })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl AmountObject {
@@ -446,9 +467,15 @@ mod tests {
         assert_eq!(f, "amount.value");
         assert!(m.contains("not a JSON number"), "{m}");
         assert_eq!(field_of(r#"{"amount":{"value":""}}"#).0, "amount.value");
-        let (f, m) = field_of(r#"{"amount":"100"}"#);
-        assert_eq!(f, "amount");
-        assert!(m.contains("{\"value\": \"100.50\"}"), "{m}");
+        for j in [
+            r#"{"amount":"100"}"#,
+            r#"{"amount":[]}"#,
+            r#"{"amount":["100.50"]}"#,
+        ] {
+            let (f, m) = field_of(j);
+            assert_eq!(f, "amount", "{j}");
+            assert!(m.contains("{\"value\": \"100.50\"}"), "{j}: {m}");
+        }
     }
 
     #[test]

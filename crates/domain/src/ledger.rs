@@ -96,6 +96,38 @@ pub fn state(paid: bool, available_at: i64, now: i64) -> EntryState {
     }
 }
 
+/// What the ledger holds for one conversion: the sums a refund, a decline or a Stripe
+/// settlement starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Balance {
+    pub accrued_cents: i64,
+    /// The reversals, as a positive number.
+    pub reversed_cents: i64,
+    /// The latest accrual's `available_at` (a reversal is not payable before it).
+    pub accrual_available_at: Option<i64>,
+}
+
+/// Folds one conversion's entries, `(kind, amount, available_at)`; adjustments are an
+/// operator's and count in neither sum.
+pub fn balance<I: IntoIterator<Item = (EntryKind, i64, i64)>>(
+    entries: I,
+) -> Result<Balance, Overflow> {
+    let mut b = Balance::default();
+    for (kind, amount, at) in entries {
+        match kind {
+            EntryKind::Accrual => {
+                b.accrued_cents = b.accrued_cents.checked_add(amount).ok_or(Overflow)?;
+                b.accrual_available_at = Some(b.accrual_available_at.map_or(at, |a| a.max(at)));
+            }
+            EntryKind::Reversal => {
+                b.reversed_cents = b.reversed_cents.checked_sub(amount).ok_or(Overflow)?;
+            }
+            EntryKind::Adjustment => {}
+        }
+    }
+    Ok(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +145,26 @@ mod tests {
         let now = accrual("t", "alice", 1, 300, "USD", 1000, 0).unwrap();
         assert_eq!(state(false, now.available_at, 1000), EntryState::Approved);
         assert!(accrual("t", "a", 1, 1, "USD", i64::MAX, 1).is_err());
+    }
+
+    #[test]
+    fn balance_folds_accruals_and_reversals() {
+        let b = balance([
+            (EntryKind::Accrual, 3000, 50),
+            (EntryKind::Reversal, -1000, 70),
+            (EntryKind::Adjustment, 99, 80),
+            (EntryKind::Accrual, 500, 40),
+        ])
+        .unwrap();
+        assert_eq!(
+            b,
+            Balance {
+                accrued_cents: 3500,
+                reversed_cents: 1000,
+                accrual_available_at: Some(50),
+            }
+        );
+        assert_eq!(balance([]).unwrap(), Balance::default());
+        assert_eq!(balance([(EntryKind::Reversal, i64::MIN, 0)]), Err(Overflow));
     }
 }

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::ledger::{state, EntryKind, EntryState};
-use crate::money::Overflow;
 
 /// One ledger entry as payouts and summaries see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,67 +38,79 @@ pub struct Due {
 }
 
 /// What is due through `through` (unix seconds, inclusive), per affiliate and currency.
-pub fn due(entries: &[EntryView], through: i64) -> Result<Vec<Due>, Overflow> {
-    let mut groups: BTreeMap<(String, String), Due> = BTreeMap::new();
+///
+/// A payout is recorded in i64 cents: when a group's entries would sum beyond that (about 92
+/// quadrillion cents), the oldest entries that fit are due now and the rest wait for the next
+/// payout, unpaid and still approved, so nothing is lost and nothing is paid twice.
+pub fn due(entries: &[EntryView], through: i64) -> Vec<Due> {
+    let mut groups: BTreeMap<(String, String), (Due, bool)> = BTreeMap::new();
     for e in entries
         .iter()
         .filter(|e| !e.paid && !e.held && e.available_at <= through)
     {
-        let d = groups
+        let (d, full) = groups
             .entry((e.affiliate.clone(), e.currency.clone()))
-            .or_insert_with(|| Due {
-                affiliate: e.affiliate.clone(),
-                currency: e.currency.clone(),
-                amount_cents: 0,
-                entries: Vec::new(),
+            .or_insert_with(|| {
+                let d = Due {
+                    affiliate: e.affiliate.clone(),
+                    currency: e.currency.clone(),
+                    amount_cents: 0,
+                    entries: Vec::new(),
+                };
+                (d, false)
             });
-        d.amount_cents = d.amount_cents.checked_add(e.amount_cents).ok_or(Overflow)?;
-        d.entries.push(e.id);
+        if *full {
+            continue;
+        }
+        match d.amount_cents.checked_add(e.amount_cents) {
+            Some(sum) => {
+                d.amount_cents = sum;
+                d.entries.push(e.id);
+            }
+            None => *full = true,
+        }
     }
-    Ok(groups
+    groups
         .into_values()
+        .map(|(d, _)| d)
         .filter(|d| d.amount_cents > 0)
-        .collect())
+        .collect()
 }
 
-/// The ledger's states summed (`ledger` object of the report).
+/// The ledger's states summed (`ledger` object of the report), in i128: sums of i64 entries
+/// that cannot overflow, so a report always answers with exact figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerTotals {
     /// Accruals still within the hold (or held by a dispute), net of their reversals.
-    pub pending_cents: i64,
+    pub pending_cents: i128,
     /// Payable and not paid.
-    pub approved_cents: i64,
-    pub paid_cents: i64,
+    pub approved_cents: i128,
+    pub paid_cents: i128,
     /// All reversals (as a positive number).
-    pub reversed_cents: i64,
+    pub reversed_cents: i128,
 }
 
-pub fn totals(entries: &[EntryView], now: i64) -> Result<LedgerTotals, Overflow> {
+pub fn totals(entries: &[EntryView], now: i64) -> LedgerTotals {
     let mut t = LedgerTotals::default();
-    let add = |a: &mut i64, b: i64| -> Result<(), Overflow> {
-        *a = a.checked_add(b).ok_or(Overflow)?;
-        Ok(())
-    };
     for e in entries {
+        let cents = i128::from(e.amount_cents);
         if e.kind == EntryKind::Reversal {
-            add(
-                &mut t.reversed_cents,
-                e.amount_cents.checked_neg().ok_or(Overflow)?,
-            )?;
+            t.reversed_cents -= cents;
         }
         let s = if e.held && !e.paid {
             EntryState::Pending
         } else {
             state(e.paid, e.available_at, now)
         };
+        // i128 sums of i64 amounts: 2^64 entries before an overflow
         match s {
-            EntryState::Pending => add(&mut t.pending_cents, e.amount_cents)?,
-            EntryState::Approved => add(&mut t.approved_cents, e.amount_cents)?,
-            EntryState::Paid => add(&mut t.paid_cents, e.amount_cents)?,
+            EntryState::Pending => t.pending_cents += cents,
+            EntryState::Approved => t.approved_cents += cents,
+            EntryState::Paid => t.paid_cents += cents,
         }
     }
-    Ok(t)
+    t
 }
 
 #[cfg(test)]
@@ -128,7 +139,7 @@ mod tests {
             entry(2, "alice", EntryKind::Accrual, 500, 99), // still pending at 50
             entry(3, "bob", EntryKind::Accrual, 100, 10),
         ];
-        let d = due(&es, 50).unwrap();
+        let d = due(&es, 50);
         assert_eq!(d.len(), 2);
         assert_eq!(
             (d[0].affiliate.as_str(), d[0].amount_cents),
@@ -138,15 +149,15 @@ mod tests {
         // pay alice; then a refund reverses 1000 of the paid accrual
         es[0].paid = true;
         es.push(entry(4, "alice", EntryKind::Reversal, -1000, 60));
-        let d = due(&es, 200).unwrap();
+        let d = due(&es, 200);
         // 500 accrued - 1000 reversed: negative, carried (not due)
         assert!(d.iter().all(|x| x.affiliate != "alice"));
         es.push(entry(5, "alice", EntryKind::Accrual, 2000, 150));
-        let d = due(&es, 200).unwrap();
+        let d = due(&es, 200);
         let alice = d.iter().find(|x| x.affiliate == "alice").unwrap();
         assert_eq!(alice.amount_cents, 1500);
         assert_eq!(alice.entries, vec![2, 4, 5]);
-        let t = totals(&es, 200).unwrap();
+        let t = totals(&es, 200);
         assert_eq!(t.paid_cents, 3000);
         assert_eq!(t.reversed_cents, 1000);
         assert_eq!(t.approved_cents, 500 - 1000 + 2000 + 100);
@@ -156,8 +167,24 @@ mod tests {
     fn held_entries_are_not_due() {
         let mut e = entry(1, "a", EntryKind::Accrual, 100, 0);
         e.held = true;
-        assert!(due(&[e.clone()], 10).unwrap().is_empty());
-        assert_eq!(totals(&[e], 10).unwrap().pending_cents, 100);
+        assert!(due(&[e.clone()], 10).is_empty());
+        assert_eq!(totals(&[e], 10).pending_cents, 100);
+    }
+
+    #[test]
+    fn sums_beyond_i64_are_exact_and_payouts_fit() {
+        let big = i64::MAX / 2 + 1;
+        let es: Vec<EntryView> = (1..=3)
+            .map(|i| entry(i, "a", EntryKind::Accrual, big, 0))
+            .collect();
+        let t = totals(&es, 10);
+        assert_eq!(t.approved_cents, 3 * i128::from(big));
+        let d = due(&es, 10);
+        // two do not fit one payout: the first is due now, the others wait
+        assert_eq!((d[0].amount_cents, d[0].entries.clone()), (big, vec![1]));
+        let mut rest = es.clone();
+        rest[0].paid = true;
+        assert_eq!(due(&rest, 10)[0].entries, vec![2]);
     }
 
     proptest! {
@@ -173,19 +200,19 @@ mod tests {
                 let kind = if *amt < 0 { EntryKind::Reversal } else { EntryKind::Accrual };
                 entry(i as i64, affs[*a], kind, *amt, *at)
             }).collect();
-            let total: i64 = es.iter().map(|e| e.amount_cents).sum();
-            let t = totals(&es, through).unwrap();
+            let total: i128 = es.iter().map(|e| i128::from(e.amount_cents)).sum();
+            let t = totals(&es, through);
             prop_assert_eq!(t.pending_cents + t.approved_cents + t.paid_cents, total);
-            let first = due(&es, through).unwrap();
-            let paid: i64 = first.iter().map(|d| d.amount_cents).sum();
+            let first = due(&es, through);
+            let paid: i128 = first.iter().map(|d| i128::from(d.amount_cents)).sum();
             prop_assert!(first.iter().all(|d| d.amount_cents > 0));
             for d in &first {
                 for id in &d.entries {
                     es[*id as usize].paid = true;
                 }
             }
-            prop_assert!(due(&es, through).unwrap().is_empty());
-            let after = totals(&es, through).unwrap();
+            prop_assert!(due(&es, through).is_empty());
+            let after = totals(&es, through);
             prop_assert_eq!(after.paid_cents, paid);
             prop_assert_eq!(after.pending_cents + after.approved_cents + after.paid_cents, total);
         }

@@ -1,5 +1,7 @@
 //! The report (`GET /api/v1/report`): per affiliate and per day, from the store's grouped rows,
-//! with checked sums (an overflow is an error, never a wrapped or negative total).
+//! with checked sums (an overflow is an error, never a wrapped or negative total). Money sums
+//! are i128: no count of i64 amounts a store can hold overflows them, so the report always
+//! answers with exact figures.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +18,7 @@ pub struct ReportRows {
     pub leads: Vec<(String, String, i64)>,
     /// (affiliate or None, day, currency, count, revenue cents, net commission cents from the
     /// ledger)
-    pub conversions: Vec<(Option<String>, String, String, i64, i64, i64)>,
+    pub conversions: Vec<(Option<String>, String, String, i64, i128, i128)>,
     /// The ledger entries of the period's conversions (every status), for the `ledger` states.
     pub ledger: Vec<EntryView>,
     /// Test-mode (Stripe `livemode: false`) sales of the period, and whether the tenant
@@ -32,9 +34,9 @@ pub struct TestMode {
     /// Whether they are counted in the report (and payable).
     pub counted: bool,
     pub sales: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: i128,
     /// Their net commission (accruals less reversals), every currency.
-    pub commission_cents: i64,
+    pub commission_cents: i128,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -43,19 +45,17 @@ pub struct Counts {
     pub clicks: i64,
     pub leads: i64,
     pub conversions: i64,
-    pub revenue_cents: i64,
-    pub commission_cents: i64,
+    pub revenue_cents: i128,
+    pub commission_cents: i128,
 }
 
 impl Counts {
     fn add(&mut self, o: &Counts) -> Result<(), Overflow> {
-        let add = |a: i64, b: i64| a.checked_add(b).ok_or(Overflow);
-        self.clicks = add(self.clicks, o.clicks)?;
-        self.leads = add(self.leads, o.leads)?;
-        self.conversions = add(self.conversions, o.conversions)?;
-        self.revenue_cents = add(self.revenue_cents, o.revenue_cents)?;
-        self.commission_cents = add(self.commission_cents, o.commission_cents)?;
-        Ok(())
+        add(&mut self.clicks, o.clicks)?;
+        add(&mut self.leads, o.leads)?;
+        add(&mut self.conversions, o.conversions)?;
+        add(&mut self.revenue_cents, o.revenue_cents)?;
+        add(&mut self.commission_cents, o.commission_cents)
     }
 }
 
@@ -88,14 +88,14 @@ pub struct Totals {
 #[serde(rename_all = "camelCase")]
 pub struct Unattributed {
     pub conversions: i64,
-    pub revenue_cents: i64,
+    pub revenue_cents: i128,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrencyTotals {
-    pub revenue_cents: i64,
-    pub commission_cents: i64,
+    pub revenue_cents: i128,
+    pub commission_cents: i128,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -125,9 +125,26 @@ pub struct ReportScope<'a> {
     pub now: i64,
 }
 
-fn add(a: &mut i64, b: i64) -> Result<(), Overflow> {
-    *a = a.checked_add(b).ok_or(Overflow)?;
+/// Checked `+=` for counts (i64) and money sums (i128).
+fn add<T: CheckedAdd>(a: &mut T, b: T) -> Result<(), Overflow> {
+    *a = a.checked(b).ok_or(Overflow)?;
     Ok(())
+}
+
+trait CheckedAdd: Sized + Copy {
+    fn checked(self, b: Self) -> Option<Self>;
+}
+
+impl CheckedAdd for i64 {
+    fn checked(self, b: Self) -> Option<Self> {
+        self.checked_add(b)
+    }
+}
+
+impl CheckedAdd for i128 {
+    fn checked(self, b: Self) -> Option<Self> {
+        self.checked_add(b)
+    }
 }
 
 /// affiliate -> day -> counts
@@ -141,7 +158,7 @@ fn cell<'m>(per: &'m mut PerAffiliate, aff: &str, day: &str) -> &'m mut Counts {
 }
 
 fn add_ledger(a: &LedgerTotals, b: &LedgerTotals) -> Result<LedgerTotals, Overflow> {
-    let add = |x: i64, y: i64| x.checked_add(y).ok_or(Overflow);
+    let add = |x: i128, y: i128| x.checked_add(y).ok_or(Overflow);
     Ok(LedgerTotals {
         pending_cents: add(a.pending_cents, b.pending_cents)?,
         approved_cents: add(a.approved_cents, b.approved_cents)?,
@@ -204,7 +221,7 @@ pub fn build(scope: ReportScope<'_>, rows: &ReportRows) -> Result<Report, Overfl
     }
     let mut ledgers: BTreeMap<String, LedgerTotals> = BTreeMap::new();
     for (a, es) in &entries {
-        ledgers.insert(a.to_string(), totals(es, scope.now)?);
+        ledgers.insert(a.to_string(), totals(es, scope.now));
     }
     let mut sums = Totals::default();
     let mut affiliates = Vec::with_capacity(order.len());
@@ -350,12 +367,32 @@ mod tests {
     }
 
     #[test]
-    fn overflow_is_an_error_not_a_wrap() {
+    fn money_sums_beyond_i64_are_exact() {
         let affs = vec![];
+        let max = i128::from(i64::MAX);
         let rows = ReportRows {
             conversions: vec![
-                (Some("a".into()), "d1".into(), "USD".into(), 1, i64::MAX, 0),
-                (Some("b".into()), "d1".into(), "USD".into(), 1, 1, 0),
+                (Some("a".into()), "d1".into(), "USD".into(), 1, max, max),
+                (Some("b".into()), "d1".into(), "USD".into(), 1, max, 1),
+                (None, "d1".into(), "USD".into(), 2, 2 * max, 0),
+            ],
+            ..Default::default()
+        };
+        let r = build(scope(&affs), &rows).unwrap();
+        assert_eq!(r.totals.counts.revenue_cents, 2 * max);
+        assert_eq!(r.totals.counts.commission_cents, max + 1);
+        assert_eq!(r.unattributed.revenue_cents, 2 * max);
+        let v = serde_json::to_string(&r).unwrap();
+        assert!(v.contains("\"revenueCents\":18446744073709551614"), "{v}");
+    }
+
+    #[test]
+    fn count_overflow_is_an_error_not_a_wrap() {
+        let affs = vec![];
+        let rows = ReportRows {
+            clicks: vec![
+                ("a".into(), "d1".into(), i64::MAX),
+                ("b".into(), "d1".into(), 1),
             ],
             ..Default::default()
         };

@@ -138,12 +138,14 @@ where
 /// A sum PostgreSQL returns as `numeric` (selected `::text`), as an i64: a total that does not
 /// fit is [`Overflow`] (a 422), never a wrapped number.
 pub(crate) fn numeric_i64(s: Option<&str>) -> Result<i64, Overflow> {
+    i64::try_from(numeric_i128(s)?).map_err(|_| Overflow)
+}
+
+/// A `numeric` sum read as text (`None`, an empty sum, is 0).
+pub(crate) fn numeric_i128(s: Option<&str>) -> Result<i128, Overflow> {
     match s {
         None => Ok(0),
-        Some(s) => {
-            let v: i128 = s.trim().parse().map_err(|_| Overflow)?;
-            i64::try_from(v).map_err(|_| Overflow)
-        }
+        Some(s) => s.trim().parse().map_err(|_| Overflow),
     }
 }
 

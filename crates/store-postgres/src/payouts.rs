@@ -1,13 +1,14 @@
-//! Ledger reads and payouts on PostgreSQL. What is due comes from
-//! `clicktrail_domain::payout::due`. A payout and its lines are one transaction; payouts of one
+//! Ledger reads and payouts on PostgreSQL (the use case `clicktrail_app::payout` over these
+//! rows). A payout and its lines are one transaction; payouts of one
 //! affiliate are serialized by an advisory transaction lock, and `payout_lines.entry_id` is the
 //! primary key: two collectors paying at once can never pay one entry twice (should the
 //! key still fire, the payout is recomputed from what the other committed).
 
+use clicktrail_app::payout::PayRows;
 use clicktrail_domain::attribution::{parse_rfc3339, rfc3339};
 use clicktrail_domain::ledger::EntryKind;
-use clicktrail_domain::payout::{due, EntryView};
-use clicktrail_store::{pick_due, PayIn, PayoutLine, PayoutOut, StoreError};
+use clicktrail_domain::payout::{Due, EntryView};
+use clicktrail_store::{PayIn, PayoutLine, PayoutOut, StoreError};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -89,50 +90,75 @@ pub(crate) async fn period_entries(
 async fn pay_once(store: &PgStore, p: &PayIn) -> Result<PayoutOut, Fail> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
-    // one payout of this affiliate at a time, across collectors
-    exec(
-        &tx,
-        "SELECT pg_advisory_xact_lock(hashtext($1), hashtext('payout:' || $2))",
-        &[&p.tenant, &p.affiliate],
-    )
-    .await?;
-    let mine = collect(
-        &tx,
-        &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = $1 AND l.affiliate = $2 AND p.entry_id IS NULL AND {LIVE_WHERE}
-             ORDER BY l.id"
-        ),
-        &[&p.tenant, &p.affiliate],
-    )
-    .await?;
-    let d = pick_due(due(&mine, p.through)?, &p.affiliate, p.currency.as_deref())?;
-    let through = rfc3339(p.through);
-    let row = q_opt(
-        &tx,
-        "INSERT INTO payouts (tenant, affiliate, amount_cents, currency, through, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        &[
-            &p.tenant,
-            &p.affiliate,
-            &d.amount_cents,
-            &d.currency,
-            &through,
-            &p.now,
-        ],
-    )
-    .await?
-    .ok_or_else(|| StoreError::Internal("payout insert returned nothing".into()))?;
-    let payout_id: i64 = row.get(0);
-    exec(
-        &tx,
-        "INSERT INTO payout_lines (entry_id, payout_id) SELECT unnest($1::bigint[]), $2",
-        &[&d.entries, &payout_id],
-    )
-    .await?;
-    let out = read_payout(&tx, &p.tenant, payout_id).await?;
+    let out = clicktrail_app::payout::pay(&mut Rows(&tx), p).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// A payout's row operations in one transaction.
+struct Rows<'t, 'c>(&'t Tx<'c>);
+
+impl PayRows for Rows<'_, '_> {
+    type Error = Fail;
+
+    async fn lock_affiliate(&mut self, tenant: &str, affiliate: &str) -> Result<(), Fail> {
+        // one payout of this affiliate at a time, across collectors
+        exec(
+            self.0,
+            "SELECT pg_advisory_xact_lock(hashtext($1), hashtext('payout:' || $2))",
+            &[&tenant, &affiliate],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn unpaid_entries(
+        &mut self,
+        tenant: &str,
+        affiliate: &str,
+    ) -> Result<Vec<EntryView>, Fail> {
+        collect(
+            self.0,
+            &format!(
+                "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
+                 WHERE l.tenant = $1 AND l.affiliate = $2 AND p.entry_id IS NULL AND {LIVE_WHERE}
+                 ORDER BY l.id"
+            ),
+            &[&tenant, &affiliate],
+        )
+        .await
+    }
+
+    async fn insert_payout(&mut self, p: &PayIn, d: &Due) -> Result<i64, Fail> {
+        let through = rfc3339(p.through);
+        let row = q_opt(
+            self.0,
+            "INSERT INTO payouts (tenant, affiliate, amount_cents, currency, through, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[
+                &p.tenant,
+                &p.affiliate,
+                &d.amount_cents,
+                &d.currency,
+                &through,
+                &p.now,
+            ],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Internal("payout insert returned nothing".into()))?;
+        let payout_id: i64 = row.get(0);
+        exec(
+            self.0,
+            "INSERT INTO payout_lines (entry_id, payout_id) SELECT unnest($1::bigint[]), $2",
+            &[&d.entries, &payout_id],
+        )
+        .await?;
+        Ok(payout_id)
+    }
+
+    async fn read_payout(&mut self, tenant: &str, id: i64) -> Result<PayoutOut, Fail> {
+        read_payout(self.0, tenant, id).await
+    }
 }
 
 pub(crate) async fn pay(store: &PgStore, p: &PayIn) -> Result<PayoutOut, Fail> {

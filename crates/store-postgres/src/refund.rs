@@ -1,15 +1,17 @@
-//! Refunds and operator status changes on PostgreSQL. The sale's row is locked
-//! (`SELECT ... FOR UPDATE`) before anything is read, so two refunds of one sale (or a refund and
-//! a decline) from two collectors run one after the other: both cannot pass the "left" check,
-//! and the cumulative reversal is computed on what the other committed. The refund id is
-//! checked after the lock and is unique in the table: a retry racing its original is answered
-//! as before, another body is a 409.
+//! Refunds (the use case `clicktrail_app::refund` over this backend's rows) and operator
+//! status changes on PostgreSQL. The sale's row is locked (`SELECT ... FOR UPDATE`) before
+//! anything is read, so two refunds of one sale (or a refund and a decline) from two
+//! collectors run one after the other: both cannot pass the "left" check, and the cumulative
+//! reversal is computed on what the other committed. The refund id is checked after the lock
+//! and is unique in the table: a retry racing its original is answered as before, another
+//! body is a 409.
 
-use clicktrail_domain::conversion::{decline_reversal, status_change, Status, StatusChange};
-use clicktrail_domain::ledger::{reversal_available_at, EntryKind};
-use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
+use clicktrail_app::ledger::{LedgerRows, ReversalRow};
+use clicktrail_app::refund::{RefundRow, RefundRows, SaleRow};
+use clicktrail_app::status::{ConversionRow, StatusRows};
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::ledger::{balance, EntryKind};
 use clicktrail_store::{
-    conversion_declined, refund_error, replay_refund, unknown_conversion, unknown_transaction,
     ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoredRefund,
 };
 use tokio_postgres::error::SqlState;
@@ -17,168 +19,194 @@ use tokio_postgres::error::SqlState;
 use crate::ops::{q, q_opt, Tx};
 use crate::{Fail, PgStore};
 
-/// Accrued, reversed (positive), and the accruals' latest `available_at` of one conversion.
-pub(crate) async fn ledger_of(
-    tx: &Tx<'_>,
-    conversion_id: i64,
-) -> Result<(i64, i64, Option<i64>), Fail> {
+/// One conversion's ledger entries: (kind, amount, available_at).
+async fn ledger_rows(tx: &Tx<'_>, conversion_id: i64) -> Result<Vec<(EntryKind, i64, i64)>, Fail> {
     let rows = q(
         tx,
         "SELECT kind, amount_cents, available_at FROM ledger WHERE conversion_id = $1",
         &[&conversion_id],
     )
     .await?;
-    let (mut accrued, mut reversed, mut available) = (0i64, 0i64, None::<i64>);
-    let overflow = || Fail::from(clicktrail_domain::money::Overflow);
-    for r in rows {
-        let kind: String = r.get(0);
-        let amount: i64 = r.get(1);
-        let at: i64 = r.get(2);
-        match EntryKind::parse(&kind) {
-            Some(EntryKind::Accrual) => {
-                accrued = accrued.checked_add(amount).ok_or_else(overflow)?;
-                available = Some(available.map_or(at, |a| a.max(at)));
-            }
-            Some(EntryKind::Reversal) => {
-                reversed = reversed.checked_sub(amount).ok_or_else(overflow)?;
-            }
-            _ => {}
-        }
-    }
-    Ok((accrued, reversed, available))
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let kind = EntryKind::parse(r.get::<_, &str>(0))?;
+            Some((kind, r.get::<_, i64>(1), r.get::<_, i64>(2)))
+        })
+        .collect())
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn append_reversal(
+/// What the ledger holds for one conversion (domain `ledger::balance`): accrued, reversed
+/// (positive), and the accruals' latest `available_at`.
+pub(crate) async fn ledger_of(
     tx: &Tx<'_>,
-    tenant: &str,
-    affiliate: &str,
     conversion_id: i64,
-    cents: i64,
-    currency: &str,
-    available_at: i64,
-    reason: &str,
-    now: i64,
-) -> Result<i64, Fail> {
-    let neg = -cents;
+) -> Result<(i64, i64, Option<i64>), Fail> {
+    let b = balance(ledger_rows(tx, conversion_id).await?)?;
+    Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
+}
+
+/// Appends a reversal (`e.cents` positive, stored negative); its entry id.
+pub(crate) async fn append_reversal(tx: &Tx<'_>, e: &ReversalRow<'_>) -> Result<i64, Fail> {
+    let neg = -e.cents;
     let row = q_opt(
         tx,
         "INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, reason, created_at)
          VALUES ($1, $2, $3, 'reversal', $4, $5, $6, $7, $8) RETURNING id",
-        &[&tenant, &affiliate, &conversion_id, &neg, &currency, &available_at, &reason, &now],
+        &[&e.tenant, &e.affiliate, &e.conversion_id, &neg, &e.currency, &e.available_at, &e.reason, &e.now],
     )
     .await?
     .ok_or_else(|| StoreError::Internal("ledger insert returned nothing".into()))?;
     Ok(row.get(0))
 }
 
-async fn prior_refund(tx: &Tx<'_>, r: &RefundIn) -> Result<Option<StoredRefund>, Fail> {
-    Ok(q_opt(
-        tx,
-        "SELECT transaction_id, requested_cents, reason, amount_cents, commission_reversed_cents
-         FROM refunds WHERE tenant = $1 AND refund_id = $2",
-        &[&r.tenant, &r.refund_id],
-    )
-    .await?
-    .map(|row| StoredRefund {
-        transaction_id: row.get(0),
-        requested_cents: row.get(1),
-        reason: row.get(2),
-        out: RefundOut {
-            refund_id: r.refund_id.clone(),
-            transaction_id: row.get(0),
-            amount_cents: row.get(3),
-            commission_reversed_cents: row.get(4),
-        },
-    }))
+/// A refund inside an open transaction: the use case `clicktrail_app::refund` over this
+/// transaction's rows.
+async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
+    clicktrail_app::refund::refund(&mut Rows(tx), r).await
 }
 
-async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
-    let sale = q_opt(
-        tx,
-        "SELECT id, affiliate, amount_cents, currency FROM conversions
-         WHERE tenant = $1 AND transaction_id = $2 FOR UPDATE",
-        &[&r.tenant, &r.transaction_id],
-    )
-    .await?;
-    // after the lock: a concurrent refund of this sale has committed (or rolled back)
-    if let Some(p) = prior_refund(tx, r).await? {
-        return Ok(replay_refund(p, r)?);
+/// The refund's row operations in one transaction. The sale's row is locked
+/// (`SELECT ... FOR UPDATE`), so refunds of one sale from two collectors run one after the
+/// other; the refund id is unique in the table, which decides a race between two sales.
+struct Rows<'t, 'c>(&'t Tx<'c>);
+
+impl LedgerRows for Rows<'_, '_> {
+    type Error = Fail;
+
+    async fn ledger(&mut self, conversion_id: i64) -> Result<Vec<(EntryKind, i64, i64)>, Fail> {
+        ledger_rows(self.0, conversion_id).await
     }
-    let Some(sale) = sale else {
-        return Err(unknown_transaction(&r.transaction_id).into());
-    };
-    let sale_id: i64 = sale.get(0);
-    let affiliate: Option<String> = sale.get(1);
-    let amount: i64 = sale.get(2);
-    let currency: String = sale.get(3);
-    let refunded = q_opt(
-        tx,
-        "SELECT coalesce(sum(amount_cents), 0)::text FROM refunds WHERE conversion_id = $1",
-        &[&sale_id],
-    )
-    .await?
-    .map(|row| row.get::<_, Option<String>>(0));
-    let refunded = crate::numeric_i64(refunded.flatten().as_deref())?;
-    let (accrued, reversed, accrual_at) = ledger_of(tx, sale_id).await?;
-    let state = SaleState {
-        amount_cents: amount,
-        accrued_cents: accrued,
-        refunded_cents: refunded,
-        reversed_cents: reversed,
-    };
-    let cents = refund_amount(&state, r.amount_cents).map_err(refund_error)?;
-    let mut rev = reversal(&state, cents).map_err(refund_error)?;
-    let mut entry: Option<i64> = None;
-    match &affiliate {
-        Some(aff) if rev > 0 => {
-            let at = reversal_available_at(r.now, accrual_at);
-            let reason = format!("refund {}", r.refund_id);
-            entry = Some(
-                append_reversal(
-                    tx, &r.tenant, aff, sale_id, rev, &currency, at, &reason, r.now,
+
+    async fn append_reversal(&mut self, e: &ReversalRow<'_>) -> Result<i64, Fail> {
+        append_reversal(self.0, e).await
+    }
+}
+
+impl StatusRows for Rows<'_, '_> {
+    async fn lock_conversion(
+        &mut self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<ConversionRow>, Fail> {
+        // a sale's numeric `sale_id`, or a conversion's public id
+        let row = match id.parse::<i64>() {
+            Ok(n) => {
+                q_opt(
+                    self.0,
+                    "SELECT id, public_id, affiliate, currency, status FROM conversions
+                     WHERE tenant = $1 AND id = $2 FOR UPDATE",
+                    &[&tenant, &n],
                 )
-                .await?,
-            );
-        }
-        _ => rev = 0,
+                .await?
+            }
+            Err(_) => {
+                q_opt(
+                    self.0,
+                    "SELECT id, public_id, affiliate, currency, status FROM conversions
+                     WHERE tenant = $1 AND public_id = $2 FOR UPDATE",
+                    &[&tenant, &id],
+                )
+                .await?
+            }
+        };
+        Ok(row.map(|r| ConversionRow {
+            id: r.get(0),
+            public_id: r.get(1),
+            affiliate: r.get(2),
+            currency: r.get(3),
+            status: r.get(4),
+        }))
     }
-    // the same refund id for another sale, committed meanwhile: the unique index decides
-    let inserted = q_opt(
-        tx,
-        "INSERT INTO refunds (tenant, refund_id, conversion_id, transaction_id, requested_cents, amount_cents,
-            reason, commission_reversed_cents, ledger_entry_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (tenant, refund_id) DO NOTHING RETURNING 1",
-        &[
-            &r.tenant,
-            &r.refund_id,
-            &sale_id,
-            &r.transaction_id,
-            &r.amount_cents,
-            &cents,
-            &r.reason,
-            &rev,
-            &entry,
-            &r.now,
-        ],
-    )
-    .await?;
-    if inserted.is_none() {
-        return Err(Fail::Store(StoreError::Conflict(
-            "refund_id_reused",
-            format!(
-                "refund_id `{}` was already used for another refund",
-                r.refund_id
-            ),
-        )));
+
+    async fn set_status(&mut self, conversion_id: i64, to: Status) -> Result<(), Fail> {
+        crate::ops::exec(
+            self.0,
+            "UPDATE conversions SET status = $2 WHERE id = $1",
+            &[&conversion_id, &to.as_str()],
+        )
+        .await?;
+        Ok(())
     }
-    Ok(RefundOut {
-        refund_id: r.refund_id.clone(),
-        transaction_id: r.transaction_id.clone(),
-        amount_cents: cents,
-        commission_reversed_cents: rev,
-    })
+}
+
+impl RefundRows for Rows<'_, '_> {
+    async fn lock_sale(
+        &mut self,
+        tenant: &str,
+        transaction_id: &str,
+    ) -> Result<Option<SaleRow>, Fail> {
+        Ok(q_opt(
+            self.0,
+            "SELECT id, affiliate, amount_cents, currency FROM conversions
+             WHERE tenant = $1 AND transaction_id = $2 FOR UPDATE",
+            &[&tenant, &transaction_id],
+        )
+        .await?
+        .map(|row| SaleRow {
+            id: row.get(0),
+            affiliate: row.get(1),
+            amount_cents: row.get(2),
+            currency: row.get(3),
+        }))
+    }
+
+    async fn prior_refund(&mut self, r: &RefundIn) -> Result<Option<StoredRefund>, Fail> {
+        Ok(q_opt(
+            self.0,
+            "SELECT transaction_id, requested_cents, reason, amount_cents, commission_reversed_cents
+             FROM refunds WHERE tenant = $1 AND refund_id = $2",
+            &[&r.tenant, &r.refund_id],
+        )
+        .await?
+        .map(|row| StoredRefund {
+            transaction_id: row.get(0),
+            requested_cents: row.get(1),
+            reason: row.get(2),
+            out: RefundOut {
+                refund_id: r.refund_id.clone(),
+                transaction_id: row.get(0),
+                amount_cents: row.get(3),
+                commission_reversed_cents: row.get(4),
+            },
+        }))
+    }
+
+    async fn refunded_cents(&mut self, sale_id: i64) -> Result<i64, Fail> {
+        let refunded = q_opt(
+            self.0,
+            "SELECT coalesce(sum(amount_cents), 0)::text FROM refunds WHERE conversion_id = $1",
+            &[&sale_id],
+        )
+        .await?
+        .and_then(|row| row.get::<_, Option<String>>(0));
+        Ok(crate::numeric_i64(refunded.as_deref())?)
+    }
+
+    async fn insert_refund(&mut self, row: &RefundRow<'_>) -> Result<bool, Fail> {
+        let r = row.refund;
+        Ok(q_opt(
+            self.0,
+            "INSERT INTO refunds (tenant, refund_id, conversion_id, transaction_id, requested_cents, amount_cents,
+                reason, commission_reversed_cents, ledger_entry_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (tenant, refund_id) DO NOTHING RETURNING 1",
+            &[
+                &r.tenant,
+                &r.refund_id,
+                &row.sale_id,
+                &r.transaction_id,
+                &r.amount_cents,
+                &row.amount_cents,
+                &r.reason,
+                &row.commission_reversed_cents,
+                &row.ledger_entry_id,
+                &r.now,
+            ],
+        )
+        .await?
+        .is_some())
+    }
 }
 
 pub(crate) async fn refund(store: &PgStore, r: &RefundIn) -> Result<RefundOut, Fail> {
@@ -203,7 +231,8 @@ pub(crate) async fn set_status(
     Ok(out)
 }
 
-/// A status change inside an open transaction (the row is locked first).
+/// A status change inside an open transaction: the use case `clicktrail_app::status` over
+/// this transaction's rows (the conversion's row is locked first).
 pub(crate) async fn set_status_body(
     tx: &Tx<'_>,
     tenant: &str,
@@ -211,70 +240,7 @@ pub(crate) async fn set_status_body(
     to: Status,
     now: i64,
 ) -> Result<StatusOut, Fail> {
-    let row = match id.parse::<i64>() {
-        Ok(n) => {
-            q_opt(
-                tx,
-                "SELECT id, public_id, affiliate, currency, status FROM conversions
-                 WHERE tenant = $1 AND id = $2 FOR UPDATE",
-                &[&tenant, &n],
-            )
-            .await?
-        }
-        Err(_) => {
-            q_opt(
-                tx,
-                "SELECT id, public_id, affiliate, currency, status FROM conversions
-                 WHERE tenant = $1 AND public_id = $2 FOR UPDATE",
-                &[&tenant, &id],
-            )
-            .await?
-        }
-    };
-    let Some(row) = row else {
-        return Err(unknown_conversion(id).into());
-    };
-    let row_id: i64 = row.get(0);
-    let public_id: String = row.get(1);
-    let affiliate: Option<String> = row.get(2);
-    let currency: String = row.get(3);
-    let status: String = row.get(4);
-    let from = Status::parse(&status)
-        .ok_or_else(|| StoreError::Internal(format!("stored status `{status}`")))?;
-    let mut reversed_now = 0;
-    match status_change(from, to) {
-        StatusChange::Unchanged => {}
-        StatusChange::Refused => return Err(conversion_declined(id).into()),
-        StatusChange::Set => {
-            crate::ops::exec(
-                tx,
-                "UPDATE conversions SET status = $2 WHERE id = $1",
-                &[&row_id, &to.as_str()],
-            )
-            .await?;
-        }
-        StatusChange::Decline => {
-            let (accrued, reversed, accrual_at) = ledger_of(tx, row_id).await?;
-            let rev = decline_reversal(accrued, reversed)?;
-            if let (Some(aff), true) = (&affiliate, rev > 0) {
-                let at = reversal_available_at(now, accrual_at);
-                append_reversal(tx, tenant, aff, row_id, rev, &currency, at, "declined", now)
-                    .await?;
-                reversed_now = rev;
-            }
-            crate::ops::exec(
-                tx,
-                "UPDATE conversions SET status = $2 WHERE id = $1",
-                &[&row_id, &to.as_str()],
-            )
-            .await?;
-        }
-    }
-    Ok(StatusOut {
-        conversion_id: public_id,
-        status: to.as_str().to_string(),
-        commission_reversed_cents: reversed_now,
-    })
+    clicktrail_app::status::set_status(&mut Rows(tx), tenant, id, to, now).await
 }
 
 /// A unique violation (a concurrent payout took an entry first): recompute.

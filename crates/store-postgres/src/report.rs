@@ -1,12 +1,12 @@
 //! The report's grouped rows, in one read-only snapshot. Commissions are the net sum of each
-//! conversion's ledger entries. PostgreSQL sums bigints as `numeric`: they are read as text and
-//! converted with a check (a total beyond i64 is a 422, never a wrapped number).
+//! conversion's ledger entries. PostgreSQL sums bigints as `numeric` (exact): they are read as
+//! text into i128.
 
 use clicktrail_domain::report::{ReportRows, TestMode};
 use tokio_postgres::IsolationLevel;
 
 use crate::ops::q;
-use crate::{numeric_i64, Fail, PgStore};
+use crate::{numeric_i128, Fail, PgStore};
 
 const DAY: &str = "to_char(to_timestamp(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 
@@ -74,8 +74,8 @@ pub(crate) async fn rows(
         out.test_mode = TestMode {
             counted: r.get(0),
             sales: r.get(1),
-            revenue_cents: numeric_i64(r.get(2))?,
-            commission_cents: numeric_i64(r.get(3))?,
+            revenue_cents: numeric_i128(r.get(2))?,
+            commission_cents: numeric_i128(r.get(3))?,
         };
     }
     for r in &conversions {
@@ -84,8 +84,8 @@ pub(crate) async fn rows(
             r.get(1),
             r.get(2),
             r.get(3),
-            numeric_i64(r.get(4))?,
-            numeric_i64(r.get(5))?,
+            numeric_i128(r.get(4))?,
+            numeric_i128(r.get(5))?,
         ));
     }
     Ok(out)

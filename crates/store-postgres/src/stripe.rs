@@ -6,6 +6,7 @@
 //! take the same advisory locks (one per Stripe id the event names, in order), and the sale
 //! row is locked before it is settled.
 
+use clicktrail_app::ledger::ReversalRow;
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::ledger::reversal_available_at;
 use clicktrail_domain::stripe::{merge, settle, Books, Fact, FactKind, FactState};
@@ -440,14 +441,16 @@ async fn settle_sale(tx: &Tx<'_>, e: &StripeEventIn, id: i64) -> Result<StripeMo
             entry = Some(
                 append_reversal(
                     tx,
-                    &e.tenant,
-                    aff,
-                    id,
-                    s.reversal_delta_cents,
-                    &currency,
-                    at,
-                    &reason,
-                    e.now,
+                    &ReversalRow {
+                        tenant: &e.tenant,
+                        affiliate: aff,
+                        conversion_id: id,
+                        cents: s.reversal_delta_cents,
+                        currency: &currency,
+                        available_at: at,
+                        reason: &reason,
+                        now: e.now,
+                    },
                 )
                 .await?,
             );

@@ -404,9 +404,13 @@ pub(crate) fn diagnostic(conn: &Connection, d: &DiagnosticIn) -> StoreResult<()>
                 d.user_agent,
                 d.now
             ])?;
-            let id = conn.last_insert_rowid();
-            conn.prepare_cached("DELETE FROM diagnostics WHERE tenant IS ?1 AND id <= ?2")?
-                .execute(params![d.tenant, id - DIAGNOSTICS_CAP])?;
+            // keep the tenant's newest DIAGNOSTICS_CAP rows (ids are shared by all tenants)
+            conn.prepare_cached(
+                "DELETE FROM diagnostics WHERE tenant IS ?1 AND id <= (
+                    SELECT id FROM diagnostics WHERE tenant IS ?1
+                    ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            )?
+            .execute(params![d.tenant, DIAGNOSTICS_CAP])?;
             Ok(())
         },
     )

@@ -1,11 +1,13 @@
-//! Ledger reads and payouts. What is due comes from `clicktrail_domain::payout::due`;
-//! a payout and its lines are written in one job of the single writer, and
+//! Ledger reads and payouts (the use case `clicktrail_app::payout` over these rows); a payout
+//! and its lines are written in one job of the single writer, and
 //! `payout_lines.entry_id` is the primary key, so an entry is never paid twice.
 
+use clicktrail_app::payout::PayRows;
+use clicktrail_app::run_ready;
 use clicktrail_domain::attribution::{parse_rfc3339, rfc3339};
 use clicktrail_domain::ledger::EntryKind;
-use clicktrail_domain::payout::{due, EntryView};
-use clicktrail_store::{pick_due, PayIn, PayoutLine, PayoutOut, StoreError, StoreResult};
+use clicktrail_domain::payout::{Due, EntryView};
+use clicktrail_store::{PayIn, PayoutLine, PayoutOut, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
@@ -80,36 +82,63 @@ pub(crate) fn period_entries(
     )
 }
 
+/// A payout: the use case `clicktrail_app::payout` over this connection's rows, on the writer
+/// thread (which serializes payouts).
 pub(crate) fn pay(conn: &Connection, p: &PayIn) -> StoreResult<PayoutOut> {
-    let mine = collect(
-        conn,
-        &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = ?1 AND l.affiliate = ?2 AND p.entry_id IS NULL AND {LIVE_WHERE}
-             ORDER BY l.id"
-        ),
-        params![p.tenant, p.affiliate],
-    )?;
-    let d = pick_due(due(&mine, p.through)?, &p.affiliate, p.currency.as_deref())?;
-    conn.prepare_cached(
-        "INSERT INTO payouts (tenant, affiliate, amount_cents, currency, through, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        p.tenant,
-        p.affiliate,
-        d.amount_cents,
-        d.currency,
-        rfc3339(p.through),
-        p.now
-    ])?;
-    let payout_id = conn.last_insert_rowid();
-    let mut st =
-        conn.prepare_cached("INSERT INTO payout_lines (entry_id, payout_id) VALUES (?1, ?2)")?;
-    for id in &d.entries {
-        st.execute(params![id, payout_id])?;
+    run_ready(clicktrail_app::payout::pay(&mut Rows(conn), p))
+}
+
+struct Rows<'c>(&'c Connection);
+
+impl PayRows for Rows<'_> {
+    type Error = StoreError;
+
+    async fn lock_affiliate(&mut self, _tenant: &str, _affiliate: &str) -> StoreResult<()> {
+        Ok(())
     }
-    payout(conn, &p.tenant, payout_id)
+
+    async fn unpaid_entries(
+        &mut self,
+        tenant: &str,
+        affiliate: &str,
+    ) -> StoreResult<Vec<EntryView>> {
+        collect(
+            self.0,
+            &format!(
+                "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
+                 WHERE l.tenant = ?1 AND l.affiliate = ?2 AND p.entry_id IS NULL AND {LIVE_WHERE}
+                 ORDER BY l.id"
+            ),
+            params![tenant, affiliate],
+        )
+    }
+
+    async fn insert_payout(&mut self, p: &PayIn, d: &Due) -> StoreResult<i64> {
+        let conn = self.0;
+        conn.prepare_cached(
+            "INSERT INTO payouts (tenant, affiliate, amount_cents, currency, through, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            p.tenant,
+            p.affiliate,
+            d.amount_cents,
+            d.currency,
+            rfc3339(p.through),
+            p.now
+        ])?;
+        let payout_id = conn.last_insert_rowid();
+        let mut st =
+            conn.prepare_cached("INSERT INTO payout_lines (entry_id, payout_id) VALUES (?1, ?2)")?;
+        for id in &d.entries {
+            st.execute(params![id, payout_id])?;
+        }
+        Ok(payout_id)
+    }
+
+    async fn read_payout(&mut self, tenant: &str, id: i64) -> StoreResult<PayoutOut> {
+        payout(self.0, tenant, id)
+    }
 }
 
 pub(crate) fn payout(conn: &Connection, tenant: &str, id: i64) -> StoreResult<PayoutOut> {

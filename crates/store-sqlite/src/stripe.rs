@@ -3,6 +3,7 @@
 //! async payment result, a free-trial link, or a money fact (refund, charge refunded total,
 //! dispute) kept by object id and settled against its sale (domain `stripe::settle`).
 
+use clicktrail_app::ledger::ReversalRow;
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::ledger::reversal_available_at;
 use clicktrail_domain::stripe::{merge, settle, Books, Fact, FactKind, FactState};
@@ -381,14 +382,16 @@ fn settle_sale(conn: &Connection, e: &StripeEventIn, id: i64) -> StoreResult<Str
             let reason = format!("stripe {} {}", e.event_type, e.event_id);
             entry = Some(append_reversal(
                 conn,
-                &e.tenant,
-                aff,
-                id,
-                s.reversal_delta_cents,
-                &currency,
-                at,
-                &reason,
-                e.now,
+                &ReversalRow {
+                    tenant: &e.tenant,
+                    affiliate: aff,
+                    conversion_id: id,
+                    cents: s.reversal_delta_cents,
+                    currency: &currency,
+                    available_at: at,
+                    reason: &reason,
+                    now: e.now,
+                },
             )?);
         }
     }

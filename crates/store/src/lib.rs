@@ -153,6 +153,41 @@ pub struct SaleIn {
     pub now: i64,
 }
 
+impl SaleIn {
+    /// The one place a sale's policy is set: `tenant`'s sale conversion type, its payout and
+    /// hold, approved, recorded unattributed when `target` does not resolve. Each entry point
+    /// (API, webhooks, CSV) then sets what it knows better (a customer key, a subscription,
+    /// `allow_unresolved: false`...).
+    pub fn for_tenant(
+        tenant: &Tenant,
+        transaction_id: String,
+        amount_cents: i64,
+        currency: String,
+        target: Target,
+        source: &'static str,
+        now: i64,
+    ) -> SaleIn {
+        SaleIn {
+            tenant: tenant.id.clone(),
+            transaction_id,
+            amount_cents,
+            currency,
+            target,
+            allow_unresolved: true,
+            conversion_type: tenant.sale_conversion_type.clone(),
+            payout: tenant.sale_payout(),
+            customer_key: None,
+            is_recurring: false,
+            subscription_id: None,
+            source,
+            details: None,
+            status: Status::Approved,
+            hold_days: tenant.hold_days,
+            now,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaleOut {
     pub sale_id: i64,
@@ -502,14 +537,18 @@ pub fn replay_refund(prior: StoredRefund, r: &RefundIn) -> StoreResult<RefundOut
     {
         Ok(prior.out)
     } else {
-        Err(StoreError::Conflict(
-            "refund_id_reused",
-            format!(
-                "refund_id `{}` was already used for another refund (transaction `{}`)",
-                r.refund_id, prior.transaction_id
-            ),
-        ))
+        Err(refund_id_reused(&r.refund_id, &prior.transaction_id))
     }
+}
+
+/// 409 `refund_id_reused`: the id names a refund of `prior_transaction` with another body.
+pub fn refund_id_reused(refund_id: &str, prior_transaction: &str) -> StoreError {
+    StoreError::Conflict(
+        "refund_id_reused",
+        format!(
+            "refund_id `{refund_id}` was already used for another refund (transaction `{prior_transaction}`)"
+        ),
+    )
 }
 
 /// 404 for a refund of a transaction id no sale has.

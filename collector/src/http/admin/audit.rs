@@ -6,7 +6,7 @@
 //! lines are written right after the change commits, in a transaction of their own.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use clicktrail_domain::catalog::key_hash;
@@ -14,7 +14,7 @@ use clicktrail_store::admin::key_id;
 use clicktrail_store::AuditIn;
 use serde_json::Value;
 
-use super::bearer;
+use crate::http::tenant::bearer;
 use crate::state::AppState;
 
 /// What an answer of those routes says, in words.
@@ -42,12 +42,17 @@ fn summary(v: &Value) -> String {
 }
 
 pub async fn audit_change(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let action = format!("{} {}", req.method(), req.uri().path());
-    let who = bearer(req.headers()).and_then(|k| {
+    // the whole path: below `Router::nest` the request's own URI lost its `/api/v1`
+    let path = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().path().to_string(), |u| u.path().to_string());
+    let action = format!("{} {path}", req.method());
+    let who = bearer(req.headers(), "api key").ok().and_then(|k| {
         st.catalog
             .get()
-            .key(k)
-            .map(|g| (g.tenant.clone(), key_id(&key_hash(k))))
+            .key(&k)
+            .map(|g| (g.tenant.clone(), key_id(&key_hash(&k))))
     });
     let resp = next.run(req).await;
     let Some((tenant, actor)) = who.filter(|_| resp.status().is_success()) else {

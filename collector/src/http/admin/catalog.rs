@@ -97,7 +97,7 @@ pub async fn create_affiliate(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         "POST /api/v1/affiliates".into(),
         format!("created affiliate `{code}`"),
         CatalogChange::CreateAffiliate {
@@ -135,7 +135,7 @@ pub async fn update_affiliate(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         format!("PATCH /api/v1/affiliates/{code}"),
         format!("affiliate `{code}`: {}", what.join(", ")),
         CatalogChange::UpdateAffiliate {
@@ -165,7 +165,7 @@ pub async fn add_alias(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         format!("POST /api/v1/affiliates/{code}/aliases"),
         format!("affiliate `{code}`: alias `{alias}` added"),
         CatalogChange::AddAlias {
@@ -187,7 +187,7 @@ pub async fn remove_alias(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         format!("DELETE /api/v1/affiliates/{code}/aliases/{alias}"),
         format!("affiliate `{code}`: alias `{alias}` removed"),
         CatalogChange::RemoveAlias {
@@ -281,7 +281,7 @@ pub async fn create_conversion_type(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         "POST /api/v1/conversion-types".into(),
         format!("created conversion type `{c}` ({})", describe(p)),
         CatalogChange::CreateConversionType {
@@ -304,7 +304,7 @@ pub async fn update_conversion_type(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         format!("PATCH /api/v1/conversion-types/{c}"),
         format!("conversion type `{c}` now pays {}", describe(p)),
         CatalogChange::UpdateConversionType {
@@ -351,7 +351,7 @@ pub async fn add_revenue_origin(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         "POST /api/v1/revenue-origins".into(),
         format!("added revenue origin `{id}`"),
         CatalogChange::AddRevenueOrigin { id: id.clone() },
@@ -370,7 +370,7 @@ pub async fn remove_revenue_origin(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         format!("DELETE /api/v1/revenue-origins/{id}"),
         format!("removed revenue origin `{id}`"),
         CatalogChange::RemoveRevenueOrigin { id: id.clone() },
@@ -429,7 +429,7 @@ pub async fn add_allowed_origin(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         "POST /api/v1/allowed-origins".into(),
         format!("allowed origin `{origin}`"),
         CatalogChange::AddAllowedOrigin {
@@ -459,7 +459,7 @@ pub async fn remove_allowed_origin(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         "DELETE /api/v1/allowed-origins".into(),
         format!("removed allowed origin `{origin}`"),
         CatalogChange::RemoveAllowedOrigin {
@@ -514,7 +514,7 @@ pub async fn create_key(
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         "POST /api/v1/keys".into(),
         format!("created key `{id}` ({})", names.join(" ")),
         CatalogChange::CreateKey {
@@ -536,7 +536,7 @@ pub async fn create_key(
 
 /// `DELETE /api/v1/keys/{id}`: the key stops working within a second on every collector.
 pub async fn revoke_key(State(st): State<AppState>, k: AdminKey, Path(id): Path<String>) -> R {
-    if id == k.actor {
+    if id == k.key_id {
         return Err(AppError::conflict(
             "own_key",
             "this request is made with that key: revoke it with another admin key",
@@ -545,7 +545,7 @@ pub async fn revoke_key(State(st): State<AppState>, k: AdminKey, Path(id): Path<
     apply(
         &st,
         &k.tenant.id,
-        &k.actor,
+        &k.key_id,
         format!("DELETE /api/v1/keys/{id}"),
         format!("revoked key `{id}`"),
         CatalogChange::RevokeKey { key_id: id.clone() },

@@ -3,8 +3,8 @@
 //! logs (diagnostics, recent events, audit).
 //!
 //! ```text
-//! mod.rs      the extractors: AdminKey (admin scope, with the key id as the actor), ReadKey
-//!             (read or admin), Operator (CLICKTRAIL_ADMIN_TOKEN); the change helper
+//! mod.rs      AdminKey / ReadKey (the one API-key extractor, `tenant::ApiKey`, at admin or
+//!             read scope), Operator (CLICKTRAIL_ADMIN_TOKEN); the change helper
 //! catalog.rs  affiliates, conversion types, origins, keys, tenants (writes)
 //! audit.rs    audit lines for conversion status changes and payouts (a middleware)
 //! logs.rs     whoami, diagnostics, recent events, audit log (reads)
@@ -15,86 +15,25 @@
 //! other collector within [`crate::catalog::REFRESH_EVERY`]. Every store call names the key's
 //! tenant: nothing of another tenant is ever read or written.
 
-use std::sync::Arc;
-
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
-use clicktrail_domain::catalog::{key_hash, KeyScope, Tenant};
-use clicktrail_store::admin::key_id;
 use clicktrail_store::{CatalogChange, ChangeIn};
 use sha2::{Digest, Sha256};
 
 use super::error::AppError;
-use super::tenant::tenant_for_key;
+use super::tenant::{bearer, AdminScope, ApiKey, ReadScope};
 use crate::state::AppState;
 
 pub mod audit;
 pub mod catalog;
 pub mod logs;
 
-/// The presented bearer key, if any.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    auth.strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-        .map(str::trim)
-}
+/// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
+/// "who").
+pub type AdminKey = ApiKey<AdminScope>;
 
-/// A request made with an admin key: its tenant and the key's id (the audit log's "who").
-pub struct AdminKey {
-    pub tenant: Arc<Tenant>,
-    pub actor: String,
-}
-
-impl<St> FromRequestParts<St> for AdminKey
-where
-    AppState: FromRef<St>,
-    St: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, AppError> {
-        let st = AppState::from_ref(state);
-        let tenant = tenant_for_key(&st, &parts.headers, KeyScope::Admin)?;
-        let actor = bearer(&parts.headers)
-            .map(|k| key_id(&key_hash(k)))
-            .unwrap_or_default();
-        Ok(AdminKey { tenant, actor })
-    }
-}
-
-/// A request made with a read or admin key; `admin` says which.
-pub struct ReadKey {
-    pub tenant: Arc<Tenant>,
-    pub scopes: Vec<KeyScope>,
-    pub key_id: String,
-}
-
-impl<St> FromRequestParts<St> for ReadKey
-where
-    AppState: FromRef<St>,
-    St: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, AppError> {
-        let st = AppState::from_ref(state);
-        let tenant = tenant_for_key(&st, &parts.headers, KeyScope::Read)?;
-        let key = bearer(&parts.headers).unwrap_or_default();
-        let scopes = st
-            .catalog
-            .get()
-            .key(key)
-            .map(|g| g.scopes.clone())
-            .unwrap_or_default();
-        Ok(ReadKey {
-            tenant,
-            scopes,
-            key_id: key_id(&key_hash(key)),
-        })
-    }
-}
+/// A request made with a read or admin key; `scopes` says which.
+pub type ReadKey = ApiKey<ReadScope>;
 
 /// The server-wide operator token (`CLICKTRAIL_ADMIN_TOKEN`): may create tenants. Without the
 /// variable the route answers 401 to everyone.
@@ -114,9 +53,7 @@ where
                 "creating tenants needs the operator token (CLICKTRAIL_ADMIN_TOKEN is not set on this server)".into(),
             ));
         };
-        let presented = bearer(&parts.headers).ok_or_else(|| {
-            AppError::Unauthorized("missing `Authorization: Bearer <operator token>` header".into())
-        })?;
+        let presented = bearer(&parts.headers, "operator token")?;
         // compared as hashes: the time taken says nothing about the token
         if Sha256::digest(presented.as_bytes()) == Sha256::digest(token.as_bytes()) {
             Ok(Operator)

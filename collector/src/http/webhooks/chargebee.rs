@@ -27,7 +27,6 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::Tenant;
-use clicktrail_domain::conversion::Status;
 use clicktrail_domain::Cid;
 use clicktrail_store::{LeadIn, RefundIn, SaleIn, StoreError, Target};
 
@@ -340,27 +339,23 @@ pub(crate) fn sale(
     source: &'static str,
     now: i64,
 ) -> SaleIn {
+    let currency = currency
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .unwrap_or(&tenant.currency)
+        .to_ascii_uppercase();
     SaleIn {
-        tenant: tenant.id.clone(),
-        transaction_id,
-        amount_cents,
-        currency: currency
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .unwrap_or(&tenant.currency)
-            .to_ascii_uppercase(),
-        target,
-        allow_unresolved: true,
-        conversion_type: tenant.sale_conversion_type.clone(),
-        payout: tenant.sale_payout(),
         customer_key,
-        is_recurring: false,
         subscription_id,
-        source,
-        details: None,
-        status: Status::Approved,
-        hold_days: tenant.hold_days,
-        now,
+        ..SaleIn::for_tenant(
+            tenant,
+            transaction_id,
+            amount_cents,
+            currency,
+            target,
+            source,
+            now,
+        )
     }
 }
 

@@ -271,26 +271,23 @@ pub fn sale_from_event(
     event: &Event,
     now: i64,
 ) -> Result<Option<(SaleIn, bool)>, AppError> {
-    let base = |transaction_id: String, amount: i64, currency: Option<&str>, target, key| SaleIn {
-        tenant: tenant.id.clone(),
-        transaction_id,
-        amount_cents: amount,
-        currency: currency
+    let base = |transaction_id: String, amount: i64, currency: Option<&str>, target, key| {
+        let currency = currency
             .filter(|c| !c.is_empty())
             .unwrap_or("usd")
-            .to_ascii_uppercase(),
-        target,
-        allow_unresolved: true,
-        conversion_type: tenant.sale_conversion_type.clone(),
-        payout: tenant.sale_payout(),
-        customer_key: key,
-        is_recurring: false,
-        subscription_id: None,
-        source: "stripe",
-        details: None,
-        status: Status::Approved,
-        hold_days: tenant.hold_days,
-        now,
+            .to_ascii_uppercase();
+        SaleIn {
+            customer_key: key,
+            ..SaleIn::for_tenant(
+                tenant,
+                transaction_id,
+                amount,
+                currency,
+                target,
+                "stripe",
+                now,
+            )
+        }
     };
     match event.kind.as_deref() {
         Some(

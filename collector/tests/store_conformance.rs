@@ -1,0 +1,665 @@
+//! The store's conformance suite: every backend (SQLite in a file, a throwaway PostgreSQL
+//! database) passes the same store-level tests, with the same answers and the same errors.
+//! Rows are checked with plain SQL both dialects read alike.
+
+use std::collections::BTreeMap;
+
+use clicktrail_domain::catalog::{key_hash, KeyScope, Payout, Tenant};
+use clicktrail_domain::conversion::Status;
+use clicktrail_domain::Cid;
+use clicktrail_store::{
+    ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, ImportItem, ImportItemRow, KeySpec,
+    LeadIn, SaleIn, Store, StoreError, Target, TenantSpec,
+};
+use clicktrail_store_postgres::test_cluster::fresh_database;
+use clicktrail_store_postgres::PgStore;
+use clicktrail_store_sqlite::SqliteStore;
+
+const DAY: i64 = 86_400;
+const T0: i64 = 1_795_072_000; // 2026-11-19T07:06:40Z
+
+/// A store and a way to read (or prepare) its rows with SQL.
+struct Backend {
+    s: std::sync::Arc<dyn Store>,
+    db: Db,
+    _dir: Option<tempfile::TempDir>,
+}
+
+enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+/// A fresh, empty store of each backend.
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let sqlite = SqliteStore::open(path.to_str().expect("utf-8 path")).expect("sqlite store");
+    let url = fresh_database().await;
+    let pg = PgStore::connect(&url).await.expect("postgres store");
+    vec![
+        Backend {
+            s: std::sync::Arc::new(sqlite),
+            db: Db::Sqlite(path),
+            _dir: Some(dir),
+        },
+        Backend {
+            s: std::sync::Arc::new(pg),
+            db: Db::Postgres(url),
+            _dir: None,
+        },
+    ]
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        self.s.backend()
+    }
+
+    async fn pg(url: &str) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        client
+    }
+
+    /// One integer (`CAST(... AS BIGINT)` around a `sum`: PostgreSQL sums bigints as numeric).
+    async fn sql_i64(&self, sql: &str) -> i64 {
+        match &self.db {
+            Db::Sqlite(p) => {
+                let c = rusqlite::Connection::open(p).expect("open");
+                c.query_row(sql, [], |r| r.get(0)).expect(sql)
+            }
+            Db::Postgres(url) => Self::pg(url)
+                .await
+                .query_one(sql, &[])
+                .await
+                .expect(sql)
+                .get(0),
+        }
+    }
+
+    async fn sql_exec(&self, sql: &str) {
+        match &self.db {
+            Db::Sqlite(p) => {
+                let c = rusqlite::Connection::open(p).expect("open");
+                c.busy_timeout(std::time::Duration::from_secs(10))
+                    .expect("busy timeout");
+                c.execute_batch(sql).expect(sql);
+            }
+            Db::Postgres(url) => Self::pg(url).await.batch_execute(sql).await.expect(sql),
+        }
+    }
+}
+
+/// `WITH RECURSIVE` rows 1..=n, in both dialects (PostgreSQL's generate_series is not SQLite's).
+fn series(n: i64) -> String {
+    format!("WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {n})")
+}
+
+fn cid(s: &str) -> Cid {
+    Cid::parse(s).unwrap()
+}
+
+fn click(c: Option<&str>, aff: &str, now: i64) -> ClickIn {
+    ClickIn {
+        tenant: "t".into(),
+        event_id: None,
+        cid: c.map(cid),
+        affiliate: aff.into(),
+        url: Some("https://shop.example/?aff=x".into()),
+        referrer: None,
+        cookie_secs: 60 * DAY,
+        now,
+    }
+}
+
+fn sale(tx: &str, target: Target, now: i64) -> SaleIn {
+    SaleIn {
+        tenant: "t".into(),
+        transaction_id: tx.into(),
+        amount_cents: 10_050,
+        currency: "USD".into(),
+        target,
+        allow_unresolved: true,
+        conversion_type: "sale".into(),
+        payout: Some(Payout::RevenueShare(3000)),
+        customer_key: None,
+        is_recurring: false,
+        subscription_id: None,
+        source: "api",
+        details: None,
+        status: Status::Approved,
+        hold_days: 0,
+        now,
+    }
+}
+
+fn conversion(target: Target, ext: Option<&str>, now: i64) -> ConversionIn {
+    ConversionIn {
+        tenant: "t".into(),
+        event_id: None,
+        target,
+        conversion_type: "signup".into(),
+        payout: Payout::Fixed(500),
+        amount_cents: 0,
+        currency: "USD".into(),
+        external_id: ext.map(String::from),
+        customer_id: None,
+        status: Status::Approved,
+        details: None,
+        hold_days: 30,
+        now,
+    }
+}
+
+fn lead(c: Option<&str>, key: Option<&str>, now: i64) -> LeadIn {
+    LeadIn {
+        tenant: "t".into(),
+        event_id: None,
+        cid: c.map(cid),
+        customer_key: key.map(String::from),
+        email: None,
+        source: "api",
+        now,
+    }
+}
+
+const C1: &str = "11111111-1111-4111-8111-111111111111";
+const C2: &str = "22222222-2222-4222-8222-222222222222";
+
+#[tokio::test]
+async fn clicks_follow_the_domain_rule_and_replay_event_ids() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        let a = s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        assert_eq!(a.cid, C1);
+        let again = s.click(click(Some(C1), "alice", T0 + 10)).await.unwrap();
+        assert_eq!(again.cid, C1);
+        assert_eq!(
+            again.expired_at,
+            clicktrail_domain::attribution::rfc3339(T0 + 10 + 60 * DAY)
+        );
+        let other = s.click(click(Some(C1), "bob", T0 + 20)).await.unwrap();
+        assert_ne!(other.cid, C1, "a CID never changes affiliate");
+        let fresh = s.click(click(None, "bob", T0 + 30)).await.unwrap();
+        assert!(Cid::parse(&fresh.cid).is_some());
+        assert_eq!(
+            b.sql_i64(&format!("SELECT expires_at FROM cids WHERE cid = '{C1}'"))
+                .await,
+            T0 + 10 + 60 * DAY
+        );
+
+        // event ids: a retry gets the first answer; another endpoint's id is a 409
+        let mut c = click(None, "alice", T0 + 40);
+        c.event_id = Some("ev-1".into());
+        let first = s.click(c.clone()).await.unwrap();
+        c.now += 5;
+        assert_eq!(s.click(c).await.unwrap(), first);
+        let mut l = lead(Some(C1), Some("k-ev"), T0 + 50);
+        l.event_id = Some("ev-1".into());
+        match s.lead(l).await {
+            Err(StoreError::Conflict("event_id_reused", m)) => {
+                assert_eq!(m, "eventId `ev-1` was already used for a click event")
+            }
+            other => panic!("{other:?}"),
+        }
+        let rows = s.report("t", 0, i64::MAX).await.unwrap();
+        assert_eq!(rows.clicks.iter().map(|r| r.2).sum::<i64>(), 5);
+        assert_eq!(rows.clicks[0].1, "2026-11-19");
+        let st = s.write_stats();
+        assert!(
+            st.jobs >= 6 && st.commits >= 1 && st.max_batch >= 1,
+            "{st:?}"
+        );
+    }
+}
+
+/// Many clicks at once form batches; inside one batch a later click sees the CIDs of the
+/// earlier ones, and duplicate event ids in one batch get one answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clicks_are_batched_and_decided_in_order() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        let mut tasks = Vec::new();
+        for i in 0..400 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = click(Some(C2), "alice", T0 + i);
+                if i % 4 == 0 {
+                    c.event_id = Some(format!("dup-{}", i % 40));
+                }
+                s.click(c).await
+            }));
+        }
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap().unwrap());
+        }
+        assert!(
+            answers.iter().all(|a| a.cid == C2),
+            "one affiliate keeps one CID"
+        );
+        // 300 without event id + 10 distinct event ids
+        assert_eq!(b.sql_i64("SELECT count(*) FROM clicks").await, 310);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM cids").await, 1);
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM events WHERE body IS NULL")
+                .await,
+            0
+        );
+        let st = s.write_stats();
+        assert_eq!(st.jobs, 400);
+        assert!(st.commits < 400 && st.max_batch > 1, "batched: {st:?}");
+    }
+}
+
+#[tokio::test]
+async fn conversions_links_and_leads() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        // by CID: fixed payout, accrual held for hold_days
+        let out = s
+            .conversion(conversion(Target::Cid(cid(C1)), Some("o-1"), T0 + 10))
+            .await
+            .unwrap();
+        assert!(out.attributed);
+        assert_eq!(out.commission.value, "5.00");
+        assert_eq!(out.status, "approved");
+        assert_eq!(
+            b.sql_i64("SELECT available_at FROM ledger").await,
+            T0 + 10 + 30 * DAY
+        );
+        match s
+            .conversion(conversion(Target::Cid(cid(C1)), Some("o-1"), T0 + 11))
+            .await
+        {
+            Err(StoreError::Conflict("duplicate_conversion", m)) => {
+                assert_eq!(
+                    m,
+                    "a `signup` conversion with externalId `o-1` was already recorded"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            s.conversion(conversion(Target::Cid(cid(C2)), None, T0))
+                .await,
+            Err(StoreError::NotFound("unknown_cid", _))
+        ));
+        // after the window: recorded, unattributed, no commission
+        let late = s
+            .conversion(conversion(Target::Cid(cid(C1)), None, T0 + 61 * DAY))
+            .await
+            .unwrap();
+        assert!(!late.attributed);
+        assert_eq!(late.commission.value, "0.00");
+
+        // external CIDs
+        let link = |c: &str| ExternalLinkIn {
+            tenant: "t".into(),
+            event_id: Some("link-1".into()),
+            cid: cid(c),
+            revenue_origin: "shop".into(),
+            external_cid: "ext-9".into(),
+            now: T0 + 20,
+        };
+        assert!(s.link_external(link(C1)).await.unwrap().ok);
+        assert!(s.link_external(link(C1)).await.unwrap().ok, "replayed");
+        let mut unknown = link(C2);
+        unknown.event_id = None;
+        assert!(matches!(
+            s.link_external(unknown).await,
+            Err(StoreError::NotFound("unknown_cid", _))
+        ));
+        let ext = Target::External {
+            revenue_origin: "shop".into(),
+            external_cid: "ext-9".into(),
+        };
+        assert!(
+            s.conversion(conversion(ext, None, T0 + 30))
+                .await
+                .unwrap()
+                .attributed
+        );
+
+        // leads: one per customer key, however often; the key then resolves sales
+        assert!(
+            s.lead(lead(Some(C1), Some("cus_1"), T0 + 40))
+                .await
+                .unwrap()
+                .ok
+        );
+        let mut again = lead(None, Some("cus_1"), T0 + 41);
+        again.email = Some("a@example.com".into());
+        s.lead(again).await.unwrap();
+        s.lead(lead(Some(C1), None, T0 + 42)).await.unwrap();
+        s.lead(lead(Some(C1), None, T0 + 43)).await.unwrap();
+        assert_eq!(b.sql_i64("SELECT count(*) FROM leads").await, 2);
+        assert_eq!(
+            b.sql_i64(
+                "SELECT count(*) FROM leads WHERE email = 'a@example.com' AND affiliate = 'alice'"
+            )
+            .await,
+            1
+        );
+        assert!(matches!(
+            s.lead(lead(Some(C2), Some("cus_2"), T0)).await,
+            Err(StoreError::NotFound("unknown_cid", _))
+        ));
+        let by_key = s
+            .sale(sale("tx-k", Target::CustomerKey("cus_1".into()), T0 + 50))
+            .await
+            .unwrap();
+        assert!(by_key.attributed && by_key.commission_cents == 3015);
+        let mut strict = sale("tx-404", Target::CustomerKey("nobody".into()), T0);
+        strict.allow_unresolved = false;
+        match s.sale(strict).await {
+            Err(StoreError::NotFound("unknown_customer", m)) => {
+                assert_eq!(m, "customer key `nobody` is not linked to a click")
+            }
+            other => panic!("{other:?}"),
+        }
+        // renewals resolve through the subscription's first sale
+        let mut first = sale("in-1", Target::Cid(cid(C1)), T0 + 60);
+        first.subscription_id = Some("sub_9".into());
+        s.sale(first).await.unwrap();
+        let mut renewal = sale("in-2", Target::Subscription("sub_9".into()), T0 + 70);
+        renewal.is_recurring = true;
+        assert!(s.sale(renewal).await.unwrap().attributed);
+        // a declined sale: recorded, no commission
+        let mut declined = sale("tx-d", Target::Cid(cid(C1)), T0 + 80);
+        declined.status = Status::Declined;
+        assert_eq!(s.sale(declined).await.unwrap().commission_cents, 0);
+    }
+}
+
+#[tokio::test]
+async fn diagnostics_are_capped_per_tenant() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        b.sql_exec(&format!(
+            "{} INSERT INTO diagnostics (tenant, kind, created_at) SELECT 't', 'old', n FROM g;
+         {} INSERT INTO diagnostics (tenant, kind, created_at) SELECT NULL, 'x', n FROM g;",
+            series(9999),
+            series(5)
+        ))
+        .await;
+        let d = |tenant: Option<&str>, ev: Option<&str>| DiagnosticIn {
+            tenant: tenant.map(String::from),
+            event_id: ev.map(String::from),
+            kind: Some("load".into()),
+            message: Some("failed".into()),
+            url: None,
+            user_agent: None,
+            now: T0,
+        };
+        for _ in 0..3 {
+            s.diagnostic(d(Some("t"), None)).await.unwrap();
+        }
+        s.diagnostic(d(None, Some("e1"))).await.unwrap();
+        s.diagnostic(d(None, Some("e1"))).await.unwrap();
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM diagnostics WHERE tenant = 't'")
+                .await,
+            10_000
+        );
+        assert_eq!(
+            b.sql_i64("SELECT min(created_at) FROM diagnostics WHERE tenant = 't'")
+                .await,
+            3,
+            "the oldest went"
+        );
+        assert_eq!(s.diagnostics_count().await.unwrap(), 10_006);
+        s.ping().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn imports_are_all_or_nothing() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        let row = |line: u64, tx: &str, target: Target| ImportItemRow {
+            line,
+            item: ImportItem::Sale({
+                let mut x = sale(tx, target, T0 + 5);
+                x.allow_unresolved = false;
+                x.source = "import";
+                x
+            }),
+        };
+        let bad = vec![
+            row(2, "imp-1", Target::Cid(cid(C1))),
+            row(3, "imp-1", Target::Cid(cid(C1))),
+            row(4, "imp-2", Target::Cid(cid(C2))),
+        ];
+        let errors = s.import_items(bad).await.unwrap().unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].0, 3);
+        assert!(errors[0].1.contains("duplicate_transaction"), "{errors:?}");
+        assert_eq!(errors[1].0, 4);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 0);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 0);
+        let good = vec![
+            row(2, "imp-1", Target::Cid(cid(C1))),
+            row(3, "imp-2", Target::Cid(cid(C1))),
+        ];
+        assert_eq!(s.import_items(good).await.unwrap(), Ok(2));
+        assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 2);
+    }
+}
+
+#[tokio::test]
+async fn report_commissions_are_sums_of_the_ledger() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        s.click(click(Some(C2), "bob", T0 + DAY)).await.unwrap();
+        s.lead(lead(Some(C1), Some("k"), T0 + 1)).await.unwrap();
+        s.sale(sale("s1", Target::Cid(cid(C1)), T0 + 2))
+            .await
+            .unwrap();
+        s.sale(sale("s2", Target::Cid(cid(C1)), T0 + 3))
+            .await
+            .unwrap();
+        s.sale(sale("s3", Target::None, T0 + 4)).await.unwrap();
+        let mut eur = sale("s4", Target::Cid(cid(C2)), T0 + DAY + 5);
+        eur.currency = "EUR".into();
+        s.sale(eur).await.unwrap();
+        // a reversal of one accrual: the report is net
+        b.sql_exec("INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, created_at)
+         SELECT tenant, affiliate, conversion_id, 'reversal', -1000, currency, created_at, created_at
+         FROM ledger WHERE id = (SELECT min(id) FROM ledger)",
+    )
+    .await;
+        let rows = s.report("t", T0, T0 + 2 * DAY).await.unwrap();
+        let mut got: Vec<_> = rows.conversions.clone();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (None, "2026-11-19".into(), "USD".into(), 1, 10_050, 0),
+                (
+                    Some("alice".into()),
+                    "2026-11-19".into(),
+                    "USD".into(),
+                    2,
+                    20_100,
+                    3015 * 2 - 1000
+                ),
+                (
+                    Some("bob".into()),
+                    "2026-11-20".into(),
+                    "EUR".into(),
+                    1,
+                    10_050,
+                    3015
+                ),
+            ]
+        );
+        let ledger_total = b
+            .sql_i64("SELECT CAST(sum(amount_cents) AS BIGINT) FROM ledger")
+            .await;
+        assert_eq!(
+            got.iter().map(|r| r.5).sum::<i128>(),
+            i128::from(ledger_total)
+        );
+        assert_eq!(rows.leads, vec![("alice".into(), "2026-11-19".into(), 1)]);
+        let mut clicks = rows.clicks.clone();
+        clicks.sort();
+        assert_eq!(
+            clicks,
+            vec![
+                ("alice".into(), "2026-11-19".into(), 1),
+                ("bob".into(), "2026-11-20".into(), 1)
+            ]
+        );
+        // [from, to)
+        assert!(s
+            .report("t", T0 + 3 * DAY, T0 + 4 * DAY)
+            .await
+            .unwrap()
+            .conversions
+            .is_empty());
+
+        // sums beyond i64 are exact (i128), never a wrapped number nor an error
+        b.sql_exec(&format!(
+        "{} INSERT INTO conversions (public_id, tenant, kind, conversion_type, attributed, amount_cents,
+            currency, commission_cents, status, source, created_at)
+         SELECT 'big' || n, 't', 'sale', 'sale', false, 9223372036854775807, 'USD', 0, 'approved', 'api', 1795072000
+         FROM g",
+        series(2)
+    ))
+    .await;
+        let rows = s.report("t", T0, T0 + 2 * DAY).await.unwrap();
+        let unattributed = rows.conversions.iter().find(|r| r.0.is_none()).unwrap();
+        assert_eq!(unattributed.3, 3);
+        assert_eq!(unattributed.4, 10_050 + 2 * i128::from(i64::MAX));
+    }
+}
+
+fn spec(cookie_days: i64, affiliates: &[&str], key: &str) -> TenantSpec {
+    TenantSpec {
+        tenant: Tenant {
+            id: "t".into(),
+            cookie_days,
+            allowed_origins: vec!["https://shop.example".into(), "*".into()],
+            stripe_webhook_secret: "whsec_1".into(),
+            currency: "USD".into(),
+            sale_conversion_type: "sale".into(),
+            affiliates: affiliates.iter().map(|a| a.to_string()).collect(),
+            aliases: Default::default(),
+            conversion_types: BTreeMap::from([
+                ("sale".to_string(), Payout::RevenueShare(3000)),
+                ("signup".to_string(), Payout::Fixed(500)),
+            ]),
+            revenue_origins: vec!["shop".into()],
+            hold_days: 30,
+            count_test_payments: false,
+            chargebee_webhook_username: String::new(),
+            chargebee_webhook_password: String::new(),
+            recurly_webhook_key: String::new(),
+        },
+        keys: vec![KeySpec {
+            key: key.into(),
+            scopes: vec![KeyScope::Ingest, KeyScope::Read],
+        }],
+    }
+}
+
+#[tokio::test]
+async fn catalog_apply_load_and_version() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        assert_eq!(s.catalog_version().await.unwrap(), 0);
+        assert!(s.load_catalog().await.unwrap().tenants.is_empty());
+        let mut other = spec(10, &["zed"], "sk_a");
+        other.tenant.id = "a-first".into();
+        other.keys[0].scopes = vec![KeyScope::Admin];
+        s.apply_catalog(vec![spec(60, &["zoe", "alice"], "sk_t"), other], T0)
+            .await
+            .unwrap();
+        assert_eq!(s.catalog_version().await.unwrap(), 1);
+        let c = s.load_catalog().await.unwrap();
+        assert_eq!(c.version, 1);
+        let ids: Vec<&str> = c.tenants.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["a-first", "t"], "tenants in id order");
+        let t = c.tenant("t").unwrap();
+        assert_eq!(
+            t.affiliates,
+            ["zoe", "alice"],
+            "affiliates in declaration order"
+        );
+        assert_eq!(t.cookie_days, 60);
+        assert_eq!(t.sale_payout(), Some(Payout::RevenueShare(3000)));
+        assert_eq!(t.allowed_origins, ["https://shop.example", "*"]);
+        assert_eq!(t.revenue_origins, ["shop"]);
+        assert_eq!(t.hold_days, 30);
+        assert_eq!(
+            c.key("sk_t").unwrap().scopes,
+            [KeyScope::Ingest, KeyScope::Read]
+        );
+        assert_eq!(c.key("sk_a").unwrap().scopes, [KeyScope::Admin]);
+        assert_eq!(c.key("sk_a").unwrap().tenant, "a-first");
+
+        // update: changed values win, new rows are added
+        let mut changed = spec(30, &["bob"], "sk_t2");
+        changed
+            .tenant
+            .conversion_types
+            .insert("sale".into(), Payout::RevenueShare(1000));
+        s.apply_catalog(vec![changed], T0 + 1).await.unwrap();
+        b.sql_exec(&format!(
+            "UPDATE affiliates SET disabled = true WHERE code = 'zoe';
+             UPDATE api_keys SET revoked_at = 1 WHERE key_hash = '{}'",
+            key_hash("sk_t")
+        ))
+        .await;
+        let c = s.load_catalog().await.unwrap();
+        assert_eq!(c.version, 2);
+        let t = c.tenant("t").unwrap();
+        assert_eq!(t.cookie_days, 30);
+        // what the applied specs no longer declare (tenant a-first, affiliates zoe and alice)
+        // is disabled, nothing is deleted
+        assert_eq!(t.affiliates, ["bob"], "disabled ones are not listed");
+        assert_eq!(t.sale_payout(), Some(Payout::RevenueShare(1000)));
+        assert!(c.key("sk_t").is_none(), "revoked");
+        assert!(c.key("sk_t2").is_some());
+        assert!(
+            c.tenant("a-first").is_none(),
+            "no longer declared: disabled"
+        );
+        assert!(
+            c.key("sk_a").is_none(),
+            "a disabled tenant's keys are refused"
+        );
+
+        // a key of another tenant is refused, and nothing of that apply is kept
+        let mut stolen = spec(99, &["mallory"], "sk_a");
+        stolen.tenant.id = "t".into();
+        assert!(matches!(
+            s.apply_catalog(vec![stolen], T0 + 2).await,
+            Err(StoreError::Invalid(ref f, _)) if f == "api_key"
+        ));
+        assert_eq!(s.catalog_version().await.unwrap(), 2);
+        assert_eq!(
+            s.load_catalog()
+                .await
+                .unwrap()
+                .tenant("t")
+                .unwrap()
+                .cookie_days,
+            30
+        );
+    }
+}

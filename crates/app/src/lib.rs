@@ -1,0 +1,50 @@
+//! The use cases, written once. Each is an `async fn` over a small trait of row-level
+//! operations (lock a sale, read its ledger, append a reversal...) that every backend implements
+//! with its own SQL inside its own transaction; the rules themselves are `clicktrail_domain`'s.
+//!
+//! A backend runs a use case inside its transaction: PostgreSQL awaits it on a pooled
+//! connection; SQLite's writer thread runs it to completion with [`run_ready`] inside its
+//! batch (its row operations never wait, so the future is ready at the first poll).
+//!
+//! ```text
+//! ledger.rs   the ledger rows every money use case shares (entries, reversals)
+//! payout.rs   a payout: what is due to one affiliate, recorded with its entries
+//! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
+//! status.rs   an operator's status change; a decline reverses what is left
+//! ```
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use clicktrail_store::StoreError;
+
+pub mod ledger;
+pub mod payout;
+pub mod refund;
+pub mod status;
+
+/// Runs a future whose every await is already ready (a synchronous backend's row
+/// operations) to its output, on the calling thread. A future that would wait is an internal
+/// error, never a hang.
+pub fn run_ready<T, E: From<StoreError>>(f: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    let mut f = pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => {
+            Err(StoreError::Internal("a synchronous backend's use case waited".into()).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ready_future_runs_and_a_waiting_one_is_an_error() {
+        assert_eq!(run_ready(async { Ok::<_, StoreError>(5) }), Ok(5));
+        let waited = run_ready(std::future::pending::<Result<(), StoreError>>());
+        assert!(matches!(waited, Err(StoreError::Internal(_))), "{waited:?}");
+    }
+}
