@@ -8,9 +8,6 @@
 //! cross-site request would be a third-party cookie, which is what this avoids.
 
 use axum::http::{header, HeaderMap, HeaderValue};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use super::types::{nonempty, Bounded, MAX_DOMAIN};
@@ -83,52 +80,13 @@ pub fn set_cookies(
         .collect()
 }
 
-/// The cookies PartnerStackJS keeps, with the names and values the tracker writes in
-/// PartnerStack mode (docs/partnerstack.md, "Cookies"), as `(name, value)`: the partner key
-/// `code` (percent-encoded where it is not URL-safe) in `growSumoPartnerKey`, `ps_partner_key`,
-/// `_ps_partner_key_<P>` and `_grsmpk<P>`; the CID in `gsxid`, `ps_xid`, `_ps_xid_<P>_<C>` and
-/// `_gsxid<P><C>`; `gspk`, Base64 of the key. `<P>` = [`tag`] of the tenant id (8), `<C>` =
-/// [`tag`] of the CID (4): the names the tracker gave the same click's cookies, so these
-/// replace them.
+/// The cookies PartnerStackJS keeps, as `(name, value)`, with the names and values the tracker
+/// writes in PartnerStack mode (docs/partnerstack.md, "Cookies"): the one rule of
+/// `clicktrail_tracker_core::partnerstack`, so these replace the tracker's cookies of the
+/// same click.
 pub fn partnerstack_cookies(tenant_id: &str, code: &str, cid: &str) -> Vec<(String, String)> {
-    let (p, c) = (tag(tenant_id, 8), tag(cid, 4));
-    let key = utf8_percent_encode(code, NOT_UNRESERVED).to_string();
-    vec![
-        ("gspk".into(), STANDARD.encode(code)),
-        ("gsxid".into(), cid.into()),
-        ("growSumoPartnerKey".into(), key.clone()),
-        ("ps_partner_key".into(), key.clone()),
-        ("ps_xid".into(), cid.into()),
-        (format!("_ps_partner_key_{p}"), key.clone()),
-        (format!("_grsmpk{p}"), key),
-        (format!("_ps_xid_{p}_{c}"), cid.into()),
-        (format!("_gsxid{p}{c}"), cid.into()),
-    ]
+    clicktrail_tracker_core::partnerstack::cookies(tenant_id, code, cid)
 }
-
-/// `n` (at most 10) letters and digits naming `s` in a cookie name, as the tracker computes
-/// them: FNV-1a (64 bits) of the UTF-8 bytes, in base 62 (`0-9A-Za-z`), lowest digit first.
-pub fn tag(s: &str, n: usize) -> String {
-    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut h = s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    (0..n.min(10))
-        .map(|_| {
-            let d = DIGITS[(h % 62) as usize] as char;
-            h /= 62;
-            d
-        })
-        .collect()
-}
-
-/// What `growSumoPartnerKey` keeps unencoded: `A-Z a-z 0-9 - _ . ~` (as the tracker's
-/// `url::percent_encode`).
-const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// The Origin's host when the Origin names the same host (and port) as the Host header.
 fn same_origin_host(headers: &HeaderMap) -> Option<String> {
@@ -264,29 +222,6 @@ mod tests {
         );
         assert_eq!(c[5], format!("ps_xid={CID}{attrs}"));
         assert_eq!(c[8], format!("_ps_xid_oSnJV8C7_t1Fm={CID}{attrs}"));
-    }
-
-    /// The vectors the tracker's `partnerstack::cookies` test asserts too (two implementations
-    /// of one rule, held together by the same expected names).
-    #[test]
-    fn partnerstack_cookie_names_as_the_tracker_writes_them() {
-        let names: Vec<(String, String)> = partnerstack_cookies("shop", "jane/doe+12 é", CID);
-        let key = "jane%2Fdoe%2B12%20%C3%A9";
-        let want: Vec<(String, String)> = [
-            ("gspk", "amFuZS9kb2UrMTIgw6k="),
-            ("gsxid", CID),
-            ("growSumoPartnerKey", key),
-            ("ps_partner_key", key),
-            ("ps_xid", CID),
-            ("_ps_partner_key_Pq6umY1o", key),
-            ("_grsmpkPq6umY1o", key),
-            ("_ps_xid_Pq6umY1o_t1Fm", CID),
-            ("_gsxidPq6umY1ot1Fm", CID),
-        ]
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(names, want);
     }
 
     #[test]

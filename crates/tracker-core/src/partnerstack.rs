@@ -308,8 +308,7 @@ mod tests {
         assert_eq!(click_event(&format!("{id}y"), CID), None);
     }
 
-    /// The same vectors are asserted by the collector's first-party cookies (its own
-    /// implementation of the names): a change on one side fails the other's test.
+    /// The names the collector's first-party `Set-Cookie` uses too (it calls [`cookies`]).
     #[test]
     fn cookie_names_and_values() {
         assert_eq!(tag("", 4), tag("", 4));
