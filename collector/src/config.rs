@@ -51,6 +51,10 @@ pub struct ServerSettings {
     /// The collector's public address (`https://track.example.com`): absolute links it hands
     /// out (portal links) start with it.
     pub public_url: Option<String>,
+    /// Further query parameters kept in stored click URLs and referrers (the tracker's own
+    /// affiliate parameter names such as `ref`), besides `aff`, PartnerStack's and `utm_*`;
+    /// every other parameter is dropped before storage (`clicktrail_domain::privacy`).
+    pub keep_url_params: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -70,6 +74,7 @@ impl Default for ServerSettings {
                 .filter_map(|n| n.parse().ok())
                 .collect(),
             public_url: None,
+            keep_url_params: Vec::new(),
         }
     }
 }
@@ -111,6 +116,8 @@ struct RawServer {
     trusted_proxies: Vec<String>,
     metrics_allow: Option<Vec<String>>,
     public_url: Option<String>,
+    #[serde(default)]
+    keep_url_params: Vec<String>,
     database: Option<String>,
     database_password_file: Option<std::path::PathBuf>,
 }
@@ -240,6 +247,12 @@ impl Config {
                 _ => bail!("[server] public_url: `{u}` is not an http(s) URL such as https://track.example.com"),
             }
             server.public_url = Some(u.to_string());
+        }
+        for p in &r.keep_url_params {
+            if p.is_empty() || p.len() > 128 || p.chars().any(char::is_control) {
+                bail!("[server] keep_url_params: `{p}` is not a query parameter name (1-128 characters, no control characters)");
+            }
+            server.keep_url_params.push(p.clone());
         }
         let database = r.database.clone().filter(|d| !d.trim().is_empty());
         let database_password_file = r.database_password_file.clone();
@@ -499,5 +512,21 @@ api_key = "12345678"
 fixed = "1.2.3"
 "#;
         assert!(Config::from_toml(text).is_err());
+    }
+
+    #[test]
+    fn keep_url_params() {
+        let tenant = "\n[[tenants]]\nid = \"x\"\napi_key = \"12345678\"\n";
+        let cfg = Config::from_toml(tenant).expect("config");
+        assert!(cfg.server.keep_url_params.is_empty());
+        let text = format!("[server]\nkeep_url_params = [\"ref\", \"via\"]\n{tenant}");
+        let cfg = Config::from_toml(&text).expect("config");
+        assert_eq!(cfg.server.keep_url_params, ["ref", "via"]);
+        let long = format!("\"{}\"", "x".repeat(129));
+        for bad in ["\"\"", "\"a\\u0001\"", long.as_str()] {
+            let text = format!("[server]\nkeep_url_params = [{bad}]\n{tenant}");
+            let e = Config::from_toml(&text).expect_err(bad);
+            assert!(e.to_string().contains("keep_url_params"), "{e}");
+        }
     }
 }

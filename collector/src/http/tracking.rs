@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use clicktrail_domain::catalog::{Payout, Tenant};
 use clicktrail_domain::conversion::Status;
+use clicktrail_domain::privacy::strip_url;
 use clicktrail_store::{ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, LeadIn, Target};
 
 use super::error::AppError;
@@ -68,6 +69,8 @@ pub async fn click(
             ))
         }
     };
+    // only the parameters the product uses are stored (no emails or tokens from the query)
+    let keep = &st.server.keep_url_params;
     let out = st
         .store
         .click(ClickIn {
@@ -75,8 +78,8 @@ pub async fn click(
             event_id: req.event_id.map(Bounded::into_string),
             cid: req.cid.and_then(CidText::valid),
             affiliate: aff,
-            url: req.url.map(Bounded::into_string),
-            referrer: req.referrer.map(Bounded::into_string),
+            url: req.url.and_then(|u| strip_url(u.as_str(), keep)),
+            referrer: req.referrer.and_then(|r| strip_url(r.as_str(), keep)),
             cookie_secs: tenant.cookie_secs(),
             now: st.now(),
         })
@@ -356,7 +359,9 @@ pub async fn diagnostic(
             event_id: req.event_id.map(Bounded::into_string),
             kind: kind.clone(),
             message: req.message.map(|m| m.0),
-            url: req.url.map(|u| u.0),
+            url: req
+                .url
+                .and_then(|u| strip_url(&u.0, &st.server.keep_url_params)),
             user_agent: req.user_agent.map(|u| u.0),
             now: st.now(),
         })

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod payout;
+pub mod privacy;
 pub mod refund;
 pub mod report;
 pub mod stripe;
