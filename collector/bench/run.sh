@@ -16,7 +16,8 @@
 # Everything (wrk, collectors, PostgreSQL) shares this machine's cores.
 #
 # Knobs: DURATION (default 10s), CONNECTIONS (default 64 per wrk), THREADS (wrk threads,
-# default 2, 1 per wrk in postgres-2), SCENARIOS (default "sqlite-1 postgres-1 postgres-2").
+# default 2, 1 per wrk in postgres-2), SCENARIOS (default "noop sqlite-1 postgres-1 postgres-2"),
+# COLLECTOR_BIN (a built binary to measure instead of building this checkout).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -27,9 +28,14 @@ CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 SCENARIOS="${SCENARIOS:-noop sqlite-1 postgres-1 postgres-2}"
 
-echo "==> building the collector (release)"
-cargo build --release -p clicktrail-collector --quiet
-BIN="$ROOT/target/release/clicktrail-collector"
+# COLLECTOR_BIN: measure that binary instead of building this checkout (e.g. two builds in turn)
+if [ -n "${COLLECTOR_BIN:-}" ]; then
+  BIN="$COLLECTOR_BIN"
+else
+  echo "==> building the collector (release)"
+  cargo build --release -p clicktrail-collector --quiet
+  BIN="$ROOT/target/release/clicktrail-collector"
+fi
 if ! command -v wrk >/dev/null 2>&1; then
   echo "==> installing wrk (apt-get)"
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null

@@ -111,13 +111,14 @@ impl SqliteStore {
                 Ok(())
             }))?;
             let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let frame_bytes = u64::try_from(page_size).unwrap_or(4096) + 24;
             let ck = Connection::open(path)?;
             ck.busy_timeout(schema::BUSY_TIMEOUT)?;
             ck.execute_batch("PRAGMA synchronous=FULL")?;
             let weak = Arc::downgrade(&wal);
             std::thread::Builder::new()
                 .name("clicktrail-checkpoint".into())
-                .spawn(move || wal::passive_loop(ck, policy.passive_every, weak))?;
+                .spawn(move || wal::passive_loop(ck, policy, frame_bytes, weak))?;
             let r = Connection::open(path)?;
             r.busy_timeout(schema::BUSY_TIMEOUT)?;
             r.execute_batch("PRAGMA query_only=ON")?;

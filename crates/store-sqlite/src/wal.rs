@@ -6,7 +6,8 @@
 //! frame, and under continuous writes the writer always appends first. So the writer itself,
 //! between two group commits, runs a `RESTART` checkpoint once the log holds more than
 //! [`WalPolicy::truncate_bytes`] (SQLite's WAL hook tells it the log's length after every
-//! commit): most frames are already copied by then, the writer waits only for the rest and one
+//! commit): the background thread, which checkpoints without pausing once the log passes half
+//! the bound, has copied almost every frame by then, so the writer waits for little more than one
 //! fsync, and the next commit writes from the start of the file again. The file keeps its
 //! size (overwriting it is cheaper than growing it: measured in docs/production.md), and
 //! `journal_size_limit` cuts anything beyond the bound at that rewind. A clean shutdown ends
@@ -195,11 +196,28 @@ fn checkpoint(conn: &Connection, mode: &str, stats: &WalStats) -> bool {
 }
 
 /// The background thread: `PASSIVE` checkpoints until the store's last handle is dropped.
-pub(crate) fn passive_loop(conn: Connection, every: Duration, stats: Weak<WalStats>) {
+/// Once the log passes half the rewind bound it checkpoints without pausing, so that the
+/// writer's rewind finds (almost) nothing left to copy and waits only for its fsync.
+pub(crate) fn passive_loop(
+    conn: Connection,
+    policy: WalPolicy,
+    frame_bytes: u64,
+    stats: Weak<WalStats>,
+) {
+    let mut pause = policy.passive_every;
     loop {
-        std::thread::sleep(every);
+        std::thread::sleep(pause);
         let Some(stats) = stats.upgrade() else { return };
         checkpoint(&conn, "PASSIVE", &stats);
+        let log = stats
+            .frames
+            .load(Ordering::Relaxed)
+            .saturating_mul(frame_bytes);
+        pause = if log > policy.truncate_bytes / 2 {
+            Duration::from_millis(2)
+        } else {
+            policy.passive_every
+        };
     }
 }
 
