@@ -6,9 +6,10 @@
 //! frame, and under continuous writes the writer always appends first. So the writer itself,
 //! between two group commits, runs a `RESTART` checkpoint once the log holds more than
 //! [`WalPolicy::truncate_bytes`] (SQLite's WAL hook tells it the log's length after every
-//! commit): the background thread, which checkpoints without pausing once the log passes half
-//! the bound, has copied almost every frame by then, so the writer waits for little more than one
-//! fsync, and the next commit writes from the start of the file again. The file keeps its
+//! commit): the background thread, which checkpoints back to back once the log passes half the
+//! bound, has copied most frames by then, and pauses past the bound so that the writer gets the
+//! checkpoint lock at once (measured: without that pause the rewind was held up so often that
+//! the WAL reached 275 MB); the next commit writes from the start of the file again. The file keeps its
 //! size (overwriting it is cheaper than growing it: measured in docs/production.md), and
 //! `journal_size_limit` cuts anything beyond the bound at that rewind. A clean shutdown ends
 //! with a `TRUNCATE` checkpoint, so a stopped collector leaves an empty WAL.
@@ -196,8 +197,8 @@ fn checkpoint(conn: &Connection, mode: &str, stats: &WalStats) -> bool {
 }
 
 /// The background thread: `PASSIVE` checkpoints until the store's last handle is dropped.
-/// Once the log passes half the rewind bound it checkpoints without pausing, so that the
-/// writer's rewind finds (almost) nothing left to copy and waits only for its fsync.
+/// Between half the rewind bound and the bound it checkpoints back to back, so that the writer's
+/// rewind finds little left to copy; past the bound it leaves the lock to the writer.
 pub(crate) fn passive_loop(
     conn: Connection,
     policy: WalPolicy,
@@ -205,15 +206,22 @@ pub(crate) fn passive_loop(
     stats: Weak<WalStats>,
 ) {
     let mut pause = policy.passive_every;
+    let log = |stats: &WalStats| {
+        stats
+            .frames
+            .load(Ordering::Relaxed)
+            .saturating_mul(frame_bytes)
+    };
     loop {
         std::thread::sleep(pause);
         let Some(stats) = stats.upgrade() else { return };
+        // past the bound the writer's rewind is due: leave it the checkpoint lock
+        if log(&stats) > policy.truncate_bytes {
+            pause = Duration::from_millis(5);
+            continue;
+        }
         checkpoint(&conn, "PASSIVE", &stats);
-        let log = stats
-            .frames
-            .load(Ordering::Relaxed)
-            .saturating_mul(frame_bytes);
-        pause = if log > policy.truncate_bytes / 2 {
+        pause = if log(&stats) > policy.truncate_bytes / 2 {
             Duration::from_millis(2)
         } else {
             policy.passive_every
