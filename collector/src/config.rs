@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use clicktrail_domain::catalog::{KeyScope, Payout, Tenant};
+use clicktrail_domain::catalog::{secret_hash, KeyScope, Payout, Tenant};
 use clicktrail_domain::money;
 use clicktrail_store::{KeySpec, TenantSpec};
 use serde::Deserialize;
@@ -88,6 +88,9 @@ pub struct Config {
     /// `[server] database_password_file`: the PostgreSQL password, read from this file and
     /// added to the URL (percent-encoded), so that the URL itself holds no secret.
     pub database_password_file: Option<std::path::PathBuf>,
+    /// Compare-only secrets that held a placeholder before they were hashed, as
+    /// "tenant `acme`: chargebee_webhook_password" (see [`Config::placeholders`]).
+    placeholder_secrets: Vec<String>,
 }
 
 // ---- raw TOML shapes ----
@@ -257,7 +260,12 @@ impl Config {
         let database = r.database.clone().filter(|d| !d.trim().is_empty());
         let database_password_file = r.database_password_file.clone();
         let mut tenants = Vec::new();
+        let mut placeholder_secrets = Vec::new();
         for t in raw.tenants {
+            if is_placeholder(&t.chargebee_webhook_password) {
+                let id = t.id.trim();
+                placeholder_secrets.push(format!("tenant `{id}`: chargebee_webhook_password"));
+            }
             tenants.push(convert_tenant(t)?);
         }
         let cfg = Config {
@@ -265,6 +273,7 @@ impl Config {
             tenants,
             database,
             database_password_file,
+            placeholder_secrets,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -308,6 +317,7 @@ impl Config {
             }],
             database: None,
             database_password_file: None,
+            placeholder_secrets: Vec::new(),
         }
     }
 
@@ -333,13 +343,7 @@ impl Config {
     /// Keys and secrets still holding the example file's placeholders (`change_me`…), as
     /// "tenant `acme`: api_key": `serve --config` refuses to start with any.
     pub fn placeholders(&self) -> Vec<String> {
-        let is_placeholder = |v: &str| {
-            let v = v.to_ascii_lowercase().replace(['-', '_'], "");
-            ["changeme", "replaceme", "yourkey", "xxxxxxxx"]
-                .iter()
-                .any(|p| v.contains(p))
-        };
-        let mut out = Vec::new();
+        let mut out = self.placeholder_secrets.clone();
         for spec in &self.tenants {
             let t = &spec.tenant;
             for k in &spec.keys {
@@ -354,7 +358,6 @@ impl Config {
             }
             for (name, v) in [
                 ("stripe_webhook_secret", &t.stripe_webhook_secret),
-                ("chargebee_webhook_password", &t.chargebee_webhook_password),
                 ("recurly_webhook_key", &t.recurly_webhook_key),
             ] {
                 if is_placeholder(v) {
@@ -371,6 +374,14 @@ impl Config {
 }
 
 /// A CIDR, or a bare address as a /32 (or /128).
+/// Whether a key or secret still holds the example file's placeholder.
+fn is_placeholder(v: &str) -> bool {
+    let v = v.to_ascii_lowercase().replace(['-', '_'], "");
+    ["changeme", "replaceme", "yourkey", "xxxxxxxx"]
+        .iter()
+        .any(|p| v.contains(p))
+}
+
 fn parse_net(key: &str, p: &str) -> anyhow::Result<ipnet::IpNet> {
     p.parse::<ipnet::IpNet>()
         .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
@@ -469,7 +480,8 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             hold_days: t.hold_days,
             count_test_payments: t.count_test_payments,
             chargebee_webhook_username: t.chargebee_webhook_username,
-            chargebee_webhook_password: t.chargebee_webhook_password,
+            // only ever compared: stored as its hash (a `sha256:…` value is taken as given)
+            chargebee_webhook_password: secret_hash(&t.chargebee_webhook_password),
             recurly_webhook_key: t.recurly_webhook_key,
         },
         keys,
@@ -528,5 +540,25 @@ fixed = "1.2.3"
             let e = Config::from_toml(&text).expect_err(bad);
             assert!(e.to_string().contains("keep_url_params"), "{e}");
         }
+    }
+
+    #[test]
+    fn chargebee_password_is_kept_as_its_hash() {
+        let tenant = |pw: &str| {
+            format!("[[tenants]]\nid = \"x\"\napi_key = \"12345678\"\nchargebee_webhook_username = \"cb\"\nchargebee_webhook_password = \"{pw}\"\n")
+        };
+        let cfg = Config::from_toml(&tenant("Kq9-long-random")).expect("config");
+        let stored = &cfg.tenants[0].tenant.chargebee_webhook_password;
+        assert_eq!(stored, &secret_hash("Kq9-long-random"));
+        assert!(!stored.contains("Kq9"));
+        assert!(cfg.placeholders().is_empty());
+        // a hash may be given instead of the password: the file need not hold it either
+        let cfg = Config::from_toml(&tenant(stored)).expect("config");
+        assert_eq!(&cfg.tenants[0].tenant.chargebee_webhook_password, stored);
+        let cfg = Config::from_toml(&tenant("cb_change_me_0123")).expect("config");
+        assert_eq!(
+            cfg.placeholders(),
+            ["tenant `x`: chargebee_webhook_password"]
+        );
     }
 }

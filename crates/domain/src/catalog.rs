@@ -80,6 +80,18 @@ pub fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// The prefix of a stored secret that is only ever compared (a webhook's Basic-auth
+/// password): the collector keeps `sha256:<hex>`, never the secret.
+pub const SECRET_HASH_PREFIX: &str = "sha256:";
+
+/// How a compare-only secret is stored. Empty stays empty (not configured).
+pub fn secret_hash(secret: &str) -> String {
+    if secret.is_empty() || secret.starts_with(SECRET_HASH_PREFIX) {
+        return secret.to_string();
+    }
+    format!("{SECRET_HASH_PREFIX}{}", key_hash(secret))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub id: String,
@@ -178,6 +190,14 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_only_secrets_are_stored_hashed_once() {
+        let h = secret_hash("s3cret");
+        assert_eq!(h, format!("sha256:{}", key_hash("s3cret")));
+        assert_eq!(secret_hash(&h), h, "a stored hash is not hashed again");
+        assert_eq!(secret_hash(""), "", "empty means not configured");
+    }
 
     #[test]
     fn keys_are_found_by_hash() {

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
-use clicktrail_domain::catalog::Tenant;
+use clicktrail_domain::catalog::{key_hash, Tenant, SECRET_HASH_PREFIX};
 use clicktrail_domain::Cid;
 use clicktrail_store::{LeadIn, RefundIn, SaleIn, StoreError, Target};
 
@@ -295,17 +295,34 @@ pub(crate) fn configured(
         })
 }
 
-/// Whether an `Authorization: Basic ...` header carries `user:password` (constant time).
-pub fn basic_matches(header: &str, user: &str, password: &str) -> bool {
+/// Whether an `Authorization: Basic ...` header carries `user` and the password whose
+/// stored form is `stored` (`sha256:<hex>` as the config is applied; a value stored in clear
+/// by an older release is compared as is until the next start rewrites it). Constant time.
+pub fn basic_matches(header: &str, user: &str, stored: &str) -> bool {
     let Some((scheme, token)) = header.trim().split_once(' ') else {
         return false;
     };
-    if !scheme.eq_ignore_ascii_case("basic") || user.is_empty() {
+    if !scheme.eq_ignore_ascii_case("basic") || user.is_empty() || stored.is_empty() {
         return false;
     }
-    let expected = STANDARD.encode(format!("{user}:{password}"));
-    let token = token.trim();
-    token.len() == expected.len() && bool::from(token.as_bytes().ct_eq(expected.as_bytes()))
+    let Ok(decoded) = STANDARD.decode(token.trim()) else {
+        return false;
+    };
+    let Some((given_user, given_password)) = std::str::from_utf8(&decoded)
+        .ok()
+        .and_then(|s| s.split_once(':'))
+    else {
+        return false;
+    };
+    let user_ok = given_user.as_bytes().ct_eq(user.as_bytes());
+    // always hashed here (never `secret_hash`, which passes a `sha256:` value through): a
+    // copy of the stored hash is not a password
+    let presented = if stored.starts_with(SECRET_HASH_PREFIX) {
+        format!("{SECRET_HASH_PREFIX}{}", key_hash(given_password))
+    } else {
+        given_password.to_string()
+    };
+    bool::from(user_ok & presented.as_bytes().ct_eq(stored.as_bytes()))
 }
 
 /// An id we keep (at most 128 characters).
@@ -406,19 +423,42 @@ pub(crate) fn ignored(reason: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clicktrail_domain::catalog::secret_hash;
 
     #[test]
     fn basic_rules() {
         let h = format!("Basic {}", STANDARD.encode(b"cb_user:s3cret"));
-        assert!(basic_matches(&h, "cb_user", "s3cret"));
+        let stored = secret_hash("s3cret");
+        assert!(basic_matches(&h, "cb_user", &stored));
         assert!(basic_matches(
             &h.replace("Basic", "basic"),
             "cb_user",
-            "s3cret"
+            &stored
         ));
-        assert!(!basic_matches(&h, "cb_user", "other"));
+        assert!(
+            basic_matches(&h, "cb_user", "s3cret"),
+            "a value an older release stored in clear"
+        );
+        assert!(!basic_matches(&h, "cb_user", &secret_hash("other")));
+        let the_hash = format!("Basic {}", STANDARD.encode(format!("cb_user:{stored}")));
+        assert!(
+            !basic_matches(&the_hash, "cb_user", &stored),
+            "the stored hash is no password"
+        );
+        assert!(!basic_matches(&h, "cb_other", &stored));
+        assert!(
+            !basic_matches(&h, "cb_user", &key_hash("s3cret")),
+            "a bare hex digest is not the prefixed form"
+        );
         assert!(!basic_matches(&h, "", ""));
-        assert!(!basic_matches("Bearer x", "cb_user", "s3cret"));
-        assert!(!basic_matches("", "cb_user", "s3cret"));
+        assert!(!basic_matches(&h, "cb_user", ""));
+        assert!(!basic_matches("Bearer x", "cb_user", &stored));
+        assert!(!basic_matches("Basic !!notbase64", "cb_user", &stored));
+        assert!(!basic_matches(
+            &format!("Basic {}", STANDARD.encode(b"no-colon")),
+            "cb_user",
+            &stored
+        ));
+        assert!(!basic_matches("", "cb_user", &stored));
     }
 }
