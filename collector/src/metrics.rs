@@ -1,19 +1,19 @@
-//! `GET /metrics` in Prometheus text format: requests by route and status, request
-//! latency by route (a write's latency: its answer waits for the commit), and the store's
-//! batching counters. One registry per app (no process globals, so tests build many apps).
+//! The collector's metrics: requests by route and status, request latency by route (a write's
+//! latency: its answer waits for the commit), the store's batching counters and the SQLite WAL.
+//! One registry per app (no process globals, so tests build many apps); served by
+//! `http::health`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 
-use crate::state::AppState;
+use clicktrail_store::Store;
 
 pub struct Metrics {
     registry: Registry,
@@ -114,54 +114,35 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
     resp
 }
 
-/// `GET /metrics`
-pub async fn render(State(st): State<AppState>) -> Response {
-    let m = &st.metrics;
-    let w = st.store.write_stats();
-    let backend = st.store.backend();
-    for (name, v) in [
-        ("commits", w.commits),
-        ("jobs", w.jobs),
-        ("max_batch", w.max_batch),
-    ] {
-        m.store
-            .with_label_values(&[backend, name])
-            .set(i64::try_from(v).unwrap_or(i64::MAX));
-    }
-    if let Some(w) = st.store.wal_status() {
+/// The metrics in Prometheus text format, the store's counters read now.
+impl Metrics {
+    pub fn render(&self, store: &dyn Store) -> Result<Vec<u8>, prometheus::Error> {
+        let w = store.write_stats();
+        let backend = store.backend();
         for (name, v) in [
-            ("bytes", w.bytes),
-            ("peak_bytes", w.peak_bytes),
-            ("frames_behind", w.frames_behind),
-            ("truncations", w.truncations),
-            ("truncations_busy", w.truncations_busy),
+            ("commits", w.commits),
+            ("jobs", w.jobs),
+            ("max_batch", w.max_batch),
         ] {
-            m.wal
-                .with_label_values(&[name])
+            self.store
+                .with_label_values(&[backend, name])
                 .set(i64::try_from(v).unwrap_or(i64::MAX));
         }
-    }
-    let mut buf = Vec::new();
-    if let Err(e) = prometheus::TextEncoder::new().encode(&m.registry.gather(), &mut buf) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        buf,
-    )
-        .into_response()
-}
-
-/// `GET /readyz`: 200 when the database answers, 503 otherwise.
-pub async fn ready(State(st): State<AppState>) -> Response {
-    match st.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check: the database does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        if let Some(w) = store.wal_status() {
+            for (name, v) in [
+                ("bytes", w.bytes),
+                ("peak_bytes", w.peak_bytes),
+                ("frames_behind", w.frames_behind),
+                ("truncations", w.truncations),
+                ("truncations_busy", w.truncations_busy),
+            ] {
+                self.wal
+                    .with_label_values(&[name])
+                    .set(i64::try_from(v).unwrap_or(i64::MAX));
+            }
         }
+        let mut buf = Vec::new();
+        prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
+        Ok(buf)
     }
 }

@@ -17,8 +17,8 @@
 //! demo.rs       /demo/checkout (--demo): plays Stripe, in-process
 //! statics.rs    tracker files, dashboard, www/, JSON 404 / 405
 //! dashboard_assets.rs  the dashboard page, script, style and icon (built in, also without --www)
-//! (crate::metrics: /readyz, /metrics and the request counters; crate::body: the draining
-//! body reader)
+//! health.rs     /readyz, /metrics (crate::metrics: the registry and the request counters;
+//!               crate::body: the draining body reader)
 //! ```
 //!
 //! Dependencies only go down this list's "leaves" (error, extract, types, tenant); no handler
@@ -41,6 +41,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod first_party;
+pub mod health;
 pub mod layers;
 pub mod portal;
 pub mod rejections;
@@ -174,10 +175,10 @@ pub fn app(state: AppState) -> Router {
         .route("/style.css", get(dashboard_assets::style))
         .route("/favicon.svg", get(dashboard_assets::favicon))
         .route("/healthz", get(statics::healthz))
-        .route("/readyz", get(crate::metrics::ready))
+        .route("/readyz", get(health::ready))
         .route(
             "/metrics",
-            get(crate::metrics::render).layer(middleware::from_fn_with_state(
+            get(health::metrics).layer(middleware::from_fn_with_state(
                 state.clone(),
                 access::metrics_allowed,
             )),
