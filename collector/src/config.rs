@@ -88,6 +88,8 @@ pub struct Config {
     /// `[server] database_password_file`: the PostgreSQL password, read from this file and
     /// added to the URL (percent-encoded), so that the URL itself holds no secret.
     pub database_password_file: Option<std::path::PathBuf>,
+    /// Each tenant's `retention` table (docs/privacy.md), stored at start and by `apply-config`.
+    pub retention: Vec<(String, clicktrail_domain::retention::Retention)>,
 }
 
 // ---- raw TOML shapes ----
@@ -161,6 +163,8 @@ struct RawTenant {
     conversion_types: BTreeMap<String, RawPayout>,
     #[serde(default)]
     revenue_origins: Vec<String>,
+    /// `retention = { event_days = 14, click_url_days = 90, diagnostic_days = 30 }`
+    retention: Option<clicktrail_domain::retention::Retention>,
 }
 
 #[derive(Deserialize)]
@@ -257,7 +261,13 @@ impl Config {
         let database = r.database.clone().filter(|d| !d.trim().is_empty());
         let database_password_file = r.database_password_file.clone();
         let mut tenants = Vec::new();
+        let mut retention = Vec::new();
         for t in raw.tenants {
+            if let Some(r) = t.retention {
+                r.validate()
+                    .map_err(|(f, m)| anyhow::anyhow!("tenant `{}`: retention.{f} {m}", t.id))?;
+                retention.push((t.id.clone(), r));
+            }
             tenants.push(convert_tenant(t)?);
         }
         let cfg = Config {
@@ -265,6 +275,7 @@ impl Config {
             tenants,
             database,
             database_password_file,
+            retention,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -308,6 +319,7 @@ impl Config {
             }],
             database: None,
             database_password_file: None,
+            retention: Vec::new(),
         }
     }
 
