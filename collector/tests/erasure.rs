@@ -286,8 +286,21 @@ async fn erasing_a_customer_leaves_no_trace_and_no_money_changed() {
         let b = h.backend;
         let (key, email, cus) = ("cust-erase-4711", "erase.me@example.com", "cus_EraseMe4711");
         let gone = story(&h, 1, key, email, cus).await;
-        click(&h, &uuid::Uuid::new_v4().to_string(), "bob", "https://shop.example/").await;
-        let kept = story(&h, 2, "cust-keep-0815", "keep.me@example.com", "cus_KeepMe0815").await;
+        click(
+            &h,
+            &uuid::Uuid::new_v4().to_string(),
+            "bob",
+            "https://shop.example/",
+        )
+        .await;
+        let kept = story(
+            &h,
+            2,
+            "cust-keep-0815",
+            "keep.me@example.com",
+            "cus_KeepMe0815",
+        )
+        .await;
         // a refund of the erased customer's sale, then a payout of what is due
         let r = h
             .api(
@@ -310,7 +323,13 @@ async fn erasing_a_customer_leaves_no_trace_and_no_money_changed() {
             assert!(!db.holding(v).await.is_empty(), "{b}: {v} is stored before");
         }
 
-        let r = admin(&h, "POST", "/api/v1/erasures", Some(json!({"customer_key": key}))).await;
+        let r = admin(
+            &h,
+            "POST",
+            "/api/v1/erasures",
+            Some(json!({"customer_key": key})),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
         assert_eq!(
             r.body["erased"],
@@ -319,41 +338,71 @@ async fn erasing_a_customer_leaves_no_trace_and_no_money_changed() {
         );
         // nowhere: neither in a table nor in the SQLite file's free pages or its WAL
         for v in [key, email, cus, gone.cid.as_str()] {
-            assert_eq!(db.holding(v).await, Vec::<String>::new(), "{b}: {v} is left");
+            assert_eq!(
+                db.holding(v).await,
+                Vec::<String>::new(),
+                "{b}: {v} is left"
+            );
         }
         // the other customer is untouched
-        for v in ["cust-keep-0815", "keep.me@example.com", "cus_KeepMe0815", &kept.cid] {
+        for v in [
+            "cust-keep-0815",
+            "keep.me@example.com",
+            "cus_KeepMe0815",
+            &kept.cid,
+        ] {
             assert!(!db.holding(v).await.is_empty(), "{b}: {v} was erased too");
         }
-        assert_eq!(money_view(&h, payout_id).await, before, "{b}: money changed");
+        assert_eq!(
+            money_view(&h, payout_id).await,
+            before,
+            "{b}: money changed"
+        );
 
         // retried events are still recognised: the click answered as stored (with the CID's
         // pseudonym), the Stripe event a duplicate; nothing is counted twice
         let again = click(&h, &gone.click_event, "alice", "https://shop.example/").await;
         assert_ne!(again.body, gone.click_answer, "{b}");
-        assert_eq!(again.body["expiredAt"], gone.click_answer["expiredAt"], "{b}");
+        assert_eq!(
+            again.body["expiredAt"], gone.click_answer["expiredAt"],
+            "{b}"
+        );
         assert!(
-            again.body["cid"].as_str().is_some_and(|c| c.starts_with("erased:")),
+            again.body["cid"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("erased:")),
             "{b}: {}",
             again.body
         );
         let sig = sign_all(std::slice::from_ref(&gone.stripe_payload), h.now());
         let r = h.stripe(&gone.stripe_payload, &sig[0]).await;
         assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
-        assert_eq!(money_view(&h, payout_id).await, before, "{b}: a retry counted");
+        assert_eq!(
+            money_view(&h, payout_id).await,
+            before,
+            "{b}: a retry counted"
+        );
 
         // the audit log says who erased what kind of subject, not the value
         let audit = admin(&h, "GET", "/api/v1/audit", None).await;
         let line = &audit.body["audit"][0];
         assert_eq!(line["action"], "erase", "{b}: {}", audit.body);
         assert!(
-            line["summary"].as_str().is_some_and(|s| s.starts_with("erased a customer_key:")),
+            line["summary"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("erased a customer_key:")),
             "{b}: {line}"
         );
         assert!(!audit.raw.windows(key.len()).any(|w| w == key.as_bytes()));
 
         // erasing again finds nothing left; bad requests name the field
-        let r = admin(&h, "POST", "/api/v1/erasures", Some(json!({"customer_key": key}))).await;
+        let r = admin(
+            &h,
+            "POST",
+            "/api/v1/erasures",
+            Some(json!({"customer_key": key})),
+        )
+        .await;
         assert_eq!(r.body["erased"]["conversions"], 0, "{b}: {}", r.body);
         for (bad, field) in [
             (json!({}), "customer_key"),
@@ -366,7 +415,12 @@ async fn erasing_a_customer_leaves_no_trace_and_no_money_changed() {
             assert_eq!(r.body["error"]["field"], field, "{b}: {bad}: {}", r.body);
         }
         // an ingest key may not erase
-        let r = h.api("/api/v1/erasures", json!({"customer_key": "cust-keep-0815"})).await;
+        let r = h
+            .api(
+                "/api/v1/erasures",
+                json!({"customer_key": "cust-keep-0815"}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{b}: {}", r.body);
     }
 }
@@ -386,19 +440,50 @@ async fn erasing_by_email_and_by_cid() {
         .await;
         assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
         assert_eq!(r.body["erased"]["emails"], 1, "{b}: {}", r.body);
-        for v in ["cust-mail-1", "Mail.Person@example.com", "cus_Mail1", s.cid.as_str()] {
-            assert_eq!(db.holding(v).await, Vec::<String>::new(), "{b}: {v} is left");
+        for v in [
+            "cust-mail-1",
+            "Mail.Person@example.com",
+            "cus_Mail1",
+            s.cid.as_str(),
+        ] {
+            assert_eq!(
+                db.holding(v).await,
+                Vec::<String>::new(),
+                "{b}: {v} is left"
+            );
         }
         // a visitor by CID: their click's URL and referrer go, the click still counts
-        let report = admin(&h, "GET", "/api/v1/report?from=2000-01-01&to=2099-12-31", None).await;
-        let c = click(&h, &uuid::Uuid::new_v4().to_string(), "bob", "https://shop.example/visitor-page").await;
+        let report = admin(
+            &h,
+            "GET",
+            "/api/v1/report?from=2000-01-01&to=2099-12-31",
+            None,
+        )
+        .await;
+        let c = click(
+            &h,
+            &uuid::Uuid::new_v4().to_string(),
+            "bob",
+            "https://shop.example/visitor-page",
+        )
+        .await;
         let cid = c.body["cid"].as_str().expect("cid").to_string();
         let r = admin(&h, "POST", "/api/v1/erasures", Some(json!({"cid": cid}))).await;
         assert_eq!(r.body["erased"]["cids"], 1, "{b}: {}", r.body);
         for v in [cid.as_str(), "visitor-page"] {
-            assert_eq!(db.holding(v).await, Vec::<String>::new(), "{b}: {v} is left");
+            assert_eq!(
+                db.holding(v).await,
+                Vec::<String>::new(),
+                "{b}: {v} is left"
+            );
         }
-        let after = admin(&h, "GET", "/api/v1/report?from=2000-01-01&to=2099-12-31", None).await;
+        let after = admin(
+            &h,
+            "GET",
+            "/api/v1/report?from=2000-01-01&to=2099-12-31",
+            None,
+        )
+        .await;
         assert_eq!(
             after.body["totals"]["clicks"].as_i64(),
             report.body["totals"]["clicks"].as_i64().map(|n| n + 1),
@@ -426,8 +511,16 @@ async fn the_erase_command_erases_on_an_sqlite_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("tenant `demo`: 1 customer keys, 1 CIDs, 1 emails"), "{said}");
-    for v in ["cust-cli-9", "cli.person@example.com", "cus_Cli9", s.cid.as_str()] {
+    assert!(
+        said.contains("tenant `demo`: 1 customer keys, 1 CIDs, 1 emails"),
+        "{said}"
+    );
+    for v in [
+        "cust-cli-9",
+        "cli.person@example.com",
+        "cus_Cli9",
+        s.cid.as_str(),
+    ] {
         assert_eq!(db.holding(v).await, Vec::<String>::new(), "{v} is left");
     }
     let bad = Command::new(BIN)
@@ -443,22 +536,50 @@ async fn retention_prunes_old_raw_data_and_keeps_reports() {
         let b = h.backend;
         let old = story(&h, 5, "cust-old", "old@example.com", "cus_Old").await;
         h.advance(100 * DAY);
-        click(&h, &uuid::Uuid::new_v4().to_string(), "bob", "https://shop.example/new-page").await;
+        click(
+            &h,
+            &uuid::Uuid::new_v4().to_string(),
+            "bob",
+            "https://shop.example/new-page",
+        )
+        .await;
         let period = "/api/v1/report?from=2026-11-01&to=2026-12-01";
         let report = admin(&h, "GET", period, None).await;
         assert_eq!(report.body["totals"]["clicks"], 1, "{b}: {}", report.body);
 
-        let bad = admin(&h, "PUT", "/api/v1/retention", Some(json!({"event_days": 3}))).await;
+        let bad = admin(
+            &h,
+            "PUT",
+            "/api/v1/retention",
+            Some(json!({"event_days": 3})),
+        )
+        .await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-        assert_eq!(bad.body["error"]["field"], "event_days", "{b}: {}", bad.body);
+        assert_eq!(
+            bad.body["error"]["field"], "event_days",
+            "{b}: {}",
+            bad.body
+        );
         let setting = json!({"event_days": 7, "click_url_days": 30, "diagnostic_days": 30});
         let r = admin(&h, "PUT", "/api/v1/retention", Some(setting.clone())).await;
         assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
-        assert_eq!(admin(&h, "GET", "/api/v1/retention", None).await.body, setting, "{b}");
+        assert_eq!(
+            admin(&h, "GET", "/api/v1/retention", None).await.body,
+            setting,
+            "{b}"
+        );
 
         let pruned = h.store.prune(h.now()).await.expect("prune");
-        assert_eq!((pruned.events, pruned.click_urls), (1, 1), "{b}: {pruned:?}");
-        assert_eq!(db.click_urls().await, ["https://shop.example/new-page"], "{b}");
+        assert_eq!(
+            (pruned.events, pruned.click_urls),
+            (1, 1),
+            "{b}: {pruned:?}"
+        );
+        assert_eq!(
+            db.click_urls().await,
+            ["https://shop.example/new-page"],
+            "{b}"
+        );
         assert_eq!(admin(&h, "GET", period, None).await.raw, report.raw, "{b}");
         // the old click's event id is forgotten: a replay now is a new click
         let again = click(&h, &old.click_event, "alice", "https://shop.example/").await;

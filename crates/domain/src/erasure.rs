@@ -191,7 +191,10 @@ mod tests {
             ..Erased::default()
         }
         .summary(&s);
-        assert!(line.starts_with("erased a email: 0 customer keys"), "{line}");
+        assert!(
+            line.starts_with("erased a email: 0 customer keys"),
+            "{line}"
+        );
         assert!(!line.contains("alice"));
     }
 }

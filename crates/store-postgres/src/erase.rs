@@ -48,10 +48,14 @@ impl ErasureRows for Rows<'_, '_> {
             &[&new_secret()],
         )
         .await?;
-        q_opt(self.0, "SELECT secret FROM privacy_secret WHERE id = 1", &[])
-            .await?
-            .map(|r| r.get(0))
-            .ok_or_else(|| StoreError::Internal("no pseudonym secret".into()).into())
+        q_opt(
+            self.0,
+            "SELECT secret FROM privacy_secret WHERE id = 1",
+            &[],
+        )
+        .await?
+        .map(|r| r.get(0))
+        .ok_or_else(|| StoreError::Internal("no pseudonym secret".into()).into())
     }
 
     async fn leads(&mut self, tenant: &str, by: LeadsBy<'_>) -> Result<Vec<LeadRow>, Fail> {
@@ -124,7 +128,11 @@ impl ErasureRows for Rows<'_, '_> {
             .collect())
     }
 
-    async fn external_cids(&mut self, tenant: &str, cid: &str) -> Result<Vec<(String, String)>, Fail> {
+    async fn external_cids(
+        &mut self,
+        tenant: &str,
+        cid: &str,
+    ) -> Result<Vec<(String, String)>, Fail> {
         let rows = q(
             self.0,
             "SELECT revenue_origin, external_cid FROM external_links WHERE tenant = $1 AND cid = $2",
@@ -135,11 +143,20 @@ impl ErasureRows for Rows<'_, '_> {
     }
 
     async fn remove_lead_email(&mut self, lead_id: i64) -> Result<(), Fail> {
-        exec(self.0, "UPDATE leads SET email = NULL WHERE id = $1", &[&lead_id]).await?;
+        exec(
+            self.0,
+            "UPDATE leads SET email = NULL WHERE id = $1",
+            &[&lead_id],
+        )
+        .await?;
         Ok(())
     }
 
-    async fn set_conversion_personal(&mut self, id: i64, customer_id: Option<&str>) -> Result<(), Fail> {
+    async fn set_conversion_personal(
+        &mut self,
+        id: i64,
+        customer_id: Option<&str>,
+    ) -> Result<(), Fail> {
         exec(
             self.0,
             "UPDATE conversions SET customer_id = $2, details = NULL WHERE id = $1",
@@ -153,7 +170,9 @@ impl ErasureRows for Rows<'_, '_> {
         for table in ["leads", "customer_links", "conversions"] {
             exec(
                 self.0,
-                &format!("UPDATE {table} SET customer_key = $3 WHERE tenant = $1 AND customer_key = $2"),
+                &format!(
+                    "UPDATE {table} SET customer_key = $3 WHERE tenant = $1 AND customer_key = $2"
+                ),
                 &[&tenant, &key, &to],
             )
             .await?;
@@ -168,7 +187,14 @@ impl ErasureRows for Rows<'_, '_> {
             &[&tenant, &cid, &to],
         )
         .await?;
-        for table in ["cids", "customer_links", "external_links", "stripe_links", "leads", "conversions"] {
+        for table in [
+            "cids",
+            "customer_links",
+            "external_links",
+            "stripe_links",
+            "leads",
+            "conversions",
+        ] {
             exec(
                 self.0,
                 &format!("UPDATE {table} SET cid = $3 WHERE tenant = $1 AND cid = $2"),
@@ -202,7 +228,12 @@ impl ErasureRows for Rows<'_, '_> {
         Ok(())
     }
 
-    async fn rename_billing_customer(&mut self, tenant: &str, id: &str, to: &str) -> Result<(), Fail> {
+    async fn rename_billing_customer(
+        &mut self,
+        tenant: &str,
+        id: &str,
+        to: &str,
+    ) -> Result<(), Fail> {
         exec(
             self.0,
             "UPDATE conversions SET stripe_customer = $3 WHERE tenant = $1 AND stripe_customer = $2",

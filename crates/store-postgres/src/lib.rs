@@ -22,10 +22,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use clicktrail_domain::conversion::Status;
+use clicktrail_domain::erasure::Erased;
 use clicktrail_domain::money::Overflow;
 use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
-use clicktrail_domain::erasure::Erased;
 use clicktrail_domain::retention::{Pruned, Retention};
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
@@ -44,8 +44,8 @@ use tokio_postgres::NoTls;
 
 mod admin;
 mod catalog;
-mod erase;
 pub mod clicks;
+mod erase;
 mod ops;
 mod payouts;
 mod portal;

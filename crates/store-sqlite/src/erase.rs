@@ -55,9 +55,11 @@ impl ErasureRows for Rows<'_> {
             "INSERT OR IGNORE INTO privacy_secret (id, secret) VALUES (1, ?1)",
             [new_secret()],
         )?;
-        Ok(c.query_row("SELECT secret FROM privacy_secret WHERE id = 1", [], |r| {
-            r.get(0)
-        })?)
+        Ok(
+            c.query_row("SELECT secret FROM privacy_secret WHERE id = 1", [], |r| {
+                r.get(0)
+            })?,
+        )
     }
 
     async fn leads(&mut self, tenant: &str, by: LeadsBy<'_>) -> StoreResult<Vec<LeadRow>> {
@@ -116,7 +118,11 @@ impl ErasureRows for Rows<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    async fn external_cids(&mut self, tenant: &str, cid: &str) -> StoreResult<Vec<(String, String)>> {
+    async fn external_cids(
+        &mut self,
+        tenant: &str,
+        cid: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
         let mut st = self.0.prepare_cached(
             "SELECT revenue_origin, external_cid FROM external_links WHERE tenant = ?1 AND cid = ?2",
         )?;
@@ -130,7 +136,11 @@ impl ErasureRows for Rows<'_> {
         Ok(())
     }
 
-    async fn set_conversion_personal(&mut self, id: i64, customer_id: Option<&str>) -> StoreResult<()> {
+    async fn set_conversion_personal(
+        &mut self,
+        id: i64,
+        customer_id: Option<&str>,
+    ) -> StoreResult<()> {
         self.0.execute(
             "UPDATE conversions SET customer_id = ?2, details = NULL WHERE id = ?1",
             params![id, customer_id],
@@ -141,7 +151,9 @@ impl ErasureRows for Rows<'_> {
     async fn rename_customer_key(&mut self, tenant: &str, key: &str, to: &str) -> StoreResult<()> {
         for table in ["leads", "customer_links", "conversions"] {
             self.0.execute(
-                &format!("UPDATE {table} SET customer_key = ?3 WHERE tenant = ?1 AND customer_key = ?2"),
+                &format!(
+                    "UPDATE {table} SET customer_key = ?3 WHERE tenant = ?1 AND customer_key = ?2"
+                ),
                 params![tenant, key, to],
             )?;
         }
@@ -154,7 +166,14 @@ impl ErasureRows for Rows<'_> {
             "UPDATE clicks SET cid = ?3, url = NULL, referrer = NULL WHERE tenant = ?1 AND cid = ?2",
             params![tenant, cid, to],
         )?;
-        for table in ["cids", "customer_links", "external_links", "stripe_links", "leads", "conversions"] {
+        for table in [
+            "cids",
+            "customer_links",
+            "external_links",
+            "stripe_links",
+            "leads",
+            "conversions",
+        ] {
             c.execute(
                 &format!("UPDATE {table} SET cid = ?3 WHERE tenant = ?1 AND cid = ?2"),
                 params![tenant, cid, to],
@@ -183,7 +202,12 @@ impl ErasureRows for Rows<'_> {
         Ok(())
     }
 
-    async fn rename_billing_customer(&mut self, tenant: &str, id: &str, to: &str) -> StoreResult<()> {
+    async fn rename_billing_customer(
+        &mut self,
+        tenant: &str,
+        id: &str,
+        to: &str,
+    ) -> StoreResult<()> {
         self.0.execute(
             "UPDATE conversions SET stripe_customer = ?3 WHERE tenant = ?1 AND stripe_customer = ?2",
             params![tenant, id, to],
@@ -202,13 +226,24 @@ impl ErasureRows for Rows<'_> {
 
 // ---------------------------------------------------------------- retention
 
-pub(crate) fn set_retention(conn: &Connection, tenant: &str, r: &Retention, now: i64) -> StoreResult<()> {
+pub(crate) fn set_retention(
+    conn: &Connection,
+    tenant: &str,
+    r: &Retention,
+    now: i64,
+) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO retention (tenant, event_days, click_url_days, diagnostic_days, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (tenant) DO UPDATE SET event_days = ?2, click_url_days = ?3,
             diagnostic_days = ?4, updated_at = ?5",
-        params![tenant, r.event_days, r.click_url_days, r.diagnostic_days, now],
+        params![
+            tenant,
+            r.event_days,
+            r.click_url_days,
+            r.diagnostic_days,
+            now
+        ],
     )?;
     Ok(())
 }

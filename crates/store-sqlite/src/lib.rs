@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use clicktrail_domain::conversion::Status;
+use clicktrail_domain::erasure::Erased;
 use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
-use clicktrail_domain::erasure::Erased;
 use clicktrail_domain::retention::{Pruned, Retention};
 use clicktrail_domain::Catalog;
 use clicktrail_store::{

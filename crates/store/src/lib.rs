@@ -511,7 +511,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
 
     /// A tenant's retention (all `None` when never set).
-    async fn retention(&self, tenant: &str) -> StoreResult<clicktrail_domain::retention::Retention>;
+    async fn retention(&self, tenant: &str)
+        -> StoreResult<clicktrail_domain::retention::Retention>;
 
     /// One pruning pass over every tenant with a retention setting.
     async fn prune(&self, now: i64) -> StoreResult<clicktrail_domain::retention::Pruned>;

@@ -28,8 +28,8 @@ use crate::state::AppState;
 
 pub mod audit;
 pub mod catalog;
-pub mod logs;
 pub mod erase;
+pub mod logs;
 pub mod retention;
 
 /// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
