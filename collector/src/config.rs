@@ -91,6 +91,8 @@ pub struct Config {
     /// Compare-only secrets that held a placeholder before they were hashed, as
     /// "tenant `acme`: chargebee_webhook_password" (see [`Config::placeholders`]).
     placeholder_secrets: Vec<String>,
+    /// Each tenant's `retention` table (docs/privacy.md), stored at start and by `apply-config`.
+    pub retention: Vec<(String, clicktrail_domain::retention::Retention)>,
 }
 
 // ---- raw TOML shapes ----
@@ -164,6 +166,8 @@ struct RawTenant {
     conversion_types: BTreeMap<String, RawPayout>,
     #[serde(default)]
     revenue_origins: Vec<String>,
+    /// `retention = { event_days = 14, click_url_days = 90, diagnostic_days = 30 }`
+    retention: Option<clicktrail_domain::retention::Retention>,
 }
 
 #[derive(Deserialize)]
@@ -261,10 +265,16 @@ impl Config {
         let database_password_file = r.database_password_file.clone();
         let mut tenants = Vec::new();
         let mut placeholder_secrets = Vec::new();
+        let mut retention = Vec::new();
         for t in raw.tenants {
             if is_placeholder(&t.chargebee_webhook_password) {
                 let id = t.id.trim();
                 placeholder_secrets.push(format!("tenant `{id}`: chargebee_webhook_password"));
+            }
+            if let Some(r) = t.retention {
+                r.validate()
+                    .map_err(|(f, m)| anyhow::anyhow!("tenant `{}`: retention.{f} {m}", t.id))?;
+                retention.push((t.id.clone(), r));
             }
             tenants.push(convert_tenant(t)?);
         }
@@ -274,6 +284,7 @@ impl Config {
             database,
             database_password_file,
             placeholder_secrets,
+            retention,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -318,6 +329,7 @@ impl Config {
             database: None,
             database_password_file: None,
             placeholder_secrets: Vec::new(),
+            retention: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod migrate;
+pub mod retention;
 pub mod serve;
 pub mod state;
 

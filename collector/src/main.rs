@@ -156,6 +156,25 @@ enum Command {
         #[arg(long, value_name = "DAYS", requires = "dir")]
         keep_days: Option<u32>,
     },
+    /// Erase one customer (--customer-key or --email) or one visitor (--cid): their personal
+    /// fields are removed or replaced by a keyed hash, money rows stay as they are, the
+    /// audit log records it without the value (docs/privacy.md). Safe while collectors serve.
+    Erase {
+        /// Configuration file (TOML): its `[server] database` names the database.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+        /// Tenant (needed when the database has several).
+        #[arg(long, value_name = "ID")]
+        tenant: Option<String>,
+        #[arg(long, value_name = "KEY", group = "subject")]
+        customer_key: Option<String>,
+        #[arg(long, value_name = "EMAIL", group = "subject")]
+        email: Option<String>,
+        #[arg(long, value_name = "CID", group = "subject")]
+        cid: Option<String>,
+    },
 }
 
 /// The configuration to apply: the file, the demo, or nothing (the database's catalog as is).
@@ -173,6 +192,7 @@ async fn apply(store: &dyn Store, config: Option<&Config>) -> anyhow::Result<()>
     let Some(c) = config else {
         return Ok(());
     };
+    clicktrail_collector::retention::apply(store, &c.retention).await?;
     let before = store
         .load_catalog()
         .await
@@ -330,6 +350,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 );
             }
             catalog.spawn_refresh(store.clone());
+            clicktrail_collector::retention::spawn(store.clone());
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
@@ -441,6 +462,36 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 resolved.db.display(),
                 resolved.source
             );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Erase {
+            config,
+            db,
+            tenant,
+            customer_key,
+            email,
+            cid,
+        } => {
+            let subject = clicktrail_domain::erasure::Subject::parse(
+                customer_key.as_deref(),
+                email.as_deref(),
+                cid.as_deref(),
+            )
+            .map_err(|(f, m)| anyhow::anyhow!("--{}: {m}", f.replace('_', "-")))?;
+            let config = config.as_deref().map(Config::load).transpose()?;
+            let resolved = db::resolve(db.db.as_deref(), config.as_ref())?;
+            let store = resolved.open_existing().await?;
+            let (tenant, erased) = clicktrail_collector::retention::erase_command(
+                store.as_ref(),
+                tenant.as_deref(),
+                subject,
+            )
+            .await?;
+            println!(
+                "tenant `{tenant}`: {} customer keys, {} CIDs, {} emails, {} conversions, {} billing customers erased",
+                erased.customer_keys, erased.cids, erased.emails, erased.conversions, erased.billing_customers
+            );
+            store.close().await;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Migrate { from, to } => {

@@ -90,6 +90,11 @@ fn admin_routes() -> Router<AppState> {
         .route("/diagnostics", get(l::diagnostics))
         .route("/events", get(l::events))
         .route("/audit", get(l::audit))
+        .route("/erasures", post(admin::erase::erase))
+        .route(
+            "/retention",
+            get(admin::retention::get).put(admin::retention::put),
+        )
 }
 
 /// The server API (`api`, the portal links, `admin`), below `/api/v1`; operators' money

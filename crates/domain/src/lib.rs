@@ -8,6 +8,7 @@ pub mod attribution;
 pub mod catalog;
 pub mod conversion;
 pub mod dedupe;
+pub mod erasure;
 pub mod ids;
 pub mod ledger;
 pub mod money;
@@ -15,6 +16,7 @@ pub mod payout;
 pub mod privacy;
 pub mod refund;
 pub mod report;
+pub mod retention;
 pub mod stripe;
 
 pub use catalog::{Catalog, KeyScope, Payout, Tenant};

@@ -22,9 +22,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use clicktrail_domain::conversion::Status;
+use clicktrail_domain::erasure::Erased;
 use clicktrail_domain::money::Overflow;
 use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
+use clicktrail_domain::retention::{Pruned, Retention};
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
     AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
@@ -43,6 +45,7 @@ use tokio_postgres::NoTls;
 mod admin;
 mod catalog;
 pub mod clicks;
+mod erase;
 mod ops;
 mod payouts;
 mod portal;
@@ -469,6 +472,27 @@ impl Store for PgStore {
 
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
         retry(|| admin::audit_log(self, tenant, limit, offset)).await
+    }
+
+    async fn erase(&self, e: clicktrail_store::EraseIn) -> StoreResult<Erased> {
+        let out = retry(|| erase::erase(self, &e)).await?;
+        // reclaims the old row versions now (docs/privacy.md); the erasure stands either way
+        if let Err(e) = erase::vacuum(self).await {
+            tracing::warn!(error = %e.into_store(), "VACUUM after an erasure failed");
+        }
+        Ok(out)
+    }
+
+    async fn set_retention(&self, tenant: &str, r: Retention, now: i64) -> StoreResult<()> {
+        retry(|| erase::set_retention(self, tenant, &r, now)).await
+    }
+
+    async fn retention(&self, tenant: &str) -> StoreResult<Retention> {
+        retry(|| erase::retention(self, tenant)).await
+    }
+
+    async fn prune(&self, now: i64) -> StoreResult<Pruned> {
+        retry(|| erase::prune(self, now)).await
     }
 }
 

@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use clicktrail_domain::conversion::Status;
+use clicktrail_domain::erasure::Erased;
 use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
+use clicktrail_domain::retention::{Pruned, Retention};
 use clicktrail_domain::Catalog;
 use clicktrail_store::{
     AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
@@ -30,6 +32,7 @@ use tokio::sync::mpsc;
 
 mod admin;
 mod catalog;
+mod erase;
 mod ops;
 mod payouts;
 mod portal;
@@ -86,6 +89,8 @@ impl SqliteStore {
             Connection::open(path)?
         };
         schema::configure(&conn, memory)?;
+        // the writer overwrites what it frees with zeros (module `erase`; cost in docs/privacy.md)
+        conn.execute_batch("PRAGMA secure_delete=ON")?;
         let version = schema::migrate(&mut conn)?;
         let known = schema::MIGRATIONS.len() as i64;
         if version > known {
@@ -453,6 +458,32 @@ impl Store for SqliteStore {
         let tenant = tenant.to_string();
         self.read(move |conn| admin::audit_log(conn, &tenant, limit, offset))
             .await
+    }
+
+    async fn erase(&self, e: clicktrail_store::EraseIn) -> StoreResult<Erased> {
+        let out = self.exec(move |conn| erase::erase(conn, &e)).await?;
+        if &*self.path != ":memory:" {
+            let path = self.path.to_string();
+            tokio::task::spawn_blocking(move || erase::empty_wal(&path))
+                .await
+                .map_err(|e| StoreError::Internal(format!("checkpoint task: {e}")))??;
+        }
+        Ok(out)
+    }
+
+    async fn set_retention(&self, tenant: &str, r: Retention, now: i64) -> StoreResult<()> {
+        let t = tenant.to_string();
+        self.exec(move |conn| erase::set_retention(conn, &t, &r, now))
+            .await
+    }
+
+    async fn retention(&self, tenant: &str) -> StoreResult<Retention> {
+        let t = tenant.to_string();
+        self.read(move |conn| erase::retention(conn, &t)).await
+    }
+
+    async fn prune(&self, now: i64) -> StoreResult<Pruned> {
+        self.exec(move |conn| erase::prune(conn, now)).await
     }
 }
 

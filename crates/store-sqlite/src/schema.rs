@@ -189,6 +189,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tenants ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE affiliates ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
     "#,
+    // v10: personal data (docs/privacy.md): the installation's pseudonym secret for erasures,
+    // each tenant's retention, leads found by email
+    r#"
+    CREATE TABLE privacy_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
+    CREATE TABLE retention (
+        tenant TEXT PRIMARY KEY, event_days INTEGER, click_url_days INTEGER,
+        diagnostic_days INTEGER, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE INDEX leads_email ON leads (tenant, email COLLATE NOCASE) WHERE email IS NOT NULL;
+    "#,
 ];
 
 /// How long a connection waits for a lock before it answers "busy".

@@ -24,6 +24,8 @@ pub use admin::{
     KeyRow,
 };
 pub use portal::{PortalActivity, PortalConversion, PortalPayout};
+mod privacy;
+pub use privacy::EraseIn;
 
 /// How a conversion or sale names the visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -492,6 +494,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// A tenant's audit log, newest first.
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>>;
+
+    // ---- personal data (crate::privacy) ----
+
+    /// Erases one customer or visitor (`clicktrail_app::erasure`) with its audit line, in one
+    /// transaction; when it returns, the erased values are gone from the backend's files
+    /// where the backend can promise it (SQLite: secure delete and an emptied WAL).
+    async fn erase(&self, e: EraseIn) -> StoreResult<clicktrail_domain::erasure::Erased>;
+
+    /// Sets a tenant's retention (validated by the caller).
+    async fn set_retention(
+        &self,
+        tenant: &str,
+        r: clicktrail_domain::retention::Retention,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// A tenant's retention (all `None` when never set).
+    async fn retention(&self, tenant: &str)
+        -> StoreResult<clicktrail_domain::retention::Retention>;
+
+    /// One pruning pass over every tenant with a retention setting.
+    async fn prune(&self, now: i64) -> StoreResult<clicktrail_domain::retention::Pruned>;
 }
 
 /// The 404 for a target that resolves to no CID (the same words on every backend).

@@ -8,6 +8,8 @@
 //! catalog.rs  affiliates, conversion types, origins, keys, tenants (writes)
 //! audit.rs    audit lines for conversion status changes and payouts (a middleware)
 //! logs.rs     whoami, diagnostics, recent events, audit log (reads)
+//! erase.rs    erasure of one customer or visitor
+//! retention.rs a tenant's retention setting
 //! ```
 //!
 //! Every change goes through [`apply`]: the store writes it, its audit line and a catalog
@@ -26,7 +28,9 @@ use crate::state::AppState;
 
 pub mod audit;
 pub mod catalog;
+pub mod erase;
 pub mod logs;
+pub mod retention;
 
 /// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
 /// "who").
