@@ -148,6 +148,12 @@ struct RawTenant {
     /// Recurly webhook signing key.
     #[serde(default)]
     recurly_webhook_key: String,
+    /// Recurly API v3 private key (required with `recurly_webhook_key`).
+    #[serde(default)]
+    recurly_api_key: String,
+    /// Recurly API base URL (empty: `https://v3.recurly.com`).
+    #[serde(default)]
+    recurly_api_url: String,
     #[serde(default = "default_currency")]
     currency: String,
     #[serde(default = "default_sale_type")]
@@ -294,6 +300,8 @@ impl Config {
                     chargebee_webhook_username: String::new(),
                     chargebee_webhook_password: String::new(),
                     recurly_webhook_key: String::new(),
+                    recurly_api_key: String::new(),
+                    recurly_api_url: String::new(),
                 },
                 keys: vec![
                     KeySpec {
@@ -356,6 +364,7 @@ impl Config {
                 ("stripe_webhook_secret", &t.stripe_webhook_secret),
                 ("chargebee_webhook_password", &t.chargebee_webhook_password),
                 ("recurly_webhook_key", &t.recurly_webhook_key),
+                ("recurly_api_key", &t.recurly_api_key),
             ] {
                 if is_placeholder(v) {
                     out.push(format!("tenant `{}`: {name}", t.id));
@@ -435,6 +444,12 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             bail!("tenant `{id}`: affiliate alias `{alias}` names `{code}`, which is not in `affiliates`");
         }
     }
+    crate::recurly_api::check_settings(
+        &t.recurly_webhook_key,
+        &t.recurly_api_key,
+        &t.recurly_api_url,
+    )
+    .map_err(|e| anyhow::anyhow!("tenant `{id}`: {e}"))?;
     for r in &t.revenue_origins {
         if uuid::Uuid::parse_str(r).is_err() {
             bail!("tenant `{id}`: revenue origin `{r}` is not a UUID");
@@ -471,6 +486,8 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             chargebee_webhook_username: t.chargebee_webhook_username,
             chargebee_webhook_password: t.chargebee_webhook_password,
             recurly_webhook_key: t.recurly_webhook_key,
+            recurly_api_key: t.recurly_api_key,
+            recurly_api_url: t.recurly_api_url.trim().trim_end_matches('/').to_string(),
         },
         keys,
     })

@@ -17,6 +17,7 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod migrate;
+pub mod recurly_api;
 pub mod serve;
 pub mod state;
 

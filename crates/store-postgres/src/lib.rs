@@ -29,6 +29,7 @@ use clicktrail_domain::Catalog;
 use clicktrail_store::{
     AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
 };
+use clicktrail_store::{PendingApplied, RefundOrKept};
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
     LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
@@ -45,6 +46,7 @@ mod catalog;
 pub mod clicks;
 mod ops;
 mod payouts;
+mod pending;
 mod portal;
 mod refund;
 mod report;
@@ -469,6 +471,23 @@ impl Store for PgStore {
 
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
         retry(|| admin::audit_log(self, tenant, limit, offset)).await
+    }
+
+    async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept> {
+        let out = retry(|| pending::refund_or_keep(self, &r)).await;
+        self.stats().record(1);
+        out
+    }
+
+    async fn apply_kept_refunds(
+        &self,
+        tenant: &str,
+        transaction_id: &str,
+        now: i64,
+    ) -> StoreResult<PendingApplied> {
+        let out = retry(|| pending::apply_kept(self, tenant, transaction_id, now)).await;
+        self.stats().record(1);
+        out
     }
 }
 

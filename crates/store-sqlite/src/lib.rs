@@ -19,6 +19,7 @@ use clicktrail_domain::Catalog;
 use clicktrail_store::{
     AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
 };
+use clicktrail_store::{PendingApplied, RefundOrKept};
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
     LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
@@ -32,6 +33,7 @@ mod admin;
 mod catalog;
 mod ops;
 mod payouts;
+mod pending;
 mod portal;
 mod refund;
 mod report;
@@ -454,6 +456,21 @@ impl Store for SqliteStore {
         self.read(move |conn| admin::audit_log(conn, &tenant, limit, offset))
             .await
     }
+
+    async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept> {
+        self.exec(move |conn| pending::refund_or_keep(conn, &r)).await
+    }
+
+    async fn apply_kept_refunds(
+        &self,
+        tenant: &str,
+        transaction_id: &str,
+        now: i64,
+    ) -> StoreResult<PendingApplied> {
+        let (tenant, tx) = (tenant.to_string(), transaction_id.to_string());
+        self.exec(move |conn| pending::apply_kept(conn, &tenant, &tx, now))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -732,6 +749,8 @@ mod tests {
             chargebee_webhook_username: String::new(),
             chargebee_webhook_password: String::new(),
             recurly_webhook_key: String::new(),
+            recurly_api_key: String::new(),
+            recurly_api_url: String::new(),
         };
         let spec = |t: &Tenant| TenantSpec {
             tenant: t.clone(),

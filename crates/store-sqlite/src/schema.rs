@@ -189,6 +189,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tenants ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE affiliates ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
     "#,
+    // v10-v12: assigned to other branches (their migrations take these places at the merge)
+    "-- v10",
+    "-- v11",
+    "-- v12",
+    // v13: billing (issue 20): each tenant's Recurly API key and base URL; refunds that arrived
+    // before their payment, applied when the payment is recorded.
+    r#"
+    ALTER TABLE tenants ADD COLUMN recurly_api_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tenants ADD COLUMN recurly_api_url TEXT NOT NULL DEFAULT '';
+    CREATE TABLE pending_refunds (
+        tenant TEXT NOT NULL, refund_id TEXT NOT NULL, transaction_id TEXT NOT NULL,
+        amount_cents INTEGER, reason TEXT, created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, refund_id)) WITHOUT ROWID;
+    CREATE INDEX pending_refunds_transaction ON pending_refunds (tenant, transaction_id);
+    "#,
 ];
 
 /// How long a connection waits for a lock before it answers "busy".

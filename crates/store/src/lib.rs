@@ -492,6 +492,34 @@ pub trait Store: Send + Sync + 'static {
 
     /// A tenant's audit log, newest first.
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>>;
+
+    /// A billing provider's refund: applied like [`Store::refund`] when its sale exists, else
+    /// kept (idempotent by refund id) until [`Store::apply_kept_refunds`] for that sale.
+    async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept>;
+
+    /// Applies the refunds kept for the sale `transaction_id` (none: nothing to do).
+    async fn apply_kept_refunds(
+        &self,
+        tenant: &str,
+        transaction_id: &str,
+        now: i64,
+    ) -> StoreResult<PendingApplied>;
+}
+
+/// What [`Store::refund_or_keep`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOrKept {
+    Refunded(RefundOut),
+    /// No sale has the transaction id yet: kept until it is recorded.
+    Kept,
+}
+
+/// What [`Store::apply_kept_refunds`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingApplied {
+    pub applied: Vec<RefundOut>,
+    /// Kept refunds the refund rules refused (refund id, why), removed.
+    pub dropped: Vec<(String, String)>,
 }
 
 /// The 404 for a target that resolves to no CID (the same words on every backend).

@@ -28,7 +28,7 @@ use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::Tenant;
 use clicktrail_domain::Cid;
-use clicktrail_store::{LeadIn, RefundIn, SaleIn, StoreError, Target};
+use clicktrail_store::{LeadIn, RefundIn, RefundOrKept, SaleIn, StoreError, Target};
 
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
@@ -130,7 +130,7 @@ pub async fn webhook(
     let now = st.now();
     let answer = match kind.as_str() {
         "payment_succeeded" => match sale_of(&tenant, &event, now) {
-            Some(sale) => record_sale(&st, sale).await?,
+            Some(sale) => record_sale_and_kept(&st, sale).await?,
             None => ignored("no transaction or invoice with a positive amount"),
         },
         "payment_refunded" => match refund_of(&tenant, &event, now) {
@@ -377,25 +377,52 @@ pub(crate) async fn record_sale(st: &AppState, sale: SaleIn) -> Result<Value, Ap
     }
 }
 
-/// `Store::refund` (idempotent by refund id); a refund of a sale never recorded is ignored (a
-/// payment made before the webhook was set up), so that the provider does not retry it forever.
+/// `Store::refund_or_keep` (idempotent by refund id): a refund of a sale not recorded yet (the
+/// provider delivered it before its payment) is kept and applied when the payment arrives.
 pub(crate) async fn record_refund(st: &AppState, refund: RefundIn) -> Result<Value, AppError> {
     let tx = refund.transaction_id.clone();
-    match st.store.refund(refund).await {
-        Ok(out) => Ok(json!({
+    let refund_id = refund.refund_id.clone();
+    match st.store.refund_or_keep(refund).await? {
+        RefundOrKept::Refunded(out) => Ok(json!({
             "received": true,
             "transactionId": out.transaction_id,
             "refundId": out.refund_id,
             "refundedCents": out.amount_cents,
             "commissionReversedCents": out.commission_reversed_cents,
         })),
-        Err(StoreError::NotFound("unknown_transaction", _)) => Ok(json!({
+        RefundOrKept::Kept => Ok(json!({
             "received": true,
-            "ignored": true,
-            "reason": format!("no sale has transaction id `{tx}`"),
+            "transactionId": tx,
+            "refundId": refund_id,
+            "kept": true,
+            "reason": "no sale has this transaction id yet: the refund is applied when its payment arrives",
         })),
-        Err(e) => Err(e.into()),
     }
+}
+
+/// [`record_sale`], then the refunds kept for it (also on a redelivery, which applies what an
+/// earlier failed attempt left).
+pub(crate) async fn record_sale_and_kept(st: &AppState, sale: SaleIn) -> Result<Value, AppError> {
+    let (tenant, tx, now) = (sale.tenant.clone(), sale.transaction_id.clone(), sale.now);
+    let mut answer = record_sale(st, sale).await?;
+    let kept = st.store.apply_kept_refunds(&tenant, &tx, now).await?;
+    for (refund_id, why) in &kept.dropped {
+        tracing::warn!(tenant = %tenant, transaction = %tx, refund = %refund_id, reason = %why, "kept refund dropped");
+    }
+    if !kept.applied.is_empty() {
+        answer["refundsApplied"] = kept
+            .applied
+            .iter()
+            .map(|r| {
+                json!({
+                    "refundId": r.refund_id,
+                    "refundedCents": r.amount_cents,
+                    "commissionReversedCents": r.commission_reversed_cents,
+                })
+            })
+            .collect();
+    }
+    Ok(answer)
 }
 
 /// The 200 answer for an event that records nothing.
