@@ -12,3 +12,10 @@ CREATE TABLE pending_refunds (
     PRIMARY KEY (tenant, refund_id)
 );
 CREATE INDEX pending_refunds_transaction ON pending_refunds (tenant, transaction_id);
+-- another name of a sale a provider's refund may use (Chargebee: the paid invoice)
+CREATE TABLE refund_aliases (
+    tenant text NOT NULL,
+    alias text NOT NULL,
+    transaction_id text NOT NULL,
+    PRIMARY KEY (tenant, alias)
+);

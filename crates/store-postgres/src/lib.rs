@@ -483,9 +483,10 @@ impl Store for PgStore {
         &self,
         tenant: &str,
         transaction_id: &str,
+        aliases: Vec<String>,
         now: i64,
     ) -> StoreResult<PendingApplied> {
-        let out = retry(|| pending::apply_kept(self, tenant, transaction_id, now)).await;
+        let out = retry(|| pending::apply_kept(self, tenant, transaction_id, &aliases, now)).await;
         self.stats().record(1);
         out
     }

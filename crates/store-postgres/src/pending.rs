@@ -6,7 +6,7 @@
 use clicktrail_app::pending::PendingRows;
 use clicktrail_store::{PendingApplied, RefundIn, RefundOrKept, StoreError};
 
-use crate::ops::{exec, q, Tx};
+use crate::ops::{exec, q, q_opt, Tx};
 use crate::refund::Rows;
 use crate::{Fail, PgStore};
 
@@ -22,12 +22,13 @@ pub(crate) async fn apply_kept(
     store: &PgStore,
     tenant: &str,
     transaction_id: &str,
+    aliases: &[String],
     now: i64,
 ) -> Result<PendingApplied, Fail> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
-    let out =
-        clicktrail_app::pending::apply_kept(&mut Rows(&tx), tenant, transaction_id, now).await?;
+    let out = clicktrail_app::pending::apply_kept(&mut Rows(&tx), tenant, transaction_id, aliases, now)
+        .await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -78,6 +79,32 @@ impl PendingRows for Rows<'_, '_> {
                 now: row.get(3),
             })
             .collect())
+    }
+
+    async fn alias(&mut self, tenant: &str, alias: &str) -> Result<Option<String>, Fail> {
+        Ok(q_opt(
+            self.0,
+            "SELECT transaction_id FROM refund_aliases WHERE tenant = $1 AND alias = $2",
+            &[&tenant, &alias],
+        )
+        .await?
+        .map(|r| r.get(0)))
+    }
+
+    async fn link_alias(
+        &mut self,
+        tenant: &str,
+        alias: &str,
+        transaction_id: &str,
+    ) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "INSERT INTO refund_aliases (tenant, alias, transaction_id) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant, alias) DO NOTHING",
+            &[&tenant, &alias, &transaction_id],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn forget(&mut self, tenant: &str, refund_id: &str) -> Result<(), Fail> {

@@ -465,10 +465,11 @@ impl Store for SqliteStore {
         &self,
         tenant: &str,
         transaction_id: &str,
+        aliases: Vec<String>,
         now: i64,
     ) -> StoreResult<PendingApplied> {
         let (tenant, tx) = (tenant.to_string(), transaction_id.to_string());
-        self.exec(move |conn| pending::apply_kept(conn, &tenant, &tx, now))
+        self.exec(move |conn| pending::apply_kept(conn, &tenant, &tx, &aliases, now))
             .await
     }
 }

@@ -4,7 +4,7 @@
 use clicktrail_app::pending::PendingRows;
 use clicktrail_app::run_ready;
 use clicktrail_store::{PendingApplied, RefundIn, RefundOrKept, StoreError, StoreResult};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::refund::Rows;
 
@@ -16,12 +16,14 @@ pub(crate) fn apply_kept(
     conn: &Connection,
     tenant: &str,
     transaction_id: &str,
+    aliases: &[String],
     now: i64,
 ) -> StoreResult<PendingApplied> {
     run_ready(clicktrail_app::pending::apply_kept(
         &mut Rows(conn),
         tenant,
         transaction_id,
+        aliases,
         now,
     ))
 }
@@ -66,6 +68,31 @@ impl PendingRows for Rows<'_> {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    async fn alias(&mut self, tenant: &str, alias: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT transaction_id FROM refund_aliases WHERE tenant = ?1 AND alias = ?2",
+            )?
+            .query_row(params![tenant, alias], |r| r.get(0))
+            .optional()?)
+    }
+
+    async fn link_alias(
+        &mut self,
+        tenant: &str,
+        alias: &str,
+        transaction_id: &str,
+    ) -> StoreResult<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO refund_aliases (tenant, alias, transaction_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant, alias) DO NOTHING",
+            )?
+            .execute(params![tenant, alias, transaction_id])?;
+        Ok(())
     }
 
     async fn forget(&mut self, tenant: &str, refund_id: &str) -> StoreResult<()> {

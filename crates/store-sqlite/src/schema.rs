@@ -194,7 +194,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     "-- v11",
     "-- v12",
     // v13: billing (issue 20): each tenant's Recurly API key and base URL; refunds that arrived
-    // before their payment, applied when the payment is recorded.
+    // before their payment, applied when the payment is recorded; other names of a sale a
+    // provider's refund may use (Chargebee: the paid invoice).
     r#"
     ALTER TABLE tenants ADD COLUMN recurly_api_key TEXT NOT NULL DEFAULT '';
     ALTER TABLE tenants ADD COLUMN recurly_api_url TEXT NOT NULL DEFAULT '';
@@ -203,6 +204,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         amount_cents INTEGER, reason TEXT, created_at INTEGER NOT NULL,
         PRIMARY KEY (tenant, refund_id)) WITHOUT ROWID;
     CREATE INDEX pending_refunds_transaction ON pending_refunds (tenant, transaction_id);
+    CREATE TABLE refund_aliases (
+        tenant TEXT NOT NULL, alias TEXT NOT NULL, transaction_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, alias)) WITHOUT ROWID;
     "#,
 ];
 

@@ -497,11 +497,14 @@ pub trait Store: Send + Sync + 'static {
     /// kept (idempotent by refund id) until [`Store::apply_kept_refunds`] for that sale.
     async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept>;
 
-    /// Applies the refunds kept for the sale `transaction_id` (none: nothing to do).
+    /// Links `aliases` (other names a provider's refund may give the sale, e.g. its invoice) to
+    /// the sale `transaction_id`, then applies the refunds kept for it or an alias (no sale:
+    /// nothing to do).
     async fn apply_kept_refunds(
         &self,
         tenant: &str,
         transaction_id: &str,
+        aliases: Vec<String>,
         now: i64,
     ) -> StoreResult<PendingApplied>;
 }

@@ -174,7 +174,7 @@ async fn payment(
         None => None,
     };
     Ok(Ok(match sale_of(tenant, &tx, account.as_ref(), now) {
-        Ok(s) => record_sale_and_kept(st, s).await?,
+        Ok(s) => record_sale_and_kept(st, s, Vec::new()).await?,
         Err(why) => ignored(why),
     }))
 }
