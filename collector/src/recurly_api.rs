@@ -110,7 +110,8 @@ impl<'a> Site<'a> {
     }
 
     pub async fn transaction(&self, id: &str) -> Result<Transaction, ApiError> {
-        self.get(&format!("transactions/{}", path_segment(id))).await
+        self.get(&format!("transactions/{}", path_segment(id)))
+            .await
     }
 
     pub async fn account(&self, id: &str) -> Result<Account, ApiError> {
@@ -182,7 +183,7 @@ pub fn check_settings(webhook_key: &str, api_key: &str, api_url: &str) -> Result
         return Err("recurly_webhook_key needs recurly_api_key (Recurly's notifications carry only ids; the payment is read from Recurly's API)".into());
     }
     let url = api_url.trim();
-    if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+    if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
         return Err(format!(
             "recurly_api_url `{url}` must start with https:// (e.g. https://v3.eu.recurly.com)"
         ));
@@ -203,7 +204,8 @@ mod tests {
 
     #[test]
     fn errors_read_recurly_error_bodies() {
-        let b = br#"{"error":{"type":"not_found","message":"Couldn't find Transaction","params":[]}}"#;
+        let b =
+            br#"{"error":{"type":"not_found","message":"Couldn't find Transaction","params":[]}}"#;
         assert_eq!(
             error_message(b).as_deref(),
             Some("not_found Couldn't find Transaction")

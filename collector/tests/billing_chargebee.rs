@@ -102,7 +102,10 @@ async fn a_refund_before_its_payment_is_kept_and_applied_with_the_payment() {
         let r = send(&t, &pay).await;
         assert_eq!(r.body["attributed"], true, "{}: {}", t.backend, r.body);
         assert_eq!(r.body["commissionCents"], 1470, "{}", t.backend);
-        let applied = r.body["refundsApplied"].as_array().cloned().unwrap_or_default();
+        let applied = r.body["refundsApplied"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(applied.len(), 1, "{}: {}", t.backend, r.body);
         assert_eq!(applied[0]["refundId"], "chargebee:txn_card_ref_1");
         assert_eq!(applied[0]["refundedCents"], 4900);
@@ -137,10 +140,18 @@ async fn a_direct_debit_refund_finds_its_payment_through_the_credit_note() {
             "refund_initiated-direct_debit.json",
         ] {
             let r = send(&t, &event(name, &cid)).await;
-            assert_eq!(r.body["transactionId"], "chargebee:txn_dd_pay_1", "{name}: {}", r.body);
+            assert_eq!(
+                r.body["transactionId"], "chargebee:txn_dd_pay_1",
+                "{name}: {}",
+                r.body
+            );
             assert_eq!(r.body["refundId"], "chargebee:txn_dd_ref_1");
             assert_eq!(r.body["refundedCents"], 2000, "{}: {name}", t.backend);
-            assert_eq!(r.body["commissionReversedCents"], 600, "{}: {name}", t.backend);
+            assert_eq!(
+                r.body["commissionReversedCents"], 600,
+                "{}: {name}",
+                t.backend
+            );
         }
         assert_eq!(
             entries(&t).await,
@@ -166,12 +177,19 @@ async fn a_direct_debit_refund_before_its_payment_is_applied_with_it() {
         assert_eq!(r.body["kept"], true, "{}: {}", t.backend, r.body);
         assert_eq!(r.body["transactionId"], "chargebee:invoice:inv_dd_1");
         let r = send(&t, &event("payment_succeeded-direct_debit.json", &cid)).await;
-        let applied = r.body["refundsApplied"].as_array().cloned().unwrap_or_default();
+        let applied = r.body["refundsApplied"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(applied.len(), 1, "{}: {}", t.backend, r.body);
         assert_eq!(applied[0]["commissionReversedCents"], 600);
         // the refund's later events find the sale through the linked invoice
         let r = send(&t, &event("payment_refunded-direct_debit.json", &cid)).await;
-        assert_eq!(r.body["transactionId"], "chargebee:txn_dd_pay_1", "{}", r.body);
+        assert_eq!(
+            r.body["transactionId"], "chargebee:txn_dd_pay_1",
+            "{}",
+            r.body
+        );
         assert_eq!(r.body["refundedCents"], 2000, "{}: {}", t.backend, r.body);
         assert_eq!(
             entries(&t).await,

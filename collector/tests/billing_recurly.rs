@@ -323,7 +323,13 @@ async fn api_down_or_refusing_is_a_502_and_the_retry_records_once() {
         let paid = fixture("notification-payment-succeeded.json");
         api.down.store(true, Ordering::SeqCst);
         let r = notify(&t, &paid).await;
-        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}: {}", t.backend, r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_GATEWAY,
+            "{}: {}",
+            t.backend,
+            r.body
+        );
         assert_eq!(r.body["error"]["code"], "recurly_api_failed");
         let msg = r.body["error"]["message"].as_str().unwrap_or_default();
         assert!(msg.contains("service_not_available"), "{msg}");
@@ -339,7 +345,13 @@ async fn api_down_or_refusing_is_a_502_and_the_retry_records_once() {
         let n = json!({"id": "x", "object_type": "payment", "event_type": "succeeded",
             "uuid": "00000000000000000000000000000000"});
         let r = notify(&t, &n).await;
-        assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}: {}", t.backend, r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_GATEWAY,
+            "{}: {}",
+            t.backend,
+            r.body
+        );
     }
     // an API that cannot be reached, and an API key Recurly refuses
     for (url, key) in [
@@ -351,7 +363,13 @@ async fn api_down_or_refusing_is_a_502_and_the_retry_records_once() {
         cfg.tenants[0].tenant.recurly_api_key = key.to_string();
         for t in Harness::all_with(cfg).await {
             let r = notify(&t, &fixture("notification-payment-succeeded.json")).await;
-            assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}: {url}: {}", t.backend, r.body);
+            assert_eq!(
+                r.status,
+                StatusCode::BAD_GATEWAY,
+                "{}: {url}: {}",
+                t.backend,
+                r.body
+            );
             assert!(entries(&t).await.is_empty(), "{}", t.backend);
         }
     }
@@ -374,7 +392,10 @@ async fn a_refund_before_its_payment_is_kept_and_applied_with_the_payment() {
         let r = notify(&t, &fixture("notification-payment-succeeded.json")).await;
         assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
         assert_eq!(r.body["commissionCents"], 6000, "{}", t.backend);
-        let applied = r.body["refundsApplied"].as_array().cloned().unwrap_or_default();
+        let applied = r.body["refundsApplied"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(applied.len(), 1, "{}: {}", t.backend, r.body);
         assert_eq!(applied[0]["refundedCents"], 5000);
         assert_eq!(applied[0]["commissionReversedCents"], 1500);
@@ -451,9 +472,14 @@ id = "acme"
 api_key = "acme_key_123"
 recurly_webhook_key = "recurly_key_123"
 "#;
-    let err = Config::from_toml(text).err().expect("refused").to_string();
+    let err = Config::from_toml(text).expect_err("refused").to_string();
     assert!(err.contains("recurly_api_key"), "{err}");
-    let eu = format!("{text}recurly_api_key = \"k_123\"\nrecurly_api_url = \"https://v3.eu.recurly.com/\"\n");
+    let eu = format!(
+        "{text}recurly_api_key = \"k_123\"\nrecurly_api_url = \"https://v3.eu.recurly.com/\"\n"
+    );
     let c = Config::from_toml(&eu).expect("config");
-    assert_eq!(c.tenants[0].tenant.recurly_api_url, "https://v3.eu.recurly.com");
+    assert_eq!(
+        c.tenants[0].tenant.recurly_api_url,
+        "https://v3.eu.recurly.com"
+    );
 }

@@ -76,7 +76,10 @@ pub async fn refund_or_keep<R: PendingRows>(
         }
         None => r,
     };
-    if rows.lock_sale(&r.tenant, &r.transaction_id).await?.is_none()
+    if rows
+        .lock_sale(&r.tenant, &r.transaction_id)
+        .await?
+        .is_none()
         && rows.prior_refund(r).await?.is_none()
     {
         rows.keep(r).await?;

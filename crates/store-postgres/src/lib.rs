@@ -29,13 +29,13 @@ use clicktrail_domain::Catalog;
 use clicktrail_store::{
     AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
 };
-use clicktrail_store::{PendingApplied, RefundOrKept};
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
     LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
     StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
     WriteStats,
 };
+use clicktrail_store::{PendingApplied, RefundOrKept};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;

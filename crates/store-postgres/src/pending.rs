@@ -27,8 +27,9 @@ pub(crate) async fn apply_kept(
 ) -> Result<PendingApplied, Fail> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
-    let out = clicktrail_app::pending::apply_kept(&mut Rows(&tx), tenant, transaction_id, aliases, now)
-        .await?;
+    let out =
+        clicktrail_app::pending::apply_kept(&mut Rows(&tx), tenant, transaction_id, aliases, now)
+            .await?;
     tx.commit().await?;
     Ok(out)
 }

@@ -19,13 +19,13 @@ use clicktrail_domain::Catalog;
 use clicktrail_store::{
     AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
 };
-use clicktrail_store::{PendingApplied, RefundOrKept};
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, ImportItemRow,
     LeadIn, OkOut, PayIn, PayoutOut, PortalActivity, RefundIn, RefundOut, SaleIn, SaleOut,
     StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WalStatus,
     WriteStats,
 };
+use clicktrail_store::{PendingApplied, RefundOrKept};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
@@ -458,7 +458,8 @@ impl Store for SqliteStore {
     }
 
     async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept> {
-        self.exec(move |conn| pending::refund_or_keep(conn, &r)).await
+        self.exec(move |conn| pending::refund_or_keep(conn, &r))
+            .await
     }
 
     async fn apply_kept_refunds(

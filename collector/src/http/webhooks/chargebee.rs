@@ -481,7 +481,10 @@ pub(crate) async fn record_sale_and_kept(
 ) -> Result<Value, AppError> {
     let (tenant, tx, now) = (sale.tenant.clone(), sale.transaction_id.clone(), sale.now);
     let mut answer = record_sale(st, sale).await?;
-    let kept = st.store.apply_kept_refunds(&tenant, &tx, aliases, now).await?;
+    let kept = st
+        .store
+        .apply_kept_refunds(&tenant, &tx, aliases, now)
+        .await?;
     for (refund_id, why) in &kept.dropped {
         tracing::warn!(tenant = %tenant, transaction = %tx, refund = %refund_id, reason = %why, "kept refund dropped");
     }
