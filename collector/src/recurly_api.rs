@@ -120,7 +120,7 @@ impl<'a> Site<'a> {
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
         let url = format!("{}/{path}", self.base.trim_end_matches('/'));
-        let resp = client()
+        let resp = client()?
             .get(&url)
             .basic_auth(self.api_key, Some(""))
             .header(reqwest::header::ACCEPT, ACCEPT)
@@ -162,18 +162,22 @@ fn error_message(body: &[u8]) -> Option<String> {
     Some(format!("{kind} {msg}").trim().chars().take(300).collect())
 }
 
-/// One client for every request (its connection pool is shared).
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("clicktrail-collector/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default()
-    })
+/// One client for every request (its connection pool is shared). Redirects are not followed,
+/// so the API key is only ever sent to the configured host.
+fn client() -> Result<&'static reqwest::Client, ApiError> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .connect_timeout(TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("clicktrail-collector/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| ApiError(format!("no HTTP client: {e}")))
 }
 
 /// A tenant's Recurly settings, checked when the configuration is read: the webhook key needs

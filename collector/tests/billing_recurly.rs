@@ -305,6 +305,14 @@ async fn without_the_cid_field_the_account_code_links_the_sale() {
         assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
         assert_eq!(r.body["attributed"], true, "{}: {}", t.backend, r.body);
         assert_eq!(entries(&t).await, vec![(EntryKind::Accrual, 6000)]);
+
+        // a `refunded` notification whose transaction is not a refund records nothing
+        let mut wrong = fixture("notification-payment-succeeded.json");
+        wrong["event_type"] = json!("refunded");
+        let r = notify(&t, &wrong).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", t.backend);
+        assert_eq!(r.body["ignored"], true, "{}: {}", t.backend, r.body);
+        assert_eq!(entries(&t).await, vec![(EntryKind::Accrual, 6000)]);
     }
 }
 

@@ -160,7 +160,7 @@ async fn payment(
         Ok(t) => t,
         Err(e) => return Ok(Err(e)),
     };
-    if tx.kind.as_deref() == Some("refund") {
+    if n.event_type.as_deref() == Some("refunded") {
         return Ok(Ok(match refund_of(tenant, &tx, now) {
             Ok(r) => record_refund(st, r).await?,
             Err(why) => ignored(why),

@@ -75,6 +75,9 @@ pub fn sale_of(
 
 /// The refund a successful refund transaction is, or why it is none.
 pub fn refund_of(tenant: &Tenant, t: &Transaction, now: i64) -> Result<RefundIn, &'static str> {
+    if t.kind.as_deref() != Some("refund") {
+        return Err("not a refund transaction");
+    }
     if !succeeded(t) {
         return Err("the refund did not succeed");
     }
@@ -178,6 +181,7 @@ mod tests {
     #[test]
     fn a_refund_names_its_payment() {
         let t = tenant();
+        assert!(refund_of(&t, &purchase(), 5).is_err(), "a purchase");
         let mut r = purchase();
         r.kind = Some("refund".into());
         r.id = Some("r1".into());
