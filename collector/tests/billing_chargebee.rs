@@ -199,3 +199,57 @@ async fn a_direct_debit_refund_before_its_payment_is_applied_with_it() {
         );
     }
 }
+
+/// The payment and its refund delivered at the same moment, many times over, by concurrent
+/// requests (on PostgreSQL they run in parallel transactions): every refund is applied exactly
+/// once, whichever arrives first, never lost between "kept" and "applied".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payment_and_its_refund_racing_are_applied_once() {
+    use std::net::SocketAddr;
+    use tower::ServiceExt;
+
+    async fn race_send(router: axum::Router, ev: Value) -> StatusCode {
+        let mut req = Request::post("/webhooks/chargebee/acme")
+            .header("content-type", "application/json")
+            .header(
+                "authorization",
+                format!("Basic {}", STANDARD.encode(format!("{USER}:{PASS}"))),
+            )
+            .body(Body::from(ev.to_string()))
+            .expect("request");
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(SocketAddr::from((
+                [10, 0, 0, 1],
+                5555,
+            ))));
+        router.oneshot(req).await.expect("infallible").status()
+    }
+
+    const ROUNDS: usize = 12;
+    for t in Harness::all_with(config()).await {
+        let cid = click(&t).await;
+        let mut tasks = Vec::new();
+        for i in 0..ROUNDS {
+            let mut pay = event("payment_succeeded-card.json", &cid);
+            pay["id"] = json!(format!("ev_pay_{i}"));
+            pay["content"]["transaction"]["id"] = json!(format!("txn_pay_{i}"));
+            let mut refund = event("payment_refunded-card.json", &cid);
+            refund["id"] = json!(format!("ev_ref_{i}"));
+            refund["content"]["transaction"]["id"] = json!(format!("txn_ref_{i}"));
+            refund["content"]["transaction"]["refunded_txn_id"] = json!(format!("txn_pay_{i}"));
+            refund["content"]["transaction"]["amount"] = json!(1000);
+            tasks.push(tokio::spawn(race_send(t.router.clone(), pay)));
+            tasks.push(tokio::spawn(race_send(t.router.clone(), refund)));
+        }
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), StatusCode::OK, "{}", t.backend);
+        }
+        // 49.00 at 30 % = 14.70 each; 10.00 of it refunded reverses 3.00 each, once
+        let all = entries(&t).await;
+        let accruals = all.iter().filter(|e| **e == (EntryKind::Accrual, 1470));
+        let reversals = all.iter().filter(|e| **e == (EntryKind::Reversal, -300));
+        assert_eq!(accruals.count(), ROUNDS, "{}: {all:?}", t.backend);
+        assert_eq!(reversals.count(), ROUNDS, "{}: {all:?}", t.backend);
+        assert_eq!(all.len(), 2 * ROUNDS, "{}: {all:?}", t.backend);
+    }
+}
