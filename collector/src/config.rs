@@ -153,6 +153,12 @@ struct RawTenant {
     /// Recurly webhook signing key.
     #[serde(default)]
     recurly_webhook_key: String,
+    /// Recurly API v3 private key (required with `recurly_webhook_key`).
+    #[serde(default)]
+    recurly_api_key: String,
+    /// Recurly API base URL (empty: `https://v3.recurly.com`).
+    #[serde(default)]
+    recurly_api_url: String,
     #[serde(default = "default_currency")]
     currency: String,
     #[serde(default = "default_sale_type")]
@@ -314,6 +320,8 @@ impl Config {
                     chargebee_webhook_username: String::new(),
                     chargebee_webhook_password: String::new(),
                     recurly_webhook_key: String::new(),
+                    recurly_api_key: String::new(),
+                    recurly_api_url: String::new(),
                 },
                 keys: vec![
                     KeySpec {
@@ -371,6 +379,7 @@ impl Config {
             for (name, v) in [
                 ("stripe_webhook_secret", &t.stripe_webhook_secret),
                 ("recurly_webhook_key", &t.recurly_webhook_key),
+                ("recurly_api_key", &t.recurly_api_key),
             ] {
                 if is_placeholder(v) {
                     out.push(format!("tenant `{}`: {name}", t.id));
@@ -458,6 +467,12 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             bail!("tenant `{id}`: affiliate alias `{alias}` names `{code}`, which is not in `affiliates`");
         }
     }
+    crate::recurly_api::check_settings(
+        &t.recurly_webhook_key,
+        &t.recurly_api_key,
+        &t.recurly_api_url,
+    )
+    .map_err(|e| anyhow::anyhow!("tenant `{id}`: {e}"))?;
     for r in &t.revenue_origins {
         if uuid::Uuid::parse_str(r).is_err() {
             bail!("tenant `{id}`: revenue origin `{r}` is not a UUID");
@@ -495,6 +510,8 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             // only ever compared: stored as its hash (a `sha256:…` value is taken as given)
             chargebee_webhook_password: secret_hash(&t.chargebee_webhook_password),
             recurly_webhook_key: t.recurly_webhook_key,
+            recurly_api_key: t.recurly_api_key,
+            recurly_api_url: t.recurly_api_url.trim().trim_end_matches('/').to_string(),
         },
         keys,
     })

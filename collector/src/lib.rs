@@ -18,6 +18,7 @@ pub mod import;
 pub mod metrics;
 pub mod migrate;
 pub mod retention;
+pub mod recurly_api;
 pub mod serve;
 pub mod state;
 

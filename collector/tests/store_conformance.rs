@@ -568,6 +568,8 @@ fn spec(cookie_days: i64, affiliates: &[&str], key: &str) -> TenantSpec {
             chargebee_webhook_username: String::new(),
             chargebee_webhook_password: String::new(),
             recurly_webhook_key: String::new(),
+            recurly_api_key: String::new(),
+            recurly_api_url: String::new(),
         },
         keys: vec![KeySpec {
             key: key.into(),

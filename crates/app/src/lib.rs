@@ -10,6 +10,7 @@
 //! erasure.rs  erasing one customer or visitor: pseudonyms and removals, money untouched
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
 //! payout.rs   a payout: what is due to one affiliate, recorded with its entries
+//! pending.rs  a provider's refund that arrived before its payment: kept, applied with the sale
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
 //! status.rs   an operator's status change; a decline reverses what is left
 //! ```
@@ -23,6 +24,7 @@ use clicktrail_store::StoreError;
 pub mod erasure;
 pub mod ledger;
 pub mod payout;
+pub mod pending;
 pub mod refund;
 pub mod status;
 

@@ -116,6 +116,11 @@ pub struct Tenant {
     pub chargebee_webhook_password: String,
     /// The key Recurly signs its webhooks with (empty: route not configured).
     pub recurly_webhook_key: String,
+    /// The Recurly site's private API key: a Recurly notification carries only ids, the
+    /// payment it names is read from Recurly's API v3 with this key.
+    pub recurly_api_key: String,
+    /// Recurly's API base URL (empty: `https://v3.recurly.com`; EU sites `https://v3.eu.recurly.com`).
+    pub recurly_api_url: String,
 }
 
 impl Tenant {
@@ -236,6 +241,8 @@ mod tests {
             chargebee_webhook_username: String::new(),
             chargebee_webhook_password: String::new(),
             recurly_webhook_key: String::new(),
+            recurly_api_key: String::new(),
+            recurly_api_url: String::new(),
         };
         assert_eq!(t.resolve_affiliate("alice"), Some("alice"));
         assert_eq!(t.resolve_affiliate("pk-alice"), Some("alice"));

@@ -116,6 +116,12 @@ pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Re
         ],
     )
     .await?;
+    exec(
+        tx,
+        "UPDATE tenants SET recurly_api_key = $2, recurly_api_url = $3 WHERE id = $1",
+        &[&t.id, &t.recurly_api_key, &t.recurly_api_url],
+    )
+    .await?;
     // in declaration order: affiliates and allowed origins are listed in `seq` order
     for code in &t.affiliates {
         exec(
@@ -262,6 +268,12 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             &[]
         ),
     )?;
+    let recurly = q(
+        &tx,
+        "SELECT id, recurly_api_key, recurly_api_url FROM tenants",
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     let version: i64 = version
         .first()
@@ -285,8 +297,15 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             aliases: Default::default(),
             conversion_types: BTreeMap::new(),
             revenue_origins: Vec::new(),
+            recurly_api_key: String::new(),
+            recurly_api_url: String::new(),
         };
         tenants.insert(t.id.clone(), t);
+    }
+    for r in &recurly {
+        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
+            (t.recurly_api_key, t.recurly_api_url) = (r.get(1), r.get(2));
+        }
     }
     for r in &affiliates {
         if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {

@@ -37,6 +37,7 @@ use clicktrail_store::{
     StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec,
     WriteStats,
 };
+use clicktrail_store::{PendingApplied, RefundOrKept};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
@@ -48,6 +49,7 @@ pub mod clicks;
 mod erase;
 mod ops;
 mod payouts;
+mod pending;
 mod portal;
 mod refund;
 mod report;
@@ -493,6 +495,24 @@ impl Store for PgStore {
 
     async fn prune(&self, now: i64) -> StoreResult<Pruned> {
         retry(|| erase::prune(self, now)).await
+    }
+
+    async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept> {
+        let out = retry(|| pending::refund_or_keep(self, &r)).await;
+        self.stats().record(1);
+        out
+    }
+
+    async fn apply_kept_refunds(
+        &self,
+        tenant: &str,
+        transaction_id: &str,
+        aliases: Vec<String>,
+        now: i64,
+    ) -> StoreResult<PendingApplied> {
+        let out = retry(|| pending::apply_kept(self, tenant, transaction_id, &aliases, now)).await;
+        self.stats().record(1);
+        out
     }
 }
 

@@ -69,7 +69,7 @@ async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
 /// The refund's row operations in one transaction. The sale's row is locked
 /// (`SELECT ... FOR UPDATE`), so refunds of one sale from two collectors run one after the
 /// other; the refund id is unique in the table, which decides a race between two sales.
-struct Rows<'t, 'c>(&'t Tx<'c>);
+pub(crate) struct Rows<'t, 'c>(pub(crate) &'t Tx<'c>);
 
 impl LedgerRows for Rows<'_, '_> {
     type Error = Fail;

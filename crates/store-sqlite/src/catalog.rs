@@ -37,6 +37,10 @@ pub(crate) fn apply(conn: &Connection, specs: &[TenantSpec], now: i64) -> StoreR
             t.chargebee_webhook_password,
             t.recurly_webhook_key
         ])?;
+        conn.prepare_cached(
+            "UPDATE tenants SET recurly_api_key = ?2, recurly_api_url = ?3 WHERE id = ?1",
+        )?
+        .execute(params![t.id, t.recurly_api_key, t.recurly_api_url])?;
         for code in &t.affiliates {
             conn.prepare_cached(
                 "INSERT INTO affiliates (tenant, code, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
@@ -199,11 +203,26 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
             aliases: Default::default(),
             conversion_types: BTreeMap::new(),
             revenue_origins: Vec::new(),
+            recurly_api_key: String::new(),
+            recurly_api_url: String::new(),
         })
     })?;
     for t in rows {
         let t = t?;
         tenants.insert(t.id.clone(), t);
+    }
+    let mut st = conn.prepare_cached("SELECT id, recurly_api_key, recurly_api_url FROM tenants")?;
+    for row in st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })? {
+        let (id, key, url) = row?;
+        if let Some(t) = tenants.get_mut(&id) {
+            (t.recurly_api_key, t.recurly_api_url) = (key, url);
+        }
     }
     let mut st =
         conn.prepare_cached("SELECT tenant, code FROM affiliates WHERE disabled = 0 ORDER BY seq")?;

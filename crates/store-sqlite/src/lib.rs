@@ -27,6 +27,7 @@ use clicktrail_store::{
     StatusOut, Store, StoreError, StoreResult, StripeEventIn, StripeOutcome, TenantSpec, WalStatus,
     WriteStats,
 };
+use clicktrail_store::{PendingApplied, RefundOrKept};
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
@@ -35,6 +36,7 @@ mod catalog;
 mod erase;
 mod ops;
 mod payouts;
+mod pending;
 mod portal;
 mod refund;
 mod report;
@@ -485,6 +487,23 @@ impl Store for SqliteStore {
     async fn prune(&self, now: i64) -> StoreResult<Pruned> {
         self.exec(move |conn| erase::prune(conn, now)).await
     }
+
+    async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept> {
+        self.exec(move |conn| pending::refund_or_keep(conn, &r))
+            .await
+    }
+
+    async fn apply_kept_refunds(
+        &self,
+        tenant: &str,
+        transaction_id: &str,
+        aliases: Vec<String>,
+        now: i64,
+    ) -> StoreResult<PendingApplied> {
+        let (tenant, tx) = (tenant.to_string(), transaction_id.to_string());
+        self.exec(move |conn| pending::apply_kept(conn, &tenant, &tx, &aliases, now))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -763,6 +782,8 @@ mod tests {
             chargebee_webhook_username: String::new(),
             chargebee_webhook_password: String::new(),
             recurly_webhook_key: String::new(),
+            recurly_api_key: String::new(),
+            recurly_api_url: String::new(),
         };
         let spec = |t: &Tenant| TenantSpec {
             tenant: t.clone(),

@@ -71,7 +71,7 @@ pub(crate) fn refund(conn: &Connection, r: &RefundIn) -> StoreResult<RefundOut> 
 
 /// The refund's row operations on the writer's connection (the single writer serializes
 /// refunds: no lock is needed).
-struct Rows<'c>(&'c Connection);
+pub(crate) struct Rows<'c>(pub(crate) &'c Connection);
 
 impl LedgerRows for Rows<'_> {
     type Error = StoreError;

@@ -198,6 +198,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         diagnostic_days INTEGER, updated_at INTEGER NOT NULL) WITHOUT ROWID;
     CREATE INDEX leads_email ON leads (tenant, email COLLATE NOCASE) WHERE email IS NOT NULL;
     "#,
+    // v11-v12: assigned to other branches (their migrations take these places at the merge)
+    "-- v11",
+    "-- v12",
+    // v13: billing (issue 20): each tenant's Recurly API key and base URL; refunds that arrived
+    // before their payment, applied when the payment is recorded; other names of a sale a
+    // provider's refund may use (Chargebee: the paid invoice).
+    r#"
+    ALTER TABLE tenants ADD COLUMN recurly_api_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tenants ADD COLUMN recurly_api_url TEXT NOT NULL DEFAULT '';
+    CREATE TABLE pending_refunds (
+        tenant TEXT NOT NULL, refund_id TEXT NOT NULL, transaction_id TEXT NOT NULL,
+        amount_cents INTEGER, reason TEXT, created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, refund_id)) WITHOUT ROWID;
+    CREATE INDEX pending_refunds_transaction ON pending_refunds (tenant, transaction_id);
+    CREATE TABLE refund_aliases (
+        tenant TEXT NOT NULL, alias TEXT NOT NULL, transaction_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, alias)) WITHOUT ROWID;
+    "#,
 ];
 
 /// How long a connection waits for a lock before it answers "busy".

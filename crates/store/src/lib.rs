@@ -516,6 +516,37 @@ pub trait Store: Send + Sync + 'static {
 
     /// One pruning pass over every tenant with a retention setting.
     async fn prune(&self, now: i64) -> StoreResult<clicktrail_domain::retention::Pruned>;
+
+    /// A billing provider's refund: applied like [`Store::refund`] when its sale exists, else
+    /// kept (idempotent by refund id) until [`Store::apply_kept_refunds`] for that sale.
+    async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept>;
+
+    /// Links `aliases` (other names a provider's refund may give the sale, e.g. its invoice) to
+    /// the sale `transaction_id`, then applies the refunds kept for it or an alias (no sale:
+    /// nothing to do).
+    async fn apply_kept_refunds(
+        &self,
+        tenant: &str,
+        transaction_id: &str,
+        aliases: Vec<String>,
+        now: i64,
+    ) -> StoreResult<PendingApplied>;
+}
+
+/// What [`Store::refund_or_keep`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOrKept {
+    Refunded(RefundOut),
+    /// No sale has the transaction id yet: kept until it is recorded.
+    Kept,
+}
+
+/// What [`Store::apply_kept_refunds`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingApplied {
+    pub applied: Vec<RefundOut>,
+    /// Kept refunds the refund rules refused (refund id, why), removed.
+    pub dropped: Vec<(String, String)>,
 }
 
 /// The 404 for a target that resolves to no CID (the same words on every backend).

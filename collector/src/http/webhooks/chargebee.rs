@@ -28,7 +28,7 @@ use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::{key_hash, Tenant, SECRET_HASH_PREFIX};
 use clicktrail_domain::Cid;
-use clicktrail_store::{LeadIn, RefundIn, SaleIn, StoreError, Target};
+use clicktrail_store::{LeadIn, RefundIn, RefundOrKept, SaleIn, StoreError, Target};
 
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
@@ -55,6 +55,28 @@ pub struct Content {
     pub invoice: Option<Invoice>,
     pub customer: Option<Customer>,
     pub subscription: Option<Subscription>,
+    pub credit_note: Option<CreditNote>,
+}
+
+/// `credit_note`: a refund's credit note names the invoice it credits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CreditNote {
+    pub id: Option<String>,
+    pub reference_invoice_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LinkedInvoice {
+    pub invoice_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LinkedCreditNote {
+    pub cn_id: Option<String>,
+    pub cn_reference_invoice_id: Option<String>,
 }
 
 /// `transaction` (amounts in the currency's minor unit).
@@ -70,8 +92,12 @@ pub struct Transaction {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub status: Option<String>,
-    /// On a refund: the payment transaction it refunds.
+    /// On a refund: the payment transaction it refunds (absent on direct-debit refunds).
     pub refunded_txn_id: Option<String>,
+    /// On a payment: the invoices it paid.
+    pub linked_invoices: Vec<LinkedInvoice>,
+    /// On a refund: its credit notes and the invoices they credit.
+    pub linked_credit_notes: Vec<LinkedCreditNote>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,10 +156,10 @@ pub async fn webhook(
     let now = st.now();
     let answer = match kind.as_str() {
         "payment_succeeded" => match sale_of(&tenant, &event, now) {
-            Some(sale) => record_sale(&st, sale).await?,
+            Some(sale) => record_sale_and_kept(&st, sale, invoice_aliases(&event)).await?,
             None => ignored("no transaction or invoice with a positive amount"),
         },
-        "payment_refunded" => match refund_of(&tenant, &event, now) {
+        "payment_refunded" | "refund_initiated" => match refund_of(&tenant, &event, now) {
             Some(refund) => record_refund(&st, refund).await?,
             None => ignored("no refund transaction naming the refunded payment"),
         },
@@ -225,15 +251,61 @@ pub fn sale_of(tenant: &Tenant, event: &Event, now: i64) -> Option<SaleIn> {
     ))
 }
 
-/// The refund of a `payment_refunded` event: the refund transaction and the payment it refunds.
+/// The name a refund gives the sale that paid invoice `id` (linked when the payment arrives).
+fn invoice_alias(id: &str) -> String {
+    format!("chargebee:invoice:{id}")
+}
+
+/// The invoices a `payment_succeeded` paid, as names a direct-debit refund may give its sale.
+pub fn invoice_aliases(event: &Event) -> Vec<String> {
+    let c = &event.content;
+    let linked = c
+        .transaction
+        .iter()
+        .flat_map(|t| &t.linked_invoices)
+        .filter_map(|l| capped(l.invoice_id.as_deref()));
+    let mut out: Vec<String> = c
+        .invoice
+        .iter()
+        .filter_map(|i| capped(i.id.as_deref()))
+        .chain(linked)
+        .map(|id| invoice_alias(&id))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The refund of a `payment_refunded` / `refund_initiated` event: the refund transaction and
+/// the sale it refunds: the payment `refunded_txn_id` names, else (a direct-debit refund, which
+/// has none) the payment of the invoice its credit note credits (`reference_invoice_id`).
+/// A refund that failed or was voided is none.
 pub fn refund_of(tenant: &Tenant, event: &Event, now: i64) -> Option<RefundIn> {
-    let tx = event.content.transaction.as_ref()?;
+    let c = &event.content;
+    let tx = c.transaction.as_ref()?;
+    if !matches!(tx.status.as_deref(), None | Some("success" | "in_progress")) {
+        return None;
+    }
     let refund_id = capped(tx.id.as_deref())?;
-    let paid = capped(tx.refunded_txn_id.as_deref())?;
+    let sale = match capped(tx.refunded_txn_id.as_deref()) {
+        Some(paid) => format!("chargebee:{paid}"),
+        None => {
+            let from_note = c
+                .credit_note
+                .as_ref()
+                .and_then(|n| n.reference_invoice_id.as_deref());
+            let from_link = tx
+                .linked_credit_notes
+                .iter()
+                .find_map(|l| l.cn_reference_invoice_id.as_deref());
+            let from_invoice = c.invoice.as_ref().and_then(|i| i.id.as_deref());
+            invoice_alias(&capped(from_note.or(from_link).or(from_invoice))?)
+        }
+    };
     let amount = tx.amount.filter(|a| *a > 0)?;
     Some(RefundIn {
         tenant: tenant.id.clone(),
-        transaction_id: format!("chargebee:{paid}"),
+        transaction_id: sale,
         refund_id: format!("chargebee:{refund_id}"),
         amount_cents: Some(amount),
         reason: Some("chargebee payment_refunded".into()),
@@ -394,25 +466,59 @@ pub(crate) async fn record_sale(st: &AppState, sale: SaleIn) -> Result<Value, Ap
     }
 }
 
-/// `Store::refund` (idempotent by refund id); a refund of a sale never recorded is ignored (a
-/// payment made before the webhook was set up), so that the provider does not retry it forever.
+/// `Store::refund_or_keep` (idempotent by refund id): a refund of a sale not recorded yet (the
+/// provider delivered it before its payment) is kept and applied when the payment arrives.
 pub(crate) async fn record_refund(st: &AppState, refund: RefundIn) -> Result<Value, AppError> {
     let tx = refund.transaction_id.clone();
-    match st.store.refund(refund).await {
-        Ok(out) => Ok(json!({
+    let refund_id = refund.refund_id.clone();
+    match st.store.refund_or_keep(refund).await? {
+        RefundOrKept::Refunded(out) => Ok(json!({
             "received": true,
             "transactionId": out.transaction_id,
             "refundId": out.refund_id,
             "refundedCents": out.amount_cents,
             "commissionReversedCents": out.commission_reversed_cents,
         })),
-        Err(StoreError::NotFound("unknown_transaction", _)) => Ok(json!({
+        RefundOrKept::Kept => Ok(json!({
             "received": true,
-            "ignored": true,
-            "reason": format!("no sale has transaction id `{tx}`"),
+            "transactionId": tx,
+            "refundId": refund_id,
+            "kept": true,
+            "reason": "no sale has this transaction id yet: the refund is applied when its payment arrives",
         })),
-        Err(e) => Err(e.into()),
     }
+}
+
+/// [`record_sale`], then the refunds kept for it or one of its `aliases` (also on a
+/// redelivery, which applies what an earlier failed attempt left).
+pub(crate) async fn record_sale_and_kept(
+    st: &AppState,
+    sale: SaleIn,
+    aliases: Vec<String>,
+) -> Result<Value, AppError> {
+    let (tenant, tx, now) = (sale.tenant.clone(), sale.transaction_id.clone(), sale.now);
+    let mut answer = record_sale(st, sale).await?;
+    let kept = st
+        .store
+        .apply_kept_refunds(&tenant, &tx, aliases, now)
+        .await?;
+    for (refund_id, why) in &kept.dropped {
+        tracing::warn!(tenant = %tenant, transaction = %tx, refund = %refund_id, reason = %why, "kept refund dropped");
+    }
+    if !kept.applied.is_empty() {
+        answer["refundsApplied"] = kept
+            .applied
+            .iter()
+            .map(|r| {
+                json!({
+                    "refundId": r.refund_id,
+                    "refundedCents": r.amount_cents,
+                    "commissionReversedCents": r.commission_reversed_cents,
+                })
+            })
+            .collect();
+    }
+    Ok(answer)
 }
 
 /// The 200 answer for an event that records nothing.

@@ -2,6 +2,7 @@
 
 pub mod chargebee;
 pub mod recurly;
+pub mod recurly_money;
 pub mod stripe;
 pub mod stripe_money;
 pub mod stripe_types;

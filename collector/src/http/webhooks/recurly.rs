@@ -1,6 +1,8 @@
-//! `POST /webhooks/recurly/{tenant}` (issue 11, PartnerStack compatibility): Recurly's JSON
-//! webhooks, verified with the tenant's webhook key and recorded like Chargebee's (the shared
-//! helpers of [`super::chargebee`]: `Store::sale`, `Store::refund`).
+//! `POST /webhooks/recurly/{tenant}`: Recurly's JSON webhooks, verified with the tenant's
+//! webhook key. A JSON notification carries only ids, so the transaction it names (and its
+//! account) is read from Recurly's API v3 ([`crate::recurly_api`]) with the tenant's API key;
+//! the sale or refund is then recorded with the shared helpers of [`super::chargebee`]
+//! (`Store::sale`, `Store::refund_or_keep`), the ledger rules of every sale.
 //!
 //! Signature: `recurly-signature: TIMESTAMP,HEXSIG[,HEXSIG...]`, TIMESTAMP in milliseconds,
 //! HEXSIG = hex HMAC-SHA256(key, "TIMESTAMP.BODY") (one per active key while a key is rotated).
@@ -8,66 +10,45 @@
 //!
 //! | `object_type` / `event_type` | what is recorded |
 //! |---|---|
-//! | `payment` / `succeeded` | a sale `recurly:<uuid>` (the transaction uuid), attributed by `account_code` as customer key |
-//! | `payment` / `refunded` | a refund `recurly:<uuid>` of the sale `recurly:<original_transaction_uuid>` |
+//! | `payment` / `succeeded` | a sale `recurly:<transaction id>` of the transaction's amount |
+//! | `payment` / `refunded` | a refund `recurly:<refund transaction id>` of the sale `recurly:<original_transaction_id>` |
 //! | anything else | nothing (200, `ignored`) |
 //!
-//! Recurly's JSON notifications carry ids; the amount is read from `amount_in_cents` (integer)
-//! or `amount` (decimal, major units) when the payload has it. A payment without an amount
-//! cannot be recorded from the webhook alone (200, `ignored`, logged): the collector does not
-//! call Recurly's API back.
+//! When Recurly's API cannot be reached or fails, the answer is 502 and nothing is recorded:
+//! Recurly delivers the notification again. The translation from Recurly's transaction to the
+//! project's sale/refund is [`super::recurly_money`].
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::Tenant;
-use clicktrail_domain::money::parse_amount;
-use clicktrail_store::RefundIn;
 
-use super::chargebee::{capped, configured, ignored, record_refund, record_sale, sale, target};
+use super::chargebee::{capped, configured, ignored, record_refund, record_sale_and_kept};
+use super::recurly_money::{refund_of, sale_of};
 use super::stripe::{sign, SigError, TOLERANCE_SECS, WEBHOOK_BODY_LIMIT};
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
+use crate::recurly_api::{ApiError, Site};
 use crate::state::AppState;
 
-/// A JSON notification (the fields read here; others are ignored).
+/// A JSON notification: ids only (Recurly's documented shape).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Notification {
-    /// The notification's id.
+    /// The notified object's id.
     pub id: Option<String>,
     pub object_type: Option<String>,
+    pub site_id: Option<String>,
     pub event_type: Option<String>,
-    /// The transaction's uuid.
+    pub event_time: Option<String>,
+    /// The notified object's uuid (for a payment: the transaction's).
     pub uuid: Option<String>,
-    pub account_code: Option<String>,
-    pub subscription_id: Option<String>,
-    /// On a refund: the payment it refunds.
-    pub original_transaction_uuid: Option<String>,
-    pub amount_in_cents: Option<i64>,
-    /// Decimal in major units (`19.99`), as Recurly's v3 API writes amounts.
-    pub amount: Option<Value>,
-    pub currency: Option<String>,
-}
-
-impl Notification {
-    /// The amount in cents when the payload has one (`amount_in_cents`, else `amount`).
-    pub fn cents(&self) -> Option<i64> {
-        if let Some(c) = self.amount_in_cents {
-            return Some(c);
-        }
-        let text = match self.amount.as_ref()? {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.trim().to_string(),
-            _ => return None,
-        };
-        parse_amount(&text).ok()
-    }
 }
 
 /// Verifies a `recurly-signature` header (`TIMESTAMP_MS,HEXSIG[,HEXSIG]`).
@@ -105,7 +86,7 @@ pub async fn webhook(
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Response, AppError> {
     let tenant = configured(&st, &tenant, |t| !t.recurly_webhook_key.is_empty())?;
     let payload = read_body(body, WEBHOOK_BODY_LIMIT).await?;
     let now = st.now();
@@ -136,61 +117,66 @@ pub async fn webhook(
         n.object_type.as_deref().unwrap_or_default(),
         n.event_type.as_deref().unwrap_or_default()
     );
-    let answer = match kind.as_str() {
-        "payment.succeeded" => record(&st, &tenant, &n, now, true).await?,
-        "payment.refunded" => record(&st, &tenant, &n, now, false).await?,
-        _ => ignored("event type not handled"),
+    let result = match kind.as_str() {
+        "payment.succeeded" | "payment.refunded" => payment(&st, &tenant, &n, now).await?,
+        _ => Ok(ignored("event type not handled")),
     };
-    tracing::info!(tenant = %tenant.id, notification = %id, event_type = %kind, answer = %answer, "Recurly event");
-    Ok(Json(answer))
+    match result {
+        Ok(answer) => {
+            tracing::info!(tenant = %tenant.id, notification = %id, event_type = %kind, answer = %answer, "Recurly event");
+            Ok(Json(answer).into_response())
+        }
+        Err(e) => {
+            tracing::warn!(tenant = %tenant.id, notification = %id, event_type = %kind, error = %e, "Recurly event not recorded: Recurly's API failed (Recurly retries)");
+            Ok(bad_gateway(&e))
+        }
+    }
 }
 
-async fn record(
+/// 502 `recurly_api_failed`: nothing recorded, Recurly delivers the notification again.
+fn bad_gateway(e: &ApiError) -> Response {
+    let body = json!({"error": {"code": "recurly_api_failed", "message": e.0}});
+    (StatusCode::BAD_GATEWAY, Json(body)).into_response()
+}
+
+/// A payment notification: the transaction (and its account) from Recurly's API, then the sale
+/// or the refund it is. The outer error is the collector's own (store), the inner Recurly's.
+async fn payment(
     st: &AppState,
     tenant: &Tenant,
     n: &Notification,
     now: i64,
-    payment: bool,
-) -> Result<Value, AppError> {
+) -> Result<Result<Value, ApiError>, AppError> {
     let Some(uuid) = capped(n.uuid.as_deref()) else {
-        return Ok(ignored("no transaction uuid"));
+        return Ok(Ok(ignored("no transaction uuid")));
     };
-    let Some(amount) = n.cents().filter(|a| *a > 0) else {
-        return Ok(ignored(
-            "no amount in the notification (amount_in_cents or amount)",
-        ));
-    };
-    if payment {
-        let key = capped(n.account_code.as_deref());
-        let sub = capped(n.subscription_id.as_deref());
-        let s = sale(
-            tenant,
-            format!("recurly:{uuid}"),
-            amount,
-            n.currency.as_deref(),
-            target(None, key.clone(), sub.clone()),
-            key,
-            sub,
-            "recurly",
-            now,
-        );
-        return record_sale(st, s).await;
+    if tenant.recurly_api_key.is_empty() {
+        return Ok(Err(ApiError(
+            "recurly_api_key is not configured for this tenant".into(),
+        )));
     }
-    let Some(paid) = capped(n.original_transaction_uuid.as_deref()) else {
-        return Ok(ignored("no original_transaction_uuid"));
+    let site = Site::new(&tenant.recurly_api_url, &tenant.recurly_api_key);
+    let tx = match site.transaction(&format!("uuid-{uuid}")).await {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
     };
-    record_refund(
-        st,
-        RefundIn {
-            tenant: tenant.id.clone(),
-            transaction_id: format!("recurly:{paid}"),
-            refund_id: format!("recurly:{uuid}"),
-            amount_cents: Some(amount),
-            reason: Some("recurly payment refunded".into()),
-            now,
+    if n.event_type.as_deref() == Some("refunded") {
+        return Ok(Ok(match refund_of(tenant, &tx, now) {
+            Ok(r) => record_refund(st, r).await?,
+            Err(why) => ignored(why),
+        }));
+    }
+    let account = match tx.account.as_ref().and_then(|a| capped(a.id.as_deref())) {
+        Some(account_id) => match site.account(&account_id).await {
+            Ok(a) => Some(a),
+            Err(e) => return Ok(Err(e)),
         },
-    )
-    .await
+        None => None,
+    };
+    Ok(Ok(match sale_of(tenant, &tx, account.as_ref(), now) {
+        Ok(s) => record_sale_and_kept(st, s, Vec::new()).await?,
+        Err(why) => ignored(why),
+    }))
 }
 
 #[cfg(test)]
@@ -219,18 +205,5 @@ mod tests {
         assert_eq!(verify("k", &rotated, body, 1_700_000_000), Ok(()));
         let h = signature_header("k", i64::MIN, body);
         assert_eq!(verify("k", &h, body, 0), Err(SigError::Stale));
-    }
-
-    #[test]
-    fn amounts() {
-        let n = |v: Value| Notification {
-            amount: Some(v),
-            ..Notification::default()
-        };
-        assert_eq!(n(serde_json::json!(19.99)).cents(), Some(1999));
-        assert_eq!(n(serde_json::json!(10)).cents(), Some(1000));
-        assert_eq!(n(serde_json::json!("5.5")).cents(), Some(550));
-        assert_eq!(n(serde_json::json!(-1)).cents(), None);
-        assert_eq!(Notification::default().cents(), None);
     }
 }
