@@ -17,8 +17,8 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod migrate;
-pub mod retention;
 pub mod recurly_api;
+pub mod retention;
 pub mod serve;
 pub mod state;
 
