@@ -88,6 +88,11 @@ pub struct Config {
     /// `[server] database_password_file`: the PostgreSQL password, read from this file and
     /// added to the URL (percent-encoded), so that the URL itself holds no secret.
     pub database_password_file: Option<std::path::PathBuf>,
+    /// `[smtp]`: the SMTP server the program's emails go through (none: they wait in the
+    /// outbox).
+    pub smtp: Option<crate::mail::SmtpConfig>,
+    /// `[tenants.program]` of the tenants that declare one (applied at start).
+    pub programs: Vec<(String, clicktrail_store::program::ProgramSettings)>,
 }
 
 // ---- raw TOML shapes ----
@@ -99,6 +104,7 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     tenants: Vec<RawTenant>,
+    smtp: Option<crate::mail::RawSmtp>,
 }
 
 #[derive(Deserialize, Default)]
@@ -161,6 +167,51 @@ struct RawTenant {
     conversion_types: BTreeMap<String, RawPayout>,
     #[serde(default)]
     revenue_origins: Vec<String>,
+    /// The affiliate program (join page, approval, emails).
+    program: Option<RawProgram>,
+}
+
+/// `[tenants.program]`: every key optional (the default of `ProgramSettings`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProgram {
+    join_enabled: Option<bool>,
+    auto_approve: Option<bool>,
+    name: Option<String>,
+    shop_url: Option<String>,
+    operator_email: Option<String>,
+    notify_applications: Option<bool>,
+    notify_decisions: Option<bool>,
+    notify_commissions: Option<bool>,
+    notify_payouts: Option<bool>,
+}
+
+fn convert_program(
+    id: &str,
+    p: RawProgram,
+) -> anyhow::Result<clicktrail_store::program::ProgramSettings> {
+    let d = clicktrail_store::program::ProgramSettings::default();
+    if let Some(u) = &p.shop_url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) || u.contains([' ', '?', '#']) {
+            bail!("tenant `{id}`: program.shop_url `{u}` is not an address such as https://shop.example.com");
+        }
+    }
+    if let Some(e) = &p.operator_email {
+        if !clicktrail_domain::program::email_ok(e) {
+            bail!("tenant `{id}`: program.operator_email `{e}` is not an email address");
+        }
+    }
+    Ok(clicktrail_store::program::ProgramSettings {
+        join_enabled: p.join_enabled.unwrap_or(d.join_enabled),
+        auto_approve: p.auto_approve.unwrap_or(d.auto_approve),
+        program_name: p.name.filter(|n| !n.trim().is_empty()),
+        shop_url: p.shop_url.map(|u| u.trim_end_matches('/').to_string()),
+        operator_email: p.operator_email,
+        notify_applications: p.notify_applications.unwrap_or(d.notify_applications),
+        notify_decisions: p.notify_decisions.unwrap_or(d.notify_decisions),
+        notify_commissions: p.notify_commissions.unwrap_or(d.notify_commissions),
+        notify_payouts: p.notify_payouts.unwrap_or(d.notify_payouts),
+    })
 }
 
 #[derive(Deserialize)]
@@ -257,14 +308,24 @@ impl Config {
         let database = r.database.clone().filter(|d| !d.trim().is_empty());
         let database_password_file = r.database_password_file.clone();
         let mut tenants = Vec::new();
-        for t in raw.tenants {
+        let mut programs = Vec::new();
+        for mut t in raw.tenants {
+            if let Some(p) = t.program.take() {
+                programs.push((t.id.trim().to_string(), convert_program(t.id.trim(), p)?));
+            }
             tenants.push(convert_tenant(t)?);
         }
+        let smtp = raw
+            .smtp
+            .map(crate::mail::SmtpConfig::from_raw)
+            .transpose()?;
         let cfg = Config {
             server,
             tenants,
             database,
             database_password_file,
+            smtp,
+            programs,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -308,6 +369,8 @@ impl Config {
             }],
             database: None,
             database_password_file: None,
+            smtp: None,
+            programs: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@
 //! ```text
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
 //! payout.rs   a payout: what is due to one affiliate, recorded with its entries
+//! program.rs  applications: submitted, approved (the affiliate created) or rejected
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
 //! status.rs   an operator's status change; a decline reverses what is left
 //! ```
@@ -21,6 +22,7 @@ use clicktrail_store::StoreError;
 
 pub mod ledger;
 pub mod payout;
+pub mod program;
 pub mod refund;
 pub mod status;
 

@@ -44,8 +44,10 @@ mod admin;
 mod catalog;
 pub mod clicks;
 mod ops;
+mod outbox;
 mod payouts;
 mod portal;
+mod program;
 mod refund;
 mod report;
 mod stripe;
@@ -469,6 +471,10 @@ impl Store for PgStore {
 
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
         retry(|| admin::audit_log(self, tenant, limit, offset)).await
+    }
+
+    fn program(&self) -> &dyn clicktrail_store::ProgramStore {
+        self
     }
 }
 

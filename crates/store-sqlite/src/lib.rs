@@ -31,8 +31,10 @@ use tokio::sync::mpsc;
 mod admin;
 mod catalog;
 mod ops;
+mod outbox;
 mod payouts;
 mod portal;
+mod program;
 mod refund;
 mod report;
 mod schema;
@@ -453,6 +455,10 @@ impl Store for SqliteStore {
         let tenant = tenant.to_string();
         self.read(move |conn| admin::audit_log(conn, &tenant, limit, offset))
             .await
+    }
+
+    fn program(&self) -> &dyn clicktrail_store::ProgramStore {
+        self
     }
 }
 

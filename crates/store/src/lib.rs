@@ -24,6 +24,8 @@ pub use admin::{
     KeyRow,
 };
 pub use portal::{PortalActivity, PortalConversion, PortalPayout};
+pub mod program;
+pub use program::ProgramStore;
 
 /// How a conversion or sale names the visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -492,6 +494,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A tenant's audit log, newest first.
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>>;
+
+    /// The affiliate program's storage (applications, settings, payout details, outbox).
+    fn program(&self) -> &dyn ProgramStore;
 }
 
 /// The 404 for a target that resolves to no CID (the same words on every backend).
