@@ -304,10 +304,15 @@ async fn data(st: &AppState, tenant_id: &str, affiliate: &str) -> Result<PortalD
         )
         .collect();
     origins.dedup();
+    // an address without a path is its home page (`https://shop.example/`)
     let shop = settings
         .shop_url
         .clone()
-        .or_else(|| origins.first().map(|o| format!("{o}/")));
+        .or_else(|| origins.first().cloned())
+        .map(|u| match origin_of(&u) {
+            Some(o) if o == u => format!("{u}/"),
+            _ => u,
+        });
     let share_link = shop.map(|u| with_param(&u, affiliate));
     let payout_details = st
         .store
