@@ -35,6 +35,9 @@ api_key = "acme_key_123"
 admin_key = "acme_admin_123"
 allowed_origins = ["https://shop.example"]
 affiliates = ["taken"]
+hold_days = 0
+[tenants.conversion_types.sale]
+revenue_share_percent = "30"
 [[tenants]]
 id = "other"
 api_key = "other_key_123"
@@ -398,6 +401,163 @@ async fn payout_details_are_the_affiliates_own_and_reach_the_operator() {
             r.body["payoutDetails"],
             json!([]),
             "{b}: not another tenant's"
+        );
+    }
+}
+
+#[tokio::test]
+async fn affiliates_from_the_join_page_are_told_of_commissions_and_payouts_once() {
+    for t in Harness::all_with(config()).await {
+        let b = t.backend;
+        apply(&t, 1, form("ana@example.com", "ana")).await;
+        let id = id_of(&applications(&t).await, "ana@example.com");
+        let r = admin(
+            &t,
+            ADMIN,
+            "POST",
+            &format!("/api/v1/applications/{id}/approve"),
+            None,
+        )
+        .await;
+        assert_eq!(r.body["affiliate"], "ana", "{b}: {}", r.body);
+        // a click through ana's link and a sale of 100.00: 30.00 commission
+        let r = t
+            .post(
+                "/tracking/click/v1",
+                json!({"tenantId": "acme", "eventId": uuid::Uuid::new_v4().to_string(), "aff": "ana"})
+                    .to_string(),
+            )
+            .await;
+        let cid = r.body["cid"].as_str().expect("cid").to_string();
+        let r = admin(&t, "acme_key_123", "POST", "/api/v1/track/sale",
+            Some(json!({"click_id": cid, "transaction_id": "t-1", "amount_cents": 10000, "currency": "USD"}))).await;
+        assert!(r.status.is_success(), "{b}: {}", r.body);
+        // an affiliate the operator typed in has no address: nobody to tell
+        let r = admin(
+            &t,
+            ADMIN,
+            "POST",
+            "/api/v1/affiliates/taken/portal-link",
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+
+        let p = t.store.program();
+        let later = t.now() + 3600;
+        // not yet settled: nothing
+        assert_eq!(
+            p.queue_notices(t.now() - 60, t.now(), 100).await.unwrap(),
+            0,
+            "{b}"
+        );
+        assert_eq!(p.queue_notices(later, later, 100).await.unwrap(), 1, "{b}");
+        assert_eq!(
+            p.queue_notices(later, later, 100).await.unwrap(),
+            0,
+            "{b}: once"
+        );
+        let mail = outbox(&t).await;
+        let c = mail
+            .iter()
+            .find(|m| m["dedupeKey"].as_str().unwrap().contains(":commission:"))
+            .unwrap_or_else(|| panic!("{b}: {mail:?}"));
+        assert_eq!(c["recipient"], "ana@example.com");
+        assert!(c["subject"].as_str().unwrap().contains("30.00 USD"), "{c}");
+
+        // ana gives her PayPal address, the operator pays her
+        let r = admin(&t, ADMIN, "GET", "/api/v1/payout-details", None).await;
+        assert_eq!(r.body["payoutDetails"], json!([]));
+        let path = mail
+            .iter()
+            .find_map(|m| {
+                m["body"]
+                    .as_str()
+                    .unwrap()
+                    .split_whitespace()
+                    .find(|w| w.starts_with("https://track.example/portal/"))
+                    .map(str::to_string)
+            })
+            .expect("portal link")
+            .replace("https://track.example", "");
+        let r = t
+            .send(
+                Request::put(format!("{path}/payout-details"))
+                    .header("content-type", "application/json")
+                    .body(Body::from(
+                        json!({"method": "paypal", "address": "ana@pay.example"}).to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
+        let day = chrono::DateTime::from_timestamp(t.now(), 0)
+            .unwrap()
+            .format("%Y-%m-%d")
+            .to_string();
+        let r = admin(
+            &t,
+            ADMIN,
+            "POST",
+            "/api/v1/payouts",
+            Some(json!({"affiliate": "ana", "through": day})),
+        )
+        .await;
+        assert!(r.status.is_success(), "{b}: {}", r.body);
+        let payout = r.body["payoutId"].as_i64().unwrap();
+        let csv = admin(
+            &t,
+            ADMIN,
+            "GET",
+            &format!("/api/v1/payouts/{payout}.csv"),
+            None,
+        )
+        .await;
+        let csv = String::from_utf8(csv.raw).unwrap();
+        assert!(
+            csv.lines()
+                .next()
+                .unwrap()
+                .ends_with("payout_method,payout_address"),
+            "{csv}"
+        );
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with("paypal,ana@pay.example"),
+            "{b}: {csv}"
+        );
+        assert_eq!(p.queue_notices(later, later, 100).await.unwrap(), 1, "{b}");
+        let mail = outbox(&t).await;
+        let paid = mail
+            .iter()
+            .find(|m| m["dedupeKey"].as_str().unwrap().contains(":payout:"))
+            .unwrap_or_else(|| panic!("{b}: {mail:?}"));
+        assert!(
+            paid["body"]
+                .as_str()
+                .unwrap()
+                .contains("30.00 USD to paypal: ana@pay.example"),
+            "{paid}"
+        );
+
+        // the tenant's switch off: no more commission emails
+        admin(
+            &t,
+            ADMIN,
+            "PATCH",
+            "/api/v1/program/settings",
+            Some(json!({"notifyCommissions": false})),
+        )
+        .await;
+        let r = admin(&t, "acme_key_123", "POST", "/api/v1/track/sale",
+            Some(json!({"click_id": cid, "transaction_id": "t-2", "amount_cents": 5000, "currency": "USD"}))).await;
+        assert!(r.status.is_success(), "{}", r.body);
+        assert_eq!(
+            p.queue_notices(later, later, 100).await.unwrap(),
+            0,
+            "{b}: switched off"
         );
     }
 }

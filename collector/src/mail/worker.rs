@@ -1,6 +1,7 @@
-//! The outbox's email worker: every second (and at once after a message was queued nearby it
-//! does not matter: a second is short for email) it leases the due `email` messages, sends
-//! each through the SMTP server, and records the outcome. The SMTP server being down only
+//! The outbox's email worker: every second it queues the new-commission and payout-sent
+//! emails of what was recorded since its last round (use case `clicktrail_app::program::notify`),
+//! leases the due `email` messages, sends each through the SMTP server, and records the
+//! outcome. The SMTP server being down only
 //! delays: the message stays in the database and is tried again with backoff.
 
 use std::sync::Arc;
@@ -20,6 +21,11 @@ use super::{SmtpConfig, TlsMode};
 const LEASE_SECS: i64 = 120;
 /// Messages taken per round.
 const BATCH: i64 = 20;
+/// Accruals and payouts are told about once they are this old: a transaction still open with
+/// a smaller id (PostgreSQL hands ids out before commit) is then committed, and not passed by.
+const SETTLE_SECS: i64 = 60;
+/// Accruals (and payouts) read per round.
+const NOTICES_PER_ROUND: i64 = 500;
 /// How long one SMTP exchange may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -106,6 +112,16 @@ pub fn spawn(store: Arc<dyn Store>, config: SmtpConfig) -> anyhow::Result<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            let now = chrono::Utc::now().timestamp();
+            match store
+                .program()
+                .queue_notices(now - SETTLE_SECS, now, NOTICES_PER_ROUND)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(queued = n, "commission / payout emails queued"),
+                Err(e) => tracing::warn!(error = %e, "queueing commission / payout emails failed"),
+            }
             if let Err(e) =
                 deliver_due(store.as_ref(), &smtp, &from, chrono::Utc::now().timestamp()).await
             {

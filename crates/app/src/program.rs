@@ -7,7 +7,8 @@ use std::future::Future;
 
 use clicktrail_domain::program::{self, code_candidates, ApplicationStatus, Email};
 use clicktrail_store::program::{
-    ApplicationRow, DecideIn, Decision, NewPortalLink, OutboxIn, SubmitIn, Submitted,
+    ApplicationRow, DecideIn, Decision, NewPortalLink, Notice, OutboxIn, ProgramSettings, SubmitIn,
+    Submitted,
 };
 use clicktrail_store::{CatalogChange, ChangeIn, StoreError};
 
@@ -196,4 +197,99 @@ pub async fn decide<R: ProgramRows>(
         decided_at: Some(d.now),
         ..row
     })
+}
+
+/// What telling affiliates about their commissions and payouts reads and writes, in one
+/// transaction of the backend.
+pub trait NotifyRows {
+    type Error: From<StoreError>;
+
+    /// The position of cursor `name` (0 at first), locked until the transaction ends.
+    fn cursor(&mut self, name: &str) -> impl Future<Output = Result<i64, Self::Error>>;
+
+    fn set_cursor(&mut self, name: &str, at: i64) -> impl Future<Output = Result<(), Self::Error>>;
+
+    /// Ledger accruals with an id above `after`, created before `before`, oldest first.
+    fn accruals_after(
+        &mut self,
+        after: i64,
+        before: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Notice>, Self::Error>>;
+
+    /// Payouts with an id above `after`, created before `before`, oldest first.
+    fn payouts_after(
+        &mut self,
+        after: i64,
+        before: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Notice>, Self::Error>>;
+
+    fn settings(
+        &mut self,
+        tenant: &str,
+    ) -> impl Future<Output = Result<ProgramSettings, Self::Error>>;
+
+    fn enqueue(&mut self, m: &OutboxIn) -> impl Future<Output = Result<bool, Self::Error>>;
+}
+
+/// The cursors of [`notify`].
+pub const COMMISSION_CURSOR: &str = "email:commissions";
+pub const PAYOUT_CURSOR: &str = "email:payouts";
+
+fn amount(n: &Notice) -> String {
+    format!(
+        "{} {}",
+        clicktrail_domain::money::format_cents(n.amount_cents),
+        n.currency
+    )
+}
+
+/// Queues "new commission" and "payout sent" emails for what was recorded since the cursors,
+/// to affiliates with an address (those who came through the join page) in tenants whose
+/// switch is on, then moves the cursors past what it read. Keys are per entry / payout, so a
+/// second run over the same rows queues nothing.
+pub async fn notify<R: NotifyRows>(
+    rows: &mut R,
+    settled_before: i64,
+    now: i64,
+    limit: i64,
+) -> Result<usize, R::Error> {
+    let mut queued = 0;
+    for (cursor, payouts) in [(COMMISSION_CURSOR, false), (PAYOUT_CURSOR, true)] {
+        let after = rows.cursor(cursor).await?;
+        let list = if payouts {
+            rows.payouts_after(after, settled_before, limit).await?
+        } else {
+            rows.accruals_after(after, settled_before, limit).await?
+        };
+        let Some(last) = list.last().map(|n| n.id) else {
+            continue;
+        };
+        for n in &list {
+            let Some(to) = n.email.as_deref() else {
+                continue;
+            };
+            let s = rows.settings(&n.tenant).await?;
+            let name = s.program_name.clone().unwrap_or_else(|| n.tenant.clone());
+            let (on, mail, key) = if payouts {
+                (
+                    s.notify_payouts,
+                    program::payout_sent(to, &name, &amount(n), n.payout_to.as_deref()),
+                    format!("{}:payout:{}", n.tenant, n.id),
+                )
+            } else {
+                (
+                    s.notify_commissions,
+                    program::new_commission(to, &name, &amount(n)),
+                    format!("{}:commission:{}", n.tenant, n.id),
+                )
+            };
+            if on && rows.enqueue(&email(&n.tenant, key, mail, now)).await? {
+                queued += 1;
+            }
+        }
+        rows.set_cursor(cursor, last).await?;
+    }
+    Ok(queued)
 }

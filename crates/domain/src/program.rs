@@ -290,26 +290,28 @@ pub fn rejected(a: &Application, program: &str, reason: &str) -> Email {
     }
 }
 
-/// To an affiliate: a commission was recorded.
-pub fn new_commission(to: &str, program: &str, amount: &str, portal_url: &str) -> Email {
+/// To an affiliate: a commission was recorded (`amount`: already formatted, with currency).
+pub fn new_commission(to: &str, program: &str, amount: &str) -> Email {
     Email {
         to: to.to_string(),
         subject: format!("New commission: {amount} ({program})"),
         body: format!(
             "A new commission of {amount} was recorded for you in the {program} affiliate\n\
              program. It becomes payable after the program's holding period.\n\n\
-             Your portal: {portal_url}\n"
+             Your portal (the link in your welcome email) shows it with all your figures.\n"
         ),
     }
 }
 
-/// To an affiliate: a payout was sent.
-pub fn payout_sent(to: &str, program: &str, amount: &str, method: &str) -> Email {
+/// To an affiliate: a payout was sent (`to_where`: their payout details, when given).
+pub fn payout_sent(to: &str, program: &str, amount: &str, to_where: Option<&str>) -> Email {
+    let dest = to_where.map(|w| format!(" to {w}")).unwrap_or_default();
     Email {
         to: to.to_string(),
         subject: format!("Payout sent: {amount} ({program})"),
         body: format!(
-            "The {program} affiliate program sent you a payout of {amount} ({method}).\n"
+            "The {program} affiliate program sent you a payout of {amount}{dest}.\n\n\
+             Your portal (the link in your welcome email) lists it under Payouts.\n"
         ),
     }
 }

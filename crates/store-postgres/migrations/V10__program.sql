@@ -20,3 +20,5 @@ CREATE TABLE outbox (
     last_error text, delivered_at bigint, created_at bigint NOT NULL);
 CREATE INDEX outbox_due ON outbox (channel, next_attempt_at) WHERE delivered_at IS NULL;
 CREATE INDEX outbox_tenant ON outbox (tenant, id);
+-- how far the commission / payout emails have read the ledger and the payouts
+CREATE TABLE outbox_cursors (name text PRIMARY KEY, position bigint NOT NULL);

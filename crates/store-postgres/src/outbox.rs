@@ -130,3 +130,137 @@ pub(crate) async fn list(
     tx.commit().await?;
     Ok(rows.iter().map(row).collect())
 }
+
+// ---------------------------------------------------------------- commission / payout emails
+
+use clicktrail_app::program::NotifyRows;
+use clicktrail_store::program::{Notice, ProgramSettings};
+use clicktrail_store::StoreError;
+
+use crate::ops::q_opt;
+
+/// The notices use case in one transaction; the cursor rows are locked (`FOR UPDATE`), so
+/// collectors sharing the database take turns. Ids are not in commit order here, hence the
+/// `settled_before` bound the caller gives.
+pub(crate) async fn queue_notices(
+    store: &PgStore,
+    settled_before: i64,
+    now: i64,
+    limit: i64,
+) -> Result<usize, Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    let n = clicktrail_app::program::notify(&mut Notify(&tx), settled_before, now, limit).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+struct Notify<'t, 'c>(&'t Tx<'c>);
+
+fn notice(r: &Row) -> Notice {
+    Notice {
+        id: r.get(0),
+        tenant: r.get(1),
+        affiliate: r.get(2),
+        amount_cents: r.get(3),
+        currency: r.get(4),
+        email: r.get(5),
+        payout_to: r.get(6),
+    }
+}
+
+const EMAIL: &str = "(SELECT a.email FROM applications a WHERE a.tenant = x.tenant
+    AND a.affiliate = x.affiliate AND a.status = 'approved' ORDER BY a.id DESC LIMIT 1)";
+
+impl NotifyRows for Notify<'_, '_> {
+    type Error = Fail;
+
+    async fn cursor(&mut self, name: &str) -> Result<i64, Fail> {
+        exec(
+            self.0,
+            "INSERT INTO outbox_cursors (name, position) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+            &[&name],
+        )
+        .await?;
+        let r = q_opt(
+            self.0,
+            "SELECT position FROM outbox_cursors WHERE name = $1 FOR UPDATE",
+            &[&name],
+        )
+        .await?;
+        Ok(r.map(|r| r.get(0)).unwrap_or(0))
+    }
+
+    async fn set_cursor(&mut self, name: &str, at: i64) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "UPDATE outbox_cursors SET position = $2 WHERE name = $1",
+            &[&name, &at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn accruals_after(
+        &mut self,
+        after: i64,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<Notice>, Fail> {
+        let rows = q(
+            self.0,
+            &format!(
+                "SELECT x.id, x.tenant, x.affiliate, x.amount_cents, x.currency, {EMAIL}, NULL::text
+                 FROM ledger x JOIN conversions c ON c.id = x.conversion_id
+                 WHERE x.id > $1 AND x.created_at < $2 AND x.kind = 'accrual' AND x.amount_cents > 0
+                   AND (c.livemode
+                        OR coalesce((SELECT count_test_payments FROM tenants WHERE id = x.tenant), false))
+                 ORDER BY x.id LIMIT $3"
+            ),
+            &[&after, &before, &limit],
+        )
+        .await?;
+        Ok(rows.iter().map(notice).collect())
+    }
+
+    async fn payouts_after(
+        &mut self,
+        after: i64,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<Notice>, Fail> {
+        let rows = q(
+            self.0,
+            &format!(
+                "SELECT x.id, x.tenant, x.affiliate, x.amount_cents, x.currency, {EMAIL},
+                        (SELECT d.method || ': ' || d.address FROM payout_details d
+                          WHERE d.tenant = x.tenant AND d.affiliate = x.affiliate)
+                 FROM payouts x WHERE x.id > $1 AND x.created_at < $2 ORDER BY x.id LIMIT $3"
+            ),
+            &[&after, &before, &limit],
+        )
+        .await?;
+        Ok(rows.iter().map(notice).collect())
+    }
+
+    async fn settings(&mut self, tenant: &str) -> Result<ProgramSettings, Fail> {
+        let r = q_opt(
+            self.0,
+            "SELECT settings FROM program_settings WHERE tenant = $1",
+            &[&tenant],
+        )
+        .await?;
+        match r {
+            None => Ok(ProgramSettings::default()),
+            Some(r) => serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| {
+                Fail::Store(StoreError::Internal(format!(
+                    "stored program settings: {e}"
+                )))
+            }),
+        }
+    }
+
+    async fn enqueue(&mut self, m: &OutboxIn) -> Result<bool, Fail> {
+        enqueue_tx(self.0, m).await
+    }
+}

@@ -409,6 +409,10 @@ impl ProgramStore for PgStore {
         retry(|| outbox::failed(self, id, error, next_attempt_at)).await
     }
 
+    async fn queue_notices(&self, settled_before: i64, now: i64, limit: i64) -> StoreResult<usize> {
+        retry(|| outbox::queue_notices(self, settled_before, now, limit)).await
+    }
+
     async fn outbox(&self, tenant: &str, limit: i64) -> StoreResult<Vec<OutboxRow>> {
         retry(|| outbox::list(self, tenant, limit)).await
     }

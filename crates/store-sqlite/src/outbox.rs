@@ -96,3 +96,112 @@ pub(crate) fn list(conn: &Connection, tenant: &str, limit: i64) -> StoreResult<V
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(out)
 }
+
+// ---------------------------------------------------------------- commission / payout emails
+
+use clicktrail_app::program::NotifyRows;
+use clicktrail_store::program::{Notice, ProgramSettings};
+use clicktrail_store::StoreError;
+use rusqlite::OptionalExtension;
+
+/// The notices use case on the writer's connection (ids are in commit order here: one writer).
+pub(crate) fn queue_notices(
+    conn: &Connection,
+    settled_before: i64,
+    now: i64,
+    limit: i64,
+) -> StoreResult<usize> {
+    clicktrail_app::run_ready(clicktrail_app::program::notify(
+        &mut Notify(conn),
+        settled_before,
+        now,
+        limit,
+    ))
+}
+
+struct Notify<'c>(&'c Connection);
+
+fn notice(r: &Row<'_>) -> rusqlite::Result<Notice> {
+    Ok(Notice {
+        id: r.get(0)?,
+        tenant: r.get(1)?,
+        affiliate: r.get(2)?,
+        amount_cents: r.get(3)?,
+        currency: r.get(4)?,
+        email: r.get(5)?,
+        payout_to: r.get(6)?,
+    })
+}
+
+/// The affiliate's address from their newest approved application.
+const EMAIL: &str = "(SELECT a.email FROM applications a WHERE a.tenant = x.tenant
+    AND a.affiliate = x.affiliate AND a.status = 'approved' ORDER BY a.id DESC LIMIT 1)";
+
+impl NotifyRows for Notify<'_> {
+    type Error = StoreError;
+
+    async fn cursor(&mut self, name: &str) -> StoreResult<i64> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT position FROM outbox_cursors WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    async fn set_cursor(&mut self, name: &str, at: i64) -> StoreResult<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO outbox_cursors (name, position) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+            )?
+            .execute(params![name, at])?;
+        Ok(())
+    }
+
+    async fn accruals_after(
+        &mut self,
+        after: i64,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Notice>> {
+        let mut st = self.0.prepare_cached(&format!(
+            "SELECT x.id, x.tenant, x.affiliate, x.amount_cents, x.currency, {EMAIL}, NULL
+             FROM ledger x JOIN conversions c ON c.id = x.conversion_id
+             WHERE x.id > ?1 AND x.created_at < ?2 AND x.kind = 'accrual' AND x.amount_cents > 0
+               AND (c.livemode = 1
+                    OR coalesce((SELECT count_test_payments FROM tenants WHERE id = x.tenant), 0) = 1)
+             ORDER BY x.id LIMIT ?3"
+        ))?;
+        let out = st
+            .query_map(params![after, before, limit], notice)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(out)
+    }
+
+    async fn payouts_after(
+        &mut self,
+        after: i64,
+        before: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Notice>> {
+        let mut st = self.0.prepare_cached(&format!(
+            "SELECT x.id, x.tenant, x.affiliate, x.amount_cents, x.currency, {EMAIL},
+                    (SELECT d.method || ': ' || d.address FROM payout_details d
+                      WHERE d.tenant = x.tenant AND d.affiliate = x.affiliate)
+             FROM payouts x WHERE x.id > ?1 AND x.created_at < ?2 ORDER BY x.id LIMIT ?3"
+        ))?;
+        let out = st
+            .query_map(params![after, before, limit], notice)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(out)
+    }
+
+    async fn settings(&mut self, tenant: &str) -> StoreResult<ProgramSettings> {
+        crate::program::settings(self.0, tenant)
+    }
+
+    async fn enqueue(&mut self, m: &OutboxIn) -> StoreResult<bool> {
+        enqueue(self.0, m)
+    }
+}

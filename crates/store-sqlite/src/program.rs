@@ -346,6 +346,11 @@ impl ProgramStore for SqliteStore {
             .await
     }
 
+    async fn queue_notices(&self, settled_before: i64, now: i64, limit: i64) -> StoreResult<usize> {
+        self.exec(move |c| outbox::queue_notices(c, settled_before, now, limit))
+            .await
+    }
+
     async fn outbox(
         &self,
         tenant: &str,

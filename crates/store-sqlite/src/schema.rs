@@ -214,6 +214,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         last_error TEXT, delivered_at INTEGER, created_at INTEGER NOT NULL);
     CREATE INDEX outbox_due ON outbox (channel, next_attempt_at) WHERE delivered_at IS NULL;
     CREATE INDEX outbox_tenant ON outbox (tenant, id);
+    CREATE TABLE outbox_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
     "#,
 ];
 

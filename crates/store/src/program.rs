@@ -178,6 +178,20 @@ pub struct OutboxRow {
     pub created_at: i64,
 }
 
+/// A ledger accrual or a payout the affiliate may be told about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub id: i64,
+    pub tenant: String,
+    pub affiliate: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    /// The affiliate's address (from their approved application), if any.
+    pub email: Option<String>,
+    /// Their payout details as `method: address` (payouts only).
+    pub payout_to: Option<String>,
+}
+
 /// The program's storage; every backend implements it over its own SQL.
 #[async_trait]
 pub trait ProgramStore: Send + Sync {
@@ -244,6 +258,12 @@ pub trait ProgramStore: Send + Sync {
 
     /// The attempt failed: counts it, keeps the error, and sets the next attempt.
     async fn outbox_failed(&self, id: i64, error: &str, next_attempt_at: i64) -> StoreResult<()>;
+
+    /// Queues the new-commission and payout-sent emails of accruals and payouts recorded
+    /// since the last call (use case `clicktrail_app::program::notify`), up to `limit` of
+    /// each, only those older than `settled_before` (so that a transaction still open with a
+    /// smaller id is not passed by); how many messages were queued.
+    async fn queue_notices(&self, settled_before: i64, now: i64, limit: i64) -> StoreResult<usize>;
 
     /// A tenant's messages, newest first (operators; tests).
     async fn outbox(&self, tenant: &str, limit: i64) -> StoreResult<Vec<OutboxRow>>;
