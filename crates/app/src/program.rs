@@ -107,7 +107,7 @@ pub async fn submit<R: ProgramRows>(rows: &mut R, s: &SubmitIn) -> Result<Submit
         rows.enqueue(&email(&s.tenant, key, e, s.now)).await?;
     }
     if !n.settings.auto_approve {
-        return Ok(Submitted::New(row));
+        return Ok(Submitted::New(Box::new(row)));
     }
     let d = DecideIn {
         tenant: s.tenant.clone(),
@@ -117,7 +117,7 @@ pub async fn submit<R: ProgramRows>(rows: &mut R, s: &SubmitIn) -> Result<Submit
         notices: s.notices.clone(),
         now: s.now,
     };
-    decide(rows, &d).await.map(Submitted::New)
+    decide(rows, &d).await.map(|r| Submitted::New(Box::new(r)))
 }
 
 /// 404 for an application of another tenant or none.

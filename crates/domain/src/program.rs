@@ -340,7 +340,8 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named() {
-        let cases: [(fn(&mut ApplicationForm), &str); 7] = [
+        type Change = fn(&mut ApplicationForm);
+        let cases: [(Change, &str); 7] = [
             (|f| f.name = "  ".into(), "name"),
             (|f| f.name = "a\nb".into(), "name"),
             (|f| f.email = "ana".into(), "email"),

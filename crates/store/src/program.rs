@@ -113,7 +113,7 @@ pub struct SubmitIn {
 /// same whatever happened, so it does not tell whether an address is known).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
-    New(ApplicationRow),
+    New(Box<ApplicationRow>),
     /// The address already has a pending or approved application: nothing was stored.
     Known,
 }
