@@ -81,6 +81,9 @@ admin_key = "${ADMIN_KEY}"
 allowed_origins = ["${shop}"]
 hold_days = 0
 
+[tenants.conversion_types.sale]
+revenue_share_percent = "30"
+
 [tenants.program]
 name = "Tea Shop Partners"
 shop_url = "${shop}/"
@@ -184,6 +187,28 @@ for (const backend of ["sqlite", "postgres"]) {
         });
       }, 15000, "the click in the portal's chart");
       assert.match(await affiliate.textContent('#legend [data-series="clicks"]'), /clicks: 1/);
+
+      // 6. the visitor buys; the affiliate gives a PayPal address; the operator's payout
+      // screen shows where to pay
+      const cid = await buyer.evaluate(() => window.__clickResult.cid);
+      const sale = await fetch(`${origin}/api/v1/track/sale`, {
+        method: "POST",
+        headers: { authorization: "Bearer tea_api_key_1", "content-type": "application/json" },
+        body: JSON.stringify({ click_id: cid, transaction_id: `program-${backend}`, amount_cents: 10000, currency: "USD" }),
+      });
+      assert.ok(sale.ok, await sale.text());
+      await affiliate.fill("#details-address", "not-an-email");
+      await affiliate.click('#details button[type="submit"]');
+      await affiliate.waitForFunction(() => /PayPal address is an email/.test(document.querySelector("#details-status").textContent));
+      await affiliate.fill("#details-method", "paypal");
+      await affiliate.fill("#details-address", "ana@pay.example.test");
+      await affiliate.click('#details button[type="submit"]');
+      await affiliate.waitForFunction(() => document.querySelector("#details-status").textContent === "Saved.");
+      await operator.click('[data-testid="due-refresh"]');
+      const due = '[data-testid="due-row"][data-affiliate="anatea"]';
+      await operator.waitForSelector(due, 15000);
+      assert.equal((await operator.textContent(`${due} td[data-col="pay-to"]`)).trim(), "paypal: ana@pay.example.test");
+      assert.match(await operator.textContent(`${due} td[data-col="amount"]`), /30\.00/);
     } catch (e) {
       e.message += `\ncollector log:\n${collector.log()}`;
       throw e;
