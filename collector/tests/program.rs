@@ -719,3 +719,45 @@ async fn the_outbox_keeps_retries_and_never_duplicates_across_a_restart() {
         store.close().await;
     }
 }
+
+#[test]
+fn the_config_file_declares_smtp_and_each_tenants_program() {
+    let tenant = "[[tenants]]\nid = \"x\"\napi_key = \"12345678\"\n";
+    let cfg = Config::from_toml(&format!(
+        "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"X <x@example.com>\"\n{tenant}\
+         [tenants.program]\nauto_approve = true\noperator_email = \"ops@example.com\"\n"
+    ))
+    .expect("config");
+    let smtp = cfg.smtp.expect("smtp");
+    assert_eq!(
+        (smtp.port, smtp.tls),
+        (587, TlsMode::Starttls),
+        "STARTTLS by default"
+    );
+    let (id, p) = &cfg.programs[0];
+    assert_eq!(id, "x");
+    assert!(p.auto_approve && p.join_enabled && p.notify_commissions);
+    assert_eq!(p.operator_email.as_deref(), Some("ops@example.com"));
+    for (bad, says) in [
+        ("[smtp]\nhost = \"h\"\nfrom = \"not an address\"\n", "from"),
+        (
+            "[smtp]\nhost = \"h\"\nfrom = \"a@b.example\"\nusername = \"u\"\n",
+            "username",
+        ),
+        (
+            "[smtp]\nhost = \"h\"\nfrom = \"a@b.example\"\ntls = \"ssl3\"\n",
+            "tls",
+        ),
+    ] {
+        let e = Config::from_toml(&format!("{bad}{tenant}")).expect_err(bad);
+        assert!(format!("{e:#}").contains(says), "{bad}: {e:#}");
+    }
+    for (bad, says) in [
+        ("operator_email = \"nope\"", "operator_email"),
+        ("shop_url = \"shop.example\"", "shop_url"),
+        ("approve = true", "approve"),
+    ] {
+        let e = Config::from_toml(&format!("{tenant}[tenants.program]\n{bad}\n")).expect_err(bad);
+        assert!(format!("{e:#}").contains(says), "{bad}: {e:#}");
+    }
+}

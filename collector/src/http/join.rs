@@ -45,6 +45,9 @@ impl JoinLimiter {
     }
 }
 
+/// Addresses remembered by the limiter before idle ones are forgotten.
+const MAX_TRACKED: usize = 100_000;
+
 /// The join page's words for everything that was not a bad field.
 const RECEIVED: &str = "Thank you: your application was received. You will get an email \
     when it has been reviewed.";
@@ -151,6 +154,10 @@ pub async fn apply(
 ) -> Result<Response, AppError> {
     let settings = open_program(&st, &tenant).await?;
     let application = validate(&body.form).map_err(|e| AppError::invalid(e.field, e.message))?;
+    if limiter.0.len() > MAX_TRACKED {
+        // forget addresses whose bucket is full again (memory stays bounded)
+        limiter.0.retain_recent();
+    }
     if limiter.0.check_key(&client_ip(peer)).is_err() {
         return Err(AppError::RateLimited {
             retry_after_secs: 600,
