@@ -388,4 +388,22 @@ mod tests {
         assert_eq!(next_attempt(0, 50), MAX_BACKOFF_SECS);
         assert_eq!(next_attempt(i64::MAX, 3), i64::MAX);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_gives_a_url_safe_code_and_distinct_candidates(name in ".{0,80}", wish in ".{0,80}") {
+            let c = code_form(&wish);
+            proptest::prop_assert!(c.len() <= MAX_CODE);
+            proptest::prop_assert!(c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'));
+            proptest::prop_assert!(!c.starts_with('-') && !c.ends_with('-'));
+            let a = Application { name, email: "a@b.example".into(), website: None,
+                promotion: "x".into(), code: Some(c).filter(|c| !c.is_empty()) };
+            let list: Vec<String> = code_candidates(&a).take(50).collect();
+            let mut unique = list.clone();
+            unique.sort();
+            unique.dedup();
+            proptest::prop_assert_eq!(unique.len(), list.len());
+            proptest::prop_assert!(list.iter().all(|c| !c.is_empty() && c.len() <= MAX_CODE && code_form(c) == *c));
+        }
+    }
 }
