@@ -49,8 +49,9 @@ fi
 # PostgreSQL: the collector's second backend; the tests start a throwaway cluster of their own
 # (scripts/pg-test-cluster.sh), the package's own cluster is not used. nginx: the reverse-proxy
 # end-to-end test runs deploy/nginx/collector.conf (openssl makes its certificate).
+# python3-aiosmtpd: the SMTP server the email tests start and read (Debian's /usr/bin/python3).
 APT_PACKAGES=(chromium chromium-driver firefox-esr webkit2gtk-driver xvfb xauth
-  webext-ublock-origin-firefox sqlite3 postgresql nginx-light openssl)
+  webext-ublock-origin-firefox sqlite3 postgresql nginx-light openssl python3-aiosmtpd)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -672,7 +672,78 @@
       loadAffiliates();
       loadConversionTypes();
       loadDue();
+      loadApplications();
     }
+  }
+
+  // ---------- admin: applications (the join page) ----------
+
+  var payTo = {};
+
+  function loadApplications() {
+    api("GET", "/api/v1/program/settings").then(function (r) {
+      if (!r.ok || !r.body) return;
+      $("join-enabled").checked = !!r.body.joinEnabled;
+      $("auto-approve").checked = !!r.body.autoApprove;
+      var t = session && session.tenant ? String(session.tenant) : "";
+      $("join-link").href = "/join/" + encodeURIComponent(t);
+    });
+    return api("GET", "/api/v1/applications").then(function (r) {
+      var body = $("applications-body");
+      if (!r.ok) { say("applications-status", "error", "Applications: " + errorText(r)); return; }
+      body.textContent = "";
+      var list = (r.body && r.body.applications) || [];
+      list.forEach(function (a) { body.appendChild(applicationRow(a)); });
+      if (list.length === 0) emptyRow(body, 8, "No applications yet: share the join page.");
+      say("applications-status", "ready", "");
+    });
+  }
+
+  function applicationRow(a) {
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-testid", "application-row");
+    tr.setAttribute("data-id", String(a.id));
+    tr.setAttribute("data-email", String(a.email));
+    tr.setAttribute("data-status", String(a.status));
+    tr.appendChild(td(when(a.createdAt), "muted", "when"));
+    tr.appendChild(td(String(a.name), "name", "name"));
+    tr.appendChild(td(String(a.email), "mono", "email"));
+    tr.appendChild(td(a.website == null ? "" : String(a.website), "small", "website"));
+    tr.appendChild(td(String(a.promotion), "small", "promotion"));
+    tr.appendChild(td(a.wishedCode == null ? "" : String(a.wishedCode), "mono", "code"));
+    var status = String(a.status);
+    if (a.affiliate) status += " as " + a.affiliate;
+    if (a.reason) status += " (" + a.reason + ")";
+    tr.appendChild(td(status, "", "status"));
+    if (a.status !== "pending") { tr.appendChild(td("", "", "decide")); return tr; }
+    var box = document.createElement("span");
+    box.appendChild(button("Approve", "approve", function () { decide(a.id, "approve", null); }));
+    var reason = document.createElement("input");
+    reason.placeholder = "reason";
+    reason.setAttribute("data-testid", "reject-reason");
+    box.appendChild(reason);
+    box.appendChild(button("Reject", "reject", function () { decide(a.id, "reject", { reason: reason.value }); }));
+    tr.appendChild(cell(box));
+    return tr;
+  }
+
+  function decide(id, what, body) {
+    return api("POST", "/api/v1/applications/" + encodeURIComponent(String(id)) + "/" + what, body || {}).then(function (r) {
+      if (!r.ok) { say("applications-status", "error", "Application " + id + ": " + errorText(r)); return; }
+      say("applications-status", "ready", what === "approve"
+        ? "Approved: affiliate " + r.body.affiliate + " created; the applicant gets their portal link by email."
+        : "Rejected; the applicant gets the reason by email.");
+      loadApplications();
+      loadAffiliates();
+    });
+  }
+
+  function saveProgram() {
+    api("PATCH", "/api/v1/program/settings", {
+      joinEnabled: $("join-enabled").checked, autoApprove: $("auto-approve").checked
+    }).then(function (r) {
+      say("applications-status", r.ok ? "ready" : "error", r.ok ? "Program settings saved." : "Settings: " + errorText(r));
+    });
   }
 
   // ---------- admin: affiliates ----------
@@ -836,7 +907,10 @@
   function loadDue() {
     var through = $("due-through").value;
     var q = through ? "?through=" + encodeURIComponent(through) : "";
-    return api("GET", "/api/v1/payouts/due" + q).then(function (r) {
+    return api("GET", "/api/v1/payout-details").then(function (r) {
+      payTo = {};
+      ((r.ok && r.body && r.body.payoutDetails) || []).forEach(function (d) { payTo[d.affiliate] = d; });
+    }).then(function () { return api("GET", "/api/v1/payouts/due" + q); }).then(function (r) {
       var body = $("due-body");
       body.textContent = "";
       if (!r.ok) { say("payouts-status", "error", "Payouts: " + errorText(r)); return; }
@@ -851,12 +925,14 @@
         amt.setAttribute("data-cents", String(d.amountCents));
         tr.appendChild(amt);
         tr.appendChild(td(formatCount(d.entries), "num", "entries"));
+        var to = payTo[String(d.affiliate)];
+        tr.appendChild(td(to ? to.method + ": " + to.address : "not given yet", to ? "mono" : "muted", "pay-to"));
         tr.appendChild(cell(button("Pay " + formatCents(d.amountCents, d.currency), "pay", function () {
           pay(String(d.affiliate), day, String(d.currency));
         })));
         body.appendChild(tr);
       });
-      if (list.length === 0) emptyRow(body, 4, "Nothing is due through " + day + ".");
+       if (list.length === 0) emptyRow(body, 5, "Nothing is due through " + day + ".");
       say("payouts-status", "ready", "");
     });
   }
@@ -1007,6 +1083,8 @@
       });
     });
     $("due-form").addEventListener("submit", function (ev) { ev.preventDefault(); loadDue(); });
+    $("join-enabled").addEventListener("change", saveProgram);
+    $("auto-approve").addEventListener("change", saveProgram);
 
     showSession();
     var kept = storedKey();

@@ -93,6 +93,11 @@ pub struct Config {
     placeholder_secrets: Vec<String>,
     /// Each tenant's `retention` table (docs/privacy.md), stored at start and by `apply-config`.
     pub retention: Vec<(String, clicktrail_domain::retention::Retention)>,
+    /// `[smtp]`: the SMTP server the program's emails go through (none: they wait in the
+    /// outbox).
+    pub smtp: Option<crate::mail::SmtpConfig>,
+    /// `[tenants.program]` of the tenants that declare one (applied at start).
+    pub programs: Vec<(String, clicktrail_store::program::ProgramSettings)>,
 }
 
 // ---- raw TOML shapes ----
@@ -104,6 +109,7 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     tenants: Vec<RawTenant>,
+    smtp: Option<crate::mail::RawSmtp>,
 }
 
 #[derive(Deserialize, Default)]
@@ -174,6 +180,51 @@ struct RawTenant {
     revenue_origins: Vec<String>,
     /// `retention = { event_days = 14, click_url_days = 90, diagnostic_days = 30 }`
     retention: Option<clicktrail_domain::retention::Retention>,
+    /// The affiliate program (join page, approval, emails).
+    program: Option<RawProgram>,
+}
+
+/// `[tenants.program]`: every key optional (the default of `ProgramSettings`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProgram {
+    join_enabled: Option<bool>,
+    auto_approve: Option<bool>,
+    name: Option<String>,
+    shop_url: Option<String>,
+    operator_email: Option<String>,
+    notify_applications: Option<bool>,
+    notify_decisions: Option<bool>,
+    notify_commissions: Option<bool>,
+    notify_payouts: Option<bool>,
+}
+
+fn convert_program(
+    id: &str,
+    p: RawProgram,
+) -> anyhow::Result<clicktrail_store::program::ProgramSettings> {
+    let d = clicktrail_store::program::ProgramSettings::default();
+    if let Some(u) = &p.shop_url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) || u.contains([' ', '?', '#']) {
+            bail!("tenant `{id}`: program.shop_url `{u}` is not an address such as https://shop.example.com");
+        }
+    }
+    if let Some(e) = &p.operator_email {
+        if !clicktrail_domain::program::email_ok(e) {
+            bail!("tenant `{id}`: program.operator_email `{e}` is not an email address");
+        }
+    }
+    Ok(clicktrail_store::program::ProgramSettings {
+        join_enabled: p.join_enabled.unwrap_or(d.join_enabled),
+        auto_approve: p.auto_approve.unwrap_or(d.auto_approve),
+        program_name: p.name.filter(|n| !n.trim().is_empty()),
+        shop_url: p.shop_url.map(|u| u.trim_end_matches('/').to_string()),
+        operator_email: p.operator_email,
+        notify_applications: p.notify_applications.unwrap_or(d.notify_applications),
+        notify_decisions: p.notify_decisions.unwrap_or(d.notify_decisions),
+        notify_commissions: p.notify_commissions.unwrap_or(d.notify_commissions),
+        notify_payouts: p.notify_payouts.unwrap_or(d.notify_payouts),
+    })
 }
 
 #[derive(Deserialize)]
@@ -272,7 +323,8 @@ impl Config {
         let mut tenants = Vec::new();
         let mut placeholder_secrets = Vec::new();
         let mut retention = Vec::new();
-        for t in raw.tenants {
+        let mut programs = Vec::new();
+        for mut t in raw.tenants {
             if is_placeholder(&t.chargebee_webhook_password) {
                 let id = t.id.trim();
                 placeholder_secrets.push(format!("tenant `{id}`: chargebee_webhook_password"));
@@ -282,8 +334,15 @@ impl Config {
                     .map_err(|(f, m)| anyhow::anyhow!("tenant `{}`: retention.{f} {m}", t.id))?;
                 retention.push((t.id.clone(), r));
             }
+            if let Some(p) = t.program.take() {
+                programs.push((t.id.trim().to_string(), convert_program(t.id.trim(), p)?));
+            }
             tenants.push(convert_tenant(t)?);
         }
+        let smtp = raw
+            .smtp
+            .map(crate::mail::SmtpConfig::from_raw)
+            .transpose()?;
         let cfg = Config {
             server,
             tenants,
@@ -291,6 +350,8 @@ impl Config {
             database_password_file,
             placeholder_secrets,
             retention,
+            smtp,
+            programs,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -338,6 +399,8 @@ impl Config {
             database_password_file: None,
             placeholder_secrets: Vec::new(),
             retention: Vec::new(),
+            smtp: None,
+            programs: Vec::new(),
         }
     }
 

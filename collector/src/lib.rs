@@ -15,6 +15,7 @@ pub mod db;
 pub mod embedded;
 pub mod http;
 pub mod import;
+pub mod mail;
 pub mod metrics;
 pub mod migrate;
 pub mod recurly_api;

@@ -201,6 +201,13 @@ async fn apply(store: &dyn Store, config: Option<&Config>) -> anyhow::Result<()>
         .apply_catalog(c.tenants.clone(), chrono::Utc::now().timestamp())
         .await
         .map_err(|e| anyhow::anyhow!("cannot apply the configuration: {e}"))?;
+    for (tenant, settings) in &c.programs {
+        store
+            .program()
+            .set_program_settings(tenant, settings, chrono::Utc::now().timestamp())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot apply tenant `{tenant}`'s program: {e}"))?;
+    }
     let after = store
         .load_catalog()
         .await
@@ -335,6 +342,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let db = resolved.db.clone();
             let store = resolved.open_or_create().await?;
             apply(store.as_ref(), config.as_ref()).await?;
+            let smtp = config.as_ref().and_then(|c| c.smtp.clone());
             let mut server = config.map(|c| c.server).unwrap_or_default();
             if let Some(r) = rate_limit {
                 server.rate_limit_per_second = r;
@@ -351,6 +359,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             catalog.spawn_refresh(store.clone());
             clicktrail_collector::retention::spawn(store.clone());
+            match smtp {
+                Some(smtp) => clicktrail_collector::mail::worker::spawn(store.clone(), smtp)?,
+                None => {
+                    tracing::info!("no [smtp] configured: the program's emails wait in the outbox")
+                }
+            }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;

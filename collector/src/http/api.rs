@@ -474,6 +474,15 @@ pub async fn payout(
     if !csv {
         return Ok(Json(payout_json(&p)).into_response());
     }
+    // where the affiliate asked to be paid (the portal's payout details), on every line
+    let to = st
+        .store
+        .program()
+        .payout_details(&tenant.id, &p.affiliate)
+        .await?;
+    let (method, address) = to
+        .map(|d| (d.method, csv_cell(&d.address)))
+        .unwrap_or_default();
     let mut w = csv::Writer::from_writer(Vec::new());
     let write = |w: &mut csv::Writer<Vec<u8>>, rec: &[String]| {
         w.write_record(rec)
@@ -492,6 +501,8 @@ pub async fn payout(
             "amount_cents",
             "amount",
             "created_at",
+            "payout_method",
+            "payout_address",
         ]
         .map(String::from),
     )?;
@@ -509,6 +520,8 @@ pub async fn payout(
                 l.amount_cents.to_string(),
                 clicktrail_domain::money::format_cents(l.amount_cents),
                 clicktrail_domain::attribution::rfc3339(l.created_at),
+                method.clone(),
+                address.clone(),
             ],
         )?;
     }

@@ -36,7 +36,7 @@ const CSP: &str =
     "default-src 'none'; script-src 'self'; connect-src 'self' blob:; style-src 'self'; \
      img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-fn answer(content_type: &'static str, body: Vec<u8>) -> Response {
+pub(crate) fn answer(content_type: &'static str, body: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),

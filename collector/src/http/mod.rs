@@ -11,6 +11,7 @@
 //! first_party.rs  the Set-Cookie of a first-party click answer
 //! rejections.rs  rate-limited log lines for rejected tracker requests (403/404/422)
 //! tracking.rs   browser routes   /tracking/*
+//! join.rs       the public join page /join/{tenant} and its applications
 //! api.rs        server routes    /api/v1/*
 //! admin/        the admin API    /api/v1/{affiliates,conversion-types,keys,events,...}
 //! webhooks/     payment providers  /webhooks/stripe (+ its typed events)
@@ -27,7 +28,7 @@
 use std::sync::Arc;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{middleware, Router};
 use tower::ServiceBuilder;
 
@@ -42,6 +43,7 @@ pub mod error;
 pub mod extract;
 pub mod first_party;
 pub mod health;
+pub mod join;
 pub mod layers;
 pub mod portal;
 pub mod rejections;
@@ -95,6 +97,15 @@ fn admin_routes() -> Router<AppState> {
             "/retention",
             get(admin::retention::get).put(admin::retention::put),
         )
+        .route("/applications", get(admin::program::list))
+        .route("/applications/{id}/approve", post(admin::program::approve))
+        .route("/applications/{id}/reject", post(admin::program::reject))
+        .route(
+            "/program/settings",
+            get(admin::program::settings).patch(admin::program::update_settings),
+        )
+        .route("/payout-details", get(admin::program::payout_details))
+        .route("/outbox", get(admin::program::outbox))
 }
 
 /// The server API (`api`, the portal links, `admin`), below `/api/v1`; operators' money
@@ -155,6 +166,15 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api_v1_routes(&state))
         .route("/portal/{file}", get(portal::portal))
         .route("/portal.js", get(portal::script))
+        .route(
+            "/portal/{token}/payout-details",
+            put(portal::set_payout_details),
+        )
+        .route("/join/{tenant}/program.json", get(join::program))
+        .route(
+            "/join/{tenant}/apply",
+            post(join::apply).layer(axum::Extension(join::JoinLimiter::new())),
+        )
         .route("/webhooks/stripe", post(webhooks::stripe::webhook))
         .route(
             "/webhooks/chargebee/{tenant}",
@@ -176,6 +196,8 @@ pub fn app(state: AppState) -> Router {
         .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
         .route("/clicktrail_bg.{file}", get(statics::tracking_wasm_hashed))
         .route("/dashboard", get(dashboard_assets::page))
+        .route("/join/{tenant}", get(join::page))
+        .route("/join.js", get(join::script))
         .route("/dashboard.js", get(dashboard_assets::script))
         .route("/style.css", get(dashboard_assets::style))
         .route("/favicon.svg", get(dashboard_assets::favicon))

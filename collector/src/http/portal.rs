@@ -18,9 +18,12 @@ use serde_json::json;
 use clicktrail_domain::catalog::key_hash;
 use clicktrail_domain::payout::LedgerTotals;
 use clicktrail_domain::report::{self, ReportRows, ReportScope};
+use clicktrail_store::program::PayoutDetails;
 use clicktrail_store::{PortalConversion, PortalPayout};
+use serde::Deserialize;
 
 use super::error::AppError;
+use super::extract::JsonBody;
 use super::tenant::{AdminTenant, ApiKey};
 use crate::state::AppState;
 
@@ -36,7 +39,8 @@ const SCRIPT: &str = include_str!("../../assets/portal.js");
 
 /// The page's only script is `/portal.js`; it fetches the JSON of its own URL. Nothing is
 /// cached, and the token never leaves in a Referer.
-const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+/// `blob:` is the CSV the page itself makes.
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self' blob:; \
      style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
@@ -226,6 +230,14 @@ struct PortalData {
     days: Vec<report::Day>,
     conversions: Vec<PortalConversion>,
     payouts: Vec<PortalPayout>,
+    /// The program's name.
+    program: String,
+    /// The link to share: the shop's address (program `shop_url`, else the first allowed
+    /// origin) with the affiliate parameter; `None` when the tenant names no address.
+    share_link: Option<String>,
+    /// The shop's origins a link may point to (the link builder checks against them).
+    origins: Vec<String>,
+    payout_details: Option<PayoutDetails>,
 }
 
 async fn data(st: &AppState, tenant_id: &str, affiliate: &str) -> Result<PortalData, AppError> {
@@ -278,6 +290,35 @@ async fn data(st: &AppState, tenant_id: &str, affiliate: &str) -> Result<PortalD
         .filter(|o| o.as_str() != "*")
         .map(|o| format!("{}/?aff={affiliate}", o.trim_end_matches('/')))
         .collect();
+    let settings = st.store.program().program_settings(tenant_id).await?;
+    let mut origins: Vec<String> = settings
+        .shop_url
+        .iter()
+        .filter_map(|u| origin_of(u))
+        .chain(
+            tenant
+                .allowed_origins
+                .iter()
+                .filter(|o| o.as_str() != "*")
+                .map(|o| o.trim_end_matches('/').to_string()),
+        )
+        .collect();
+    origins.dedup();
+    // an address without a path is its home page (`https://shop.example/`)
+    let shop = settings
+        .shop_url
+        .clone()
+        .or_else(|| origins.first().cloned())
+        .map(|u| match origin_of(&u) {
+            Some(o) if o == u => format!("{u}/"),
+            _ => u,
+        });
+    let share_link = shop.map(|u| with_param(&u, affiliate));
+    let payout_details = st
+        .store
+        .program()
+        .payout_details(tenant_id, affiliate)
+        .await?;
     Ok(PortalData {
         affiliate: affiliate.to_string(),
         currency: tenant.currency.clone(),
@@ -288,5 +329,101 @@ async fn data(st: &AppState, tenant_id: &str, affiliate: &str) -> Result<PortalD
         days,
         conversions: activity.conversions,
         payouts: activity.payouts,
+        program: settings
+            .program_name
+            .clone()
+            .unwrap_or_else(|| tenant_id.to_string()),
+        share_link,
+        origins,
+        payout_details,
     })
+}
+
+/// `scheme://host[:port]` of an address.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
+}
+
+/// `url` with `aff={code}` added to its query (the code is percent-encoded).
+fn with_param(url: &str, code: &str) -> String {
+    // RFC 3986 unreserved characters stay as they are
+    const ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let code = percent_encoding::utf8_percent_encode(code, ENCODE);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}aff={code}")
+}
+
+#[derive(Deserialize)]
+pub struct DetailsBody {
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    address: String,
+}
+
+/// Payout methods an affiliate may choose.
+const METHODS: [&str; 4] = ["paypal", "bank_transfer", "wise", "other"];
+
+/// `PUT /portal/{token}/payout-details` `{method, address}`: the affiliate's own payout
+/// details (shown to the operator on the payout screen and in the payout CSV).
+pub async fn set_payout_details(
+    State(st): State<AppState>,
+    Path(token): Path<String>,
+    JsonBody(b): JsonBody<DetailsBody>,
+) -> Response {
+    let r = async {
+        let found = if well_formed(&token) {
+            st.store.portal_lookup(&key_hash(&token)).await?
+        } else {
+            None
+        };
+        let Some((tenant, affiliate)) = found else {
+            return Err(AppError::not_found(
+                "unknown_portal_link",
+                "this portal link does not exist or was replaced",
+            ));
+        };
+        let method = b.method.trim();
+        if !METHODS.contains(&method) {
+            return Err(AppError::invalid(
+                "method",
+                format!("must be one of {}", METHODS.join(", ")),
+            ));
+        }
+        let address = b.address.trim();
+        if address.is_empty() {
+            return Err(AppError::invalid("address", "is required"));
+        }
+        if address.chars().count() > 200 || address.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "address",
+                "must be at most 200 characters without control characters",
+            ));
+        }
+        if method == "paypal" && !clicktrail_domain::program::email_ok(address) {
+            return Err(AppError::invalid(
+                "address",
+                "a PayPal address is an email address such as ana@example.com",
+            ));
+        }
+        let d = PayoutDetails {
+            method: method.to_string(),
+            address: address.to_string(),
+            updated_at: st.now(),
+        };
+        st.store
+            .program()
+            .set_payout_details(&tenant, &affiliate, &d)
+            .await?;
+        tracing::info!(tenant = %tenant, affiliate = %affiliate, "payout details changed");
+        Ok(Json(json!(d)).into_response())
+    }
+    .await;
+    private(r.unwrap_or_else(IntoResponse::into_response))
 }

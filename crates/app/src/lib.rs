@@ -11,6 +11,7 @@
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
 //! payout.rs   a payout: what is due to one affiliate, recorded with its entries
 //! pending.rs  a provider's refund that arrived before its payment: kept, applied with the sale
+//! program.rs  applications: submitted, approved (the affiliate created) or rejected
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
 //! status.rs   an operator's status change; a decline reverses what is left
 //! ```
@@ -25,6 +26,7 @@ pub mod erasure;
 pub mod ledger;
 pub mod payout;
 pub mod pending;
+pub mod program;
 pub mod refund;
 pub mod status;
 

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod money;
 pub mod payout;
 pub mod privacy;
+pub mod program;
 pub mod refund;
 pub mod report;
 pub mod retention;

@@ -40,7 +40,7 @@ pub(crate) async fn change(store: &PgStore, c: &ChangeIn) -> Result<(), Fail> {
     Ok(())
 }
 
-async fn apply_change(tx: &Tx<'_>, c: &ChangeIn) -> Result<(), Fail> {
+pub(crate) async fn apply_change(tx: &Tx<'_>, c: &ChangeIn) -> Result<(), Fail> {
     let t = &c.tenant;
     match &c.change {
         CatalogChange::CreateAffiliate { code, name } => {

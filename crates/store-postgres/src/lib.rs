@@ -48,9 +48,11 @@ mod catalog;
 pub mod clicks;
 mod erase;
 mod ops;
+mod outbox;
 mod payouts;
 mod pending;
 mod portal;
+mod program;
 mod refund;
 mod report;
 mod stripe;
@@ -513,6 +515,10 @@ impl Store for PgStore {
         let out = retry(|| pending::apply_kept(self, tenant, transaction_id, &aliases, now)).await;
         self.stats().record(1);
         out
+    }
+
+    fn program(&self) -> &dyn clicktrail_store::ProgramStore {
+        self
     }
 }
 

@@ -35,9 +35,11 @@ mod admin;
 mod catalog;
 mod erase;
 mod ops;
+mod outbox;
 mod payouts;
 mod pending;
 mod portal;
+mod program;
 mod refund;
 mod report;
 mod schema;
@@ -503,6 +505,10 @@ impl Store for SqliteStore {
         let (tenant, tx) = (tenant.to_string(), transaction_id.to_string());
         self.exec(move |conn| pending::apply_kept(conn, &tenant, &tx, &aliases, now))
             .await
+    }
+
+    fn program(&self) -> &dyn clicktrail_store::ProgramStore {
+        self
     }
 }
 

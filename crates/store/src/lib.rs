@@ -26,6 +26,8 @@ pub use admin::{
 pub use portal::{PortalActivity, PortalConversion, PortalPayout};
 mod privacy;
 pub use privacy::EraseIn;
+pub mod program;
+pub use program::ProgramStore;
 
 /// How a conversion or sale names the visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -531,6 +533,9 @@ pub trait Store: Send + Sync + 'static {
         aliases: Vec<String>,
         now: i64,
     ) -> StoreResult<PendingApplied>;
+
+    /// The affiliate program's storage (applications, settings, payout details, outbox).
+    fn program(&self) -> &dyn ProgramStore;
 }
 
 /// What [`Store::refund_or_keep`] did.

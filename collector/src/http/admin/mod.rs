@@ -31,6 +31,7 @@ pub mod catalog;
 pub mod erase;
 pub mod logs;
 pub mod retention;
+pub mod program;
 
 /// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
 /// "who").
