@@ -161,6 +161,10 @@ struct RawTenant {
     conversion_types: BTreeMap<String, RawPayout>,
     #[serde(default)]
     revenue_origins: Vec<String>,
+    /// Commission rules, coupon codes, affiliate emails, the self-referral setting
+    /// (domain `rules`; docs/money.md).
+    #[serde(default)]
+    rules: Option<clicktrail_domain::rules::Rules>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +298,7 @@ impl Config {
                     chargebee_webhook_username: String::new(),
                     chargebee_webhook_password: String::new(),
                     recurly_webhook_key: String::new(),
+                    rules: Default::default(),
                 },
                 keys: vec![
                     KeySpec {
@@ -440,6 +445,14 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             bail!("tenant `{id}`: revenue origin `{r}` is not a UUID");
         }
     }
+    let rules = t.rules.unwrap_or_default();
+    let unknown = rules.unknown_affiliates(&t.affiliates);
+    if !unknown.is_empty() {
+        bail!(
+            "tenant `{id}`: rules name affiliates that are not in `affiliates`: {}",
+            unknown.join(", ")
+        );
+    }
     let mut keys = vec![KeySpec {
         key: t.api_key,
         scopes: vec![KeyScope::Ingest, KeyScope::Read],
@@ -471,6 +484,7 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             chargebee_webhook_username: t.chargebee_webhook_username,
             chargebee_webhook_password: t.chargebee_webhook_password,
             recurly_webhook_key: t.recurly_webhook_key,
+            rules: std::sync::Arc::new(rules),
         },
         keys,
     })

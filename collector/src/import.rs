@@ -397,6 +397,10 @@ fn parse_row<'a>(
         status,
         hold_days: tenant.hold_days,
         now: created,
+        rules: tenant.rules.clone(),
+        coupon_codes: get("coupon_code").map(str::to_string).into_iter().collect(),
+        products: get("product_id").map(str::to_string).into_iter().collect(),
+        customer_email: get("customer_email").map(str::to_string),
     })
 }
 

@@ -89,6 +89,10 @@ fn admin_routes() -> Router<AppState> {
         .route("/diagnostics", get(l::diagnostics))
         .route("/events", get(l::events))
         .route("/audit", get(l::audit))
+        .route(
+            "/rules",
+            get(admin::rules::get_rules).put(admin::rules::put_rules),
+        )
 }
 
 /// The server API (`api`, the portal links, `admin`), below `/api/v1`; operators' money

@@ -7,6 +7,7 @@
 //! batch (its row operations never wait, so the future is ready at the first poll).
 //!
 //! ```text
+//! commission.rs who a sale is credited to and what it earns (rules, coupons)
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
 //! payout.rs   a payout: what is due to one affiliate, recorded with its entries
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
@@ -19,6 +20,7 @@ use std::task::{Context, Poll, Waker};
 
 use clicktrail_store::StoreError;
 
+pub mod commission;
 pub mod ledger;
 pub mod payout;
 pub mod refund;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::money;
+use crate::rules::Rules;
 
 /// How a conversion type pays the affiliate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,8 @@ pub struct Tenant {
     pub chargebee_webhook_password: String,
     /// The key Recurly signs its webhooks with (empty: route not configured).
     pub recurly_webhook_key: String,
+    /// Commission rules, coupon codes and the self-referral setting (domain `rules`).
+    pub rules: Arc<Rules>,
 }
 
 impl Tenant {
@@ -216,6 +219,7 @@ mod tests {
             chargebee_webhook_username: String::new(),
             chargebee_webhook_password: String::new(),
             recurly_webhook_key: String::new(),
+            rules: Default::default(),
         };
         assert_eq!(t.resolve_affiliate("alice"), Some("alice"));
         assert_eq!(t.resolve_affiliate("pk-alice"), Some("alice"));

@@ -15,6 +15,7 @@ pub mod payout;
 pub mod privacy;
 pub mod refund;
 pub mod report;
+pub mod rules;
 pub mod stripe;
 
 pub use catalog::{Catalog, KeyScope, Payout, Tenant};

@@ -43,6 +43,7 @@ use tokio_postgres::NoTls;
 mod admin;
 mod catalog;
 pub mod clicks;
+mod commission;
 mod ops;
 mod payouts;
 mod portal;

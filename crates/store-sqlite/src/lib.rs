@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 mod admin;
 mod catalog;
+mod commission;
 mod ops;
 mod payouts;
 mod portal;

@@ -189,6 +189,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE tenants ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE affiliates ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
     "#,
+    // v10, v11: reserved for other branches (outgoing webhooks, billing); the lead's merge
+    // puts their migrations here.
+    "",
+    "",
+    // v12: commission rules (issue 22): a tenant's rules document (JSON: per-affiliate and
+    // per-product rates, the recurring limit, coupon codes, affiliate emails, the
+    // self-referral setting; validated by the domain), and the rule that decided each accrual.
+    r#"
+    ALTER TABLE tenants ADD COLUMN rules TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE ledger ADD COLUMN rule TEXT;
+    "#,
 ];
 
 /// How long a connection waits for a lock before it answers "busy".

@@ -12,8 +12,10 @@ use clicktrail_domain::catalog::{Catalog, KeyScope, Tenant};
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
+use clicktrail_domain::rules::Rules;
 use clicktrail_domain::{Cid, Payout};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 mod error;
 mod portal;
@@ -76,6 +78,10 @@ pub struct ConversionIn {
     pub details: Option<String>,
     pub hold_days: i64,
     pub now: i64,
+    /// The tenant's commission rules and coupon codes.
+    pub rules: Arc<Rules>,
+    /// couponCodes: the first that is a tenant's code credits its affiliate when no click does.
+    pub coupon_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -151,6 +157,15 @@ pub struct SaleIn {
     pub status: Status,
     pub hold_days: i64,
     pub now: i64,
+    /// The tenant's commission rules and coupon codes (domain `rules`).
+    pub rules: Arc<Rules>,
+    /// Coupon / promotion codes used: the first that is a tenant's code credits its
+    /// affiliate when no click does.
+    pub coupon_codes: Vec<String>,
+    /// Price and product ids (most specific first) for per-product rates.
+    pub products: Vec<String>,
+    /// The customer's email (self-referrals).
+    pub customer_email: Option<String>,
 }
 
 impl SaleIn {
@@ -184,6 +199,10 @@ impl SaleIn {
             status: Status::Approved,
             hold_days: tenant.hold_days,
             now,
+            rules: tenant.rules.clone(),
+            coupon_codes: Vec::new(),
+            products: Vec::new(),
+            customer_email: None,
         }
     }
 }

@@ -641,6 +641,7 @@ pub async fn create_tenant(
         chargebee_webhook_username: String::new(),
         chargebee_webhook_password: String::new(),
         recurly_webhook_key: String::new(),
+        rules: Default::default(),
     };
     let secret = new_key("admin");
     let hash = key_hash(&secret);

@@ -27,6 +27,7 @@ use crate::state::AppState;
 pub mod audit;
 pub mod catalog;
 pub mod logs;
+pub mod rules;
 
 /// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
 /// "who").

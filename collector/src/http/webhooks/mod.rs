@@ -4,4 +4,5 @@ pub mod chargebee;
 pub mod recurly;
 pub mod stripe;
 pub mod stripe_money;
+pub mod stripe_rules;
 pub mod stripe_types;
