@@ -514,6 +514,10 @@ mod tests {
             status: Status::Approved,
             hold_days: 0,
             now,
+            rules: Default::default(),
+            coupon_codes: Vec::new(),
+            products: Vec::new(),
+            customer_email: None,
         }
     }
 
@@ -733,6 +737,7 @@ mod tests {
             chargebee_webhook_username: String::new(),
             chargebee_webhook_password: String::new(),
             recurly_webhook_key: String::new(),
+            rules: Default::default(),
         };
         let spec = |t: &Tenant| TenantSpec {
             tenant: t.clone(),
