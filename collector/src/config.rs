@@ -502,6 +502,15 @@ mod tests {
         let t = &cfg.tenant("acme").expect("acme").tenant;
         assert_eq!(t.conversion_types["sale"], Payout::RevenueShare(3000));
         assert_eq!(t.conversion_types["signup"], Payout::Fixed(500));
+        assert_eq!(t.rules.coupon_affiliate(&["alice20"]), Some("alice"));
+        assert_eq!(
+            t.rules.affiliate_rates[&("alice".to_string(), "sale".to_string())],
+            Payout::RevenueShare(4000)
+        );
+        // rules naming an affiliate the tenant does not have are refused
+        let bad = text.replace("ALICE20 = \"alice\"", "ALICE20 = \"mallory\"");
+        let err = Config::from_toml(&bad).expect_err("unknown affiliate");
+        assert!(format!("{err:#}").contains("mallory"), "{err:#}");
         assert_eq!(
             cfg.database.as_deref(),
             Some("/var/lib/clicktrail/clicktrail.db")
