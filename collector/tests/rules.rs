@@ -127,7 +127,46 @@ async fn affiliate_override_beats_the_type_rate_and_a_product_rate_beats_both() 
         )
         .await;
         assert_eq!(accrual(&t, s).await, ("alice".into(), 4000), "{b}");
+        // the report counts each affiliate's accruals by the rule that decided them
+        let rep = t.report("").await;
+        let row = |aff: &str| {
+            rep["affiliates"]
+                .as_array()
+                .expect("affiliates")
+                .iter()
+                .find(|a| a["affiliate"] == aff)
+                .cloned()
+                .unwrap_or_else(|| panic!("{b}: no {aff} in {rep}"))
+        };
+        assert_eq!(
+            row("alice")["rules"],
+            json!({"affiliate": {"accruals": 2, "accruedCents": 8000},
+                   "product:prod_ebook": {"accruals": 1, "accruedCents": 250}}),
+            "{b}"
+        );
+        assert_eq!(
+            row("bob")["rules"],
+            json!({"type": {"accruals": 1, "accruedCents": 3000}}),
+            "{b}"
+        );
     }
+}
+
+/// The affiliate's portal data (a fresh portal link made with the admin key).
+async fn portal(t: &Harness, aff: &str) -> Value {
+    let req = Request::post(format!("/api/v1/affiliates/{aff}/portal-link"))
+        .header("authorization", "Bearer demo_admin_key")
+        .body(Body::empty())
+        .expect("request");
+    let r = t.send(req).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.backend, r.body);
+    let token = r.body["token"].as_str().expect("token");
+    let req = Request::get(format!("/portal/{token}.json"))
+        .body(Body::empty())
+        .expect("request");
+    let r = t.send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+    r.body
 }
 
 /// Timestamps of a subscription's monthly payments: the first plus k calendar months.
@@ -272,5 +311,30 @@ async fn a_self_referral_earns_nothing_or_is_declined_per_setting() {
         .await;
         let id = a["saleId"].as_i64().expect("saleId");
         assert_eq!(accrual(&t, id).await, ("alice".into(), 0), "{b}");
+        // alice's portal shows which rule decided each of her sales, newest first
+        let p = portal(&t, "alice").await;
+        let shown: Vec<(Value, Value, Value)> = p["conversions"]
+            .as_array()
+            .expect("conversions")
+            .iter()
+            .map(|c| {
+                (
+                    c["rule"].clone(),
+                    c["status"].clone(),
+                    c["commissionCents"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                // the Stripe checkout and self2, under `decline`
+                (json!("self_referral"), json!("declined"), json!(0)),
+                (json!("self_referral"), json!("declined"), json!(0)),
+                (json!("type"), json!("approved"), json!(3000)),
+                (json!("self_referral"), json!("approved"), json!(0)),
+            ],
+            "{b}: {p}"
+        );
     }
 }
