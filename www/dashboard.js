@@ -671,8 +671,18 @@
     if (session && session.admin) {
       loadAffiliates();
       loadConversionTypes();
+      loadRules();
       loadDue();
     }
+  }
+
+  // ---------- admin: commission rules ----------
+
+  function loadRules() {
+    return api("GET", "/api/v1/rules").then(function (r) {
+      if (!r.ok) { say("rules-status", "error", "Rules: " + errorText(r)); return; }
+      $("rules-doc").value = JSON.stringify(r.body, null, 2);
+    });
   }
 
   // ---------- admin: affiliates ----------
@@ -1007,6 +1017,19 @@
       });
     });
     $("due-form").addEventListener("submit", function (ev) { ev.preventDefault(); loadDue(); });
+    $("rules-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var doc;
+      try { doc = JSON.parse($("rules-doc").value); } catch (e) {
+        say("rules-status", "error", "Rules: not JSON (" + e.message + ")");
+        return;
+      }
+      api("PUT", "/api/v1/rules", doc).then(function (r) {
+        if (!r.ok) { say("rules-status", "error", "Rules: " + errorText(r)); return; }
+        say("rules-status", "ready", "Rules saved.");
+        $("rules-doc").value = JSON.stringify(r.body, null, 2);
+      });
+    });
 
     showSession();
     var kept = storedKey();

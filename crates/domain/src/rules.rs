@@ -563,7 +563,7 @@ mod tests {
             let back: Rules = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
             prop_assert_eq!(&back, &r);
             let products = vec!["price_1".to_string()];
-            let subscription = sub.map(|(n, first, _)| History { prior_payments: n, first_at: first, coupon_affiliate: None });
+            let subscription = sub.map(|(n, first, _)| History { prior_payments: n, first_at: first, first_affiliate: None });
             let now = sub.map_or(0, |(_, first, later)| first + later);
             let f = SaleFacts { affiliate: "a", conversion_type: "sale", type_payout: type_rate,
                 products: &products, subscription: subscription.clone(), self_referral: self_ref, now };
