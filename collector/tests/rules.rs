@@ -338,3 +338,75 @@ async fn a_self_referral_earns_nothing_or_is_declined_per_setting() {
         );
     }
 }
+
+/// Two collectors on one PostgreSQL recording payments of one subscription at once: the
+/// subscription's payments are counted under its lock, so a `payments: 3` limit pays exactly
+/// three of them, whatever the interleaving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_renewals_on_two_collectors_never_pass_a_payments_limit() {
+    use clicktrail_domain::conversion::Status;
+    use clicktrail_domain::rules::{RecurringLimit, Rules};
+    use clicktrail_domain::Payout;
+    use clicktrail_store::{SaleIn, Store, Target};
+    use clicktrail_store_postgres::PgStore;
+    use std::sync::Arc;
+
+    let url = clicktrail_store_postgres::test_cluster::fresh_database().await;
+    let a = Arc::new(PgStore::connect(&url).await.expect("pg a"));
+    let b = Arc::new(PgStore::connect(&url).await.expect("pg b"));
+    let mut rules = Rules {
+        recurring_limit: Some(RecurringLimit::Payments(3)),
+        ..Rules::default()
+    };
+    rules.coupons.insert("code".into(), "alice".into());
+    let rules = Arc::new(rules);
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let s: Arc<dyn Store> = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let rules = rules.clone();
+        tasks.push(tokio::spawn(async move {
+            s.sale(SaleIn {
+                tenant: "t".into(),
+                transaction_id: format!("renewal-{i}"),
+                amount_cents: 1000,
+                currency: "USD".into(),
+                target: Target::None,
+                allow_unresolved: true,
+                conversion_type: "sale".into(),
+                payout: Some(Payout::RevenueShare(3000)),
+                customer_key: None,
+                is_recurring: i > 0,
+                subscription_id: Some("sub_race".into()),
+                source: "api",
+                details: None,
+                status: Status::Approved,
+                hold_days: 0,
+                now: 1_795_072_000 + i,
+                rules,
+                coupon_codes: vec!["CODE".into()],
+                products: Vec::new(),
+                customer_email: None,
+            })
+            .await
+        }));
+    }
+    let mut paid = 0;
+    for t in tasks {
+        let out = t.await.expect("task").expect("sale");
+        assert!(out.attributed);
+        if out.commission_cents > 0 {
+            assert_eq!(out.commission_cents, 300);
+            paid += 1;
+        }
+    }
+    assert_eq!(paid, 3, "exactly the first three payments earn");
+    let entries = a.ledger_entries("t").await.expect("entries");
+    assert_eq!(entries.len(), 10);
+    let by_rule = |r: &str| {
+        entries
+            .iter()
+            .filter(|e| e.rule.as_deref() == Some(r))
+            .count()
+    };
+    assert_eq!((by_rule("type"), by_rule("recurring_limit")), (3, 7));
+}
