@@ -164,7 +164,7 @@ pub async fn sale(
         (None, None) => {
             return Err(AppError::invalid(
                 "customer_key",
-                "customer_key or click_id is required",
+                "customer_key or click_id is required (or a coupon_code of this tenant)",
             ))
         }
     };
