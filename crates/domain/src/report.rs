@@ -74,8 +74,9 @@ pub struct AffiliateRow {
     pub days: Vec<Day>,
     /// The affiliate's entries (in the report's currency) by state, as of `now`.
     pub ledger: LedgerTotals,
-    /// The affiliate's accruals (report currency) by the commission rule that decided them
-    /// (domain `rules`); absent when none recorded a rule.
+    /// The affiliate's accruals (report currency) decided by a rule other than the conversion
+    /// type's rate (domain `rules`: overrides, product rates, the recurring limit,
+    /// self-referrals); absent when there are none, so a tenant without rules sees no change.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, RuleTotals>,
 }
@@ -94,7 +95,7 @@ fn by_rule<'a>(
 ) -> BTreeMap<String, BTreeMap<String, RuleTotals>> {
     let mut out: BTreeMap<String, BTreeMap<String, RuleTotals>> = BTreeMap::new();
     for e in entries.filter(|e| e.kind == crate::ledger::EntryKind::Accrual) {
-        if let Some(rule) = &e.rule {
+        if let Some(rule) = e.rule.as_ref().filter(|r| r.as_str() != "type") {
             let t = out
                 .entry(e.affiliate.clone())
                 .or_default()
