@@ -671,6 +671,7 @@
     if (session && session.admin) {
       loadAffiliates();
       loadConversionTypes();
+      loadRules();
       loadDue();
       loadApplications();
     }
@@ -743,6 +744,15 @@
       joinEnabled: $("join-enabled").checked, autoApprove: $("auto-approve").checked
     }).then(function (r) {
       say("applications-status", r.ok ? "ready" : "error", r.ok ? "Program settings saved." : "Settings: " + errorText(r));
+    });
+  }
+
+  // ---------- admin: commission rules ----------
+
+  function loadRules() {
+    return api("GET", "/api/v1/rules").then(function (r) {
+      if (!r.ok) { say("rules-status", "error", "Rules: " + errorText(r)); return; }
+      $("rules-doc").value = JSON.stringify(r.body, null, 2);
     });
   }
 
@@ -1085,6 +1095,19 @@
     $("due-form").addEventListener("submit", function (ev) { ev.preventDefault(); loadDue(); });
     $("join-enabled").addEventListener("change", saveProgram);
     $("auto-approve").addEventListener("change", saveProgram);
+    $("rules-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var doc;
+      try { doc = JSON.parse($("rules-doc").value); } catch (e) {
+        say("rules-status", "error", "Rules: not JSON (" + e.message + ")");
+        return;
+      }
+      api("PUT", "/api/v1/rules", doc).then(function (r) {
+        if (!r.ok) { say("rules-status", "error", "Rules: " + errorText(r)); return; }
+        say("rules-status", "ready", "Rules saved.");
+        $("rules-doc").value = JSON.stringify(r.body, null, 2);
+      });
+    });
 
     showSession();
     var kept = storedKey();

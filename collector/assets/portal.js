@@ -166,7 +166,7 @@
       chart(d.days);
       d.conversions.forEach(function (c) {
         row($("conversion-rows"), [[day(c.createdAt)], [c.conversionType], [c.status],
-          [money(c.amountCents), 1], [money(c.commissionCents), 1]]);
+          [money(c.amountCents), 1], [money(c.commissionCents), 1], [c.rule || ""]]);
       });
       d.payouts.forEach(function (p) {
         row($("payout-rows"), [[day(p.createdAt)], ["#" + p.payoutId], [String(p.through).slice(0, 10)],

@@ -182,6 +182,10 @@ struct RawTenant {
     retention: Option<clicktrail_domain::retention::Retention>,
     /// The affiliate program (join page, approval, emails).
     program: Option<RawProgram>,
+    /// Commission rules, coupon codes, affiliate emails, the self-referral setting
+    /// (domain `rules`; docs/money.md).
+    #[serde(default)]
+    rules: Option<clicktrail_domain::rules::Rules>,
 }
 
 /// `[tenants.program]`: every key optional (the default of `ProgramSettings`).
@@ -383,6 +387,7 @@ impl Config {
                     recurly_webhook_key: String::new(),
                     recurly_api_key: String::new(),
                     recurly_api_url: String::new(),
+                    rules: Default::default(),
                 },
                 keys: vec![
                     KeySpec {
@@ -541,6 +546,14 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             bail!("tenant `{id}`: revenue origin `{r}` is not a UUID");
         }
     }
+    let rules = t.rules.unwrap_or_default();
+    let unknown = rules.unknown_affiliates(&t.affiliates);
+    if !unknown.is_empty() {
+        bail!(
+            "tenant `{id}`: rules name affiliates that are not in `affiliates`: {}",
+            unknown.join(", ")
+        );
+    }
     let mut keys = vec![KeySpec {
         key: t.api_key,
         scopes: vec![KeyScope::Ingest, KeyScope::Read],
@@ -575,6 +588,7 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             recurly_webhook_key: t.recurly_webhook_key,
             recurly_api_key: t.recurly_api_key,
             recurly_api_url: t.recurly_api_url.trim().trim_end_matches('/').to_string(),
+            rules: std::sync::Arc::new(rules),
         },
         keys,
     })
@@ -592,6 +606,15 @@ mod tests {
         let t = &cfg.tenant("acme").expect("acme").tenant;
         assert_eq!(t.conversion_types["sale"], Payout::RevenueShare(3000));
         assert_eq!(t.conversion_types["signup"], Payout::Fixed(500));
+        assert_eq!(t.rules.coupon_affiliate(&["alice20"]), Some("alice"));
+        assert_eq!(
+            t.rules.affiliate_rates[&("alice".to_string(), "sale".to_string())],
+            Payout::RevenueShare(4000)
+        );
+        // rules naming an affiliate the tenant does not have are refused
+        let bad = text.replace("ALICE20 = \"alice\"", "ALICE20 = \"mallory\"");
+        let err = Config::from_toml(&bad).expect_err("unknown affiliate");
+        assert!(format!("{err:#}").contains("mallory"), "{err:#}");
         assert_eq!(
             cfg.database.as_deref(),
             Some("/var/lib/clicktrail/clicktrail.db")

@@ -65,7 +65,7 @@ const PARTNERSTACK_ONLY: [&str; 5] = [
     "product_key",
 ];
 
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 16] = [
     "transaction_id",
     "amount",
     "amount_cents",
@@ -80,6 +80,8 @@ const COLUMNS: [&str; 14] = [
     "type",
     "refund_id",
     "reason",
+    "coupon_code",
+    "product_id",
 ];
 
 /// Parses the CSV into rows; every problem is reported as `(line, message)`.
@@ -397,6 +399,10 @@ fn parse_row<'a>(
         status,
         hold_days: tenant.hold_days,
         now: created,
+        rules: tenant.rules.clone(),
+        coupon_codes: get("coupon_code").map(str::to_string).into_iter().collect(),
+        products: get("product_id").map(str::to_string).into_iter().collect(),
+        customer_email: None,
     })
 }
 

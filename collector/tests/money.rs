@@ -72,6 +72,10 @@ fn sale_in(tx: &str, n: u32, cents: i64, hold_days: i64, now: i64) -> SaleIn {
         status: Status::Approved,
         hold_days,
         now,
+        rules: Default::default(),
+        coupon_codes: Vec::new(),
+        products: Vec::new(),
+        customer_email: None,
     }
 }
 

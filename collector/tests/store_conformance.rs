@@ -133,6 +133,10 @@ fn sale(tx: &str, target: Target, now: i64) -> SaleIn {
         status: Status::Approved,
         hold_days: 0,
         now,
+        rules: Default::default(),
+        coupon_codes: Vec::new(),
+        products: Vec::new(),
+        customer_email: None,
     }
 }
 
@@ -151,6 +155,8 @@ fn conversion(target: Target, ext: Option<&str>, now: i64) -> ConversionIn {
         details: None,
         hold_days: 30,
         now,
+        rules: Default::default(),
+        coupon_codes: Vec::new(),
     }
 }
 
@@ -570,6 +576,7 @@ fn spec(cookie_days: i64, affiliates: &[&str], key: &str) -> TenantSpec {
             recurly_webhook_key: String::new(),
             recurly_api_key: String::new(),
             recurly_api_url: String::new(),
+            rules: Default::default(),
         },
         keys: vec![KeySpec {
             key: key.into(),

@@ -91,6 +91,12 @@ pub struct SaleRequest {
     /// Kept as given (the merchant's own line item shape).
     #[serde(default)]
     pub line_items: Option<Vec<Value>>,
+    /// A coupon code used: credits its affiliate when no click does.
+    #[serde(default, deserialize_with = "nonempty")]
+    pub coupon_code: Option<Bounded<MAX_ID>>,
+    /// The customer's email (self-referrals).
+    #[serde(default, deserialize_with = "nonempty")]
+    pub customer_email: Option<Bounded<MAX_ID>>,
 }
 
 impl SaleRequest {
@@ -140,13 +146,25 @@ pub async fn sale(
         }
     };
     let customer_key = req.customer_key.map(Bounded::into_string);
+    let coupon_codes: Vec<String> = req
+        .coupon_code
+        .map(Bounded::into_string)
+        .into_iter()
+        .collect();
+    let products: Vec<String> = req
+        .product_id
+        .map(Bounded::into_string)
+        .into_iter()
+        .collect();
     let target = match (req.click_id, &customer_key) {
         (Some(c), _) => Target::Cid(c.known()?),
         (None, Some(k)) => Target::CustomerKey(k.clone()),
+        // no click: a tenant's coupon code credits its affiliate
+        (None, None) if tenant.rules.coupon_affiliate(&coupon_codes).is_some() => Target::None,
         (None, None) => {
             return Err(AppError::invalid(
                 "customer_key",
-                "customer_key or click_id is required",
+                "customer_key or click_id is required (or a coupon_code of this tenant)",
             ))
         }
     };
@@ -158,6 +176,9 @@ pub async fn sale(
             is_recurring: req.is_recurring.unwrap_or(false),
             subscription_id: req.subscription_id.map(Bounded::into_string),
             details,
+            coupon_codes,
+            products,
+            customer_email: req.customer_email.map(Bounded::into_string),
             ..SaleIn::for_tenant(
                 &tenant,
                 transaction_id,

@@ -106,6 +106,10 @@ fn admin_routes() -> Router<AppState> {
         )
         .route("/payout-details", get(admin::program::payout_details))
         .route("/outbox", get(admin::program::outbox))
+        .route(
+            "/rules",
+            get(admin::rules::get_rules).put(admin::rules::put_rules),
+        )
 }
 
 /// The server API (`api`, the portal links, `admin`), below `/api/v1`; operators' money

@@ -188,6 +188,11 @@ fn details(req: &ConversionRequest) -> Option<String> {
 }
 
 async fn record_conversion(st: &AppState, tenant: &Tenant, req: ConversionRequest) -> R {
+    let coupon_codes: Vec<String> = req
+        .coupon_codes
+        .as_ref()
+        .map(|c| c.0.iter().map(|b| b.as_str().to_string()).collect())
+        .unwrap_or_default();
     let target = match (&req.cid, &req.external_cid, &req.customer_key) {
         (Some(cid), _, _) => Target::Cid(cid.clone().known()?),
         (None, Some(ext), _) => Target::External {
@@ -195,6 +200,10 @@ async fn record_conversion(st: &AppState, tenant: &Tenant, req: ConversionReques
             external_cid: ext.as_str().to_string(),
         },
         (None, None, Some(key)) => Target::CustomerKey(key.as_str().to_string()),
+        // no click: a tenant's coupon code credits its affiliate (domain `rules::with_coupon`)
+        (None, None, None) if tenant.rules.coupon_affiliate(&coupon_codes).is_some() => {
+            Target::None
+        }
         (None, None, None) => {
             return Err(AppError::invalid(
                 "cid",
@@ -226,6 +235,8 @@ async fn record_conversion(st: &AppState, tenant: &Tenant, req: ConversionReques
             details,
             hold_days: tenant.hold_days,
             now: st.now(),
+            rules: tenant.rules.clone(),
+            coupon_codes,
         })
         .await?;
     Ok(Json(out).into_response())

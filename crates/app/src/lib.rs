@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! erasure.rs  erasing one customer or visitor: pseudonyms and removals, money untouched
+//! commission.rs who a sale is credited to and what it earns (rules, coupons)
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
 //! payout.rs   a payout: what is due to one affiliate, recorded with its entries
 //! pending.rs  a provider's refund that arrived before its payment: kept, applied with the sale
@@ -23,6 +24,7 @@ use std::task::{Context, Poll, Waker};
 use clicktrail_store::StoreError;
 
 pub mod erasure;
+pub mod commission;
 pub mod ledger;
 pub mod payout;
 pub mod pending;

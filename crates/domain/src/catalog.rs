@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::money;
+use crate::rules::Rules;
 
 /// How a conversion type pays the affiliate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +122,8 @@ pub struct Tenant {
     pub recurly_api_key: String,
     /// Recurly's API base URL (empty: `https://v3.recurly.com`; EU sites `https://v3.eu.recurly.com`).
     pub recurly_api_url: String,
+    /// Commission rules, coupon codes and the self-referral setting (domain `rules`).
+    pub rules: Arc<Rules>,
 }
 
 impl Tenant {
@@ -243,6 +246,7 @@ mod tests {
             recurly_webhook_key: String::new(),
             recurly_api_key: String::new(),
             recurly_api_url: String::new(),
+            rules: Default::default(),
         };
         assert_eq!(t.resolve_affiliate("alice"), Some("alice"));
         assert_eq!(t.resolve_affiliate("pk-alice"), Some("alice"));

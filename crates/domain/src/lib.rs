@@ -18,6 +18,7 @@ pub mod program;
 pub mod refund;
 pub mod report;
 pub mod retention;
+pub mod rules;
 pub mod stripe;
 
 pub use catalog::{Catalog, KeyScope, Payout, Tenant};

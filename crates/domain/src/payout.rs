@@ -26,6 +26,8 @@ pub struct EntryView {
     pub paid: bool,
     /// Its conversion is disputed: nothing of it is payable until the dispute closes.
     pub held: bool,
+    /// The commission rule that decided an accrual (domain `rules::Rule::label`).
+    pub rule: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +131,7 @@ mod tests {
             available_at,
             paid: false,
             held: false,
+            rule: None,
         }
     }
 

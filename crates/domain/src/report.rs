@@ -74,6 +74,38 @@ pub struct AffiliateRow {
     pub days: Vec<Day>,
     /// The affiliate's entries (in the report's currency) by state, as of `now`.
     pub ledger: LedgerTotals,
+    /// The affiliate's accruals (report currency) decided by a rule other than the conversion
+    /// type's rate (domain `rules`: overrides, product rates, the recurring limit,
+    /// self-referrals); absent when there are none, so a tenant without rules sees no change.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, RuleTotals>,
+}
+
+/// Accruals decided by one commission rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleTotals {
+    pub accruals: i64,
+    pub accrued_cents: i128,
+}
+
+/// Accruals by rule, per affiliate.
+fn by_rule<'a>(
+    entries: impl Iterator<Item = &'a EntryView>,
+) -> BTreeMap<String, BTreeMap<String, RuleTotals>> {
+    let mut out: BTreeMap<String, BTreeMap<String, RuleTotals>> = BTreeMap::new();
+    for e in entries.filter(|e| e.kind == crate::ledger::EntryKind::Accrual) {
+        if let Some(rule) = e.rule.as_ref().filter(|r| r.as_str() != "type") {
+            let t = out
+                .entry(e.affiliate.clone())
+                .or_default()
+                .entry(rule.clone())
+                .or_default();
+            t.accruals += 1;
+            t.accrued_cents += i128::from(e.amount_cents);
+        }
+    }
+    out
 }
 
 /// The report's totals: the counts and the ledger states.
@@ -219,6 +251,7 @@ pub fn build(scope: ReportScope<'_>, rows: &ReportRows) -> Result<Report, Overfl
             order.push(e.affiliate.clone());
         }
     }
+    let mut rules = by_rule(rows.ledger.iter().filter(|e| e.currency == scope.currency));
     let mut ledgers: BTreeMap<String, LedgerTotals> = BTreeMap::new();
     for (a, es) in &entries {
         ledgers.insert(a.to_string(), totals(es, scope.now));
@@ -235,12 +268,14 @@ pub fn build(scope: ReportScope<'_>, rows: &ReportRows) -> Result<Report, Overfl
         }
         sums.counts.add(&sum)?;
         let ledger = ledgers.remove(&a).unwrap_or_default();
+        let rules = rules.remove(&a).unwrap_or_default();
         sums.ledger = add_ledger(&sums.ledger, &ledger)?;
         affiliates.push(AffiliateRow {
             affiliate: a,
             counts: sum,
             days: list,
             ledger,
+            rules,
         });
     }
     Ok(Report {
@@ -332,6 +367,7 @@ mod tests {
             available_at: at,
             paid,
             held: false,
+            rule: None,
         };
         let affs = vec!["alice".to_string(), "bob".to_string()];
         let rows = ReportRows {

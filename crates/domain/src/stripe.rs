@@ -441,6 +441,7 @@ mod tests {
                 available_at: 0,
                 paid: false,
                 held: sl.held,
+                rule: None,
             });
         }
         fn sum(&self, sale: usize, kind: Option<EntryKind>) -> i64 {

@@ -278,6 +278,9 @@ pub(crate) async fn apply_change(tx: &Tx<'_>, c: &ChangeIn) -> Result<(), Fail> 
             )
             .await?;
         }
+        CatalogChange::SetRules { rules } => {
+            crate::catalog::set_rules(tx, t, rules).await?;
+        }
     }
     Ok(())
 }

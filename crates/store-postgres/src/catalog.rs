@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use clicktrail_domain::catalog::{key_hash, Catalog, KeyGrant, KeyScope, Payout, Tenant};
+use clicktrail_domain::rules::Rules;
 use clicktrail_store::{StoreError, TenantSpec};
 use tokio_postgres::IsolationLevel;
 
@@ -122,6 +123,9 @@ pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Re
         &[&t.id, &t.recurly_api_key, &t.recurly_api_url],
     )
     .await?;
+    if *t.rules != Rules::default() {
+        set_rules(tx, &t.id, &t.rules).await?;
+    }
     // in declaration order: affiliates and allowed origins are listed in `seq` order
     for code in &t.affiliates {
         exec(
@@ -215,6 +219,17 @@ pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Re
     Ok(())
 }
 
+/// Replaces a tenant's rules document (validated by the domain when it was read).
+pub(crate) async fn set_rules(tx: &Tx<'_>, tenant: &str, rules: &Rules) -> Result<(), Fail> {
+    exec(
+        tx,
+        "UPDATE tenants SET rules = $2 WHERE id = $1",
+        &[&tenant, &rules.to_stored()],
+    )
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn version(store: &PgStore) -> Result<i64, Fail> {
     let client = store.pool().get().await?;
     let st = client
@@ -238,7 +253,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             &tx,
             "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret, hold_days,
                 count_test_payments, chargebee_webhook_username, chargebee_webhook_password,
-                recurly_webhook_key FROM tenants WHERE NOT disabled ORDER BY id",
+                recurly_webhook_key, rules FROM tenants WHERE NOT disabled ORDER BY id",
             &[]
         ),
         q(
@@ -292,6 +307,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             chargebee_webhook_username: r.get(7),
             chargebee_webhook_password: r.get(8),
             recurly_webhook_key: r.get(9),
+            rules: Arc::new(Rules::from_stored(r.get(10)).map_err(StoreError::Internal)?),
             allowed_origins: Vec::new(),
             affiliates: Vec::new(),
             aliases: Default::default(),
@@ -351,6 +367,9 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
                     .collect(),
             },
         );
+    }
+    for t in tenants.values_mut() {
+        t.rules = Arc::new(Rules::clone(&t.rules).for_enabled(&t.affiliates));
     }
     Ok(Catalog {
         tenants: tenants.into_values().map(Arc::new).collect(),

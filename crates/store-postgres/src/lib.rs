@@ -47,6 +47,7 @@ mod admin;
 mod catalog;
 pub mod clicks;
 mod erase;
+mod commission;
 mod ops;
 mod outbox;
 mod payouts;

@@ -2,8 +2,9 @@
 //! the domain, and writes what it decided. Cross-collector races end in a constraint: a
 //! claimed event id, `ON CONFLICT` on a unique index, or an advisory lock.
 
+use clicktrail_app::commission::{Earned, Earning};
 use clicktrail_domain::attribution::{self, CidRecord, Resolved};
-use clicktrail_domain::conversion::{self, commission, first_payment, FirstPayment};
+use clicktrail_domain::conversion::{first_payment, FirstPayment};
 use clicktrail_domain::dedupe::{repeat, Repeat};
 use clicktrail_domain::ledger;
 use clicktrail_domain::money::format_cents;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use crate::commission::earned;
 use crate::{Fail, PgStore};
 
 /// Diagnostics kept per tenant (as on SQLite).
@@ -229,6 +231,7 @@ async fn accrue(
     currency: &str,
     now: i64,
     hold_days: i64,
+    rule: Option<&str>,
 ) -> Result<i64, Fail> {
     let e = ledger::accrual(
         tenant,
@@ -241,8 +244,8 @@ async fn accrue(
     )?;
     let row = q_opt(
         tx,
-        "INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, created_at, rule)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         &[
             &e.tenant,
             &e.affiliate,
@@ -252,6 +255,7 @@ async fn accrue(
             &e.currency,
             &e.available_at,
             &e.created_at,
+            &rule,
         ],
     )
     .await?
@@ -284,11 +288,34 @@ async fn conversion_body(tx: &Tx<'_>, c: &ConversionIn) -> Result<ConversionOut,
         }
     }
     let resolved = resolve(tx, &c.tenant, &c.target).await?;
-    if resolved.is_none() {
+    if resolved.is_none() && c.rules.coupon_affiliate(&c.coupon_codes).is_none() {
         return Err(unresolved_error(&c.target).into());
     }
-    let who = conversion::attribute(resolved, c.now);
-    let cents = commission(&who, Some(c.payout), c.amount_cents, c.status)?;
+    let Earned {
+        who,
+        status,
+        cents,
+        rule,
+        ..
+    } = earned(
+        tx,
+        resolved,
+        &Earning {
+            tenant: &c.tenant,
+            rules: &c.rules,
+            conversion_type: &c.conversion_type,
+            payout: Some(c.payout),
+            amount_cents: c.amount_cents,
+            status: c.status,
+            coupon_codes: &c.coupon_codes,
+            products: &[],
+            customer_email: None,
+            subscription_id: None,
+            sale_id: None,
+            now: c.now,
+        },
+    )
+    .await?;
     let public_id = uuid::Uuid::new_v4().to_string();
     let cid = who.cid.as_ref().map(Cid::as_str);
     let attributed = who.attributed();
@@ -311,7 +338,7 @@ async fn conversion_body(tx: &Tx<'_>, c: &ConversionIn) -> Result<ConversionOut,
             &c.amount_cents,
             &c.currency,
             &cents,
-            &c.status.as_str(),
+            &status.as_str(),
             &c.customer_id,
             &c.details,
             &c.now,
@@ -335,12 +362,13 @@ async fn conversion_body(tx: &Tx<'_>, c: &ConversionIn) -> Result<ConversionOut,
             &c.currency,
             c.now,
             c.hold_days,
+            rule.as_deref(),
         )
         .await?;
     }
     Ok(ConversionOut {
         conversion_id: public_id,
-        status: c.status.as_str().to_string(),
+        status: status.as_str().to_string(),
         commission: Commission {
             value: format_cents(cents),
         },
@@ -527,6 +555,24 @@ fn duplicate_transaction(s: &SaleIn) -> StoreError {
 
 /// A sale inside an open transaction: 409 on a reused transaction id (also when another
 /// collector commits the same id concurrently: the unique index decides).
+/// What the commission rules need of a sale (`id`: its row, when it exists already).
+fn earning(s: &SaleIn, id: Option<i64>) -> Earning<'_> {
+    Earning {
+        tenant: &s.tenant,
+        rules: &s.rules,
+        conversion_type: &s.conversion_type,
+        payout: s.payout,
+        amount_cents: s.amount_cents,
+        status: s.status,
+        coupon_codes: &s.coupon_codes,
+        products: &s.products,
+        customer_email: s.customer_email.as_deref(),
+        subscription_id: s.subscription_id.as_deref(),
+        sale_id: id,
+        now: s.now,
+    }
+}
+
 pub(crate) async fn sale_body(tx: &Tx<'_>, s: &SaleIn) -> Result<SaleOut, Fail> {
     let dup_params: [&(dyn ToSql + Sync); 2] = [&s.tenant, &s.transaction_id];
     let (dup, resolved) = tokio::try_join!(
@@ -540,11 +586,19 @@ pub(crate) async fn sale_body(tx: &Tx<'_>, s: &SaleIn) -> Result<SaleOut, Fail> 
     if dup.is_some() {
         return Err(duplicate_transaction(s).into());
     }
-    if resolved.is_none() && !s.allow_unresolved {
+    if resolved.is_none()
+        && !s.allow_unresolved
+        && s.rules.coupon_affiliate(&s.coupon_codes).is_none()
+    {
         return Err(unresolved_error(&s.target).into());
     }
-    let who = conversion::attribute(resolved, s.now);
-    let cents = commission(&who, s.payout, s.amount_cents, s.status)?;
+    let Earned {
+        who,
+        status,
+        cents,
+        rule,
+        ..
+    } = earned(tx, resolved, &earning(s, None)).await?;
     let public_id = uuid::Uuid::new_v4().to_string();
     let cid = who.cid.as_ref().map(Cid::as_str);
     let attributed = who.attributed();
@@ -567,7 +621,7 @@ pub(crate) async fn sale_body(tx: &Tx<'_>, s: &SaleIn) -> Result<SaleOut, Fail> 
             &s.amount_cents,
             &s.currency,
             &cents,
-            &s.status.as_str(),
+            &status.as_str(),
             &s.customer_key,
             &s.is_recurring,
             &s.subscription_id,
@@ -592,6 +646,7 @@ pub(crate) async fn sale_body(tx: &Tx<'_>, s: &SaleIn) -> Result<SaleOut, Fail> 
                 &s.currency,
                 s.now,
                 s.hold_days,
+                rule.as_deref(),
             )
             .await?,
         ),
@@ -617,13 +672,18 @@ pub(crate) async fn sale_request(store: &PgStore, s: &SaleIn) -> Result<SaleOut,
 /// names: the row is updated in place (its id stays) and its accrual appended.
 pub(crate) async fn attribute_existing(tx: &Tx<'_>, id: i64, s: &SaleIn) -> Result<SaleOut, Fail> {
     let resolved = resolve(tx, &s.tenant, &s.target).await?;
-    let who = conversion::attribute(resolved, s.now);
-    let cents = commission(&who, s.payout, s.amount_cents, s.status)?;
+    let Earned {
+        who,
+        status,
+        cents,
+        rule,
+        ..
+    } = earned(tx, resolved, &earning(s, Some(id))).await?;
     let attributed = who.attributed();
     exec(
         tx,
         "UPDATE conversions SET cid = $2, affiliate = $3, attributed = $4, amount_cents = $5,
-            commission_cents = $6, customer_key = COALESCE(customer_key, $7) WHERE id = $1",
+            commission_cents = $6, customer_key = COALESCE(customer_key, $7), status = $8 WHERE id = $1",
         &[
             &id,
             &who.cid.as_ref().map(Cid::as_str),
@@ -632,13 +692,25 @@ pub(crate) async fn attribute_existing(tx: &Tx<'_>, id: i64, s: &SaleIn) -> Resu
             &s.amount_cents,
             &cents,
             &s.customer_key,
+            &status.as_str(),
         ],
     )
     .await?;
     let commission_id = match &who.affiliate {
-        Some(a) => {
-            Some(accrue(tx, &s.tenant, a, id, cents, &s.currency, s.now, s.hold_days).await?)
-        }
+        Some(a) => Some(
+            accrue(
+                tx,
+                &s.tenant,
+                a,
+                id,
+                cents,
+                &s.currency,
+                s.now,
+                s.hold_days,
+                rule.as_deref(),
+            )
+            .await?,
+        ),
         None => None,
     };
     Ok(SaleOut {
@@ -674,7 +746,8 @@ pub(crate) async fn stripe_sale(tx: &Tx<'_>, e: &StripeEventIn) -> Result<Stripe
             .map(|r| (r.get(0), r.get(1)));
             let would_attribute = resolve(tx, &s.tenant, &s.target)
                 .await?
-                .is_some_and(|r| attribution::attributes(r.expires_at, s.now));
+                .is_some_and(|r| attribution::attributes(r.expires_at, s.now))
+                || s.rules.coupon_affiliate(&s.coupon_codes).is_some();
             match first_payment(counted, would_attribute) {
                 FirstPayment::Record => {}
                 FirstPayment::Skip => return Ok(StripeOutcome::Recorded { sale: None }),

@@ -17,7 +17,7 @@ use crate::refund::is_unique_violation;
 use crate::{Fail, PgStore};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
-    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute)";
+    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute), l.rule";
 
 /// Joins an entry's conversion (`c`: its holds) and keeps test-mode entries (Stripe
 /// `livemode: false`) out unless the tenant counts them.
@@ -39,6 +39,7 @@ fn entry(r: &Row) -> Result<EntryView, Fail> {
         available_at: r.get(5),
         paid: r.get(6),
         held: r.get(8),
+        rule: r.get(9),
     })
 }
 

@@ -88,7 +88,9 @@ pub(crate) async fn activity(
         "SELECT c.public_id, c.kind, c.conversion_type, c.status, c.amount_cents, c.currency,
                 (SELECT sum(l.amount_cents) FROM ledger l
                   WHERE l.conversion_id = c.id AND l.affiliate = c.affiliate)::text,
-                c.created_at
+                c.created_at,
+                (SELECT l.rule FROM ledger l WHERE l.conversion_id = c.id AND l.kind = 'accrual'
+                  AND l.affiliate = c.affiliate ORDER BY l.id DESC LIMIT 1)
          FROM conversions c WHERE c.tenant = $1 AND c.affiliate = $2
            AND (c.livemode OR coalesce((SELECT count_test_payments FROM tenants WHERE id = $1), false))
          ORDER BY c.id DESC LIMIT $3",
@@ -106,6 +108,7 @@ pub(crate) async fn activity(
             currency: r.get(5),
             commission_cents: numeric_i64(net.as_deref())?,
             created_at: r.get(7),
+            rule: r.get(8),
         });
     }
     let payouts = q(

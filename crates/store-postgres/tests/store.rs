@@ -73,6 +73,10 @@ fn sale(tx: &str, target: Target, now: i64) -> SaleIn {
         status: Status::Approved,
         hold_days: 0,
         now,
+        rules: Default::default(),
+        coupon_codes: Vec::new(),
+        products: Vec::new(),
+        customer_email: None,
     }
 }
 

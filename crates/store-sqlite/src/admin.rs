@@ -233,6 +233,7 @@ pub(crate) fn change(conn: &Connection, c: &ChangeIn) -> StoreResult<()> {
             )?
             .execute(params![admin_key_hash, tenant.id, c.now])?;
         }
+        CatalogChange::SetRules { rules } => crate::catalog::set_rules(conn, t, rules)?,
     }
     conn.prepare_cached(
         "INSERT INTO audit_log (tenant, actor, action, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use clicktrail_domain::catalog::{key_hash, Catalog, KeyGrant, KeyScope, Payout, Tenant};
+use clicktrail_domain::rules::Rules;
 use clicktrail_store::{StoreError, StoreResult, TenantSpec};
 use rusqlite::{params, Connection};
 
@@ -41,6 +42,9 @@ pub(crate) fn apply(conn: &Connection, specs: &[TenantSpec], now: i64) -> StoreR
             "UPDATE tenants SET recurly_api_key = ?2, recurly_api_url = ?3 WHERE id = ?1",
         )?
         .execute(params![t.id, t.recurly_api_key, t.recurly_api_url])?;
+        if *t.rules != Rules::default() {
+            set_rules(conn, &t.id, &t.rules)?;
+        }
         for code in &t.affiliates {
             conn.prepare_cached(
                 "INSERT INTO affiliates (tenant, code, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
@@ -166,6 +170,13 @@ pub(crate) fn manage(conn: &Connection, specs: &[TenantSpec], now: i64) -> Store
     Ok(())
 }
 
+/// Replaces a tenant's rules document (validated by the domain when it was read).
+pub(crate) fn set_rules(conn: &Connection, tenant: &str, rules: &Rules) -> StoreResult<()> {
+    conn.prepare_cached("UPDATE tenants SET rules = ?2 WHERE id = ?1")?
+        .execute(params![tenant, rules.to_stored()])?;
+    Ok(())
+}
+
 pub(crate) fn bump_version(conn: &Connection) -> StoreResult<()> {
     conn.prepare_cached("UPDATE catalog_version SET version = version + 1 WHERE id = 1")?
         .execute([])?;
@@ -184,7 +195,7 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
     let mut st = conn.prepare_cached(
         "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret, hold_days,
             count_test_payments, chargebee_webhook_username, chargebee_webhook_password,
-            recurly_webhook_key FROM tenants WHERE disabled = 0 ORDER BY id",
+            recurly_webhook_key, rules FROM tenants WHERE disabled = 0 ORDER BY id",
     )?;
     let rows = st.query_map([], |r| {
         Ok(Tenant {
@@ -198,6 +209,9 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
             chargebee_webhook_username: r.get(7)?,
             chargebee_webhook_password: r.get(8)?,
             recurly_webhook_key: r.get(9)?,
+            rules: Arc::new(Rules::from_stored(&r.get::<_, String>(10)?).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(10, rusqlite::types::Type::Text, e.into())
+            })?),
             allowed_origins: Vec::new(),
             affiliates: Vec::new(),
             aliases: Default::default(),
@@ -295,6 +309,9 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
             .filter_map(KeyScope::parse)
             .collect();
         keys.insert(hash, KeyGrant { tenant, scopes });
+    }
+    for t in tenants.values_mut() {
+        t.rules = Arc::new(Rules::clone(&t.rules).for_enabled(&t.affiliates));
     }
     Ok(Catalog {
         tenants: tenants.into_values().map(Arc::new).collect(),

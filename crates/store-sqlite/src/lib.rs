@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 mod admin;
 mod catalog;
 mod erase;
+mod commission;
 mod ops;
 mod outbox;
 mod payouts;
@@ -569,6 +570,10 @@ mod tests {
             status: Status::Approved,
             hold_days: 0,
             now,
+            rules: Default::default(),
+            coupon_codes: Vec::new(),
+            products: Vec::new(),
+            customer_email: None,
         }
     }
 
@@ -790,6 +795,7 @@ mod tests {
             recurly_webhook_key: String::new(),
             recurly_api_key: String::new(),
             recurly_api_url: String::new(),
+            rules: Default::default(),
         };
         let spec = |t: &Tenant| TenantSpec {
             tenant: t.clone(),

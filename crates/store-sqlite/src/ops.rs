@@ -1,8 +1,9 @@
 //! The transaction bodies: each reads what a rule needs, asks the domain, and writes what it
 //! decided. They run on the writer thread, inside the job's SAVEPOINT.
 
+use clicktrail_app::commission::{Earned, Earning};
 use clicktrail_domain::attribution::{self, decide_click, CidRecord, ClickDecision, Resolved};
-use clicktrail_domain::conversion::{self, commission, first_payment, FirstPayment};
+use clicktrail_domain::conversion::{first_payment, FirstPayment};
 use clicktrail_domain::dedupe::{repeat, Repeat};
 use clicktrail_domain::ledger;
 use clicktrail_domain::money::format_cents;
@@ -15,6 +16,8 @@ use clicktrail_store::{
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+use crate::commission::earned;
 
 /// Diagnostics kept per tenant.
 pub(crate) const DIAGNOSTICS_CAP: i64 = 10_000;
@@ -162,7 +165,8 @@ pub(crate) fn click(conn: &Connection, c: &ClickIn) -> StoreResult<ClickOut> {
     )
 }
 
-/// Appends the accrual of an attributed commission; returns the entry id.
+/// Appends the accrual of an attributed commission with the rule that decided it; returns
+/// the entry id.
 #[allow(clippy::too_many_arguments)]
 fn accrue(
     conn: &Connection,
@@ -173,6 +177,7 @@ fn accrue(
     currency: &str,
     now: i64,
     hold_days: i64,
+    rule: Option<&str>,
 ) -> StoreResult<i64> {
     let e = ledger::accrual(
         tenant,
@@ -184,8 +189,8 @@ fn accrue(
         hold_days,
     )?;
     conn.prepare_cached(
-        "INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, created_at, rule)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         e.tenant,
@@ -195,7 +200,8 @@ fn accrue(
         e.amount_cents,
         e.currency,
         e.available_at,
-        e.created_at
+        e.created_at,
+        rule
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -226,11 +232,33 @@ pub(crate) fn conversion(conn: &Connection, c: &ConversionIn) -> StoreResult<Con
                 }
             }
             let resolved = resolve(conn, &c.tenant, &c.target)?;
-            if resolved.is_none() {
+            if resolved.is_none() && c.rules.coupon_affiliate(&c.coupon_codes).is_none() {
                 return Err(unresolved_error(&c.target));
             }
-            let who = conversion::attribute(resolved, c.now);
-            let cents = commission(&who, Some(c.payout), c.amount_cents, c.status)?;
+            let Earned {
+                who,
+                status,
+                cents,
+                rule,
+                ..
+            } = earned(
+                conn,
+                resolved,
+                &Earning {
+                    tenant: &c.tenant,
+                    rules: &c.rules,
+                    conversion_type: &c.conversion_type,
+                    payout: Some(c.payout),
+                    amount_cents: c.amount_cents,
+                    status: c.status,
+                    coupon_codes: &c.coupon_codes,
+                    products: &[],
+                    customer_email: None,
+                    subscription_id: None,
+                    sale_id: None,
+                    now: c.now,
+                },
+            )?;
             let public_id = uuid::Uuid::new_v4().to_string();
             conn.prepare_cached(
             "INSERT INTO conversions (public_id, tenant, kind, conversion_type, external_id, cid, affiliate, attributed,
@@ -248,7 +276,7 @@ pub(crate) fn conversion(conn: &Connection, c: &ConversionIn) -> StoreResult<Con
             c.amount_cents,
             c.currency,
             cents,
-            c.status.as_str(),
+            status.as_str(),
             c.customer_id,
             c.details,
             c.now
@@ -264,11 +292,12 @@ pub(crate) fn conversion(conn: &Connection, c: &ConversionIn) -> StoreResult<Con
                     &c.currency,
                     c.now,
                     c.hold_days,
+                    rule.as_deref(),
                 )?;
             }
             Ok(ConversionOut {
                 conversion_id: public_id,
-                status: c.status.as_str().to_string(),
+                status: status.as_str().to_string(),
                 commission: Commission {
                     value: format_cents(cents),
                 },
@@ -416,6 +445,24 @@ pub(crate) fn diagnostic(conn: &Connection, d: &DiagnosticIn) -> StoreResult<()>
     )
 }
 
+/// What the commission rules need of a sale (`id`: its row, when it exists already).
+fn earning(s: &SaleIn, id: Option<i64>) -> Earning<'_> {
+    Earning {
+        tenant: &s.tenant,
+        rules: &s.rules,
+        conversion_type: &s.conversion_type,
+        payout: s.payout,
+        amount_cents: s.amount_cents,
+        status: s.status,
+        coupon_codes: &s.coupon_codes,
+        products: &s.products,
+        customer_email: s.customer_email.as_deref(),
+        subscription_id: s.subscription_id.as_deref(),
+        sale_id: id,
+        now: s.now,
+    }
+}
+
 pub(crate) fn sale(conn: &Connection, s: &SaleIn) -> StoreResult<SaleOut> {
     let dup: Option<i64> = conn
         .prepare_cached("SELECT id FROM conversions WHERE tenant = ?1 AND transaction_id = ?2")?
@@ -428,11 +475,19 @@ pub(crate) fn sale(conn: &Connection, s: &SaleIn) -> StoreResult<SaleOut> {
         ));
     }
     let resolved = resolve(conn, &s.tenant, &s.target)?;
-    if resolved.is_none() && !s.allow_unresolved {
+    if resolved.is_none()
+        && !s.allow_unresolved
+        && s.rules.coupon_affiliate(&s.coupon_codes).is_none()
+    {
         return Err(unresolved_error(&s.target));
     }
-    let who = conversion::attribute(resolved, s.now);
-    let cents = commission(&who, s.payout, s.amount_cents, s.status)?;
+    let Earned {
+        who,
+        status,
+        cents,
+        rule,
+        ..
+    } = earned(conn, resolved, &earning(s, None))?;
     let public_id = uuid::Uuid::new_v4().to_string();
     conn.prepare_cached(
         "INSERT INTO conversions (public_id, tenant, kind, conversion_type, transaction_id, cid, affiliate, attributed,
@@ -451,7 +506,7 @@ pub(crate) fn sale(conn: &Connection, s: &SaleIn) -> StoreResult<SaleOut> {
         s.amount_cents,
         s.currency,
         cents,
-        s.status.as_str(),
+        status.as_str(),
         s.customer_key,
         s.is_recurring,
         s.subscription_id,
@@ -470,6 +525,7 @@ pub(crate) fn sale(conn: &Connection, s: &SaleIn) -> StoreResult<SaleOut> {
             &s.currency,
             s.now,
             s.hold_days,
+            rule.as_deref(),
         )?),
         None => None,
     };
@@ -484,11 +540,16 @@ pub(crate) fn sale(conn: &Connection, s: &SaleIn) -> StoreResult<SaleOut> {
 /// Credits an unattributed first subscription payment to the affiliate this event names.
 pub(crate) fn attribute_existing(conn: &Connection, id: i64, s: &SaleIn) -> StoreResult<SaleOut> {
     let resolved = resolve(conn, &s.tenant, &s.target)?;
-    let who = conversion::attribute(resolved, s.now);
-    let cents = commission(&who, s.payout, s.amount_cents, s.status)?;
+    let Earned {
+        who,
+        status,
+        cents,
+        rule,
+        ..
+    } = earned(conn, resolved, &earning(s, Some(id)))?;
     conn.prepare_cached(
         "UPDATE conversions SET cid = ?2, affiliate = ?3, attributed = ?4, amount_cents = ?5,
-            commission_cents = ?6, customer_key = COALESCE(customer_key, ?7) WHERE id = ?1",
+            commission_cents = ?6, customer_key = COALESCE(customer_key, ?7), status = ?8 WHERE id = ?1",
     )?
     .execute(params![
         id,
@@ -497,7 +558,8 @@ pub(crate) fn attribute_existing(conn: &Connection, id: i64, s: &SaleIn) -> Stor
         who.attributed(),
         s.amount_cents,
         cents,
-        s.customer_key
+        s.customer_key,
+        status.as_str()
     ])?;
     let commission_id = match &who.affiliate {
         Some(a) => Some(accrue(
@@ -509,6 +571,7 @@ pub(crate) fn attribute_existing(conn: &Connection, id: i64, s: &SaleIn) -> Stor
             &s.currency,
             s.now,
             s.hold_days,
+            rule.as_deref(),
         )?),
         None => None,
     };
@@ -535,7 +598,8 @@ pub(crate) fn stripe_sale(conn: &Connection, e: &StripeEventIn) -> StoreResult<S
                 .query_row(params![s.tenant, sub], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let would_attribute = resolve(conn, &s.tenant, &s.target)?
-                .is_some_and(|r| attribution::attributes(r.expires_at, s.now));
+                .is_some_and(|r| attribution::attributes(r.expires_at, s.now))
+                || s.rules.coupon_affiliate(&s.coupon_codes).is_some();
             match first_payment(counted, would_attribute) {
                 FirstPayment::Record => {}
                 FirstPayment::Skip => return Ok(StripeOutcome::Recorded { sale: None }),

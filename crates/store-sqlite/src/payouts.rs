@@ -11,7 +11,7 @@ use clicktrail_store::{PayIn, PayoutLine, PayoutOut, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
-    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute)";
+    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute), l.rule";
 
 /// Joins an entry's conversion (`c`: its holds) and keeps test-mode entries (Stripe
 /// `livemode: false`) out unless the tenant counts them.
@@ -32,6 +32,7 @@ fn entry(r: &Row<'_>) -> rusqlite::Result<(EntryView, String)> {
             available_at: r.get(5)?,
             paid: r.get(6)?,
             held: r.get(8)?,
+            rule: r.get(9)?,
         },
         kind,
     ))

@@ -53,7 +53,9 @@ pub(crate) fn activity(
         "SELECT c.public_id, c.kind, c.conversion_type, c.status, c.amount_cents, c.currency,
                 (SELECT coalesce(sum(l.amount_cents), 0) FROM ledger l
                   WHERE l.conversion_id = c.id AND l.affiliate = c.affiliate),
-                c.created_at
+                c.created_at,
+                (SELECT l.rule FROM ledger l WHERE l.conversion_id = c.id AND l.kind = 'accrual'
+                  AND l.affiliate = c.affiliate ORDER BY l.id DESC LIMIT 1)
          FROM conversions c WHERE c.tenant = ?1 AND c.affiliate = ?2
            AND (c.livemode = 1
                 OR coalesce((SELECT count_test_payments FROM tenants WHERE id = ?1), 0) = 1)
@@ -70,6 +72,7 @@ pub(crate) fn activity(
                 currency: r.get(5)?,
                 commission_cents: r.get(6)?,
                 created_at: r.get(7)?,
+                rule: r.get(8)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -223,8 +223,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_tenant ON outbox (tenant, id);
     CREATE TABLE outbox_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
     "#,
-    // v12: assigned to another branch (its migration takes this place at the merge)
-    "-- v12",
+    // v12: commission rules (issue 22): a tenant's rules document (JSON: per-affiliate and
+    // per-product rates, the recurring limit, coupon codes, affiliate emails, the
+    // self-referral setting; validated by the domain), and the rule that decided each accrual.
+    r#"
+    ALTER TABLE tenants ADD COLUMN rules TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE ledger ADD COLUMN rule TEXT;
+    "#,
     // v13: billing (issue 20): each tenant's Recurly API key and base URL; refunds that arrived
     // before their payment, applied when the payment is recorded; other names of a sale a
     // provider's refund may use (Chargebee: the paid invoice).

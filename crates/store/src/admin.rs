@@ -58,6 +58,10 @@ pub enum CatalogChange {
         tenant: Tenant,
         admin_key_hash: String,
     },
+    /// Replaces the tenant's commission rules document (validated by the domain).
+    SetRules {
+        rules: clicktrail_domain::rules::Rules,
+    },
 }
 
 /// A change with who made it (for the audit log).

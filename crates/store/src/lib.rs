@@ -12,8 +12,10 @@ use clicktrail_domain::catalog::{Catalog, KeyScope, Tenant};
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
+use clicktrail_domain::rules::Rules;
 use clicktrail_domain::{Cid, Payout};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 mod error;
 mod portal;
@@ -80,6 +82,10 @@ pub struct ConversionIn {
     pub details: Option<String>,
     pub hold_days: i64,
     pub now: i64,
+    /// The tenant's commission rules and coupon codes.
+    pub rules: Arc<Rules>,
+    /// couponCodes: the first that is a tenant's code credits its affiliate when no click does.
+    pub coupon_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -155,6 +161,15 @@ pub struct SaleIn {
     pub status: Status,
     pub hold_days: i64,
     pub now: i64,
+    /// The tenant's commission rules and coupon codes (domain `rules`).
+    pub rules: Arc<Rules>,
+    /// Coupon / promotion codes used: the first that is a tenant's code credits its
+    /// affiliate when no click does.
+    pub coupon_codes: Vec<String>,
+    /// Price and product ids (most specific first) for per-product rates.
+    pub products: Vec<String>,
+    /// The customer's email (self-referrals).
+    pub customer_email: Option<String>,
 }
 
 impl SaleIn {
@@ -188,6 +203,10 @@ impl SaleIn {
             status: Status::Approved,
             hold_days: tenant.hold_days,
             now,
+            rules: tenant.rules.clone(),
+            coupon_codes: Vec::new(),
+            products: Vec::new(),
+            customer_email: None,
         }
     }
 }
@@ -232,6 +251,8 @@ mod stripe;
 /// One CSV row of a file with sales and refunds ( "CSV import also takes refund
 /// rows"), in file order: a refund may follow its sale in the same file.
 #[derive(Debug, Clone)]
+// a file's rows are read once, in order: the size of a row does not matter
+#[allow(clippy::large_enum_variant)]
 pub enum ImportItem {
     Sale(SaleIn),
     Refund(RefundIn),

@@ -19,6 +19,9 @@ pub struct PortalConversion {
     pub commission_cents: i64,
     /// Unix seconds.
     pub created_at: i64,
+    /// The commission rule of its accrual (`type`, `affiliate`, `product:<id>`,
+    /// `recurring_limit`, `self_referral`; docs/money.md); `None` before rules were recorded.
+    pub rule: Option<String>,
 }
 
 /// One payout made to the affiliate.

@@ -32,6 +32,7 @@ pub mod erase;
 pub mod logs;
 pub mod retention;
 pub mod program;
+pub mod rules;
 
 /// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
 /// "who").

@@ -314,6 +314,7 @@ pub fn sale_from_event(
                 sale.status = Status::Pending;
             }
             let first = sale.subscription_id.is_some();
+            super::stripe_rules::apply(&mut sale, event.data.as_ref().map(|d| &d.object));
             Ok(Some((sale, first)))
         }
         Some("invoice.payment_succeeded" | "invoice.paid") => {
@@ -340,6 +341,7 @@ pub fn sale_from_event(
             );
             sale.subscription_id = sub;
             sale.is_recurring = !first;
+            super::stripe_rules::apply(&mut sale, event.data.as_ref().map(|d| &d.object));
             Ok(Some((sale, first)))
         }
         _ => Ok(None),
