@@ -23,8 +23,8 @@ use std::task::{Context, Poll, Waker};
 
 use clicktrail_store::StoreError;
 
-pub mod erasure;
 pub mod commission;
+pub mod erasure;
 pub mod ledger;
 pub mod payout;
 pub mod pending;

@@ -33,8 +33,8 @@ use tokio::sync::mpsc;
 
 mod admin;
 mod catalog;
-mod erase;
 mod commission;
+mod erase;
 mod ops;
 mod outbox;
 mod payouts;

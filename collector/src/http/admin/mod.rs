@@ -30,8 +30,8 @@ pub mod audit;
 pub mod catalog;
 pub mod erase;
 pub mod logs;
-pub mod retention;
 pub mod program;
+pub mod retention;
 pub mod rules;
 
 /// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
