@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod serve;
 pub mod state;
+pub mod webhooks_out;
 
 pub use config::Config;
 pub use http::{app, AppError};

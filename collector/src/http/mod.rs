@@ -100,6 +100,18 @@ fn admin_routes() -> Router<AppState> {
         )
         .route("/payout-details", get(admin::program::payout_details))
         .route("/outbox", get(admin::program::outbox))
+        .route(
+            "/webhook-endpoints",
+            get(admin::webhooks::list).post(admin::webhooks::create),
+        )
+        .route(
+            "/webhook-endpoints/{id}",
+            patch(admin::webhooks::update).delete(admin::webhooks::delete),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries",
+            get(admin::webhooks::deliveries),
+        )
 }
 
 /// The server API (`api`, the portal links, `admin`), below `/api/v1`; operators' money

@@ -17,6 +17,7 @@ pub mod program;
 pub mod refund;
 pub mod report;
 pub mod stripe;
+pub mod webhooks;
 
 pub use catalog::{Catalog, KeyScope, Payout, Tenant};
 pub use ids::Cid;

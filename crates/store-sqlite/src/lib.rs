@@ -41,6 +41,7 @@ mod schema;
 mod stripe;
 mod wal;
 mod writer;
+mod webhooks;
 
 pub use wal::{WalPolicy, WalStats};
 use writer::{Atomicity, JobImpl, Msg, WriterStats};
@@ -458,6 +459,10 @@ impl Store for SqliteStore {
     }
 
     fn program(&self) -> &dyn clicktrail_store::ProgramStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn clicktrail_store::WebhookStore {
         self
     }
 }

@@ -216,6 +216,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_tenant ON outbox (tenant, id);
     CREATE TABLE outbox_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
     "#,
+    // v12, v13: reserved for other branches' migrations (renumbered at merge); nothing here.
+    "",
+    "",
+    // v14: outgoing webhooks: each tenant's endpoints (the signing secret stored to sign);
+    // deliveries are outbox rows of channel `webhook` whose recipient is the endpoint id.
+    r#"
+    CREATE TABLE webhook_endpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, url TEXT NOT NULL,
+        events TEXT NOT NULL, secret TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT, failing_since INTEGER,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+    CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant, id);
+    CREATE INDEX outbox_recipient ON outbox (channel, recipient, id);
+    "#,
 ];
 
 /// How long a connection waits for a lock before it answers "busy".

@@ -26,6 +26,8 @@ pub use admin::{
 pub use portal::{PortalActivity, PortalConversion, PortalPayout};
 pub mod program;
 pub use program::ProgramStore;
+pub mod webhooks;
+pub use webhooks::WebhookStore;
 
 /// How a conversion or sale names the visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -497,6 +499,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The affiliate program's storage (applications, settings, payout details, outbox).
     fn program(&self) -> &dyn ProgramStore;
+
+    /// Outgoing webhooks: endpoints, their events, their health.
+    fn webhooks(&self) -> &dyn WebhookStore;
 }
 
 /// The 404 for a target that resolves to no CID (the same words on every backend).

@@ -28,6 +28,7 @@ pub mod audit;
 pub mod catalog;
 pub mod logs;
 pub mod program;
+pub mod webhooks;
 
 /// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
 /// "who").
