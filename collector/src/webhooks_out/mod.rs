@@ -145,7 +145,10 @@ impl Worker {
                 };
                 tracing::warn!(endpoint = e.id, event = %m.subject, attempts = m.attempts + 1,
                     next_attempt_at = next, error = %err, "webhook not delivered");
-                store.webhooks().endpoint_outcome(e.id, outcome, now).await?;
+                store
+                    .webhooks()
+                    .endpoint_outcome(e.id, outcome, now)
+                    .await?;
                 r.failed += 1;
             }
         }

@@ -212,9 +212,8 @@ async fn deliveries(
 async fn queue(store: &PgStore, settled_before: i64, now: i64, limit: i64) -> Result<usize, Fail> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
-    let n =
-        clicktrail_app::webhooks::queue_events(&mut Notify(&tx), settled_before, now, limit)
-            .await?;
+    let n = clicktrail_app::webhooks::queue_events(&mut Notify(&tx), settled_before, now, limit)
+        .await?;
     tx.commit().await?;
     Ok(n)
 }

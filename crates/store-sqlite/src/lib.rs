@@ -40,8 +40,8 @@ mod report;
 mod schema;
 mod stripe;
 mod wal;
-mod writer;
 mod webhooks;
+mod writer;
 
 pub use wal::{WalPolicy, WalStats};
 use writer::{Atomicity, JobImpl, Msg, WriterStats};

@@ -47,7 +47,13 @@ fn create(conn: &Connection, e: &EndpointIn) -> StoreResult<EndpointRow> {
         "INSERT INTO webhook_endpoints (tenant, url, events, secret, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?
-    .execute(params![e.tenant, e.url, e.events.join(","), e.secret, e.now])?;
+    .execute(params![
+        e.tenant,
+        e.url,
+        e.events.join(","),
+        e.secret,
+        e.now
+    ])?;
     let id = conn.last_insert_rowid();
     get(conn, None, id)?.ok_or_else(|| StoreError::Internal("endpoint not stored".into()))
 }

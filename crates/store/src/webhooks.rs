@@ -111,5 +111,8 @@ pub trait WebhookStore: Send + Sync {
 
 /// 404 for an endpoint of another tenant or none.
 pub fn unknown_endpoint(id: i64) -> crate::StoreError {
-    crate::StoreError::NotFound("unknown_endpoint", format!("no webhook endpoint has id {id}"))
+    crate::StoreError::NotFound(
+        "unknown_endpoint",
+        format!("no webhook endpoint has id {id}"),
+    )
 }

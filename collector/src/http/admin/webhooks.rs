@@ -140,7 +140,10 @@ pub async fn update(
 
 /// `DELETE /api/v1/webhook-endpoints/{id}`: 204; its undelivered deliveries go with it.
 pub async fn delete(State(st): State<AppState>, k: AdminKey, Path(id): Path<i64>) -> R {
-    st.store.webhooks().delete_endpoint(&k.tenant.id, id).await?;
+    st.store
+        .webhooks()
+        .delete_endpoint(&k.tenant.id, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
