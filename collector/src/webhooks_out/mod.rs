@@ -44,6 +44,16 @@ pub struct Round {
     pub disabled: usize,
 }
 
+/// What became of one delivery.
+enum Done {
+    Delivered,
+    Failed,
+    /// Failed, and its endpoint was disabled.
+    Disabled,
+    /// Not sent: its endpoint is disabled or gone.
+    Skipped,
+}
+
 /// The worker: a store, an HTTP client, a clock.
 pub struct Worker {
     store: Arc<dyn Store>,
@@ -88,13 +98,23 @@ impl Worker {
             queued,
             ..Round::default()
         };
-        for m in due {
-            self.deliver(&m, &mut r).await?;
+        // concurrently: a receiver that times out holds only its own deliveries
+        let done = futures_util::future::join_all(due.iter().map(|m| self.deliver(m))).await;
+        for d in done {
+            match d? {
+                Done::Delivered => r.delivered += 1,
+                Done::Failed => r.failed += 1,
+                Done::Disabled => {
+                    r.failed += 1;
+                    r.disabled += 1;
+                }
+                Done::Skipped => {}
+            }
         }
         Ok(r)
     }
 
-    async fn deliver(&self, m: &OutboxRow, r: &mut Round) -> anyhow::Result<()> {
+    async fn deliver(&self, m: &OutboxRow) -> anyhow::Result<Done> {
         let store = &self.store;
         let endpoint = match m.recipient.parse::<i64>() {
             Ok(id) => store.webhooks().endpoint(None, id).await?,
@@ -106,7 +126,7 @@ impl Worker {
                 .program()
                 .outbox_failed(m.id, "endpoint deleted", i64::MAX)
                 .await?;
-            return Ok(());
+            return Ok(Done::Skipped);
         };
         if !e.enabled {
             // waits; enabling the endpoint makes it due at once
@@ -116,7 +136,7 @@ impl Worker {
                 e.disabled_reason.as_deref().unwrap_or("")
             );
             store.program().outbox_failed(m.id, &why, next).await?;
-            return Ok(());
+            return Ok(Done::Skipped);
         }
         match self.post(&e, m).await {
             Ok(()) => {
@@ -126,16 +146,16 @@ impl Worker {
                     .webhooks()
                     .endpoint_outcome(e.id, Outcome::Delivered, now)
                     .await?;
-                r.delivered += 1;
                 tracing::info!(endpoint = e.id, event = %m.subject, "webhook delivered");
+                Ok(Done::Delivered)
             }
             Err(err) => {
                 let now = self.now();
                 let next = next_retry(now, m.attempts + 1);
                 store.program().outbox_failed(m.id, &err, next).await?;
                 let since = e.failing_since.unwrap_or(now);
-                let outcome = if should_disable(Some(since), now) {
-                    r.disabled += 1;
+                let disable = should_disable(Some(since), now);
+                let outcome = if disable {
                     Outcome::Disable(format!(
                         "every delivery failed for {} days (last: {err})",
                         DISABLE_AFTER_SECS / 86_400
@@ -149,10 +169,13 @@ impl Worker {
                     .webhooks()
                     .endpoint_outcome(e.id, outcome, now)
                     .await?;
-                r.failed += 1;
+                Ok(if disable {
+                    Done::Disabled
+                } else {
+                    Done::Failed
+                })
             }
         }
-        Ok(())
     }
 
     /// One signed POST; `Err` with the log's text unless the receiver answered 2xx.
