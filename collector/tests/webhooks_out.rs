@@ -552,3 +552,72 @@ async fn every_event_reaches_a_receiver_that_comes_back_and_a_dead_endpoint_is_d
         );
     }
 }
+
+/// A receiver that accepts connections and never answers: its delivery fails on the timeout
+/// and is retried, and the other endpoint's delivery of the same round is not held by it.
+#[tokio::test]
+async fn a_receiver_that_hangs_times_out_without_holding_the_others() {
+    for t in Harness::all_with(config()).await {
+        let b = t.backend;
+        let hang = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let hang_url = format!("http://{}/hook", hang.local_addr().expect("addr"));
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            loop {
+                if let Ok((s, _)) = hang.accept().await {
+                    open.push(s); // kept open, never read nor answered
+                }
+            }
+        });
+        let ok = Receiver::start(t.clock.clone()).await;
+        for url in [hang_url.as_str(), ok.url.as_str()] {
+            let r = call(
+                &t,
+                ADMIN,
+                "POST",
+                "/api/v1/webhook-endpoints",
+                Some(json!({"url": url, "events": ["lead"]})),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{b}: {}", r.body);
+            if url == ok.url {
+                let secret = r.body["secret"].as_str().expect("secret").to_string();
+                ok.set(|s| s.secret = secret);
+            }
+        }
+        let r = call(
+            &t,
+            API,
+            "POST",
+            "/api/v1/track/lead",
+            Some(json!({"customer_key": "cus_9", "email": "x@example.com"})),
+        )
+        .await;
+        assert!(r.status.is_success(), "{b}: {}", r.body);
+        t.advance(61);
+        let clock = t.clock.clone();
+        let w = Worker::with_timeout(
+            t.store.clone(),
+            Arc::new(move || clock.load(Ordering::SeqCst)),
+            std::time::Duration::from_secs(1),
+        )
+        .expect("worker");
+        let r = w.round().await.expect("round");
+        assert_eq!((r.queued, r.delivered, r.failed), (2, 1, 1), "{b}: {r:?}");
+        assert_eq!(ok.read(|s| s.processed.len()), 1, "{b}");
+        let list = call(&t, ADMIN, "GET", "/api/v1/webhook-endpoints", None).await;
+        let hang_id = list.body["endpoints"][0]["id"].as_i64().expect("id");
+        let d = &deliveries(&t, hang_id).await[0];
+        assert!(
+            d["lastError"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("request failed"),
+            "{b}: {d}"
+        );
+        assert_eq!(d["nextAttemptAt"].as_i64(), Some(t.now() + 60), "{b}: {d}");
+        held.abort();
+    }
+}

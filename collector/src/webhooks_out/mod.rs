@@ -63,9 +63,18 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(store: Arc<dyn Store>, clock: Clock) -> anyhow::Result<Worker> {
+        Worker::with_timeout(store, clock, TIMEOUT)
+    }
+
+    /// As [`Worker::new`] with another per-POST timeout (tests of a receiver that hangs).
+    pub fn with_timeout(
+        store: Arc<dyn Store>,
+        clock: Clock,
+        timeout: Duration,
+    ) -> anyhow::Result<Worker> {
         let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
+            .timeout(timeout)
+            .connect_timeout(timeout)
             // a receiver answers; it does not send us elsewhere
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("clicktrail-webhooks/", env!("CARGO_PKG_VERSION")))
