@@ -22,6 +22,7 @@ pub mod recurly_api;
 pub mod retention;
 pub mod serve;
 pub mod state;
+pub mod webhooks_out;
 
 pub use config::Config;
 pub use http::{app, AppError};

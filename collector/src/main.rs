@@ -365,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     tracing::info!("no [smtp] configured: the program's emails wait in the outbox")
                 }
             }
+            clicktrail_collector::webhooks_out::spawn(store.clone())?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;

@@ -110,6 +110,18 @@ fn admin_routes() -> Router<AppState> {
             "/rules",
             get(admin::rules::get_rules).put(admin::rules::put_rules),
         )
+        .route(
+            "/webhook-endpoints",
+            get(admin::webhooks::list).post(admin::webhooks::create),
+        )
+        .route(
+            "/webhook-endpoints/{id}",
+            patch(admin::webhooks::update).delete(admin::webhooks::delete),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries",
+            get(admin::webhooks::deliveries),
+        )
 }
 
 /// The server API (`api`, the portal links, `admin`), below `/api/v1`; operators' money

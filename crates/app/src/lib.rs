@@ -31,6 +31,7 @@ pub mod pending;
 pub mod program;
 pub mod refund;
 pub mod status;
+pub mod webhooks;
 
 /// Runs a future whose every await is already ready (a synchronous backend's row
 /// operations) to its output, on the calling thread. A future that would wait is an internal

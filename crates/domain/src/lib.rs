@@ -20,6 +20,7 @@ pub mod report;
 pub mod retention;
 pub mod rules;
 pub mod stripe;
+pub mod webhooks;
 
 pub use catalog::{Catalog, KeyScope, Payout, Tenant};
 pub use ids::Cid;

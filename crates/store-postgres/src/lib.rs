@@ -58,6 +58,7 @@ mod refund;
 mod report;
 mod stripe;
 pub mod test_cluster;
+mod webhooks;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -519,6 +520,10 @@ impl Store for PgStore {
     }
 
     fn program(&self) -> &dyn clicktrail_store::ProgramStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn clicktrail_store::WebhookStore {
         self
     }
 }

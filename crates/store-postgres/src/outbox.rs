@@ -131,6 +131,30 @@ pub(crate) async fn list(
     Ok(rows.iter().map(row).collect())
 }
 
+/// A tenant's messages of one channel to one recipient, newest first (a webhook endpoint's
+/// delivery log).
+pub(crate) async fn list_for(
+    store: &PgStore,
+    tenant: &str,
+    channel: &str,
+    recipient: &str,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    let rows = q(
+        &tx,
+        &format!(
+            "SELECT {COLUMNS} FROM outbox WHERE tenant = $1 AND channel = $2 AND recipient = $3
+             ORDER BY id DESC LIMIT $4"
+        ),
+        &[&tenant, &channel, &recipient, &limit],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(rows.iter().map(row).collect())
+}
+
 // ---------------------------------------------------------------- commission / payout emails
 
 use clicktrail_app::program::NotifyRows;
@@ -155,7 +179,7 @@ pub(crate) async fn queue_notices(
     Ok(n)
 }
 
-struct Notify<'t, 'c>(&'t Tx<'c>);
+pub(crate) struct Notify<'t, 'c>(pub(crate) &'t Tx<'c>);
 
 fn notice(r: &Row) -> Notice {
     Notice {

@@ -46,6 +46,7 @@ mod report;
 mod schema;
 mod stripe;
 mod wal;
+mod webhooks;
 mod writer;
 
 pub use wal::{WalPolicy, WalStats};
@@ -509,6 +510,10 @@ impl Store for SqliteStore {
     }
 
     fn program(&self) -> &dyn clicktrail_store::ProgramStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn clicktrail_store::WebhookStore {
         self
     }
 }

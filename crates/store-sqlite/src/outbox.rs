@@ -97,6 +97,25 @@ pub(crate) fn list(conn: &Connection, tenant: &str, limit: i64) -> StoreResult<V
     Ok(out)
 }
 
+/// A tenant's messages of one channel to one recipient, newest first (a webhook endpoint's
+/// delivery log).
+pub(crate) fn list_for(
+    conn: &Connection,
+    tenant: &str,
+    channel: &str,
+    recipient: &str,
+    limit: i64,
+) -> StoreResult<Vec<OutboxRow>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE tenant = ?1 AND channel = ?2 AND recipient = ?3
+         ORDER BY id DESC LIMIT ?4"
+    ))?;
+    let out = st
+        .query_map(params![tenant, channel, recipient, limit], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(out)
+}
+
 // ---------------------------------------------------------------- commission / payout emails
 
 use clicktrail_app::program::NotifyRows;
@@ -119,7 +138,7 @@ pub(crate) fn queue_notices(
     ))
 }
 
-struct Notify<'c>(&'c Connection);
+pub(crate) struct Notify<'c>(pub(crate) &'c Connection);
 
 fn notice(r: &Row<'_>) -> rusqlite::Result<Notice> {
     Ok(Notice {

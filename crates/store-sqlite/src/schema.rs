@@ -245,6 +245,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         tenant TEXT NOT NULL, alias TEXT NOT NULL, transaction_id TEXT NOT NULL,
         PRIMARY KEY (tenant, alias)) WITHOUT ROWID;
     "#,
+    // v14: outgoing webhooks: each tenant's endpoints (the signing secret stored to sign);
+    // deliveries are outbox rows of channel `webhook` whose recipient is the endpoint id.
+    r#"
+    CREATE TABLE webhook_endpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, url TEXT NOT NULL,
+        events TEXT NOT NULL, secret TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT, failing_since INTEGER,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+    CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant, id);
+    CREATE INDEX outbox_recipient ON outbox (channel, recipient, id);
+    "#,
 ];
 
 /// How long a connection waits for a lock before it answers "busy".

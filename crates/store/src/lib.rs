@@ -30,6 +30,8 @@ mod privacy;
 pub use privacy::EraseIn;
 pub mod program;
 pub use program::ProgramStore;
+pub mod webhooks;
+pub use webhooks::WebhookStore;
 
 /// How a conversion or sale names the visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -557,6 +559,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The affiliate program's storage (applications, settings, payout details, outbox).
     fn program(&self) -> &dyn ProgramStore;
+
+    /// Outgoing webhooks: endpoints, their events, their health.
+    fn webhooks(&self) -> &dyn WebhookStore;
 }
 
 /// What [`Store::refund_or_keep`] did.

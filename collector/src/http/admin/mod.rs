@@ -33,6 +33,7 @@ pub mod logs;
 pub mod program;
 pub mod retention;
 pub mod rules;
+pub mod webhooks;
 
 /// A request made with an admin key: its tenant and the key's id (`key_id`, the audit log's
 /// "who").
