@@ -47,6 +47,21 @@
     u.searchParams.set(data.linkParameter, data.affiliate);
     return u.toString();
   }
+  // partnerLink(page, key): the page with `gspk` = Base64 of the partner key (as PartnerStack's
+  // links carry it); `build` has checked the page.
+  function partnerLink(page, key) {
+    var u = new URL(page.trim());
+    u.searchParams.set("gspk", btoa(key));
+    return u.toString();
+  }
+  function listItem(list, text, testid) {
+    var li = document.createElement("li");
+    var code = document.createElement("code");
+    code.textContent = text;
+    code.setAttribute("data-testid", testid);
+    li.appendChild(code);
+    list.appendChild(li);
+  }
   // csv(rows): RFC 4180 text; a cell starting with = + - @ is prefixed with ' (spreadsheets).
   function csv(rows) {
     return rows.map(function (r) {
@@ -152,6 +167,8 @@
       $("paid").textContent = money(d.ledger.paidCents);
       $("reversed").textContent = money(d.ledger.reversedCents);
       $("param").textContent = "?" + d.linkParameter + "=" + d.affiliate;
+      (d.couponCodes || []).forEach(function (c) { listItem($("coupon-codes"), c, "coupon-code"); });
+      $("coupons").hidden = !(d.couponCodes || []).length;
       $("share-link").textContent = d.shareLink || "(the program has not set its shop's address)";
       $("copy-share").hidden = !d.shareLink;
       $("copy-share").addEventListener("click", function () { copy(d.shareLink, $("copy-share")); });
@@ -187,11 +204,17 @@
   $("builder-go").addEventListener("click", function () {
     $("builder-error").hidden = true;
     $("builder-result").hidden = true;
+    $("partner-result").hidden = true;
     try {
       var link = build($("builder-url").value);
       $("built-link").textContent = link;
       $("built-link").href = link;
       $("builder-result").hidden = false;
+      $("partner-links").textContent = "";
+      (data.partnerKeys || []).forEach(function (k) {
+        listItem($("partner-links"), partnerLink($("builder-url").value, k), "partner-link");
+      });
+      $("partner-result").hidden = !(data.partnerKeys || []).length;
     } catch (e) {
       $("builder-error").textContent = e.message;
       $("builder-error").hidden = false;

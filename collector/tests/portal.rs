@@ -342,3 +342,47 @@ async fn made_up_tokens_and_paths_show_nothing() {
             .starts_with("text/javascript"));
     }
 }
+
+/// The portal lists the affiliate's own coupon codes and partner keys (for PartnerStack-style
+/// links), never another affiliate's or another tenant's.
+#[tokio::test]
+async fn the_portal_shows_only_the_affiliates_own_codes_and_partner_keys() {
+    let text = r#"
+[server]
+rate_limit_per_second = 0
+[[tenants]]
+id = "acme"
+api_key = "acme_key_123"
+admin_key = "acme_admin_123"
+allowed_origins = ["https://shop.example"]
+affiliates = ["alice", "bob"]
+affiliate_aliases = { "alice-ps" = "alice", "bob-ps" = "bob" }
+[tenants.conversion_types.sale]
+revenue_share_percent = "30"
+[tenants.rules.coupons]
+ALICE20 = "alice"
+BOB10 = "bob"
+[[tenants]]
+id = "other"
+api_key = "other_key_123"
+admin_key = "other_admin_123"
+allowed_origins = ["https://other.example"]
+affiliates = ["alice"]
+affiliate_aliases = { "alice-other" = "alice" }
+[tenants.conversion_types.sale]
+revenue_share_percent = "30"
+[tenants.rules.coupons]
+OTHER5 = "alice"
+"#;
+    for t in Harness::all_with(Config::from_toml(text).expect("config")).await {
+        let b = t.backend;
+        let token = link(&t, "acme_admin_123", "alice").await;
+        let d = get(&t, &format!("/portal/{token}.json")).await.body;
+        assert_eq!(d["couponCodes"], json!(["alice20"]), "{b}: {d}");
+        assert_eq!(d["partnerKeys"], json!(["alice-ps"]), "{b}: {d}");
+        let token = link(&t, "acme_admin_123", "bob").await;
+        let d = get(&t, &format!("/portal/{token}.json")).await.body;
+        assert_eq!(d["couponCodes"], json!(["bob10"]), "{b}: {d}");
+        assert_eq!(d["partnerKeys"], json!(["bob-ps"]), "{b}: {d}");
+    }
+}

@@ -163,6 +163,14 @@ for (const backend of ["sqlite", "postgres"]) {
       const portal = new RegExp(`${origin.replace(/[.:/]/g, "\\$&")}/portal/[0-9a-f]{64}`).exec(approval.replace(/=\r?\n/g, ""));
       assert.ok(portal, `no portal link in ${approval}`);
 
+      // the operator gives the new affiliate a coupon code and a PartnerStack partner key
+      const admin = (method, path, body) => fetch(`${origin}${path}`, {
+        method, headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      assert.equal((await admin("POST", "/api/v1/affiliates/anatea/aliases", { alias: "ana-ps-key" })).status, 201);
+      assert.equal((await admin("PUT", "/api/v1/rules", { coupons: { ANA10: "anatea" } })).status, 200);
+
       // 4. the affiliate builds a link to a product page and a visitor follows it
       const affiliate = await engine.newPage();
       await affiliate.goto(portal[0]);
@@ -173,6 +181,10 @@ for (const backend of ["sqlite", "postgres"]) {
       await affiliate.waitForSelector("#builder-result:not([hidden])");
       const built = await affiliate.getAttribute("#built-link", "href");
       assert.equal(built, `${shop.origin}/products/green-tea?aff=anatea`);
+      // the partner-link form beside it, and the coupon code
+      assert.deepEqual(await affiliate.evaluate(() => [...document.querySelectorAll('[data-testid="partner-link"]')].map((e) => e.textContent)),
+        [`${shop.origin}/products/green-tea?${new URLSearchParams({ gspk: Buffer.from("ana-ps-key").toString("base64") })}`]);
+      assert.deepEqual(await affiliate.evaluate(() => [...document.querySelectorAll('[data-testid="coupon-code"]')].map((e) => e.textContent)), ["ana10"]);
       const buyer = await engine.newPage();
       await buyer.goto(built);
       await buyer.waitForFunction(() => window.__clickResult && window.__clickResult.cid, undefined, 15000);

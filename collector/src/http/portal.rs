@@ -238,6 +238,11 @@ struct PortalData {
     /// The shop's origins a link may point to (the link builder checks against them).
     origins: Vec<String>,
     payout_details: Option<PayoutDetails>,
+    /// The coupon codes that credit this affiliate (as stored: lower case; any case works).
+    coupon_codes: Vec<String>,
+    /// This affiliate's partner keys (aliases), for PartnerStack-style links
+    /// (`?gspk=<Base64 key>`, read by shops that kept PartnerStack's snippet).
+    partner_keys: Vec<String>,
 }
 
 async fn data(st: &AppState, tenant_id: &str, affiliate: &str) -> Result<PortalData, AppError> {
@@ -336,6 +341,19 @@ async fn data(st: &AppState, tenant_id: &str, affiliate: &str) -> Result<PortalD
         share_link,
         origins,
         payout_details,
+        coupon_codes: tenant
+            .rules
+            .coupons
+            .iter()
+            .filter(|(_, a)| a.as_str() == affiliate)
+            .map(|(code, _)| code.clone())
+            .collect(),
+        partner_keys: tenant
+            .aliases
+            .iter()
+            .filter(|(_, a)| a.as_str() == affiliate)
+            .map(|(key, _)| key.clone())
+            .collect(),
     })
 }
 
