@@ -590,3 +590,43 @@ async fn retention_prunes_old_raw_data_and_keeps_reports() {
         assert_eq!((twice.events, twice.click_urls), (0, 0), "{b}");
     }
 }
+
+#[tokio::test]
+async fn the_configuration_file_sets_a_tenants_retention() {
+    let toml = |r: &str| {
+        format!(
+            "[[tenants]]\nid = \"acme\"\napi_key = \"acme_key_0123456789\"\naffiliates = [\"alice\"]\n{r}\n"
+        )
+    };
+    let bad = Config::from_toml(&toml("retention = { click_url_days = 0 }"));
+    let msg = format!("{:#}", bad.expect_err("refused"));
+    assert!(msg.contains("retention.click_url_days"), "{msg}");
+    let unknown = Config::from_toml(&toml("retention = { clicks = 3 }"));
+    assert!(unknown.is_err());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ct.db").to_string_lossy().into_owned();
+    let file = dir.path().join("clicktrail.toml");
+    std::fs::write(
+        &file,
+        toml("retention = { event_days = 14, click_url_days = 90 }"),
+    )
+    .expect("write");
+    SqliteStore::open(&path).expect("create").close().await;
+    let out = Command::new(BIN)
+        .args(["apply-config", "--db", &path, "--config"])
+        .arg(&file)
+        .output()
+        .expect("run the binary");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = SqliteStore::open(&path).expect("open");
+    let r = store.retention("acme").await.expect("retention");
+    assert_eq!(
+        (r.event_days, r.click_url_days, r.diagnostic_days),
+        (Some(14), Some(90), None)
+    );
+}
