@@ -452,6 +452,39 @@ async fn erasing_by_email_and_by_cid() {
                 "{b}: {v} is left"
             );
         }
+        // an email that is only a customer key (as an import keys customers by email)
+        let c = click(
+            &h,
+            &uuid::Uuid::new_v4().to_string(),
+            "alice",
+            "https://shop.example/",
+        )
+        .await;
+        let sale = h
+            .api(
+                "/api/v1/track/sale",
+                json!({"transaction_id": "imp-1", "amount_cents": 5000, "customer_key": "Imported.Buyer@example.com",
+                       "click_id": c.body["cid"]}),
+            )
+            .await;
+        assert_eq!(sale.status, StatusCode::OK, "{b}: {}", sale.body);
+        let r = admin(
+            &h,
+            "POST",
+            "/api/v1/erasures",
+            Some(json!({"email": "Imported.Buyer@example.com"})),
+        )
+        .await;
+        assert_eq!(r.body["erased"]["customer_keys"], 1, "{b}: {}", r.body);
+        assert_eq!(r.body["erased"]["conversions"], 1, "{b}: {}", r.body);
+        assert_eq!(r.body["erased"]["cids"], 1, "{b}: {}", r.body);
+        for v in ["Imported.Buyer", c.body["cid"].as_str().expect("cid")] {
+            assert_eq!(
+                db.holding(v).await,
+                Vec::<String>::new(),
+                "{b}: {v} is left"
+            );
+        }
         // a visitor by CID: their click's URL and referrer go, the click still counts
         let report = admin(
             &h,
