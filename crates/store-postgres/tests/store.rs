@@ -355,8 +355,8 @@ async fn collectors_starting_together_migrate_once() {
     }
     assert_eq!(
         sql_i64(&url, "SELECT count(*) FROM refinery_schema_history").await,
-        8,
-        "V1__initial … V7__affiliate_aliases and V8__config_managed, each applied once"
+        9,
+        "V1__initial … V8__config_managed and V9__privacy, each applied once"
     );
     // a database migrated by a newer build is refused
     sql_exec(
