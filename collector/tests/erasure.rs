@@ -27,7 +27,7 @@ const DAY: i64 = 86_400;
 
 /// A database the test can also read beside the collector.
 enum Db {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir, String),
+    Sqlite(tempfile::TempDir, String),
     Postgres(String),
 }
 
@@ -662,4 +662,64 @@ async fn the_configuration_file_sets_a_tenants_retention() {
         (r.event_days, r.click_url_days, r.diagnostic_days),
         (Some(14), Some(90), None)
     );
+}
+
+/// The background task of a running collector applies the configuration file's retention
+/// (its first pass runs at start, on the real clock: the harness's clicks are weeks old).
+#[tokio::test]
+async fn a_serving_collector_prunes_in_the_background() {
+    let (db, store) = Db::new("sqlite").await;
+    let h = Harness::new(config(), store).await;
+    assert!(h.now() < chrono::Utc::now().timestamp() - 2 * DAY);
+    click(&h, "bg-click-1", "alice", "https://shop.example/old-page").await;
+    h.store.close().await;
+    drop(h);
+    assert_eq!(db.click_urls().await.len(), 1);
+    let Db::Sqlite(dir, path) = &db else {
+        unreachable!()
+    };
+    let file = dir.path().join("clicktrail.toml");
+    std::fs::write(
+        &file,
+        "[[tenants]]\nid = \"demo\"\napi_key = \"demo_key_0123456789\"\naffiliates = [\"alice\"]\n\
+         retention = { click_url_days = 1 }\n",
+    )
+    .expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--db",
+            path,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--config")
+        .arg(&file)
+        .args(["--dist", "/nonexistent", "--www", "/nonexistent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the collector");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut urls = db.click_urls().await;
+    while !urls.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        urls = db.click_urls().await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        urls,
+        Vec::<String>::new(),
+        "the old click's URL was not pruned"
+    );
+    let c = rusqlite::Connection::open(path).expect("open");
+    let clicks: i64 = c
+        .query_row("SELECT count(*) FROM clicks", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(clicks, 1, "the click itself stays");
 }
