@@ -27,7 +27,7 @@ const DAY: i64 = 86_400;
 
 /// A database the test can also read beside the collector.
 enum Db {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir, String),
+    Sqlite(tempfile::TempDir, String),
     Postgres(String),
 }
 
@@ -452,6 +452,39 @@ async fn erasing_by_email_and_by_cid() {
                 "{b}: {v} is left"
             );
         }
+        // an email that is only a customer key (as an import keys customers by email)
+        let c = click(
+            &h,
+            &uuid::Uuid::new_v4().to_string(),
+            "alice",
+            "https://shop.example/",
+        )
+        .await;
+        let sale = h
+            .api(
+                "/api/v1/track/sale",
+                json!({"transaction_id": "imp-1", "amount_cents": 5000, "customer_key": "Imported.Buyer@example.com",
+                       "click_id": c.body["cid"]}),
+            )
+            .await;
+        assert_eq!(sale.status, StatusCode::OK, "{b}: {}", sale.body);
+        let r = admin(
+            &h,
+            "POST",
+            "/api/v1/erasures",
+            Some(json!({"email": "Imported.Buyer@example.com"})),
+        )
+        .await;
+        assert_eq!(r.body["erased"]["customer_keys"], 1, "{b}: {}", r.body);
+        assert_eq!(r.body["erased"]["conversions"], 1, "{b}: {}", r.body);
+        assert_eq!(r.body["erased"]["cids"], 1, "{b}: {}", r.body);
+        for v in ["Imported.Buyer", c.body["cid"].as_str().expect("cid")] {
+            assert_eq!(
+                db.holding(v).await,
+                Vec::<String>::new(),
+                "{b}: {v} is left"
+            );
+        }
         // a visitor by CID: their click's URL and referrer go, the click still counts
         let report = admin(
             &h,
@@ -589,4 +622,104 @@ async fn retention_prunes_old_raw_data_and_keeps_reports() {
         let twice = h.store.prune(h.now()).await.expect("prune");
         assert_eq!((twice.events, twice.click_urls), (0, 0), "{b}");
     }
+}
+
+#[tokio::test]
+async fn the_configuration_file_sets_a_tenants_retention() {
+    let toml = |r: &str| {
+        format!(
+            "[[tenants]]\nid = \"acme\"\napi_key = \"acme_key_0123456789\"\naffiliates = [\"alice\"]\n{r}\n"
+        )
+    };
+    let bad = Config::from_toml(&toml("retention = { click_url_days = 0 }"));
+    let msg = format!("{:#}", bad.expect_err("refused"));
+    assert!(msg.contains("retention.click_url_days"), "{msg}");
+    let unknown = Config::from_toml(&toml("retention = { clicks = 3 }"));
+    assert!(unknown.is_err());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ct.db").to_string_lossy().into_owned();
+    let file = dir.path().join("clicktrail.toml");
+    std::fs::write(
+        &file,
+        toml("retention = { event_days = 14, click_url_days = 90 }"),
+    )
+    .expect("write");
+    SqliteStore::open(&path).expect("create").close().await;
+    let out = Command::new(BIN)
+        .args(["apply-config", "--db", &path, "--config"])
+        .arg(&file)
+        .output()
+        .expect("run the binary");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = SqliteStore::open(&path).expect("open");
+    let r = store.retention("acme").await.expect("retention");
+    assert_eq!(
+        (r.event_days, r.click_url_days, r.diagnostic_days),
+        (Some(14), Some(90), None)
+    );
+}
+
+/// The background task of a running collector applies the configuration file's retention
+/// (its first pass runs at start, on the real clock: the harness's clicks are weeks old).
+#[tokio::test]
+async fn a_serving_collector_prunes_in_the_background() {
+    let (db, store) = Db::new("sqlite").await;
+    let h = Harness::new(config(), store).await;
+    assert!(h.now() < chrono::Utc::now().timestamp() - 2 * DAY);
+    click(&h, "bg-click-1", "alice", "https://shop.example/old-page").await;
+    h.store.close().await;
+    drop(h);
+    assert_eq!(db.click_urls().await.len(), 1);
+    let Db::Sqlite(dir, path) = &db else {
+        unreachable!()
+    };
+    let file = dir.path().join("clicktrail.toml");
+    std::fs::write(
+        &file,
+        "[[tenants]]\nid = \"demo\"\napi_key = \"demo_key_0123456789\"\naffiliates = [\"alice\"]\n\
+         retention = { click_url_days = 1 }\n",
+    )
+    .expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--db",
+            path,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--config")
+        .arg(&file)
+        .args(["--dist", "/nonexistent", "--www", "/nonexistent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the collector");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut urls = db.click_urls().await;
+    while !urls.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        urls = db.click_urls().await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        urls,
+        Vec::<String>::new(),
+        "the old click's URL was not pruned"
+    );
+    let c = rusqlite::Connection::open(path).expect("open");
+    let clicks: i64 = c
+        .query_row("SELECT count(*) FROM clicks", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(clicks, 1, "the click itself stays");
 }

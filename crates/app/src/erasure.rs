@@ -7,7 +7,9 @@
 //! recognised); their stored answers get the CID's pseudonym.
 //!
 //! Who is erased: the subject, and what links to it one step away: a customer key's CIDs
-//! (its links and leads), a CID's customer keys, an email's leads with their keys and CIDs.
+//! (its links and leads), a CID's customer keys, an email's leads with their keys and CIDs
+//! (and the email itself as a customer key: imports key customers by email), and the CIDs of
+//! the customer keys' conversions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -28,6 +30,7 @@ pub struct LeadRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversionRow {
     pub id: i64,
+    pub cid: Option<String>,
     pub customer_id: Option<String>,
     pub billing_customer: Option<String>,
 }
@@ -93,13 +96,13 @@ pub trait ErasureRows {
         customer_id: Option<&str>,
     ) -> impl Future<Output = Result<(), Self::Error>>;
 
-    /// Replaces a customer key in leads, customer links and conversions.
+    /// Replaces a customer key in leads, customer links and conversions; the rows changed.
     fn rename_customer_key(
         &mut self,
         tenant: &str,
         key: &str,
         to: &str,
-    ) -> impl Future<Output = Result<(), Self::Error>>;
+    ) -> impl Future<Output = Result<u64, Self::Error>>;
 
     /// Replaces a CID everywhere (CIDs, clicks, links, leads, conversions, stored event
     /// answers) and removes its clicks' URLs and referrers.
@@ -151,6 +154,8 @@ pub async fn erase<R: ErasureRows>(rows: &mut R, e: &EraseIn) -> Result<Erased, 
             cids.insert(c.clone());
         }
         Subject::Email(m) => {
+            // an email can itself be the customer key (imports key customers by email)
+            keys.insert(m.clone());
             for l in rows.leads(tenant, LeadsBy::Email(m)).await? {
                 keys.extend(l.customer_key.clone());
                 cids.extend(l.cid.clone());
@@ -173,13 +178,15 @@ pub async fn erase<R: ErasureRows>(rows: &mut R, e: &EraseIn) -> Result<Erased, 
         }
     }
     keys.retain(|k| live(k));
-    cids.retain(|c| live(c));
     let mut conversions = BTreeMap::new();
     for k in &keys {
         for c in rows.conversions(tenant, Some(k), None).await? {
+            // the visitor who bought is the customer too
+            cids.extend(c.cid.clone());
             conversions.insert(c.id, c);
         }
     }
+    cids.retain(|c| live(c));
     for cid in &cids {
         for c in rows.conversions(tenant, None, Some(cid)).await? {
             conversions.insert(c.id, c);
@@ -204,8 +211,9 @@ pub async fn erase<R: ErasureRows>(rows: &mut R, e: &EraseIn) -> Result<Erased, 
         out.billing_customers += 1;
     }
     for k in &keys {
-        rows.rename_customer_key(tenant, k, &p(k)).await?;
-        out.customer_keys += 1;
+        if rows.rename_customer_key(tenant, k, &p(k)).await? > 0 {
+            out.customer_keys += 1;
+        }
     }
     for c in &cids {
         for (origin, ext) in rows.external_cids(tenant, c).await? {

@@ -113,7 +113,7 @@ impl ErasureRows for Rows<'_, '_> {
     ) -> Result<Vec<ConversionRow>, Fail> {
         let rows = q(
             self.0,
-            "SELECT id, customer_id, stripe_customer FROM conversions
+            "SELECT id, customer_id, stripe_customer, cid FROM conversions
              WHERE tenant = $1 AND (customer_key = $2 OR cid = $3) FOR UPDATE",
             &[&tenant, &key, &cid],
         )
@@ -124,6 +124,7 @@ impl ErasureRows for Rows<'_, '_> {
                 id: r.get(0),
                 customer_id: r.get(1),
                 billing_customer: r.get(2),
+                cid: r.get(3),
             })
             .collect())
     }
@@ -166,9 +167,15 @@ impl ErasureRows for Rows<'_, '_> {
         Ok(())
     }
 
-    async fn rename_customer_key(&mut self, tenant: &str, key: &str, to: &str) -> Result<(), Fail> {
+    async fn rename_customer_key(
+        &mut self,
+        tenant: &str,
+        key: &str,
+        to: &str,
+    ) -> Result<u64, Fail> {
+        let mut n = 0;
         for table in ["leads", "customer_links", "conversions"] {
-            exec(
+            n += exec(
                 self.0,
                 &format!(
                     "UPDATE {table} SET customer_key = $3 WHERE tenant = $1 AND customer_key = $2"
@@ -177,7 +184,7 @@ impl ErasureRows for Rows<'_, '_> {
             )
             .await?;
         }
-        Ok(())
+        Ok(n)
     }
 
     async fn rename_cid(&mut self, tenant: &str, cid: &str, to: &str) -> Result<(), Fail> {

@@ -105,7 +105,7 @@ impl ErasureRows for Rows<'_> {
         cid: Option<&str>,
     ) -> StoreResult<Vec<ConversionRow>> {
         let mut st = self.0.prepare_cached(
-            "SELECT id, customer_id, stripe_customer FROM conversions
+            "SELECT id, customer_id, stripe_customer, cid FROM conversions
              WHERE tenant = ?1 AND (customer_key = ?2 OR cid = ?3)",
         )?;
         let rows = st.query_map(params![tenant, key, cid], |r| {
@@ -113,6 +113,7 @@ impl ErasureRows for Rows<'_> {
                 id: r.get(0)?,
                 customer_id: r.get(1)?,
                 billing_customer: r.get(2)?,
+                cid: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -148,16 +149,17 @@ impl ErasureRows for Rows<'_> {
         Ok(())
     }
 
-    async fn rename_customer_key(&mut self, tenant: &str, key: &str, to: &str) -> StoreResult<()> {
+    async fn rename_customer_key(&mut self, tenant: &str, key: &str, to: &str) -> StoreResult<u64> {
+        let mut n = 0;
         for table in ["leads", "customer_links", "conversions"] {
-            self.0.execute(
+            n += self.0.execute(
                 &format!(
                     "UPDATE {table} SET customer_key = ?3 WHERE tenant = ?1 AND customer_key = ?2"
                 ),
                 params![tenant, key, to],
-            )?;
+            )? as u64;
         }
-        Ok(())
+        Ok(n)
     }
 
     async fn rename_cid(&mut self, tenant: &str, cid: &str, to: &str) -> StoreResult<()> {
