@@ -318,9 +318,33 @@ async fn erasing_a_customer_leaves_no_trace_and_no_money_changed() {
         .await;
         assert_eq!(p.status, StatusCode::OK, "{b}: {}", p.body);
         let payout_id = p.body["payoutId"].as_i64().expect("payoutId");
+        // an outgoing webhook endpoint for leads: the lead event in the outbox names the key
+        let r = admin(
+            &h,
+            "POST",
+            "/api/v1/webhook-endpoints",
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["lead"]})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{b}: {}", r.body);
+        h.advance(120);
+        let queued = h
+            .store
+            .webhooks()
+            .queue_webhook_events(h.now(), h.now(), 100)
+            .await
+            .expect("queue");
+        assert_eq!(queued, 2, "{b}: the two leads' events");
         let before = money_view(&h, payout_id).await;
         for v in [key, email, cus, gone.cid.as_str()] {
             assert!(!db.holding(v).await.is_empty(), "{b}: {v} is stored before");
+        }
+        let in_outbox = |rows: Vec<String>| rows.iter().any(|t| t == "outbox");
+        if let Db::Postgres(_) = db {
+            assert!(
+                in_outbox(db.holding(key).await),
+                "{b}: the lead event names the key"
+            );
         }
 
         let r = admin(
@@ -342,6 +366,12 @@ async fn erasing_a_customer_leaves_no_trace_and_no_money_changed() {
                 db.holding(v).await,
                 Vec::<String>::new(),
                 "{b}: {v} is left"
+            );
+        }
+        if let Db::Postgres(_) = db {
+            assert!(
+                in_outbox(db.holding("cust-keep-0815").await),
+                "{b}: the other lead's event is untouched"
             );
         }
         // the other customer is untouched

@@ -129,7 +129,21 @@ pub trait ErasureRows {
         to: &str,
     ) -> impl Future<Output = Result<(), Self::Error>>;
 
+    /// Replaces `from` by `to` in the bodies of the tenant's outbox messages, delivered or
+    /// waiting (a webhook event names a lead's customer key); the messages changed.
+    fn scrub_outbox(
+        &mut self,
+        tenant: &str,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<u64, Self::Error>>;
+
     fn audit(&mut self, line: &AuditIn) -> impl Future<Output = Result<(), Self::Error>>;
+}
+
+/// A value as a JSON string (quoted and escaped), the form an outbox body holds it in.
+fn json_string(v: &str) -> String {
+    serde_json::Value::from(v).to_string()
 }
 
 fn live(v: &str) -> bool {
@@ -224,6 +238,10 @@ pub async fn erase<R: ErasureRows>(rows: &mut R, e: &EraseIn) -> Result<Erased, 
         }
         rows.rename_cid(tenant, c, &p(c)).await?;
         out.cids += 1;
+    }
+    for v in keys.iter().chain(&cids) {
+        rows.scrub_outbox(tenant, &json_string(v), &json_string(&p(v)))
+            .await?;
     }
     rows.audit(&AuditIn {
         tenant: tenant.to_string(),

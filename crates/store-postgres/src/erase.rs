@@ -187,6 +187,15 @@ impl ErasureRows for Rows<'_, '_> {
         Ok(n)
     }
 
+    async fn scrub_outbox(&mut self, tenant: &str, from: &str, to: &str) -> Result<u64, Fail> {
+        exec(
+            self.0,
+            "UPDATE outbox SET body = replace(body, $2, $3) WHERE tenant = $1 AND strpos(body, $2) > 0",
+            &[&tenant, &from, &to],
+        )
+        .await
+    }
+
     async fn rename_cid(&mut self, tenant: &str, cid: &str, to: &str) -> Result<(), Fail> {
         exec(
             self.0,

@@ -162,6 +162,13 @@ impl ErasureRows for Rows<'_> {
         Ok(n)
     }
 
+    async fn scrub_outbox(&mut self, tenant: &str, from: &str, to: &str) -> StoreResult<u64> {
+        Ok(self.0.execute(
+            "UPDATE outbox SET body = replace(body, ?2, ?3) WHERE tenant = ?1 AND instr(body, ?2) > 0",
+            params![tenant, from, to],
+        )? as u64)
+    }
+
     async fn rename_cid(&mut self, tenant: &str, cid: &str, to: &str) -> StoreResult<()> {
         let c = self.0;
         c.execute(
