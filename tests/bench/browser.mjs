@@ -255,7 +255,10 @@ async function load(browser, origin, variant) {
     await page.waitForFunction(() => window.TrackdeskObject && window.TrackdeskObject.f, null, { timeout: 30000 });
   }
   await page.waitForTimeout(SETTLE_MS);
-  const t = await page.evaluate(() => ({ cookie: window.__cookieAt, sent: window.__sentAt, long: window.__long }));
+  const t = await page.evaluate(() => ({ cookie: window.__cookieAt, sent: window.__sentAt, long: window.__long,
+    // the click-first prototype's performance marks (tests/bench/clickfirst/loader.js)
+    marks: Object.fromEntries(performance.getEntriesByType("mark").filter((m) => m.name.startsWith("ct:"))
+      .map((m) => [m.name, m.startTime])) }));
   const metrics = Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
   const trace = attribute(JSON.parse((await browser.stopTracing()).toString("utf8")), SCRIPTS[variant] || []);
   let bytes = 0;
@@ -266,6 +269,7 @@ async function load(browser, origin, variant) {
   const cookie = (await context.cookies()).find((c) => c.name === "trakdesk_cid")?.value ?? null;
   await context.close();
   return {
+    marks: t.marks,
     answers,
     cookie,
     milestone: variant === "none" ? null : (variant === "plausible" ? t.sent : t.cookie),
@@ -322,6 +326,19 @@ for (const [v, rs] of Object.entries(results)) {
   const statuses = rs.flatMap((r) => r.answers).join(",");
   const cookies = rs.filter((r) => r.cookie && /"cid":"[0-9a-f-]{36}"/.test(r.cookie)).length;
   console.log(`${v}: click answers ${statuses || "none"}; loads ending with a trakdesk_cid cookie: ${cookies} of ${rs.length}`);
+}
+// where the click-first prototype's time goes (p50 ms between its performance marks)
+const SPANS = [["base64 decode", "ct:decode", "ct:compile"], ["sync compile", "ct:compile", "ct:compiled"],
+  ["wasm until its first read", "ct:run", "ct:read1"], ["click module run -> cookie", "ct:run", "cookie"],
+  ["click module run (all)", "ct:run", "ct:ran"], ["cookie -> full module started", "cookie", "ct:full-started"],
+  ["full module initSync + start", "ct:full-init", "ct:full-started"]];
+for (const [v, rs] of Object.entries(results)) {
+  if (!/^clickfirst/.test(v)) continue;
+  const spans = SPANS.map(([label, a, b]) => {
+    const xs = rs.map((r) => (b === "cookie" ? r.milestone : r.marks?.[b]) - (a === "cookie" ? r.milestone : r.marks?.[a]));
+    return `${label} ${(median(xs.filter(Number.isFinite)) || NaN).toFixed?.(0)}`;
+  });
+  console.log(`${v} (p50 ms): ${spans.filter((x) => !/NaN/.test(x)).join("; ")}`);
 }
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
 const rows = {};

@@ -133,7 +133,8 @@ pub fn run(inp: &Input, mut read: impl FnMut(Read, &str) -> Option<String>) -> (
     // any `trakdesk_cid` (this tenant's: a repeat click waits for the collector's answer;
     // another tenant's: rare, and reading it needs the JSON reader) or a mirror to restore:
     // the full tracker's case
-    if cookie::find(inp.cookies, cookie::NAME).is_some() || read(Read::Local, MIRROR_KEY).is_some() {
+    if cookie::find(inp.cookies, cookie::NAME).is_some() || read(Read::Local, MIRROR_KEY).is_some()
+    {
         return (Done::Full, fx);
     }
     let key = attribution::landing_key(inp.tenant, landing);
@@ -172,21 +173,34 @@ pub fn run(inp: &Input, mut read: impl FnMut(Read, &str) -> Option<String>) -> (
     });
     let value = cookie::encode(inp.tenant, &cid);
     if domain.is_some() {
-        fx.push("c", &cookie::set_string(cookie::NAME, "", 0, None, secure), "");
+        fx.push(
+            "c",
+            &cookie::set_string(cookie::NAME, "", 0, None, secure),
+            "",
+        );
     }
     let max_age = DEFAULT_LIFETIME as u64;
     let set = cookie::set_string(cookie::NAME, &value, max_age, domain.as_deref(), secure);
     fx.push("c", &set, "");
     let first_party = url::origin(inp.endpoint).is_some_and(|o| Some(o) == url::origin(inp.href));
-    let spec = attribution::server_cookie(first_party, model, &Plan::Fresh, &code, None).then(
-        || CookieSpec {
-            domain: domain.clone(),
-            secure,
-            affitor: false,
-            partnerstack: false,
-        },
+    let spec =
+        attribution::server_cookie(first_party, model, &Plan::Fresh, &code, None).then(|| {
+            CookieSpec {
+                domain: domain.clone(),
+                secure,
+                affitor: false,
+                partnerstack: false,
+            }
+        });
+    let body = cmd::click_body(
+        inp.tenant,
+        &id,
+        &code,
+        &cid,
+        inp.href,
+        inp.referrer,
+        spec.as_ref(),
     );
-    let body = cmd::click_body(inp.tenant, &id, &code, &cid, inp.href, inp.referrer, spec.as_ref());
     let mut target = String::from(inp.endpoint);
     target.push_str(cmd::CLICK);
     fx.push("p", &target, &body);
@@ -309,17 +323,25 @@ mod tests {
         let ops: Vec<&str> = fx.0.chunks(3).map(|c| c[0].as_str()).collect();
         // the probe found no domain (the reader answers nothing): one host-only cookie
         assert_eq!(ops, ["c", "p", "k", "s", "l", "h"]);
-        let cid = uuid::v4_from_bytes(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f");
+        let cid = uuid::v4_from_bytes(
+            *b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f",
+        );
         assert!(fx.0[1].starts_with(&alloc::format!(
             "trakdesk_cid={{\"tenantId\":\"demo\",\"cid\":\"{cid}\"}}; Path=/; Max-Age=5184000"
         )));
         assert_eq!(fx.0[4], "https://ct.example/tracking/click/v1");
         let body = &fx.0[5];
         assert!(body.contains("\"aff\":\"alice\"") && body.contains(&cid));
-        assert!(!body.contains("\"cookie\""), "third-party endpoint: no Set-Cookie asked");
+        assert!(
+            !body.contains("\"cookie\""),
+            "third-party endpoint: no Set-Cookie asked"
+        );
         assert_eq!(fx.0[7], cid);
         assert_eq!(fx.0[8], time::format(1_700_000_000 + DEFAULT_LIFETIME));
-        assert_eq!(fx.0[10], "clicktrail_landing:demo:https://shop.example/?aff=alice");
+        assert_eq!(
+            fx.0[10],
+            "clicktrail_landing:demo:https://shop.example/?aff=alice"
+        );
     }
 
     #[test]
@@ -333,35 +355,58 @@ mod tests {
     #[test]
     fn the_widest_domain_the_browser_accepts_is_used() {
         let mut probes = Vec::new();
-        let (_, fx) = run(&page("https://www.shop.example/?aff=alice", ""), |what, key| {
-            if what == Read::CookieProbe {
-                probes.push(String::from(key));
-                // the browser accepts shop.example
-                return Some(String::from(if key.contains("Domain=shop.example") && key.contains("=1;") {
-                    "clicktrail_probe=1"
-                } else {
-                    ""
-                }));
-            }
-            None
-        });
+        let (_, fx) = run(
+            &page("https://www.shop.example/?aff=alice", ""),
+            |what, key| {
+                if what == Read::CookieProbe {
+                    probes.push(String::from(key));
+                    // the browser accepts shop.example
+                    return Some(String::from(
+                        if key.contains("Domain=shop.example") && key.contains("=1;") {
+                            "clicktrail_probe=1"
+                        } else {
+                            ""
+                        },
+                    ));
+                }
+                None
+            },
+        );
         // widest first (from two labels up), then the probe cookie is expired again
-        assert!(probes[0].contains("clicktrail_probe=1;") && probes[0].contains("Domain=shop.example"));
+        assert!(
+            probes[0].contains("clicktrail_probe=1;") && probes[0].contains("Domain=shop.example")
+        );
         assert!(probes[1].contains("clicktrail_probe=;") && probes[1].contains("Max-Age=0"));
-        assert!(fx.0[1].starts_with("trakdesk_cid=; Path=/; Max-Age=0"), "host-only copy expired");
+        assert!(
+            fx.0[1].starts_with("trakdesk_cid=; Path=/; Max-Age=0"),
+            "host-only copy expired"
+        );
         assert!(fx.0[4].ends_with("; Domain=shop.example; Secure"));
     }
 
     #[test]
     fn every_other_case_is_left_to_the_full_tracker() {
-        let cookie = "trakdesk_cid={\"tenantId\":\"demo\",\"cid\":\"0a0b0c0d-0000-4000-8000-000000000000\"}";
-        assert_eq!(run(&page("https://s.example/?aff=a", cookie), nothing).0, Done::Full);
+        let cookie =
+            "trakdesk_cid={\"tenantId\":\"demo\",\"cid\":\"0a0b0c0d-0000-4000-8000-000000000000\"}";
+        assert_eq!(
+            run(&page("https://s.example/?aff=a", cookie), nothing).0,
+            Done::Full
+        );
         assert_eq!(run(&page("https://s.example/", ""), nothing).0, Done::Later);
-        assert_eq!(run(&page("https://s.example/?aff=", ""), nothing).0, Done::Later);
+        assert_eq!(
+            run(&page("https://s.example/?aff=", ""), nothing).0,
+            Done::Later
+        );
         let mirror = |w: Read, _: &str| (w == Read::Local).then(|| String::from("{}"));
-        assert_eq!(run(&page("https://s.example/?aff=a", ""), mirror).0, Done::Full);
+        assert_eq!(
+            run(&page("https://s.example/?aff=a", ""), mirror).0,
+            Done::Full
+        );
         let counted = |w: Read, _: &str| (w == Read::Session).then(|| String::from("1"));
-        assert_eq!(run(&page("https://s.example/?aff=a", ""), counted).0, Done::Full);
+        assert_eq!(
+            run(&page("https://s.example/?aff=a", ""), counted).0,
+            Done::Full
+        );
         let mut bad = page("https://s.example/?aff=a", "");
         bad.random = "zz";
         assert_eq!(run(&bad, nothing).0, Done::Full);
@@ -372,14 +417,31 @@ mod tests {
 
     #[test]
     fn hostile_page_state_never_panics() {
-        for s in ["", "\0\0\0", "a\0b\0c\0d\0e\0f\0g\0h\0x\0y", "t\0\0\0\0\0\u{0}\0\0 1\0"] {
+        for s in [
+            "",
+            "\0\0\0",
+            "a\0b\0c\0d\0e\0f\0g\0h\0x\0y",
+            "t\0\0\0\0\0\u{0}\0\0 1\0",
+        ] {
             if let Some(inp) = Input::parse(s) {
                 let _ = run(&inp, nothing);
             }
         }
-        let inp = Input::parse("demo\0aff,,ref\0first\0..\0::\0http://[::1]/?ref=%FF&aff=%E2%82\0\0;;\01\0").unwrap();
-        assert_eq!(run(&inp, nothing).0, Done::Later, "an undecodable code is no code");
-        let inp = Input::parse("demo\0ref\0first\0..\0::\0http://[::1]/?ref=x\0\0;;\01\0").unwrap();
-        assert_eq!(run(&inp, nothing).0, Done::Full, "no random bytes: nothing written");
+        let inp = Input::parse(
+            "demo\0aff,,ref\0first\0..\0::\0http://[::1]/?ref=%FF&aff=%E2%82\0\0;;\x001\0",
+        )
+        .unwrap();
+        assert_eq!(
+            run(&inp, nothing).0,
+            Done::Later,
+            "an undecodable code is no code"
+        );
+        let inp =
+            Input::parse("demo\0ref\0first\0..\0::\0http://[::1]/?ref=x\0\0;;\x001\0").unwrap();
+        assert_eq!(
+            run(&inp, nothing).0,
+            Done::Full,
+            "no random bytes: nothing written"
+        );
     }
 }

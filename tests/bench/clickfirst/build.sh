@@ -16,7 +16,7 @@ features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals
 opt=(--flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features "${features[@]}")
 wasm-opt "${opt[@]}" --strip-debug "$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm" -o "$out/click.wasm"
 wasm-opt "${opt[@]}" -g "$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm" -o "$out/click_named.wasm"
-build_id="$(ls dist/clicktrail_bg.*.wasm | grep -o '[0-9a-f]\{8\}' | head -1)"
+build_id="$(grep -o "clicktrail_bg\.[0-9a-f]\{8\}\.wasm" dist/tracking.js | head -1 | cut -d. -f2)"
 loader() {
   esbuild tests/bench/clickfirst/loader.js --bundle --format=iife --minify --target=es2018 \
     --log-override:empty-import-meta=silent --legal-comments=none \

@@ -35,30 +35,29 @@ const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
       settleHeld(fail(config, "unsupported", null));
       return;
     }
-    // A page's `<link rel="preload" as="fetch" crossorigin href=".../clicktrail_bg[.<id>].wasm">`
-    // is used: its URL, fetched as the preload did. A preload of the hash-free name may hold
-    // another build's wasm (tracking.js and it are cached apart): its build id is checked and
-    // on a mismatch (or any failure) the hashed file of this build is fetched instead.
     // The click module (CT_CLICK: its wasm, base64): the landing's cookie and click before
     // the full tracker, which then starts in idle time or at the page's next call.
     // CT_CLICK_FILE instead: the same module fetched beside the script (measured both ways).
     if ((CT_CLICK || CT_CLICK_FILE) && !held.length && config.consent !== "required") {
+      const go = once0(() => startFull(w, d, config, settleHeld));
       const after = (done) => {
-        if (done === 2) return startFull(w, d, config, settleHeld);
-        const go = once0(() => startFull(w, d, config, settleHeld));
-        onNextCall(w, go);
+        if (done === 2) return go();
         (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
       };
       if (CT_CLICK) {
         after(clickFirst(w, d, config, () => {
+          mark("ct:decode");
           const s = atob(CT_CLICK);
           const b = new Uint8Array(s.length);
           for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-          return new WebAssembly.Module(b);
-        }));
+          mark("ct:compile");
+          const m = new WebAssembly.Module(b);
+          mark("ct:compiled");
+          return m;
+        }, go));
       } else {
         WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.wasmUrl)))
-          .then((m) => after(clickFirst(w, d, config, () => m)), () => after(2));
+          .then((m) => after(clickFirst(w, d, config, () => m, go)), () => after(2));
       }
       return;
     }
@@ -73,9 +72,23 @@ const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
   }
 })(window, document);
 
+/** `performance.mark` for the benchmark's breakdown (docs/benchmarks.md). */
+function mark(name) {
+  try {
+    performance.mark(name);
+  } catch (_) {
+    /* no User Timing */
+  }
+}
+
 /** Downloads, compiles and starts the full tracker (the wasm-bindgen module). */
 function startFull(w, d, config, settleHeld) {
+  mark("ct:full");
   try {
+    // A page's `<link rel="preload" as="fetch" crossorigin href=".../clicktrail_bg[.<id>].wasm">`
+    // is used: its URL, fetched as the preload did. A preload of the hash-free name may hold
+    // another build's wasm (tracking.js and it are cached apart): its build id is checked and
+    // on a mismatch (or any failure) the hashed file of this build is fetched instead.
     const hashed = config.wasmUrl;
     const link = d.querySelector('link[rel~="preload"][href*="clicktrail_bg"]');
     const first = (link && link.href) || hashed;
@@ -90,8 +103,10 @@ function startFull(w, d, config, settleHeld) {
     }
     wasm
       .then((module) => {
+        mark("ct:full-init");
         initSync({ module });
         start(config);
+        mark("ct:full-started");
         settleHeld(null);
       })
       .catch((error) => settleHeld(fail(config, classify(error), error)));
@@ -129,16 +144,19 @@ function onNextCall(w, go) {
 }
 
 /**
- * The click-first module (prototype): compiled synchronously from the bytes inlined in this
- * script, given the page's state in one string and two imports (a read, the effects). It
- * handles the leading `click` calls of the queue on a landing with a code and no cookie.
- * Returns 0 (nothing to do now), 1 (cookie written, click sent, callbacks run: those calls
- * leave the queue) or 2 (the full tracker must run the click now; also on any failure).
+ * The click-first module (prototype): compiled from the bytes inlined in this script (or
+ * fetched), given the page's state in one string and two imports (a read, the effects). It
+ * handles the leading `click` calls of the queue on a landing with a code and no cookie; when
+ * nothing is queued yet (this script ran before the page's snippet calls), the page's first
+ * call decides: a `click` runs here, anything else starts the full tracker.
+ * Returns 2 when the full tracker must start now (also on any failure); otherwise it starts
+ * in idle time or at the page's next call (`go`).
  */
-function clickFirst(w, d, config, module) {
+function clickFirst(w, d, config, module, go) {
   try {
     const name = (w.TrackdeskObject || ["trackdesk"])[0];
-    const q = (w[name] && w[name].q) || [];
+    const stub = w[name];
+    const q = (stub && stub.q) || [];
     let n = 0;
     const cbs = [];
     const tenant = q[0] && q[0][0];
@@ -147,14 +165,51 @@ function clickFirst(w, d, config, module) {
       const cb = typeof a[2] == "function" ? a[2] : a[3];
       if (typeof cb == "function") cbs.push(cb);
     }
-    if (!n || typeof tenant != "string") return 2;
+    if (n) {
+      const done = runClick(w, d, config, module, tenant, cbs);
+      if (done == 1) q.splice(0, n);
+      if (done != 2) onNextCall(w, go);
+      return done;
+    }
+    if (q.length || (stub != null && typeof stub != "function")) return 2;
+    // nothing queued yet: the page's first call decides
+    let first = 1;
+    const mine = function (t, c, p, cb) {
+      try {
+        if (first && !mine.q.length && c === "click") {
+          first = 0;
+          const f = typeof p == "function" ? p : cb;
+          const done = runClick(w, d, config, module, t, typeof f == "function" ? [f] : []);
+          if (done == 1) return;
+          mine.q.push(arguments);
+          if (done == 0) return; // no code: the full tracker runs it in idle time
+        } else mine.q.push(arguments);
+      } catch (_) {
+        /* never into the page */
+      }
+      first = 0;
+      go();
+    };
+    mine.q = q;
+    w[name] = mine;
+    return 0;
+  } catch (_) {
+    return 2; // the full tracker does it all
+  }
+}
+
+/** Runs the click module for `tenant`'s leading click calls (callbacks `cbs`): 0, 1 or 2 as
+ * `clickFirst`; a trap (a panic) or any error is 2. */
+function runClick(w, d, config, module, tenant, cbs) {
+  try {
+    if (typeof tenant != "string") return 2;
     let x; // the instance's exports
     const enc = new TextEncoder();
     const put = (s) => {
       const p = x.b(s.length * 3);
-      return enc.encodeInto(s, new Uint8Array(x.m.buffer, p, s.length * 3)).written;
+      return enc.encodeInto(s, new Uint8Array(x.memory.buffer, p, s.length * 3)).written;
     };
-    const text = (p, len) => new TextDecoder().decode(new Uint8Array(x.m.buffer, p, len));
+    const text = (p, len) => new TextDecoder().decode(new Uint8Array(x.memory.buffer, p, len));
     const store = (what) => (what == 1 ? w.localStorage : w.sessionStorage);
     const sent = {};
     const imports = {
@@ -162,17 +217,20 @@ function clickFirst(w, d, config, module) {
         g(what, p, len) {
           try {
             const key = text(p, len);
+            mark("ct:read" + what);
             let v;
             if (what == 3) {
               d.cookie = key;
               v = d.cookie;
             } else v = store(what).getItem(key);
+            mark("ct:read-end");
             return v == null ? -1 : put(v);
           } catch (_) {
             return -1;
           }
         },
         a(p, len) {
+          mark("ct:apply");
           const f = text(p, len).split("\0");
           for (let i = 0; i + 2 < f.length; i += 3) {
             const [op, a, b] = [f[i], f[i + 1], f[i + 2]];
@@ -196,7 +254,18 @@ function clickFirst(w, d, config, module) {
               else if (op == "h") {
                 sent.id = a;
                 sent.created = +b;
-              } else store(op == "l" ? 1 : 2).setItem(a, b);
+              } else {
+                // storage after the cookie, the request and the callbacks, in a task of its own
+                // (a first localStorage access can take tens of ms at 4x CPU)
+                const area = op == "l" ? 1 : 2;
+                setTimeout(() => {
+                  try {
+                    store(area).setItem(a, b);
+                  } catch (_) {
+                    /* storage unavailable */
+                  }
+                });
+              }
             } catch (_) {
               /* storage unavailable: the full tracker's outbox and mirror take over */
             }
@@ -205,15 +274,14 @@ function clickFirst(w, d, config, module) {
       },
     };
     x = new WebAssembly.Instance(module(), imports).exports;
+    mark("ct:run");
     const rnd = crypto.getRandomValues(new Uint8Array(32));
     const state = [tenant, config.params || "", config.attribution || "", config.cookieDomain || "",
       config.endpoint, location.href, d.referrer, d.cookie, Date.now(),
       Array.from(rnd, (b) => (b + 256).toString(16).slice(1)).join("")].join("\0");
     const done = x.r(put(state));
-    if (done == 1) {
-      q.splice(0, n);
-      config.click = sent; // the full tracker adopts it (outbox entry, the answer)
-    }
+    mark("ct:ran");
+    if (done == 1) config.click = sent; // for the full tracker to adopt (not built: docs/tracker.md)
     return done;
   } catch (_) {
     return 2; // a trap (panic) or no WebAssembly: the full tracker does it all
