@@ -32,12 +32,7 @@ pub fn config(c: &JsValue) -> Config {
         .unwrap_or_default();
     let mut params = Vec::new();
     let p = js::get(c, "params");
-    let mut push = |s: &str| {
-        let s = s.trim_ascii();
-        if !s.is_empty() && s.len() <= 64 && params.len() < 16 {
-            params.push(s.to_string());
-        }
-    };
+    let mut push = |s: &str| url::push_param_name(&mut params, s);
     if js::is_array(&p) {
         for i in 0..js::len(&p) {
             if let Some(s) = js::get_i(&p, i).as_string() {
@@ -55,13 +50,7 @@ pub fn config(c: &JsValue) -> Config {
     Config {
         endpoint,
         params,
-        cookie_domain: string("cookieDomain")
-            .map(|d| url::trim_byte(d.trim_ascii(), b'.', true).to_ascii_lowercase())
-            .filter(|d| {
-                !d.is_empty()
-                    && d.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            }),
+        cookie_domain: string("cookieDomain").and_then(|d| cookie::configured_domain(&d)),
         model: Model::parse(string("attribution").as_deref()),
         affitor: string("affitorProgramId").filter(|t| cookie::valid_tenant(t)),
         partnerstack: string("partnerstack").filter(|t| cookie::valid_tenant(t)),

@@ -29,9 +29,12 @@ import { readFileSync, existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { brotliCompressSync, gzipSync, constants as zlib } from "node:zlib";
 import { join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { Collector, launchBrowser, freePort, ROOT, wasmFile } from "../e2e/harness.mjs";
 
-const WASM = `/${wasmFile()}`; // the content-hashed name tracking.js fetches
+const WASM = `/${wasmFile()}`;
+// the click-first prototype beside the shipped tracker (built from this tree, after dist/)
+execFileSync("bash", [join(ROOT, "tests/bench/clickfirst/build.sh")], { stdio: "inherit" }); // the content-hashed name tracking.js fetches
 
 const RUNS = Number(process.env.RUNS || 20);
 const LATENCY = 50;
@@ -88,7 +91,18 @@ init({ domain: "shop.example", endpoint: "/api/event", captureOnLocalhost: true 
   "clicktrail-preload": PAGE(`<link rel="preload" as="fetch" crossorigin href="${WASM}">
 <script async src="/tracking.js"></script><script>${SNIPPET}</script>`),
   "wasm-floor": PAGE(`<script async src="/wasm-floor.js"></script>`),
+  // the click-first prototype (tests/bench/clickfirst/build.sh): the click module inlined in
+  // tracking.js, the full module (the same wasm) fetched after the cookie
+  // (data-endpoint: the collector is at the root here, not beside the script)
+  clickfirst: PAGE(`<script async src="/cf/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
+  // the same, the click module fetched beside the script instead of inlined
+  "clickfirst-fetched": PAGE(`<script async src="/cff/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
 };
+// ONLY=a,b: a subset of the variants (plausible and clicktrail are always kept for the ratios)
+if (process.env.ONLY) {
+  const keep = new Set([...process.env.ONLY.split(","), "plausible", "clicktrail"]);
+  for (const v of Object.keys(VARIANTS)) if (!keep.has(v)) delete VARIANTS[v];
+}
 
 const FILES = {
   "/tracking.js": ["application/javascript", readFileSync(join(ROOT, "dist/tracking.js"))],
@@ -98,6 +112,11 @@ const FILES = {
   "/floor.js": ["application/javascript", Buffer.from(FLOOR_JS)],
   "/wasm-floor.js": ["application/javascript", Buffer.from(WASM_FLOOR_JS)],
   "/ballast.wasm": ["application/wasm", BALLAST],
+  "/cf/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/clickfirst/tracking.js"))],
+  [`/cf${WASM}`]: ["application/wasm", readFileSync(join(ROOT, "dist", WASM))],
+  "/cff/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/clickfirst/tracking-fetched.js"))],
+  "/cff/click.wasm": ["application/wasm", readFileSync(join(ROOT, "target/clickfirst/click.wasm"))],
+  [`/cff${WASM}`]: ["application/wasm", readFileSync(join(ROOT, "dist", WASM))],
 };
 const COMPRESSED = Object.fromEntries(Object.entries(FILES).map(([path, [type, raw]]) => [path, {
   type, raw,
@@ -140,6 +159,8 @@ const SCRIPTS = {
   clicktrail: ["/tracking.js", WASM],
   "clicktrail-preload": ["/tracking.js", WASM],
   "wasm-floor": ["/wasm-floor.js", "/ballast.wasm"],
+  clickfirst: ["/cf/tracking.js", `/cf${WASM}`],
+  "clickfirst-fetched": ["/cff/tracking.js", "/cff/click.wasm", `/cff${WASM}`],
 };
 
 /**
@@ -217,6 +238,11 @@ async function load(browser, origin, variant) {
   const urls = new Map();
   cdp.on("Network.responseReceived", (e) => urls.set(e.requestId, e.response.url));
   cdp.on("Network.loadingFinished", (e) => sizes.set(e.requestId, e.encodedDataLength));
+  // the click's answer: every variant of ours must be a click the collector accepted
+  const answers = [];
+  page.on("response", (r) => {
+    if (r.url().endsWith("/tracking/click/v1")) answers.push(r.status());
+  });
   await page.addInitScript(PROBE);
   await browser.startTracing(page, { categories: TRACE_CATEGORIES });
   await page.goto(`${origin}/${variant}?aff=alice`, { waitUntil: "load" });
@@ -224,17 +250,28 @@ async function load(browser, origin, variant) {
   if (variant !== "none") {
     await page.waitForFunction((m) => window[m], milestone, { timeout: 30000 });
   }
+  // the click-first prototype: its full module starts in idle time; its cost counts too
+  if (/^clickfirst/.test(variant)) {
+    await page.waitForFunction(() => window.TrackdeskObject && window.TrackdeskObject.f, null, { timeout: 30000 });
+  }
   await page.waitForTimeout(SETTLE_MS);
-  const t = await page.evaluate(() => ({ cookie: window.__cookieAt, sent: window.__sentAt, long: window.__long }));
+  const t = await page.evaluate(() => ({ cookie: window.__cookieAt, sent: window.__sentAt, long: window.__long,
+    // the click-first prototype's performance marks (tests/bench/clickfirst/loader.js)
+    marks: Object.fromEntries(performance.getEntriesByType("mark").filter((m) => m.name.startsWith("ct:"))
+      .map((m) => [m.name, m.startTime])) }));
   const metrics = Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
   const trace = attribute(JSON.parse((await browser.stopTracing()).toString("utf8")), SCRIPTS[variant] || []);
   let bytes = 0;
   for (const [id, size] of sizes) {
     const u = urls.get(id) || "";
-    if (/\/(tracking\.js|clicktrail_bg\.[0-9a-f]{8}\.wasm|plausible\.js|(wasm-)?floor\.js|ballast\.wasm)$/.test(new URL(u, origin).pathname)) bytes += size;
+    if (/\/(tracking\.js|click\.wasm|clicktrail_bg\.[0-9a-f]{8}\.wasm|plausible\.js|(wasm-)?floor\.js|ballast\.wasm)$/.test(new URL(u, origin).pathname)) bytes += size;
   }
+  const cookie = (await context.cookies()).find((c) => c.name === "trakdesk_cid")?.value ?? null;
   await context.close();
   return {
+    marks: t.marks,
+    answers,
+    cookie,
     milestone: variant === "none" ? null : (variant === "plausible" ? t.sent : t.cookie),
     sent: t.sent ?? null,
     task: metrics.TaskDuration * 1000,
@@ -283,6 +320,26 @@ try {
   await collector.stop();
 }
 
+// what each variant sent and kept (a check of the prototype, not a figure)
+for (const [v, rs] of Object.entries(results)) {
+  if (!/^click/.test(v)) continue;
+  const statuses = rs.flatMap((r) => r.answers).join(",");
+  const cookies = rs.filter((r) => r.cookie && /"cid":"[0-9a-f-]{36}"/.test(r.cookie)).length;
+  console.log(`${v}: click answers ${statuses || "none"}; loads ending with a trakdesk_cid cookie: ${cookies} of ${rs.length}`);
+}
+// where the click-first prototype's time goes (p50 ms between its performance marks)
+const SPANS = [["base64 decode", "ct:decode", "ct:compile"], ["sync compile", "ct:compile", "ct:compiled"],
+  ["wasm until its first read", "ct:run", "ct:read1"], ["click module run -> cookie", "ct:run", "cookie"],
+  ["click module run (all)", "ct:run", "ct:ran"], ["cookie -> full module started", "cookie", "ct:full-started"],
+  ["full module initSync + start", "ct:full-init", "ct:full-started"]];
+for (const [v, rs] of Object.entries(results)) {
+  if (!/^clickfirst/.test(v)) continue;
+  const spans = SPANS.map(([label, a, b]) => {
+    const xs = rs.map((r) => (b === "cookie" ? r.milestone : r.marks?.[b]) - (a === "cookie" ? r.milestone : r.marks?.[a]));
+    return `${label} ${(median(xs.filter(Number.isFinite)) || NaN).toFixed?.(0)}`;
+  });
+  console.log(`${v} (p50 ms): ${spans.filter((x) => !/NaN/.test(x)).join("; ")}`);
+}
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
 const rows = {};
 console.log("");
@@ -310,11 +367,17 @@ console.log("");
 console.log(`clicktrail / plausible: bytes ${ratio(c.bytes, p.bytes)}, time to milestone ${ratio(c.ms, p.ms)}, ` +
   `main-thread (own tasks) ${ratio(c.own, p.own)}, page main-thread ${ratio(c.task, p.task)}, ` +
   `loads with an own task > 50 ms ${c.ownLong} vs ${p.ownLong} (of ${RUNS})`);
-console.log(`clicktrail / floor:     bytes ${ratio(c.bytes, rows.floor.bytes)}, time to cookie ${ratio(c.ms, rows.floor.ms)}, ` +
+if (rows.floor) console.log(`clicktrail / floor:     bytes ${ratio(c.bytes, rows.floor.bytes)}, time to cookie ${ratio(c.ms, rows.floor.ms)}, ` +
   `main-thread (own tasks) ${ratio(c.own, rows.floor.own)}`);
+const cf = rows.clickfirst;
+const cff = rows["clickfirst-fetched"];
+if (cff) console.log(`clickfirst-fetched / plausible: bytes ${ratio(cff.bytes, p.bytes)}, time to cookie ${ratio(cff.ms, p.ms)}, ` +
+  `main-thread (own tasks) ${ratio(cff.own, p.own)}, loads with an own task > 50 ms ${cff.ownLong} vs ${p.ownLong} (of ${RUNS})`);
+if (cf) console.log(`clickfirst / plausible: bytes ${ratio(cf.bytes, p.bytes)}, time to cookie ${ratio(cf.ms, p.ms)}, ` +
+  `main-thread (own tasks) ${ratio(cf.own, p.own)}, loads with an own task > 50 ms ${cf.ownLong} vs ${p.ownLong} (of ${RUNS})`);
 const pre = rows["clicktrail-preload"];
 const wf = rows["wasm-floor"];
-console.log(`clicktrail-preload / plausible: time to cookie ${ratio(pre.ms, p.ms)}, main-thread (own tasks) ${ratio(pre.own, p.own)}`);
-console.log(`wasm-floor / plausible: time to cookie ${ratio(wf.ms, p.ms)} (the lower bound for a cookie that waits for ` +
+if (pre) console.log(`clicktrail-preload / plausible: time to cookie ${ratio(pre.ms, p.ms)}, main-thread (own tasks) ${ratio(pre.own, p.own)}`);
+if (wf) console.log(`wasm-floor / plausible: time to cookie ${ratio(wf.ms, p.ms)} (the lower bound for a cookie that waits for ` +
   `${BALLAST.length} B of wasm; ${f1(wf.ms - p.ms)} ms after the peer's milestone, against ${f1(0.2 * p.ms)} ms allowed by 1.2x)`);
 console.log("targets (issue 8): time to cookie <= 1.2x the peer; main-thread <= 1.5x the peer; a task > 50 ms in at most 2 of 20 loads");

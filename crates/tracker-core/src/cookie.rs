@@ -138,6 +138,16 @@ pub fn set_string(
     s
 }
 
+/// The `data-cookie-domain` option: without leading dots, lowercase, only letters, digits,
+/// dots and hyphens; `None` (probe the widest domain) otherwise.
+pub fn configured_domain(d: &str) -> Option<String> {
+    let d = crate::url::trim_byte(d.trim_ascii(), b'.', true).to_ascii_lowercase();
+    let ok = !d.is_empty()
+        && d.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    ok.then_some(d)
+}
+
 /// Domains to try for the widest cookie, widest first; empty on localhost, IPs, single labels.
 pub fn domain_candidates(host: &str) -> Vec<String> {
     let host = crate::url::trim_byte(host, b'.', false).to_ascii_lowercase();

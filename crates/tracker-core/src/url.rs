@@ -146,6 +146,27 @@ pub fn affiliate_code(search: &str, names: &[String]) -> Result<String, CodeErro
     Err(CodeError::Absent)
 }
 
+/// The query parameter names of the `data-param` option: a comma list, each trimmed,
+/// 1–64 bytes, at most 16; `aff` when none is left.
+pub fn param_names(list: &str) -> alloc::vec::Vec<String> {
+    let mut names = alloc::vec::Vec::new();
+    for s in split_ascii(list, b',') {
+        push_param_name(&mut names, s);
+    }
+    if names.is_empty() {
+        names.push(String::from("aff"));
+    }
+    names
+}
+
+/// Adds one `data-param` name to `names` when it is acceptable (see [`param_names`]).
+pub fn push_param_name(names: &mut alloc::vec::Vec<String>, s: &str) {
+    let s = s.trim_ascii();
+    if !s.is_empty() && s.len() <= 64 && names.len() < 16 {
+        names.push(String::from(s));
+    }
+}
+
 /// Sets `name=value` in `url`'s query (replacing earlier values), keeping the fragment.
 pub fn set_query_param(url: &str, name: &str, value: &str) -> String {
     edit_query(url, name, Some(value))

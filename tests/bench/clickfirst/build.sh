@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the click-first PROTOTYPE (not shipped) into target/clickfirst/: the click module
+# (crates/tracker-click, wasm-opt -Oz) as click.wasm (+ click_named.wasm with function names
+# for the size report) and tracking.js = the shipped loader with that module inlined (base64,
+# esbuild --define:CT_CLICK), which loads dist/'s full wasm after the cookie. Needs
+# scripts/build.sh first (the full module, target/pkg glue and the build id).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
+target_dir="${CARGO_TARGET_DIR:-target}"
+out="$target_dir/clickfirst"
+mkdir -p "$out"
+cargo build -p clicktrail-tracker-click --profile wasm --target wasm32-unknown-unknown --quiet
+features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals --enable-sign-ext
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
+opt=(--flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features "${features[@]}")
+wasm-opt "${opt[@]}" --strip-debug "$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm" -o "$out/click.wasm"
+wasm-opt "${opt[@]}" -g "$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm" -o "$out/click_named.wasm"
+build_id="$(grep -o "clicktrail_bg\.[0-9a-f]\{8\}\.wasm" dist/tracking.js | head -1 | cut -d. -f2)"
+loader() {
+  esbuild tests/bench/clickfirst/loader.js --bundle --format=iife --minify --target=es2018 \
+    --log-override:empty-import-meta=silent --legal-comments=none \
+    --define:CT_BUILD="\"$build_id\"" "$@" --log-level=warning
+}
+# inlined (compiled synchronously) ...
+loader --define:CT_CLICK="\"$(base64 -w0 "$out/click.wasm")\"" --define:CT_CLICK_FILE='""' \
+  --outfile="$out/tracking.js"
+# ... or fetched beside the script (streaming compile): tracking-fetched.js + click.wasm
+loader --define:CT_CLICK='""' --define:CT_CLICK_FILE='"click.wasm"' --outfile="$out/tracking-fetched.js"
+echo "built $out/: $(ls "$out" | tr '\n' ' ')"
