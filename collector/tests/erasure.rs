@@ -7,7 +7,6 @@
 //! the report, the ledger, the payouts due and the payout CSV are byte-identical, and retried
 //! events are still recognised. Retention prunes old raw data without changing a report.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -173,32 +172,9 @@ fn fixture(kind: &str) -> Value {
     v["current"][kind].clone()
 }
 
-/// `Stripe-Signature` headers made by Stripe's Node library (`tests/stripe/sign.cjs`).
+/// `Stripe-Signature` headers for `payloads` at `timestamp`, made by Stripe's Node library.
 fn sign_all(payloads: &[String], timestamp: i64) -> Vec<String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stripe/sign.cjs");
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut child = Command::new("node")
-        .arg(script)
-        .current_dir(root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node (20 or later) on PATH, and `npm install` run at the repository root");
-    let input = json!({"secret": SECRET, "timestamp": timestamp, "payloads": payloads});
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("write to node");
-    let out = child.wait_with_output().expect("node runs");
-    assert!(
-        out.status.success(),
-        "sign.cjs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("a JSON array")
+    common::stripe_signatures(SECRET, payloads, timestamp)
 }
 
 /// A `checkout.session.completed` event from the fixtures: paid by Stripe customer `cus`

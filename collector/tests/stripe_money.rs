@@ -5,9 +5,6 @@
 //! through the real `/webhooks/stripe` route, each delivered twice and out of order; then the
 //! ledger, the report and the payouts read back.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clicktrail_collector::config::Config;
@@ -42,32 +39,7 @@ fn fixture(era: &str, kind: &str) -> Value {
 
 /// `Stripe-Signature` headers for `payloads` at `timestamp`, made by Stripe's Node library.
 fn sign_all(payloads: &[String], timestamp: i64) -> Vec<String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stripe/sign.cjs");
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut child = Command::new("node")
-        .arg(script)
-        .current_dir(root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node (20 or later) on PATH, and `npm install` run at the repository root");
-    let input = json!({"secret": SECRET, "timestamp": timestamp, "payloads": payloads});
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("write to node");
-    let out = child.wait_with_output().expect("node runs");
-    assert!(
-        out.status.success(),
-        "sign.cjs failed (is the `stripe` package installed? `npm install`): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let headers: Vec<String> = serde_json::from_slice(&out.stdout).expect("a JSON array");
-    assert_eq!(headers.len(), payloads.len());
-    headers
+    common::stripe_signatures(SECRET, payloads, timestamp)
 }
 
 /// The fixture's event envelope around `object`: a live event created at `created`.

@@ -188,3 +188,34 @@ impl Harness {
         self.send(req).await
     }
 }
+
+/// `Stripe-Signature` headers for `payloads` signed with `secret` at `timestamp`, made by
+/// Stripe's official Node library (`tests/stripe/sign.cjs`), never by our own code.
+pub fn stripe_signatures(secret: &str, payloads: &[String], timestamp: i64) -> Vec<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stripe/sign.cjs");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut child = Command::new("node")
+        .arg(script)
+        .current_dir(root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node (20 or later) on PATH, and `npm install` run at the repository root");
+    let input = serde_json::json!({"secret": secret, "timestamp": timestamp, "payloads": payloads});
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write to node");
+    let out = child.wait_with_output().expect("node runs");
+    assert!(
+        out.status.success(),
+        "sign.cjs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON array")
+}

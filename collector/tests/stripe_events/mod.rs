@@ -3,9 +3,6 @@
 //! signed by Stripe's official Node library (`tests/stripe/sign.cjs`) and sent through the real
 //! `/webhooks/stripe` route.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
@@ -73,30 +70,7 @@ pub fn invoice(id: &str, amount: i64, reason: &str, sub: &str, price: &str) -> V
 
 /// `Stripe-Signature` headers for `payloads` at `timestamp`, made by Stripe's Node library.
 fn sign_all(payloads: &[String], timestamp: i64) -> Vec<String> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stripe/sign.cjs");
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut child = Command::new("node")
-        .arg(script)
-        .current_dir(root)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node (20 or later) on PATH, and `npm install` run at the repository root");
-    let input = json!({"secret": SECRET, "timestamp": timestamp, "payloads": payloads});
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.to_string().as_bytes())
-        .expect("write to node");
-    let out = child.wait_with_output().expect("node runs");
-    assert!(
-        out.status.success(),
-        "sign.cjs failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("a JSON array")
+    crate::common::stripe_signatures(SECRET, payloads, timestamp)
 }
 
 /// Delivers one event (signed now), answered 200; the answer.
