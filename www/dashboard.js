@@ -672,9 +672,97 @@
       loadAffiliates();
       loadConversionTypes();
       loadRules();
+      loadWebhooks();
       loadDue();
       loadApplications();
     }
+  }
+
+  // ---------- admin: outgoing webhooks ----------
+
+  function loadWebhooks() {
+    return api("GET", "/api/v1/webhook-endpoints").then(function (r) {
+      var body = $("webhooks-body");
+      if (!r.ok) { say("webhooks-status", "error", "Webhooks: " + errorText(r)); return; }
+      body.textContent = "";
+      var list = (r.body && r.body.endpoints) || [];
+      list.forEach(function (e) { body.appendChild(webhookRow(e)); });
+      if (list.length === 0) emptyRow(body, 4, "No endpoints yet.");
+    });
+  }
+
+  function webhookRow(e) {
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-testid", "webhook-row");
+    tr.setAttribute("data-id", String(e.id));
+    tr.setAttribute("data-enabled", e.enabled ? "true" : "false");
+    tr.appendChild(td(String(e.url), "mono small", "url"));
+    tr.appendChild(td((e.events || []).join(", "), "small", "events"));
+    var status = e.enabled ? "enabled" : "disabled";
+    if (!e.enabled && e.disabledReason) status += ": " + e.disabledReason;
+    if (e.enabled && e.failingSince) status += ", failing since " + when(e.failingSince);
+    tr.appendChild(td(status, "", "status"));
+    var box = document.createElement("span");
+    box.appendChild(button("Deliveries", "deliveries", function () { loadDeliveries(e); }));
+    box.appendChild(button(e.enabled ? "Disable" : "Enable", e.enabled ? "disable" : "enable", function () {
+      var change = e.enabled ? { enabled: false, reason: "disabled in the dashboard" } : { enabled: true };
+      api("PATCH", "/api/v1/webhook-endpoints/" + encodeURIComponent(String(e.id)), change).then(function (r) {
+        say("webhooks-status", r.ok ? "ready" : "error", r.ok
+          ? (change.enabled ? "Enabled: waiting deliveries are sent now." : "Disabled: nothing new is queued for it.")
+          : "Webhook: " + errorText(r));
+        loadWebhooks();
+      });
+    }));
+    box.appendChild(button("Delete", "delete", function () {
+      api("DELETE", "/api/v1/webhook-endpoints/" + encodeURIComponent(String(e.id))).then(function (r) {
+        say("webhooks-status", r.ok ? "ready" : "error", r.ok
+          ? "Deleted; its undelivered events are dropped, the log of delivered ones stays."
+          : "Webhook: " + errorText(r));
+        $("deliveries").hidden = true;
+        loadWebhooks();
+      });
+    }));
+    tr.appendChild(cell(box));
+    return tr;
+  }
+
+  function loadDeliveries(e) {
+    return api("GET", "/api/v1/webhook-endpoints/" + encodeURIComponent(String(e.id)) + "/deliveries").then(function (r) {
+      if (!r.ok) { say("webhooks-status", "error", "Deliveries: " + errorText(r)); return; }
+      $("deliveries-title").textContent = "Deliveries to " + e.url + " (newest first)";
+      var body = $("deliveries-body");
+      body.textContent = "";
+      var list = (r.body && r.body.deliveries) || [];
+      list.forEach(function (d) {
+        var tr = document.createElement("tr");
+        tr.setAttribute("data-testid", "delivery-row");
+        tr.setAttribute("data-event", String(d.eventId));
+        tr.setAttribute("data-delivered", d.deliveredAt == null ? "false" : "true");
+        tr.appendChild(td(when(d.createdAt), "muted"));
+        tr.appendChild(td(String(d.eventId), "mono", "event"));
+        tr.appendChild(td(String(d.attempts), "n", "attempts"));
+        tr.appendChild(td(d.deliveredAt == null ? "not yet" : when(d.deliveredAt), "", "delivered"));
+        tr.appendChild(td(d.deliveredAt == null ? when(d.nextAttemptAt) : "", "muted"));
+        tr.appendChild(td(d.lastError == null ? "" : String(d.lastError), "small", "error"));
+        body.appendChild(tr);
+      });
+      if (list.length === 0) emptyRow(body, 6, "Nothing queued for this endpoint yet.");
+      $("deliveries").hidden = false;
+    });
+  }
+
+  function addWebhook(ev) {
+    ev.preventDefault();
+    var events = Array.prototype.slice.call($("webhook-events").querySelectorAll("input:checked"))
+      .map(function (i) { return i.value; });
+    api("POST", "/api/v1/webhook-endpoints", { url: $("webhook-url").value.trim(), events: events }).then(function (r) {
+      if (!r.ok) { say("webhooks-status", "error", "Webhook: " + errorText(r)); return; }
+      $("webhook-secret-value").textContent = String(r.body.secret);
+      $("webhook-secret").hidden = false;
+      say("webhooks-status", "ready", "Endpoint added. Copy its signing secret now: it is not shown again.");
+      $("webhook-url").value = "";
+      loadWebhooks();
+    });
   }
 
   // ---------- admin: applications (the join page) ----------
@@ -1095,6 +1183,7 @@
     $("due-form").addEventListener("submit", function (ev) { ev.preventDefault(); loadDue(); });
     $("join-enabled").addEventListener("change", saveProgram);
     $("auto-approve").addEventListener("change", saveProgram);
+    $("webhook-form").addEventListener("submit", addWebhook);
     $("rules-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var doc;

@@ -2,10 +2,13 @@
 // --demo, no --www): sign in (nothing pre-filled, the key in sessionStorage only), add an
 // affiliate through the UI, its link gets a click on the merchant's page, the click shows in
 // the recent events and the funnel, a sale's commission shows in the ledger, and the payout is
-// paid from the UI (with its CSV). Chromium only (the dashboard is plain DOM code; the other
+// paid from the UI (with its CSV); an outgoing webhook endpoint added in the UI gets a signed
+// lead event at a real receiver, its delivery log shows it, and it is disabled. Chromium only (the dashboard is plain DOM code; the other
 // engines' runs cost minutes and test the tracker, which funnel.test.mjs already does).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -231,5 +234,78 @@ describe("chromium", { skip: !ENGINES.includes("chromium") && "E2E_ENGINES has n
     await other.goto(`${collector.origin}/dashboard`);
     await other.waitForSelector(`${testid("dashboard")}[data-signed-in="no"]`);
     assert.deepEqual(await page.pageErrors(), []);
+  });
+
+  test("outgoing webhooks: add an endpoint, a signed lead event reaches a real receiver, the log shows it, disable", async () => {
+    // a receiver that checks the Clicktrail-Signature with the secret the dashboard showed once
+    let secret = null;
+    const got = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        const sig = String(req.headers["clicktrail-signature"] || "");
+        const t = /t=(\d+)/.exec(sig)?.[1];
+        const v1 = /v1=([0-9a-f]{64})/.exec(sig)?.[1];
+        const want = t && secret && createHmac("sha256", secret).update(`${t}.${body}`).digest();
+        const ok = !!(v1 && want && timingSafeEqual(Buffer.from(v1, "hex"), want));
+        got.push({ ok, event: JSON.parse(body) });
+        res.writeHead(ok ? 200 : 400).end();
+      });
+    });
+    await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+    const hook = `http://127.0.0.1:${receiver.address().port}/hook`;
+    try {
+      const page = await engine.newPage(site);
+      await page.goto(`${collector.origin}/dashboard`);
+      await page.evaluate(() => {
+        window.__cspViolations = [];
+        document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+      });
+      await page.fill(testid("api-key"), ADMIN_KEY);
+      await page.click(testid("signin-submit"));
+      await page.waitForSelector(`${testid("dashboard")}[data-signed-in="admin"]`);
+      await page.fill(testid("webhook-url"), hook);
+      for (const kind of ["sale", "refund", "payout", "affiliate.approved"]) {
+        await page.click(`${testid("webhook-events")} input[value="${kind}"]`); // leads only
+      }
+      await page.click(testid("webhook-add"));
+      await page.waitForSelector(`${testid("webhook-secret")}:not([hidden])`);
+      secret = (await page.textContent(testid("webhook-secret-value"))).trim();
+      assert.match(secret, /.{24,}/);
+      const row = `[data-testid="webhook-row"][data-enabled="true"]`;
+      await page.waitForSelector(row);
+      assert.equal((await page.textContent(`${row} td[data-col="events"]`)).trim(), "lead");
+      const listed = await collector.api("GET", "/api/v1/webhook-endpoints", ADMIN_KEY);
+      assert.ok(!JSON.stringify(listed.body).includes(secret), "the secret is not listed again");
+
+      // a lead for a click: its event is sent once the lead is a minute old
+      const click = await fetch(`${collector.origin}/tracking/click/v1`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ tenantId: "shop", eventId: crypto.randomUUID(), aff: "alice" }),
+      }).then((r) => r.json());
+      const lead = await collector.api("POST", "/api/v1/track/lead", INGEST_KEY,
+        { click_id: click.cid, customer_key: "hook-customer-1" });
+      assert.equal(lead.status, 200, JSON.stringify(lead.body));
+      const event = await eventually(() => got.find((g) => g.event.type === "lead"
+        && g.event.data.customerKey === "hook-customer-1"), 150000, "the lead event at the receiver");
+      assert.equal(event.ok, true, "signature verified");
+      assert.equal(event.event.data.affiliate, "alice");
+
+      // the delivery log in the dashboard
+      await page.click(`${row} [data-testid="deliveries"]`);
+      const delivered = `[data-testid="delivery-row"][data-event="${event.event.id}"][data-delivered="true"]`;
+      await page.waitForSelector(delivered);
+      assert.equal((await page.textContent(`${delivered} td[data-col="attempts"]`)).trim(), "1");
+
+      // disabled with a reason, shown as such
+      await page.click(`${row} [data-testid="disable"]`);
+      await page.waitForSelector('[data-testid="webhook-row"][data-enabled="false"]');
+      assert.match(await page.textContent('[data-testid="webhook-row"] td[data-col="status"]'), /disabled: disabled in the dashboard/);
+      assert.deepEqual(await page.pageErrors(), []);
+      assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], "nothing breaks the dashboard's CSP");
+    } finally {
+      receiver.close();
+    }
   });
 });
