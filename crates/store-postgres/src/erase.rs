@@ -13,7 +13,7 @@ use crate::{Fail, PgStore};
 
 /// The tables an erasure may change (vacuumed after it commits).
 const TOUCHED: &str =
-    "leads, customer_links, conversions, cids, clicks, external_links, stripe_links, events";
+    "leads, customer_links, conversions, cids, clicks, external_links, stripe_links, events, outbox";
 
 pub(crate) async fn erase(store: &PgStore, e: &EraseIn) -> Result<Erased, Fail> {
     let mut client = store.pool().get().await?;
