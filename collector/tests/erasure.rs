@@ -98,8 +98,11 @@ impl Db {
         match self {
             Db::Sqlite(_, path) => {
                 let c = rusqlite::Connection::open(path).expect("open");
+                // a serving collector may hold the write lock for a moment (its checkpoints)
+                c.busy_timeout(std::time::Duration::from_secs(10))
+                    .expect("busy timeout");
                 let mut st = c
-                    .prepare("SELECT url FROM clicks WHERE url IS NOT NULL OR referrer IS NOT NULL")
+                    .prepare("SELECT coalesce(url, referrer) FROM clicks WHERE url IS NOT NULL OR referrer IS NOT NULL")
                     .expect("select");
                 let rows = st.query_map([], |r| r.get::<_, String>(0)).expect("rows");
                 rows.collect::<Result<_, _>>().expect("urls")
@@ -110,7 +113,7 @@ impl Db {
                     .expect("connect");
                 tokio::spawn(conn);
                 c.query(
-                    "SELECT url FROM clicks WHERE url IS NOT NULL OR referrer IS NOT NULL",
+                    "SELECT coalesce(url, referrer) FROM clicks WHERE url IS NOT NULL OR referrer IS NOT NULL",
                     &[],
                 )
                 .await
