@@ -209,4 +209,18 @@ mod tests {
         assert_eq!(out.refund_id, "recurly:r1");
         assert_eq!(out.amount_cents, Some(500));
     }
+
+    #[test]
+    fn coupon_codes_are_the_redeemed_coupons_codes_once() {
+        let r: CouponRedemptions = serde_json::from_value(json!({"object": "list", "data": [
+            {"id": "r1", "coupon": {"id": "c1", "code": " ALICE20 "}},
+            {"id": "r2", "coupon": {"id": "c2"}},
+            {"id": "r3", "coupon": {"id": "c3", "code": "ALICE20"}},
+            {"id": "r4", "coupon": {"id": "c4", "code": "x".repeat(129)}},
+            {"id": "r5"},
+            {"id": "r6", "coupon": {"id": "c6", "code": "bob"}}]}))
+        .expect("list");
+        assert_eq!(coupon_codes(&r), ["ALICE20", "bob"]);
+        assert!(coupon_codes(&CouponRedemptions::default()).is_empty());
+    }
 }
