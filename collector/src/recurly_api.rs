@@ -2,7 +2,8 @@
 //! ("JSON payloads provide only metadata"), so the transaction it names, and the account the
 //! transaction belongs to, are read back from Recurly with the tenant's private API key.
 //!
-//! Requests: `GET {base}/transactions/{id}` and `GET {base}/accounts/{id}`, HTTP Basic with
+//! Requests: `GET {base}/transactions/{id}`, `GET {base}/accounts/{id}` and, for a purchase
+//! that names its invoice, `GET {base}/invoices/{id}/coupon_redemptions`, HTTP Basic with
 //! the API key as user name and an empty password, `Accept: application/vnd.recurly.v2021-02-25+json`.
 //! Each request is bounded (Recurly gives a webhook 5 seconds to answer). Any failure (not
 //! reachable, timeout, a non-2xx answer, a body that is not the documented shape) is an
@@ -18,7 +19,8 @@ use serde_json::Value;
 pub const DEFAULT_BASE: &str = "https://v3.recurly.com";
 /// The API version the collector reads (the shapes below are this version's).
 pub const ACCEPT: &str = "application/vnd.recurly.v2021-02-25+json";
-/// One request's bound: two requests and the store must fit in Recurly's 5 seconds.
+/// One request's bound: the requests (at most three) and the store must fit in Recurly's 5
+/// seconds in the usual case; a slow API is a 502 and Recurly's retry.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /transactions/{id}` (the fields read; others are ignored).
@@ -85,6 +87,42 @@ impl Account {
     }
 }
 
+/// `GET /invoices/{id}/coupon_redemptions`: the coupons redeemed on an invoice (a list; the
+/// first page, Recurly's default 20 per page, is read).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct CouponRedemptions {
+    pub data: Vec<CouponRedemption>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct CouponRedemption {
+    pub id: Option<String>,
+    pub coupon: Option<CouponMini>,
+}
+
+/// The redeemed coupon: its `code` is the one the merchant chose (and the customer entered).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct CouponMini {
+    pub id: Option<String>,
+    pub code: Option<String>,
+}
+
+impl CouponRedemptions {
+    /// The redeemed coupons' codes, in Recurly's order.
+    pub fn codes(&self) -> Vec<String> {
+        self.data
+            .iter()
+            .filter_map(|r| r.coupon.as_ref()?.code.as_deref())
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 /// Recurly's API could not answer what a notification names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError(pub String);
@@ -116,6 +154,17 @@ impl<'a> Site<'a> {
 
     pub async fn account(&self, id: &str) -> Result<Account, ApiError> {
         self.get(&format!("accounts/{}", path_segment(id))).await
+    }
+
+    pub async fn invoice_coupon_redemptions(
+        &self,
+        invoice_id: &str,
+    ) -> Result<CouponRedemptions, ApiError> {
+        self.get(&format!(
+            "invoices/{}/coupon_redemptions",
+            path_segment(invoice_id)
+        ))
+        .await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {

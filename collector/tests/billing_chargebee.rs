@@ -29,11 +29,13 @@ api_key = "acme_key_123"
 currency = "EUR"
 hold_days = 0
 allowed_origins = ["*"]
-affiliates = ["alice"]
+affiliates = ["alice", "bob"]
 chargebee_webhook_username = "{USER}"
 chargebee_webhook_password = "{PASS}"
 [tenants.conversion_types.sale]
 revenue_share_percent = "30"
+[tenants.rules.coupons]
+alice20 = "alice"
 "#
     ))
     .expect("config")
@@ -51,10 +53,14 @@ fn event(name: &str, cid: &str) -> Value {
 }
 
 async fn click(t: &Harness) -> String {
+    click_of(t, "alice").await
+}
+
+async fn click_of(t: &Harness, aff: &str) -> String {
     let r = t
         .post(
             "/tracking/click/v1",
-            json!({"tenantId": "acme", "eventId": uuid::Uuid::new_v4().to_string(), "aff": "alice"})
+            json!({"tenantId": "acme", "eventId": uuid::Uuid::new_v4().to_string(), "aff": aff})
                 .to_string(),
         )
         .await;
@@ -84,6 +90,70 @@ async fn entries(t: &Harness) -> Vec<(EntryKind, i64)> {
         .into_iter()
         .map(|e| (e.kind, e.amount_cents))
         .collect()
+}
+
+/// (affiliate, amount) of each accrual.
+async fn accruals(t: &Harness) -> Vec<(String, i64)> {
+    t.store
+        .ledger_entries("acme")
+        .await
+        .expect("entries")
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::Accrual)
+        .map(|e| (e.affiliate, e.amount_cents))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_payment_with_a_coupon_and_no_click_credits_the_coupons_affiliate() {
+    for t in Harness::all_with(config()).await {
+        // the invoice's document-level coupon ALICE20 (the tenant lists `alice20`), no CID
+        let pay = event("payment_succeeded-coupon.json", "");
+        let r = send(&t, &pay).await;
+        assert_eq!(r.body["transactionId"], "chargebee:txn_coupon_pay_1");
+        assert_eq!(r.body["attributed"], true, "{}: {}", t.backend, r.body);
+        // 30 % of the 39.20 paid
+        assert_eq!(r.body["commissionCents"], 1176, "{}: {}", t.backend, r.body);
+        assert_eq!(accruals(&t).await, vec![("alice".to_string(), 1176)]);
+        let r = send(&t, &pay).await;
+        assert_eq!(r.body["duplicate"], true, "{}: {}", t.backend, r.body);
+
+        // the coupon only on the subscription (`subscription.coupons[].coupon_id`) credits too
+        let mut sub_only = event("payment_succeeded-coupon.json", "");
+        sub_only["content"]["transaction"]["id"] = json!("txn_coupon_pay_2");
+        sub_only["content"]["invoice"]["discounts"] = json!([]);
+        let r = send(&t, &sub_only).await;
+        assert_eq!(r.body["attributed"], true, "{}: {}", t.backend, r.body);
+
+        // another customer's subscription with a coupon nobody owns, or credits that are no
+        // coupon: recorded, nobody credited
+        let mut other = event("payment_succeeded-coupon.json", "");
+        other["content"]["transaction"]["id"] = json!("txn_coupon_pay_3");
+        for (obj, field) in [("subscription", "id"), ("transaction", "subscription_id")] {
+            other["content"][obj][field] = json!("sub_other_1");
+        }
+        for (obj, field) in [("customer", "id"), ("transaction", "customer_id")] {
+            other["content"][obj][field] = json!("cust_other_1");
+        }
+        other["content"]["subscription"]["coupons"] = json!([]);
+        other["content"]["invoice"]["discounts"] = json!([
+            {"amount": 980, "entity_type": "document_level_coupon", "entity_id": "SUMMER"},
+            {"amount": 100, "entity_type": "promotional_credits", "entity_id": "alice20"}
+        ]);
+        let r = send(&t, &other).await;
+        assert_eq!(r.body["attributed"], false, "{}: {}", t.backend, r.body);
+        assert_eq!(accruals(&t).await.len(), 2, "{}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_click_wins_over_a_chargebee_coupon() {
+    for t in Harness::all_with(config()).await {
+        let cid = click_of(&t, "bob").await;
+        let r = send(&t, &event("payment_succeeded-coupon.json", &cid)).await;
+        assert_eq!(r.body["attributed"], true, "{}: {}", t.backend, r.body);
+        assert_eq!(accruals(&t).await, vec![("bob".to_string(), 1176)]);
+    }
 }
 
 #[tokio::test]

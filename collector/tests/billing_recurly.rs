@@ -1,8 +1,9 @@
 //! Recurly's webhooks through the real router on SQLite and PostgreSQL, with Recurly's API v3
 //! played by a loopback stand-in server (started here) that answers with the documented shapes
 //! kept in `<repo>/tests/fixtures/recurly/` (see `tests/fixtures/SOURCES.md`): a notification
-//! carries only ids, the collector reads the transaction and the account from the API, records
-//! the sale or the refund; the API down or failing is a 502 (Recurly retries), then success.
+//! carries only ids, the collector reads the transaction, the account and the coupons redeemed
+//! on the invoice from the API, records the sale (a coupon of the tenant's credits its affiliate
+//! when no click does) or the refund; the API down or failing is a 502 (Recurly retries), then success.
 
 mod common;
 
@@ -44,6 +45,8 @@ fn fixture(name: &str) -> Value {
 struct Api {
     transactions: Mutex<HashMap<String, Value>>,
     accounts: Mutex<HashMap<String, Value>>,
+    /// Invoice id -> its coupon redemptions (a list); an invoice not here has none.
+    redemptions: Mutex<HashMap<String, Value>>,
     down: AtomicBool,
     requests: Mutex<Vec<String>>,
 }
@@ -57,6 +60,10 @@ impl Api {
     fn add_account(&self, a: Value) {
         let id = a["id"].as_str().expect("id").to_string();
         self.accounts.lock().expect("lock").insert(id, a);
+    }
+    fn add_redemptions(&self, invoice_id: &str, list: Value) {
+        let mut m = self.redemptions.lock().expect("lock");
+        m.insert(invoice_id.to_string(), list);
     }
     fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("lock").clone()
@@ -124,11 +131,29 @@ async fn get_account(
     }
 }
 
+async fn get_invoice_coupon_redemptions(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/invoices/{id}/coupon_redemptions");
+    if let Some(r) = checked(&api, &headers, path) {
+        return r;
+    }
+    let none = json!({"object": "list", "has_more": false, "next": null, "data": []});
+    let lists = api.redemptions.lock().expect("lock");
+    Json(lists.get(&id).cloned().unwrap_or(none)).into_response()
+}
+
 async fn start_api() -> (Arc<Api>, SocketAddr) {
     let api = Arc::new(Api::default());
     let app = Router::new()
         .route("/transactions/{id}", get(get_transaction))
         .route("/accounts/{id}", get(get_account))
+        .route(
+            "/invoices/{id}/coupon_redemptions",
+            get(get_invoice_coupon_redemptions),
+        )
         .with_state(api.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -149,12 +174,14 @@ id = "acme"
 api_key = "acme_key_123"
 hold_days = 0
 allowed_origins = ["*"]
-affiliates = ["alice"]
+affiliates = ["alice", "bob"]
 recurly_webhook_key = "{WEBHOOK_KEY}"
 recurly_api_key = "{API_KEY}"
 recurly_api_url = "{api_url}"
 [tenants.conversion_types.sale]
 revenue_share_percent = "30"
+[tenants.rules.coupons]
+ALICE20 = "alice"
 [[tenants]]
 id = "bare"
 api_key = "bare_key_123"
@@ -166,10 +193,14 @@ affiliates = ["alice"]
 }
 
 async fn click(t: &Harness) -> String {
+    click_of(t, "alice").await
+}
+
+async fn click_of(t: &Harness, aff: &str) -> String {
     let r = t
         .post(
             "/tracking/click/v1",
-            json!({"tenantId": "acme", "eventId": uuid::Uuid::new_v4().to_string(), "aff": "alice"})
+            json!({"tenantId": "acme", "eventId": uuid::Uuid::new_v4().to_string(), "aff": aff})
                 .to_string(),
         )
         .await;
@@ -267,6 +298,66 @@ async fn a_payment_is_read_from_the_api_credited_once_and_its_refund_reversed() 
     let asked = api.requests();
     assert!(asked.contains(&"/transactions/uuid-63b068f7d409d4b4478dea4e6aba58ae".to_string()));
     assert!(asked.contains(&"/accounts/qc32mgi7k2ny".to_string()));
+}
+
+/// (affiliate, amount) of each accrual.
+async fn accruals(t: &Harness) -> Vec<(String, i64)> {
+    t.store
+        .ledger_entries("acme")
+        .await
+        .expect("entries")
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::Accrual)
+        .map(|e| (e.affiliate, e.amount_cents))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_purchase_whose_invoice_redeemed_a_coupon_credits_its_affiliate() {
+    let (api, addr) = start_api().await;
+    api.add_transaction(fixture("transaction-purchase.json"));
+    api.add_account(account(None));
+    api.add_redemptions("qc32mq0vbpsq", fixture("invoice-coupon-redemptions.json"));
+    let paid = fixture("notification-payment-succeeded.json");
+    for t in Harness::all_with(config(&format!("http://{addr}"))).await {
+        // no CID, no linked account code: the invoice's coupon `alice20` (listed as ALICE20)
+        let r = notify(&t, &paid).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        assert_eq!(r.body["attributed"], true, "{}: {}", t.backend, r.body);
+        assert_eq!(r.body["commissionCents"], 6000, "{}", t.backend);
+        assert_eq!(accruals(&t).await, vec![("alice".to_string(), 6000)]);
+    }
+    let asked = api.requests();
+    assert!(
+        asked.contains(&"/invoices/qc32mq0vbpsq/coupon_redemptions".to_string()),
+        "{asked:?}"
+    );
+
+    // a click wins; the coupon redemptions' API failing is a 502, then recorded once
+    let (api, addr) = start_api().await;
+    api.add_transaction(fixture("transaction-purchase.json"));
+    api.add_redemptions("qc32mq0vbpsq", fixture("invoice-coupon-redemptions.json"));
+    for t in Harness::all_with(config(&format!("http://{addr}"))).await {
+        let cid = click_of(&t, "bob").await;
+        api.add_account(account(Some(&cid)));
+        let mut broken = fixture("invoice-coupon-redemptions.json");
+        broken["data"] = json!("not a list");
+        api.add_redemptions("qc32mq0vbpsq", broken);
+        let r = notify(&t, &paid).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_GATEWAY,
+            "{}: {}",
+            t.backend,
+            r.body
+        );
+        assert_eq!(r.body["error"]["code"], "recurly_api_failed");
+        assert!(accruals(&t).await.is_empty(), "{}", t.backend);
+        api.add_redemptions("qc32mq0vbpsq", fixture("invoice-coupon-redemptions.json"));
+        let r = notify(&t, &paid).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        assert_eq!(accruals(&t).await, vec![("bob".to_string(), 6000)]);
+    }
 }
 
 #[tokio::test]

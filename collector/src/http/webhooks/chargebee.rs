@@ -10,6 +10,12 @@
 //! | `subscription_created` | a lead linking the Chargebee customer id (as customer key) to the CID |
 //! | anything else | nothing (200, `ignored`) |
 //!
+//! Coupons: a sale carries the coupons of its invoice (`invoice.discounts[]` of type
+//! `item_level_coupon` / `document_level_coupon`: the coupon code `coupon_set_code` when the
+//! customer entered one, then the coupon id `entity_id`) and of its subscription
+//! (`subscription.coupons[]`: `coupon_code`, then `coupon_id`), in that order, as its coupon
+//! codes: one of the tenant's codes credits its affiliate when no click does.
+//!
 //! Deduplication: a sale's transaction id and a refund's id are unique per tenant, so a
 //! redelivered event is answered `duplicate` and changes nothing; a lead is idempotent by the
 //! event id. The helpers at the bottom are shared with [`super::recurly`].
@@ -32,7 +38,7 @@ use clicktrail_store::{LeadIn, RefundIn, RefundOrKept, SaleIn, StoreError, Targe
 
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
-use crate::http::types::MAX_ID;
+use crate::http::types::{MAX_COUPONS, MAX_ID};
 use crate::http::webhooks::stripe::WEBHOOK_BODY_LIMIT;
 use crate::state::AppState;
 
@@ -108,6 +114,28 @@ pub struct Invoice {
     pub currency_code: Option<String>,
     pub customer_id: Option<String>,
     pub subscription_id: Option<String>,
+    /// Deductions: coupons, discounts, credits (`null` or absent: none).
+    pub discounts: Option<Vec<InvoiceDiscount>>,
+}
+
+/// `invoice.discounts[]`: for a coupon, `entity_id` is the coupon id and `coupon_set_code`
+/// the coupon code the customer entered (codes of a coupon set).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct InvoiceDiscount {
+    /// `item_level_coupon`, `document_level_coupon`, `promotional_credits`, `prorated_credits`,
+    /// `item_level_discount`, `document_level_discount`.
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub coupon_set_code: Option<String>,
+}
+
+/// `subscription.coupons[]`: the coupons applied to the subscription.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SubscriptionCoupon {
+    pub coupon_id: Option<String>,
+    pub coupon_code: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +152,7 @@ pub struct Subscription {
     pub id: Option<String>,
     pub customer_id: Option<String>,
     pub cf_clicktrail_cid: Option<String>,
+    pub coupons: Option<Vec<SubscriptionCoupon>>,
 }
 
 /// `POST /webhooks/chargebee/{tenant}`
@@ -221,6 +250,33 @@ fn subscription_of(c: &Content) -> Option<String> {
     )
 }
 
+/// The coupon codes and ids of the invoice's coupon discounts, then of the subscription's
+/// coupons (see the module doc), without repeats.
+pub fn coupon_codes(c: &Content) -> Vec<String> {
+    let discounts = c.invoice.iter().flat_map(|i| i.discounts.iter().flatten());
+    let coupons = discounts.filter(|d| {
+        matches!(
+            d.entity_type.as_deref(),
+            Some("item_level_coupon" | "document_level_coupon")
+        )
+    });
+    let from_invoice = coupons.flat_map(|d| [&d.coupon_set_code, &d.entity_id]);
+    let subs = c
+        .subscription
+        .iter()
+        .flat_map(|s| s.coupons.iter().flatten());
+    let from_sub = subs.flat_map(|s| [&s.coupon_code, &s.coupon_id]);
+    let mut out: Vec<String> = Vec::new();
+    for code in from_invoice.chain(from_sub) {
+        if let Some(code) = capped(code.as_deref()) {
+            if !out.contains(&code) && out.len() < MAX_COUPONS {
+                out.push(code);
+            }
+        }
+    }
+    out
+}
+
 /// The sale of a `payment_succeeded` event, if it has an id and a positive amount.
 pub fn sale_of(tenant: &Tenant, event: &Event, now: i64) -> Option<SaleIn> {
     let c = &event.content;
@@ -238,7 +294,7 @@ pub fn sale_of(tenant: &Tenant, event: &Event, now: i64) -> Option<SaleIn> {
     let key = customer_of(c);
     let subscription = subscription_of(c);
     let target = target(cid_of(c), key.clone(), subscription.clone());
-    Some(sale(
+    let mut sale = sale(
         tenant,
         format!("chargebee:{id}"),
         amount,
@@ -248,7 +304,9 @@ pub fn sale_of(tenant: &Tenant, event: &Event, now: i64) -> Option<SaleIn> {
         subscription,
         "chargebee",
         now,
-    ))
+    );
+    sale.coupon_codes = coupon_codes(c);
+    Some(sale)
 }
 
 /// The name a refund gives the sale that paid invoice `id` (linked when the payment arrives).
@@ -530,6 +588,27 @@ pub(crate) fn ignored(reason: &str) -> Value {
 mod tests {
     use super::*;
     use clicktrail_domain::catalog::secret_hash;
+
+    #[test]
+    fn coupons_of_the_invoice_then_the_subscription() {
+        let ev: Event = serde_json::from_value(json!({"content": {
+            "invoice": {"discounts": [
+                {"entity_type": "promotional_credits", "amount": 100},
+                {"entity_type": "document_level_discount", "entity_id": "disc_1"},
+                {"entity_type": "document_level_coupon", "entity_id": "SUMMER", "coupon_set_code": "ALICE-7QX"},
+                {"entity_type": "item_level_coupon", "entity_id": "ALICE20"}]},
+            "subscription": {"coupons": [{"coupon_id": "ALICE20", "apply_till": 1}, {"coupon_id": "BF", "coupon_code": "bob-1"}]}
+        }}))
+        .expect("event");
+        assert_eq!(
+            coupon_codes(&ev.content),
+            ["ALICE-7QX", "SUMMER", "ALICE20", "bob-1", "BF"]
+        );
+        let none: Event =
+            serde_json::from_value(json!({"content": {"invoice": {"discounts": null}}}))
+                .expect("event");
+        assert!(coupon_codes(&none.content).is_empty());
+    }
 
     #[test]
     fn basic_rules() {

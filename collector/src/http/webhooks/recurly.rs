@@ -14,6 +14,10 @@
 //! | `payment` / `refunded` | a refund `recurly:<refund transaction id>` of the sale `recurly:<original_transaction_id>` |
 //! | anything else | nothing (200, `ignored`) |
 //!
+//! A sale's coupon codes are those of the coupons redeemed on the transaction's invoice
+//! (`GET /invoices/{id}/coupon_redemptions`, asked only for a purchase that names an invoice):
+//! one of the tenant's codes credits its affiliate when no click does.
+//!
 //! When Recurly's API cannot be reached or fails, the answer is 502 and nothing is recorded:
 //! Recurly delivers the notification again. The translation from Recurly's transaction to the
 //! project's sale/refund is [`super::recurly_money`].
@@ -30,7 +34,7 @@ use subtle::ConstantTimeEq;
 use clicktrail_domain::catalog::Tenant;
 
 use super::chargebee::{capped, configured, ignored, record_refund, record_sale_and_kept};
-use super::recurly_money::{refund_of, sale_of};
+use super::recurly_money::{coupon_codes, refund_of, sale_of};
 use super::stripe::{sign, SigError, TOLERANCE_SECS, WEBHOOK_BODY_LIMIT};
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
@@ -173,10 +177,17 @@ async fn payment(
         },
         None => None,
     };
-    Ok(Ok(match sale_of(tenant, &tx, account.as_ref(), now) {
-        Ok(s) => record_sale_and_kept(st, s, Vec::new()).await?,
-        Err(why) => ignored(why),
-    }))
+    let mut sale = match sale_of(tenant, &tx, account.as_ref(), now) {
+        Ok(s) => s,
+        Err(why) => return Ok(Ok(ignored(why))),
+    };
+    if let Some(invoice_id) = tx.invoice.as_ref().and_then(|i| capped(i.id.as_deref())) {
+        match site.invoice_coupon_redemptions(&invoice_id).await {
+            Ok(r) => sale.coupon_codes = coupon_codes(&r),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(record_sale_and_kept(st, sale, Vec::new()).await?))
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! - a sale: a `purchase` or `capture` with status `success` and a positive amount; id
 //!   `recurly:<transaction id>`; attributed by the account's custom field
 //!   [`CID_FIELD`] (a CID), else its account code as customer key (linked by a lead), else its
-//!   first subscription's earlier attributed sale;
+//!   first subscription's earlier attributed sale; its coupon codes those of the coupons
+//!   redeemed on its invoice;
 //! - a refund: a `refund` transaction with status `success`, of the sale
 //!   `recurly:<original_transaction_id>`, its own id `recurly:<transaction id>`.
 
@@ -15,7 +16,8 @@ use clicktrail_store::{RefundIn, SaleIn};
 use serde_json::Value;
 
 use super::chargebee::{capped, sale, target};
-use crate::recurly_api::{Account, Transaction};
+use crate::http::types::MAX_COUPONS;
+use crate::recurly_api::{Account, CouponRedemptions, Transaction};
 
 /// The Recurly account custom field that carries the visitor's CID.
 pub const CID_FIELD: &str = "clicktrail_cid";
@@ -71,6 +73,20 @@ pub fn sale_of(
         "recurly",
         now,
     ))
+}
+
+/// The codes of the coupons redeemed on a sale's invoice, each kept as an id is (at most 128
+/// characters), at most [`MAX_COUPONS`], without repeats.
+pub fn coupon_codes(r: &CouponRedemptions) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for code in r.codes() {
+        if let Some(code) = capped(Some(&code)) {
+            if !out.contains(&code) && out.len() < MAX_COUPONS {
+                out.push(code);
+            }
+        }
+    }
+    out
 }
 
 /// The refund a successful refund transaction is, or why it is none.
@@ -192,5 +208,19 @@ mod tests {
         assert_eq!(out.transaction_id, "recurly:t1");
         assert_eq!(out.refund_id, "recurly:r1");
         assert_eq!(out.amount_cents, Some(500));
+    }
+
+    #[test]
+    fn coupon_codes_are_the_redeemed_coupons_codes_once() {
+        let r: CouponRedemptions = serde_json::from_value(json!({"object": "list", "data": [
+            {"id": "r1", "coupon": {"id": "c1", "code": " ALICE20 "}},
+            {"id": "r2", "coupon": {"id": "c2"}},
+            {"id": "r3", "coupon": {"id": "c3", "code": "ALICE20"}},
+            {"id": "r4", "coupon": {"id": "c4", "code": "x".repeat(129)}},
+            {"id": "r5"},
+            {"id": "r6", "coupon": {"id": "c6", "code": "bob"}}]}))
+        .expect("list");
+        assert_eq!(coupon_codes(&r), ["ALICE20", "bob"]);
+        assert!(coupon_codes(&CouponRedemptions::default()).is_empty());
     }
 }
