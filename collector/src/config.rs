@@ -339,6 +339,10 @@ impl Config {
                 let id = t.id.trim();
                 placeholder_secrets.push(format!("tenant `{id}`: chargebee_webhook_password"));
             }
+            if is_placeholder(&t.partnerstack_secret_key) {
+                let id = t.id.trim();
+                placeholder_secrets.push(format!("tenant `{id}`: partnerstack_secret_key"));
+            }
             if let Some(r) = t.retention {
                 r.validate()
                     .map_err(|(f, m)| anyhow::anyhow!("tenant `{}`: retention.{f} {m}", t.id))?;

@@ -348,6 +348,11 @@ async fn unknown_partner_key_and_bad_fields_answer_the_documented_errors() {
             )
             .await;
         assert_envelope(&t, &r, StatusCode::BAD_REQUEST);
+        // reading is not offered: 405 on the offered paths, 404 elsewhere
+        let r = acme(&t, "GET", "/api/v2/transactions", &Value::Null).await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", t.backend);
+        let r = acme(&t, "GET", "/api/v2/partnerships", &Value::Null).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", t.backend);
         assert!(entries(&t, "acme").await.is_empty(), "{}", t.backend);
     }
 }
