@@ -413,5 +413,34 @@ async fn one_tenants_keys_cannot_touch_another_tenants_customers() {
             t.backend
         );
         assert!(entries(&t, "beta").await.is_empty(), "{}", t.backend);
+
+        // the same customer and transaction keys at beta are beta's own: its partner, its rate
+        let mut customer = fixture("customer-create.request.json");
+        customer["partner_key"] = "bob".into();
+        let r = call(&t, "POST", "/api/v2/customers", Some(&beta), &customer).await;
+        assert_envelope(&t, &r, StatusCode::OK);
+        let r = call(&t, "POST", "/api/v2/transactions", Some(&beta), &tx).await;
+        assert_envelope(&t, &r, StatusCode::OK);
+        assert_eq!(
+            entries(&t, "beta").await,
+            vec![("bob".to_string(), EntryKind::Accrual, 2450)],
+            "{}",
+            t.backend
+        );
+        let r = call(
+            &t,
+            "DELETE",
+            "/api/v2/transactions/trans_0001",
+            Some(&beta),
+            &Value::Null,
+        )
+        .await;
+        assert_envelope(&t, &r, StatusCode::OK);
+        assert_eq!(
+            entries(&t, "acme").await,
+            vec![("alice".to_string(), EntryKind::Accrual, 1470)],
+            "{}",
+            t.backend
+        );
     }
 }

@@ -53,11 +53,29 @@ fn envelope(status: StatusCode, data: Value, message: impl Into<String>) -> Resp
     (status, Json(body)).into_response()
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    envelope(status, Value::Null, message)
+/// An error answered in the envelope, `"data": null`.
+#[derive(Debug)]
+pub struct PsError {
+    status: StatusCode,
+    message: String,
 }
 
-fn invalid(field: &str, message: &str) -> Response {
+impl IntoResponse for PsError {
+    fn into_response(self) -> Response {
+        envelope(self.status, Value::Null, self.message)
+    }
+}
+
+type R = Result<Response, PsError>;
+
+fn error(status: StatusCode, message: impl Into<String>) -> PsError {
+    PsError {
+        status,
+        message: message.into(),
+    }
+}
+
+fn invalid(field: &str, message: &str) -> PsError {
     error(
         StatusCode::UNPROCESSABLE_ENTITY,
         format!("{field}: {message}"),
@@ -66,20 +84,22 @@ fn invalid(field: &str, message: &str) -> Response {
 
 /// A store error in the envelope (its status and message; a storage failure as a 500 that
 /// says nothing more).
-fn store_error(e: StoreError) -> Response {
-    let app: super::AppError = e.into();
-    let status = app.status();
-    match app {
-        super::AppError::Internal(detail) => {
-            tracing::error!(%detail, "partnerstack api: store failure");
-            error(status, "Internal server error")
+impl From<StoreError> for PsError {
+    fn from(e: StoreError) -> PsError {
+        let app: super::AppError = e.into();
+        let status = app.status();
+        match app {
+            super::AppError::Internal(detail) => {
+                tracing::error!(%detail, "partnerstack api: store failure");
+                error(status, "Internal server error")
+            }
+            other => error(status, other.message()),
         }
-        other => error(status, other.message()),
     }
 }
 
 /// The tenant whose PartnerStack key pair the `Authorization: Basic` header carries.
-fn tenant(st: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, Response> {
+fn tenant(st: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, PsError> {
     let unauthorized = || error(StatusCode::UNAUTHORIZED, "Unauthorized");
     let value = headers
         .get(header::AUTHORIZATION)
@@ -111,7 +131,7 @@ fn tenant(st: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, Response> {
 }
 
 /// A JSON object body (PartnerStack's clients send `application/json`).
-fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Response> {
+fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, PsError> {
     serde_json::from_slice(bytes).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -121,7 +141,7 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Response> {
 }
 
 /// A required key-like string field: trimmed, 1..=`MAX_KEY` characters.
-fn key_field(field: &str, v: Option<String>) -> Result<String, Response> {
+fn key_field(field: &str, v: Option<String>) -> Result<String, PsError> {
     match v.map(|s| s.trim().to_string()) {
         Some(s) if !s.is_empty() && s.len() <= MAX_KEY => Ok(s),
         Some(s) if !s.is_empty() => Err(invalid(field, "must be at most 255 characters")),
@@ -152,32 +172,20 @@ pub async fn create_customer(
     State(st): State<AppState>,
     headers: HeaderMap,
     bytes: axum::body::Bytes,
-) -> Response {
-    let tenant = match tenant(&st, &headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let req: CustomerRequest = match body(&bytes) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let customer_key = match key_field("customer_key", req.customer_key) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
-    let partner_key = match key_field("partner_key", req.partner_key) {
-        Ok(k) => k,
-        Err(r) => return r,
-    };
+) -> R {
+    let tenant = tenant(&st, &headers)?;
+    let req: CustomerRequest = body(&bytes)?;
+    let customer_key = key_field("customer_key", req.customer_key)?;
+    let partner_key = key_field("partner_key", req.partner_key)?;
     let email = match req.email.map(|e| e.trim().to_string()) {
         Some(e) if e.len() >= 4 && e.len() <= MAX_KEY && e.contains('@') => e,
-        _ => return invalid("email", "must be a valid email"),
+        _ => return Err(invalid("email", "must be a valid email")),
     };
     let Some(affiliate) = tenant.resolve_affiliate(&partner_key) else {
-        return error(
+        return Err(error(
             StatusCode::NOT_FOUND,
             format!("partner_key: no partner `{partner_key}` in this program"),
-        );
+        ));
     };
     let now = st.now();
     let click = st
@@ -193,13 +201,9 @@ pub async fn create_customer(
             now,
         })
         .await;
-    let cid = match click.map(|c| Cid::parse(&c.cid)) {
-        Ok(Some(cid)) => cid,
-        Ok(None) => return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
-        Err(e) => return store_error(e),
-    };
-    let lead = st
-        .store
+    let cid = Cid::parse(&click?.cid)
+        .ok_or_else(|| error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"))?;
+    st.store
         .lead(LeadIn {
             tenant: tenant.id.clone(),
             event_id: Some(format!("partnerstack:lead:{customer_key}")),
@@ -209,11 +213,8 @@ pub async fn create_customer(
             source: "partnerstack",
             now,
         })
-        .await;
-    if let Err(e) = lead {
-        return store_error(e);
-    }
-    envelope(
+        .await?;
+    Ok(envelope(
         StatusCode::OK,
         json!({
             "key": customer_key,
@@ -224,7 +225,7 @@ pub async fn create_customer(
             "created_at": now * 1000,
         }),
         "Customer created",
-    )
+    ))
 }
 
 // ---------------------------------------------------------------- transactions
@@ -247,15 +248,9 @@ pub async fn create_transaction(
     State(st): State<AppState>,
     headers: HeaderMap,
     bytes: axum::body::Bytes,
-) -> Response {
-    let tenant = match tenant(&st, &headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let req: TransactionRequest = match body(&bytes) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> R {
+    let tenant = tenant(&st, &headers)?;
+    let req: TransactionRequest = body(&bytes)?;
     let customer = match (req.customer_key, req.customer_external_key) {
         (Some(k), None) => key_field("customer_key", Some(k)),
         (None, Some(k)) => key_field("customer_external_key", Some(k)),
@@ -264,30 +259,27 @@ pub async fn create_transaction(
             "exactly one of customer_key and customer_external_key is required",
         )),
     };
-    let customer = match customer {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let customer = customer?;
     let amount = match req.amount.as_ref().and_then(Value::as_i64) {
         Some(a) if a > 0 => a,
         _ => {
-            return invalid(
+            return Err(invalid(
                 "amount",
                 "must be a positive integer number of cents (a refund is a DELETE)",
-            )
+            ))
         }
     };
     let currency = match req.currency.map(|c| c.trim().to_ascii_uppercase()) {
         Some(c) if API_CURRENCIES.contains(&c.as_str()) => c,
-        _ => return invalid("currency", "must be USD, EUR or VND"),
+        _ => return Err(invalid("currency", "must be USD, EUR or VND")),
     };
     let key = match req.key.map(|k| k.trim().to_string()) {
         Some(k) if (4..=MAX_KEY).contains(&k.len()) => k,
         _ => {
-            return invalid(
+            return Err(invalid(
                 "key",
                 "is required (4 to 255 characters; it makes a retry safe)",
-            )
+            ))
         }
     };
     // most specific first, for per-product rates
@@ -315,7 +307,7 @@ pub async fn create_transaction(
         })
         .await;
     match out {
-        Ok(out) => envelope(
+        Ok(out) => Ok(envelope(
             StatusCode::OK,
             json!({
                 "key": key,
@@ -327,16 +319,16 @@ pub async fn create_transaction(
                 "created_at": st.now() * 1000,
             }),
             "Transaction created",
-        ),
-        Err(StoreError::NotFound(_, _)) => error(
+        )),
+        Err(StoreError::NotFound(_, _)) => Err(error(
             StatusCode::NOT_FOUND,
             format!("customer_key: no customer `{customer}`"),
-        ),
-        Err(StoreError::Conflict(_, _)) => error(
+        )),
+        Err(StoreError::Conflict(_, _)) => Err(error(
             StatusCode::CONFLICT,
             format!("key: a transaction `{key}` already exists"),
-        ),
-        Err(e) => store_error(e),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -346,13 +338,10 @@ pub async fn delete_transaction(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(key): Path<String>,
-) -> Response {
-    let tenant = match tenant(&st, &headers) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> R {
+    let tenant = tenant(&st, &headers)?;
     if key.is_empty() || key.len() > MAX_KEY {
-        return error(StatusCode::NOT_FOUND, "no such transaction");
+        return Err(error(StatusCode::NOT_FOUND, "no such transaction"));
     }
     let out = st
         .store
@@ -366,7 +355,7 @@ pub async fn delete_transaction(
         })
         .await;
     match out {
-        Ok(out) => envelope(
+        Ok(out) => Ok(envelope(
             StatusCode::OK,
             json!({
                 "key": key,
@@ -374,11 +363,12 @@ pub async fn delete_transaction(
                 "commission_reversed_cents": out.commission_reversed_cents,
             }),
             "Transaction deleted",
-        ),
-        Err(StoreError::NotFound(_, _)) => {
-            error(StatusCode::NOT_FOUND, format!("no transaction `{key}`"))
-        }
-        Err(e) => store_error(e),
+        )),
+        Err(StoreError::NotFound(_, _)) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no transaction `{key}`"),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 
