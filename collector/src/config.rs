@@ -165,6 +165,12 @@ struct RawTenant {
     /// Recurly API base URL (empty: `https://v3.recurly.com`).
     #[serde(default)]
     recurly_api_url: String,
+    /// PartnerStack API v2 keys a merchant's backend sends as HTTP Basic (both or neither;
+    /// `http::partnerstack_api`): kept as one ingest key, so only its hash is stored.
+    #[serde(default)]
+    partnerstack_public_key: String,
+    #[serde(default)]
+    partnerstack_secret_key: String,
     #[serde(default = "default_currency")]
     currency: String,
     #[serde(default = "default_sale_type")]
@@ -332,6 +338,10 @@ impl Config {
             if is_placeholder(&t.chargebee_webhook_password) {
                 let id = t.id.trim();
                 placeholder_secrets.push(format!("tenant `{id}`: chargebee_webhook_password"));
+            }
+            if is_placeholder(&t.partnerstack_secret_key) {
+                let id = t.id.trim();
+                placeholder_secrets.push(format!("tenant `{id}`: partnerstack_secret_key"));
             }
             if let Some(r) = t.retention {
                 r.validate()
@@ -558,6 +568,17 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
         key: t.api_key,
         scopes: vec![KeyScope::Ingest, KeyScope::Read],
     }];
+    if let Some(key) = crate::http::partnerstack_api::config_key(
+        &t.partnerstack_public_key,
+        &t.partnerstack_secret_key,
+    )
+    .map_err(|e| anyhow::anyhow!("tenant `{id}`: {e}"))?
+    {
+        keys.push(KeySpec {
+            key,
+            scopes: vec![KeyScope::Ingest],
+        });
+    }
     if let Some(k) = t.admin_key {
         keys.push(KeySpec {
             key: k,

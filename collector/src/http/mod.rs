@@ -14,6 +14,7 @@
 //! join.rs       the public join page /join/{tenant} and its applications
 //! api.rs        server routes    /api/v1/*
 //! admin/        the admin API    /api/v1/{affiliates,conversion-types,keys,events,...}
+//! partnerstack_api.rs  PartnerStack's API v2 subset  /api/v2/{customers,transactions}
 //! webhooks/     payment providers  /webhooks/stripe (+ its typed events)
 //! demo.rs       /demo/checkout (--demo): plays Stripe, in-process
 //! statics.rs    tracker files, dashboard, www/, JSON 404 / 405
@@ -45,6 +46,7 @@ pub mod first_party;
 pub mod health;
 pub mod join;
 pub mod layers;
+pub mod partnerstack_api;
 pub mod portal;
 pub mod rejections;
 pub mod statics;
@@ -199,6 +201,15 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/webhooks/recurly/{tenant}",
             post(webhooks::recurly::webhook),
+        )
+        .route("/api/v2/customers", post(partnerstack_api::create_customer))
+        .route(
+            "/api/v2/transactions",
+            post(partnerstack_api::create_transaction),
+        )
+        .route(
+            "/api/v2/transactions/{key}",
+            delete(partnerstack_api::delete_transaction),
         );
     if state.demo {
         server = server.route("/demo/checkout", post(demo::checkout));
