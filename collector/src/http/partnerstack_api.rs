@@ -131,6 +131,19 @@ fn tenant(st: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, PsError> {
 }
 
 /// A JSON object body (PartnerStack's clients send `application/json`).
+/// The request body, at most the server's body limit (413 in the envelope beyond it).
+async fn read(st: &AppState, raw: axum::body::Body) -> Result<axum::body::Bytes, PsError> {
+    let limit = st.server.body_limit_bytes;
+    crate::http::extract::read_body(raw, limit)
+        .await
+        .map_err(|_| {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body could not be read within {limit} bytes"),
+            )
+        })
+}
+
 fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, PsError> {
     serde_json::from_slice(bytes).map_err(|e| {
         error(
@@ -171,10 +184,10 @@ pub struct CustomerRequest {
 pub async fn create_customer(
     State(st): State<AppState>,
     headers: HeaderMap,
-    bytes: axum::body::Bytes,
+    raw: axum::body::Body,
 ) -> R {
     let tenant = tenant(&st, &headers)?;
-    let req: CustomerRequest = body(&bytes)?;
+    let req: CustomerRequest = body(&read(&st, raw).await?)?;
     let customer_key = key_field("customer_key", req.customer_key)?;
     let partner_key = key_field("partner_key", req.partner_key)?;
     let email = match req.email.map(|e| e.trim().to_string()) {
@@ -247,10 +260,10 @@ pub struct TransactionRequest {
 pub async fn create_transaction(
     State(st): State<AppState>,
     headers: HeaderMap,
-    bytes: axum::body::Bytes,
+    raw: axum::body::Body,
 ) -> R {
     let tenant = tenant(&st, &headers)?;
-    let req: TransactionRequest = body(&bytes)?;
+    let req: TransactionRequest = body(&read(&st, raw).await?)?;
     let customer = match (req.customer_key, req.customer_external_key) {
         (Some(k), None) => key_field("customer_key", Some(k)),
         (None, Some(k)) => key_field("customer_external_key", Some(k)),
