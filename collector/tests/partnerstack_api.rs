@@ -278,6 +278,12 @@ async fn deleting_a_transaction_reverses_its_commission() {
 #[tokio::test]
 async fn unknown_partner_key_and_bad_fields_answer_the_documented_errors() {
     for t in Harness::all_with(config()).await {
+        // a body beyond the server's limit (64 KiB by default) is a 413 in the envelope
+        let mut big = fixture("customer-create.request.json");
+        big["name"] = "x".repeat(70 * 1024).into();
+        let r = acme(&t, "POST", "/api/v2/customers", &big).await;
+        assert_envelope(&t, &r, StatusCode::PAYLOAD_TOO_LARGE);
+
         let mut customer = fixture("customer-create.request.json");
         customer["partner_key"] = "nobody".into();
         let r = acme(&t, "POST", "/api/v2/customers", &customer).await;
