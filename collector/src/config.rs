@@ -481,6 +481,23 @@ fn is_placeholder(v: &str) -> bool {
         .any(|p| v.contains(p))
 }
 
+/// The API key (`http::partnerstack_api`'s Basic pair) a tenant's `partnerstack_public_key` / `partnerstack_secret_key` pair becomes
+/// (`None` when neither is set; both or neither).
+pub fn partnerstack_key(public: &str, secret: &str) -> Result<Option<String>, String> {
+    match (public.trim(), secret.trim()) {
+        ("", "") => Ok(None),
+        ("", _) | (_, "") => Err(
+            "partnerstack_public_key and partnerstack_secret_key go together (both or neither)"
+                .into(),
+        ),
+        (p, _) if p.contains(':') => Err("partnerstack_public_key must not contain `:`".into()),
+        (_, s) if s.len() < 16 => {
+            Err("partnerstack_secret_key must be at least 16 characters".into())
+        }
+        (p, s) => Ok(Some(format!("partnerstack:{p}:{s}"))),
+    }
+}
+
 fn parse_net(key: &str, p: &str) -> anyhow::Result<ipnet::IpNet> {
     p.parse::<ipnet::IpNet>()
         .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
@@ -568,11 +585,8 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
         key: t.api_key,
         scopes: vec![KeyScope::Ingest, KeyScope::Read],
     }];
-    if let Some(key) = crate::http::partnerstack_api::config_key(
-        &t.partnerstack_public_key,
-        &t.partnerstack_secret_key,
-    )
-    .map_err(|e| anyhow::anyhow!("tenant `{id}`: {e}"))?
+    if let Some(key) = partnerstack_key(&t.partnerstack_public_key, &t.partnerstack_secret_key)
+        .map_err(|e| anyhow::anyhow!("tenant `{id}`: {e}"))?
     {
         keys.push(KeySpec {
             key,

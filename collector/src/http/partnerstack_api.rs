@@ -22,30 +22,11 @@ use clicktrail_domain::catalog::{KeyScope, Tenant};
 use clicktrail_domain::Cid;
 use clicktrail_store::{ClickIn, LeadIn, RefundIn, SaleIn, StoreError, Target};
 
-use crate::config::API_CURRENCIES;
+use crate::config::{partnerstack_key as config_key, API_CURRENCIES};
 use crate::state::AppState;
 
-/// Where the Basic pair lives among the tenant's API keys.
-const KEY_PREFIX: &str = "partnerstack:";
 /// PartnerStack's limits on keys (customer, partner, transaction): 1..=255 characters.
 const MAX_KEY: usize = 255;
-
-/// The API key a tenant's `partnerstack_public_key` / `partnerstack_secret_key` pair becomes
-/// (`None` when neither is set; both or neither).
-pub fn config_key(public: &str, secret: &str) -> Result<Option<String>, String> {
-    match (public.trim(), secret.trim()) {
-        ("", "") => Ok(None),
-        ("", _) | (_, "") => Err(
-            "partnerstack_public_key and partnerstack_secret_key go together (both or neither)"
-                .into(),
-        ),
-        (p, _) if p.contains(':') => Err("partnerstack_public_key must not contain `:`".into()),
-        (_, s) if s.len() < 16 => {
-            Err("partnerstack_secret_key must be at least 16 characters".into())
-        }
-        (p, s) => Ok(Some(format!("{KEY_PREFIX}{p}:{s}"))),
-    }
-}
 
 /// An answer in PartnerStack's envelope.
 fn envelope(status: StatusCode, data: Value, message: impl Into<String>) -> Response {

@@ -10,20 +10,17 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 use hmac::{Hmac, Mac};
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::Tenant;
 use clicktrail_domain::conversion::Status;
-use clicktrail_domain::Cid;
 use clicktrail_store::{SaleIn, StripeEventIn, StripeOutcome, Target};
 
 use super::stripe_money::money_from_event;
-use super::stripe_types::{
-    CheckoutSession, Event, Invoice, Metadata, AFFITOR_CLICK_ID, AFFITOR_CUSTOMER_KEY,
-};
+use super::stripe_object::{capped, object, target_from_metadata};
+use super::stripe_types::{CheckoutSession, Event, Invoice};
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
 use crate::http::tenant::tenant_for;
@@ -222,45 +219,6 @@ fn verified_tenant(
     };
     tracing::warn!(code, "rejected Stripe webhook");
     Err(AppError::bad_request(code, message))
-}
-
-/// `data.object` as `T`; a wrong field is a 422 naming its path in the event.
-pub(crate) fn object<T: DeserializeOwned>(event: &Event) -> Result<T, AppError> {
-    let obj = event.data.as_ref().map_or(&Value::Null, |d| &d.object);
-    serde_path_to_error::deserialize(obj).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "data.object".to_string()
-        } else {
-            format!("data.object.{path}")
-        };
-        AppError::invalid(&field, e.inner().to_string())
-    })
-}
-
-/// An id we keep (at most 128 characters).
-pub(crate) fn capped(v: Option<&str>) -> Option<String> {
-    v.filter(|x| !x.is_empty() && x.chars().count() <= MAX_ID)
-        .map(str::to_string)
-}
-
-/// Who the payment belongs to: `client_reference_id` (the CID), else Affitor's metadata
-/// (`affitor_click_id`, `affitor_customer_key`); and the customer key, if any.
-pub(crate) fn target_from_metadata(
-    meta: Option<&Metadata>,
-    client_reference_id: Option<&str>,
-) -> (Target, Option<String>) {
-    let get = |k: &str| meta.and_then(|m| m.get(k)).map(String::as_str);
-    let key = capped(get(AFFITOR_CUSTOMER_KEY));
-    let cid = client_reference_id
-        .and_then(Cid::parse)
-        .or_else(|| get(AFFITOR_CLICK_ID).and_then(Cid::parse));
-    let target = match (&cid, &key) {
-        (Some(c), _) => Target::Cid(c.clone()),
-        (None, Some(k)) => Target::CustomerKey(k.clone()),
-        (None, None) => Target::None,
-    };
-    (target, key)
 }
 
 /// The sale a handled event makes, if any, and whether it is a subscription's first payment

@@ -9,7 +9,7 @@ use clicktrail_store::{
     PaymentResult, SaleIn, StripeFactIn, StripeIds, StripeLinkIn, StripeMoney, Target,
 };
 
-use super::stripe::{capped, object, target_from_metadata};
+use super::stripe_object::{capped, object, target_from_metadata};
 use super::stripe_types::{
     ref_id, Charge, CheckoutSession, Dispute, Event, Invoice, InvoicePaymentObject, Refund,
 };

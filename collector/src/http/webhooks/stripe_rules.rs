@@ -14,7 +14,7 @@
 use clicktrail_store::SaleIn;
 use serde_json::Value;
 
-use super::stripe::capped;
+use super::stripe_object::capped;
 
 /// An id, or the id (and `code`) of an expanded object.
 fn ids_of(v: &Value, out: &mut Vec<String>) {
