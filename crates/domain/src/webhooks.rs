@@ -205,8 +205,13 @@ fn mac(secret: &str, t: i64, body: &[u8]) -> Hmac<Sha256> {
 
 /// `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
-    let sig = hex::encode(mac(secret, t, body).finalize().into_bytes());
-    format!("t={t},v1={sig}")
+    format!("t={t},v1={}", v1(secret, t, body))
+}
+
+/// The `v1` part: hex HMAC-SHA256 over `"{t}.{body}"` — Stripe's scheme, which the Stripe
+/// and Recurly webhooks check with this same function.
+pub fn v1(secret: &str, t: i64, body: &[u8]) -> String {
+    hex::encode(mac(secret, t, body).finalize().into_bytes())
 }
 
 /// Why a signature was refused.

@@ -9,9 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::Tenant;
@@ -43,16 +41,10 @@ pub enum SigError {
     Stale,
 }
 
-/// `v1` for `payload` signed at `t` with `secret`: hex HMAC-SHA256 over `"{t}.{payload}"`.
+/// `v1` for `payload` signed at `t` with `secret`: hex HMAC-SHA256 over `"{t}.{payload}"`
+/// (the outgoing webhooks sign the same way: one function, in the domain).
 pub fn sign(secret: &str, t: i64, payload: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this never fails
-    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(payload);
-    hex::encode(mac.finalize().into_bytes())
+    clicktrail_domain::webhooks::v1(secret, t, payload)
 }
 
 /// The header value Stripe would send.
