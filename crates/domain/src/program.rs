@@ -171,11 +171,17 @@ pub fn code_candidates(a: &Application) -> impl Iterator<Item = String> {
         .or_else(|| Some(code_form(&a.name)).filter(|c| !c.is_empty()))
         .unwrap_or_else(|| "partner".into());
     let first = std::iter::once(base.clone());
-    first.chain((2..).map(move |n| {
+    let numbered = (2..).map(move |n| {
         let suffix = format!("-{n}");
         let keep = MAX_CODE.saturating_sub(suffix.len()).min(base.len());
         format!("{}{suffix}", base[..keep].trim_end_matches('-'))
-    }))
+    });
+    // A long code that already ends in `-2` is cut to make room for the suffix and can come
+    // back as itself: each candidate is offered once.
+    let mut offered = std::collections::HashSet::new();
+    first
+        .chain(numbered)
+        .filter(move |c| offered.insert(c.clone()))
 }
 
 /// An application's state.
@@ -328,6 +334,20 @@ mod tests {
             promotion: "newsletter".into(),
             code: "Ana Lima!".into(),
         }
+    }
+
+    #[test]
+    fn a_full_length_code_ending_in_a_number_is_offered_once() {
+        // 32 characters ending in `-2`: cutting it for the `-2` suffix gives it back.
+        let code = format!("{}-2", "a".repeat(MAX_CODE - 2));
+        let a = Application {
+            code: Some(code.clone()),
+            ..validate(&form()).unwrap()
+        };
+        let list: Vec<String> = code_candidates(&a).take(3).collect();
+        assert_eq!(list[0], code);
+        assert_eq!(list[1], format!("{}-3", "a".repeat(MAX_CODE - 2)));
+        assert_eq!(list.iter().filter(|c| **c == code).count(), 1);
     }
 
     #[test]
