@@ -1,0 +1,4 @@
+
+    ALTER TABLE tenants ADD COLUMN rules TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE ledger ADD COLUMN rule TEXT;
+    

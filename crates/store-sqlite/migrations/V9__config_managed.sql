@@ -1,0 +1,5 @@
+
+    ALTER TABLE tenants ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tenants ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE affiliates ADD COLUMN config_state INTEGER NOT NULL DEFAULT 0;
+    
