@@ -256,6 +256,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant, id);
     CREATE INDEX outbox_recipient ON outbox (channel, recipient, id);
     "#,
+    // v15: Chargify / Maxio Advanced Billing (issue 20): each tenant's site shared key, the
+    // HMAC key its webhooks are signed with (kept readable: the signature is computed with it).
+    r#"
+    ALTER TABLE tenants ADD COLUMN chargify_webhook_key TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// How long a connection waits for a lock before it answers "busy".

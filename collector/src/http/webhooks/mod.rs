@@ -1,4 +1,4 @@
-//! Payment providers calling in: Stripe, Chargebee, Recurly.
+//! Payment providers calling in: Stripe, Chargebee, Recurly, Chargify.
 
 pub mod chargebee;
 pub mod recurly;
@@ -8,3 +8,5 @@ pub mod stripe_money;
 pub mod stripe_object;
 pub mod stripe_rules;
 pub mod stripe_types;
+pub mod chargify;
+pub mod chargify_money;
