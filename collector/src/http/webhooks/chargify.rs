@@ -80,8 +80,8 @@ pub async fn webhook(
             format!("the body is not application/x-www-form-urlencoded: {e}"),
         )
     })?;
-    let webhook_id = capped(form.get("id"))
-        .ok_or_else(|| AppError::invalid("id", "the webhook has no id"))?;
+    let webhook_id =
+        capped(form.get("id")).ok_or_else(|| AppError::invalid("id", "the webhook has no id"))?;
     let event = form
         .get("event")
         .ok_or_else(|| AppError::invalid("event", "the webhook names no event"))?
@@ -130,6 +130,16 @@ mod tests {
         assert!(!verify("Jefe", &want[..62], body), "a truncated signature");
         assert!(!verify("Jefe", "not hex", body));
         assert!(!verify("Jefe", "", body));
-        assert!(!verify("", &signature("", body), body), "no key, no webhook");
+        assert!(
+            !verify("", &signature("", body), body),
+            "no key, no webhook"
+        );
+        // Chargify's own example: shared key `123`, body `payload[chargify]=testing&event=test`
+        let documented = "19826d51b9f866b26eda1f154de192593360f8d0bcb63df8a28540a5dcf733f1";
+        assert!(verify(
+            "123",
+            documented,
+            b"payload[chargify]=testing&event=test"
+        ));
     }
 }

@@ -5,16 +5,15 @@
 //! nesting with brackets (`payload[subscription][customer][reference]`); [`Form`] keeps them as
 //! sent (read by `serde_urlencoded`), first value of a repeated key.
 //!
-//! - a sale (`payment_success`): the payment transaction `payload[transaction]` (its `id`,
+//! - a sale (`payment_success`, sent for every successful payment: signup, renewal, one-time
+//!   charge, retry): the payment transaction `payload[transaction]` (its `id`,
 //!   `amount_in_cents`, `success`, `transaction_type`); id `chargify:<transaction id>`; the
-//!   currency of the subscription (`payload[subscription][currency]`), else of the
-//!   transaction, else the tenant's; attributed by the customer key: the customer's
-//!   `reference` (the merchant's own id), else Chargify's customer id (a lead links it to the
-//!   click); its coupon code the subscription's `coupon_code`;
-//! - a refund (`refund_success`): `payload[refund_id]` of the payment `payload[payment_id]`,
-//!   the amount `payload[refund_amount_in_cents]` (else `payload[amount_in_cents]`); a refund
-//!   sent as a refund transaction in `payload[transaction]` (`transaction_type` `refund`, its
-//!   `payment_id` and `amount_in_cents`) is read the same way.
+//!   currency of the subscription (`payload[subscription][currency]`, multi-currency sites),
+//!   else the tenant's; attributed by the customer key: the customer's `reference` (the
+//!   merchant's own id), else Chargify's customer id (a lead links it to the click); its
+//!   coupon code the subscription's `coupon_code`;
+//! - a refund (`refund_success`, flat): `payload[refund_id]` of the payment
+//!   `payload[payment_id]`, the refunded amount `payload[amount_in_cents]`.
 
 use std::collections::HashMap;
 
@@ -41,15 +40,12 @@ impl Form {
 
     /// A field's trimmed value; empty counts as absent (Chargify sends `key=` for a null).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
+        self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
     /// The first of `keys` present.
-    fn first(&self, keys: &[&'static str]) -> Option<(&'static str, &str)> {
-        keys.iter().find_map(|k| self.get(k).map(|v| (*k, v)))
+    fn first(&self, keys: &[&str]) -> Option<&str> {
+        keys.iter().find_map(|k| self.get(k))
     }
 }
 
@@ -63,20 +59,15 @@ pub enum Skip {
 
 /// An id we keep (at most 128 characters), or 422 naming the field.
 fn id(form: &Form, field: &'static str) -> Result<String, Skip> {
-    let v = form
-        .get(field)
-        .ok_or_else(|| Skip::Invalid(field, "is missing".into()))?;
+    let v = form.get(field).ok_or_else(|| missing(field))?;
     capped(Some(v)).ok_or_else(|| Skip::Invalid(field, "is longer than 128 characters".into()))
 }
 
 /// An amount in cents (an integer), or 422 naming the field; zero or less is ignored.
 fn cents(field: &'static str, v: &str) -> Result<i64, Skip> {
-    let n: i64 = v.parse().map_err(|_| {
-        Skip::Invalid(
-            field,
-            format!("`{v}` is not a whole number of cents"),
-        )
-    })?;
+    let n: i64 = v
+        .parse()
+        .map_err(|_| Skip::Invalid(field, format!("`{v}` is not a whole number of cents")))?;
     if n <= 0 {
         return Err(Skip::Ignore("the amount is not positive"));
     }
@@ -93,40 +84,28 @@ pub fn sale_of(tenant: &Tenant, form: &Form, now: i64) -> Result<SaleIn, Skip> {
         return Err(Skip::Ignore("the payment did not succeed"));
     }
     let tx = id(form, "payload[transaction][id]")?;
-    const AMOUNT: &str = "payload[transaction][amount_in_cents]";
-    let amount = cents(
-        AMOUNT,
-        form.get(AMOUNT)
-            .ok_or_else(|| Skip::Invalid(AMOUNT, "is missing".into()))?,
-    )?;
-    let currency = match form.first(&[
-        "payload[subscription][currency]",
-        "payload[transaction][currency]",
-    ]) {
-        Some((_, c)) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c),
-        Some((field, c)) => {
+    const PAID: &str = "payload[transaction][amount_in_cents]";
+    let amount = cents(PAID, form.get(PAID).ok_or_else(|| missing(PAID))?)?;
+    const CURRENCY: &str = "payload[subscription][currency]";
+    let currency = match form.get(CURRENCY) {
+        Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c),
+        Some(c) => {
             return Err(Skip::Invalid(
-                field,
+                CURRENCY,
                 format!("`{c}` is not a three-letter currency code"),
             ))
         }
         None => None,
     };
-    let key = capped(
-        form.first(&[
-            "payload[subscription][customer][reference]",
-            "payload[subscription][customer][id]",
-            "payload[transaction][customer_id]",
-        ])
-        .map(|(_, v)| v),
-    );
-    let sub = capped(
-        form.first(&[
-            "payload[subscription][id]",
-            "payload[transaction][subscription_id]",
-        ])
-        .map(|(_, v)| v),
-    );
+    let key = capped(form.first(&[
+        "payload[subscription][customer][reference]",
+        "payload[subscription][customer][id]",
+        "payload[transaction][customer_id]",
+    ]));
+    let sub = capped(form.first(&[
+        "payload[subscription][id]",
+        "payload[transaction][subscription_id]",
+    ]));
     let mut out = sale(
         tenant,
         format!("chargify:{tx}"),
@@ -144,30 +123,18 @@ pub fn sale_of(tenant: &Tenant, form: &Form, now: i64) -> Result<SaleIn, Skip> {
     Ok(out)
 }
 
+/// The refunded amount of a `refund_success` (the payment's is `payment_amount_in_cents`).
+const AMOUNT: &str = "payload[amount_in_cents]";
+
+fn missing(field: &'static str) -> Skip {
+    Skip::Invalid(field, "is missing".into())
+}
+
 /// The refund a `refund_success` is, or why it is none.
 pub fn refund_of(tenant: &Tenant, form: &Form, now: i64) -> Result<RefundIn, Skip> {
-    let as_transaction = form.get("payload[refund_id]").is_none()
-        && form.get("payload[transaction][transaction_type]") == Some("refund");
-    let (refund_field, payment_field, amount_fields): (_, _, &[&'static str]) = if as_transaction
-    {
-        (
-            "payload[transaction][id]",
-            "payload[transaction][payment_id]",
-            &["payload[transaction][amount_in_cents]"],
-        )
-    } else {
-        (
-            "payload[refund_id]",
-            "payload[payment_id]",
-            &["payload[refund_amount_in_cents]", "payload[amount_in_cents]"],
-        )
-    };
-    let refund = id(form, refund_field)?;
-    let payment = id(form, payment_field)?;
-    let (field, amount) = form
-        .first(amount_fields)
-        .ok_or_else(|| Skip::Invalid(amount_fields[0], "is missing".into()))?;
-    let amount = cents(field, amount)?;
+    let refund = id(form, "payload[refund_id]")?;
+    let payment = id(form, "payload[payment_id]")?;
+    let amount = cents(AMOUNT, form.get(AMOUNT).ok_or_else(|| missing(AMOUNT))?)?;
     Ok(RefundIn {
         tenant: tenant.id.clone(),
         transaction_id: format!("chargify:{payment}"),
@@ -202,7 +169,10 @@ mod tests {
         assert_eq!(f.get("a[b][c]"), Some("x y"));
         assert_eq!(f.get("empty"), None);
         assert_eq!(f.get("plus"), Some("1 2"));
-        assert!(Form::parse(b"%zz=1").is_ok(), "lenient like Chargify's readers");
+        assert!(
+            Form::parse(b"%zz=1").is_ok(),
+            "lenient like Chargify's readers"
+        );
     }
 
     #[test]
@@ -254,7 +224,10 @@ mod tests {
                 "payload[transaction][id]",
             ),
             (
-                ("[reference]=", "[reference]=&payload[subscription][currency]=dollars"),
+                (
+                    "[reference]=",
+                    "[reference]=&payload[subscription][currency]=dollars",
+                ),
                 "payload[subscription][currency]",
             ),
         ] {
@@ -271,36 +244,28 @@ mod tests {
         let t = tenant();
         let r = refund_of(
             &t,
-            &form("payload[refund_id]=9&payload[payment_id]=161537369&payload[refund_amount_in_cents]=1600&payload[amount_in_cents]=1"),
+            &form("payload[refund_id]=9&payload[payment_id]=161537369&payload[amount_in_cents]=1600&payload[payment_amount_in_cents]=6400"),
             5,
         )
         .expect("refund");
         assert_eq!(r.transaction_id, "chargify:161537369");
         assert_eq!(r.refund_id, "chargify:refund:9");
         assert_eq!(r.amount_cents, Some(1600));
-        let r = refund_of(
-            &t,
-            &form("payload[refund_id]=9&payload[payment_id]=1&payload[amount_in_cents]=700"),
-            5,
-        )
-        .expect("refund");
-        assert_eq!(r.amount_cents, Some(700));
-        let r = refund_of(
-            &t,
-            &form("payload[transaction][id]=77&payload[transaction][transaction_type]=refund&payload[transaction][payment_id]=1&payload[transaction][amount_in_cents]=300"),
-            5,
-        )
-        .expect("refund transaction");
+        let zero = "payload[refund_id]=9&payload[payment_id]=1&payload[amount_in_cents]=0";
         assert_eq!(
-            (r.transaction_id.as_str(), r.refund_id.as_str()),
-            ("chargify:1", "chargify:refund:77")
+            refund_of(&t, &form(zero), 5).err(),
+            Some(Skip::Ignore("the amount is not positive"))
         );
-        match refund_of(&t, &form("payload[refund_id]=9&payload[amount_in_cents]=700"), 5) {
+        match refund_of(
+            &t,
+            &form("payload[refund_id]=9&payload[amount_in_cents]=700"),
+            5,
+        ) {
             Err(Skip::Invalid(f, _)) => assert_eq!(f, "payload[payment_id]"),
             other => panic!("{other:?}"),
         }
         match refund_of(&t, &form("payload[refund_id]=9&payload[payment_id]=1"), 5) {
-            Err(Skip::Invalid(f, _)) => assert_eq!(f, "payload[refund_amount_in_cents]"),
+            Err(Skip::Invalid(f, _)) => assert_eq!(f, "payload[amount_in_cents]"),
             other => panic!("{other:?}"),
         }
     }

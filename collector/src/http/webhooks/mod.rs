@@ -1,6 +1,8 @@
 //! Payment providers calling in: Stripe, Chargebee, Recurly, Chargify.
 
 pub mod chargebee;
+pub mod chargify;
+pub mod chargify_money;
 pub mod recurly;
 pub mod recurly_money;
 pub mod stripe;
@@ -8,5 +10,3 @@ pub mod stripe_money;
 pub mod stripe_object;
 pub mod stripe_rules;
 pub mod stripe_types;
-pub mod chargify;
-pub mod chargify_money;
