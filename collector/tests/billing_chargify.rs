@@ -241,7 +241,7 @@ async fn refund_success_reverses_part_then_the_rest() {
             Some(&sign(KEY, &refund("5", 100))),
         )
         .await;
-        assert_ne!(r.status, StatusCode::OK, "{}: {}", t.backend, r.body);
+        assert!(r.status.is_client_error(), "{}: {}", t.backend, r.body);
         assert_eq!(entries(&t, "acme").await.len(), 3, "{}", t.backend);
     }
 }
@@ -351,6 +351,9 @@ async fn other_events_are_ignored_and_malformed_ones_name_the_field() {
             assert_eq!(r.body["ignored"], true, "{}: {}", t.backend, r.body);
             assert!(r.body["reason"].is_string(), "{}", r.body);
         }
+        // the test webhook Chargify's panel sends (its documented body: no id)
+        let r = send(&t, "payload[chargify]=testing&event=test").await;
+        assert_eq!(r.body["ignored"], true, "{}: {}", t.backend, r.body);
         // a failed payment sent as payment_success records nothing
         let failed = pay.replace("[success]=true&", "[success]=false&");
         let r = send(&t, &failed).await;
