@@ -1,15 +1,20 @@
 //! Chargify's (Maxio Advanced Billing's) webhooks as they really arrive, through the real
-//! router on SQLite and PostgreSQL: the `payment_success` body Chargify sent (kept in
+//! router on an SQLite file and PostgreSQL: the `payment_success` body Chargify sent (kept in
 //! `<repo>/tests/fixtures/chargify/`, see `tests/fixtures/SOURCES.md`) and a `refund_success`
 //! written from Chargify's documented example, each signed the way Chargify signs (hex
 //! HMAC-SHA256 of the body under the site's shared key) by `openssl`, never by our own code.
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clicktrail_collector::config::Config;
 use clicktrail_domain::ledger::EntryKind;
+use clicktrail_store::Store;
+use clicktrail_store_postgres::PgStore;
+use clicktrail_store_sqlite::SqliteStore;
 use common::{Harness, Resp};
 use serde_json::json;
 
@@ -52,6 +57,40 @@ affiliates = ["dave"]
 "#
     ))
     .expect("config")
+}
+
+/// Where a backend's data lives, to open it again (a restart).
+enum Place {
+    File(String),
+    Pg(String),
+}
+
+impl Place {
+    async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Place::File(path) => Arc::new(SqliteStore::open(path).expect("sqlite file")),
+            Place::Pg(url) => Arc::new(PgStore::connect(url).await.expect("postgres")),
+        }
+    }
+}
+
+/// A fresh SQLite file and a fresh PostgreSQL database (the file's folder lives as long as
+/// the returned guard).
+async fn places() -> (tempfile::TempDir, Vec<Place>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("clicktrail.db").display().to_string();
+    let pg = clicktrail_store_postgres::test_cluster::fresh_database().await;
+    (dir, vec![Place::File(file), Place::Pg(pg)])
+}
+
+/// One harness per backend, on disk.
+async fn harnesses() -> (tempfile::TempDir, Vec<Harness>) {
+    let (dir, places) = places().await;
+    let mut out = Vec::new();
+    for p in &places {
+        out.push(Harness::new(config(), p.open().await).await);
+    }
+    (dir, out)
 }
 
 /// A kept webhook body, as sent.
@@ -160,7 +199,9 @@ fn refund(refund_id: &str, cents: i64) -> String {
 
 #[tokio::test]
 async fn a_signed_payment_success_credits_the_linked_affiliate_exactly_once() {
-    for t in Harness::all_with(config()).await {
+    let (_dir, places) = places().await;
+    for place in &places {
+        let t = Harness::new(config(), place.open().await).await;
         link(&t, "alice", CUSTOMER).await;
         let pay = fixture("payment_success.txt");
         let r = send(&t, &pay).await;
@@ -173,6 +214,12 @@ async fn a_signed_payment_success_credits_the_linked_affiliate_exactly_once() {
             let r = send(&t, &pay).await;
             assert_eq!(r.body["duplicate"], true, "{}: {}", t.backend, r.body);
         }
+        assert_eq!(entries(&t, "acme").await, vec![accrual("alice", 1920)]);
+        // a replay after a restart (the database opened again) changes nothing either
+        drop(t);
+        let t = Harness::new(config(), place.open().await).await;
+        let r = send(&t, &pay).await;
+        assert_eq!(r.body["duplicate"], true, "{}: {}", t.backend, r.body);
         assert_eq!(entries(&t, "acme").await, vec![accrual("alice", 1920)]);
 
         // a customer whose `reference` (the merchant's own id) is set is linked by it
@@ -196,7 +243,8 @@ async fn a_signed_payment_success_credits_the_linked_affiliate_exactly_once() {
 
 #[tokio::test]
 async fn a_coupon_code_on_the_subscription_credits_its_affiliate_without_a_click() {
-    for t in Harness::all_with(config()).await {
+    let (_dir, all) = harnesses().await;
+    for t in all {
         let pay = fixture("payment_success.txt")
             .replace("[coupon_code]=&", "[coupon_code]=ALICE20&")
             .replace("[subscription][id]=15100141&", "[subscription][id]=777&");
@@ -208,7 +256,8 @@ async fn a_coupon_code_on_the_subscription_credits_its_affiliate_without_a_click
 
 #[tokio::test]
 async fn refund_success_reverses_part_then_the_rest() {
-    for t in Harness::all_with(config()).await {
+    let (_dir, all) = harnesses().await;
+    for t in all {
         link(&t, "alice", CUSTOMER).await;
         send(&t, &fixture("payment_success.txt")).await;
         // the documented example refunds 16.00 of the 64.00: a quarter of the commission
@@ -248,7 +297,8 @@ async fn refund_success_reverses_part_then_the_rest() {
 
 #[tokio::test]
 async fn a_refund_before_its_payment_is_kept_and_applied_with_the_payment() {
-    for t in Harness::all_with(config()).await {
+    let (_dir, all) = harnesses().await;
+    for t in all {
         link(&t, "alice", CUSTOMER).await;
         let full = refund("3", 6400);
         for _ in 0..2 {
@@ -277,7 +327,8 @@ async fn a_refund_before_its_payment_is_kept_and_applied_with_the_payment() {
 
 #[tokio::test]
 async fn a_bad_or_foreign_signature_is_401_and_records_nothing() {
-    for t in Harness::all_with(config()).await {
+    let (_dir, all) = harnesses().await;
+    for t in all {
         link(&t, "alice", CUSTOMER).await;
         let pay = fixture("payment_success.txt");
         let tampered = pay.replace("amount_in_cents]=6400&", "amount_in_cents]=640000&");
@@ -338,7 +389,8 @@ async fn a_bad_or_foreign_signature_is_401_and_records_nothing() {
 
 #[tokio::test]
 async fn other_events_are_ignored_and_malformed_ones_name_the_field() {
-    for t in Harness::all_with(config()).await {
+    let (_dir, all) = harnesses().await;
+    for t in all {
         let pay = fixture("payment_success.txt");
         for event in [
             "signup_success",
