@@ -165,6 +165,9 @@ struct RawTenant {
     /// Recurly API base URL (empty: `https://v3.recurly.com`).
     #[serde(default)]
     recurly_api_url: String,
+    /// Chargify / Maxio site shared key (webhook signatures).
+    #[serde(default)]
+    chargify_webhook_key: String,
     /// PartnerStack API v2 keys a merchant's backend sends as HTTP Basic (both or neither;
     /// `http::partnerstack_api`): kept as one ingest key, so only its hash is stored.
     #[serde(default)]
@@ -397,6 +400,7 @@ impl Config {
                     recurly_webhook_key: String::new(),
                     recurly_api_key: String::new(),
                     recurly_api_url: String::new(),
+                    chargify_webhook_key: String::new(),
                     rules: Default::default(),
                 },
                 keys: vec![
@@ -458,6 +462,7 @@ impl Config {
                 ("stripe_webhook_secret", &t.stripe_webhook_secret),
                 ("recurly_webhook_key", &t.recurly_webhook_key),
                 ("recurly_api_key", &t.recurly_api_key),
+                ("chargify_webhook_key", &t.chargify_webhook_key),
             ] {
                 if is_placeholder(v) {
                     out.push(format!("tenant `{}`: {name}", t.id));
@@ -623,6 +628,7 @@ fn convert_tenant(t: RawTenant) -> anyhow::Result<TenantSpec> {
             recurly_webhook_key: t.recurly_webhook_key,
             recurly_api_key: t.recurly_api_key,
             recurly_api_url: t.recurly_api_url.trim().trim_end_matches('/').to_string(),
+            chargify_webhook_key: t.chargify_webhook_key,
             rules: std::sync::Arc::new(rules),
         },
         keys,

@@ -576,6 +576,7 @@ fn spec(cookie_days: i64, affiliates: &[&str], key: &str) -> TenantSpec {
             recurly_webhook_key: String::new(),
             recurly_api_key: String::new(),
             recurly_api_url: String::new(),
+            chargify_webhook_key: String::new(),
             rules: Default::default(),
         },
         keys: vec![KeySpec {

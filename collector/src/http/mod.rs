@@ -202,6 +202,10 @@ pub fn app(state: AppState) -> Router {
             "/webhooks/recurly/{tenant}",
             post(webhooks::recurly::webhook),
         )
+        .route(
+            "/webhooks/chargify/{tenant}",
+            post(webhooks::chargify::webhook),
+        )
         .route("/api/v2/customers", post(partnerstack_api::create_customer))
         .route(
             "/api/v2/transactions",

@@ -122,6 +122,9 @@ pub struct Tenant {
     pub recurly_api_key: String,
     /// Recurly's API base URL (empty: `https://v3.recurly.com`; EU sites `https://v3.eu.recurly.com`).
     pub recurly_api_url: String,
+    /// The Chargify (Maxio Advanced Billing) site's shared key its webhooks are signed with
+    /// (HMAC-SHA256; kept readable to compute the signature; empty: route not configured).
+    pub chargify_webhook_key: String,
     /// Commission rules, coupon codes and the self-referral setting (domain `rules`).
     pub rules: Arc<Rules>,
 }
@@ -246,6 +249,7 @@ mod tests {
             recurly_webhook_key: String::new(),
             recurly_api_key: String::new(),
             recurly_api_url: String::new(),
+            chargify_webhook_key: String::new(),
             rules: Default::default(),
         };
         assert_eq!(t.resolve_affiliate("alice"), Some("alice"));

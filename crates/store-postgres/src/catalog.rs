@@ -123,6 +123,12 @@ pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Re
         &[&t.id, &t.recurly_api_key, &t.recurly_api_url],
     )
     .await?;
+    exec(
+        tx,
+        "UPDATE tenants SET chargify_webhook_key = $2 WHERE id = $1",
+        &[&t.id, &t.chargify_webhook_key],
+    )
+    .await?;
     if *t.rules != Rules::default() {
         set_rules(tx, &t.id, &t.rules).await?;
     }
@@ -289,6 +295,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
         &[],
     )
     .await?;
+    let chargify = q(&tx, "SELECT id, chargify_webhook_key FROM tenants", &[]).await?;
     tx.commit().await?;
     let version: i64 = version
         .first()
@@ -315,12 +322,18 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             revenue_origins: Vec::new(),
             recurly_api_key: String::new(),
             recurly_api_url: String::new(),
+            chargify_webhook_key: String::new(),
         };
         tenants.insert(t.id.clone(), t);
     }
     for r in &recurly {
         if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
             (t.recurly_api_key, t.recurly_api_url) = (r.get(1), r.get(2));
+        }
+    }
+    for r in &chargify {
+        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
+            t.chargify_webhook_key = r.get(1);
         }
     }
     for r in &affiliates {

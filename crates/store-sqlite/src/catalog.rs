@@ -42,6 +42,8 @@ pub(crate) fn apply(conn: &Connection, specs: &[TenantSpec], now: i64) -> StoreR
             "UPDATE tenants SET recurly_api_key = ?2, recurly_api_url = ?3 WHERE id = ?1",
         )?
         .execute(params![t.id, t.recurly_api_key, t.recurly_api_url])?;
+        conn.prepare_cached("UPDATE tenants SET chargify_webhook_key = ?2 WHERE id = ?1")?
+            .execute(params![t.id, t.chargify_webhook_key])?;
         if *t.rules != Rules::default() {
             set_rules(conn, &t.id, &t.rules)?;
         }
@@ -219,6 +221,7 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
             revenue_origins: Vec::new(),
             recurly_api_key: String::new(),
             recurly_api_url: String::new(),
+            chargify_webhook_key: String::new(),
         })
     })?;
     for t in rows {
@@ -236,6 +239,13 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
         let (id, key, url) = row?;
         if let Some(t) = tenants.get_mut(&id) {
             (t.recurly_api_key, t.recurly_api_url) = (key, url);
+        }
+    }
+    let mut st = conn.prepare_cached("SELECT id, chargify_webhook_key FROM tenants")?;
+    for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (id, key) = row?;
+        if let Some(t) = tenants.get_mut(&id) {
+            t.chargify_webhook_key = key;
         }
     }
     let mut st =

@@ -800,6 +800,7 @@ mod tests {
             recurly_webhook_key: String::new(),
             recurly_api_key: String::new(),
             recurly_api_url: String::new(),
+            chargify_webhook_key: String::new(),
             rules: Default::default(),
         };
         let spec = |t: &Tenant| TenantSpec {

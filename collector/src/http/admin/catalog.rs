@@ -643,6 +643,7 @@ pub async fn create_tenant(
         recurly_webhook_key: String::new(),
         recurly_api_key: String::new(),
         recurly_api_url: String::new(),
+        chargify_webhook_key: String::new(),
         rules: Default::default(),
     };
     let secret = new_key("admin");

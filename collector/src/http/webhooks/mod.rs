@@ -1,6 +1,8 @@
-//! Payment providers calling in: Stripe, Chargebee, Recurly.
+//! Payment providers calling in: Stripe, Chargebee, Recurly, Chargify.
 
 pub mod chargebee;
+pub mod chargify;
+pub mod chargify_money;
 pub mod recurly;
 pub mod recurly_money;
 pub mod stripe;
