@@ -235,7 +235,10 @@ async fn migrate(config: &tokio_postgres::Config) -> anyhow::Result<()> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
+    // grouped: the pending migrations and their history lines commit together, so a crash
+    // can never leave a migration applied but unrecorded (it would re-run and fail)
     let report = embedded::migrations::runner()
+        .set_grouped(true)
         .set_abort_divergent(true)
         .set_abort_missing(true)
         .run_async(&mut client)
