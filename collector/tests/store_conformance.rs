@@ -672,3 +672,145 @@ async fn catalog_apply_load_and_version() {
         );
     }
 }
+
+/// Every answer of the tracking use cases but the happy path, word for word on both
+/// backends; an event id is kept only with a stored answer, and a use case that fails after
+/// its first write stores nothing.
+#[tokio::test]
+async fn tracking_errors_and_replays_are_the_same_on_both_backends() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        let not_found =
+            |code: &'static str, m: &str| Err::<(), _>(StoreError::NotFound(code, m.into()));
+        let unknown = not_found("unknown_cid", &format!("unknown cid `{C2}`"));
+
+        // an unknown CID: the same 404 from a lead, a link, a conversion and a strict sale
+        assert_eq!(
+            s.lead(lead(Some(C2), None, T0)).await.map(|_| ()),
+            unknown.clone()
+        );
+        let link = ExternalLinkIn {
+            tenant: "t".into(),
+            event_id: Some("ev-link".into()),
+            cid: cid(C2),
+            revenue_origin: "shop".into(),
+            external_cid: "ext-1".into(),
+            now: T0,
+        };
+        assert_eq!(
+            s.link_external(link.clone()).await.map(|_| ()),
+            unknown.clone()
+        );
+        let mut conv = conversion(Target::Cid(cid(C2)), None, T0);
+        conv.event_id = Some("ev-conv".into());
+        assert_eq!(
+            s.conversion(conv.clone()).await.map(|_| ()),
+            unknown.clone()
+        );
+        let mut strict = sale("tx-strict", Target::Cid(cid(C2)), T0);
+        strict.allow_unresolved = false;
+        assert_eq!(s.sale(strict.clone()).await.map(|_| ()), unknown);
+        let ext = Target::External {
+            revenue_origin: "shop".into(),
+            external_cid: "nope".into(),
+        };
+        assert_eq!(
+            s.conversion(conversion(ext, None, T0)).await.map(|_| ()),
+            not_found(
+                "unknown_cid",
+                "external cid `nope` is not linked to a click for this revenue origin"
+            )
+        );
+        let mut by_sub = sale("tx-sub", Target::Subscription("sub_x".into()), T0);
+        by_sub.allow_unresolved = false;
+        assert_eq!(
+            s.sale(by_sub).await.map(|_| ()),
+            not_found(
+                "unknown_subscription",
+                "subscription `sub_x` has no attributed sale"
+            )
+        );
+        assert_eq!(
+            s.conversion(conversion(Target::None, None, T0))
+                .await
+                .map(|_| ()),
+            Err(StoreError::Invalid(
+                "click_id".into(),
+                "click_id or customer_key is required".into()
+            ))
+        );
+        // nothing of the refused events was kept: their ids answer once the click exists
+        assert_eq!(b.sql_i64("SELECT count(*) FROM events").await, 0);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 0);
+        s.click(click(Some(C2), "bob", T0)).await.unwrap();
+        assert!(s.link_external(link.clone()).await.unwrap().ok);
+        let first = s.conversion(conv.clone()).await.unwrap();
+        assert!(first.attributed);
+        let mut later = conv.clone();
+        later.now += 5;
+        assert_eq!(s.conversion(later).await.unwrap(), first, "replayed");
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 1);
+        let mut sale_ok = strict.clone();
+        sale_ok.transaction_id = "tx-ok".into();
+        s.sale(sale_ok.clone()).await.unwrap();
+
+        // an id used for another kind of event
+        let mut reused = lead(Some(C2), None, T0);
+        reused.event_id = Some("ev-conv".into());
+        assert_eq!(
+            s.lead(reused).await,
+            Err(StoreError::Conflict(
+                "event_id_reused",
+                "eventId `ev-conv` was already used for a conversion event".into()
+            ))
+        );
+        let mut reused = conv.clone();
+        reused.event_id = Some("ev-link".into());
+        assert_eq!(
+            s.conversion(reused).await.map(|_| ()),
+            Err(StoreError::Conflict(
+                "event_id_reused",
+                "eventId `ev-link` was already used for a external_cid event".into()
+            ))
+        );
+
+        // a transaction id seen before
+        assert_eq!(
+            s.sale(sale_ok).await.map(|_| ()),
+            Err(StoreError::Conflict(
+                "duplicate_transaction",
+                "transaction_id `tx-ok` was already recorded".into()
+            ))
+        );
+
+        // a CID past its window: the lead links the customer, credits nobody
+        let mut late = lead(Some(C2), Some("cus_late"), T0 + 61 * DAY);
+        late.email = Some("late@example.com".into());
+        assert!(s.lead(late).await.unwrap().ok);
+        assert_eq!(
+            b.sql_i64(
+                "SELECT count(*) FROM leads WHERE customer_key = 'cus_late' AND affiliate IS NULL"
+            )
+            .await,
+            1
+        );
+
+        // an accrual that cannot be computed, after the sale's row was written: nothing stays
+        let mut overflow = sale("tx-overflow", Target::Cid(cid(C2)), T0 + 10);
+        overflow.hold_days = i64::MAX;
+        assert_eq!(
+            s.sale(overflow).await.map(|_| ()),
+            Err(StoreError::Invalid(
+                "amount".into(),
+                "the amount is too large: a total would not be representable".into()
+            ))
+        );
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM conversions WHERE transaction_id = 'tx-overflow'")
+                .await,
+            0
+        );
+        assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 2);
+    }
+}
