@@ -8,7 +8,7 @@ use clicktrail_store::{unresolved_error, Commission, ConversionIn, ConversionOut
 use crate::commission::{earn, Earned, Earning};
 use crate::events::{once, Event};
 use crate::ops::{Decided, OpsRows};
-use crate::sale::accrue;
+use crate::sale::{accrue, Accrual};
 
 /// 409 `duplicate_conversion` (the same words on every backend).
 pub fn duplicate_conversion(conversion_type: &str, external_id: &str) -> StoreError {
@@ -70,18 +70,17 @@ async fn record<R: OpsRows>(rows: &mut R, c: &ConversionIn) -> Result<Conversion
     } = earn(rows, resolved, &earning).await?;
     let public_id = uuid::Uuid::new_v4().to_string();
     let decided = Decided {
-        public_id: &public_id,
         who: &who,
         status,
         commission_cents: cents,
     };
     // a concurrent conversion with the same external id: one of them gets the 409
-    let Some(id) = rows.insert_conversion(c, &decided).await? else {
+    let Some(id) = rows.insert_conversion(c, &public_id, &decided).await? else {
         let ext = ext.unwrap_or_default();
         return Err(duplicate_conversion(&c.conversion_type, ext).into());
     };
     if let Some(aff) = &who.affiliate {
-        let a = crate::sale::Accrual {
+        let a = Accrual {
             tenant: &c.tenant,
             affiliate: aff,
             conversion_id: id,

@@ -25,10 +25,9 @@ pub struct NewLead<'a> {
     pub now: i64,
 }
 
-/// A conversion or sale row to insert, with what the rules decided for it.
+/// What the rules decided for a conversion or sale row.
 #[derive(Debug, Clone, Copy)]
 pub struct Decided<'a> {
-    pub public_id: &'a str,
     pub who: &'a Attribution,
     pub status: Status,
     pub commission_cents: i64,
@@ -108,6 +107,7 @@ pub trait OpsRows: CommissionRows {
     fn insert_conversion(
         &mut self,
         c: &ConversionIn,
+        public_id: &str,
         d: &Decided<'_>,
     ) -> impl Future<Output = Result<Option<i64>, Self::Error>>;
 
@@ -124,11 +124,12 @@ pub trait OpsRows: CommissionRows {
     fn insert_sale(
         &mut self,
         s: &SaleIn,
+        public_id: &str,
         d: &Decided<'_>,
     ) -> impl Future<Output = Result<Option<i64>, Self::Error>>;
 
-    /// Sets the credit of the existing sale `id` (`d.public_id` unused), its amount and a
-    /// customer key it had none of.
+    /// Sets the credit of the existing sale `id`, its amount and a customer key it had none
+    /// of.
     fn update_sale_credit(
         &mut self,
         id: i64,

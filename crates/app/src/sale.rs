@@ -54,12 +54,11 @@ async fn record<R: OpsRows>(rows: &mut R, s: &SaleIn) -> Result<Option<SaleOut>,
     } = earn(rows, resolved, &earning(s, None)).await?;
     let public_id = uuid::Uuid::new_v4().to_string();
     let d = Decided {
-        public_id: &public_id,
         who: &who,
         status,
         commission_cents: cents,
     };
-    let Some(sale_id) = rows.insert_sale(s, &d).await? else {
+    let Some(sale_id) = rows.insert_sale(s, &public_id, &d).await? else {
         return Ok(None);
     };
     let commission_id = credit(rows, s, sale_id, &who.affiliate, cents, rule).await?;
@@ -87,7 +86,6 @@ pub async fn attribute_existing<R: OpsRows>(
         ..
     } = earn(rows, resolved, &earning(s, Some(id))).await?;
     let d = Decided {
-        public_id: "",
         who: &who,
         status,
         commission_cents: cents,

@@ -332,6 +332,7 @@ impl OpsRows for Rows<'_, '_> {
     async fn insert_conversion(
         &mut self,
         c: &ConversionIn,
+        public_id: &str,
         d: &Decided<'_>,
     ) -> Result<Option<i64>, Fail> {
         let row = q_opt(
@@ -342,7 +343,7 @@ impl OpsRows for Rows<'_, '_> {
              ON CONFLICT (tenant, conversion_type, external_id) WHERE external_id IS NOT NULL DO NOTHING
              RETURNING id",
             &[
-                &d.public_id,
+                &public_id,
                 &c.tenant,
                 &c.conversion_type,
                 &c.external_id,
@@ -380,7 +381,12 @@ impl OpsRows for Rows<'_, '_> {
         Ok((recorded.is_some(), resolved))
     }
 
-    async fn insert_sale(&mut self, s: &SaleIn, d: &Decided<'_>) -> Result<Option<i64>, Fail> {
+    async fn insert_sale(
+        &mut self,
+        s: &SaleIn,
+        public_id: &str,
+        d: &Decided<'_>,
+    ) -> Result<Option<i64>, Fail> {
         let row = q_opt(
             self.0,
             "INSERT INTO conversions (public_id, tenant, kind, conversion_type, transaction_id, cid, affiliate,
@@ -390,7 +396,7 @@ impl OpsRows for Rows<'_, '_> {
              ON CONFLICT (tenant, transaction_id) WHERE transaction_id IS NOT NULL DO NOTHING
              RETURNING id",
             &[
-                &d.public_id,
+                &public_id,
                 &s.tenant,
                 &s.conversion_type,
                 &s.transaction_id,

@@ -293,6 +293,7 @@ impl OpsRows for Rows<'_> {
     async fn insert_conversion(
         &mut self,
         c: &ConversionIn,
+        public_id: &str,
         d: &Decided<'_>,
     ) -> StoreResult<Option<i64>> {
         self.0
@@ -302,7 +303,7 @@ impl OpsRows for Rows<'_> {
                  VALUES (?1, ?2, 'conversion', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'browser', ?13, ?14)",
             )?
             .execute(params![
-                d.public_id,
+                public_id,
                 c.tenant,
                 c.conversion_type,
                 c.external_id,
@@ -335,7 +336,12 @@ impl OpsRows for Rows<'_> {
         Ok((recorded, resolve(self.0, tenant, target)?))
     }
 
-    async fn insert_sale(&mut self, s: &SaleIn, d: &Decided<'_>) -> StoreResult<Option<i64>> {
+    async fn insert_sale(
+        &mut self,
+        s: &SaleIn,
+        public_id: &str,
+        d: &Decided<'_>,
+    ) -> StoreResult<Option<i64>> {
         self.0
             .prepare_cached(
                 "INSERT INTO conversions (public_id, tenant, kind, conversion_type, transaction_id, cid, affiliate, attributed,
@@ -344,7 +350,7 @@ impl OpsRows for Rows<'_> {
                  VALUES (?1, ?2, 'sale', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?
             .execute(params![
-                d.public_id,
+                public_id,
                 s.tenant,
                 s.conversion_type,
                 s.transaction_id,
