@@ -814,3 +814,87 @@ async fn tracking_errors_and_replays_are_the_same_on_both_backends() {
         assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 2);
     }
 }
+
+/// The same event, external id, transaction id or customer sent many times at once (on
+/// PostgreSQL, from concurrent transactions of the pool): one answer, one row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_repeats_are_recorded_once() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        let all =
+            |n: usize, f: &dyn Fn(usize) -> tokio::task::JoinHandle<Result<String, StoreError>>| {
+                (0..n).map(f).collect::<Vec<_>>()
+            };
+        async fn answers(
+            hs: Vec<tokio::task::JoinHandle<Result<String, StoreError>>>,
+        ) -> Vec<Result<String, StoreError>> {
+            let mut out = Vec::new();
+            for h in hs {
+                out.push(h.await.unwrap());
+            }
+            out
+        }
+
+        // one event id: every retry gets the first answer
+        let hs = all(8, &|_| {
+            let s = s.clone();
+            let mut c = conversion(Target::Cid(cid(C1)), None, T0 + 1);
+            c.event_id = Some("ev-race".into());
+            tokio::spawn(async move { s.conversion(c).await.map(|o| o.conversion_id) })
+        });
+        let got = answers(hs).await;
+        assert!(got.iter().all(|a| a == &got[0] && a.is_ok()), "{got:?}");
+
+        // one external id: one conversion, the others a 409
+        let hs = all(8, &|_| {
+            let s = s.clone();
+            let c = conversion(Target::Cid(cid(C1)), Some("o-race"), T0 + 2);
+            tokio::spawn(async move { s.conversion(c).await.map(|o| o.conversion_id) })
+        });
+        let got = answers(hs).await;
+        let dup = Err(StoreError::Conflict(
+            "duplicate_conversion",
+            "a `signup` conversion with externalId `o-race` was already recorded".into(),
+        ));
+        assert_eq!(got.iter().filter(|a| a.is_ok()).count(), 1, "{got:?}");
+        assert_eq!(got.iter().filter(|a| **a == dup).count(), 7, "{got:?}");
+
+        // one transaction id: one sale, the others a 409
+        let hs = all(8, &|_| {
+            let s = s.clone();
+            let x = sale("tx-race", Target::Cid(cid(C1)), T0 + 3);
+            tokio::spawn(async move { s.sale(x).await.map(|o| o.sale_id.to_string()) })
+        });
+        let got = answers(hs).await;
+        let dup = Err(StoreError::Conflict(
+            "duplicate_transaction",
+            "transaction_id `tx-race` was already recorded".into(),
+        ));
+        assert_eq!(got.iter().filter(|a| a.is_ok()).count(), 1, "{got:?}");
+        assert_eq!(got.iter().filter(|a| **a == dup).count(), 7, "{got:?}");
+
+        // one customer: one lead
+        let hs = all(8, &|i| {
+            let s = s.clone();
+            let mut l = lead(Some(C1), Some("cus_race"), T0 + 4);
+            l.email = Some(format!("r{i}@example.com"));
+            tokio::spawn(async move { s.lead(l).await.map(|o| o.ok.to_string()) })
+        });
+        assert!(answers(hs).await.iter().all(Result::is_ok));
+
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 3);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 3);
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM leads WHERE customer_key = 'cus_race' AND affiliate = 'alice'")
+                .await,
+            1
+        );
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM events WHERE body IS NULL")
+                .await,
+            0
+        );
+    }
+}
