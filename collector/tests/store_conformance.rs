@@ -673,3 +673,229 @@ async fn catalog_apply_load_and_version() {
         );
     }
 }
+
+/// Every answer of the tracking use cases but the happy path, word for word on both
+/// backends; an event id is kept only with a stored answer, and a use case that fails after
+/// its first write stores nothing.
+#[tokio::test]
+async fn tracking_errors_and_replays_are_the_same_on_both_backends() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        let not_found =
+            |code: &'static str, m: &str| Err::<(), _>(StoreError::NotFound(code, m.into()));
+        let unknown = not_found("unknown_cid", &format!("unknown cid `{C2}`"));
+
+        // an unknown CID: the same 404 from a lead, a link, a conversion and a strict sale
+        assert_eq!(
+            s.lead(lead(Some(C2), None, T0)).await.map(|_| ()),
+            unknown.clone()
+        );
+        let link = ExternalLinkIn {
+            tenant: "t".into(),
+            event_id: Some("ev-link".into()),
+            cid: cid(C2),
+            revenue_origin: "shop".into(),
+            external_cid: "ext-1".into(),
+            now: T0,
+        };
+        assert_eq!(
+            s.link_external(link.clone()).await.map(|_| ()),
+            unknown.clone()
+        );
+        let mut conv = conversion(Target::Cid(cid(C2)), None, T0);
+        conv.event_id = Some("ev-conv".into());
+        assert_eq!(
+            s.conversion(conv.clone()).await.map(|_| ()),
+            unknown.clone()
+        );
+        let mut strict = sale("tx-strict", Target::Cid(cid(C2)), T0);
+        strict.allow_unresolved = false;
+        assert_eq!(s.sale(strict.clone()).await.map(|_| ()), unknown);
+        let ext = Target::External {
+            revenue_origin: "shop".into(),
+            external_cid: "nope".into(),
+        };
+        assert_eq!(
+            s.conversion(conversion(ext, None, T0)).await.map(|_| ()),
+            not_found(
+                "unknown_cid",
+                "external cid `nope` is not linked to a click for this revenue origin"
+            )
+        );
+        let mut by_sub = sale("tx-sub", Target::Subscription("sub_x".into()), T0);
+        by_sub.allow_unresolved = false;
+        assert_eq!(
+            s.sale(by_sub).await.map(|_| ()),
+            not_found(
+                "unknown_subscription",
+                "subscription `sub_x` has no attributed sale"
+            )
+        );
+        assert_eq!(
+            s.conversion(conversion(Target::None, None, T0))
+                .await
+                .map(|_| ()),
+            Err(StoreError::Invalid(
+                "click_id".into(),
+                "click_id or customer_key is required".into()
+            ))
+        );
+        // nothing of the refused events was kept: their ids answer once the click exists
+        assert_eq!(b.sql_i64("SELECT count(*) FROM events").await, 0);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 0);
+        s.click(click(Some(C2), "bob", T0)).await.unwrap();
+        assert!(s.link_external(link.clone()).await.unwrap().ok);
+        let first = s.conversion(conv.clone()).await.unwrap();
+        assert!(first.attributed);
+        let mut later = conv.clone();
+        later.now += 5;
+        assert_eq!(s.conversion(later).await.unwrap(), first, "replayed");
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 1);
+        let mut sale_ok = strict.clone();
+        sale_ok.transaction_id = "tx-ok".into();
+        s.sale(sale_ok.clone()).await.unwrap();
+
+        // an id used for another kind of event
+        let mut reused = lead(Some(C2), None, T0);
+        reused.event_id = Some("ev-conv".into());
+        assert_eq!(
+            s.lead(reused).await,
+            Err(StoreError::Conflict(
+                "event_id_reused",
+                "eventId `ev-conv` was already used for a conversion event".into()
+            ))
+        );
+        let mut reused = conv.clone();
+        reused.event_id = Some("ev-link".into());
+        assert_eq!(
+            s.conversion(reused).await.map(|_| ()),
+            Err(StoreError::Conflict(
+                "event_id_reused",
+                "eventId `ev-link` was already used for a external_cid event".into()
+            ))
+        );
+
+        // a transaction id seen before
+        assert_eq!(
+            s.sale(sale_ok).await.map(|_| ()),
+            Err(StoreError::Conflict(
+                "duplicate_transaction",
+                "transaction_id `tx-ok` was already recorded".into()
+            ))
+        );
+
+        // a CID past its window: the lead links the customer, credits nobody
+        let mut late = lead(Some(C2), Some("cus_late"), T0 + 61 * DAY);
+        late.email = Some("late@example.com".into());
+        assert!(s.lead(late).await.unwrap().ok);
+        assert_eq!(
+            b.sql_i64(
+                "SELECT count(*) FROM leads WHERE customer_key = 'cus_late' AND affiliate IS NULL"
+            )
+            .await,
+            1
+        );
+
+        // an accrual that cannot be computed, after the sale's row was written: nothing stays
+        let mut overflow = sale("tx-overflow", Target::Cid(cid(C2)), T0 + 10);
+        overflow.hold_days = i64::MAX;
+        assert_eq!(
+            s.sale(overflow).await.map(|_| ()),
+            Err(StoreError::Invalid(
+                "amount".into(),
+                "the amount is too large: a total would not be representable".into()
+            ))
+        );
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM conversions WHERE transaction_id = 'tx-overflow'")
+                .await,
+            0
+        );
+        assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 2);
+    }
+}
+
+/// The same event, external id, transaction id or customer sent many times at once (on
+/// PostgreSQL, from concurrent transactions of the pool): one answer, one row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_repeats_are_recorded_once() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        let all =
+            |n: usize, f: &dyn Fn(usize) -> tokio::task::JoinHandle<Result<String, StoreError>>| {
+                (0..n).map(f).collect::<Vec<_>>()
+            };
+        async fn answers(
+            hs: Vec<tokio::task::JoinHandle<Result<String, StoreError>>>,
+        ) -> Vec<Result<String, StoreError>> {
+            let mut out = Vec::new();
+            for h in hs {
+                out.push(h.await.unwrap());
+            }
+            out
+        }
+
+        // one event id: every retry gets the first answer
+        let hs = all(8, &|_| {
+            let s = s.clone();
+            let mut c = conversion(Target::Cid(cid(C1)), None, T0 + 1);
+            c.event_id = Some("ev-race".into());
+            tokio::spawn(async move { s.conversion(c).await.map(|o| o.conversion_id) })
+        });
+        let got = answers(hs).await;
+        assert!(got.iter().all(|a| a == &got[0] && a.is_ok()), "{got:?}");
+
+        // one external id: one conversion, the others a 409
+        let hs = all(8, &|_| {
+            let s = s.clone();
+            let c = conversion(Target::Cid(cid(C1)), Some("o-race"), T0 + 2);
+            tokio::spawn(async move { s.conversion(c).await.map(|o| o.conversion_id) })
+        });
+        let got = answers(hs).await;
+        let dup = Err(StoreError::Conflict(
+            "duplicate_conversion",
+            "a `signup` conversion with externalId `o-race` was already recorded".into(),
+        ));
+        assert_eq!(got.iter().filter(|a| a.is_ok()).count(), 1, "{got:?}");
+        assert_eq!(got.iter().filter(|a| **a == dup).count(), 7, "{got:?}");
+
+        // one transaction id: one sale, the others a 409
+        let hs = all(8, &|_| {
+            let s = s.clone();
+            let x = sale("tx-race", Target::Cid(cid(C1)), T0 + 3);
+            tokio::spawn(async move { s.sale(x).await.map(|o| o.sale_id.to_string()) })
+        });
+        let got = answers(hs).await;
+        let dup = Err(StoreError::Conflict(
+            "duplicate_transaction",
+            "transaction_id `tx-race` was already recorded".into(),
+        ));
+        assert_eq!(got.iter().filter(|a| a.is_ok()).count(), 1, "{got:?}");
+        assert_eq!(got.iter().filter(|a| **a == dup).count(), 7, "{got:?}");
+
+        // one customer: one lead
+        let hs = all(8, &|i| {
+            let s = s.clone();
+            let mut l = lead(Some(C1), Some("cus_race"), T0 + 4);
+            l.email = Some(format!("r{i}@example.com"));
+            tokio::spawn(async move { s.lead(l).await.map(|o| o.ok.to_string()) })
+        });
+        assert!(answers(hs).await.iter().all(Result::is_ok));
+
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 3);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 3);
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM leads WHERE customer_key = 'cus_race' AND affiliate = 'alice'")
+                .await,
+            1
+        );
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM events WHERE body IS NULL")
+                .await,
+            0
+        );
+    }
+}

@@ -9,11 +9,17 @@
 //! ```text
 //! erasure.rs  erasing one customer or visitor: pseudonyms and removals, money untouched
 //! commission.rs who a sale is credited to and what it earns (rules, coupons)
+//! conversion.rs a browser conversion: 409 on a known external id, 404 when nobody is credited
+//! diagnostic.rs the tracker's diagnostics, capped per tenant
+//! events.rs   one answer per event id (replay, or a 409 for another kind of event)
+//! lead.rs     leads and external-CID links: 404 on an unknown CID, one lead per customer
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
+//! ops.rs      the row operations of the tracking use cases (events, leads, conversions, sales)
 //! payout.rs   a payout: what is due to one affiliate, recorded with its entries
 //! pending.rs  a provider's refund that arrived before its payment: kept, applied with the sale
 //! program.rs  applications: submitted, approved (the affiliate created) or rejected
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
+//! sale.rs     a sale: 409 on a known transaction id, a first payment counted once, accrual
 //! status.rs   an operator's status change; a decline reverses what is left
 //! ```
 
@@ -24,12 +30,18 @@ use std::task::{Context, Poll, Waker};
 use clicktrail_store::StoreError;
 
 pub mod commission;
+pub mod conversion;
+pub mod diagnostic;
 pub mod erasure;
+pub mod events;
+pub mod lead;
 pub mod ledger;
+pub mod ops;
 pub mod payout;
 pub mod pending;
 pub mod program;
 pub mod refund;
+pub mod sale;
 pub mod status;
 pub mod webhooks;
 

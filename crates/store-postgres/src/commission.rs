@@ -1,24 +1,16 @@
 //! The rows the commission rules read (`clicktrail_app::commission`): a subscription's
 //! earlier payments, read under a per-subscription advisory lock so that two renewals handled
 //! at once by two collectors count each other (a payments limit is never passed by a race).
+//! The same rows serve the tracking use cases (`ops.rs`).
 
-use clicktrail_app::commission::{earn, CommissionRows, Earned, Earning};
-use clicktrail_domain::attribution::Resolved;
+use clicktrail_app::commission::CommissionRows;
 use clicktrail_domain::rules::History;
 
 use crate::ops::{exec, q_opt, Tx};
 use crate::Fail;
 
-/// Who is credited and what the sale earns, inside the open transaction.
-pub(crate) async fn earned(
-    tx: &Tx<'_>,
-    resolved: Option<Resolved>,
-    e: &Earning<'_>,
-) -> Result<Earned, Fail> {
-    earn(&mut Rows(tx), resolved, e).await
-}
-
-struct Rows<'t, 'c>(&'t Tx<'c>);
+/// The tracking and commission rows inside one open transaction.
+pub(crate) struct Rows<'t, 'c>(pub(crate) &'t Tx<'c>);
 
 impl CommissionRows for Rows<'_, '_> {
     type Error = Fail;

@@ -1,23 +1,13 @@
 //! The rows the commission rules read (`clicktrail_app::commission`): a subscription's
-//! earlier payments.
+//! earlier payments. The same rows serve the tracking use cases (`ops.rs`).
 
-use clicktrail_app::commission::{earn, CommissionRows, Earned, Earning};
-use clicktrail_app::run_ready;
-use clicktrail_domain::attribution::Resolved;
+use clicktrail_app::commission::CommissionRows;
 use clicktrail_domain::rules::History;
 use clicktrail_store::{StoreError, StoreResult};
 use rusqlite::{params, Connection};
 
-/// Who is credited and what the sale earns (the use case, run on the writer thread).
-pub(crate) fn earned(
-    conn: &Connection,
-    resolved: Option<Resolved>,
-    e: &Earning<'_>,
-) -> StoreResult<Earned> {
-    run_ready(earn(&mut Rows(conn), resolved, e))
-}
-
-struct Rows<'c>(&'c Connection);
+/// The tracking and commission rows on the writer's connection.
+pub(crate) struct Rows<'c>(pub(crate) &'c Connection);
 
 impl CommissionRows for Rows<'_> {
     type Error = StoreError;
