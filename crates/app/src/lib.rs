@@ -15,6 +15,7 @@
 //! program.rs  applications: submitted, approved (the affiliate created) or rejected
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
 //! status.rs   an operator's status change; a decline reverses what is left
+//! stripe.rs   a Stripe event: its sale matched to the same payment, its money facts settled
 //! ```
 
 use std::future::Future;
@@ -31,6 +32,7 @@ pub mod pending;
 pub mod program;
 pub mod refund;
 pub mod status;
+pub mod stripe;
 pub mod webhooks;
 
 /// Runs a future whose every await is already ready (a synchronous backend's row
