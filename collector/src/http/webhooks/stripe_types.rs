@@ -8,12 +8,22 @@
 //! | a line's subscription | `line.subscription` | `line.parent.subscription_item_details.subscription` |
 //!
 //! Every field is optional and unknown fields are ignored: Stripe adds fields in every version,
-//! and an event is only refused (422) when a field we read has the wrong type.
+//! and an event is only refused (422, naming the field's path) when a field we read has the
+//! wrong type or a money amount is negative. What only the commission rules read (discounts,
+//! prices, the customer's email) is [`Lenient`]: a field of an unexpected shape is absent.
+//!
+//! An event's `data.object` is read once, as its `type` says ([`Event::object`]); the sale and
+//! the money facts are made from that one reading.
 
 use std::collections::BTreeMap;
 
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::Deserialize;
 use serde_json::Value;
+
+use clicktrail_store::PaymentResult;
+
+use crate::http::error::AppError;
 
 /// Stripe metadata: string keys and values (set by the merchant's integration).
 pub type Metadata = BTreeMap<String, String>;
@@ -40,6 +50,139 @@ pub struct Event {
 pub struct EventData {
     #[serde(default)]
     pub object: Value,
+}
+
+/// A handled event's object, by the event's type.
+#[derive(Debug, Clone)]
+pub enum Object {
+    /// `checkout.session.completed` (no result), `checkout.session.async_payment_succeeded` /
+    /// `_failed` (the result).
+    Checkout(Box<CheckoutSession>, Option<PaymentResult>),
+    /// `invoice.paid`, `invoice.payment_succeeded`.
+    Invoice(Box<Invoice>),
+    /// `charge.refunded`.
+    Charge(Charge),
+    /// `refund.created`, `refund.updated`, `charge.refund.updated`.
+    Refund(Refund),
+    /// `charge.dispute.created`, `.updated`, `.closed`.
+    Dispute(Dispute),
+    /// `invoice_payment.paid` (basil).
+    InvoicePayment(InvoicePaymentObject),
+}
+
+impl Event {
+    /// `data.object`, read as the event's type says; `None` for a type that is not handled
+    /// (docs/stripe.md lists the handled ones).
+    pub fn object(&self) -> Result<Option<Object>, AppError> {
+        Ok(Some(match self.kind.as_deref().unwrap_or_default() {
+            "checkout.session.completed" => Object::Checkout(self.read()?, None),
+            "checkout.session.async_payment_succeeded" => {
+                Object::Checkout(self.read()?, Some(PaymentResult::Succeeded))
+            }
+            "checkout.session.async_payment_failed" => {
+                Object::Checkout(self.read()?, Some(PaymentResult::Failed))
+            }
+            "invoice.paid" | "invoice.payment_succeeded" => Object::Invoice(self.read()?),
+            "charge.refunded" => Object::Charge(self.read()?),
+            "refund.created" | "refund.updated" | "charge.refund.updated" => {
+                Object::Refund(self.read()?)
+            }
+            "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
+                Object::Dispute(self.read()?)
+            }
+            "invoice_payment.paid" => Object::InvoicePayment(self.read()?),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// `data.object` as `T`; a wrong field is a 422 naming its path in the event.
+    fn read<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        let obj = self.data.as_ref().map_or(&Value::Null, |d| &d.object);
+        serde_path_to_error::deserialize(obj).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "data.object".to_string()
+            } else {
+                format!("data.object.{path}")
+            };
+            AppError::invalid(&field, e.inner().to_string())
+        })
+    }
+}
+
+/// A field only the commission rules read: one of an unexpected shape reads as absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lenient<T>(pub Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Lenient(serde_json::from_value(Value::deserialize(d)?).ok()))
+    }
+}
+
+/// A money amount in cents: a negative one is a 422.
+fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<i64>::deserialize(d)? {
+        Some(a) if a < 0 => Err(D::Error::custom("must not be negative")),
+        a => Ok(a),
+    }
+}
+
+/// A discount (a checkout session's `discounts[]`, an invoice's `discounts[]` when expanded,
+/// its `discount` before basil).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Discount {
+    #[serde(default)]
+    pub promotion_code: Lenient<CodeRef>,
+    #[serde(default)]
+    pub coupon: Lenient<CodeRef>,
+}
+
+/// A promotion code or coupon: its id, or (expanded) the object with its customer-facing
+/// `code` and its `id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CodeRef {
+    Id(String),
+    Object {
+        #[serde(default)]
+        code: Lenient<String>,
+        #[serde(default)]
+        id: Lenient<String>,
+    },
+}
+
+/// The discounts of a session or an invoice: one entry may be an unexpanded discount id.
+pub type Discounts = Lenient<Vec<Lenient<Discount>>>;
+
+/// A line's price before basil (`price{id, product}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Price {
+    #[serde(default)]
+    pub id: Lenient<String>,
+    #[serde(default)]
+    pub product: Lenient<String>,
+}
+
+/// A line's price from basil on (`pricing.price_details{price, product}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Pricing {
+    #[serde(default)]
+    pub price_details: Lenient<PriceDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PriceDetails {
+    #[serde(default)]
+    pub price: Lenient<String>,
+    #[serde(default)]
+    pub product: Lenient<String>,
 }
 
 /// A reference to another Stripe object: its id, or the object itself when the webhook
@@ -106,6 +249,10 @@ pub struct CheckoutSession {
     #[serde(default)]
     pub customer_details: Option<CustomerDetails>,
     #[serde(default)]
+    pub customer_email: Lenient<String>,
+    #[serde(default)]
+    pub discounts: Discounts,
+    #[serde(default)]
     pub livemode: Option<bool>,
 }
 
@@ -154,6 +301,13 @@ pub struct Invoice {
     /// Basil and later, when the endpoint expands it.
     #[serde(default)]
     pub payments: Option<List<InvoicePayment>>,
+    #[serde(default)]
+    pub customer_email: Lenient<String>,
+    #[serde(default)]
+    pub discounts: Discounts,
+    /// Before basil.
+    #[serde(default)]
+    pub discount: Lenient<Discount>,
 }
 
 /// An invoice payment (basil): the payment intent or charge that paid the invoice.
@@ -179,7 +333,7 @@ pub struct Charge {
     #[serde(default)]
     pub amount: Option<i64>,
     /// Cumulative: every refund of the charge that did not fail.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_negative")]
     pub amount_refunded: Option<i64>,
     #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
@@ -199,7 +353,7 @@ pub struct InvoicePaymentObject {
     pub id: Option<String>,
     #[serde(default)]
     pub invoice: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_negative")]
     pub amount_paid: Option<i64>,
     #[serde(default)]
     pub payment: Option<PaymentRef>,
@@ -210,7 +364,7 @@ pub struct InvoicePaymentObject {
 pub struct Refund {
     #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_negative")]
     pub amount: Option<i64>,
     #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
@@ -228,7 +382,7 @@ pub struct Refund {
 pub struct Dispute {
     #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_negative")]
     pub amount: Option<i64>,
     #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
@@ -280,6 +434,12 @@ pub struct InvoiceLine {
     /// Basil and later.
     #[serde(default)]
     pub parent: Option<LineParent>,
+    /// Before basil.
+    #[serde(default)]
+    pub price: Lenient<Price>,
+    /// Basil and later.
+    #[serde(default)]
+    pub pricing: Lenient<Pricing>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
