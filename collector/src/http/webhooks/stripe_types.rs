@@ -29,26 +29,22 @@ use crate::http::error::AppError;
 pub type Metadata = BTreeMap<String, String>;
 
 /// An event envelope; `data.object` is read according to `type`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Event {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub livemode: Option<bool>,
     /// When Stripe created the event (unix seconds): a newer event about an object wins.
-    #[serde(default)]
     pub created: Option<i64>,
-    #[serde(default)]
     pub api_version: Option<String>,
-    #[serde(default)]
     pub data: Option<EventData>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct EventData {
-    #[serde(default)]
     pub object: Value,
 }
 
@@ -137,10 +133,9 @@ fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error
 /// A discount (a checkout session's `discounts[]`, an invoice's `discounts[]` when expanded,
 /// its `discount` before basil).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Discount {
-    #[serde(default)]
     pub promotion_code: Lenient<CodeRef>,
-    #[serde(default)]
     pub coupon: Lenient<CodeRef>,
 }
 
@@ -163,25 +158,23 @@ pub type Discounts = Lenient<Vec<Lenient<Discount>>>;
 
 /// A line's price before basil (`price{id, product}`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Price {
-    #[serde(default)]
     pub id: Lenient<String>,
-    #[serde(default)]
     pub product: Lenient<String>,
 }
 
 /// A line's price from basil on (`pricing.price_details{price, product}`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Pricing {
-    #[serde(default)]
     pub price_details: Lenient<PriceDetails>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PriceDetails {
-    #[serde(default)]
     pub price: Lenient<String>,
-    #[serde(default)]
     pub product: Lenient<String>,
 }
 
@@ -221,178 +214,133 @@ impl Expandable<ObjectRef> {
 
 /// `checkout.session` (the same in both API shapes for what is read here).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CheckoutSession {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub amount_total: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
     /// The CID, when the merchant's checkout passes it (`client_reference_id`).
-    #[serde(default)]
     pub client_reference_id: Option<String>,
-    #[serde(default)]
     pub metadata: Option<Metadata>,
-    #[serde(default)]
     pub mode: Option<String>,
     /// `paid`, `unpaid` (async payment methods: settles later), `no_payment_required`.
-    #[serde(default)]
     pub payment_status: Option<String>,
-    #[serde(default)]
     pub subscription: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub customer: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub invoice: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub customer_details: Option<CustomerDetails>,
-    #[serde(default)]
     pub customer_email: Lenient<String>,
-    #[serde(default)]
     pub discounts: Discounts,
-    #[serde(default)]
     pub livemode: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CustomerDetails {
-    #[serde(default)]
     pub email: Option<String>,
 }
 
 /// `invoice`, both shapes (see the module doc).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Invoice {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub amount_paid: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
     /// `subscription_create` (a subscription's first invoice), `subscription_cycle` (a renewal),
     /// `manual`, ...
-    #[serde(default)]
     pub billing_reason: Option<String>,
-    #[serde(default)]
     pub customer: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub metadata: Option<Metadata>,
     /// Before basil.
-    #[serde(default)]
     pub subscription: Option<Expandable<ObjectRef>>,
     /// Before basil.
-    #[serde(default)]
     pub subscription_details: Option<SubscriptionDetails>,
     /// Basil and later.
-    #[serde(default)]
     pub parent: Option<InvoiceParent>,
-    #[serde(default)]
     pub lines: Option<List<InvoiceLine>>,
-    #[serde(default)]
     pub livemode: Option<bool>,
     /// Before basil.
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
     /// Before basil.
-    #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
     /// Basil and later, when the endpoint expands it.
-    #[serde(default)]
     pub payments: Option<List<InvoicePayment>>,
-    #[serde(default)]
     pub customer_email: Lenient<String>,
-    #[serde(default)]
     pub discounts: Discounts,
     /// Before basil.
-    #[serde(default)]
     pub discount: Lenient<Discount>,
 }
 
 /// An invoice payment (basil): the payment intent or charge that paid the invoice.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoicePayment {
-    #[serde(default)]
     pub payment: Option<PaymentRef>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PaymentRef {
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
 }
 
 /// `charge` (`charge.refunded`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Charge {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub amount: Option<i64>,
     /// Cumulative: every refund of the charge that did not fail.
-    #[serde(default, deserialize_with = "non_negative")]
+    #[serde(deserialize_with = "non_negative")]
     pub amount_refunded: Option<i64>,
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
     /// Before basil.
-    #[serde(default)]
     pub invoice: Option<Expandable<ObjectRef>>,
     /// Included by older API versions (and when expanded).
-    #[serde(default)]
     pub refunds: Option<List<Refund>>,
 }
 
 /// `invoice_payment` (basil: `invoice_payment.paid`), the link from an invoice to the payment
 /// intent or charge that paid it.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoicePaymentObject {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub invoice: Option<Expandable<ObjectRef>>,
-    #[serde(default, deserialize_with = "non_negative")]
+    #[serde(deserialize_with = "non_negative")]
     pub amount_paid: Option<i64>,
-    #[serde(default)]
     pub payment: Option<PaymentRef>,
 }
 
 /// `refund` (`refund.created`, `refund.updated`, `charge.refund.updated`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Refund {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default, deserialize_with = "non_negative")]
+    #[serde(deserialize_with = "non_negative")]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
     /// `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
 /// `dispute` (`charge.dispute.*`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Dispute {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default, deserialize_with = "non_negative")]
+    #[serde(deserialize_with = "non_negative")]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
     /// `warning_needs_response`, `needs_response`, `under_review`, ..., `won`, `lost`,
     /// `warning_closed`.
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
@@ -402,19 +350,18 @@ pub fn ref_id(r: &Option<Expandable<ObjectRef>>) -> Option<&str> {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SubscriptionDetails {
     /// Basil's `parent.subscription_details` carries the subscription here.
-    #[serde(default)]
     pub subscription: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub metadata: Option<Metadata>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoiceParent {
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub subscription_details: Option<SubscriptionDetails>,
 }
 
@@ -425,32 +372,28 @@ pub struct List<T> {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoiceLine {
-    #[serde(default)]
     pub metadata: Option<Metadata>,
     /// Before basil.
-    #[serde(default)]
     pub subscription: Option<Expandable<ObjectRef>>,
     /// Basil and later.
-    #[serde(default)]
     pub parent: Option<LineParent>,
     /// Before basil.
-    #[serde(default)]
     pub price: Lenient<Price>,
     /// Basil and later.
-    #[serde(default)]
     pub pricing: Lenient<Pricing>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct LineParent {
-    #[serde(default)]
     pub subscription_item_details: Option<SubscriptionItemDetails>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SubscriptionItemDetails {
-    #[serde(default)]
     pub subscription: Option<String>,
 }
 
