@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::Tenant;
+use clicktrail_domain::ids::capped;
 use clicktrail_store::{StripeEventIn, StripeOutcome};
 
 use super::stripe_money::money;
@@ -22,7 +23,6 @@ use super::stripe_types::Event;
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
 use crate::http::tenant::tenant_for;
-use crate::http::types::MAX_ID;
 use crate::state::AppState;
 
 /// Stripe events (invoices with many lines) can exceed the browser body limit.
@@ -110,20 +110,15 @@ pub async fn receive(
     let now = st.now();
     let tenant = verified_tenant(st, headers, signature, payload, now)?;
     let event: Event = parse_json(payload)?;
-    let event_id = event
-        .id
-        .clone()
-        .filter(|id| !id.is_empty() && id.len() <= MAX_ID)
+    let event_id = capped(event.id.as_deref())
         .ok_or_else(|| AppError::invalid("id", "the event has no id"))?;
     let kind = event.kind.clone().unwrap_or_default();
     let Some(object) = event.object()? else {
         tracing::debug!(event_type = %kind, "ignored Stripe event type");
         return Ok(Json(json!({"received": true, "ignored": true})));
     };
-    let (sale, first_payment) = match sale(&tenant, &object, now) {
-        Some((sale, first)) => (Some(sale), first),
-        None => (None, false),
-    };
+    let (sale, first_payment) =
+        sale(&tenant, &object, now).map_or((None, false), |(s, f)| (Some(s), f));
     let money = money(&event, &object, sale.as_ref(), now);
     let outcome = st
         .store
