@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use clicktrail_collector::config::Config;
-use clicktrail_collector::http::webhooks::stripe::sale_from_event;
+use clicktrail_collector::http::webhooks::stripe_sale::sale;
 use clicktrail_collector::http::webhooks::stripe_types::{CheckoutSession, Event, Invoice};
 use clicktrail_domain::catalog::Tenant;
 use clicktrail_domain::conversion::Status;
@@ -120,7 +120,8 @@ fn every_fixture_object_of_a_handled_type_parses() {
 /// A fixture event as the sale it makes for the demo tenant.
 fn sale_of(ev: &Value) -> Option<(clicktrail_store::SaleIn, bool)> {
     let ev: Event = parse("event", ev);
-    sale_from_event(&demo_tenant(), &ev, NOW).expect("a valid event")
+    let object = ev.object().expect("a valid event").expect("a handled type");
+    sale(&demo_tenant(), &object, NOW)
 }
 
 #[test]
@@ -275,9 +276,48 @@ fn a_field_of_the_wrong_type_is_a_422_naming_its_path() {
         "event",
         &event("current", "evt_x", "checkout.session.completed", cs),
     );
-    let err = sale_from_event(&demo_tenant(), &ev, NOW).unwrap_err();
+    let err = ev.object().unwrap_err();
     assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err.body()["error"]["field"], "data.object.amount_total");
+}
+
+/// A negative money amount is a 422 naming its path, also inside a list; a field only the
+/// commission rules read is skipped when its shape is unexpected; an unhandled type is not read.
+#[test]
+fn money_amounts_are_checked_and_rule_fields_are_lenient() {
+    let mut ch = fixture("current", "charge");
+    ch["refunds"] = json!({"object": "list", "data": [{"id": "re_1", "amount": -5}]});
+    let ev: Event = parse("event", &event("current", "evt_n", "charge.refunded", ch));
+    let err = ev.object().unwrap_err();
+    assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        err.body()["error"]["field"],
+        "data.object.refunds.data[0].amount"
+    );
+    let mut d = fixture("current", "dispute");
+    d["amount"] = json!(-1);
+    let ev: Event = parse(
+        "event",
+        &event("current", "evt_d", "charge.dispute.created", d),
+    );
+    assert_eq!(
+        ev.object().unwrap_err().body()["error"]["field"],
+        "data.object.amount"
+    );
+
+    let mut cs = fixture("current", "checkout.session");
+    cs["amount_total"] = json!(4900);
+    cs["discounts"] =
+        json!([{"coupon": 7, "promotion_code": ["x"]}, "di_1", {"promotion_code": "promo_ok"}]);
+    cs["customer_email"] = json!({"not": "a string"});
+    let (s, _) =
+        sale_of(&event("current", "evt_l", "checkout.session.completed", cs)).expect("a sale");
+    assert_eq!(s.coupon_codes, ["promo_ok"]);
+
+    let mut other = event("current", "evt_o", "customer.created", json!({"id": 5}));
+    other["data"]["object"] = json!("not an object");
+    let ev: Event = parse("event", &other);
+    assert!(ev.object().expect("not read").is_none());
 }
 
 /// Fixture events through `/webhooks/stripe` (signed), every backend: a checkout of the

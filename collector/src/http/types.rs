@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::error::AppError;
 
 /// Ids, codes, keys.
-pub const MAX_ID: usize = 128;
+pub const MAX_ID: usize = clicktrail_domain::ids::MAX_ID;
 /// URLs, referrers, free text.
 pub const MAX_URL: usize = 2048;
 pub const MAX_EMAIL: usize = 254;

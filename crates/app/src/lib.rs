@@ -21,6 +21,7 @@
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
 //! sale.rs     a sale: 409 on a known transaction id, a first payment counted once, accrual
 //! status.rs   an operator's status change; a decline reverses what is left
+//! stripe.rs   a Stripe event: its sale matched to the same payment, its money facts settled
 //! ```
 
 use std::future::Future;
@@ -43,6 +44,7 @@ pub mod program;
 pub mod refund;
 pub mod sale;
 pub mod status;
+pub mod stripe;
 pub mod webhooks;
 
 /// Runs a future whose every await is already ready (a synchronous backend's row

@@ -10,7 +10,7 @@ use clicktrail_app::ledger::{LedgerRows, ReversalRow};
 use clicktrail_app::refund::{RefundRow, RefundRows, SaleRow};
 use clicktrail_app::status::{ConversionRow, StatusRows};
 use clicktrail_domain::conversion::Status;
-use clicktrail_domain::ledger::{balance, EntryKind};
+use clicktrail_domain::ledger::EntryKind;
 use clicktrail_store::{
     ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoredRefund,
 };
@@ -34,16 +34,6 @@ async fn ledger_rows(tx: &Tx<'_>, conversion_id: i64) -> Result<Vec<(EntryKind, 
             Some((kind, r.get::<_, i64>(1), r.get::<_, i64>(2)))
         })
         .collect())
-}
-
-/// What the ledger holds for one conversion (domain `ledger::balance`): accrued, reversed
-/// (positive), and the accruals' latest `available_at`.
-pub(crate) async fn ledger_of(
-    tx: &Tx<'_>,
-    conversion_id: i64,
-) -> Result<(i64, i64, Option<i64>), Fail> {
-    let b = balance(ledger_rows(tx, conversion_id).await?)?;
-    Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
 }
 
 /// Appends a reversal (`e.cents` positive, stored negative); its entry id.

@@ -7,7 +7,7 @@ use clicktrail_app::refund::{RefundRow, RefundRows, SaleRow};
 use clicktrail_app::run_ready;
 use clicktrail_app::status::{ConversionRow, StatusRows};
 use clicktrail_domain::conversion::Status;
-use clicktrail_domain::ledger::{balance, EntryKind};
+use clicktrail_domain::ledger::EntryKind;
 use clicktrail_store::{
     ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoreResult,
     StoredRefund,
@@ -32,16 +32,6 @@ fn ledger_rows(conn: &Connection, conversion_id: i64) -> StoreResult<Vec<(EntryK
         .into_iter()
         .filter_map(|(k, amount, at)| Some((EntryKind::parse(&k)?, amount, at)))
         .collect())
-}
-
-/// What the ledger holds for one conversion (domain `ledger::balance`): accrued, reversed
-/// (positive), the accruals' latest `available_at`.
-pub(crate) fn ledger_of(
-    conn: &Connection,
-    conversion_id: i64,
-) -> StoreResult<(i64, i64, Option<i64>)> {
-    let b = balance(ledger_rows(conn, conversion_id)?)?;
-    Ok((b.accrued_cents, b.reversed_cents, b.accrual_available_at))
 }
 
 /// Appends a reversal (`e.cents` positive, stored negative); its entry id.

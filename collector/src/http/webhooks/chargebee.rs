@@ -33,12 +33,13 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::{key_hash, Tenant, SECRET_HASH_PREFIX};
+use clicktrail_domain::ids::capped;
 use clicktrail_domain::Cid;
 use clicktrail_store::{LeadIn, RefundIn, RefundOrKept, SaleIn, StoreError, Target};
 
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
-use crate::http::types::{MAX_COUPONS, MAX_ID};
+use crate::http::types::MAX_COUPONS;
 use crate::http::webhooks::stripe::WEBHOOK_BODY_LIMIT;
 use crate::state::AppState;
 
@@ -453,13 +454,6 @@ pub fn basic_matches(header: &str, user: &str, stored: &str) -> bool {
         given_password.to_string()
     };
     bool::from(user_ok & presented.as_bytes().ct_eq(stored.as_bytes()))
-}
-
-/// An id we keep (at most 128 characters).
-pub(crate) fn capped(v: Option<&str>) -> Option<String> {
-    v.map(str::trim)
-        .filter(|x| !x.is_empty() && x.chars().count() <= MAX_ID)
-        .map(str::to_string)
 }
 
 /// Who a payment belongs to: the CID, else the customer key (linked by a lead), else the

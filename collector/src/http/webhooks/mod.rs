@@ -7,6 +7,5 @@ pub mod recurly;
 pub mod recurly_money;
 pub mod stripe;
 pub mod stripe_money;
-pub mod stripe_object;
-pub mod stripe_rules;
+pub mod stripe_sale;
 pub mod stripe_types;

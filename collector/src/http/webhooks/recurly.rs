@@ -32,8 +32,9 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::Tenant;
+use clicktrail_domain::ids::capped;
 
-use super::chargebee::{capped, configured, ignored, record_refund, record_sale_and_kept};
+use super::chargebee::{configured, ignored, record_refund, record_sale_and_kept};
 use super::recurly_money::{coupon_codes, refund_of, sale_of};
 use super::stripe::{sign, SigError, TOLERANCE_SECS, WEBHOOK_BODY_LIMIT};
 use crate::http::error::AppError;

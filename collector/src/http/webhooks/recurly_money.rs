@@ -10,12 +10,13 @@
 //!   `recurly:<original_transaction_id>`, its own id `recurly:<transaction id>`.
 
 use clicktrail_domain::catalog::Tenant;
+use clicktrail_domain::ids::capped;
 use clicktrail_domain::money::parse_amount;
 use clicktrail_domain::Cid;
 use clicktrail_store::{RefundIn, SaleIn};
 use serde_json::Value;
 
-use super::chargebee::{capped, sale, target};
+use super::chargebee::{sale, target};
 use crate::http::types::MAX_COUPONS;
 use crate::recurly_api::{Account, CouponRedemptions, Transaction};
 

@@ -1,7 +1,8 @@
 //! `POST /webhooks/stripe`: `Stripe-Signature` verification (HMAC-SHA256 over `t.payload`,
-//! 5-minute tolerance) with the tenant's webhook secret, then the event, read through the typed
-//! structs of [`super::stripe_types`], as a sale for the store (`Store::stripe_event`, which
-//! deduplicates Stripe event ids).
+//! 5-minute tolerance) with the tenant's webhook secret, then the event, its object read once
+//! ([`super::stripe_types`]), as its sale ([`super::stripe_sale`]) and money
+//! ([`super::stripe_money`]) for the store (`Store::stripe_event`, which deduplicates Stripe
+//! event ids).
 
 use std::sync::Arc;
 
@@ -13,16 +14,15 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use clicktrail_domain::catalog::Tenant;
-use clicktrail_domain::conversion::Status;
-use clicktrail_store::{SaleIn, StripeEventIn, StripeOutcome, Target};
+use clicktrail_domain::ids::capped;
+use clicktrail_store::{StripeEventIn, StripeOutcome};
 
-use super::stripe_money::money_from_event;
-use super::stripe_object::{capped, object, target_from_metadata};
-use super::stripe_types::{CheckoutSession, Event, Invoice};
+use super::stripe_money::money;
+use super::stripe_sale::sale;
+use super::stripe_types::Event;
 use crate::http::error::AppError;
 use crate::http::extract::{parse_json, read_body};
 use crate::http::tenant::tenant_for;
-use crate::http::types::MAX_ID;
 use crate::state::AppState;
 
 /// Stripe events (invoices with many lines) can exceed the browser body limit.
@@ -83,24 +83,6 @@ pub fn verify(secret: &str, header: &str, payload: &[u8], now: i64) -> Result<()
     Ok(())
 }
 
-/// The event types handled (docs/money.md lists them); others are acknowledged (200: Stripe
-/// retries anything else) and ignored.
-pub const HANDLED: [&str; 13] = [
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "invoice.payment_succeeded",
-    "invoice.paid",
-    "charge.refunded",
-    "refund.created",
-    "refund.updated",
-    "charge.refund.updated",
-    "charge.dispute.created",
-    "charge.dispute.updated",
-    "charge.dispute.closed",
-    "invoice_payment.paid",
-];
-
 /// `POST /webhooks/stripe`
 pub async fn webhook(
     State(st): State<AppState>,
@@ -128,21 +110,16 @@ pub async fn receive(
     let now = st.now();
     let tenant = verified_tenant(st, headers, signature, payload, now)?;
     let event: Event = parse_json(payload)?;
-    let event_id = event
-        .id
-        .clone()
-        .filter(|id| !id.is_empty() && id.len() <= MAX_ID)
+    let event_id = capped(event.id.as_deref())
         .ok_or_else(|| AppError::invalid("id", "the event has no id"))?;
     let kind = event.kind.clone().unwrap_or_default();
-    if !HANDLED.contains(&kind.as_str()) {
+    let Some(object) = event.object()? else {
         tracing::debug!(event_type = %kind, "ignored Stripe event type");
         return Ok(Json(json!({"received": true, "ignored": true})));
-    }
-    let (mut sale, first_payment) = match sale_from_event(&tenant, &event, now)? {
-        Some((sale, first)) => (Some(sale), first),
-        None => (None, false),
     };
-    let money = money_from_event(&event, &mut sale, now)?;
+    let (sale, first_payment) =
+        sale(&tenant, &object, now).map_or((None, false), |(s, f)| (Some(s), f));
+    let money = money(&event, &object, sale.as_ref(), now);
     let outcome = st
         .store
         .stripe_event(StripeEventIn {
@@ -211,91 +188,6 @@ fn verified_tenant(
     };
     tracing::warn!(code, "rejected Stripe webhook");
     Err(AppError::bad_request(code, message))
-}
-
-/// The sale a handled event makes, if any, and whether it is a subscription's first payment
-/// (delivered twice, as the checkout session and as the first invoice, in either order).
-/// `Ok(None)`: nothing to sell (amount 0, no id, or a type that makes no sale).
-pub fn sale_from_event(
-    tenant: &Tenant,
-    event: &Event,
-    now: i64,
-) -> Result<Option<(SaleIn, bool)>, AppError> {
-    let base = |transaction_id: String, amount: i64, currency: Option<&str>, target, key| {
-        let currency = currency
-            .filter(|c| !c.is_empty())
-            .unwrap_or("usd")
-            .to_ascii_uppercase();
-        SaleIn {
-            customer_key: key,
-            ..SaleIn::for_tenant(
-                tenant,
-                transaction_id,
-                amount,
-                currency,
-                target,
-                "stripe",
-                now,
-            )
-        }
-    };
-    match event.kind.as_deref() {
-        Some(
-            "checkout.session.completed"
-            | "checkout.session.async_payment_succeeded"
-            | "checkout.session.async_payment_failed",
-        ) => {
-            let cs: CheckoutSession = object(event)?;
-            let amount = cs.amount_total.unwrap_or(0);
-            let Some(id) = capped(cs.id()).filter(|_| amount > 0) else {
-                return Ok(None);
-            };
-            let (target, key) =
-                target_from_metadata(cs.metadata.as_ref(), cs.client_reference_id());
-            let mut sale = base(
-                format!("stripe:{id}"),
-                amount,
-                cs.currency.as_deref(),
-                target,
-                key,
-            );
-            sale.subscription_id = capped(cs.subscription_id());
-            if cs.payment_status.as_deref() == Some("unpaid") {
-                sale.status = Status::Pending;
-            }
-            let first = sale.subscription_id.is_some();
-            super::stripe_rules::apply(&mut sale, event.data.as_ref().map(|d| &d.object));
-            Ok(Some((sale, first)))
-        }
-        Some("invoice.payment_succeeded" | "invoice.paid") => {
-            let inv: Invoice = object(event)?;
-            let amount = inv.amount_paid.unwrap_or(0);
-            let Some(id) = capped(inv.id()).filter(|_| amount > 0) else {
-                return Ok(None);
-            };
-            let sub = capped(inv.subscription_id());
-            let (mut target, key) = target_from_metadata(inv.visitor_metadata(), None);
-            if matches!(target, Target::None) {
-                if let Some(sub) = &sub {
-                    // a renewal without metadata: the subscription's earlier sale names the CID
-                    target = Target::Subscription(sub.clone());
-                }
-            }
-            let first = inv.is_subscription_start();
-            let mut sale = base(
-                format!("stripe:{id}"),
-                amount,
-                inv.currency.as_deref(),
-                target,
-                key,
-            );
-            sale.subscription_id = sub;
-            sale.is_recurring = !first;
-            super::stripe_rules::apply(&mut sale, event.data.as_ref().map(|d| &d.object));
-            Ok(Some((sale, first)))
-        }
-        _ => Ok(None),
-    }
 }
 
 #[cfg(test)]

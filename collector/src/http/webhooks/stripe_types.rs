@@ -8,38 +8,174 @@
 //! | a line's subscription | `line.subscription` | `line.parent.subscription_item_details.subscription` |
 //!
 //! Every field is optional and unknown fields are ignored: Stripe adds fields in every version,
-//! and an event is only refused (422) when a field we read has the wrong type.
+//! and an event is only refused (422, naming the field's path) when a field we read has the
+//! wrong type or a money amount is negative. What only the commission rules read (discounts,
+//! prices, the customer's email) is [`Lenient`]: a field of an unexpected shape is absent.
+//!
+//! An event's `data.object` is read once, as its `type` says ([`Event::object`]); the sale and
+//! the money facts are made from that one reading.
 
 use std::collections::BTreeMap;
 
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::Deserialize;
 use serde_json::Value;
+
+use clicktrail_store::PaymentResult;
+
+use crate::http::error::AppError;
 
 /// Stripe metadata: string keys and values (set by the merchant's integration).
 pub type Metadata = BTreeMap<String, String>;
 
 /// An event envelope; `data.object` is read according to `type`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Event {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub livemode: Option<bool>,
     /// When Stripe created the event (unix seconds): a newer event about an object wins.
-    #[serde(default)]
     pub created: Option<i64>,
-    #[serde(default)]
     pub api_version: Option<String>,
-    #[serde(default)]
     pub data: Option<EventData>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct EventData {
-    #[serde(default)]
     pub object: Value,
+}
+
+/// A handled event's object, by the event's type.
+#[derive(Debug, Clone)]
+pub enum Object {
+    /// `checkout.session.completed` (no result), `checkout.session.async_payment_succeeded` /
+    /// `_failed` (the result).
+    Checkout(Box<CheckoutSession>, Option<PaymentResult>),
+    /// `invoice.paid`, `invoice.payment_succeeded`.
+    Invoice(Box<Invoice>),
+    /// `charge.refunded`.
+    Charge(Charge),
+    /// `refund.created`, `refund.updated`, `charge.refund.updated`.
+    Refund(Refund),
+    /// `charge.dispute.created`, `.updated`, `.closed`.
+    Dispute(Dispute),
+    /// `invoice_payment.paid` (basil).
+    InvoicePayment(InvoicePaymentObject),
+}
+
+impl Event {
+    /// `data.object`, read as the event's type says; `None` for a type that is not handled
+    /// (docs/stripe.md lists the handled ones).
+    pub fn object(&self) -> Result<Option<Object>, AppError> {
+        Ok(Some(match self.kind.as_deref().unwrap_or_default() {
+            "checkout.session.completed" => Object::Checkout(self.read()?, None),
+            "checkout.session.async_payment_succeeded" => {
+                Object::Checkout(self.read()?, Some(PaymentResult::Succeeded))
+            }
+            "checkout.session.async_payment_failed" => {
+                Object::Checkout(self.read()?, Some(PaymentResult::Failed))
+            }
+            "invoice.paid" | "invoice.payment_succeeded" => Object::Invoice(self.read()?),
+            "charge.refunded" => Object::Charge(self.read()?),
+            "refund.created" | "refund.updated" | "charge.refund.updated" => {
+                Object::Refund(self.read()?)
+            }
+            "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => {
+                Object::Dispute(self.read()?)
+            }
+            "invoice_payment.paid" => Object::InvoicePayment(self.read()?),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// `data.object` as `T`; a wrong field is a 422 naming its path in the event.
+    fn read<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        let obj = self.data.as_ref().map_or(&Value::Null, |d| &d.object);
+        serde_path_to_error::deserialize(obj).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "data.object".to_string()
+            } else {
+                format!("data.object.{path}")
+            };
+            AppError::invalid(&field, e.inner().to_string())
+        })
+    }
+}
+
+/// A field only the commission rules read: one of an unexpected shape reads as absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lenient<T>(pub Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Lenient(serde_json::from_value(Value::deserialize(d)?).ok()))
+    }
+}
+
+/// A money amount in cents: a negative one is a 422.
+fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<i64>::deserialize(d)? {
+        Some(a) if a < 0 => Err(D::Error::custom("must not be negative")),
+        a => Ok(a),
+    }
+}
+
+/// A discount (a checkout session's `discounts[]`, an invoice's `discounts[]` when expanded,
+/// its `discount` before basil).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Discount {
+    pub promotion_code: Lenient<CodeRef>,
+    pub coupon: Lenient<CodeRef>,
+}
+
+/// A promotion code or coupon: its id, or (expanded) the object with its customer-facing
+/// `code` and its `id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CodeRef {
+    Id(String),
+    Object {
+        #[serde(default)]
+        code: Lenient<String>,
+        #[serde(default)]
+        id: Lenient<String>,
+    },
+}
+
+/// The discounts of a session or an invoice: one entry may be an unexpanded discount id.
+pub type Discounts = Lenient<Vec<Lenient<Discount>>>;
+
+/// A line's price before basil (`price{id, product}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Price {
+    pub id: Lenient<String>,
+    pub product: Lenient<String>,
+}
+
+/// A line's price from basil on (`pricing.price_details{price, product}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Pricing {
+    pub price_details: Lenient<PriceDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PriceDetails {
+    pub price: Lenient<String>,
+    pub product: Lenient<String>,
 }
 
 /// A reference to another Stripe object: its id, or the object itself when the webhook
@@ -78,167 +214,133 @@ impl Expandable<ObjectRef> {
 
 /// `checkout.session` (the same in both API shapes for what is read here).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CheckoutSession {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub amount_total: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
     /// The CID, when the merchant's checkout passes it (`client_reference_id`).
-    #[serde(default)]
     pub client_reference_id: Option<String>,
-    #[serde(default)]
     pub metadata: Option<Metadata>,
-    #[serde(default)]
     pub mode: Option<String>,
     /// `paid`, `unpaid` (async payment methods: settles later), `no_payment_required`.
-    #[serde(default)]
     pub payment_status: Option<String>,
-    #[serde(default)]
     pub subscription: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub customer: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub invoice: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub customer_details: Option<CustomerDetails>,
-    #[serde(default)]
+    pub customer_email: Lenient<String>,
+    pub discounts: Discounts,
     pub livemode: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct CustomerDetails {
-    #[serde(default)]
     pub email: Option<String>,
 }
 
 /// `invoice`, both shapes (see the module doc).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Invoice {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub amount_paid: Option<i64>,
-    #[serde(default)]
     pub currency: Option<String>,
     /// `subscription_create` (a subscription's first invoice), `subscription_cycle` (a renewal),
     /// `manual`, ...
-    #[serde(default)]
     pub billing_reason: Option<String>,
-    #[serde(default)]
     pub customer: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub metadata: Option<Metadata>,
     /// Before basil.
-    #[serde(default)]
     pub subscription: Option<Expandable<ObjectRef>>,
     /// Before basil.
-    #[serde(default)]
     pub subscription_details: Option<SubscriptionDetails>,
     /// Basil and later.
-    #[serde(default)]
     pub parent: Option<InvoiceParent>,
-    #[serde(default)]
     pub lines: Option<List<InvoiceLine>>,
-    #[serde(default)]
     pub livemode: Option<bool>,
     /// Before basil.
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
     /// Before basil.
-    #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
     /// Basil and later, when the endpoint expands it.
-    #[serde(default)]
     pub payments: Option<List<InvoicePayment>>,
+    pub customer_email: Lenient<String>,
+    pub discounts: Discounts,
+    /// Before basil.
+    pub discount: Lenient<Discount>,
 }
 
 /// An invoice payment (basil): the payment intent or charge that paid the invoice.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoicePayment {
-    #[serde(default)]
     pub payment: Option<PaymentRef>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PaymentRef {
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
 }
 
 /// `charge` (`charge.refunded`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Charge {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub amount: Option<i64>,
     /// Cumulative: every refund of the charge that did not fail.
-    #[serde(default)]
+    #[serde(deserialize_with = "non_negative")]
     pub amount_refunded: Option<i64>,
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
     /// Before basil.
-    #[serde(default)]
     pub invoice: Option<Expandable<ObjectRef>>,
     /// Included by older API versions (and when expanded).
-    #[serde(default)]
     pub refunds: Option<List<Refund>>,
 }
 
 /// `invoice_payment` (basil: `invoice_payment.paid`), the link from an invoice to the payment
 /// intent or charge that paid it.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoicePaymentObject {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub invoice: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
+    #[serde(deserialize_with = "non_negative")]
     pub amount_paid: Option<i64>,
-    #[serde(default)]
     pub payment: Option<PaymentRef>,
 }
 
 /// `refund` (`refund.created`, `refund.updated`, `charge.refund.updated`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Refund {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "non_negative")]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
     /// `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
 /// `dispute` (`charge.dispute.*`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct Dispute {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(deserialize_with = "non_negative")]
     pub amount: Option<i64>,
-    #[serde(default)]
     pub charge: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub payment_intent: Option<Expandable<ObjectRef>>,
     /// `warning_needs_response`, `needs_response`, `under_review`, ..., `won`, `lost`,
     /// `warning_closed`.
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub created: Option<i64>,
 }
 
@@ -248,19 +350,18 @@ pub fn ref_id(r: &Option<Expandable<ObjectRef>>) -> Option<&str> {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SubscriptionDetails {
     /// Basil's `parent.subscription_details` carries the subscription here.
-    #[serde(default)]
     pub subscription: Option<Expandable<ObjectRef>>,
-    #[serde(default)]
     pub metadata: Option<Metadata>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoiceParent {
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub subscription_details: Option<SubscriptionDetails>,
 }
 
@@ -271,26 +372,28 @@ pub struct List<T> {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct InvoiceLine {
-    #[serde(default)]
     pub metadata: Option<Metadata>,
     /// Before basil.
-    #[serde(default)]
     pub subscription: Option<Expandable<ObjectRef>>,
     /// Basil and later.
-    #[serde(default)]
     pub parent: Option<LineParent>,
+    /// Before basil.
+    pub price: Lenient<Price>,
+    /// Basil and later.
+    pub pricing: Lenient<Pricing>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct LineParent {
-    #[serde(default)]
     pub subscription_item_details: Option<SubscriptionItemDetails>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct SubscriptionItemDetails {
-    #[serde(default)]
     pub subscription: Option<String>,
 }
 
