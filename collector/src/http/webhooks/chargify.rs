@@ -24,12 +24,13 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::chargebee::{capped, configured, ignored, record_refund, record_sale_and_kept};
+use super::chargebee::{configured, ignored, record_refund, record_sale_and_kept};
 use super::chargify_money::{refund_of, sale_of, Form, Skip};
 use super::stripe::WEBHOOK_BODY_LIMIT;
 use crate::http::error::AppError;
 use crate::http::extract::read_body;
 use crate::state::AppState;
+use clicktrail_domain::ids::capped;
 
 /// The header Chargify signs each webhook with.
 pub const SIGNATURE_HEADER: &str = "x-chargify-webhook-signature-hmac-sha-256";

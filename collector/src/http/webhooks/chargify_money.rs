@@ -20,7 +20,8 @@ use std::collections::HashMap;
 use clicktrail_domain::catalog::Tenant;
 use clicktrail_store::{RefundIn, SaleIn};
 
-use super::chargebee::{capped, sale, target};
+use super::chargebee::{sale, target};
+use clicktrail_domain::ids::capped;
 
 /// The fields of a form-encoded webhook, keys as sent (`payload[transaction][id]`).
 #[derive(Debug, Default)]
