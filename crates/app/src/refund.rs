@@ -6,9 +6,10 @@ use std::future::Future;
 
 use clicktrail_domain::ledger::{balance, reversal_available_at};
 use clicktrail_domain::refund::{refund_amount, reversal, SaleState};
+use clicktrail_domain::stripe::REFUND_PREFIX;
 use clicktrail_store::{
     refund_error, refund_id_reused, replay_refund, unknown_transaction, RefundIn, RefundOut,
-    StoredRefund,
+    StoreError, StoredRefund,
 };
 
 use crate::ledger::{LedgerRows, ReversalRow};
@@ -65,6 +66,14 @@ pub async fn refund<R: RefundRows>(rows: &mut R, r: &RefundIn) -> Result<RefundO
     let sale = rows.lock_sale(&r.tenant, &r.transaction_id).await?;
     if let Some(p) = rows.prior_refund(r).await? {
         return Ok(replay_refund(p, r)?);
+    }
+    if r.refund_id.starts_with(REFUND_PREFIX) {
+        // a Stripe settlement's id: taken here, its event would later fail on every retry
+        return Err(StoreError::Invalid(
+            "refund_id".into(),
+            format!("must not start with `{REFUND_PREFIX}` (kept for the refunds Stripe reports)"),
+        )
+        .into());
     }
     let Some(sale) = sale else {
         return Err(unknown_transaction(&r.transaction_id).into());

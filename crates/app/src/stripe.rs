@@ -20,9 +20,7 @@ use crate::ledger::ReversalRow;
 use crate::refund::{RefundRow, RefundRows};
 use crate::status::StatusRows;
 
-/// The refund id a settlement records under is this prefix and the event id: what earlier
-/// settlements recorded is told apart from the API's, CSV's and other providers' refunds.
-pub const REFUND_PREFIX: &str = "stripe:";
+pub use clicktrail_domain::stripe::REFUND_PREFIX;
 
 /// A sale as a Stripe settlement sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

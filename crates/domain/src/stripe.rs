@@ -13,6 +13,11 @@
 use crate::money::Overflow;
 use crate::refund::SaleState;
 
+/// The refund id a settlement records under is this prefix and the event id: what earlier
+/// settlements recorded is told apart from the API's, CSV's and other providers' refunds, which
+/// may therefore not use it.
+pub const REFUND_PREFIX: &str = "stripe:";
+
 /// What a fact is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FactKind {
