@@ -7,6 +7,8 @@
 //! batch (its row operations never wait, so the future is ready at the first poll).
 //!
 //! ```text
+//! admin.rs    the admin API's listings: how rows are shaped, the event log's sources
+//! catalog.rs  the catalog: an admin change, the config file's apply, the snapshot served
 //! erasure.rs  erasing one customer or visitor: pseudonyms and removals, money untouched
 //! commission.rs who a sale is credited to and what it earns (rules, coupons)
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
@@ -23,6 +25,8 @@ use std::task::{Context, Poll, Waker};
 
 use clicktrail_store::StoreError;
 
+pub mod admin;
+pub mod catalog;
 pub mod commission;
 pub mod erasure;
 pub mod ledger;

@@ -14,7 +14,7 @@ use clicktrail_store::{ChangeIn, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 use crate::ops::{exec, q, q_opt, Tx};
-use crate::{admin, outbox, retry, Fail, PgStore};
+use crate::{outbox, retry, Fail, PgStore};
 
 const COLUMNS: &str = "id, status, name, email, website, promotion, wished_code, affiliate, reason,
     created_at, decided_at";
@@ -259,28 +259,8 @@ impl ProgramRows for Rows<'_, '_> {
         Ok(r.is_some())
     }
 
-    /// The same three statements as an admin catalog change, inside this transaction.
     async fn change_catalog(&mut self, c: &ChangeIn) -> Result<(), Fail> {
-        exec(
-            self.0,
-            "SELECT version FROM catalog_version WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await?;
-        admin::apply_change(self.0, c).await?;
-        exec(
-            self.0,
-            "INSERT INTO audit_log (tenant, actor, action, detail, created_at) VALUES ($1, $2, $3, $4, $5)",
-            &[&c.tenant, &c.actor, &c.action, &c.summary, &c.now],
-        )
-        .await?;
-        exec(
-            self.0,
-            "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
-            &[],
-        )
-        .await?;
-        Ok(())
+        clicktrail_app::catalog::change(&mut crate::catalog::Rows(self.0), c).await
     }
 
     async fn portal_link(
