@@ -14,7 +14,9 @@
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
 //! payout.rs   a payout: what is due to one affiliate, recorded with its entries
 //! pending.rs  a provider's refund that arrived before its payment: kept, applied with the sale
+//! portal.rs   an affiliate's one portal link; what the portal shows
 //! program.rs  applications: submitted, approved (the affiliate created) or rejected
+//! report.rs   what a report counts: declined never, test-mode sales apart
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
 //! status.rs   an operator's status change; a decline reverses what is left
 //! ```
@@ -32,8 +34,10 @@ pub mod erasure;
 pub mod ledger;
 pub mod payout;
 pub mod pending;
+pub mod portal;
 pub mod program;
 pub mod refund;
+pub mod report;
 pub mod status;
 pub mod webhooks;
 

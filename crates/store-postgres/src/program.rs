@@ -270,20 +270,8 @@ impl ProgramRows for Rows<'_, '_> {
         token_hash: &str,
         now: i64,
     ) -> Result<(), Fail> {
-        exec(
-            self.0,
-            "UPDATE portal_links SET revoked_at = $3
-             WHERE tenant = $1 AND affiliate = $2 AND revoked_at IS NULL",
-            &[&tenant, &affiliate, &now],
-        )
-        .await?;
-        exec(
-            self.0,
-            "INSERT INTO portal_links (token_hash, tenant, affiliate, created_at) VALUES ($1, $2, $3, $4)",
-            &[&token_hash, &tenant, &affiliate, &now],
-        )
-        .await?;
-        Ok(())
+        let rows = &mut crate::portal::Rows(self.0);
+        clicktrail_app::portal::link(rows, tenant, affiliate, token_hash, now).await
     }
 
     async fn set_decision(
