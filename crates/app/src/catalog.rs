@@ -92,17 +92,13 @@ pub trait CatalogRows {
         name: Option<&str>,
         now: i64,
     ) -> impl Future<Output = Result<bool, Self::Error>>;
-    fn set_affiliate_name(
+    /// Sets what is `Some` (`name: Some(None)` clears the name).
+    fn update_affiliate(
         &mut self,
         tenant: &str,
         code: &str,
-        name: Option<&str>,
-    ) -> impl Future<Output = Result<(), Self::Error>>;
-    fn set_affiliate_disabled(
-        &mut self,
-        tenant: &str,
-        code: &str,
-        disabled: bool,
+        name: Option<Option<&str>>,
+        disabled: Option<bool>,
     ) -> impl Future<Output = Result<(), Self::Error>>;
     /// The tenant's affiliates some file declared (`config_state` not 0), with their state.
     fn managed_affiliates(
@@ -250,12 +246,8 @@ async fn apply_change<R: CatalogRows>(rows: &mut R, c: &ChangeIn) -> Result<(), 
             if !rows.affiliate_exists(t, code).await? {
                 return Err(errors::unknown("unknown_affiliate", "affiliate", code).into());
             }
-            if let Some(name) = name {
-                rows.set_affiliate_name(t, code, name.as_deref()).await?;
-            }
-            if let Some(d) = disabled {
-                rows.set_affiliate_disabled(t, code, *d).await?;
-            }
+            let name = name.as_ref().map(Option::as_deref);
+            rows.update_affiliate(t, code, name, *disabled).await?;
         }
         CatalogChange::AddAlias { code, alias } => {
             if !rows.affiliate_exists(t, code).await? {

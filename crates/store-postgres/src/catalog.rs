@@ -289,31 +289,19 @@ impl CatalogRows for Rows<'_, '_> {
         Ok(n > 0)
     }
 
-    async fn set_affiliate_name(
+    async fn update_affiliate(
         &mut self,
         tenant: &str,
         code: &str,
-        name: Option<&str>,
+        name: Option<Option<&str>>,
+        disabled: Option<bool>,
     ) -> Result<(), Fail> {
         exec(
             self.0,
-            "UPDATE affiliates SET name = $3 WHERE tenant = $1 AND code = $2",
-            &[&tenant, &code, &name],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn set_affiliate_disabled(
-        &mut self,
-        tenant: &str,
-        code: &str,
-        disabled: bool,
-    ) -> Result<(), Fail> {
-        exec(
-            self.0,
-            "UPDATE affiliates SET disabled = $3 WHERE tenant = $1 AND code = $2",
-            &[&tenant, &code, &disabled],
+            "UPDATE affiliates SET name = CASE WHEN $3 THEN $4 ELSE name END,
+                disabled = coalesce($5, disabled)
+             WHERE tenant = $1 AND code = $2",
+            &[&tenant, &code, &name.is_some(), &name.flatten(), &disabled],
         )
         .await?;
         Ok(())

@@ -241,28 +241,18 @@ impl CatalogRows for Rows<'_> {
         Ok(n > 0)
     }
 
-    async fn set_affiliate_name(
+    async fn update_affiliate(
         &mut self,
         tenant: &str,
         code: &str,
-        name: Option<&str>,
+        name: Option<Option<&str>>,
+        disabled: Option<bool>,
     ) -> StoreResult<()> {
         self.run(
-            "UPDATE affiliates SET name = ?3 WHERE tenant = ?1 AND code = ?2",
-            params![tenant, code, name],
-        )?;
-        Ok(())
-    }
-
-    async fn set_affiliate_disabled(
-        &mut self,
-        tenant: &str,
-        code: &str,
-        disabled: bool,
-    ) -> StoreResult<()> {
-        self.run(
-            "UPDATE affiliates SET disabled = ?3 WHERE tenant = ?1 AND code = ?2",
-            params![tenant, code, disabled],
+            "UPDATE affiliates SET name = CASE WHEN ?3 THEN ?4 ELSE name END,
+                disabled = coalesce(?5, disabled)
+             WHERE tenant = ?1 AND code = ?2",
+            params![tenant, code, name.is_some(), name.flatten(), disabled],
         )?;
         Ok(())
     }
