@@ -16,12 +16,9 @@ pub(crate) fn link(
     token_hash: &str,
     now: i64,
 ) -> StoreResult<()> {
+    let rows = &mut Rows(conn);
     run_ready(clicktrail_app::portal::link(
-        &mut Rows(conn),
-        tenant,
-        affiliate,
-        token_hash,
-        now,
+        rows, tenant, affiliate, token_hash, now,
     ))
 }
 
@@ -31,12 +28,8 @@ pub(crate) fn revoke(
     affiliate: &str,
     now: i64,
 ) -> StoreResult<bool> {
-    run_ready(clicktrail_app::portal::revoke(
-        &mut Rows(conn),
-        tenant,
-        affiliate,
-        now,
-    ))
+    let rows = &mut Rows(conn);
+    run_ready(clicktrail_app::portal::revoke(rows, tenant, affiliate, now))
 }
 
 pub(crate) fn lookup(conn: &Connection, token_hash: &str) -> StoreResult<Option<(String, String)>> {
@@ -54,11 +47,9 @@ pub(crate) fn activity(
     affiliate: &str,
     limit: i64,
 ) -> StoreResult<PortalActivity> {
+    let rows = &mut Rows(conn);
     run_ready(clicktrail_app::portal::activity(
-        &mut Rows(conn),
-        tenant,
-        affiliate,
-        limit,
+        rows, tenant, affiliate, limit,
     ))
 }
 
