@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! admin.rs    the admin API's listings: how rows are shaped, the event log's sources
-//! catalog.rs  the catalog: an admin change, the config file's apply, the snapshot served
+//! catalog.rs  the catalog: an admin change, the config file's apply
 //! erasure.rs  erasing one customer or visitor: pseudonyms and removals, money untouched
 //! commission.rs who a sale is credited to and what it earns (rules, coupons)
 //! ledger.rs   the ledger rows every money use case shares (entries, reversals)
@@ -18,6 +18,7 @@
 //! program.rs  applications: submitted, approved (the affiliate created) or rejected
 //! report.rs   what a report counts: declined never, test-mode sales apart
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
+//! snapshot.rs the catalog a collector serves (disabled tenants, affiliates, keys left out)
 //! status.rs   an operator's status change; a decline reverses what is left
 //! ```
 
@@ -38,6 +39,7 @@ pub mod portal;
 pub mod program;
 pub mod refund;
 pub mod report;
+pub mod snapshot;
 pub mod status;
 pub mod webhooks;
 

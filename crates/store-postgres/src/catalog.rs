@@ -2,7 +2,8 @@
 //! admin change, the configuration file's apply) in one transaction, serialized by the lock
 //! of the version row collectors poll; and the snapshot they serve from.
 
-use clicktrail_app::catalog::{CatalogRows, CatalogSnapshot, KeyFound, TenantRow, ValueList};
+use clicktrail_app::catalog::{CatalogRows, KeyFound, ValueList};
+use clicktrail_app::snapshot::{CatalogSnapshot, TenantRow};
 use clicktrail_domain::catalog::{Catalog, Payout, Tenant};
 use clicktrail_domain::managed::Origin;
 use clicktrail_domain::rules::Rules;
@@ -122,7 +123,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
         allowed_origins: origins.iter().map(pair).collect(),
         keys: keys.iter().map(triple).collect(),
     };
-    Ok(clicktrail_app::catalog::catalog(snapshot)?)
+    Ok(clicktrail_app::snapshot::catalog(snapshot)?)
 }
 
 fn pair(r: &Row) -> (String, String) {

@@ -2,8 +2,9 @@
 //! change, the configuration file's apply), run by the single writer inside one job, and the
 //! snapshot read the collectors serve from.
 
-use clicktrail_app::catalog::{CatalogRows, CatalogSnapshot, KeyFound, TenantRow, ValueList};
+use clicktrail_app::catalog::{CatalogRows, KeyFound, ValueList};
 use clicktrail_app::run_ready;
+use clicktrail_app::snapshot::{CatalogSnapshot, TenantRow};
 use clicktrail_domain::catalog::{Catalog, Payout, Tenant};
 use clicktrail_domain::managed::Origin;
 use clicktrail_domain::rules::Rules;
@@ -47,7 +48,7 @@ pub(crate) fn load(conn: &Connection) -> StoreResult<Catalog> {
     if own {
         conn.execute_batch("COMMIT")?;
     }
-    clicktrail_app::catalog::catalog(s?)
+    clicktrail_app::snapshot::catalog(s?)
 }
 
 fn snapshot(conn: &Connection) -> StoreResult<CatalogSnapshot> {
