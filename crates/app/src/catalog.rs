@@ -453,8 +453,9 @@ async fn manage<R: CatalogRows>(
                     .await?;
             }
         }
+        let codes: HashSet<&String> = t.affiliates.iter().collect();
         for (code, state) in &affiliates {
-            if t.affiliates.contains(code) {
+            if codes.contains(code) {
                 continue;
             }
             if let Some(m) = next(stored_origin(*state)?, false) {
