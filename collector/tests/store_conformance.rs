@@ -8,8 +8,8 @@ use clicktrail_domain::catalog::{key_hash, KeyScope, Payout, Tenant};
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::Cid;
 use clicktrail_store::{
-    ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, ImportItem, ImportItemRow, KeySpec,
-    LeadIn, SaleIn, Store, StoreError, Target, TenantSpec,
+    CatalogChange, ChangeIn, ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, ImportItem,
+    ImportItemRow, KeySpec, LeadIn, SaleIn, Store, StoreError, Target, TenantSpec,
 };
 use clicktrail_store_postgres::test_cluster::fresh_database;
 use clicktrail_store_postgres::PgStore;
@@ -894,6 +894,433 @@ async fn concurrent_repeats_are_recorded_once() {
         );
         assert_eq!(
             b.sql_i64("SELECT count(*) FROM events WHERE body IS NULL")
+                .await,
+            0
+        );
+    }
+}
+
+fn change(c: CatalogChange, now: i64) -> ChangeIn {
+    ChangeIn {
+        tenant: "t".into(),
+        actor: "operator".into(),
+        action: "test".into(),
+        summary: "a change".into(),
+        change: c,
+        now,
+    }
+}
+
+/// Every catalog change's answer, error or not, is the same on every backend; a refused change
+/// stores nothing (no audit line, no version bump).
+#[tokio::test]
+async fn catalog_changes_and_their_errors() {
+    use CatalogChange::*;
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
+            .await
+            .unwrap();
+        let aff = |code: &str| CreateAffiliate {
+            code: code.into(),
+            name: Some("Bob".into()),
+        };
+        let alias = |code: &str, alias: &str| AddAlias {
+            code: code.into(),
+            alias: alias.into(),
+        };
+        let ok = [
+            aff("bob"),
+            alias("bob", "bob-2"),
+            UpdateAffiliate {
+                code: "bob".into(),
+                name: Some(None),
+                disabled: Some(true),
+            },
+            CreateConversionType {
+                code: "trial".into(),
+                payout: Payout::Fixed(100),
+            },
+            UpdateConversionType {
+                code: "trial".into(),
+                payout: Payout::Fixed(200),
+            },
+            AddRevenueOrigin { id: "app".into() },
+            AddAllowedOrigin {
+                origin: "https://b.example".into(),
+            },
+            CreateKey {
+                key_hash: key_hash("sk_new"),
+                scopes: vec![KeyScope::Read],
+                label: Some("ci".into()),
+            },
+        ];
+        for (i, c) in ok.into_iter().enumerate() {
+            let v = s.catalog_version().await.unwrap();
+            s.change_catalog(change(c, T0 + i as i64)).await.unwrap();
+            assert_eq!(s.catalog_version().await.unwrap(), v + 1);
+        }
+        let v = s.catalog_version().await.unwrap();
+        let audited = b.sql_i64("SELECT count(*) FROM audit_log").await;
+        assert_eq!(audited, 8);
+        let bad: Vec<(CatalogChange, &str, &str)> = vec![
+            (
+                aff("alice"),
+                "duplicate_affiliate",
+                "affiliate `alice` already exists",
+            ),
+            (
+                aff("bob-2"),
+                "duplicate_code",
+                "`bob-2` is already an affiliate code or alias in this tenant",
+            ),
+            (
+                UpdateAffiliate {
+                    code: "nobody".into(),
+                    name: None,
+                    disabled: Some(true),
+                },
+                "unknown_affiliate",
+                "no affiliate `nobody` in this tenant",
+            ),
+            (
+                alias("nobody", "x"),
+                "unknown_affiliate",
+                "no affiliate `nobody` in this tenant",
+            ),
+            (
+                alias("bob", "alice"),
+                "duplicate_code",
+                "`alice` is already an affiliate code or alias in this tenant",
+            ),
+            (
+                alias("alice", "bob-2"),
+                "duplicate_code",
+                "`bob-2` is already an affiliate code or alias in this tenant",
+            ),
+            (
+                RemoveAlias {
+                    code: "alice".into(),
+                    alias: "bob-2".into(),
+                },
+                "unknown_alias",
+                "no alias `bob-2` in this tenant",
+            ),
+            (
+                CreateConversionType {
+                    code: "trial".into(),
+                    payout: Payout::Fixed(1),
+                },
+                "duplicate_conversion_type",
+                "conversion type `trial` already exists",
+            ),
+            (
+                UpdateConversionType {
+                    code: "nope".into(),
+                    payout: Payout::Fixed(1),
+                },
+                "unknown_conversion_type",
+                "no conversion type `nope` in this tenant",
+            ),
+            (
+                AddRevenueOrigin { id: "app".into() },
+                "duplicate_revenue_origin",
+                "revenue origin `app` already exists",
+            ),
+            (
+                RemoveRevenueOrigin { id: "web".into() },
+                "unknown_revenue_origin",
+                "no revenue origin `web` in this tenant",
+            ),
+            (
+                AddAllowedOrigin {
+                    origin: "https://b.example".into(),
+                },
+                "duplicate_origin",
+                "origin `https://b.example` already exists",
+            ),
+            (
+                RemoveAllowedOrigin {
+                    origin: "https://c.example".into(),
+                },
+                "unknown_origin",
+                "no origin `https://c.example` in this tenant",
+            ),
+            (
+                RevokeKey {
+                    key_id: "key_0000000000000000".into(),
+                },
+                "unknown_key",
+                "no key `key_0000000000000000` in this tenant",
+            ),
+            (
+                RevokeKey {
+                    key_id: "not-a-key".into(),
+                },
+                "unknown_key",
+                "no key `not-a-key` in this tenant",
+            ),
+            (
+                CreateTenant {
+                    tenant: spec(1, &[], "x").tenant,
+                    admin_key_hash: key_hash("sk_other"),
+                },
+                "duplicate_tenant",
+                "tenant `t` already exists",
+            ),
+        ];
+        for (c, code, message) in bad {
+            let e = s.change_catalog(change(c.clone(), T0 + 50)).await;
+            let (got_code, got_message) = match e {
+                Err(StoreError::Conflict(c, m)) | Err(StoreError::NotFound(c, m)) => (c, m),
+                other => panic!("{c:?}: {other:?}"),
+            };
+            assert_eq!((got_code, got_message.as_str()), (code, message), "{c:?}");
+        }
+        assert_eq!(
+            s.catalog_version().await.unwrap(),
+            v,
+            "nothing refused is kept"
+        );
+        assert_eq!(b.sql_i64("SELECT count(*) FROM audit_log").await, audited);
+
+        // a key is revoked once
+        let id = clicktrail_store::admin::key_id(&key_hash("sk_new"));
+        let revoke = || change(RevokeKey { key_id: id.clone() }, T0 + 60);
+        s.change_catalog(revoke()).await.unwrap();
+        match s.change_catalog(revoke()).await {
+            Err(StoreError::Conflict("key_revoked", m)) => {
+                assert_eq!(m, format!("key `{id}` is already revoked"))
+            }
+            other => panic!("{other:?}"),
+        }
+        // the listings: aliases with their affiliate, keys by id (never by hash)
+        let affs = s.affiliates("t").await.unwrap();
+        let bob = affs.iter().find(|a| a.code == "bob").unwrap();
+        assert_eq!(
+            (bob.aliases.as_slice(), bob.disabled),
+            (&["bob-2".to_string()][..], true)
+        );
+        assert_eq!(bob.name, None);
+        let keys = s.keys("t").await.unwrap();
+        let k = keys.iter().find(|k| k.id == id).unwrap();
+        assert_eq!(
+            (k.scopes.as_slice(), k.revoked_at),
+            (&["read".to_string()][..], Some(T0 + 60))
+        );
+        let c = s.load_catalog().await.unwrap();
+        let t = c.tenant("t").unwrap();
+        assert_eq!(t.affiliates, ["alice"], "disabled bob is not served");
+        assert_eq!(t.conversion_types["trial"], Payout::Fixed(200));
+        assert_eq!(t.revenue_origins, ["app", "shop"]);
+        assert_eq!(t.aliases["bob-2"], "bob");
+
+        // a new tenant comes with its first admin key, and one version bump
+        let mut nt = spec(7, &["zed"], "unused").tenant;
+        nt.id = "new".into();
+        let v = s.catalog_version().await.unwrap();
+        s.change_catalog(change(
+            CreateTenant {
+                tenant: nt,
+                admin_key_hash: key_hash("sk_new_admin"),
+            },
+            T0 + 70,
+        ))
+        .await
+        .unwrap();
+        assert_eq!(s.catalog_version().await.unwrap(), v + 1);
+        let c = s.load_catalog().await.unwrap();
+        assert_eq!(c.key("sk_new_admin").unwrap().scopes, [KeyScope::Admin]);
+        assert_eq!(c.tenant("new").unwrap().affiliates, ["zed"]);
+    }
+}
+
+/// The file manages what it declares, on every backend: what it made and no longer declares
+/// is disabled and comes back when declared again; an alias may not shadow a code; what the
+/// admin API made or disabled stays as it is.
+#[tokio::test]
+async fn the_file_manages_what_it_declares() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.apply_catalog(vec![spec(60, &["alice", "bob"], "sk_t")], T0)
+            .await
+            .unwrap();
+        let api = |code: &str| {
+            change(
+                CatalogChange::CreateAffiliate {
+                    code: code.into(),
+                    name: None,
+                },
+                T0,
+            )
+        };
+        s.change_catalog(api("api-made")).await.unwrap();
+        // the operator disables alice through the API: declaring her again does not enable her
+        s.change_catalog(change(
+            CatalogChange::UpdateAffiliate {
+                code: "alice".into(),
+                name: None,
+                disabled: Some(true),
+            },
+            T0,
+        ))
+        .await
+        .unwrap();
+        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0 + 1)
+            .await
+            .unwrap();
+        let served = |c: &clicktrail_domain::Catalog| c.tenant("t").unwrap().affiliates.clone();
+        assert_eq!(served(&s.load_catalog().await.unwrap()), ["api-made"]);
+        s.apply_catalog(vec![spec(60, &["alice", "bob"], "sk_t")], T0 + 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            served(&s.load_catalog().await.unwrap()),
+            ["bob", "api-made"],
+            "bob is back, alice stays disabled by the operator"
+        );
+        let mut shadow = spec(60, &["alice", "bob"], "sk_t");
+        shadow
+            .tenant
+            .aliases
+            .insert("api-made".into(), "bob".into());
+        let v = s.catalog_version().await.unwrap();
+        match s.apply_catalog(vec![shadow], T0 + 3).await {
+            Err(StoreError::Invalid(f, m)) => {
+                assert_eq!(f, "affiliate_aliases");
+                assert_eq!(m, "tenant `t`: alias `api-made` is an affiliate code");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.catalog_version().await.unwrap(), v);
+        // a tenant made through the API is not the file's to disable
+        let mut other = spec(1, &[], "x").tenant;
+        other.id = "api-tenant".into();
+        s.change_catalog(change(
+            CatalogChange::CreateTenant {
+                tenant: other,
+                admin_key_hash: key_hash("sk_api_tenant"),
+            },
+            T0,
+        ))
+        .await
+        .unwrap();
+        s.apply_catalog(vec![spec(60, &["bob"], "sk_t")], T0 + 4)
+            .await
+            .unwrap();
+        let c = s.load_catalog().await.unwrap();
+        assert!(c.tenant("api-tenant").is_some());
+        assert!(c.key("sk_api_tenant").is_some());
+    }
+}
+
+/// What a report counts, on every backend: never a declined conversion, nor a lead without an
+/// affiliate; test-mode sales apart, counted only when the tenant says so.
+#[tokio::test]
+async fn report_counts_what_the_rules_say() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
+            .await
+            .unwrap();
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        s.lead(lead(Some(C1), Some("k1"), T0 + 1)).await.unwrap();
+        s.lead(lead(None, Some("k2"), T0 + 1)).await.unwrap();
+        for tx in ["live", "test", "gone"] {
+            let mut x = sale(tx, Target::Cid(cid(C1)), T0 + 2);
+            if tx == "gone" {
+                x.status = Status::Declined;
+            }
+            s.sale(x).await.unwrap();
+        }
+        b.sql_exec("UPDATE conversions SET livemode = false WHERE transaction_id = 'test'")
+            .await;
+        let r = s.report("t", T0, T0 + DAY).await.unwrap();
+        assert_eq!(
+            r.leads,
+            [("alice".to_string(), "2026-11-19".to_string(), 1)]
+        );
+        let alice = (
+            Some("alice".to_string()),
+            "2026-11-19".to_string(),
+            "USD".to_string(),
+        );
+        assert_eq!(
+            r.conversions,
+            [(
+                alice.0.clone(),
+                alice.1.clone(),
+                alice.2.clone(),
+                1,
+                10_050,
+                3015
+            )]
+        );
+        assert_eq!(
+            (
+                r.test_mode.counted,
+                r.test_mode.sales,
+                r.test_mode.revenue_cents
+            ),
+            (false, 1, 10_050)
+        );
+        assert_eq!(r.test_mode.commission_cents, 3015);
+        // the portal shows what the report counts
+        let p = s.portal_activity("t", "alice", 10).await.unwrap();
+        let ids: Vec<i64> = p.conversions.iter().map(|c| c.commission_cents).collect();
+        assert_eq!(
+            ids,
+            [0, 3015],
+            "the declined one (reversed) and the live one"
+        );
+        b.sql_exec("UPDATE tenants SET count_test_payments = true")
+            .await;
+        let r = s.report("t", T0, T0 + DAY).await.unwrap();
+        assert_eq!(
+            r.conversions,
+            [(alice.0, alice.1, alice.2, 2, 20_100, 6030)]
+        );
+        assert!(r.test_mode.counted);
+        assert_eq!(
+            s.portal_activity("t", "alice", 10)
+                .await
+                .unwrap()
+                .conversions
+                .len(),
+            3
+        );
+        assert_eq!(
+            s.portal_activity("t", "alice", 1)
+                .await
+                .unwrap()
+                .conversions
+                .len(),
+            1
+        );
+    }
+}
+
+/// One live portal link per affiliate; revoking twice says there was none.
+#[tokio::test]
+async fn portal_links_rotate() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.portal_link("t", "alice", "h1", T0).await.unwrap();
+        s.portal_link("t", "alice", "h2", T0 + 1).await.unwrap();
+        assert_eq!(s.portal_lookup("h1").await.unwrap(), None);
+        assert_eq!(
+            s.portal_lookup("h2").await.unwrap(),
+            Some(("t".to_string(), "alice".to_string()))
+        );
+        assert!(s.revoke_portal_link("t", "alice", T0 + 2).await.unwrap());
+        assert!(!s.revoke_portal_link("t", "alice", T0 + 3).await.unwrap());
+        assert_eq!(s.portal_lookup("h2").await.unwrap(), None);
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM portal_links WHERE revoked_at IS NULL")
                 .await,
             0
         );

@@ -7,8 +7,10 @@
 //! batch (its row operations never wait, so the future is ready at the first poll).
 //!
 //! ```text
-//! erasure.rs  erasing one customer or visitor: pseudonyms and removals, money untouched
+//! admin.rs    the admin API's listings: how rows are shaped, the event log's sources
+//! catalog.rs  the catalog: an admin change, the config file's apply
 //! commission.rs who a sale is credited to and what it earns (rules, coupons)
+//! erasure.rs  erasing one customer or visitor: pseudonyms and removals, money untouched
 //! conversion.rs a browser conversion: 409 on a known external id, 404 when nobody is credited
 //! diagnostic.rs the tracker's diagnostics, capped per tenant
 //! events.rs   one answer per event id (replay, or a 409 for another kind of event)
@@ -17,9 +19,12 @@
 //! ops.rs      the row operations of the tracking use cases (events, leads, conversions, sales)
 //! payout.rs   a payout: what is due to one affiliate, recorded with its entries
 //! pending.rs  a provider's refund that arrived before its payment: kept, applied with the sale
+//! portal.rs   an affiliate's one portal link; what the portal shows
 //! program.rs  applications: submitted, approved (the affiliate created) or rejected
 //! refund.rs   a refund of a sale: replay, the amount left, the reversal if attributed
+//! report.rs   what a report counts: declined never, test-mode sales apart
 //! sale.rs     a sale: 409 on a known transaction id, a first payment counted once, accrual
+//! snapshot.rs the catalog a collector serves (disabled tenants, affiliates, keys left out)
 //! status.rs   an operator's status change; a decline reverses what is left
 //! stripe.rs   a Stripe event: its sale matched to the same payment, its money facts settled
 //! ```
@@ -30,6 +35,8 @@ use std::task::{Context, Poll, Waker};
 
 use clicktrail_store::StoreError;
 
+pub mod admin;
+pub mod catalog;
 pub mod commission;
 pub mod conversion;
 pub mod diagnostic;
@@ -40,9 +47,12 @@ pub mod ledger;
 pub mod ops;
 pub mod payout;
 pub mod pending;
+pub mod portal;
 pub mod program;
 pub mod refund;
+pub mod report;
 pub mod sale;
+pub mod snapshot;
 pub mod status;
 pub mod stripe;
 pub mod webhooks;

@@ -11,6 +11,7 @@ pub mod dedupe;
 pub mod erasure;
 pub mod ids;
 pub mod ledger;
+pub mod managed;
 pub mod money;
 pub mod payout;
 pub mod privacy;

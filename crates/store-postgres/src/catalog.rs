@@ -1,13 +1,15 @@
-//! The catalog tables: apply declarations (create or update, never delete), load a snapshot,
-//! and the version counter every change bumps (collectors poll it).
+//! The catalog tables on PostgreSQL: the row operations of `clicktrail_app::catalog` (an
+//! admin change, the configuration file's apply) in one transaction, serialized by the lock
+//! of the version row collectors poll; and the snapshot they serve from.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-
-use clicktrail_domain::catalog::{key_hash, Catalog, KeyGrant, KeyScope, Payout, Tenant};
+use clicktrail_app::catalog::{CatalogRows, KeyFound, ValueList};
+use clicktrail_app::snapshot::{CatalogSnapshot, TenantRow};
+use clicktrail_domain::catalog::{Catalog, Payout, Tenant};
+use clicktrail_domain::managed::Origin;
 use clicktrail_domain::rules::Rules;
-use clicktrail_store::{StoreError, TenantSpec};
-use tokio_postgres::IsolationLevel;
+use clicktrail_store::{AuditIn, ChangeIn, StoreError, TenantSpec};
+use tokio_postgres::types::FromSql;
+use tokio_postgres::{IsolationLevel, Row};
 
 use crate::ops::{exec, q, q_opt, Tx};
 use crate::{Fail, PgStore};
@@ -15,224 +17,16 @@ use crate::{Fail, PgStore};
 pub(crate) async fn apply(store: &PgStore, specs: &[TenantSpec], now: i64) -> Result<(), Fail> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
-    // one catalog change at a time (collectors starting together apply the same file)
-    exec(
-        &tx,
-        "SELECT version FROM catalog_version WHERE id = 1 FOR UPDATE",
-        &[],
-    )
-    .await?;
-    for spec in specs {
-        apply_tenant(&tx, spec, now).await?;
-    }
-    manage(&tx, specs, now).await?;
-    exec(
-        &tx,
-        "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
-        &[],
-    )
-    .await?;
+    clicktrail_app::catalog::apply(&mut Rows(&tx), specs, now).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// The configuration file manages what it declares: its tenants and affiliates are marked
-/// (`config_state` 1), those it declared before and no longer declares are disabled
-/// (`config_state` 2, data kept; declaring them again enables them), and its keys that it no
-/// longer lists are revoked. Rows made through the admin API (`config_state` 0, keys with
-/// another label) are never touched.
-async fn manage(tx: &Tx<'_>, specs: &[TenantSpec], now: i64) -> Result<(), Fail> {
-    let ids: Vec<&str> = specs.iter().map(|s| s.tenant.id.as_str()).collect();
-    for spec in specs {
-        let t = &spec.tenant;
-        let codes: Vec<&str> = t.affiliates.iter().map(String::as_str).collect();
-        let hashes: Vec<String> = spec.keys.iter().map(|k| key_hash(&k.key)).collect();
-        exec(
-            tx,
-            "UPDATE tenants SET config_state = 1, disabled = false WHERE id = $1",
-            &[&t.id],
-        )
-        .await?;
-        exec(
-            tx,
-            "UPDATE affiliates SET config_state = 1,
-                disabled = CASE WHEN config_state = 2 THEN false ELSE disabled END
-             WHERE tenant = $1 AND code = ANY($2)",
-            &[&t.id, &codes],
-        )
-        .await?;
-        exec(
-            tx,
-            "UPDATE affiliates SET config_state = 2, disabled = true
-             WHERE tenant = $1 AND config_state = 1 AND NOT (code = ANY($2))",
-            &[&t.id, &codes],
-        )
-        .await?;
-        exec(
-            tx,
-            "UPDATE api_keys SET revoked_at = $3
-             WHERE tenant = $1 AND label = 'config' AND revoked_at IS NULL
-                AND NOT (key_hash = ANY($2))",
-            &[&t.id, &hashes, &now],
-        )
-        .await?;
-    }
-    exec(
-        tx,
-        "UPDATE tenants SET config_state = 2, disabled = true
-         WHERE config_state = 1 AND NOT (id = ANY($1))",
-        &[&ids],
-    )
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn apply_tenant(tx: &Tx<'_>, spec: &TenantSpec, now: i64) -> Result<(), Fail> {
-    let t = &spec.tenant;
-    exec(
-        tx,
-        "INSERT INTO tenants (id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret,
-            hold_days, count_test_payments, created_at, updated_at, chargebee_webhook_username,
-            chargebee_webhook_password, recurly_webhook_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11)
-         ON CONFLICT (id) DO UPDATE SET cookie_days = excluded.cookie_days, currency = excluded.currency,
-            sale_conversion_type = excluded.sale_conversion_type,
-            stripe_webhook_secret = excluded.stripe_webhook_secret, hold_days = excluded.hold_days,
-            count_test_payments = excluded.count_test_payments, updated_at = excluded.updated_at,
-            chargebee_webhook_username = excluded.chargebee_webhook_username,
-            chargebee_webhook_password = excluded.chargebee_webhook_password,
-            recurly_webhook_key = excluded.recurly_webhook_key",
-        &[
-            &t.id,
-            &t.cookie_days,
-            &t.currency,
-            &t.sale_conversion_type,
-            &t.stripe_webhook_secret,
-            &t.hold_days,
-            &t.count_test_payments,
-            &now,
-            &t.chargebee_webhook_username,
-            &t.chargebee_webhook_password,
-            &t.recurly_webhook_key,
-        ],
-    )
-    .await?;
-    exec(
-        tx,
-        "UPDATE tenants SET recurly_api_key = $2, recurly_api_url = $3 WHERE id = $1",
-        &[&t.id, &t.recurly_api_key, &t.recurly_api_url],
-    )
-    .await?;
-    exec(
-        tx,
-        "UPDATE tenants SET chargify_webhook_key = $2 WHERE id = $1",
-        &[&t.id, &t.chargify_webhook_key],
-    )
-    .await?;
-    if *t.rules != Rules::default() {
-        set_rules(tx, &t.id, &t.rules).await?;
-    }
-    // in declaration order: affiliates and allowed origins are listed in `seq` order
-    for code in &t.affiliates {
-        exec(
-            tx,
-            "INSERT INTO affiliates (tenant, code, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&t.id, code, &now],
-        )
-        .await?;
-    }
-    for (alias, code) in &t.aliases {
-        // an alias never shadows an affiliate code (one made through the API included)
-        if q_opt(
-            tx,
-            "SELECT 1 FROM affiliates WHERE tenant = $1 AND code = $2",
-            &[&t.id, alias],
-        )
-        .await?
-        .is_some()
-        {
-            return Err(StoreError::Invalid(
-                "affiliate_aliases".into(),
-                format!("tenant `{}`: alias `{alias}` is an affiliate code", t.id),
-            )
-            .into());
-        }
-        exec(
-            tx,
-            "INSERT INTO affiliate_aliases (tenant, alias, code, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (tenant, alias) DO UPDATE SET code = excluded.code",
-            &[&t.id, alias, code, &now],
-        )
-        .await?;
-    }
-    for (code, payout) in &t.conversion_types {
-        let (kind, value) = payout.to_parts();
-        exec(
-            tx,
-            "INSERT INTO conversion_types (tenant, code, payout_kind, payout_value) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (tenant, code) DO UPDATE SET payout_kind = excluded.payout_kind,
-                payout_value = excluded.payout_value",
-            &[&t.id, code, &kind, &value],
-        )
-        .await?;
-    }
-    for id in &t.revenue_origins {
-        exec(
-            tx,
-            "INSERT INTO revenue_origins (tenant, id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&t.id, id],
-        )
-        .await?;
-    }
-    for origin in &t.allowed_origins {
-        exec(
-            tx,
-            "INSERT INTO allowed_origins (tenant, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&t.id, origin],
-        )
-        .await?;
-    }
-    for k in &spec.keys {
-        let hash = key_hash(&k.key);
-        let scopes: Vec<&str> = k.scopes.iter().map(|s| s.as_str()).collect();
-        let scopes = scopes.join(" ");
-        // a key that belongs to another tenant is a configuration error, not an update
-        let owner: Option<String> = q_opt(
-            tx,
-            "SELECT tenant FROM api_keys WHERE key_hash = $1",
-            &[&hash],
-        )
-        .await?
-        .map(|r| r.get(0));
-        if let Some(owner) = owner.filter(|o| o != &t.id) {
-            return Err(StoreError::Invalid(
-                "api_key".into(),
-                format!(
-                    "a key of tenant `{}` is already a key of tenant `{owner}`",
-                    t.id
-                ),
-            )
-            .into());
-        }
-        exec(
-            tx,
-            "INSERT INTO api_keys (key_hash, tenant, scopes, label, created_at) VALUES ($1, $2, $3, 'config', $4)
-             ON CONFLICT (key_hash) DO UPDATE SET scopes = excluded.scopes",
-            &[&hash, &t.id, &scopes, &now],
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Replaces a tenant's rules document (validated by the domain when it was read).
-pub(crate) async fn set_rules(tx: &Tx<'_>, tenant: &str, rules: &Rules) -> Result<(), Fail> {
-    exec(
-        tx,
-        "UPDATE tenants SET rules = $2 WHERE id = $1",
-        &[&tenant, &rules.to_stored()],
-    )
-    .await?;
+pub(crate) async fn change(store: &PgStore, c: &ChangeIn) -> Result<(), Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    clicktrail_app::catalog::change(&mut Rows(&tx), c).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -253,21 +47,26 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
         .read_only(true)
         .start()
         .await?;
-    let (version, tenant_rows, affiliates, aliases, types, revenue, origins, keys) = tokio::try_join!(
+    let (version, tenants, affiliates, aliases, types, revenue, origins, keys) = tokio::try_join!(
         q(&tx, "SELECT version FROM catalog_version WHERE id = 1", &[]),
         q(
             &tx,
-            "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret, hold_days,
-                count_test_payments, chargebee_webhook_username, chargebee_webhook_password,
-                recurly_webhook_key, rules FROM tenants WHERE NOT disabled ORDER BY id",
+            "SELECT id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret,
+                hold_days, count_test_payments, chargebee_webhook_username,
+                chargebee_webhook_password, recurly_webhook_key, recurly_api_key, recurly_api_url,
+                rules, disabled, chargify_webhook_key FROM tenants",
             &[]
         ),
         q(
             &tx,
-            "SELECT tenant, code FROM affiliates WHERE NOT disabled ORDER BY seq",
+            "SELECT tenant, code, disabled FROM affiliates ORDER BY seq",
             &[]
         ),
-        q(&tx, "SELECT tenant, alias, code FROM affiliate_aliases", &[]),
+        q(
+            &tx,
+            "SELECT tenant, alias, code FROM affiliate_aliases",
+            &[]
+        ),
         q(
             &tx,
             "SELECT tenant, code, payout_kind, payout_value FROM conversion_types",
@@ -275,7 +74,7 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
         ),
         q(
             &tx,
-            "SELECT tenant, id FROM revenue_origins ORDER BY tenant, id",
+            "SELECT tenant, id FROM revenue_origins ORDER BY id",
             &[]
         ),
         q(
@@ -289,104 +88,408 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
             &[]
         ),
     )?;
-    let recurly = q(
-        &tx,
-        "SELECT id, recurly_api_key, recurly_api_url FROM tenants",
-        &[],
-    )
-    .await?;
-    let chargify = q(&tx, "SELECT id, chargify_webhook_key FROM tenants", &[]).await?;
     tx.commit().await?;
-    let version: i64 = version
-        .first()
-        .map(|r| r.get(0))
-        .ok_or_else(|| StoreError::Internal("catalog_version has no row".into()))?;
-    let mut tenants: BTreeMap<String, Tenant> = BTreeMap::new();
-    for r in &tenant_rows {
-        let t = Tenant {
-            id: r.get(0),
-            cookie_days: r.get(1),
-            currency: r.get(2),
-            sale_conversion_type: r.get(3),
-            stripe_webhook_secret: r.get(4),
-            hold_days: r.get(5),
-            count_test_payments: r.get(6),
-            chargebee_webhook_username: r.get(7),
-            chargebee_webhook_password: r.get(8),
-            recurly_webhook_key: r.get(9),
-            rules: Arc::new(Rules::from_stored(r.get(10)).map_err(StoreError::Internal)?),
-            allowed_origins: Vec::new(),
-            affiliates: Vec::new(),
-            aliases: Default::default(),
-            conversion_types: BTreeMap::new(),
-            revenue_origins: Vec::new(),
-            recurly_api_key: String::new(),
-            recurly_api_url: String::new(),
-            chargify_webhook_key: String::new(),
-        };
-        tenants.insert(t.id.clone(), t);
+    let snapshot = CatalogSnapshot {
+        version: version
+            .first()
+            .map(|r| r.get(0))
+            .ok_or_else(|| StoreError::Internal("catalog_version has no row".into()))?,
+        tenants: tenants
+            .iter()
+            .map(|r| TenantRow {
+                id: r.get(0),
+                cookie_days: r.get(1),
+                currency: r.get(2),
+                sale_conversion_type: r.get(3),
+                stripe_webhook_secret: r.get(4),
+                hold_days: r.get(5),
+                count_test_payments: r.get(6),
+                chargebee_webhook_username: r.get(7),
+                chargebee_webhook_password: r.get(8),
+                recurly_webhook_key: r.get(9),
+                recurly_api_key: r.get(10),
+                recurly_api_url: r.get(11),
+                rules: r.get(12),
+                disabled: r.get(13),
+                chargify_webhook_key: r.get(14),
+            })
+            .collect(),
+        affiliates: affiliates.iter().map(triple).collect(),
+        aliases: aliases.iter().map(triple).collect(),
+        conversion_types: types
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect(),
+        revenue_origins: revenue.iter().map(pair).collect(),
+        allowed_origins: origins.iter().map(pair).collect(),
+        keys: keys.iter().map(triple).collect(),
+    };
+    Ok(clicktrail_app::snapshot::catalog(snapshot)?)
+}
+
+fn pair(r: &Row) -> (String, String) {
+    (r.get(0), r.get(1))
+}
+
+fn triple<C: for<'a> FromSql<'a>>(r: &Row) -> (String, String, C) {
+    (r.get(0), r.get(1), r.get(2))
+}
+
+/// The catalog's row operations inside one transaction.
+pub(crate) struct Rows<'t, 'c>(pub(crate) &'t Tx<'c>);
+
+impl Rows<'_, '_> {
+    async fn exists(
+        &self,
+        sql: &str,
+        p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<bool, Fail> {
+        Ok(q_opt(self.0, sql, p).await?.is_some())
     }
-    for r in &recurly {
-        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
-            (t.recurly_api_key, t.recurly_api_url) = (r.get(1), r.get(2));
-        }
+    async fn states(
+        &self,
+        sql: &str,
+        p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<(String, i64)>, Fail> {
+        let rows = q(self.0, sql, p).await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), i64::from(r.get::<_, i16>(1))))
+            .collect())
     }
-    for r in &chargify {
-        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
-            t.chargify_webhook_key = r.get(1);
-        }
+}
+
+/// `config_state` is a smallint.
+fn state(o: Origin) -> i16 {
+    i16::try_from(o.as_i64()).unwrap_or(0)
+}
+
+impl CatalogRows for Rows<'_, '_> {
+    type Error = Fail;
+
+    /// Catalog changes (admin changes, applies of the file by collectors starting together)
+    /// run one at a time: each holds the version row until it commits.
+    async fn lock_catalog(&mut self) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "SELECT version FROM catalog_version WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await?;
+        Ok(())
     }
-    for r in &affiliates {
-        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
-            t.affiliates.push(r.get(1));
-        }
+
+    async fn bump_version(&mut self) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
+            &[],
+        )
+        .await?;
+        Ok(())
     }
-    for r in &aliases {
-        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
-            t.aliases.insert(r.get(1), r.get(2));
-        }
+
+    async fn audit(&mut self, a: &AuditIn) -> Result<(), Fail> {
+        crate::admin::audit_tx(self.0, a).await
     }
-    for r in &types {
-        let kind: &str = r.get(2);
-        let payout = Payout::from_parts(kind, r.get(3))
-            .ok_or_else(|| StoreError::Internal(format!("unknown payout kind `{kind}`")))?;
-        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
-            t.conversion_types.insert(r.get(1), payout);
-        }
+
+    async fn tenant_exists(&mut self, id: &str) -> Result<bool, Fail> {
+        self.exists("SELECT 1 FROM tenants WHERE id = $1", &[&id])
+            .await
     }
-    for r in &revenue {
-        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
-            t.revenue_origins.push(r.get(1));
-        }
+
+    async fn upsert_tenant(&mut self, t: &Tenant, now: i64) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "INSERT INTO tenants (id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret,
+                hold_days, count_test_payments, created_at, updated_at, chargebee_webhook_username,
+                chargebee_webhook_password, recurly_webhook_key, recurly_api_key, recurly_api_url,
+                chargify_webhook_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (id) DO UPDATE SET cookie_days = excluded.cookie_days, currency = excluded.currency,
+                sale_conversion_type = excluded.sale_conversion_type,
+                stripe_webhook_secret = excluded.stripe_webhook_secret, hold_days = excluded.hold_days,
+                count_test_payments = excluded.count_test_payments, updated_at = excluded.updated_at,
+                chargebee_webhook_username = excluded.chargebee_webhook_username,
+                chargebee_webhook_password = excluded.chargebee_webhook_password,
+                recurly_webhook_key = excluded.recurly_webhook_key,
+                recurly_api_key = excluded.recurly_api_key, recurly_api_url = excluded.recurly_api_url,
+                chargify_webhook_key = excluded.chargify_webhook_key",
+            &[
+                &t.id,
+                &t.cookie_days,
+                &t.currency,
+                &t.sale_conversion_type,
+                &t.stripe_webhook_secret,
+                &t.hold_days,
+                &t.count_test_payments,
+                &now,
+                &t.chargebee_webhook_username,
+                &t.chargebee_webhook_password,
+                &t.recurly_webhook_key,
+                &t.recurly_api_key,
+                &t.recurly_api_url,
+                &t.chargify_webhook_key,
+            ],
+        )
+        .await?;
+        Ok(())
     }
-    for r in &origins {
-        if let Some(t) = tenants.get_mut(r.get::<_, &str>(0)) {
-            t.allowed_origins.push(r.get(1));
-        }
+
+    async fn set_rules(&mut self, tenant: &str, rules: &Rules) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "UPDATE tenants SET rules = $2 WHERE id = $1",
+            &[&tenant, &rules.to_stored()],
+        )
+        .await?;
+        Ok(())
     }
-    let mut grants = HashMap::new();
-    for r in &keys {
-        if !tenants.contains_key(r.get::<_, &str>(1)) {
-            continue; // a disabled tenant's keys are refused
-        }
-        let scopes: &str = r.get(2);
-        grants.insert(
-            r.get(0),
-            KeyGrant {
-                tenant: r.get(1),
-                scopes: scopes
-                    .split_whitespace()
-                    .filter_map(KeyScope::parse)
-                    .collect(),
-            },
+
+    async fn managed_tenants(&mut self) -> Result<Vec<(String, i64)>, Fail> {
+        self.states(
+            "SELECT id, config_state FROM tenants WHERE config_state <> 0",
+            &[],
+        )
+        .await
+    }
+
+    async fn set_tenant_origin(
+        &mut self,
+        id: &str,
+        to: Origin,
+        disabled: Option<bool>,
+    ) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "UPDATE tenants SET config_state = $2, disabled = coalesce($3, disabled) WHERE id = $1",
+            &[&id, &state(to), &disabled],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn affiliate_exists(&mut self, tenant: &str, code: &str) -> Result<bool, Fail> {
+        self.exists(
+            "SELECT 1 FROM affiliates WHERE tenant = $1 AND code = $2",
+            &[&tenant, &code],
+        )
+        .await
+    }
+
+    async fn insert_affiliate(
+        &mut self,
+        tenant: &str,
+        code: &str,
+        name: Option<&str>,
+        now: i64,
+    ) -> Result<bool, Fail> {
+        let n = exec(
+            self.0,
+            "INSERT INTO affiliates (tenant, code, name, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&tenant, &code, &name, &now],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn update_affiliate(
+        &mut self,
+        tenant: &str,
+        code: &str,
+        name: Option<Option<&str>>,
+        disabled: Option<bool>,
+    ) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "UPDATE affiliates SET name = CASE WHEN $3 THEN $4 ELSE name END,
+                disabled = coalesce($5, disabled)
+             WHERE tenant = $1 AND code = $2",
+            &[&tenant, &code, &name.is_some(), &name.flatten(), &disabled],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn managed_affiliates(&mut self, tenant: &str) -> Result<Vec<(String, i64)>, Fail> {
+        self.states(
+            "SELECT code, config_state FROM affiliates WHERE tenant = $1 AND config_state <> 0",
+            &[&tenant],
+        )
+        .await
+    }
+
+    async fn set_affiliate_origin(
+        &mut self,
+        tenant: &str,
+        code: &str,
+        to: Origin,
+        disabled: Option<bool>,
+    ) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "UPDATE affiliates SET config_state = $3, disabled = coalesce($4, disabled)
+             WHERE tenant = $1 AND code = $2",
+            &[&tenant, &code, &state(to), &disabled],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn alias_exists(&mut self, tenant: &str, alias: &str) -> Result<bool, Fail> {
+        self.exists(
+            "SELECT 1 FROM affiliate_aliases WHERE tenant = $1 AND alias = $2",
+            &[&tenant, &alias],
+        )
+        .await
+    }
+
+    async fn upsert_alias(
+        &mut self,
+        tenant: &str,
+        alias: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "INSERT INTO affiliate_aliases (tenant, alias, code, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant, alias) DO UPDATE SET code = excluded.code",
+            &[&tenant, &alias, &code, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_alias(&mut self, tenant: &str, alias: &str, code: &str) -> Result<bool, Fail> {
+        let n = exec(
+            self.0,
+            "DELETE FROM affiliate_aliases WHERE tenant = $1 AND alias = $2 AND code = $3",
+            &[&tenant, &alias, &code],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn insert_conversion_type(
+        &mut self,
+        tenant: &str,
+        code: &str,
+        payout: Payout,
+    ) -> Result<bool, Fail> {
+        let (kind, value) = payout.to_parts();
+        let n = exec(
+            self.0,
+            "INSERT INTO conversion_types (tenant, code, payout_kind, payout_value)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&tenant, &code, &kind, &value],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn update_conversion_type(
+        &mut self,
+        tenant: &str,
+        code: &str,
+        payout: Payout,
+    ) -> Result<bool, Fail> {
+        let (kind, value) = payout.to_parts();
+        let n = exec(
+            self.0,
+            "UPDATE conversion_types SET payout_kind = $3, payout_value = $4
+             WHERE tenant = $1 AND code = $2",
+            &[&tenant, &code, &kind, &value],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn insert_value(&mut self, l: ValueList, tenant: &str, v: &str) -> Result<bool, Fail> {
+        let (table, column) = (l.table(), l.column());
+        let sql = format!(
+            "INSERT INTO {table} (tenant, {column}) VALUES ($1, $2) ON CONFLICT DO NOTHING"
         );
+        Ok(exec(self.0, &sql, &[&tenant, &v]).await? > 0)
     }
-    for t in tenants.values_mut() {
-        t.rules = Arc::new(Rules::clone(&t.rules).for_enabled(&t.affiliates));
+
+    async fn delete_value(&mut self, l: ValueList, tenant: &str, v: &str) -> Result<bool, Fail> {
+        let (table, column) = (l.table(), l.column());
+        let sql = format!("DELETE FROM {table} WHERE tenant = $1 AND {column} = $2");
+        Ok(exec(self.0, &sql, &[&tenant, &v]).await? > 0)
     }
-    Ok(Catalog {
-        tenants: tenants.into_values().map(Arc::new).collect(),
-        keys: grants,
-        version,
-    })
+
+    async fn key_owner(&mut self, key_hash: &str) -> Result<Option<String>, Fail> {
+        let r = q_opt(
+            self.0,
+            "SELECT tenant FROM api_keys WHERE key_hash = $1",
+            &[&key_hash],
+        )
+        .await?;
+        Ok(r.map(|r| r.get(0)))
+    }
+
+    async fn insert_key(
+        &mut self,
+        key_hash: &str,
+        tenant: &str,
+        scopes: &str,
+        label: Option<&str>,
+        now: i64,
+    ) -> Result<bool, Fail> {
+        let n = exec(
+            self.0,
+            "INSERT INTO api_keys (key_hash, tenant, scopes, label, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&key_hash, &tenant, &scopes, &label, &now],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn set_key_scopes(&mut self, key_hash: &str, scopes: &str) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "UPDATE api_keys SET scopes = $2 WHERE key_hash = $1",
+            &[&key_hash, &scopes],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn find_key(&mut self, tenant: &str, prefix: &str) -> Result<Option<KeyFound>, Fail> {
+        let r = q_opt(
+            self.0,
+            "SELECT key_hash, revoked_at FROM api_keys
+             WHERE tenant = $1 AND substr(key_hash, 1, 16) = $2",
+            &[&tenant, &prefix],
+        )
+        .await?;
+        Ok(r.map(|r| KeyFound {
+            hash: r.get(0),
+            revoked_at: r.get(1),
+        }))
+    }
+
+    async fn config_keys(&mut self, tenant: &str) -> Result<Vec<String>, Fail> {
+        let rows = q(
+            self.0,
+            "SELECT key_hash FROM api_keys
+             WHERE tenant = $1 AND label = $2 AND revoked_at IS NULL",
+            &[&tenant, &clicktrail_app::catalog::CONFIG_KEY_LABEL],
+        )
+        .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn revoke_key(&mut self, key_hash: &str, now: i64) -> Result<(), Fail> {
+        exec(
+            self.0,
+            "UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1",
+            &[&key_hash, &now],
+        )
+        .await?;
+        Ok(())
+    }
 }

@@ -452,7 +452,7 @@ impl Store for PgStore {
     }
 
     async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
-        let r = retry(|| admin::change(self, &c)).await;
+        let r = retry(|| catalog::change(self, &c)).await;
         if r.is_ok() {
             self.stats().record(1);
         }

@@ -14,7 +14,7 @@ use clicktrail_store::{ChangeIn, StoreError, StoreResult};
 use tokio_postgres::Row;
 
 use crate::ops::{exec, q, q_opt, Tx};
-use crate::{admin, outbox, retry, Fail, PgStore};
+use crate::{outbox, retry, Fail, PgStore};
 
 const COLUMNS: &str = "id, status, name, email, website, promotion, wished_code, affiliate, reason,
     created_at, decided_at";
@@ -259,28 +259,8 @@ impl ProgramRows for Rows<'_, '_> {
         Ok(r.is_some())
     }
 
-    /// The same three statements as an admin catalog change, inside this transaction.
     async fn change_catalog(&mut self, c: &ChangeIn) -> Result<(), Fail> {
-        exec(
-            self.0,
-            "SELECT version FROM catalog_version WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await?;
-        admin::apply_change(self.0, c).await?;
-        exec(
-            self.0,
-            "INSERT INTO audit_log (tenant, actor, action, detail, created_at) VALUES ($1, $2, $3, $4, $5)",
-            &[&c.tenant, &c.actor, &c.action, &c.summary, &c.now],
-        )
-        .await?;
-        exec(
-            self.0,
-            "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
-            &[],
-        )
-        .await?;
-        Ok(())
+        clicktrail_app::catalog::change(&mut crate::catalog::Rows(self.0), c).await
     }
 
     async fn portal_link(
@@ -290,20 +270,8 @@ impl ProgramRows for Rows<'_, '_> {
         token_hash: &str,
         now: i64,
     ) -> Result<(), Fail> {
-        exec(
-            self.0,
-            "UPDATE portal_links SET revoked_at = $3
-             WHERE tenant = $1 AND affiliate = $2 AND revoked_at IS NULL",
-            &[&tenant, &affiliate, &now],
-        )
-        .await?;
-        exec(
-            self.0,
-            "INSERT INTO portal_links (token_hash, tenant, affiliate, created_at) VALUES ($1, $2, $3, $4)",
-            &[&token_hash, &tenant, &affiliate, &now],
-        )
-        .await?;
-        Ok(())
+        let rows = &mut crate::portal::Rows(self.0);
+        clicktrail_app::portal::link(rows, tenant, affiliate, token_hash, now).await
     }
 
     async fn set_decision(

@@ -1,8 +1,10 @@
-//! The report's grouped rows, in one read-only snapshot. Commissions are the net sum of each
-//! conversion's ledger entries. PostgreSQL sums bigints as `numeric` (exact): they are read as
-//! text into i128.
+//! The report's grouped rows on PostgreSQL, in one read-only snapshot; what counts is decided
+//! by `clicktrail_app::report`. Commissions are the net sum of each conversion's ledger
+//! entries. PostgreSQL sums bigints as `numeric` (exact): they are read as text into i128.
 
-use clicktrail_domain::report::{ReportRows, TestMode};
+use clicktrail_app::report::{ConversionGroup, ReportSnapshot};
+use clicktrail_domain::report::ReportRows;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::IsolationLevel;
 
 use crate::ops::q;
@@ -23,41 +25,48 @@ pub(crate) async fn rows(
         .read_only(true)
         .start()
         .await?;
+    let counted_sql = "SELECT count_test_payments FROM tenants WHERE id = $1";
     let clicks_sql = format!(
         "SELECT affiliate, {DAY}, count(*) FROM clicks
          WHERE tenant = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2"
     );
     let leads_sql = format!(
         "SELECT affiliate, {DAY}, count(*) FROM leads
-         WHERE tenant = $1 AND affiliate IS NOT NULL AND created_at >= $2 AND created_at < $3
-         GROUP BY 1, 2"
+         WHERE tenant = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2"
     );
     let conversions_sql = format!(
-        "SELECT affiliate, {DAY}, currency, count(*), sum(amount_cents)::text, sum(net)::text
-         FROM (SELECT c.affiliate, c.created_at, c.currency, c.amount_cents,
+        "SELECT affiliate, {DAY}, currency, livemode, status, count(*), sum(amount_cents)::text,
+            sum(net)::text
+         FROM (SELECT c.affiliate, c.created_at, c.currency, c.livemode, c.status, c.amount_cents,
                       coalesce((SELECT sum(l.amount_cents) FROM ledger l WHERE l.conversion_id = c.id), 0) AS net
                FROM conversions c
-               WHERE c.tenant = $1 AND c.status <> 'declined' AND c.created_at >= $2 AND c.created_at < $3
-                 AND (c.livemode OR coalesce((SELECT count_test_payments FROM tenants WHERE id = $1), false))) x
-         GROUP BY 1, 2, 3"
+               WHERE c.tenant = $1 AND c.created_at >= $2 AND c.created_at < $3) x
+         GROUP BY 1, 2, 3, 4, 5"
     );
-    // test-mode sales of the period (Stripe `livemode: false`), kept apart
-    let test_sql = "SELECT coalesce((SELECT count_test_payments FROM tenants WHERE id = $1), false),
-            count(*), coalesce(sum(c.amount_cents), 0)::text,
-            coalesce(sum((SELECT sum(l.amount_cents) FROM ledger l WHERE l.conversion_id = c.id)), 0)::text
-         FROM conversions c
-         WHERE c.tenant = $1 AND NOT c.livemode AND c.status <> 'declined'
-           AND c.created_at >= $2 AND c.created_at < $3";
-    let p: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant, &from, &to];
-    let (clicks, leads, conversions, ledger, test) = tokio::try_join!(
+    let p: [&(dyn ToSql + Sync); 3] = [&tenant, &from, &to];
+    let (counted, clicks, leads, conversions, ledger) = tokio::try_join!(
+        q(&tx, counted_sql, &p[..1]),
         q(&tx, &clicks_sql, &p),
         q(&tx, &leads_sql, &p),
         q(&tx, &conversions_sql, &p),
         crate::payouts::period_entries(&tx, tenant, from, to),
-        q(&tx, test_sql, &p),
     )?;
     tx.commit().await?;
-    let mut out = ReportRows {
+    let mut groups = Vec::with_capacity(conversions.len());
+    for r in &conversions {
+        groups.push(ConversionGroup {
+            affiliate: r.get(0),
+            day: r.get(1),
+            currency: r.get(2),
+            livemode: r.get(3),
+            status: r.get(4),
+            count: r.get(5),
+            revenue_cents: numeric_i128(r.get(6))?,
+            commission_cents: numeric_i128(r.get(7))?,
+        });
+    }
+    let s = ReportSnapshot {
+        count_test_payments: counted.first().is_some_and(|r| r.get(0)),
         clicks: clicks
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -66,27 +75,8 @@ pub(crate) async fn rows(
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect(),
-        conversions: Vec::with_capacity(conversions.len()),
+        conversions: groups,
         ledger,
-        test_mode: TestMode::default(),
     };
-    if let Some(r) = test.first() {
-        out.test_mode = TestMode {
-            counted: r.get(0),
-            sales: r.get(1),
-            revenue_cents: numeric_i128(r.get(2))?,
-            commission_cents: numeric_i128(r.get(3))?,
-        };
-    }
-    for r in &conversions {
-        out.conversions.push((
-            r.get(0),
-            r.get(1),
-            r.get(2),
-            r.get(3),
-            numeric_i128(r.get(4))?,
-            numeric_i128(r.get(5))?,
-        ));
-    }
-    Ok(out)
+    Ok(clicktrail_app::report::rows(s)?)
 }

@@ -376,11 +376,8 @@ impl Store for SqliteStore {
     }
 
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
-        self.exec(move |conn| {
-            catalog::apply(conn, &specs, now)?;
-            catalog::manage(conn, &specs, now)
-        })
-        .await
+        self.exec(move |conn| catalog::apply(conn, &specs, now))
+            .await
     }
 
     async fn load_catalog(&self) -> StoreResult<Catalog> {
@@ -434,7 +431,7 @@ impl Store for SqliteStore {
     }
 
     async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
-        self.exec(move |conn| admin::change(conn, &c)).await
+        self.exec(move |conn| catalog::change(conn, &c)).await
     }
 
     async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>> {

@@ -11,7 +11,7 @@ use clicktrail_store::program::{
 use clicktrail_store::{ChangeIn, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::{admin, outbox, portal};
+use crate::{outbox, portal};
 
 const COLUMNS: &str = "id, status, name, email, website, promotion, wished_code, affiliate, reason,
     created_at, decided_at";
@@ -213,7 +213,7 @@ impl ProgramRows for Rows<'_> {
     }
 
     async fn change_catalog(&mut self, c: &ChangeIn) -> StoreResult<()> {
-        admin::change(self.0, c)
+        crate::catalog::change(self.0, c)
     }
 
     async fn portal_link(
