@@ -156,6 +156,14 @@ async fn refunds_partial_full_idempotent_and_refused() {
             s.refund(with_reason).await,
             Err(StoreError::Conflict("refund_id_reused", _))
         ));
+        // a Stripe settlement's form of id: 422, so that the Stripe event keeps it
+        let stripe_form = s
+            .refund(refund_in("tx1", "stripe:evt_1", Some(100), T0 + 30))
+            .await;
+        assert!(
+            matches!(&stripe_form, Err(StoreError::Invalid(f, m)) if f == "refund_id" && m.contains("stripe:")),
+            "{b}: {stripe_form:?}"
+        );
         // unknown transaction: 404
         let unknown = s.refund(refund_in("nope", "re_x", None, T0)).await;
         assert!(
