@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use clicktrail_tracker_core::attribution::{self, Model, Plan};
 use clicktrail_tracker_core::cmd::{self, CookieSpec};
 use clicktrail_tracker_core::cookie::{self, MIRROR_KEY};
-use clicktrail_tracker_core::{time, url, uuid};
+use clicktrail_tracker_core::{outbox, time, url, uuid};
 
 /// Cookie lifetime until the collector tells the tenant's (60 days), as the full tracker.
 pub const DEFAULT_LIFETIME: i64 = 60 * 86_400;
@@ -83,9 +83,10 @@ pub enum Done {
     Full = 2,
 }
 
-/// Effects, applied in order by the page: `c` cookie, `p` POST (url, body), `k` callbacks
-/// (cid, expiredAt), `s`/`l` session/local storage (key, value), `h` hand-over (event id,
-/// body, created ms).
+/// Effects, applied in order by the page: `c` cookie, `o` outbox (key, a JSON array of
+/// entries to append to the stored array), `p` POST (url, body), `k` callbacks (cid,
+/// expiredAt), `s`/`l` session/local storage (key, value), `h` hand-over (event id, created
+/// ms: the full tracker adopts the POST in flight).
 #[derive(Default)]
 pub struct Effects(pub Vec<String>);
 
@@ -201,6 +202,19 @@ pub fn run(inp: &Input, mut read: impl FnMut(Read, &str) -> Option<String>) -> (
         inp.referrer,
         spec.as_ref(),
     );
+    // the outbox entry first (the full tracker's key and format): a click whose POST fails,
+    // or whose page closes before the answer, is retried with the same event id by the full
+    // tracker (now, or on a later page); the collector drops the duplicate
+    let entry = outbox::Entry {
+        id: id.clone(),
+        path: String::from(cmd::CLICK),
+        body: body.clone(),
+        created: inp.now_ms,
+        attempts: 0,
+        next: inp.now_ms,
+        fresh: true,
+    };
+    fx.push("o", outbox::KEY, &outbox::encode(&[entry]));
     let mut target = String::from(inp.endpoint);
     target.push_str(cmd::CLICK);
     fx.push("p", &target, &body);
@@ -322,25 +336,42 @@ mod tests {
         assert_eq!(done, Done::Clicked);
         let ops: Vec<&str> = fx.0.chunks(3).map(|c| c[0].as_str()).collect();
         // the probe found no domain (the reader answers nothing): one host-only cookie
-        assert_eq!(ops, ["c", "p", "k", "s", "l", "h"]);
+        assert_eq!(ops, ["c", "o", "p", "k", "s", "l", "h"]);
         let cid = uuid::v4_from_bytes(
             *b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f",
         );
         assert!(fx.0[1].starts_with(&alloc::format!(
             "trakdesk_cid={{\"tenantId\":\"demo\",\"cid\":\"{cid}\"}}; Path=/; Max-Age=5184000"
         )));
-        assert_eq!(fx.0[4], "https://ct.example/tracking/click/v1");
-        let body = &fx.0[5];
+        assert_eq!(fx.0[7], "https://ct.example/tracking/click/v1");
+        let body = &fx.0[8];
         assert!(body.contains("\"aff\":\"alice\"") && body.contains(&cid));
         assert!(
             !body.contains("\"cookie\""),
             "third-party endpoint: no Set-Cookie asked"
         );
-        assert_eq!(fx.0[7], cid);
-        assert_eq!(fx.0[8], time::format(1_700_000_000 + DEFAULT_LIFETIME));
+        assert_eq!(fx.0[10], cid);
+        assert_eq!(fx.0[11], time::format(1_700_000_000 + DEFAULT_LIFETIME));
         assert_eq!(
-            fx.0[10],
+            fx.0[13],
             "clicktrail_landing:demo:https://shop.example/?aff=alice"
+        );
+    }
+
+    #[test]
+    fn the_click_is_in_the_outbox_before_it_is_sent() {
+        let (_, fx) = run(&page("https://shop.example/?aff=alice", ""), nothing);
+        assert_eq!(fx.0[4], outbox::KEY);
+        let entries = outbox::decode(&fx.0[5]);
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(e.path, cmd::CLICK);
+        assert_eq!(e.body, fx.0[8], "the entry holds the body the POST sends");
+        assert!(e.body.contains(&alloc::format!("\"eventId\":\"{}\"", e.id)));
+        assert_eq!(fx.0[19], e.id, "the hand-over names the same event id");
+        assert_eq!(
+            (e.created, e.next, e.attempts, e.fresh),
+            (1_700_000_000_000, 1_700_000_000_000, 0, true)
         );
     }
 
@@ -349,7 +380,7 @@ mod tests {
         let mut p = page("https://shop.example/p?aff=alice", "");
         p.endpoint = "https://shop.example/_ct";
         let (_, fx) = run(&p, nothing);
-        assert!(fx.0[5].contains("\"cookie\":{\"domain\":null,\"secure\":true"));
+        assert!(fx.0[8].contains("\"cookie\":{\"domain\":null,\"secure\":true"));
     }
 
     #[test]
