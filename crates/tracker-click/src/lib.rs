@@ -128,7 +128,9 @@ pub fn run(inp: &Input, mut read: impl FnMut(Read, &str) -> Option<String>) -> (
     let landing = url::split_ascii(inp.href, b'#').next().unwrap_or(inp.href);
     let search = landing.get(url::find_ascii(landing, b'?').unwrap_or(landing.len())..);
     let names = url::param_names(inp.params);
-    let Ok(code) = url::affiliate_code(search.unwrap_or(""), &names) else {
+    // no percent-decoder here: a code (or its parameter's name) that needs decoding is no
+    // code for this module, and the full tracker, started in idle time, does that click
+    let Ok(code) = url::affiliate_code_with(search.unwrap_or(""), &names, url::undecoded) else {
         return (Done::Later, fx);
     };
     // any `trakdesk_cid` (this tenant's: a repeat click waits for the collector's answer;
@@ -219,15 +221,9 @@ pub fn run(inp: &Input, mut read: impl FnMut(Read, &str) -> Option<String>) -> (
     target.push_str(cmd::CLICK);
     fx.push("p", &target, &body);
     fx.push("k", &cid, &exp);
-    // storage after the cookie and the request: the landing counted, the mirror
+    // storage after the cookie and the request: the landing counted (the localStorage
+    // mirror of the cookie is the full tracker's, written when it adopts this click)
     fx.push("s", &key, "1");
-    let m = cookie::Mirror {
-        tenant: inp.tenant.into(),
-        cid: cid.clone(),
-        aff: Some(code),
-        expired_at: Some(exp),
-    };
-    fx.push("l", MIRROR_KEY, &m.encode());
     let mut created = String::new();
     clicktrail_tracker_core::json::push_u64(&mut created, inp.now_ms);
     fx.push("h", &id, &created);
@@ -336,7 +332,7 @@ mod tests {
         assert_eq!(done, Done::Clicked);
         let ops: Vec<&str> = fx.0.chunks(3).map(|c| c[0].as_str()).collect();
         // the probe found no domain (the reader answers nothing): one host-only cookie
-        assert_eq!(ops, ["c", "o", "p", "k", "s", "l", "h"]);
+        assert_eq!(ops, ["c", "o", "p", "k", "s", "h"]);
         let cid = uuid::v4_from_bytes(
             *b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f",
         );
@@ -368,7 +364,7 @@ mod tests {
         assert_eq!(e.path, cmd::CLICK);
         assert_eq!(e.body, fx.0[8], "the entry holds the body the POST sends");
         assert!(e.body.contains(&alloc::format!("\"eventId\":\"{}\"", e.id)));
-        assert_eq!(fx.0[19], e.id, "the hand-over names the same event id");
+        assert_eq!(fx.0[16], e.id, "the hand-over names the same event id");
         assert_eq!(
             (e.created, e.next, e.attempts, e.fresh),
             (1_700_000_000_000, 1_700_000_000_000, 0, true)

@@ -18,6 +18,7 @@ opt=(--flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-fe
 wasm-opt "${opt[@]}" --strip-debug "$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm" -o "$out/click.wasm"
 wasm-opt "${opt[@]}" -g "$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm" -o "$out/click_named.wasm"
 # the full module with the hand-over (also rewrites target/pkg's glue, which the loader bundles)
+rm -rf "$out/full"
 CLICKTRAIL_FEATURES=handover DIST_DIR="$out/full" SIZE_DIR="$out/full" bash scripts/build.sh >/dev/null
 build_id="$(grep -o "clicktrail_bg\.[0-9a-f]\{8\}\.wasm" "$out/full/tracking.js" | head -1 | cut -d. -f2)"
 loader() {
