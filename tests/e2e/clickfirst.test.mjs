@@ -2,15 +2,16 @@
 // writes the click's outbox entry before its POST, and the full module, when it starts,
 // adopts that POST: a click the collector did not acknowledge is re-sent with the same
 // event id, and exactly one click is stored. Runs target/clickfirst/ (tests/bench/clickfirst/
-// build.sh; built here when missing, rebuild it after changing the tracker).
+// build.sh; built here when missing or older than dist/tracking.js, i.e. after every build).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { engines, trackdeskSnippet, eventually, sleep, ROOT, UUID_V4 } from "./harness.mjs";
 
 const CF = join(ROOT, "target/clickfirst");
-if (!existsSync(join(CF, "tracking.js")) || !existsSync(join(CF, "full"))) {
+const stale = () => statSync(join(CF, "tracking.js")).mtimeMs < statSync(join(ROOT, "dist/tracking.js")).mtimeMs;
+if (!existsSync(join(CF, "tracking.js")) || !existsSync(join(CF, "full")) || stale()) {
   execFileSync("bash", [join(ROOT, "tests/bench/clickfirst/build.sh")], { stdio: "inherit" });
 }
 // the full module's content-hashed name, as the prototype's tracking.js fetches it
