@@ -10,7 +10,8 @@ export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 # CLICKTRAIL_FEATURES=panic-test DIST_DIR=dist-panic: the deliberately panicking build of
-# docs/tracker.md (never shipped). Defaults: no features, dist/.
+# docs/tracker.md (never shipped); CLICKTRAIL_FEATURES=handover: the click-first prototype's
+# full module (tests/bench/clickfirst/build.sh). Defaults: no features, dist/.
 dist="${DIST_DIR:-dist}"
 features_flag=()
 if [ -n "${CLICKTRAIL_FEATURES:-}" ]; then features_flag=(--features "$CLICKTRAIL_FEATURES"); fi
@@ -38,8 +39,10 @@ opt=(--one-caller-inline-max-function-size=25 --flatten --rereloop -Oz -Oz --con
 wasm-opt "${opt[@]}" --strip-debug target/pkg/clicktrail_bg.wasm -o "$dist/clicktrail_bg.wasm"
 # The same optimisation keeping the function names (-g), for `npm run size`'s list of the
 # largest functions: the code is the same, only the name section differs.
-mkdir -p "$target_dir/size"
-wasm-opt "${opt[@]}" -g target/pkg/clicktrail_bg.wasm -o "$target_dir/size/clicktrail_named.wasm"
+# (SIZE_DIR: where that copy goes; the click-first prototype's full module sets its own.)
+size_dir="${SIZE_DIR:-$target_dir/size}"
+mkdir -p "$size_dir"
+wasm-opt "${opt[@]}" -g target/pkg/clicktrail_bg.wasm -o "$size_dir/clicktrail_named.wasm"
 # One-letter import/export names in the wasm and the glue (see the script).
 node scripts/minify-names.mjs "$dist/clicktrail_bg.wasm" target/pkg/clicktrail.js "${features[@]}"
 

@@ -165,6 +165,13 @@ pub fn start(config: JsValue) {
             });
         }
     }
+    // the click the click-first module sent, if any, is this tracker's from now on
+    #[cfg(feature = "handover")]
+    let handed = js::get(&config, "click");
+    #[cfg(feature = "handover")]
+    if handed.is_object() {
+        adopt(&handed);
+    }
     // Start-up without long tasks: the cookie and the click run now (the queue up to its
     // last `click` / `consent`, Affitor's click); everything else runs in later tasks.
     install_dispatcher(&w);

@@ -88,38 +88,44 @@ pub(super) fn attempt_as(e: Entry, now: bool) {
     };
     js::logs(&["POST ", &url, " ", &e.body]);
     http::post(&url, &e.body.clone(), move |status, text| {
-        let d = cmd::classify(status);
-        let waiting = with(|s| {
-            s.inflight.retain(|x| *x != e.id);
-            if is_click {
-                s.clicks_inflight = s.clicks_inflight.saturating_sub(1);
-            }
-            if s.clicks_inflight == 0 {
-                core::mem::take(&mut s.after_click)
-            } else {
-                Vec::new()
-            }
-        })
-        .unwrap_or_default();
-        let now = web::now_ms();
-        match d {
-            Delivery::Retry => update_outbox(|v| outbox::failed(v, &e.id, now)),
-            _ => update_outbox(|v| v.retain(|x| x.id != e.id)),
-        }
-        let why = cmd::error_text(status, &text);
-        match d {
-            Delivery::Done => {}
-            Delivery::Drop => js::logs(&["dropped ", &e.path, ": ", &why]),
-            Delivery::Retry => js::logs(&["will retry ", &e.path, ": ", &why]),
-        }
-        settle(&e, status, d, &text, &why);
-        for w in waiting {
-            attempt(w);
-        }
-        if d == Delivery::Retry {
-            schedule();
-        }
+        answered(e, is_click, status, text)
     });
+}
+
+/// The collector's answer to an attempt of `e` (status 0: no answer): the outbox entry is
+/// removed or rescheduled, the answer applied, the events held behind a click released.
+fn answered(e: Entry, is_click: bool, status: u16, text: String) {
+    let d = cmd::classify(status);
+    let waiting = with(|s| {
+        s.inflight.retain(|x| *x != e.id);
+        if is_click {
+            s.clicks_inflight = s.clicks_inflight.saturating_sub(1);
+        }
+        if s.clicks_inflight == 0 {
+            core::mem::take(&mut s.after_click)
+        } else {
+            Vec::new()
+        }
+    })
+    .unwrap_or_default();
+    let now = web::now_ms();
+    match d {
+        Delivery::Retry => update_outbox(|v| outbox::failed(v, &e.id, now)),
+        _ => update_outbox(|v| v.retain(|x| x.id != e.id)),
+    }
+    let why = cmd::error_text(status, &text);
+    match d {
+        Delivery::Done => {}
+        Delivery::Drop => js::logs(&["dropped ", &e.path, ": ", &why]),
+        Delivery::Retry => js::logs(&["will retry ", &e.path, ": ", &why]),
+    }
+    settle(&e, status, d, &text, &why);
+    for w in waiting {
+        attempt(w);
+    }
+    if d == Delivery::Retry {
+        schedule();
+    }
 }
 
 pub(super) fn settle(e: &Entry, status: u16, d: Delivery, text: &str, why: &str) {
@@ -217,4 +223,64 @@ pub(super) fn on_pagehide() {
     for e in pending {
         attempt_as(e, true);
     }
+}
+
+/// The hand-over from the click-first module (`config.click`: `{id, body, created, tenant,
+/// href, done}`, `done` its POST's `fetch` promise): that click becomes this tracker's own,
+/// as if [`send`] had sent it. Its outbox entry (written by the click module before the
+/// POST; added here if storage failed there) is in flight until the answer, which is
+/// applied as any click's; a click not acknowledged is retried with the same event id.
+/// Only in the click-first build (`--features handover`; not shipped, docs/tracker.md).
+#[cfg(feature = "handover")]
+pub(super) fn adopt(c: &JsValue) {
+    let (Some(id), Some(body), Some(tenant), Some(href)) = (
+        js::get_text(c, "id"),
+        js::get_text(c, "body"),
+        js::get_text(c, "tenant"),
+        js::get_text(c, "href"),
+    ) else {
+        return;
+    };
+    let created = js::get(c, "created").as_f64().unwrap_or(0.0) as u64;
+    let e = Entry {
+        id: id.clone(),
+        path: cmd::CLICK.into(),
+        body,
+        created,
+        attempts: 0,
+        next: created,
+        fresh: true,
+    };
+    let stored = e.clone();
+    with(|s| {
+        if !s.click_tenants.contains(&tenant) {
+            s.click_tenants.push(tenant);
+        }
+        s.last_href = landing(&href).to_string();
+        let mut v = load(s);
+        if !v.iter().any(|x| x.id == id) {
+            outbox::put(&mut v, stored, web::now_ms());
+            store(s, v);
+        }
+        s.inflight.push(id);
+        s.clicks_inflight += 1;
+    });
+    // the cookie's localStorage mirror, as a fresh click writes it (the click module leaves
+    // it to this module: 0.23 KB br less on the landing)
+    if let Some(b) = crate::json::parse(&e.body) {
+        if let (Some(cid), Some(aff)) = (b.str_of("cid"), b.str_of("aff")) {
+            let m = Mirror {
+                tenant: b.str_of("tenantId").unwrap_or_default().into(),
+                cid: cid.into(),
+                aff: Some(aff.into()),
+                expired_at: Some(time::format((created / 1000) as i64 + DEFAULT_LIFETIME)),
+            };
+            storage::set(Area::Local, MIRROR_KEY, &m.encode());
+            note_cid(cid);
+        }
+    }
+    // no promise (the POST could not start) is a status 0: retried after the backoff
+    http::answer(&js::get(c, "done"), move |status, text| {
+        answered(e, true, status, text)
+    });
 }

@@ -23,6 +23,16 @@ pub fn post(url: &str, body: &str, done: impl FnOnce(u16, String) + 'static) {
         &JsValue::from_str("text/plain;charset=UTF-8"),
     );
     init.set_headers(&headers);
+    let Some(w) = window() else {
+        done(0, String::new());
+        return;
+    };
+    answer(&w.fetch_with_str_and_init(url, &init), done);
+}
+
+/// Calls `done(status, text)` once when `p`, a `fetch` promise, settles; status 0 on a
+/// network error, an unreadable body, or when `p` is no promise.
+pub fn answer(p: &JsValue, done: impl FnOnce(u16, String) + 'static) {
     let done = core::cell::Cell::new(Some(done));
     let finish = js::func(Box::new(move |status, text, _, _| {
         if let Some(done) = done.take() {
@@ -34,11 +44,6 @@ pub fn post(url: &str, body: &str, done: impl FnOnce(u16, String) + 'static) {
         }
         Ok(JsValue::UNDEFINED)
     }));
-    let Some(w) = window() else {
-        let _ = finish.call2(&JsValue::NULL, &0.into(), &"".into());
-        return;
-    };
-    let p = w.fetch_with_str_and_init(url, &init);
     // response -> finish(status, text); a network error or an unreadable body -> (0, "")
     let f2 = finish.clone();
     let read = js::func(Box::new(move |resp, _, _, _| {
@@ -64,7 +69,7 @@ pub fn post(url: &str, body: &str, done: impl FnOnce(u16, String) + 'static) {
         js::log_v("network error:", &e);
         f5.call2(&JsValue::NULL, &0.into(), &"".into())
     }));
-    if super::ffi::then(&p, &read, &fail).is_err() {
+    if super::ffi::then(p.unchecked_ref(), &read, &fail).is_err() {
         // not a promise (a page replaced fetch): nothing sent, the event stays in the outbox
         let _ = finish.call2(&JsValue::NULL, &0.into(), &"".into());
     }

@@ -36,6 +36,10 @@ const WASM = `/${wasmFile()}`;
 // the click-first prototype beside the shipped tracker (built from this tree, after dist/)
 execFileSync("bash", [join(ROOT, "tests/bench/clickfirst/build.sh")], { stdio: "inherit" }); // the content-hashed name tracking.js fetches
 
+// its full module: built with the hand-over (`--features handover`), its own content-hashed name
+const CF_WASM = `/${/clicktrail_bg\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(ROOT, "target/clickfirst/tracking.js"), "latin1"))[0]}`;
+const CF_FULL = readFileSync(join(ROOT, "target/clickfirst/full", CF_WASM));
+
 const RUNS = Number(process.env.RUNS || 20);
 const LATENCY = 50;
 const DOWN = (1.6e6 / 8) | 0; // bytes per second
@@ -113,10 +117,10 @@ const FILES = {
   "/wasm-floor.js": ["application/javascript", Buffer.from(WASM_FLOOR_JS)],
   "/ballast.wasm": ["application/wasm", BALLAST],
   "/cf/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/clickfirst/tracking.js"))],
-  [`/cf${WASM}`]: ["application/wasm", readFileSync(join(ROOT, "dist", WASM))],
+  [`/cf${CF_WASM}`]: ["application/wasm", CF_FULL],
   "/cff/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/clickfirst/tracking-fetched.js"))],
   "/cff/click.wasm": ["application/wasm", readFileSync(join(ROOT, "target/clickfirst/click.wasm"))],
-  [`/cff${WASM}`]: ["application/wasm", readFileSync(join(ROOT, "dist", WASM))],
+  [`/cff${CF_WASM}`]: ["application/wasm", CF_FULL],
 };
 const COMPRESSED = Object.fromEntries(Object.entries(FILES).map(([path, [type, raw]]) => [path, {
   type, raw,
@@ -159,8 +163,8 @@ const SCRIPTS = {
   clicktrail: ["/tracking.js", WASM],
   "clicktrail-preload": ["/tracking.js", WASM],
   "wasm-floor": ["/wasm-floor.js", "/ballast.wasm"],
-  clickfirst: ["/cf/tracking.js", `/cf${WASM}`],
-  "clickfirst-fetched": ["/cff/tracking.js", "/cff/click.wasm", `/cff${WASM}`],
+  clickfirst: ["/cf/tracking.js", `/cf${CF_WASM}`],
+  "clickfirst-fetched": ["/cff/tracking.js", "/cff/click.wasm", `/cff${CF_WASM}`],
 };
 
 /**
@@ -178,7 +182,7 @@ function attribute(trace, paths) {
   const urlOf = (e) => (e.args && ((e.args.data && (e.args.data.url || e.args.data.scriptName || e.args.data.stackTrace?.[0]?.url))
     || e.args.url || e.args.fileName || e.args.file)) || "";
   const ours = (e) => paths.some((p) => String(urlOf(e)).split("?")[0].endsWith(p))
-    || (paths.includes(WASM) && /wasm/i.test(e.name) && e.name !== "RunTask");
+    || (paths.some((p) => p.endsWith(".wasm")) && /wasm/i.test(e.name) && e.name !== "RunTask");
   const tasks = onMain.filter((e) => e.name === "RunTask").sort((a, b) => a.ts - b.ts);
   const marks = onMain.filter((e) => e.name !== "RunTask" && ours(e));
   let own = 0, long = 0, longest = 0;

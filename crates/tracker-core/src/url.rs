@@ -104,6 +104,15 @@ pub fn percent_encode(s: &str) -> String {
 /// The first value of `name` in a query string (`?a=1&b=2` or `a=1&b=2`).
 /// `Some(None)` when the first occurrence cannot be decoded.
 pub fn query_param(search: &str, name: &str) -> Option<Option<String>> {
+    query_param_with(search, name, percent_decode)
+}
+
+/// [`query_param`] with another decoder of keys and values (see [`undecoded`]).
+fn query_param_with(
+    search: &str,
+    name: &str,
+    decode: impl Fn(&str) -> Option<String>,
+) -> Option<Option<String>> {
     let q = search.strip_prefix('?').unwrap_or(search);
     let q = split_ascii(q, b'#').next().unwrap_or("");
     for pair in split_ascii(q, b'&') {
@@ -111,8 +120,8 @@ pub fn query_param(search: &str, name: &str) -> Option<Option<String>> {
             Some(i) => (pair.get(..i)?, pair.get(i + 1..)?),
             None => (pair, ""),
         };
-        if percent_decode(k).as_deref() == Some(name) {
-            return Some(percent_decode(v));
+        if decode(k).as_deref() == Some(name) {
+            return Some(decode(v));
         }
     }
     None
@@ -135,8 +144,27 @@ pub enum CodeError {
 
 /// The affiliate code: the first non-empty value among `names`, validated.
 pub fn affiliate_code(search: &str, names: &[String]) -> Result<String, CodeError> {
+    affiliate_code_with(search, names, percent_decode)
+}
+
+/// The decoder of the click-first module: text with nothing to decode as it is, `None`
+/// (undecodable) when it holds a `%` escape or a `+`. With it, [`affiliate_code_with`] gives
+/// [`affiliate_code`]'s answer for every URL whose code and parameter name need no decoding
+/// and [`CodeError::Invalid`] (or no match) otherwise: the click-first module leaves those
+/// rare URLs to the full tracker and carries no percent-decoder (1.3 KB of wasm with the
+/// UTF-8 check it needs).
+pub fn undecoded(s: &str) -> Option<String> {
+    (!s.bytes().any(|b| b == b'%' || b == b'+')).then(|| String::from(s))
+}
+
+/// [`affiliate_code`] with another decoder (see [`undecoded`]).
+pub fn affiliate_code_with(
+    search: &str,
+    names: &[String],
+    decode: impl Fn(&str) -> Option<String> + Copy,
+) -> Result<String, CodeError> {
     for name in names {
-        match query_param(search, name) {
+        match query_param_with(search, name, decode) {
             None => {}
             Some(Some(v)) if v.is_empty() => {}
             Some(Some(v)) if valid_code(&v) => return Ok(v),
@@ -240,6 +268,36 @@ mod tests {
 
     fn names(n: &[&str]) -> Vec<String> {
         n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_click_first_decoder_agrees_or_leaves_the_url_to_the_full_tracker() {
+        let n = names(&["ref", "aff"]);
+        for search in [
+            "?aff=alice",
+            "?x=1&aff=bob&y",
+            "?aff=&ref=carol",
+            "?aff",
+            "",
+            "?utm_campaign=summer%20sale&aff=alice",
+            "?aff=al%69ce",
+            "?aff=a+b",
+            "?%61ff=alice",
+            "?aff=%FF",
+            "?ref=\u{1}",
+            "?aff=ok#aff=no",
+        ] {
+            let full = affiliate_code(search, &n);
+            let plain = affiliate_code_with(search, &n, undecoded);
+            // the same code, or none for the click-first module (the full tracker's case)
+            assert!(
+                plain == full || plain.is_err(),
+                "{search}: {plain:?} vs {full:?}"
+            );
+            let needs_decoding =
+                search.contains("%61") || search.contains("al%69") || search.contains("a+b");
+            assert_eq!(plain.is_ok(), full.is_ok() && !needs_decoding, "{search}");
+        }
     }
 
     #[test]

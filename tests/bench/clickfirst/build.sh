@@ -2,8 +2,9 @@
 # Builds the click-first PROTOTYPE (not shipped) into target/clickfirst/: the click module
 # (crates/tracker-click, wasm-opt -Oz) as click.wasm (+ click_named.wasm with function names
 # for the size report) and tracking.js = the shipped loader with that module inlined (base64,
-# esbuild --define:CT_CLICK), which loads dist/'s full wasm after the cookie. Needs
-# scripts/build.sh first (the full module, target/pkg glue and the build id).
+# esbuild --define:CT_CLICK), which loads the full module after the cookie: the full module
+# built with `--features handover` (it adopts the click the click module sent) into
+# target/clickfirst/full/ (its own build id; dist/ is left as it is).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
@@ -16,7 +17,10 @@ features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals
 opt=(--flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features "${features[@]}")
 wasm-opt "${opt[@]}" --strip-debug "$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm" -o "$out/click.wasm"
 wasm-opt "${opt[@]}" -g "$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm" -o "$out/click_named.wasm"
-build_id="$(grep -o "clicktrail_bg\.[0-9a-f]\{8\}\.wasm" dist/tracking.js | head -1 | cut -d. -f2)"
+# the full module with the hand-over (also rewrites target/pkg's glue, which the loader bundles)
+rm -rf "$out/full"
+CLICKTRAIL_FEATURES=handover DIST_DIR="$out/full" SIZE_DIR="$out/full" bash scripts/build.sh >/dev/null
+build_id="$(grep -o "clicktrail_bg\.[0-9a-f]\{8\}\.wasm" "$out/full/tracking.js" | head -1 | cut -d. -f2)"
 loader() {
   esbuild tests/bench/clickfirst/loader.js --bundle --format=iife --minify --target=es2018 \
     --log-override:empty-import-meta=silent --legal-comments=none \

@@ -236,14 +236,29 @@ function runClick(w, d, config, module, tenant, cbs) {
             const [op, a, b] = [f[i], f[i + 1], f[i + 2]];
             try {
               if (op == "c") d.cookie = a;
-              else if (op == "p") {
+              else if (op == "o") {
+                // the click's outbox entry (tracker-core's format, made in the module), added
+                // to the stored list before the POST: the full tracker retries it if the POST
+                // is not acknowledged, on this page or a later one
+                let list;
+                try {
+                  list = JSON.parse(w.localStorage.getItem(a));
+                } catch (_) {
+                  /* malformed: the full tracker would skip it too */
+                }
+                w.localStorage.setItem(a, JSON.stringify((Array.isArray(list) ? list : []).concat(JSON.parse(b))));
+              } else if (op == "p") {
+                // the fetch promise itself: the full tracker reads its answer (http::answer)
                 sent.done = fetch(a, {
                   method: "POST",
                   body: b,
                   keepalive: true,
                   headers: { "Content-Type": "text/plain;charset=UTF-8" },
-                }).then((r) => r.text().then((t) => [r.status, t]), () => [0, ""]);
+                });
+                sent.done.catch(() => {}); // a network error is the full tracker's (a retry)
                 sent.body = b;
+                sent.tenant = tenant;
+                sent.href = location.href;
               } else if (op == "k") cbs.forEach((cb) => {
                 try {
                   cb({ cid: a, expiredAt: b });
@@ -281,7 +296,8 @@ function runClick(w, d, config, module, tenant, cbs) {
       Array.from(rnd, (b) => (b + 256).toString(16).slice(1)).join("")].join("\0");
     const done = x.r(put(state));
     mark("ct:ran");
-    if (done == 1) config.click = sent; // for the full tracker to adopt (not built: docs/tracker.md)
+    // the hand-over: the full tracker adopts the click in flight (its answer, its retries)
+    if (done == 1) config.click = sent;
     return done;
   } catch (_) {
     return 2; // a trap (panic) or no WebAssembly: the full tracker does it all

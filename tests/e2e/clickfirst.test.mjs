@@ -1,0 +1,126 @@
+// The click-first prototype's hand-over (docs/tracker.md, "Two modules"): the click module
+// writes the click's outbox entry before its POST, and the full module, when it starts,
+// adopts that POST: a click the collector did not acknowledge is re-sent with the same
+// event id, and exactly one click is stored. Runs target/clickfirst/ (tests/bench/clickfirst/
+// build.sh; built here when missing or older than dist/tracking.js, i.e. after every build).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { engines, trackdeskSnippet, eventually, sleep, ROOT, UUID_V4 } from "./harness.mjs";
+
+const CF = join(ROOT, "target/clickfirst");
+const stale = () => statSync(join(CF, "tracking.js")).mtimeMs < statSync(join(ROOT, "dist/tracking.js")).mtimeMs;
+if (!existsSync(join(CF, "tracking.js")) || !existsSync(join(CF, "full")) || stale()) {
+  execFileSync("bash", [join(ROOT, "tests/bench/clickfirst/build.sh")], { stdio: "inherit" });
+}
+// the full module's content-hashed name, as the prototype's tracking.js fetches it
+const FULL = /clicktrail_bg\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(CF, "tracking.js"), "latin1"))[0];
+const CLICK = "/tracking/click/v1";
+
+/** Serves the prototype beside the page: /cf/tracking.js and the full module it fetches
+ * (as files: the site's pages get WebKit's error hook injected). */
+function serve(site) {
+  if (site.clickFirst) return;
+  site.clickFirst = {
+    "/cf/tracking.js": ["application/javascript", readFileSync(join(CF, "tracking.js"))],
+    [`/cf/${FULL}`]: ["application/wasm", readFileSync(join(CF, "full", FULL))],
+  };
+  const handle = site.handle.bind(site);
+  site.handle = (req, res) => {
+    const url = new URL(req.url, site.origin);
+    const file = site.clickFirst[url.pathname];
+    if (!file || req.method !== "GET") return handle(req, res);
+    site.requests.push({ method: req.method, path: url.pathname, url: url.href, at: Date.now(), headers: req.headers, status: 200 });
+    res.writeHead(200, { "content-type": file[0], "cache-control": "no-store" });
+    res.end(file[1]);
+  };
+}
+
+const html = () => `<!doctype html><title>shop</title>${trackdeskSnippet("/cf/tracking.js", 'data-endpoint="/"')}`;
+
+const outbox = (page) => page.evaluate(() => JSON.parse(localStorage.getItem("clicktrail_outbox") || "[]"));
+const clickPosts = (site, mark) =>
+  site.requestsSince(mark).filter((r) => r.method === "POST" && r.path === CLICK);
+const eventId = (r) => JSON.parse(r.body).eventId;
+
+/** The click module sent the click: its effects were applied (the loader's `ct:apply` mark,
+ * made only when the module wrote the cookie and posted the click). */
+async function sentByClickModule(page) {
+  const applied = await page.evaluate(() => performance.getEntriesByName("ct:apply").length);
+  assert.equal(applied, 1, "the click module applied its effects once");
+}
+
+engines((env) => {
+  env.test("a landing's click goes once, from the click module, and the full module leaves it alone", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    const mark = site.mark();
+    await page.goto(`${site.page("/shop", html())}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    assert.match(cid, UUID_V4);
+    await sentByClickModule(page);
+    // the full module started (it fetched its wasm), the acknowledged entry left the outbox
+    await eventually(() => site.requestsSince(mark).some((r) => r.path === `/cf/${FULL}`), 8000, "full module fetched");
+    await eventually(async () => (await outbox(page)).length === 0, 8000, "outbox drained");
+    assert.equal(await page.evaluate(() => window.__clickCalls), 1, "the callback ran once");
+    // the full module, adopting the click, wrote the cookie's localStorage mirror
+    const mirror = await page.evaluate(() => JSON.parse(localStorage.getItem("clicktrail") || "null"));
+    assert.equal(mirror && mirror.cid, cid, `mirror: ${JSON.stringify(mirror)}`);
+    await page.leave();
+    await sleep(1000);
+    assert.equal(clickPosts(site, mark).length, 1, `one POST: the adopted click is not sent again: ${JSON.stringify(site.requestsSince(mark).map((r) => [r.method, r.path, r.status, r.at, r.body]))}`);
+    assert.equal(collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n, 1);
+  });
+
+  env.test("a click answered 503 is re-sent by the full module with the same event id; one click stored", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    const mark = site.mark();
+    site.failNext(CLICK, 1, 503);
+    await page.goto(`${site.page("/shop-503", html())}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await sentByClickModule(page);
+    // written before the POST: the entry is there while the collector has not acknowledged it
+    const posts = await eventually(() => {
+      const p = clickPosts(site, mark);
+      return p.length >= 2 && p;
+    }, 20000, "the click re-sent");
+    assert.equal(posts[0].status, 503);
+    assert.equal(eventId(posts[1]), eventId(posts[0]), "same event id: the collector dedupes");
+    assert.equal(JSON.parse(posts[1].body).cid, cid);
+    await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 8000, "click stored");
+    await eventually(async () => (await outbox(page)).length === 0, 8000, "outbox drained");
+    await page.leave();
+    await sleep(1000);
+    assert.equal(collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n, 1, "exactly one click");
+  });
+
+  env.test("a click sent while the collector is down is delivered by a later page once it is back", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    const mark = site.mark();
+    await collector.kill(); // the site answers 502 for every collector path
+    await page.goto(`${site.page("/shop-down", html())}?aff=bob`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await sentByClickModule(page);
+    const [entry] = await eventually(async () => {
+      const v = await outbox(page);
+      return v.length === 1 && v[0].n >= 1 && v;
+    }, 8000, "the failed click kept in the outbox, its attempt counted");
+    assert.equal(entry.p, CLICK);
+    assert.equal(JSON.parse(entry.b).cid, cid);
+    await collector.start(); // same port, same SQLite file
+    await page.goto(site.page("/next", html()));
+    await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 20000, "click delivered after the outage");
+    await eventually(async () => (await outbox(page)).length === 0, 20000, "outbox drained");
+    const sent = clickPosts(site, mark).filter((r) => r.status === 200 || r.status === 201);
+    assert.ok(sent.every((r) => eventId(r) === entry.i), "every attempt carries the click's event id");
+    await page.leave();
+    await sleep(1500);
+    assert.equal(collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n, 1, "exactly one click");
+  });
+});
