@@ -19,12 +19,15 @@ pub fn spawn(store: Arc<dyn Store>) {
         loop {
             tick.tick().await;
             match store.prune(chrono::Utc::now().timestamp()).await {
-                Ok(p) if p.events + p.click_urls + p.diagnostics > 0 => tracing::info!(
-                    events = p.events,
-                    click_urls = p.click_urls,
-                    diagnostics = p.diagnostics,
-                    "retention: pruned raw data"
-                ),
+                Ok(p) if p.events + p.click_urls + p.diagnostics + p.messages > 0 => {
+                    tracing::info!(
+                        events = p.events,
+                        click_urls = p.click_urls,
+                        diagnostics = p.diagnostics,
+                        messages = p.messages,
+                        "retention: pruned raw data"
+                    )
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention pass failed"),
             }

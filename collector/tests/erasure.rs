@@ -93,6 +93,48 @@ impl Db {
             .collect()
     }
 
+    /// Runs SQL that returns nothing (both dialects' common form).
+    async fn sql(&self, sql: &str) {
+        match self {
+            Db::Sqlite(_, path) => {
+                let c = rusqlite::Connection::open(path).expect("open");
+                c.busy_timeout(std::time::Duration::from_secs(10))
+                    .expect("busy timeout");
+                c.execute_batch(sql).expect("sql");
+            }
+            Db::Postgres(url) => {
+                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect");
+                tokio::spawn(conn);
+                c.batch_execute(sql).await.expect("sql");
+            }
+        }
+    }
+
+    /// The outbox's dedupe keys, in order.
+    async fn outbox_keys(&self) -> Vec<String> {
+        let sql = "SELECT dedupe_key FROM outbox ORDER BY dedupe_key";
+        match self {
+            Db::Sqlite(_, path) => {
+                let c = rusqlite::Connection::open(path).expect("open");
+                c.busy_timeout(std::time::Duration::from_secs(10))
+                    .expect("busy timeout");
+                let mut st = c.prepare(sql).expect("select");
+                let rows = st.query_map([], |r| r.get::<_, String>(0)).expect("rows");
+                rows.collect::<Result<_, _>>().expect("keys")
+            }
+            Db::Postgres(url) => {
+                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect");
+                tokio::spawn(conn);
+                let rows = c.query(sql, &[]).await.expect("rows");
+                rows.iter().map(|r| r.get(0)).collect()
+            }
+        }
+    }
+
     /// Click URLs still stored.
     async fn click_urls(&self) -> Vec<String> {
         match self {
@@ -611,12 +653,29 @@ async fn retention_prunes_old_raw_data_and_keeps_reports() {
             "{b}"
         );
 
+        // messages: one delivered 31 days ago goes; one delivered yesterday and one never
+        // delivered (still being retried) stay
+        let day = |d: i64| h.now() - d * DAY;
+        db.sql(&format!(
+            "INSERT INTO outbox (channel, dedupe_key, tenant, recipient, subject, body,
+                next_attempt_at, delivered_at, created_at) VALUES
+             ('email', 'old-sent', 'demo', 'a@example.com', 's', 'b', {o}, {o}, {o}),
+             ('email', 'new-sent', 'demo', 'a@example.com', 's', 'b', {n}, {n}, {n}),
+             ('email', 'unsent', 'demo', 'a@example.com', 's', 'b', {o}, NULL, {o})",
+            o = day(31),
+            n = day(1)
+        ))
+        .await;
         let pruned = h.store.prune(h.now()).await.expect("prune");
         assert_eq!(
-            (pruned.events, pruned.click_urls),
-            (1, 1),
+            (pruned.events, pruned.click_urls, pruned.messages),
+            (1, 1, 1),
             "{b}: {pruned:?}"
         );
+        let kept = db.outbox_keys().await;
+        assert!(!kept.contains(&"old-sent".to_string()), "{b}: {kept:?}");
+        assert!(kept.contains(&"new-sent".to_string()), "{b}: {kept:?}");
+        assert!(kept.contains(&"unsent".to_string()), "{b}: {kept:?}");
         assert_eq!(
             db.click_urls().await,
             ["https://shop.example/new-page"],
@@ -629,7 +688,11 @@ async fn retention_prunes_old_raw_data_and_keeps_reports() {
         assert_eq!(admin(&h, "GET", period, None).await.raw, report.raw, "{b}");
         // a second pass finds nothing more
         let twice = h.store.prune(h.now()).await.expect("prune");
-        assert_eq!((twice.events, twice.click_urls), (0, 0), "{b}");
+        assert_eq!(
+            (twice.events, twice.click_urls, twice.messages),
+            (0, 0, 0),
+            "{b}"
+        );
     }
 }
 

@@ -12,6 +12,14 @@ use crate::dedupe::EVENT_RETENTION_SECS;
 pub const MIN_EVENT_DAYS: u32 = 7;
 /// Most days any setting takes (ten years).
 pub const MAX_DAYS: u32 = 3650;
+/// Days a delivered message (email, outgoing webhook) is kept in the outbox, for every
+/// tenant: long enough to answer "was it sent?", not a second copy of its personal data forever.
+pub const DELIVERED_MESSAGE_DAYS: i64 = 30;
+
+/// Delivered messages sent before this time (unix seconds) are pruned.
+pub fn delivered_messages_before(now: i64) -> i64 {
+    now.saturating_sub(DELIVERED_MESSAGE_DAYS * 86_400)
+}
 
 /// A tenant's retention; `None` keeps that data as without a setting (event ids 30 days,
 /// click URLs until erased, the newest 10,000 diagnostics).
@@ -73,6 +81,8 @@ pub struct Pruned {
     pub events: u64,
     pub click_urls: u64,
     pub diagnostics: u64,
+    /// Delivered outbox messages past [`DELIVERED_MESSAGE_DAYS`].
+    pub messages: u64,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use clicktrail_app::erasure::{ConversionRow, ErasureRows, LeadRow, LeadsBy};
 use clicktrail_domain::erasure::{new_secret, Erased};
-use clicktrail_domain::retention::{Pruned, Retention};
+use clicktrail_domain::retention::{delivered_messages_before, Pruned, Retention};
 use clicktrail_store::{AuditIn, EraseIn, StoreError};
 
 use crate::ops::{exec, q, q_opt, Tx};
@@ -367,6 +367,12 @@ pub(crate) async fn prune(store: &PgStore, now: i64) -> Result<Pruned, Fail> {
             .await?;
         }
     }
+    out.messages = exec(
+        &tx,
+        "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
+        &[&delivered_messages_before(now)],
+    )
+    .await?;
     tx.commit().await?;
     Ok(out)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clicktrail_app::erasure::{ConversionRow, ErasureRows, LeadRow, LeadsBy};
 use clicktrail_app::run_ready;
 use clicktrail_domain::erasure::{new_secret, Erased};
-use clicktrail_domain::retention::{Pruned, Retention};
+use clicktrail_domain::retention::{delivered_messages_before, Pruned, Retention};
 use clicktrail_store::{AuditIn, EraseIn, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -300,5 +300,9 @@ pub(crate) fn prune(conn: &Connection, now: i64) -> StoreResult<Pruned> {
             )? as u64;
         }
     }
+    out.messages = conn.execute(
+        "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
+        [delivered_messages_before(now)],
+    )? as u64;
     Ok(out)
 }
