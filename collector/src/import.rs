@@ -382,27 +382,26 @@ fn parse_row<'a>(
         (None, Some(k)) => Target::CustomerKey(k.clone()),
         (None, None) => Target::None,
     };
+    let allow_unresolved = matches!(target, Target::None);
     Ok(SaleIn {
-        tenant: tenant.id.clone(),
-        transaction_id,
-        amount_cents: amount,
-        currency,
-        allow_unresolved: matches!(target, Target::None),
-        target,
+        allow_unresolved,
         conversion_type,
         payout,
         customer_key,
         is_recurring,
         subscription_id: get("subscription_id").map(str::to_string),
-        source: "csv",
-        details: None,
         status,
-        hold_days: tenant.hold_days,
-        now: created,
-        rules: tenant.rules.clone(),
         coupon_codes: get("coupon_code").map(str::to_string).into_iter().collect(),
         products: get("product_id").map(str::to_string).into_iter().collect(),
-        customer_email: None,
+        ..SaleIn::for_tenant(
+            tenant,
+            transaction_id,
+            amount,
+            currency,
+            target,
+            "csv",
+            created,
+        )
     })
 }
 
