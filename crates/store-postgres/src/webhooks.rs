@@ -97,31 +97,15 @@ async fn update(
     let mut e = get_tx(&tx, Some(tenant), id)
         .await?
         .ok_or_else(|| unknown_endpoint(id))?;
-    if let Some(u) = &p.url {
-        e.url = u.clone();
-    }
-    if let Some(ev) = &p.events {
-        e.events = ev.clone();
-    }
-    match p.enabled {
-        Some(true) => {
-            e.enabled = true;
-            e.disabled_reason = None;
-            e.failing_since = None;
-            // what waited while it was disabled is tried at once
-            exec(
-                &tx,
-                "UPDATE outbox SET next_attempt_at = $3 WHERE channel = $1 AND recipient = $2
-                 AND delivered_at IS NULL",
-                &[&CHANNEL, &id.to_string(), &now],
-            )
-            .await?;
-        }
-        Some(false) => {
-            e.enabled = false;
-            e.disabled_reason = p.reason.clone();
-        }
-        None => {}
+    if p.apply(&mut e) {
+        // what waited while it was disabled is tried at once
+        exec(
+            &tx,
+            "UPDATE outbox SET next_attempt_at = $3 WHERE channel = $1 AND recipient = $2
+             AND delivered_at IS NULL",
+            &[&CHANNEL, &id.to_string(), &now],
+        )
+        .await?;
     }
     exec(
         &tx,

@@ -66,29 +66,13 @@ fn update(
     now: i64,
 ) -> StoreResult<EndpointRow> {
     let mut e = get(conn, Some(tenant), id)?.ok_or_else(|| unknown_endpoint(id))?;
-    if let Some(u) = &p.url {
-        e.url = u.clone();
-    }
-    if let Some(ev) = &p.events {
-        e.events = ev.clone();
-    }
-    match p.enabled {
-        Some(true) => {
-            e.enabled = true;
-            e.disabled_reason = None;
-            e.failing_since = None;
-            // what waited while it was disabled is tried at once
-            conn.prepare_cached(
-                "UPDATE outbox SET next_attempt_at = ?3 WHERE channel = ?1 AND recipient = ?2
-                 AND delivered_at IS NULL",
-            )?
-            .execute(params![CHANNEL, id.to_string(), now])?;
-        }
-        Some(false) => {
-            e.enabled = false;
-            e.disabled_reason = p.reason.clone();
-        }
-        None => {}
+    if p.apply(&mut e) {
+        // what waited while it was disabled is tried at once
+        conn.prepare_cached(
+            "UPDATE outbox SET next_attempt_at = ?3 WHERE channel = ?1 AND recipient = ?2
+             AND delivered_at IS NULL",
+        )?
+        .execute(params![CHANNEL, id.to_string(), now])?;
     }
     conn.prepare_cached(
         "UPDATE webhook_endpoints SET url = ?2, events = ?3, enabled = ?4, disabled_reason = ?5,

@@ -54,6 +54,33 @@ pub struct EndpointPatch {
     pub reason: Option<String>,
 }
 
+impl EndpointPatch {
+    /// Applies the patch to `e`; `true` when it enables the endpoint, whose waiting deliveries
+    /// are then made due at once by the backend.
+    pub fn apply(&self, e: &mut EndpointRow) -> bool {
+        if let Some(u) = &self.url {
+            e.url = u.clone();
+        }
+        if let Some(ev) = &self.events {
+            e.events = ev.clone();
+        }
+        match self.enabled {
+            Some(true) => {
+                e.enabled = true;
+                e.disabled_reason = None;
+                e.failing_since = None;
+                true
+            }
+            Some(false) => {
+                e.enabled = false;
+                e.disabled_reason = self.reason.clone();
+                false
+            }
+            None => false,
+        }
+    }
+}
+
 /// The outcome of one delivery, for the endpoint's health.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -115,4 +142,60 @@ pub fn unknown_endpoint(id: i64) -> crate::StoreError {
         "unknown_endpoint",
         format!("no webhook endpoint has id {id}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disabled() -> EndpointRow {
+        EndpointRow {
+            id: 1,
+            tenant: "t".into(),
+            url: "https://a.example/h".into(),
+            events: vec!["sale.created".into()],
+            secret: "s".into(),
+            enabled: false,
+            disabled_reason: Some("failing for 3 days".into()),
+            failing_since: Some(10),
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[test]
+    fn enabling_clears_the_reason_and_the_streak_and_says_so() {
+        let mut e = disabled();
+        let p = EndpointPatch {
+            enabled: Some(true),
+            ..Default::default()
+        };
+        assert!(p.apply(&mut e));
+        assert_eq!(
+            (e.enabled, e.disabled_reason, e.failing_since),
+            (true, None, None)
+        );
+    }
+
+    #[test]
+    fn other_changes_keep_the_state_and_disabling_keeps_its_reason() {
+        let mut e = disabled();
+        let p = EndpointPatch {
+            url: Some("https://b.example/h".into()),
+            ..Default::default()
+        };
+        assert!(!p.apply(&mut e));
+        assert_eq!((e.url.as_str(), e.enabled), ("https://b.example/h", false));
+        e.enabled = true;
+        let off = EndpointPatch {
+            enabled: Some(false),
+            reason: Some("maintenance".into()),
+            ..Default::default()
+        };
+        assert!(!off.apply(&mut e));
+        assert_eq!(
+            (e.enabled, e.disabled_reason.as_deref()),
+            (false, Some("maintenance"))
+        );
+    }
 }
