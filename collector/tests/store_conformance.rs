@@ -9,7 +9,7 @@ use clicktrail_domain::conversion::Status;
 use clicktrail_domain::Cid;
 use clicktrail_store::{
     CatalogChange, ChangeIn, ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, ImportItem,
-    ImportItemRow, KeySpec, LeadIn, SaleIn, Store, StoreError, Target, TenantSpec,
+    ImportItemRow, KeySpec, LeadIn, PayIn, SaleIn, Store, StoreError, Target, TenantSpec,
 };
 use clicktrail_store_postgres::test_cluster::fresh_database;
 use clicktrail_store_postgres::PgStore;
@@ -1324,5 +1324,59 @@ async fn portal_links_rotate() {
                 .await,
             0
         );
+    }
+}
+
+/// A test-mode sale's commission (Stripe `livemode: false`), on every backend: not in the
+/// ledger listing, the report's ledger nor a payout until the tenant counts test payments;
+/// then it is, and the next payout takes it.
+#[tokio::test]
+async fn test_mode_commissions_count_only_when_the_tenant_counts_them() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
+            .await
+            .unwrap();
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        for tx in ["live", "test"] {
+            s.sale(sale(tx, Target::Cid(cid(C1)), T0 + 2))
+                .await
+                .unwrap();
+        }
+        b.sql_exec("UPDATE conversions SET livemode = false WHERE transaction_id = 'test'")
+            .await;
+        let pay = |now: i64| PayIn {
+            tenant: "t".into(),
+            affiliate: "alice".into(),
+            through: now,
+            currency: None,
+            now,
+        };
+        let listed = s.ledger_entries("t").await.unwrap();
+        assert_eq!(listed.len(), 1, "only the live sale's accrual is listed");
+        let live_conversion = listed[0].conversion_id;
+        let r = s.report("t", T0, T0 + DAY).await.unwrap();
+        assert_eq!(r.ledger, listed, "the report's ledger is the listing's");
+        let p = s.pay(pay(T0 + DAY)).await.unwrap();
+        assert_eq!(p.amount_cents, 3015);
+        let txs: Vec<_> = p.lines.iter().map(|l| l.transaction_id.clone()).collect();
+        assert_eq!(txs, [Some("live".to_string())]);
+        match s.pay(pay(T0 + DAY + 1)).await {
+            Err(StoreError::Invalid(code, _)) => assert_eq!(code, "nothing_due"),
+            other => panic!("the test-mode commission is not due: {other:?}"),
+        }
+        b.sql_exec("UPDATE tenants SET count_test_payments = true")
+            .await;
+        let listed = s.ledger_entries("t").await.unwrap();
+        assert_eq!(listed.len(), 2, "both accruals are listed");
+        assert!(listed[0].paid && !listed[1].paid);
+        assert_eq!(listed[0].conversion_id, live_conversion);
+        let r = s.report("t", T0, T0 + DAY).await.unwrap();
+        assert_eq!(r.ledger, listed);
+        let p = s.pay(pay(T0 + DAY + 2)).await.unwrap();
+        assert_eq!(p.amount_cents, 3015);
+        let txs: Vec<_> = p.lines.iter().map(|l| l.transaction_id.clone()).collect();
+        assert_eq!(txs, [Some("test".to_string())]);
     }
 }
