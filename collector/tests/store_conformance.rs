@@ -1380,3 +1380,80 @@ async fn test_mode_commissions_count_only_when_the_tenant_counts_them() {
         assert_eq!(txs, [Some("test".to_string())]);
     }
 }
+
+/// The program's commission emails and the outgoing `sale` webhooks, on every backend: a
+/// test-mode sale is told to nobody unless the tenant counts test payments.
+#[tokio::test]
+async fn test_mode_sales_are_told_only_when_the_tenant_counts_them() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
+            .await
+            .unwrap();
+        // alice came through the join page: she has an address for commission emails
+        b.sql_exec(&format!(
+            "INSERT INTO applications (tenant, status, name, email, promotion, affiliate, created_at)
+             VALUES ('t', 'approved', 'Alice', 'alice@example.com', 'a blog', 'alice', {T0})"
+        ))
+        .await;
+        let endpoint = s
+            .webhooks()
+            .create_endpoint(clicktrail_store::webhooks::EndpointIn {
+                tenant: "t".into(),
+                url: "https://hooks.example/in".into(),
+                events: vec!["sale".into()],
+                secret: "whsec_out".into(),
+                now: T0,
+            })
+            .await
+            .unwrap()
+            .id;
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        let (mut commissions, mut sales) = (0, 0);
+        for (n, (tx, count_test)) in [("test", false), ("live", false), ("test2", true)]
+            .into_iter()
+            .enumerate()
+        {
+            let at = T0 + 10 * (n as i64 + 1);
+            if count_test {
+                b.sql_exec("UPDATE tenants SET count_test_payments = true")
+                    .await;
+            }
+            s.sale(sale(tx, Target::Cid(cid(C1)), at)).await.unwrap();
+            if tx.starts_with("test") {
+                b.sql_exec(&format!(
+                    "UPDATE conversions SET livemode = false WHERE transaction_id = '{tx}'"
+                ))
+                .await;
+            }
+            let told = s
+                .program()
+                .queue_notices(at + 1, at + 1, 100)
+                .await
+                .unwrap();
+            let sent = s
+                .webhooks()
+                .queue_webhook_events(at + 1, at + 1, 100)
+                .await
+                .unwrap();
+            let expected = usize::from(tx == "live" || count_test);
+            assert_eq!((told, sent), (expected, expected), "sale `{tx}`");
+            commissions += told;
+            sales += sent;
+        }
+        let outbox = s.program().outbox("t", 100).await.unwrap();
+        let emails = outbox
+            .iter()
+            .filter(|m| m.dedupe_key.contains(":commission:"))
+            .count();
+        assert_eq!(emails, commissions);
+        let deliveries = s
+            .webhooks()
+            .webhook_deliveries("t", endpoint, 100)
+            .await
+            .unwrap();
+        assert_eq!(deliveries.len(), sales);
+        assert_eq!((commissions, sales), (2, 2));
+    }
+}
