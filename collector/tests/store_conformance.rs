@@ -1216,6 +1216,14 @@ async fn the_file_manages_what_it_declares() {
     }
 }
 
+/// Tenant `t` with affiliate alice, who has a click (CID `C1`) at `T0`.
+async fn alice_clicked(s: &dyn Store) {
+    s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
+        .await
+        .unwrap();
+    s.click(click(Some(C1), "alice", T0)).await.unwrap();
+}
+
 /// What a report counts, on every backend: never a declined conversion, nor a lead without an
 /// affiliate; test-mode sales apart, counted only when the tenant says so.
 #[tokio::test]
@@ -1223,10 +1231,7 @@ async fn report_counts_what_the_rules_say() {
     for b in backends().await {
         let s = b.s.clone();
         eprintln!("-- backend: {}", b.name());
-        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
-            .await
-            .unwrap();
-        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        alice_clicked(s.as_ref()).await;
         s.lead(lead(Some(C1), Some("k1"), T0 + 1)).await.unwrap();
         s.lead(lead(None, Some("k2"), T0 + 1)).await.unwrap();
         for tx in ["live", "test", "gone"] {
@@ -1335,10 +1340,7 @@ async fn test_mode_commissions_count_only_when_the_tenant_counts_them() {
     for b in backends().await {
         let s = b.s.clone();
         eprintln!("-- backend: {}", b.name());
-        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
-            .await
-            .unwrap();
-        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        alice_clicked(s.as_ref()).await;
         for tx in ["live", "test"] {
             s.sale(sale(tx, Target::Cid(cid(C1)), T0 + 2))
                 .await
@@ -1388,9 +1390,7 @@ async fn test_mode_sales_are_told_only_when_the_tenant_counts_them() {
     for b in backends().await {
         let s = b.s.clone();
         eprintln!("-- backend: {}", b.name());
-        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
-            .await
-            .unwrap();
+        alice_clicked(s.as_ref()).await;
         // alice came through the join page: she has an address for commission emails
         b.sql_exec(&format!(
             "INSERT INTO applications (tenant, status, name, email, promotion, affiliate, created_at)
@@ -1409,7 +1409,6 @@ async fn test_mode_sales_are_told_only_when_the_tenant_counts_them() {
             .await
             .unwrap()
             .id;
-        s.click(click(Some(C1), "alice", T0)).await.unwrap();
         let (mut commissions, mut sales) = (0, 0);
         for (n, (tx, count_test)) in [("test", false), ("live", false), ("test2", true)]
             .into_iter()
