@@ -16,7 +16,7 @@ const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cen
     c.livemode, coalesce(t.count_test_payments, 0)";
 
 /// Joins an entry's conversion (`c`: its holds, its `livemode`) and its tenant (`t`: whether
-/// test-mode sales count, decided by `clicktrail_app::payout::counted`).
+/// test-mode sales count, decided by `clicktrail_app::testmode::counted`).
 const JOINS: &str = "JOIN conversions c ON c.id = l.conversion_id
     LEFT JOIN tenants t ON t.id = l.tenant";
 
