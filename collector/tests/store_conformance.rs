@@ -9,7 +9,7 @@ use clicktrail_domain::conversion::Status;
 use clicktrail_domain::Cid;
 use clicktrail_store::{
     CatalogChange, ChangeIn, ClickIn, ConversionIn, DiagnosticIn, ExternalLinkIn, ImportItem,
-    ImportItemRow, KeySpec, LeadIn, SaleIn, Store, StoreError, Target, TenantSpec,
+    ImportItemRow, KeySpec, LeadIn, PayIn, SaleIn, Store, StoreError, Target, TenantSpec,
 };
 use clicktrail_store_postgres::test_cluster::fresh_database;
 use clicktrail_store_postgres::PgStore;
@@ -1216,6 +1216,14 @@ async fn the_file_manages_what_it_declares() {
     }
 }
 
+/// Tenant `t` with affiliate alice, who has a click (CID `C1`) at `T0`.
+async fn alice_clicked(s: &dyn Store) {
+    s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
+        .await
+        .unwrap();
+    s.click(click(Some(C1), "alice", T0)).await.unwrap();
+}
+
 /// What a report counts, on every backend: never a declined conversion, nor a lead without an
 /// affiliate; test-mode sales apart, counted only when the tenant says so.
 #[tokio::test]
@@ -1223,10 +1231,7 @@ async fn report_counts_what_the_rules_say() {
     for b in backends().await {
         let s = b.s.clone();
         eprintln!("-- backend: {}", b.name());
-        s.apply_catalog(vec![spec(60, &["alice"], "sk_t")], T0)
-            .await
-            .unwrap();
-        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        alice_clicked(s.as_ref()).await;
         s.lead(lead(Some(C1), Some("k1"), T0 + 1)).await.unwrap();
         s.lead(lead(None, Some("k2"), T0 + 1)).await.unwrap();
         for tx in ["live", "test", "gone"] {
@@ -1324,5 +1329,130 @@ async fn portal_links_rotate() {
                 .await,
             0
         );
+    }
+}
+
+/// A test-mode sale's commission (Stripe `livemode: false`), on every backend: not in the
+/// ledger listing, the report's ledger nor a payout until the tenant counts test payments;
+/// then it is, and the next payout takes it.
+#[tokio::test]
+async fn test_mode_commissions_count_only_when_the_tenant_counts_them() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        alice_clicked(s.as_ref()).await;
+        for tx in ["live", "test"] {
+            s.sale(sale(tx, Target::Cid(cid(C1)), T0 + 2))
+                .await
+                .unwrap();
+        }
+        b.sql_exec("UPDATE conversions SET livemode = false WHERE transaction_id = 'test'")
+            .await;
+        let pay = |now: i64| PayIn {
+            tenant: "t".into(),
+            affiliate: "alice".into(),
+            through: now,
+            currency: None,
+            now,
+        };
+        let listed = s.ledger_entries("t").await.unwrap();
+        assert_eq!(listed.len(), 1, "only the live sale's accrual is listed");
+        let live_conversion = listed[0].conversion_id;
+        let r = s.report("t", T0, T0 + DAY).await.unwrap();
+        assert_eq!(r.ledger, listed, "the report's ledger is the listing's");
+        let p = s.pay(pay(T0 + DAY)).await.unwrap();
+        assert_eq!(p.amount_cents, 3015);
+        let txs: Vec<_> = p.lines.iter().map(|l| l.transaction_id.clone()).collect();
+        assert_eq!(txs, [Some("live".to_string())]);
+        match s.pay(pay(T0 + DAY + 1)).await {
+            Err(StoreError::Invalid(code, _)) => assert_eq!(code, "nothing_due"),
+            other => panic!("the test-mode commission is not due: {other:?}"),
+        }
+        b.sql_exec("UPDATE tenants SET count_test_payments = true")
+            .await;
+        let listed = s.ledger_entries("t").await.unwrap();
+        assert_eq!(listed.len(), 2, "both accruals are listed");
+        assert!(listed[0].paid && !listed[1].paid);
+        assert_eq!(listed[0].conversion_id, live_conversion);
+        let r = s.report("t", T0, T0 + DAY).await.unwrap();
+        assert_eq!(r.ledger, listed);
+        let p = s.pay(pay(T0 + DAY + 2)).await.unwrap();
+        assert_eq!(p.amount_cents, 3015);
+        let txs: Vec<_> = p.lines.iter().map(|l| l.transaction_id.clone()).collect();
+        assert_eq!(txs, [Some("test".to_string())]);
+    }
+}
+
+/// The program's commission emails and the outgoing `sale` webhooks, on every backend: a
+/// test-mode sale is told to nobody unless the tenant counts test payments.
+#[tokio::test]
+async fn test_mode_sales_are_told_only_when_the_tenant_counts_them() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        alice_clicked(s.as_ref()).await;
+        // alice came through the join page: she has an address for commission emails
+        b.sql_exec(&format!(
+            "INSERT INTO applications (tenant, status, name, email, promotion, affiliate, created_at)
+             VALUES ('t', 'approved', 'Alice', 'alice@example.com', 'a blog', 'alice', {T0})"
+        ))
+        .await;
+        let endpoint = s
+            .webhooks()
+            .create_endpoint(clicktrail_store::webhooks::EndpointIn {
+                tenant: "t".into(),
+                url: "https://hooks.example/in".into(),
+                events: vec!["sale".into()],
+                secret: "whsec_out".into(),
+                now: T0,
+            })
+            .await
+            .unwrap()
+            .id;
+        let (mut commissions, mut sales) = (0, 0);
+        for (n, (tx, count_test)) in [("test", false), ("live", false), ("test2", true)]
+            .into_iter()
+            .enumerate()
+        {
+            let at = T0 + 10 * (n as i64 + 1);
+            if count_test {
+                b.sql_exec("UPDATE tenants SET count_test_payments = true")
+                    .await;
+            }
+            s.sale(sale(tx, Target::Cid(cid(C1)), at)).await.unwrap();
+            if tx.starts_with("test") {
+                b.sql_exec(&format!(
+                    "UPDATE conversions SET livemode = false WHERE transaction_id = '{tx}'"
+                ))
+                .await;
+            }
+            let told = s
+                .program()
+                .queue_notices(at + 1, at + 1, 100)
+                .await
+                .unwrap();
+            let sent = s
+                .webhooks()
+                .queue_webhook_events(at + 1, at + 1, 100)
+                .await
+                .unwrap();
+            let expected = usize::from(tx == "live" || count_test);
+            assert_eq!((told, sent), (expected, expected), "sale `{tx}`");
+            commissions += told;
+            sales += sent;
+        }
+        let outbox = s.program().outbox("t", 100).await.unwrap();
+        let emails = outbox
+            .iter()
+            .filter(|m| m.dedupe_key.contains(":commission:"))
+            .count();
+        assert_eq!(emails, commissions);
+        let deliveries = s
+            .webhooks()
+            .webhook_deliveries("t", endpoint, 100)
+            .await
+            .unwrap();
+        assert_eq!(deliveries.len(), sales);
+        assert_eq!((commissions, sales), (2, 2));
     }
 }

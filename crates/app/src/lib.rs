@@ -27,6 +27,7 @@
 //! snapshot.rs the catalog a collector serves (disabled tenants, affiliates, keys left out)
 //! status.rs   an operator's status change; a decline reverses what is left
 //! stripe.rs   a Stripe event: its sale matched to the same payment, its money facts settled
+//! testmode.rs whether a test-mode sale's rows count (the tenant's `count_test_payments`)
 //! ```
 
 use std::future::Future;
@@ -55,6 +56,7 @@ pub mod sale;
 pub mod snapshot;
 pub mod status;
 pub mod stripe;
+pub mod testmode;
 pub mod webhooks;
 
 /// Runs a future whose every await is already ready (a synchronous backend's row

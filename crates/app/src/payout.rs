@@ -7,6 +7,11 @@ use std::future::Future;
 use clicktrail_domain::payout::{due, Due, EntryView};
 use clicktrail_store::{pick_due, PayIn, PayoutOut, StoreError};
 
+use crate::testmode::{counted, Counted};
+
+/// A ledger entry with its sale's `livemode` and the tenant's `count_test_payments`.
+pub type LedgerRow = Counted<EntryView>;
+
 /// What a payout reads and writes, inside one transaction of the backend.
 pub trait PayRows {
     /// The backend's error: a store answer, or its own database error.
@@ -20,13 +25,12 @@ pub trait PayRows {
         affiliate: &str,
     ) -> impl Future<Output = Result<(), Self::Error>>;
 
-    /// The affiliate's unpaid entries (test-mode ones only when the tenant counts them),
-    /// oldest first.
+    /// The affiliate's unpaid entries, test-mode ones included, oldest first.
     fn unpaid_entries(
         &mut self,
         tenant: &str,
         affiliate: &str,
-    ) -> impl Future<Output = Result<Vec<EntryView>, Self::Error>>;
+    ) -> impl Future<Output = Result<Vec<LedgerRow>, Self::Error>>;
 
     /// Records the payout and its lines (an entry is paid at most once: the lines' key);
     /// its id.
@@ -48,7 +52,7 @@ pub trait PayRows {
 /// due amounts in several currencies and none was named.
 pub async fn pay<R: PayRows>(rows: &mut R, p: &PayIn) -> Result<PayoutOut, R::Error> {
     rows.lock_affiliate(&p.tenant, &p.affiliate).await?;
-    let mine = rows.unpaid_entries(&p.tenant, &p.affiliate).await?;
+    let mine = counted(rows.unpaid_entries(&p.tenant, &p.affiliate).await?);
     let d = pick_due(due(&mine, p.through), &p.affiliate, p.currency.as_deref())?;
     let id = rows.insert_payout(p, &d).await?;
     rows.read_payout(&p.tenant, id).await

@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use clicktrail_domain::money::Overflow;
+use clicktrail_domain::payout::counts;
 use clicktrail_store::{PortalActivity, PortalConversion, PortalPayout, StoreError};
 
 /// What the portal reads and writes, inside one transaction of the backend.
@@ -38,7 +39,8 @@ pub trait PortalRows {
         &mut self,
         tenant: &str,
     ) -> impl Future<Output = Result<bool, Self::Error>>;
-    /// The affiliate's newest conversions (test-mode ones only `with_test`), newest first, each
+    /// The affiliate's newest conversions (test-mode ones too when `with_test`: a selection,
+    /// decided by [`activity`] with domain `payout::counts`), newest first, each
     /// with the exact sum of its ledger entries credited to the affiliate (`commission_cents`
     /// is left 0).
     fn conversions(
@@ -87,7 +89,9 @@ pub async fn activity<R: PortalRows>(
     affiliate: &str,
     limit: i64,
 ) -> Result<PortalActivity, R::Error> {
-    let with_test = rows.count_test_payments(tenant).await?;
+    // test-mode rows are selected in SQL (the newest `limit` that count), but whether they
+    // count is the one rule of the ledger listing, the report and payouts
+    let with_test = counts(false, rows.count_test_payments(tenant).await?);
     let mut conversions = Vec::new();
     for (mut c, net) in rows
         .conversions(tenant, affiliate, with_test, limit)

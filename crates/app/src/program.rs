@@ -12,6 +12,8 @@ use clicktrail_store::program::{
 };
 use clicktrail_store::{CatalogChange, ChangeIn, StoreError};
 
+use crate::testmode::Counted;
+
 /// Codes tried for one approval before giving up (`name`, `name-2`, ...).
 const MAX_CODE_TRIES: usize = 1000;
 
@@ -209,13 +211,14 @@ pub trait NotifyRows {
 
     fn set_cursor(&mut self, name: &str, at: i64) -> impl Future<Output = Result<(), Self::Error>>;
 
-    /// Ledger accruals with an id above `after`, created before `before`, oldest first.
+    /// Ledger accruals with an id above `after`, created before `before`, oldest first, with
+    /// their sale's `livemode` and the tenant's `count_test_payments`.
     fn accruals_after(
         &mut self,
         after: i64,
         before: i64,
         limit: i64,
-    ) -> impl Future<Output = Result<Vec<Notice>, Self::Error>>;
+    ) -> impl Future<Output = Result<Vec<Counted<Notice>>, Self::Error>>;
 
     /// Payouts with an id above `after`, created before `before`, oldest first.
     fn payouts_after(
@@ -259,14 +262,16 @@ pub async fn notify<R: NotifyRows>(
     for (cursor, payouts) in [(COMMISSION_CURSOR, false), (PAYOUT_CURSOR, true)] {
         let after = rows.cursor(cursor).await?;
         let list = if payouts {
-            rows.payouts_after(after, settled_before, limit).await?
+            let list = rows.payouts_after(after, settled_before, limit).await?;
+            list.into_iter().map(Counted::live).collect()
         } else {
             rows.accruals_after(after, settled_before, limit).await?
         };
-        let Some(last) = list.last().map(|n| n.id) else {
+        let Some(last) = list.last().map(|n| n.row.id) else {
             continue;
         };
-        for n in &list {
+        // a test-mode sale's commission is told only when the tenant counts it
+        for n in list.iter().filter(|n| n.counts()).map(|n| &n.row) {
             let Some(to) = n.email.as_deref() else {
                 continue;
             };

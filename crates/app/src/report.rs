@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::money::Overflow;
-use clicktrail_domain::payout::EntryView;
+use clicktrail_domain::payout::counts;
+
+use crate::payout::LedgerRow;
+use crate::testmode::counted;
 use clicktrail_domain::report::{ReportRows, TestMode};
 
 /// The conversions of one (affiliate, day, currency, livemode, status): their count, revenue
@@ -36,8 +39,9 @@ pub struct ReportSnapshot {
     /// (affiliate or none, day, count).
     pub leads: Vec<(Option<String>, String, i64)>,
     pub conversions: Vec<ConversionGroup>,
-    /// The ledger entries of the period's conversions, for the `ledger` states.
-    pub ledger: Vec<EntryView>,
+    /// The ledger entries of the period's conversions (test-mode ones included), for the
+    /// `ledger` states.
+    pub ledger: Vec<LedgerRow>,
 }
 
 type Key = (Option<String>, String, String);
@@ -45,9 +49,9 @@ type Key = (Option<String>, String, String);
 /// The report's rows: attributed leads only; conversions not declined, live ones (and test
 /// ones when counted) merged per (affiliate, day, currency); test-mode ones summed apart.
 pub fn rows(s: ReportSnapshot) -> Result<ReportRows, Overflow> {
-    let counted = s.count_test_payments;
+    let with_test = s.count_test_payments;
     let mut test = TestMode {
-        counted,
+        counted: with_test,
         ..TestMode::default()
     };
     let mut groups: BTreeMap<Key, (i64, i128, i128)> = BTreeMap::new();
@@ -59,9 +63,9 @@ pub fn rows(s: ReportSnapshot) -> Result<ReportRows, Overflow> {
             test.sales = test.sales.checked_add(g.count).ok_or(Overflow)?;
             test.revenue_cents = add(test.revenue_cents, g.revenue_cents)?;
             test.commission_cents = add(test.commission_cents, g.commission_cents)?;
-            if !counted {
-                continue;
-            }
+        }
+        if !counts(g.livemode, with_test) {
+            continue;
         }
         let e = groups.entry((g.affiliate, g.day, g.currency)).or_default();
         e.0 = e.0.checked_add(g.count).ok_or(Overflow)?;
@@ -79,7 +83,7 @@ pub fn rows(s: ReportSnapshot) -> Result<ReportRows, Overflow> {
             .into_iter()
             .map(|((a, day, cur), (n, revenue, net))| (a, day, cur, n, revenue, net))
             .collect(),
-        ledger: s.ledger,
+        ledger: counted(s.ledger),
         test_mode: test,
     })
 }

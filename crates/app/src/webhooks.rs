@@ -10,17 +10,20 @@ use clicktrail_store::program::OutboxIn;
 use clicktrail_store::webhooks::CHANNEL;
 
 use crate::program::NotifyRows;
+use crate::testmode::Counted;
 
 /// What queueing webhook events reads, beside the cursors and the outbox of the feed.
 pub trait WebhookRows: NotifyRows {
-    /// Facts of `kind` with a row id above `after`, created before `before`, oldest first.
+    /// Facts of `kind` with a row id above `after`, created before `before`, oldest first,
+    /// with their sale's `livemode` (sales; true for the other kinds) and the tenant's
+    /// `count_test_payments`.
     fn facts_after(
         &mut self,
         kind: EventKind,
         after: i64,
         before: i64,
         limit: i64,
-    ) -> impl Future<Output = Result<Vec<Fact>, Self::Error>>;
+    ) -> impl Future<Output = Result<Vec<Counted<Fact>>, Self::Error>>;
 
     /// Ids of the tenant's enabled endpoints subscribed to `kind`.
     fn subscribers(
@@ -49,10 +52,11 @@ pub async fn queue_events<R: WebhookRows>(
         let cursor = cursor_name(kind);
         let after = rows.cursor(&cursor).await?;
         let facts = rows.facts_after(kind, after, settled_before, limit).await?;
-        let Some(last) = facts.last().map(|f| f.id) else {
+        let Some(last) = facts.last().map(|f| f.row.id) else {
             continue;
         };
-        for f in &facts {
+        // a test-mode sale is sent only when the tenant counts it
+        for f in facts.iter().filter(|f| f.counts()).map(|f| &f.row) {
             let endpoints = rows.subscribers(&f.tenant, kind).await?;
             if endpoints.is_empty() {
                 continue;

@@ -79,6 +79,13 @@ pub fn due(entries: &[EntryView], through: i64) -> Vec<Due> {
         .collect()
 }
 
+/// Whether a sale's money counts (in payouts, the ledger listing, the report, the program's
+/// notices and the outgoing webhooks): a live one always, a test-mode one (Stripe
+/// `livemode: false`) only when the tenant's `count_test_payments` says so.
+pub fn counts(livemode: bool, count_test_payments: bool) -> bool {
+    livemode || count_test_payments
+}
+
 /// The ledger's states summed (`ledger` object of the report), in i128: sums of i64 entries
 /// that cannot overflow, so a report always answers with exact figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -119,6 +126,14 @@ pub fn totals(entries: &[EntryView], now: i64) -> LedgerTotals {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_test_mode_sale_counts_only_when_the_tenant_counts_test_payments() {
+        assert!(counts(true, false));
+        assert!(counts(true, true));
+        assert!(!counts(false, false));
+        assert!(counts(false, true));
+    }
 
     fn entry(id: i64, aff: &str, kind: EntryKind, amount: i64, available_at: i64) -> EntryView {
         EntryView {

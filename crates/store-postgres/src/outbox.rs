@@ -158,6 +158,7 @@ pub(crate) async fn list_for(
 // ---------------------------------------------------------------- commission / payout emails
 
 use clicktrail_app::program::NotifyRows;
+use clicktrail_app::testmode::Counted;
 use clicktrail_store::program::{Notice, ProgramSettings};
 use clicktrail_store::StoreError;
 
@@ -192,6 +193,10 @@ fn notice(r: &Row) -> Notice {
         payout_to: r.get(6),
     }
 }
+
+/// The tenant's `count_test_payments` (false for an unknown tenant).
+const COUNTS_TEST: &str =
+    "coalesce((SELECT count_test_payments FROM tenants WHERE id = x.tenant), false)";
 
 const EMAIL: &str = "(SELECT a.email FROM applications a WHERE a.tenant = x.tenant
     AND a.affiliate = x.affiliate AND a.status = 'approved' ORDER BY a.id DESC LIMIT 1)";
@@ -230,21 +235,25 @@ impl NotifyRows for Notify<'_, '_> {
         after: i64,
         before: i64,
         limit: i64,
-    ) -> Result<Vec<Notice>, Fail> {
+    ) -> Result<Vec<Counted<Notice>>, Fail> {
         let rows = q(
             self.0,
             &format!(
-                "SELECT x.id, x.tenant, x.affiliate, x.amount_cents, x.currency, {EMAIL}, NULL::text
+                "SELECT x.id, x.tenant, x.affiliate, x.amount_cents, x.currency, {EMAIL}, NULL::text,
+                        c.livemode, {COUNTS_TEST}
                  FROM ledger x JOIN conversions c ON c.id = x.conversion_id
                  WHERE x.id > $1 AND x.created_at < $2 AND x.kind = 'accrual' AND x.amount_cents > 0
-                   AND (c.livemode
-                        OR coalesce((SELECT count_test_payments FROM tenants WHERE id = x.tenant), false))
                  ORDER BY x.id LIMIT $3"
             ),
             &[&after, &before, &limit],
         )
         .await?;
-        Ok(rows.iter().map(notice).collect())
+        let counted = |r: &Row| Counted {
+            row: notice(r),
+            livemode: r.get(7),
+            count_test_payments: r.get(8),
+        };
+        Ok(rows.iter().map(counted).collect())
     }
 
     async fn payouts_after(

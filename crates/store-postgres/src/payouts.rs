@@ -4,7 +4,8 @@
 //! primary key: two collectors paying at once can never pay one entry twice (should the
 //! key still fire, the payout is recomputed from what the other committed).
 
-use clicktrail_app::payout::PayRows;
+use clicktrail_app::payout::{LedgerRow, PayRows};
+use clicktrail_app::testmode::counted;
 use clicktrail_domain::attribution::{parse_rfc3339, rfc3339};
 use clicktrail_domain::ledger::EntryKind;
 use clicktrail_domain::payout::{Due, EntryView};
@@ -17,19 +18,19 @@ use crate::refund::is_unique_violation;
 use crate::{Fail, PgStore};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
-    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute), l.rule";
+    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute), l.rule,
+    c.livemode, coalesce(t.count_test_payments, false)";
 
-/// Joins an entry's conversion (`c`: its holds) and keeps test-mode entries (Stripe
-/// `livemode: false`) out unless the tenant counts them.
-const LIVE: &str = "JOIN conversions c ON c.id = l.conversion_id
+/// Joins an entry's conversion (`c`: its holds, its `livemode`) and its tenant (`t`: whether
+/// test-mode sales count, decided by `clicktrail_app::testmode::counted`).
+const JOINS: &str = "JOIN conversions c ON c.id = l.conversion_id
     LEFT JOIN tenants t ON t.id = l.tenant";
-const LIVE_WHERE: &str = "(c.livemode OR coalesce(t.count_test_payments, false))";
 
-fn entry(r: &Row) -> Result<EntryView, Fail> {
+fn entry(r: &Row) -> Result<LedgerRow, Fail> {
     let kind: String = r.get(3);
     let kind = EntryKind::parse(&kind)
         .ok_or_else(|| StoreError::Internal(format!("ledger kind `{kind}`")))?;
-    Ok(EntryView {
+    let entry = EntryView {
         id: r.get(0),
         conversion_id: r.get(7),
         affiliate: r.get(1),
@@ -40,6 +41,11 @@ fn entry(r: &Row) -> Result<EntryView, Fail> {
         paid: r.get(6),
         held: r.get(8),
         rule: r.get(9),
+    };
+    Ok(LedgerRow {
+        row: entry,
+        livemode: r.get(10),
+        count_test_payments: r.get(11),
     })
 }
 
@@ -47,25 +53,25 @@ async fn collect(
     tx: &Tx<'_>,
     sql: &str,
     p: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<EntryView>, Fail> {
+) -> Result<Vec<LedgerRow>, Fail> {
     q(tx, sql, p).await?.iter().map(entry).collect()
 }
 
-/// Every entry of the tenant, oldest first.
+/// Every entry of the tenant that counts, oldest first.
 pub(crate) async fn entries(store: &PgStore, tenant: &str) -> Result<Vec<EntryView>, Fail> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
     let out = collect(
         &tx,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = $1 AND {LIVE_WHERE} ORDER BY l.id"
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {JOINS} LEFT JOIN payout_lines p ON p.entry_id = l.id
+             WHERE l.tenant = $1 ORDER BY l.id"
         ),
         &[&tenant],
     )
     .await?;
     tx.commit().await?;
-    Ok(out)
+    Ok(counted(out))
 }
 
 /// The entries of the conversions created in `[from, to)` (the report's `ledger` object).
@@ -74,13 +80,13 @@ pub(crate) async fn period_entries(
     tenant: &str,
     from: i64,
     to: i64,
-) -> Result<Vec<EntryView>, Fail> {
+) -> Result<Vec<LedgerRow>, Fail> {
     collect(
         tx,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE}
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {JOINS}
              LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = $1 AND c.created_at >= $2 AND c.created_at < $3 AND {LIVE_WHERE}
+             WHERE l.tenant = $1 AND c.created_at >= $2 AND c.created_at < $3
              ORDER BY l.id"
         ),
         &[&tenant, &from, &to],
@@ -117,12 +123,12 @@ impl PayRows for Rows<'_, '_> {
         &mut self,
         tenant: &str,
         affiliate: &str,
-    ) -> Result<Vec<EntryView>, Fail> {
+    ) -> Result<Vec<LedgerRow>, Fail> {
         collect(
             self.0,
             &format!(
-                "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
-                 WHERE l.tenant = $1 AND l.affiliate = $2 AND p.entry_id IS NULL AND {LIVE_WHERE}
+                "SELECT {ENTRY_COLUMNS} FROM ledger l {JOINS} LEFT JOIN payout_lines p ON p.entry_id = l.id
+                 WHERE l.tenant = $1 AND l.affiliate = $2 AND p.entry_id IS NULL
                  ORDER BY l.id"
             ),
             &[&tenant, &affiliate],

@@ -3,6 +3,7 @@
 //! bound), the endpoints' health and delivery logs.
 
 use async_trait::async_trait;
+use clicktrail_app::testmode::Counted;
 use clicktrail_app::webhooks::WebhookRows;
 use clicktrail_domain::webhooks::{EventKind, Fact};
 use clicktrail_store::program::OutboxRow;
@@ -202,8 +203,8 @@ async fn queue(store: &PgStore, settled_before: i64, now: i64, limit: i64) -> Re
     Ok(n)
 }
 
-fn fact(r: &Row) -> Fact {
-    Fact {
+fn fact(r: &Row) -> Counted<Fact> {
+    let row = Fact {
         id: r.get(0),
         tenant: r.get(1),
         affiliate: r.get(2),
@@ -212,6 +213,11 @@ fn fact(r: &Row) -> Fact {
         currency: r.get(5),
         reference: r.get(6),
         created_at: r.get(7),
+    };
+    Counted {
+        row,
+        livemode: r.get(8),
+        count_test_payments: r.get(9),
     }
 }
 
@@ -222,36 +228,35 @@ impl WebhookRows for Notify<'_, '_> {
         after: i64,
         before: i64,
         limit: i64,
-    ) -> Result<Vec<Fact>, Fail> {
+    ) -> Result<Vec<Counted<Fact>>, Fail> {
         let sql = match kind {
             EventKind::Lead => {
                 "SELECT id, tenant, affiliate, NULL::bigint, NULL::bigint, NULL::text,
-                        customer_key, created_at
+                        customer_key, created_at, true, false
                  FROM leads WHERE id > $1 AND created_at < $2 ORDER BY id LIMIT $3"
             }
             EventKind::Sale => {
                 "SELECT c.id, c.tenant, c.affiliate, c.amount_cents, c.commission_cents,
-                        c.currency, c.public_id, c.created_at
+                        c.currency, c.public_id, c.created_at, c.livemode,
+                        coalesce((SELECT count_test_payments FROM tenants WHERE id = c.tenant), false)
                  FROM conversions c WHERE c.id > $1 AND c.created_at < $2 AND c.kind = 'sale'
-                   AND (c.livemode
-                        OR coalesce((SELECT count_test_payments FROM tenants WHERE id = c.tenant), false))
                  ORDER BY c.id LIMIT $3"
             }
             EventKind::Refund => {
                 "SELECT x.id, x.tenant, x.affiliate, NULL::bigint, x.amount_cents, x.currency,
-                        c.public_id, x.created_at
+                        c.public_id, x.created_at, true, false
                  FROM ledger x JOIN conversions c ON c.id = x.conversion_id
                  WHERE x.id > $1 AND x.created_at < $2 AND x.kind = 'reversal'
                  ORDER BY x.id LIMIT $3"
             }
             EventKind::Payout => {
                 "SELECT id, tenant, affiliate, amount_cents, NULL::bigint, currency, through,
-                        created_at
+                        created_at, true, false
                  FROM payouts WHERE id > $1 AND created_at < $2 ORDER BY id LIMIT $3"
             }
             EventKind::AffiliateApproved => {
                 "SELECT f.seq, f.tenant, f.code, NULL::bigint, NULL::bigint, NULL::text, f.name,
-                        f.created_at
+                        f.created_at, true, false
                  FROM affiliates f WHERE f.seq > $1 AND f.created_at < $2
                    AND EXISTS (SELECT 1 FROM applications a WHERE a.tenant = f.tenant
                                AND a.affiliate = f.code AND a.status = 'approved')

@@ -119,6 +119,7 @@ pub(crate) fn list_for(
 // ---------------------------------------------------------------- commission / payout emails
 
 use clicktrail_app::program::NotifyRows;
+use clicktrail_app::testmode::Counted;
 use clicktrail_store::program::{Notice, ProgramSettings};
 use clicktrail_store::StoreError;
 use rusqlite::OptionalExtension;
@@ -152,6 +153,10 @@ fn notice(r: &Row<'_>) -> rusqlite::Result<Notice> {
     })
 }
 
+/// The tenant's `count_test_payments` (false for an unknown tenant).
+const COUNTS_TEST: &str =
+    "coalesce((SELECT count_test_payments FROM tenants WHERE id = x.tenant), 0)";
+
 /// The affiliate's address from their newest approved application.
 const EMAIL: &str = "(SELECT a.email FROM applications a WHERE a.tenant = x.tenant
     AND a.affiliate = x.affiliate AND a.status = 'approved' ORDER BY a.id DESC LIMIT 1)";
@@ -183,17 +188,22 @@ impl NotifyRows for Notify<'_> {
         after: i64,
         before: i64,
         limit: i64,
-    ) -> StoreResult<Vec<Notice>> {
+    ) -> StoreResult<Vec<Counted<Notice>>> {
         let mut st = self.0.prepare_cached(&format!(
-            "SELECT x.id, x.tenant, x.affiliate, x.amount_cents, x.currency, {EMAIL}, NULL
+            "SELECT x.id, x.tenant, x.affiliate, x.amount_cents, x.currency, {EMAIL}, NULL,
+                    c.livemode, {COUNTS_TEST}
              FROM ledger x JOIN conversions c ON c.id = x.conversion_id
              WHERE x.id > ?1 AND x.created_at < ?2 AND x.kind = 'accrual' AND x.amount_cents > 0
-               AND (c.livemode = 1
-                    OR coalesce((SELECT count_test_payments FROM tenants WHERE id = x.tenant), 0) = 1)
              ORDER BY x.id LIMIT ?3"
         ))?;
         let out = st
-            .query_map(params![after, before, limit], notice)?
+            .query_map(params![after, before, limit], |r| {
+                Ok(Counted {
+                    row: notice(r)?,
+                    livemode: r.get(7)?,
+                    count_test_payments: r.get(8)?,
+                })
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(out)
     }

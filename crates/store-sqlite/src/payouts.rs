@@ -2,8 +2,9 @@
 //! and its lines are written in one job of the single writer, and
 //! `payout_lines.entry_id` is the primary key, so an entry is never paid twice.
 
-use clicktrail_app::payout::PayRows;
+use clicktrail_app::payout::{LedgerRow, PayRows};
 use clicktrail_app::run_ready;
+use clicktrail_app::testmode::counted;
 use clicktrail_domain::attribution::{parse_rfc3339, rfc3339};
 use clicktrail_domain::ledger::EntryKind;
 use clicktrail_domain::payout::{Due, EntryView};
@@ -11,34 +12,37 @@ use clicktrail_store::{PayIn, PayoutLine, PayoutOut, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const ENTRY_COLUMNS: &str = "l.id, l.affiliate, l.currency, l.kind, l.amount_cents, l.available_at,
-    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute), l.rule";
+    (p.entry_id IS NOT NULL), l.conversion_id, (c.held_payment OR c.held_dispute), l.rule,
+    c.livemode, coalesce(t.count_test_payments, 0)";
 
-/// Joins an entry's conversion (`c`: its holds) and keeps test-mode entries (Stripe
-/// `livemode: false`) out unless the tenant counts them.
-const LIVE: &str = "JOIN conversions c ON c.id = l.conversion_id
+/// Joins an entry's conversion (`c`: its holds, its `livemode`) and its tenant (`t`: whether
+/// test-mode sales count, decided by `clicktrail_app::testmode::counted`).
+const JOINS: &str = "JOIN conversions c ON c.id = l.conversion_id
     LEFT JOIN tenants t ON t.id = l.tenant";
-const LIVE_WHERE: &str = "(c.livemode = 1 OR coalesce(t.count_test_payments, 0) = 1)";
 
-fn entry(r: &Row<'_>) -> rusqlite::Result<(EntryView, String)> {
+fn entry(r: &Row<'_>) -> rusqlite::Result<(LedgerRow, String)> {
     let kind: String = r.get(3)?;
-    Ok((
-        EntryView {
-            id: r.get(0)?,
-            conversion_id: r.get(7)?,
-            affiliate: r.get(1)?,
-            currency: r.get(2)?,
-            kind: EntryKind::parse(&kind).unwrap_or(EntryKind::Adjustment),
-            amount_cents: r.get(4)?,
-            available_at: r.get(5)?,
-            paid: r.get(6)?,
-            held: r.get(8)?,
-            rule: r.get(9)?,
-        },
-        kind,
-    ))
+    let entry = EntryView {
+        id: r.get(0)?,
+        conversion_id: r.get(7)?,
+        affiliate: r.get(1)?,
+        currency: r.get(2)?,
+        kind: EntryKind::parse(&kind).unwrap_or(EntryKind::Adjustment),
+        amount_cents: r.get(4)?,
+        available_at: r.get(5)?,
+        paid: r.get(6)?,
+        held: r.get(8)?,
+        rule: r.get(9)?,
+    };
+    let row = LedgerRow {
+        row: entry,
+        livemode: r.get(10)?,
+        count_test_payments: r.get(11)?,
+    };
+    Ok((row, kind))
 }
 
-fn collect(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<Vec<EntryView>> {
+fn collect(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<Vec<LedgerRow>> {
     let mut st = conn.prepare_cached(sql)?;
     let rows = st.query_map(p, entry)?;
     let mut out = Vec::new();
@@ -52,16 +56,17 @@ fn collect(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResul
     Ok(out)
 }
 
-/// Every entry of the tenant, oldest first.
+/// Every entry of the tenant that counts, oldest first.
 pub(crate) fn entries(conn: &Connection, tenant: &str) -> StoreResult<Vec<EntryView>> {
-    collect(
+    let rows = collect(
         conn,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = ?1 AND {LIVE_WHERE} ORDER BY l.id"
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {JOINS} LEFT JOIN payout_lines p ON p.entry_id = l.id
+             WHERE l.tenant = ?1 ORDER BY l.id"
         ),
         params![tenant],
-    )
+    )?;
+    Ok(counted(rows))
 }
 
 /// The entries of the conversions created in `[from, to)` (the report's `ledger` object).
@@ -70,13 +75,13 @@ pub(crate) fn period_entries(
     tenant: &str,
     from: i64,
     to: i64,
-) -> StoreResult<Vec<EntryView>> {
+) -> StoreResult<Vec<LedgerRow>> {
     collect(
         conn,
         &format!(
-            "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE}
+            "SELECT {ENTRY_COLUMNS} FROM ledger l {JOINS}
              LEFT JOIN payout_lines p ON p.entry_id = l.id
-             WHERE l.tenant = ?1 AND c.created_at >= ?2 AND c.created_at < ?3 AND {LIVE_WHERE}
+             WHERE l.tenant = ?1 AND c.created_at >= ?2 AND c.created_at < ?3
              ORDER BY l.id"
         ),
         params![tenant, from, to],
@@ -102,12 +107,12 @@ impl PayRows for Rows<'_> {
         &mut self,
         tenant: &str,
         affiliate: &str,
-    ) -> StoreResult<Vec<EntryView>> {
+    ) -> StoreResult<Vec<LedgerRow>> {
         collect(
             self.0,
             &format!(
-                "SELECT {ENTRY_COLUMNS} FROM ledger l {LIVE} LEFT JOIN payout_lines p ON p.entry_id = l.id
-                 WHERE l.tenant = ?1 AND l.affiliate = ?2 AND p.entry_id IS NULL AND {LIVE_WHERE}
+                "SELECT {ENTRY_COLUMNS} FROM ledger l {JOINS} LEFT JOIN payout_lines p ON p.entry_id = l.id
+                 WHERE l.tenant = ?1 AND l.affiliate = ?2 AND p.entry_id IS NULL
                  ORDER BY l.id"
             ),
             params![tenant, affiliate],

@@ -2,6 +2,7 @@
 //! connection, where ids are in commit order), the endpoints' health and delivery logs.
 
 use async_trait::async_trait;
+use clicktrail_app::testmode::Counted;
 use clicktrail_app::webhooks::WebhookRows;
 use clicktrail_domain::webhooks::{EventKind, Fact};
 use clicktrail_store::program::OutboxRow;
@@ -145,32 +146,31 @@ fn facts(
     after: i64,
     before: i64,
     limit: i64,
-) -> StoreResult<Vec<Fact>> {
+) -> StoreResult<Vec<Counted<Fact>>> {
     let sql = match kind {
         EventKind::Lead => {
-            "SELECT id, tenant, affiliate, NULL, NULL, NULL, customer_key, created_at
+            "SELECT id, tenant, affiliate, NULL, NULL, NULL, customer_key, created_at, 1, 0
              FROM leads WHERE id > ?1 AND created_at < ?2 ORDER BY id LIMIT ?3"
         }
         EventKind::Sale => {
             "SELECT c.id, c.tenant, c.affiliate, c.amount_cents, c.commission_cents, c.currency,
-                    c.public_id, c.created_at
+                    c.public_id, c.created_at,
+                    c.livemode, coalesce((SELECT count_test_payments FROM tenants WHERE id = c.tenant), 0)
              FROM conversions c WHERE c.id > ?1 AND c.created_at < ?2 AND c.kind = 'sale'
-               AND (c.livemode = 1
-                    OR coalesce((SELECT count_test_payments FROM tenants WHERE id = c.tenant), 0) = 1)
              ORDER BY c.id LIMIT ?3"
         }
         EventKind::Refund => {
             "SELECT x.id, x.tenant, x.affiliate, NULL, x.amount_cents, x.currency, c.public_id,
-                    x.created_at
+                    x.created_at, 1, 0
              FROM ledger x JOIN conversions c ON c.id = x.conversion_id
              WHERE x.id > ?1 AND x.created_at < ?2 AND x.kind = 'reversal' ORDER BY x.id LIMIT ?3"
         }
         EventKind::Payout => {
-            "SELECT id, tenant, affiliate, amount_cents, NULL, currency, through, created_at
+            "SELECT id, tenant, affiliate, amount_cents, NULL, currency, through, created_at, 1, 0
              FROM payouts WHERE id > ?1 AND created_at < ?2 ORDER BY id LIMIT ?3"
         }
         EventKind::AffiliateApproved => {
-            "SELECT f.seq, f.tenant, f.code, NULL, NULL, NULL, f.name, f.created_at
+            "SELECT f.seq, f.tenant, f.code, NULL, NULL, NULL, f.name, f.created_at, 1, 0
              FROM affiliates f WHERE f.seq > ?1 AND f.created_at < ?2
                AND EXISTS (SELECT 1 FROM applications a WHERE a.tenant = f.tenant
                            AND a.affiliate = f.code AND a.status = 'approved')
@@ -180,7 +180,7 @@ fn facts(
     let mut st = conn.prepare_cached(sql)?;
     let out = st
         .query_map(params![after, before, limit], |r| {
-            Ok(Fact {
+            let row = Fact {
                 id: r.get(0)?,
                 tenant: r.get(1)?,
                 affiliate: r.get(2)?,
@@ -189,6 +189,11 @@ fn facts(
                 currency: r.get(5)?,
                 reference: r.get(6)?,
                 created_at: r.get(7)?,
+            };
+            Ok(Counted {
+                row,
+                livemode: r.get(8)?,
+                count_test_payments: r.get(9)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -202,7 +207,7 @@ impl WebhookRows for Notify<'_> {
         after: i64,
         before: i64,
         limit: i64,
-    ) -> StoreResult<Vec<Fact>> {
+    ) -> StoreResult<Vec<Counted<Fact>>> {
         facts(self.0, kind, after, before, limit)
     }
 
