@@ -20,11 +20,17 @@ pub(crate) fn erase(conn: &Connection, e: &EraseIn) -> StoreResult<Erased> {
 }
 
 /// Empties the WAL once the erasure has committed: a `TRUNCATE` checkpoint on a connection
-/// of its own, waiting for readers and the writer's next batch (tried for up to a minute).
+/// of its own, waiting for readers and the writer's next batch. SQLite answers "busy" at once
+/// (without its busy handler) while another connection — the collector's background
+/// checkpoint, a reader on an older snapshot — holds what the checkpoint needs, so it is
+/// tried again after a pause, for up to about half a minute.
 pub(crate) fn empty_wal(path: &str) -> StoreResult<()> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    for _ in 0..12 {
+    for attempt in 0..120 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(250));
+        }
         let (busy, _, _): (i64, i64, i64) =
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
