@@ -126,6 +126,11 @@ describe("chromium", { skip: !ENGINES.includes("chromium") && "E2E_ENGINES has n
     const visitor = await engine.newPage(site);
     await visitor.goto(`${site.origin}/landing.html?aff=newaff`);
     const { cid } = JSON.parse(await eventually(() => cookieValue(visitor, "trakdesk_cid"), 8000, "cookie"));
+    // the tracker writes the cookie before its click is acknowledged: wait for the stored click
+    await eventually(async () => {
+      const clicks = await collector.api("GET", "/api/v1/events?kind=click&affiliate=newaff", ADMIN_KEY);
+      return clicks.body.events?.some((e) => e.reference === cid);
+    }, 8000, "the click stored");
     // a sale by that visitor (server to server), paid at 30 %, no hold
     const sale = await collector.api("POST", "/api/v1/track/sale", INGEST_KEY,
       { transaction_id: "tx-1", amount_cents: 10000, click_id: cid });
