@@ -47,6 +47,7 @@ mod admin;
 mod catalog;
 pub mod clicks;
 mod commission;
+mod db;
 mod erase;
 mod ops;
 mod outbox;

@@ -11,10 +11,13 @@ use clicktrail_app::refund::{RefundRow, RefundRows, SaleRow};
 use clicktrail_app::status::{ConversionRow, StatusRows};
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::ledger::EntryKind;
+use clicktrail_sql::Sql;
 use clicktrail_store::{
     ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoredRefund,
 };
 use tokio_postgres::error::SqlState;
+
+use crate::db::Pg;
 
 use crate::ops::{q, q_opt, Tx};
 use crate::{Fail, PgStore};
@@ -53,7 +56,7 @@ pub(crate) async fn append_reversal(tx: &Tx<'_>, e: &ReversalRow<'_>) -> Result<
 /// A refund inside an open transaction: the use case `clicktrail_app::refund` over this
 /// transaction's rows.
 async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
-    clicktrail_app::refund::refund(&mut Rows(tx), r).await
+    clicktrail_app::refund::refund(&mut Sql(Pg(tx)), r).await
 }
 
 /// The refund's row operations in one transaction. The sale's row is locked
@@ -230,7 +233,7 @@ pub(crate) async fn set_status_body(
     to: Status,
     now: i64,
 ) -> Result<StatusOut, Fail> {
-    clicktrail_app::status::set_status(&mut Rows(tx), tenant, id, to, now).await
+    clicktrail_app::status::set_status(&mut Sql(Pg(tx)), tenant, id, to, now).await
 }
 
 /// A unique violation (a concurrent payout took an entry first): recompute.

@@ -34,6 +34,7 @@ use tokio::sync::mpsc;
 mod admin;
 mod catalog;
 mod commission;
+mod db;
 mod erase;
 mod ops;
 mod outbox;

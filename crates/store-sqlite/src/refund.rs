@@ -8,11 +8,14 @@ use clicktrail_app::run_ready;
 use clicktrail_app::status::{ConversionRow, StatusRows};
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::ledger::EntryKind;
+use clicktrail_sql::Sql;
 use clicktrail_store::{
     ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError, StoreResult,
     StoredRefund,
 };
 use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::db::Lite;
 
 /// One conversion's ledger entries: (kind, amount, available_at).
 fn ledger_rows(conn: &Connection, conversion_id: i64) -> StoreResult<Vec<(EntryKind, i64, i64)>> {
@@ -56,7 +59,7 @@ pub(crate) fn append_reversal(conn: &Connection, e: &ReversalRow<'_>) -> StoreRe
 /// A refund: the use case `clicktrail_app::refund` over this connection's rows, run to
 /// completion on the writer thread.
 pub(crate) fn refund(conn: &Connection, r: &RefundIn) -> StoreResult<RefundOut> {
-    run_ready(clicktrail_app::refund::refund(&mut Rows(conn), r))
+    run_ready(clicktrail_app::refund::refund(&mut Sql(Lite(conn)), r))
 }
 
 /// The refund's row operations on the writer's connection (the single writer serializes
@@ -198,7 +201,7 @@ pub(crate) fn set_status(
     now: i64,
 ) -> StoreResult<StatusOut> {
     run_ready(clicktrail_app::status::set_status(
-        &mut Rows(conn),
+        &mut Sql(Lite(conn)),
         tenant,
         id,
         to,
