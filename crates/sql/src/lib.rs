@@ -14,6 +14,8 @@
 //! lib.rs     the executor trait, arguments and rows
 //! refund.rs  refunds, operator status changes and the ledger rows they share
 //! pending.rs refunds kept until their payment arrives, and the ids that name a payment
+//! catalog.rs the catalog's changes (admin, configuration file) and the snapshot collectors serve
+//! admin.rs   the admin API's tenant listings, the event log and the audit lines
 //! ```
 
 use std::future::Future;
@@ -22,6 +24,8 @@ use clicktrail_store::StoreError;
 
 pub mod pending;
 pub mod refund;
+pub mod catalog;
+pub mod admin;
 
 /// Which SQL the backend speaks, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

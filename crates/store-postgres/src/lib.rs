@@ -433,14 +433,7 @@ impl Store for PgStore {
     }
 
     async fn diagnostics_count(&self) -> StoreResult<i64> {
-        retry(|| async {
-            let client = self.pool().get().await?;
-            let st = client
-                .prepare_cached("SELECT count(*) FROM diagnostics")
-                .await?;
-            Ok(client.query_one(&st, &[]).await?.get::<_, i64>(0))
-        })
-        .await
+        retry(|| admin::diagnostics_count(self)).await
     }
 
     fn write_stats(&self) -> WriteStats {

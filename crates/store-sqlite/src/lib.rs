@@ -398,11 +398,7 @@ impl Store for SqliteStore {
     }
 
     async fn diagnostics_count(&self) -> StoreResult<i64> {
-        self.read(|conn| {
-            conn.query_row("SELECT count(*) FROM diagnostics", [], |r| r.get(0))
-                .map_err(sql_error)
-        })
-        .await
+        self.read(admin::diagnostics_count).await
     }
 
     fn write_stats(&self) -> WriteStats {
