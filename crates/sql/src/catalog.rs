@@ -366,7 +366,12 @@ impl<D: Db> CatalogRows for Sql<D> {
         Ok(n > 0)
     }
 
-    async fn insert_value(&mut self, l: ValueList, tenant: &str, v: &str) -> Result<bool, D::Error> {
+    async fn insert_value(
+        &mut self,
+        l: ValueList,
+        tenant: &str,
+        v: &str,
+    ) -> Result<bool, D::Error> {
         let (table, column) = (l.table(), l.column());
         let sql = format!(
             "INSERT INTO {table} (tenant, {column}) VALUES ($1, $2) ON CONFLICT DO NOTHING"
@@ -374,7 +379,12 @@ impl<D: Db> CatalogRows for Sql<D> {
         Ok(self.0.execute(&sql, &[&tenant, &v]).await? > 0)
     }
 
-    async fn delete_value(&mut self, l: ValueList, tenant: &str, v: &str) -> Result<bool, D::Error> {
+    async fn delete_value(
+        &mut self,
+        l: ValueList,
+        tenant: &str,
+        v: &str,
+    ) -> Result<bool, D::Error> {
         let (table, column) = (l.table(), l.column());
         let sql = format!("DELETE FROM {table} WHERE tenant = $1 AND {column} = $2");
         Ok(self.0.execute(&sql, &[&tenant, &v]).await? > 0)

@@ -22,10 +22,10 @@ use std::future::Future;
 
 use clicktrail_store::StoreError;
 
+pub mod admin;
+pub mod catalog;
 pub mod pending;
 pub mod refund;
-pub mod catalog;
-pub mod admin;
 
 /// Which SQL the backend speaks, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,7 +27,10 @@ pub(crate) fn diagnostics_count(conn: &Connection) -> StoreResult<i64> {
 }
 
 pub(crate) fn recent_events(conn: &Connection, f: &EventFilter) -> StoreResult<Vec<EventRow>> {
-    run_ready(clicktrail_app::admin::recent_events(&mut Sql(Lite(conn)), f))
+    run_ready(clicktrail_app::admin::recent_events(
+        &mut Sql(Lite(conn)),
+        f,
+    ))
 }
 
 pub(crate) fn audit(conn: &Connection, a: &AuditIn) -> StoreResult<()> {
