@@ -100,6 +100,16 @@ fn tenant(r: &Row) -> Result<TenantRow, StoreError> {
 }
 
 impl<D: Db> Sql<D> {
+    async fn run(&self, sql: &str, args: Args<'_>) -> Result<(), D::Error> {
+        self.0.execute(sql, args).await?;
+        Ok(())
+    }
+
+    /// Whether the statement changed a row.
+    async fn changed(&self, sql: &str, args: Args<'_>) -> Result<bool, D::Error> {
+        Ok(self.0.execute(sql, args).await? > 0)
+    }
+
     async fn exists(&self, sql: &str, args: Args<'_>) -> Result<bool, D::Error> {
         Ok(self.0.query_opt(sql, args).await?.is_some())
     }
@@ -131,13 +141,11 @@ impl<D: Db> CatalogRows for Sql<D> {
     }
 
     async fn bump_version(&mut self) -> Result<(), D::Error> {
-        self.0
-            .execute(
-                "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
-                &[],
-            )
-            .await?;
-        Ok(())
+        self.run(
+            "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
+            &[],
+        )
+        .await
     }
 
     async fn audit(&mut self, a: &AuditIn) -> Result<(), D::Error> {
@@ -150,51 +158,47 @@ impl<D: Db> CatalogRows for Sql<D> {
     }
 
     async fn upsert_tenant(&mut self, t: &Tenant, now: i64) -> Result<(), D::Error> {
-        self.0
-            .execute(
-                "INSERT INTO tenants (id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret,
-                    hold_days, count_test_payments, created_at, updated_at, chargebee_webhook_username,
-                    chargebee_webhook_password, recurly_webhook_key, recurly_api_key, recurly_api_url,
-                    chargify_webhook_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14)
-                 ON CONFLICT (id) DO UPDATE SET cookie_days = excluded.cookie_days, currency = excluded.currency,
-                    sale_conversion_type = excluded.sale_conversion_type,
-                    stripe_webhook_secret = excluded.stripe_webhook_secret, hold_days = excluded.hold_days,
-                    count_test_payments = excluded.count_test_payments, updated_at = excluded.updated_at,
-                    chargebee_webhook_username = excluded.chargebee_webhook_username,
-                    chargebee_webhook_password = excluded.chargebee_webhook_password,
-                    recurly_webhook_key = excluded.recurly_webhook_key,
-                    recurly_api_key = excluded.recurly_api_key, recurly_api_url = excluded.recurly_api_url,
-                    chargify_webhook_key = excluded.chargify_webhook_key",
-                &[
-                    &t.id,
-                    &t.cookie_days,
-                    &t.currency,
-                    &t.sale_conversion_type,
-                    &t.stripe_webhook_secret,
-                    &t.hold_days,
-                    &t.count_test_payments,
-                    &now,
-                    &t.chargebee_webhook_username,
-                    &t.chargebee_webhook_password,
-                    &t.recurly_webhook_key,
-                    &t.recurly_api_key,
-                    &t.recurly_api_url,
-                    &t.chargify_webhook_key,
-                ],
-            )
-            .await?;
-        Ok(())
+        self.run(
+            "INSERT INTO tenants (id, cookie_days, currency, sale_conversion_type, stripe_webhook_secret,
+                hold_days, count_test_payments, created_at, updated_at, chargebee_webhook_username,
+                chargebee_webhook_password, recurly_webhook_key, recurly_api_key, recurly_api_url,
+                chargify_webhook_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (id) DO UPDATE SET cookie_days = excluded.cookie_days, currency = excluded.currency,
+                sale_conversion_type = excluded.sale_conversion_type,
+                stripe_webhook_secret = excluded.stripe_webhook_secret, hold_days = excluded.hold_days,
+                count_test_payments = excluded.count_test_payments, updated_at = excluded.updated_at,
+                chargebee_webhook_username = excluded.chargebee_webhook_username,
+                chargebee_webhook_password = excluded.chargebee_webhook_password,
+                recurly_webhook_key = excluded.recurly_webhook_key,
+                recurly_api_key = excluded.recurly_api_key, recurly_api_url = excluded.recurly_api_url,
+                chargify_webhook_key = excluded.chargify_webhook_key",
+            &[
+                &t.id,
+                &t.cookie_days,
+                &t.currency,
+                &t.sale_conversion_type,
+                &t.stripe_webhook_secret,
+                &t.hold_days,
+                &t.count_test_payments,
+                &now,
+                &t.chargebee_webhook_username,
+                &t.chargebee_webhook_password,
+                &t.recurly_webhook_key,
+                &t.recurly_api_key,
+                &t.recurly_api_url,
+                &t.chargify_webhook_key,
+            ],
+        )
+        .await
     }
 
     async fn set_rules(&mut self, tenant: &str, rules: &Rules) -> Result<(), D::Error> {
-        self.0
-            .execute(
-                "UPDATE tenants SET rules = $2 WHERE id = $1",
-                &[&tenant, &rules.to_stored()],
-            )
-            .await?;
-        Ok(())
+        self.run(
+            "UPDATE tenants SET rules = $2 WHERE id = $1",
+            &[&tenant, &rules.to_stored()],
+        )
+        .await
     }
 
     async fn managed_tenants(&mut self) -> Result<Vec<(String, i64)>, D::Error> {
@@ -211,13 +215,11 @@ impl<D: Db> CatalogRows for Sql<D> {
         to: Origin,
         disabled: Option<bool>,
     ) -> Result<(), D::Error> {
-        self.0
-            .execute(
-                "UPDATE tenants SET config_state = $2, disabled = coalesce($3, disabled) WHERE id = $1",
-                &[&id, &to.as_i64(), &disabled],
-            )
-            .await?;
-        Ok(())
+        self.run(
+            "UPDATE tenants SET config_state = $2, disabled = coalesce($3, disabled) WHERE id = $1",
+            &[&id, &to.as_i64(), &disabled],
+        )
+        .await
     }
 
     async fn affiliate_exists(&mut self, tenant: &str, code: &str) -> Result<bool, D::Error> {
@@ -235,15 +237,12 @@ impl<D: Db> CatalogRows for Sql<D> {
         name: Option<&str>,
         now: i64,
     ) -> Result<bool, D::Error> {
-        let n = self
-            .0
-            .execute(
-                "INSERT INTO affiliates (tenant, code, name, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
-                &[&tenant, &code, &name, &now],
-            )
-            .await?;
-        Ok(n > 0)
+        self.changed(
+            "INSERT INTO affiliates (tenant, code, name, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&tenant, &code, &name, &now],
+        )
+        .await
     }
 
     async fn update_affiliate(
@@ -253,15 +252,13 @@ impl<D: Db> CatalogRows for Sql<D> {
         name: Option<Option<&str>>,
         disabled: Option<bool>,
     ) -> Result<(), D::Error> {
-        self.0
-            .execute(
-                "UPDATE affiliates SET name = CASE WHEN $3 THEN $4 ELSE name END,
-                    disabled = coalesce($5, disabled)
-                 WHERE tenant = $1 AND code = $2",
-                &[&tenant, &code, &name.is_some(), &name.flatten(), &disabled],
-            )
-            .await?;
-        Ok(())
+        self.run(
+            "UPDATE affiliates SET name = CASE WHEN $3 THEN $4 ELSE name END,
+                disabled = coalesce($5, disabled)
+             WHERE tenant = $1 AND code = $2",
+            &[&tenant, &code, &name.is_some(), &name.flatten(), &disabled],
+        )
+        .await
     }
 
     async fn managed_affiliates(&mut self, tenant: &str) -> Result<Vec<(String, i64)>, D::Error> {
@@ -279,14 +276,12 @@ impl<D: Db> CatalogRows for Sql<D> {
         to: Origin,
         disabled: Option<bool>,
     ) -> Result<(), D::Error> {
-        self.0
-            .execute(
-                "UPDATE affiliates SET config_state = $3, disabled = coalesce($4, disabled)
-                 WHERE tenant = $1 AND code = $2",
-                &[&tenant, &code, &to.as_i64(), &disabled],
-            )
-            .await?;
-        Ok(())
+        self.run(
+            "UPDATE affiliates SET config_state = $3, disabled = coalesce($4, disabled)
+             WHERE tenant = $1 AND code = $2",
+            &[&tenant, &code, &to.as_i64(), &disabled],
+        )
+        .await
     }
 
     async fn alias_exists(&mut self, tenant: &str, alias: &str) -> Result<bool, D::Error> {
@@ -304,14 +299,12 @@ impl<D: Db> CatalogRows for Sql<D> {
         code: &str,
         now: i64,
     ) -> Result<(), D::Error> {
-        self.0
-            .execute(
+        self.run(
                 "INSERT INTO affiliate_aliases (tenant, alias, code, created_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (tenant, alias) DO UPDATE SET code = excluded.code",
+             ON CONFLICT (tenant, alias) DO UPDATE SET code = excluded.code",
                 &[&tenant, &alias, &code, &now],
-            )
-            .await?;
-        Ok(())
+        )
+        .await
     }
 
     async fn delete_alias(
@@ -320,14 +313,11 @@ impl<D: Db> CatalogRows for Sql<D> {
         alias: &str,
         code: &str,
     ) -> Result<bool, D::Error> {
-        let n = self
-            .0
-            .execute(
-                "DELETE FROM affiliate_aliases WHERE tenant = $1 AND alias = $2 AND code = $3",
-                &[&tenant, &alias, &code],
-            )
-            .await?;
-        Ok(n > 0)
+        self.changed(
+            "DELETE FROM affiliate_aliases WHERE tenant = $1 AND alias = $2 AND code = $3",
+            &[&tenant, &alias, &code],
+        )
+        .await
     }
 
     async fn insert_conversion_type(
@@ -337,15 +327,12 @@ impl<D: Db> CatalogRows for Sql<D> {
         payout: Payout,
     ) -> Result<bool, D::Error> {
         let (kind, value) = payout.to_parts();
-        let n = self
-            .0
-            .execute(
-                "INSERT INTO conversion_types (tenant, code, payout_kind, payout_value)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                &[&tenant, &code, &kind, &value],
-            )
-            .await?;
-        Ok(n > 0)
+        self.changed(
+            "INSERT INTO conversion_types (tenant, code, payout_kind, payout_value)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&tenant, &code, &kind, &value],
+        )
+        .await
     }
 
     async fn update_conversion_type(
@@ -355,15 +342,12 @@ impl<D: Db> CatalogRows for Sql<D> {
         payout: Payout,
     ) -> Result<bool, D::Error> {
         let (kind, value) = payout.to_parts();
-        let n = self
-            .0
-            .execute(
-                "UPDATE conversion_types SET payout_kind = $3, payout_value = $4
-                 WHERE tenant = $1 AND code = $2",
-                &[&tenant, &code, &kind, &value],
-            )
-            .await?;
-        Ok(n > 0)
+        self.changed(
+            "UPDATE conversion_types SET payout_kind = $3, payout_value = $4
+             WHERE tenant = $1 AND code = $2",
+            &[&tenant, &code, &kind, &value],
+        )
+        .await
     }
 
     async fn insert_value(
@@ -376,7 +360,7 @@ impl<D: Db> CatalogRows for Sql<D> {
         let sql = format!(
             "INSERT INTO {table} (tenant, {column}) VALUES ($1, $2) ON CONFLICT DO NOTHING"
         );
-        Ok(self.0.execute(&sql, &[&tenant, &v]).await? > 0)
+        self.changed(&sql, &[&tenant, &v]).await
     }
 
     async fn delete_value(
@@ -387,7 +371,7 @@ impl<D: Db> CatalogRows for Sql<D> {
     ) -> Result<bool, D::Error> {
         let (table, column) = (l.table(), l.column());
         let sql = format!("DELETE FROM {table} WHERE tenant = $1 AND {column} = $2");
-        Ok(self.0.execute(&sql, &[&tenant, &v]).await? > 0)
+        self.changed(&sql, &[&tenant, &v]).await
     }
 
     async fn key_owner(&mut self, key_hash: &str) -> Result<Option<String>, D::Error> {
@@ -409,25 +393,20 @@ impl<D: Db> CatalogRows for Sql<D> {
         label: Option<&str>,
         now: i64,
     ) -> Result<bool, D::Error> {
-        let n = self
-            .0
-            .execute(
-                "INSERT INTO api_keys (key_hash, tenant, scopes, label, created_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &[&key_hash, &tenant, &scopes, &label, &now],
-            )
-            .await?;
-        Ok(n > 0)
+        self.changed(
+            "INSERT INTO api_keys (key_hash, tenant, scopes, label, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&key_hash, &tenant, &scopes, &label, &now],
+        )
+        .await
     }
 
     async fn set_key_scopes(&mut self, key_hash: &str, scopes: &str) -> Result<(), D::Error> {
-        self.0
-            .execute(
-                "UPDATE api_keys SET scopes = $2 WHERE key_hash = $1",
-                &[&key_hash, &scopes],
-            )
-            .await?;
-        Ok(())
+        self.run(
+            "UPDATE api_keys SET scopes = $2 WHERE key_hash = $1",
+            &[&key_hash, &scopes],
+        )
+        .await
     }
 
     async fn find_key(&mut self, tenant: &str, prefix: &str) -> Result<Option<KeyFound>, D::Error> {
@@ -463,12 +442,10 @@ impl<D: Db> CatalogRows for Sql<D> {
     }
 
     async fn revoke_key(&mut self, key_hash: &str, now: i64) -> Result<(), D::Error> {
-        self.0
-            .execute(
-                "UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1",
-                &[&key_hash, &now],
-            )
-            .await?;
-        Ok(())
+        self.run(
+            "UPDATE api_keys SET revoked_at = $2 WHERE key_hash = $1",
+            &[&key_hash, &now],
+        )
+        .await
     }
 }
