@@ -1456,3 +1456,133 @@ async fn test_mode_sales_are_told_only_when_the_tenant_counts_them() {
         assert_eq!((commissions, sales), (2, 2));
     }
 }
+
+/// The admin listings read alike on both backends: diagnostics by kind (a missing kind is the
+/// empty one), time and page; the event log by time, affiliate and kind, a lead named by its
+/// customer key; the tenant's own rows only.
+#[tokio::test]
+async fn admin_listings_filter_by_kind_time_and_affiliate() {
+    use clicktrail_store::EventFilter;
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.apply_catalog(vec![spec(60, &["alice", "bob"], "sk_t")], T0)
+            .await
+            .unwrap();
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        s.click(click(Some(C2), "bob", T0 + 5)).await.unwrap();
+        s.lead(lead(Some(C1), Some("cust-1"), T0 + 10))
+            .await
+            .unwrap();
+        let diagnostics = [
+            (Some("t"), Some("csp"), T0 + 1),
+            (Some("t"), None, T0 + 2),
+            (Some("t"), Some("rejected"), T0 + 3),
+            (None, Some("csp"), T0 + 4),
+            (Some("t"), Some("init"), T0 + 20),
+        ];
+        for (tenant, kind, now) in diagnostics {
+            s.diagnostic(DiagnosticIn {
+                tenant: tenant.map(String::from),
+                event_id: None,
+                kind: kind.map(String::from),
+                message: Some("m".into()),
+                url: None,
+                user_agent: None,
+                now,
+            })
+            .await
+            .unwrap();
+        }
+        let filter = |kinds: &[&str], affiliate: Option<&str>, since, limit, offset| EventFilter {
+            tenant: "t".into(),
+            kinds: kinds.iter().map(|k| k.to_string()).collect(),
+            affiliate: affiliate.map(String::from),
+            since,
+            limit,
+            offset,
+        };
+        let diag = |f: EventFilter| {
+            let s = s.clone();
+            async move {
+                let rows = s.diagnostics(f).await.unwrap();
+                rows.into_iter()
+                    .map(|d| (d.kind, d.created_at))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let k = |k: &str| Some(k.to_string());
+        assert_eq!(
+            diag(filter(&[], None, None, 10, 0)).await,
+            [
+                (k("init"), T0 + 20),
+                (k("rejected"), T0 + 3),
+                (None, T0 + 2),
+                (k("csp"), T0 + 1)
+            ]
+        );
+        assert_eq!(
+            diag(filter(&["csp", ""], None, None, 10, 0)).await,
+            [(None, T0 + 2), (k("csp"), T0 + 1)]
+        );
+        assert_eq!(
+            diag(filter(&[], None, Some(T0 + 3), 10, 0)).await,
+            [(k("init"), T0 + 20), (k("rejected"), T0 + 3)]
+        );
+        assert_eq!(
+            diag(filter(&[], None, None, 2, 1)).await,
+            [(k("rejected"), T0 + 3), (None, T0 + 2)]
+        );
+        let events = |f: EventFilter| {
+            let s = s.clone();
+            async move {
+                let rows = s.recent_events(f).await.unwrap();
+                rows.into_iter()
+                    .map(|e| (e.kind, e.created_at, e.affiliate, e.reference))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let e = |kind: &str, at: i64, aff: Option<&str>, reference: Option<&str>| {
+            (
+                kind.to_string(),
+                at,
+                aff.map(String::from),
+                reference.map(String::from),
+            )
+        };
+        let (init, lead_alice) = (
+            e("diagnostic", T0 + 20, None, Some("init")),
+            e("lead", T0 + 10, Some("alice"), Some("cust-1")),
+        );
+        let (click_bob, click_alice) = (
+            e("click", T0 + 5, Some("bob"), Some(C2)),
+            e("click", T0, Some("alice"), Some(C1)),
+        );
+        let rejected = e("rejected", T0 + 3, None, Some("rejected"));
+        assert_eq!(
+            events(filter(&[], None, None, 20, 0)).await,
+            [
+                init.clone(),
+                lead_alice.clone(),
+                click_bob.clone(),
+                rejected.clone(),
+                e("diagnostic", T0 + 2, None, None),
+                e("diagnostic", T0 + 1, None, Some("csp")),
+                click_alice.clone(),
+            ]
+        );
+        assert_eq!(
+            events(filter(&[], Some("alice"), None, 20, 0)).await,
+            [lead_alice.clone(), click_alice.clone()],
+            "an affiliate's events have no diagnostics"
+        );
+        assert_eq!(
+            events(filter(&["rejected", "click"], None, None, 20, 0)).await,
+            [click_bob.clone(), rejected, click_alice]
+        );
+        assert_eq!(
+            events(filter(&[], None, Some(T0 + 5), 20, 0)).await,
+            [init, lead_alice, click_bob]
+        );
+    }
+}
