@@ -14,14 +14,20 @@
 //! lib.rs     the executor trait, arguments and rows
 //! refund.rs  refunds, operator status changes and the ledger rows they share
 //! pending.rs refunds kept until their payment arrives, and the ids that name a payment
+//! stripe.rs  a Stripe event's claim, locks, links, facts and the sale it settles
+//! erase.rs   the rows an erasure finds and rewrites; retention settings and pruning
+//! payouts.rs ledger entries as payouts read them, payouts and their lines
 //! ```
 
 use std::future::Future;
 
 use clicktrail_store::StoreError;
 
+pub mod erase;
+pub mod payouts;
 pub mod pending;
 pub mod refund;
+pub mod stripe;
 
 /// Which SQL the backend speaks, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
