@@ -7,12 +7,11 @@
 
 use clicktrail_app::payout::LedgerRow;
 use clicktrail_domain::payout::EntryView;
-use clicktrail_sql::{payouts as rows, Sql};
+use clicktrail_sql::{payouts as rows, Db, Sql};
 use clicktrail_store::{PayIn, PayoutOut};
 
 use crate::db::Pg;
 use crate::ops::Tx;
-use crate::refund::is_unique_violation;
 use crate::{Fail, PgStore};
 
 /// Every entry of the tenant that counts, oldest first.
@@ -46,7 +45,8 @@ pub(crate) async fn pay(store: &PgStore, p: &PayIn) -> Result<PayoutOut, Fail> {
     let mut attempt = 0;
     loop {
         match pay_once(store, p).await {
-            Err(e) if is_unique_violation(&e) && attempt < 3 => attempt += 1,
+            // a concurrent payout took an entry first: recompute
+            Err(e) if Pg::is_unique_violation(&e) && attempt < 3 => attempt += 1,
             other => return other,
         }
     }

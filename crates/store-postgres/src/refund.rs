@@ -9,7 +9,6 @@
 use clicktrail_domain::conversion::Status;
 use clicktrail_sql::Sql;
 use clicktrail_store::{ImportItem, ImportItemRow, RefundIn, RefundOut, StatusOut, StoreError};
-use tokio_postgres::error::SqlState;
 
 use crate::db::Pg;
 use crate::ops::Tx;
@@ -53,11 +52,6 @@ pub(crate) async fn set_status_body(
     now: i64,
 ) -> Result<StatusOut, Fail> {
     clicktrail_app::status::set_status(&mut Sql(Pg(tx)), tenant, id, to, now).await
-}
-
-/// A unique violation (a concurrent payout took an entry first): recompute.
-pub(crate) fn is_unique_violation(f: &Fail) -> bool {
-    matches!(f, Fail::Db(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION))
 }
 
 /// Sales and refunds of one file in one transaction: every row or none.
