@@ -1586,3 +1586,74 @@ async fn admin_listings_filter_by_kind_time_and_affiliate() {
         );
     }
 }
+
+/// A tenant's retention is its own: never set, it reads as no setting; a second setting
+/// replaces the first whole; a pass prunes each tenant by its own setting only (a tenant
+/// without one keeps its diagnostics and click URLs), and a second pass finds nothing.
+#[tokio::test]
+async fn retention_is_per_tenant_and_replaced_whole() {
+    use clicktrail_domain::retention::Retention;
+    for b in backends().await {
+        let s = b.s.as_ref();
+        eprintln!("-- backend: {}", b.name());
+        assert_eq!(
+            s.retention("a").await,
+            Ok(Retention::default()),
+            "{}",
+            b.name()
+        );
+        let first = Retention {
+            event_days: Some(10),
+            click_url_days: Some(20),
+            diagnostic_days: Some(30),
+        };
+        s.set_retention("a", first, T0).await.expect("set");
+        assert_eq!(s.retention("a").await, Ok(first));
+        let second = Retention {
+            event_days: None,
+            click_url_days: Some(5),
+            diagnostic_days: Some(2),
+        };
+        s.set_retention("a", second, T0 + 1).await.expect("replace");
+        assert_eq!(s.retention("a").await, Ok(second), "{}", b.name());
+        assert_eq!(s.retention("b").await, Ok(Retention::default()));
+
+        let (old, new) = (T0 - 10 * DAY, T0 - DAY);
+        b.sql_exec(&format!(
+            "INSERT INTO diagnostics (tenant, kind, message, created_at) VALUES
+                ('a', 'load', 'old', {old}), ('a', 'load', 'new', {new}), ('b', 'load', 'old', {old});
+             INSERT INTO clicks (tenant, cid, affiliate, url, referrer, created_at) VALUES
+                ('a', 'c1', 'alice', 'https://shop.example/old', NULL, {old}),
+                ('a', 'c2', 'alice', 'https://shop.example/new', 'https://ref.example/', {new}),
+                ('b', 'c3', 'bob', 'https://shop.example/b', NULL, {old});"
+        ))
+        .await;
+        let pruned = s.prune(T0).await.expect("prune");
+        assert_eq!(
+            (pruned.events, pruned.click_urls, pruned.diagnostics),
+            (0, 1, 1),
+            "{}: {pruned:?}",
+            b.name()
+        );
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM diagnostics WHERE tenant = 'a' AND message = 'old'")
+                .await,
+            0
+        );
+        assert_eq!(b.sql_i64("SELECT count(*) FROM diagnostics").await, 2);
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM clicks WHERE url IS NOT NULL")
+                .await,
+            2,
+            "{}: the newer click of `a` and the click of `b` keep their URL",
+            b.name()
+        );
+        let twice = s.prune(T0).await.expect("prune");
+        assert_eq!(
+            (twice.click_urls, twice.diagnostics),
+            (0, 0),
+            "{}",
+            b.name()
+        );
+    }
+}

@@ -16,6 +16,9 @@
 //! pending.rs refunds kept until their payment arrives, and the ids that name a payment
 //! catalog.rs the catalog's changes (admin, configuration file) and the snapshot collectors serve
 //! admin.rs   the admin API's tenant listings, the event log and the audit lines
+//! stripe.rs  a Stripe event's claim, locks, links, facts and the sale it settles
+//! erase.rs   the rows an erasure finds and rewrites; retention settings and pruning
+//! payouts.rs ledger entries as payouts read them, payouts and their lines
 //! ```
 
 use std::future::Future;
@@ -24,8 +27,11 @@ use clicktrail_store::StoreError;
 
 pub mod admin;
 pub mod catalog;
+pub mod erase;
+pub mod payouts;
 pub mod pending;
 pub mod refund;
+pub mod stripe;
 
 /// Which SQL the backend speaks, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

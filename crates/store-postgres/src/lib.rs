@@ -145,13 +145,7 @@ where
     }
 }
 
-/// A sum PostgreSQL returns as `numeric` (selected `::text`), as an i64: a total that does not
-/// fit is [`Overflow`] (a 422), never a wrapped number.
-pub(crate) fn numeric_i64(s: Option<&str>) -> Result<i64, Overflow> {
-    i64::try_from(numeric_i128(s)?).map_err(|_| Overflow)
-}
-
-/// A `numeric` sum read as text (`None`, an empty sum, is 0).
+/// A `numeric` sum read as text (`None`, an empty sum, is 0); one past i128 is [`Overflow`].
 pub(crate) fn numeric_i128(s: Option<&str>) -> Result<i128, Overflow> {
     match s {
         None => Ok(0),
@@ -527,18 +521,17 @@ impl Store for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use super::numeric_i64;
+    use super::numeric_i128;
     use clicktrail_domain::money::Overflow;
 
     #[test]
     fn numeric_sums_are_checked() {
-        assert_eq!(numeric_i64(None), Ok(0));
-        assert_eq!(numeric_i64(Some("3015")), Ok(3015));
-        assert_eq!(numeric_i64(Some("-7")), Ok(-7));
-        assert_eq!(numeric_i64(Some("9223372036854775807")), Ok(i64::MAX));
-        assert_eq!(numeric_i64(Some("9223372036854775808")), Err(Overflow));
+        assert_eq!(numeric_i128(None), Ok(0));
+        assert_eq!(numeric_i128(Some("3015")), Ok(3015));
+        assert_eq!(numeric_i128(Some("-7")), Ok(-7));
+        assert_eq!(numeric_i128(Some("9223372036854775808")), Ok(1 << 63));
         assert_eq!(
-            numeric_i64(Some("99999999999999999999999999999999999999999")),
+            numeric_i128(Some("99999999999999999999999999999999999999999")),
             Err(Overflow)
         );
     }
