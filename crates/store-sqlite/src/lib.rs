@@ -53,6 +53,11 @@ mod writer;
 pub use wal::{WalPolicy, WalStats};
 use writer::{Atomicity, JobImpl, Msg, WriterStats};
 
+/// Statements kept prepared per connection: every statement of the row operations
+/// (`clicktrail_sql`, ~250) and the click path stays compiled; rusqlite's default of 16 made
+/// one Stripe event (~20 statements) evict the click's.
+const STATEMENT_CACHE: usize = 512;
+
 /// A rusqlite error as a store error (details logged by the HTTP layer, never shown).
 pub(crate) fn sql_error(e: rusqlite::Error) -> StoreError {
     StoreError::Internal(format!("sqlite: {e}"))
@@ -96,6 +101,7 @@ impl SqliteStore {
             Connection::open(path)?
         };
         schema::configure(&conn, memory)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // the writer overwrites what it frees with zeros (module `erase`; cost in docs/privacy.md)
         conn.execute_batch("PRAGMA secure_delete=ON")?;
         let version = schema::migrate(&mut conn)?;
@@ -134,6 +140,7 @@ impl SqliteStore {
             let r = Connection::open(path)?;
             r.busy_timeout(schema::BUSY_TIMEOUT)?;
             r.execute_batch("PRAGMA query_only=ON")?;
+            r.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             let keeper =
                 wal::WalKeeper::new(path, policy, u64::try_from(page_size).unwrap_or(4096));
             (Reader::Conn(Arc::new(Mutex::new(r))), Some(keeper))
