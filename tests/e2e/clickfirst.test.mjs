@@ -14,16 +14,20 @@ const stale = () => statSync(join(CF, "tracking.js")).mtimeMs < statSync(join(RO
 if (!existsSync(join(CF, "tracking.js")) || !existsSync(join(CF, "full")) || stale()) {
   execFileSync("bash", [join(ROOT, "tests/bench/clickfirst/build.sh")], { stdio: "inherit" });
 }
-// the full module's content-hashed name, as the prototype's tracking.js fetches it
-const FULL = /clicktrail_bg\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(CF, "tracking.js"), "latin1"))[0];
+// the second script (the full module's glue) as the prototype's tracking.js adds it, and the
+// full module's wasm: both named by the full module's build id
+const ID = /clicktrail_full\.([0-9a-f]{8})\.js/.exec(readFileSync(join(CF, "tracking.js"), "latin1"))[1];
+const FULL_JS = `clicktrail_full.${ID}.js`;
+const FULL = `clicktrail_bg.${ID}.wasm`;
 const CLICK = "/tracking/click/v1";
 
-/** Serves the prototype beside the page: /cf/tracking.js and the full module it fetches
- * (as files: the site's pages get WebKit's error hook injected). */
+/** Serves the prototype beside the page: /cf/tracking.js, the second script it adds and the
+ * full module that one fetches (as files: the site's pages get WebKit's error hook injected). */
 function serve(site) {
   if (site.clickFirst) return;
   site.clickFirst = {
     "/cf/tracking.js": ["application/javascript", readFileSync(join(CF, "tracking.js"))],
+    [`/cf/${FULL_JS}`]: ["application/javascript", readFileSync(join(CF, FULL_JS))],
     [`/cf/${FULL}`]: ["application/wasm", readFileSync(join(CF, "full", FULL))],
   };
   const handle = site.handle.bind(site);
