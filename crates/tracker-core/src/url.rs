@@ -108,11 +108,11 @@ pub fn query_param(search: &str, name: &str) -> Option<Option<String>> {
 }
 
 /// [`query_param`] with another decoder of keys and values (see [`undecoded`]).
-fn query_param_with(
-    search: &str,
+fn query_param_with<'a, S: AsRef<str>>(
+    search: &'a str,
     name: &str,
-    decode: impl Fn(&str) -> Option<String>,
-) -> Option<Option<String>> {
+    decode: impl Fn(&'a str) -> Option<S>,
+) -> Option<Option<S>> {
     let q = search.strip_prefix('?').unwrap_or(search);
     let q = split_ascii(q, b'#').next().unwrap_or("");
     for pair in split_ascii(q, b'&') {
@@ -120,7 +120,7 @@ fn query_param_with(
             Some(i) => (pair.get(..i)?, pair.get(i + 1..)?),
             None => (pair, ""),
         };
-        if decode(k).as_deref() == Some(name) {
+        if decode(k).is_some_and(|k| k.as_ref() == name) {
             return Some(decode(v));
         }
     }
@@ -147,50 +147,63 @@ pub fn affiliate_code(search: &str, names: &[String]) -> Result<String, CodeErro
     affiliate_code_with(search, names, percent_decode)
 }
 
-/// The decoder of the click-first module: text with nothing to decode as it is, `None`
-/// (undecodable) when it holds a `%` escape or a `+`. With it, [`affiliate_code_with`] gives
-/// [`affiliate_code`]'s answer for every URL whose code and parameter name need no decoding
-/// and [`CodeError::Invalid`] (or no match) otherwise: the click-first module leaves those
-/// rare URLs to the full tracker and carries no percent-decoder (1.3 KB of wasm with the
-/// UTF-8 check it needs).
-pub fn undecoded(s: &str) -> Option<String> {
-    (!s.bytes().any(|b| b == b'%' || b == b'+')).then(|| String::from(s))
+/// The decoder of the click-first module: text with nothing to decode as it is (borrowed: no
+/// allocation), `None` (undecodable) when it holds a `%` escape or a `+`. With it,
+/// [`affiliate_code_with`] gives [`affiliate_code`]'s answer for every URL whose code and
+/// parameter name need no decoding and [`CodeError::Invalid`] (or no match) otherwise: the
+/// click-first module leaves those rare URLs to the full tracker and carries no
+/// percent-decoder (1.3 KB of wasm with the UTF-8 check it needs).
+pub fn undecoded(s: &str) -> Option<&str> {
+    (!s.bytes().any(|b| b == b'%' || b == b'+')).then_some(s)
 }
 
 /// [`affiliate_code`] with another decoder (see [`undecoded`]).
-pub fn affiliate_code_with(
-    search: &str,
-    names: &[String],
-    decode: impl Fn(&str) -> Option<String> + Copy,
-) -> Result<String, CodeError> {
+pub fn affiliate_code_with<'a, S: AsRef<str>>(
+    search: &'a str,
+    names: &[impl AsRef<str>],
+    decode: impl Fn(&'a str) -> Option<S> + Copy,
+) -> Result<S, CodeError> {
     for name in names {
-        match query_param_with(search, name, decode) {
+        match query_param_with(search, name.as_ref(), decode) {
             None => {}
-            Some(Some(v)) if v.is_empty() => {}
-            Some(Some(v)) if valid_code(&v) => return Ok(v),
+            Some(Some(v)) if v.as_ref().is_empty() => {}
+            Some(Some(v)) if valid_code(v.as_ref()) => return Ok(v),
             Some(_) => return Err(CodeError::Invalid),
         }
     }
     Err(CodeError::Absent)
 }
 
+/// At most this many `data-param` names.
+pub const MAX_PARAMS: usize = 16;
+
 /// The query parameter names of the `data-param` option: a comma list, each trimmed,
-/// 1–64 bytes, at most 16; `aff` when none is left.
-pub fn param_names(list: &str) -> alloc::vec::Vec<String> {
-    let mut names = alloc::vec::Vec::new();
-    for s in split_ascii(list, b',') {
-        push_param_name(&mut names, s);
+/// 1–64 bytes, at most [`MAX_PARAMS`]; `aff` when none is left. Without allocating: the
+/// names are borrowed from `list` into `out`.
+pub fn param_names<'a>(list: &'a str, out: &'a mut [&'a str; MAX_PARAMS]) -> &'a [&'a str] {
+    let mut n = 0;
+    for s in split_ascii(list, b',').filter_map(param_name) {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = s;
+            n += 1;
+        }
     }
-    if names.is_empty() {
-        names.push(String::from("aff"));
+    if n == 0 {
+        return &["aff"];
     }
-    names
+    out.get(..n).unwrap_or(&[])
+}
+
+/// One `data-param` name, trimmed, when acceptable (1–64 bytes).
+#[inline(always)]
+pub fn param_name(s: &str) -> Option<&str> {
+    let s = s.trim_ascii();
+    (!s.is_empty() && s.len() <= 64).then_some(s)
 }
 
 /// Adds one `data-param` name to `names` when it is acceptable (see [`param_names`]).
 pub fn push_param_name(names: &mut alloc::vec::Vec<String>, s: &str) {
-    let s = s.trim_ascii();
-    if !s.is_empty() && s.len() <= 64 && names.len() < 16 {
+    if let Some(s) = param_name(s).filter(|_| names.len() < MAX_PARAMS) {
         names.push(String::from(s));
     }
 }
@@ -288,7 +301,7 @@ mod tests {
             "?aff=ok#aff=no",
         ] {
             let full = affiliate_code(search, &n);
-            let plain = affiliate_code_with(search, &n, undecoded);
+            let plain = affiliate_code_with(search, &n, undecoded).map(String::from);
             // the same code, or none for the click-first module (the full tracker's case)
             assert!(
                 plain == full || plain.is_err(),
