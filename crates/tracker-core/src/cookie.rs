@@ -52,7 +52,7 @@ pub fn find<'a>(all: &'a str, name: &str) -> Option<&'a str> {
     crate::url::split_ascii(all, b';').find_map(|part| {
         let part = part.trim_ascii_start();
         let rest = part.strip_prefix(name)?;
-        rest.strip_prefix('=')
+        rest.strip_prefix("=")
     })
 }
 
@@ -192,7 +192,7 @@ pub fn domain_candidates_in(host: &str) -> Candidates<'_> {
     let none = host.is_empty()
         || is_ipv4
         || host.bytes().any(|b| b == b':')
-        || host.starts_with('[')
+        || host.starts_with("[")
         || !host.bytes().any(|b| b == b'.')
         || host == "localhost"
         || host.ends_with(".localhost");

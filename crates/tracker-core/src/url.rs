@@ -113,7 +113,7 @@ fn query_param_with<'a, S: AsRef<str>>(
     name: &str,
     decode: impl Fn(&'a str) -> Option<S>,
 ) -> Option<Option<S>> {
-    let q = search.strip_prefix('?').unwrap_or(search);
+    let q = search.strip_prefix("?").unwrap_or(search);
     let q = split_ascii(q, b'#').next().unwrap_or("");
     for pair in split_ascii(q, b'&') {
         let (k, v) = match find_ascii(pair, b'=') {

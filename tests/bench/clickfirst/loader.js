@@ -182,8 +182,11 @@ function runClick(w, d, config, module, tenant, cbs) {
     if (typeof tenant != "string") return 2;
     let x; // the instance's exports
     const enc = new TextEncoder();
-    const put = (s) => {
-      const p = x.b(s.length * 3);
+    // `s` into one of the module's fixed buffers (`at`: `b` the state, `q` an answer), which
+    // gives no room (null) when `s` may not fit: a page that large is the full module's
+    const put = (s, at) => {
+      const p = at(s.length * 3);
+      if (!p) throw 0;
       return enc.encodeInto(s, new Uint8Array(x.memory.buffer, p, s.length * 3)).written;
     };
     const text = (p, len) => new TextDecoder().decode(new Uint8Array(x.memory.buffer, p, len));
@@ -201,7 +204,8 @@ function runClick(w, d, config, module, tenant, cbs) {
               v = d.cookie;
             } else v = store(what).getItem(key);
             mark("ct:read-end");
-            return v == null ? -1 : put(v);
+            // storage: presence is the answer; a probe: `document.cookie`, for the module to read
+            return v == null ? -1 : what == 3 ? put(v, x.q) : 0;
           } catch (_) {
             return -1;
           }
@@ -267,11 +271,12 @@ function runClick(w, d, config, module, tenant, cbs) {
     };
     x = new WebAssembly.Instance(module(), imports).exports;
     mark("ct:run");
-    const rnd = crypto.getRandomValues(new Uint8Array(32));
+    // the page's state pre-split with what the browser has: the host, the first-party flag
+    // (the endpoint's origin is the page's), 32 random bytes written into the module
+    crypto.getRandomValues(new Uint8Array(x.memory.buffer, x.n(), 32));
     const state = [tenant, config.params || "", config.attribution || "", config.cookieDomain || "",
-      config.endpoint, location.href, d.referrer, d.cookie, Date.now(),
-      Array.from(rnd, (b) => (b + 256).toString(16).slice(1)).join("")].join("\0");
-    const done = x.r(put(state));
+      config.endpoint, location.href, d.referrer, d.cookie, location.hostname].join("\0");
+    const done = x.r(put(state, x.b), Date.now(), +(new URL(config.endpoint).origin == location.origin));
     mark("ct:ran");
     // the hand-over: the full tracker adopts the click in flight (its answer, its retries)
     if (done == 1) config.click = sent;
