@@ -136,17 +136,6 @@ impl Out for Buf<'_> {
             None => self.full = true,
         }
     }
-    /// ASCII only: tracker-core's writers push other text as `&str` runs (no UTF-8 encoder
-    /// in the module); anything else marks the buffer full.
-    fn push(&mut self, c: char) {
-        match self.bytes.get_mut(self.len).filter(|_| c.is_ascii()) {
-            Some(d) => {
-                *d = c as u8;
-                self.len += 1;
-            }
-            None => self.full = true,
-        }
-    }
     fn last(&self) -> Option<u8> {
         self.bytes.get(self.len.checked_sub(1)?).copied()
     }

@@ -333,18 +333,23 @@ fn effects_that_do_not_fit_are_not_written_at_all() {
 }
 
 #[test]
-fn the_buffer_takes_ascii_pushes_and_whole_strings_only() {
+fn the_buffer_takes_whole_strings_only() {
     let mut b = [0u8; 4];
     let mut buf = Buf::new(&mut b);
     buf.push('a');
-    buf.push_str("\u{e9}");
+    buf.push('\u{e9}');
     assert_eq!(buf.text(), Some("a\u{e9}"));
+    assert_eq!(buf.last(), Some(0xA9));
     buf.push_str("xy");
     assert_eq!(buf.text(), None, "full: nothing half-written is readable");
-    let mut b = [0u8; 4];
+    let mut b = [0u8; 2];
     let mut buf = Buf::new(&mut b);
-    buf.push('\u{e9}');
-    assert_eq!(buf.text(), None, "a non-ASCII push marks the buffer full");
+    buf.push('\u{2603}');
+    assert_eq!(
+        buf.text(),
+        None,
+        "a character that does not fit is not split"
+    );
 }
 
 #[test]

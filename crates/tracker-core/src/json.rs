@@ -51,27 +51,21 @@ impl<O: Out + ?Sized> Sink for &mut O {
     }
 }
 
-/// Appends `s` as a JSON string literal (with quotes) to `out`. Text that needs no escape
-/// is appended in runs (`push_str`): [`Out::push`] only ever gets ASCII from the writers.
+/// Appends `s` as a JSON string literal (with quotes) to `out`.
 pub fn push_str_lit(out: &mut (impl Out + ?Sized), s: &str) {
     out.push('"');
-    let mut run = 0;
-    for (i, c) in s.char_indices() {
-        let esc = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => "\\u",
-            _ => continue,
-        };
-        out.push_str(s.get(run..i).unwrap_or(""));
-        out.push_str(esc);
-        if esc == "\\u" {
-            push_hex4(out, c as u32);
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str("\\u");
+                push_hex4(out, c as u32);
+            }
+            c => out.push(c),
         }
-        run = i + c.len_utf8();
     }
-    out.push_str(s.get(run..).unwrap_or(""));
     out.push('"');
 }
 
