@@ -7,7 +7,15 @@ use alloc::vec::Vec;
 /// This and [`split_ascii`] replace `str::find(char)` / `str::split(char)`: core's char
 /// searcher brings slice-index panics and their formatting code into the wasm (~2 KB).
 pub fn find_ascii(s: &str, b: u8) -> Option<usize> {
-    s.bytes().position(|c| c == b)
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        if c == b {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// `s` split at every ASCII byte `sep`.
