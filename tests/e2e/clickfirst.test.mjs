@@ -80,8 +80,13 @@ engines((env) => {
     const page = await env.newPage();
     const mark = site.mark();
     await page.goto(`${site.page("/shop", html())}?aff=alice`);
-    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    const { cid, expiredAt } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
     assert.match(cid, UUID_V4);
+    // the module's expiry, formatted by the loader as the full module formats it (RFC 3339,
+    // no fraction), 60 days after the click
+    assert.match(expiredAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const days = (Date.parse(expiredAt) - Date.now()) / 86400e3;
+    assert.ok(days > 59.9 && days <= 60, `expiredAt ${expiredAt}: ${days} days ahead`);
     await sentByClickModule(page);
     // the second script (the glue) is asked for only after the cookie and the click
     const t = await eventually(async () => {

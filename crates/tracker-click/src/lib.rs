@@ -26,6 +26,13 @@ use clicktrail_tracker_core::{outbox, time, url, uuid};
 /// Cookie lifetime until the collector tells the tenant's (60 days), as the full tracker.
 pub const DEFAULT_LIFETIME: i64 = 60 * 86_400;
 
+/// When the cookie written at `now_ms` expires (Unix seconds), as the callbacks' `expiredAt`
+/// tells it: the full tracker's default lifetime, clamped to `time::format`'s last second
+/// (9999-12-31T23:59:59Z, as far as `Date#toISOString` writes four-digit years).
+pub fn expiry_secs(now_ms: u64) -> u64 {
+    (now_ms / 1000 + DEFAULT_LIFETIME as u64).min(time::LAST)
+}
+
 /// Bytes of each buffer (the page's state, an answer, the effects, the click's body). A page
 /// whose state or effects do not fit is left to the full tracker.
 pub const CAP: usize = 64 * 1024;
@@ -143,7 +150,7 @@ impl Out for Buf<'_> {
 
 /// Effects, applied in order by the page, each `op`, `a`, `b` (NUL-separated): `c` cookie,
 /// `o` outbox (key, a JSON array of entries to append to the stored array), `p` POST (url,
-/// body), `k` callbacks (cid, expiredAt), `s` session storage (key, value), `h` hand-over
+/// body), `k` callbacks (cid, expiry in Unix seconds: see [`expiry_secs`]), `s` session storage (key, value), `h` hand-over
 /// (event id, created ms: the full tracker adopts the POST in flight).
 fn op(out: &mut Buf, op: &str) {
     if out.len > 0 {
@@ -322,10 +329,12 @@ pub fn run(
     out.push_str(cmd::CLICK);
     out.push('\0');
     out.push_str(body);
+    // the expiry in Unix seconds: the loader formats it (`Date#toISOString`, RFC 3339 as
+    // `time::format` writes it: 233 B br less wasm than `time::push_format`)
     op(out, "k");
     out.push_str(cid);
     out.push('\0');
-    time::push_format(out, (inp.now_ms / 1000) as i64 + DEFAULT_LIFETIME);
+    json::push_u64(out, expiry_secs(inp.now_ms));
     // storage after the cookie and the request: the landing counted (the localStorage
     // mirror of the cookie is the full tracker's, written when it adopts this click)
     op(out, "s");

@@ -33,6 +33,9 @@ fn push2(out: &mut (impl Out + ?Sized), v: i64) {
     push_u64(out, v.max(0) as u64);
 }
 
+/// The last second [`format`] writes: 9999-12-31T23:59:59Z.
+pub const LAST: u64 = 253_402_300_799;
+
 /// `2027-01-21T02:08:35Z` for Unix seconds `secs` (clamped to years 1970..9999).
 pub fn format(secs: i64) -> String {
     let mut s = String::with_capacity(20);
@@ -43,7 +46,7 @@ pub fn format(secs: i64) -> String {
 /// [`format`] appended to `s`.
 #[inline(always)]
 pub fn push_format(s: &mut (impl Out + ?Sized), secs: i64) {
-    let secs = secs.clamp(0, 253_402_300_799);
+    let secs = secs.clamp(0, LAST as i64);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let t = secs.rem_euclid(86_400);
     push_u64(s, y as u64);

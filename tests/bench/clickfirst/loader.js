@@ -242,7 +242,9 @@ function runClick(w, d, config, module, tenant, cbs) {
                 sent.href = location.href;
               } else if (op == "k") cbs.forEach((cb) => {
                 try {
-                  cb({ cid: a, expiredAt: b });
+                  // the expiry (Unix seconds, from the module) as RFC 3339 without a fraction,
+                  // the format of the full module's `expiredAt`
+                  cb({ cid: a, expiredAt: new Date(b * 1e3).toISOString().slice(0, 19) + "Z" });
                 } catch (_) {
                   /* never into the page */
                 }
@@ -251,12 +253,11 @@ function runClick(w, d, config, module, tenant, cbs) {
                 sent.id = a;
                 sent.created = +b;
               } else {
-                // storage after the cookie, the request and the callbacks, in a task of its own
-                // (a first localStorage access can take tens of ms at 4x CPU)
-                const area = op == "l" ? 1 : 2;
+                // `s`: the landing counted, after the cookie, the request and the callbacks,
+                // in a task of its own (a first storage access can take tens of ms at 4x CPU)
                 setTimeout(() => {
                   try {
-                    store(area).setItem(a, b);
+                    w.sessionStorage.setItem(a, b);
                   } catch (_) {
                     /* storage unavailable */
                   }
