@@ -162,7 +162,7 @@ pub fn affiliate_code(search: &str, names: &[String]) -> Result<String, CodeErro
 /// click-first module leaves those rare URLs to the full tracker and carries no
 /// percent-decoder (1.3 KB of wasm with the UTF-8 check it needs).
 pub fn undecoded(s: &str) -> Option<&str> {
-    (!s.bytes().any(|b| b == b'%' || b == b'+')).then_some(s)
+    (find_ascii(s, b'%').is_none() && find_ascii(s, b'+').is_none()).then_some(s)
 }
 
 /// [`affiliate_code`] with another decoder (see [`undecoded`]).
