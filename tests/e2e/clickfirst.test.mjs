@@ -195,6 +195,12 @@ function test_second_script(env) {
     await page.goto(`${site.page("/shop-first", html())}?aff=alice`);
     const first = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "first click");
     await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${first.cid}'`)[0].n === 1, 8000, "first click stored");
+    // the first page's full module has started (idle time) and adopted its click: nothing of
+    // that page is still to come
+    await eventually(async () => {
+      const m = await page.evaluate(() => JSON.parse(localStorage.getItem("clicktrail") || "null"));
+      return m && m.cid === first.cid && (await outbox(page)).length === 0;
+    }, 8000, "first page's full module started");
     const mark = site.mark();
     // the same visitor lands again, from another affiliate: the click module leaves it (a
     // cookie is held), the full module does the click, then the page's next command
@@ -207,7 +213,7 @@ function test_second_script(env) {
       const p = clickPosts(site, mark);
       return p.length && p;
     }, 8000, "the full module's click");
-    assert.equal(posts.length, 1);
+    assert.equal(posts.length, 1, JSON.stringify(posts.map((r) => r.body)));
     assert.equal(JSON.parse(posts[0].body).aff, "bob");
     const asked = site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`);
     assert.equal(asked.length, 1, `the second script is asked once: ${JSON.stringify(await timeline(page))}`);
