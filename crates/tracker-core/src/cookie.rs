@@ -348,6 +348,20 @@ mod tests {
             vec!["co.uk", "example.co.uk", "shop.example.co.uk"]
         );
         assert_eq!(domain_candidates("Example.com."), vec!["example.com"]);
+        assert_eq!(
+            domain_candidates_in("a.b.shop.example..").collect::<Vec<_>>(),
+            ["shop.example", "b.shop.example", "a.b.shop.example"]
+        );
+        assert_eq!(domain_candidates_in("localhost").count(), 0);
+        assert_eq!(
+            configured_domain_in(" ..Shop.Example "),
+            Some("Shop.Example")
+        );
+        assert_eq!(
+            configured_domain("..Shop.Example").as_deref(),
+            Some("shop.example")
+        );
+        assert_eq!(configured_domain_in("a b"), None);
         for none in [
             "localhost",
             "127.0.0.1",

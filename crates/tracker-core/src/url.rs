@@ -322,6 +322,33 @@ mod tests {
     }
 
     #[test]
+    fn data_param_lists_without_allocating() {
+        let mut out = [""; MAX_PARAMS];
+        assert_eq!(param_names(" ref , aff,,", &mut out), ["ref", "aff"]);
+        let mut out = [""; MAX_PARAMS];
+        assert_eq!(param_names(" , ", &mut out), ["aff"], "none left: aff");
+        let long = format!("{},ok", "x".repeat(65));
+        let mut out = [""; MAX_PARAMS];
+        assert_eq!(
+            param_names(&long, &mut out),
+            ["ok"],
+            "over 64 bytes: skipped"
+        );
+        let many = (0..20)
+            .map(|i| format!("p{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut out = [""; MAX_PARAMS];
+        let got = param_names(&many, &mut out);
+        assert_eq!(got.len(), MAX_PARAMS);
+        assert_eq!(got.last(), Some(&"p15"));
+        // the full tracker's list (push_param_name) keeps the same names
+        let mut v = Vec::new();
+        many.split(',').for_each(|s| push_param_name(&mut v, s));
+        assert_eq!(v, got);
+    }
+
+    #[test]
     fn splits_bytes() {
         let v: Vec<&str> = split_ascii("a;b;;é;", b';').collect();
         assert_eq!(v, ["a", "b", "", "é", ""]);
