@@ -135,10 +135,15 @@ fn query_param_with<'a, S: AsRef<str>>(
     None
 }
 
-/// 1–128 characters, no control characters.
+/// 1–128 characters, no control characters (U+0000–U+001F, U+007F–U+009F: checked on the
+/// UTF-8 bytes, where the second range is `C2 80`–`C2 9F`; no decoding).
 pub fn valid_code(s: &str) -> bool {
-    let n = s.bytes().filter(|b| (b & 0xC0) != 0x80).count();
-    (1..=128).contains(&n) && !s.chars().any(char::is_control)
+    let b = s.as_bytes();
+    let n = b.iter().filter(|&&c| (c & 0xC0) != 0x80).count();
+    let control = b.iter().enumerate().any(|(i, &c)| {
+        c < 0x20 || c == 0x7F || (c == 0xC2 && matches!(b.get(i + 1), Some(0x80..=0x9F)))
+    });
+    (1..=128).contains(&n) && !control
 }
 
 /// Why a URL gives no affiliate code.
@@ -318,6 +323,14 @@ mod tests {
             let needs_decoding =
                 search.contains("%61") || search.contains("al%69") || search.contains("a+b");
             assert_eq!(plain.is_ok(), full.is_ok() && !needs_decoding, "{search}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_found_on_the_bytes_as_char_is_control_finds_them() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let s = format!("a{c}\u{a0}");
+            assert_eq!(valid_code(&s), !c.is_control(), "U+{:04X}", c as u32);
         }
     }
 
