@@ -146,6 +146,16 @@ proptest! {
         same_verdict(&s);
     }
 
+    /// The writer (byte-wise runs and escapes): what serde_json reads back is the text.
+    #[test]
+    fn written_strings_read_back_by_serde_json(s in "[\\x00-\\x7f\u{80}\u{e9}\u{2027}-\u{2029}\u{1F600}]{0,24}") {
+        let mut lit = String::new();
+        json::push_str_lit(&mut lit, &s);
+        prop_assert_eq!(serde_json::from_str::<String>(&lit).unwrap(), s.clone());
+        let raw = lit.contains('\u{2028}') || lit.contains('\u{2029}') || lit.bytes().any(|b| b < 0x20);
+        prop_assert!(!raw, "unescaped separator or control character in {:?}", lit);
+    }
+
     #[test]
     fn string_values_round_trip(s in "\\PC{0,20}") {
         let lit = serde_json::to_string(&s).unwrap();

@@ -36,9 +36,13 @@ const WASM = `/${wasmFile()}`;
 // the click-first prototype beside the shipped tracker (built from this tree, after dist/)
 execFileSync("bash", [join(ROOT, "tests/bench/clickfirst/build.sh")], { stdio: "inherit" }); // the content-hashed name tracking.js fetches
 
-// its full module: built with the hand-over (`--features handover`), its own content-hashed name
-const CF_WASM = `/${/clicktrail_bg\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(ROOT, "target/clickfirst/tracking.js"), "latin1"))[0]}`;
+// its full module: built with the hand-over (`--features handover`), its own content-hashed name,
+// and the second script with its glue (clicktrail_full.<id>.js, the same id), added after the cookie
+const CF_ID = /clicktrail_full\.([0-9a-f]{8})\.js/.exec(readFileSync(join(ROOT, "target/clickfirst/tracking.js"), "latin1"))[1];
+const CF_WASM = `/clicktrail_bg.${CF_ID}.wasm`;
+const CF_JS = `/clicktrail_full.${CF_ID}.js`;
 const CF_FULL = readFileSync(join(ROOT, "target/clickfirst/full", CF_WASM));
+const CF_GLUE = readFileSync(join(ROOT, "target/clickfirst", CF_JS));
 
 const RUNS = Number(process.env.RUNS || 20);
 const LATENCY = 50;
@@ -118,9 +122,11 @@ const FILES = {
   "/ballast.wasm": ["application/wasm", BALLAST],
   "/cf/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/clickfirst/tracking.js"))],
   [`/cf${CF_WASM}`]: ["application/wasm", CF_FULL],
+  [`/cf${CF_JS}`]: ["application/javascript", CF_GLUE],
   "/cff/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/clickfirst/tracking-fetched.js"))],
   "/cff/click.wasm": ["application/wasm", readFileSync(join(ROOT, "target/clickfirst/click.wasm"))],
   [`/cff${CF_WASM}`]: ["application/wasm", CF_FULL],
+  [`/cff${CF_JS}`]: ["application/javascript", CF_GLUE],
 };
 const COMPRESSED = Object.fromEntries(Object.entries(FILES).map(([path, [type, raw]]) => [path, {
   type, raw,
@@ -163,8 +169,8 @@ const SCRIPTS = {
   clicktrail: ["/tracking.js", WASM],
   "clicktrail-preload": ["/tracking.js", WASM],
   "wasm-floor": ["/wasm-floor.js", "/ballast.wasm"],
-  clickfirst: ["/cf/tracking.js", `/cf${CF_WASM}`],
-  "clickfirst-fetched": ["/cff/tracking.js", "/cff/click.wasm", `/cff${CF_WASM}`],
+  clickfirst: ["/cf/tracking.js", `/cf${CF_JS}`, `/cf${CF_WASM}`],
+  "clickfirst-fetched": ["/cff/tracking.js", "/cff/click.wasm", `/cff${CF_JS}`, `/cff${CF_WASM}`],
 };
 
 /**

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, existsSync, statSync } from "node:fs";
+import { test } from "node:test";
 import { join } from "node:path";
 import { engines, trackdeskSnippet, eventually, sleep, ROOT, UUID_V4 } from "./harness.mjs";
 
@@ -14,23 +15,28 @@ const stale = () => statSync(join(CF, "tracking.js")).mtimeMs < statSync(join(RO
 if (!existsSync(join(CF, "tracking.js")) || !existsSync(join(CF, "full")) || stale()) {
   execFileSync("bash", [join(ROOT, "tests/bench/clickfirst/build.sh")], { stdio: "inherit" });
 }
-// the full module's content-hashed name, as the prototype's tracking.js fetches it
-const FULL = /clicktrail_bg\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(CF, "tracking.js"), "latin1"))[0];
+// the second script (the full module's glue) as the prototype's tracking.js adds it, and the
+// full module's wasm: both named by the full module's build id
+const ID = /clicktrail_full\.([0-9a-f]{8})\.js/.exec(readFileSync(join(CF, "tracking.js"), "latin1"))[1];
+const FULL_JS = `clicktrail_full.${ID}.js`;
+const FULL = `clicktrail_bg.${ID}.wasm`;
 const CLICK = "/tracking/click/v1";
 
-/** Serves the prototype beside the page: /cf/tracking.js and the full module it fetches
- * (as files: the site's pages get WebKit's error hook injected). */
+/** Serves the prototype beside the page: /cf/tracking.js, the second script it adds and the
+ * full module that one fetches (as files: the site's pages get WebKit's error hook injected). */
 function serve(site) {
   if (site.clickFirst) return;
   site.clickFirst = {
     "/cf/tracking.js": ["application/javascript", readFileSync(join(CF, "tracking.js"))],
+    [`/cf/${FULL_JS}`]: ["application/javascript", readFileSync(join(CF, FULL_JS))],
     [`/cf/${FULL}`]: ["application/wasm", readFileSync(join(CF, "full", FULL))],
   };
   const handle = site.handle.bind(site);
   site.handle = (req, res) => {
     const url = new URL(req.url, site.origin);
     const file = site.clickFirst[url.pathname];
-    if (!file || req.method !== "GET") return handle(req, res);
+    // a failure asked with `site.failNext` is the site's to answer
+    if (!file || req.method !== "GET" || site.failures.get(url.pathname)?.count) return handle(req, res);
     site.requests.push({ method: req.method, path: url.pathname, url: url.href, at: Date.now(), headers: req.headers, status: 200 });
     res.writeHead(200, { "content-type": file[0], "cache-control": "no-store" });
     res.end(file[1]);
@@ -51,6 +57,22 @@ async function sentByClickModule(page) {
   assert.equal(applied, 1, "the click module applied its effects once");
 }
 
+/** Start times (ms) of the loader's marks and of the page's request for the second script. */
+const timeline = (page) =>
+  page.evaluate((full) => ({
+    apply: performance.getEntriesByName("ct:apply").map((e) => e.startTime),
+    full: performance.getEntriesByType("resource").filter((e) => e.name.endsWith(full)).map((e) => e.startTime),
+  }), FULL_JS);
+
+test("the critical path carries no wasm-bindgen glue: it is in the second script only", () => {
+  for (const loader of ["tracking.js", "tracking-fetched.js"]) {
+    const text = readFileSync(join(CF, loader), "latin1");
+    assert.ok(!text.includes("initSync"), `${loader} bundles the glue`);
+    assert.ok(text.includes(FULL_JS), `${loader} names its second script`);
+  }
+  assert.ok(readFileSync(join(CF, FULL_JS), "latin1").includes("initSync"), "the second script has the glue");
+});
+
 engines((env) => {
   env.test("a landing's click goes once, from the click module, and the full module leaves it alone", async () => {
     const { collector, site } = env;
@@ -58,9 +80,21 @@ engines((env) => {
     const page = await env.newPage();
     const mark = site.mark();
     await page.goto(`${site.page("/shop", html())}?aff=alice`);
-    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    const { cid, expiredAt } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
     assert.match(cid, UUID_V4);
+    // the module's expiry, formatted by the loader as the full module formats it (RFC 3339,
+    // no fraction), 60 days after the click
+    assert.match(expiredAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const days = (Date.parse(expiredAt) - Date.now()) / 86400e3;
+    assert.ok(days > 59.9 && days <= 60, `expiredAt ${expiredAt}: ${days} days ahead`);
     await sentByClickModule(page);
+    // the second script (the glue) is asked for only after the cookie and the click
+    const t = await eventually(async () => {
+      const v = await timeline(page);
+      return v.full.length && v;
+    }, 8000, "second script requested");
+    assert.equal(t.full.length, 1, "the second script is added once");
+    assert.ok(t.full[0] >= t.apply[0], `second script at ${t.full[0]} ms, before the click module's effects at ${t.apply[0]} ms`);
     // the full module started (it fetched its wasm), the acknowledged entry left the outbox
     await eventually(() => site.requestsSince(mark).some((r) => r.path === `/cf/${FULL}`), 8000, "full module fetched");
     await eventually(async () => (await outbox(page)).length === 0, 8000, "outbox drained");
@@ -123,4 +157,67 @@ engines((env) => {
     await sleep(1500);
     assert.equal(collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n, 1, "exactly one click");
   });
+
+  test_second_script(env);
 });
+
+/** The loader's side of the split: the second script missing, and a visitor who already holds
+ * a cookie (the full module at once, the page's queue in order). */
+function test_second_script(env) {
+  env.test("the second script cannot be downloaded: the cookie and the click stand, the page's calls stay queued, nothing thrown", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    const mark = site.mark();
+    site.failNext(`/cf/${FULL_JS}`, 1, 404);
+    await page.goto(`${site.page("/shop-nofull", html())}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await sentByClickModule(page);
+    await eventually(() => site.requestsSince(mark).some((r) => r.path === `/cf/${FULL_JS}` && r.status === 404), 8000, "second script asked");
+    await eventually(async () => (await page.consoleErrors()).some((e) => e.includes(FULL_JS) && e.includes("OFF")), 8000, "console error");
+    // a later call is kept in the snippet's queue, in order, for a full module that never came
+    const queued = await page.evaluate(() => {
+      trackdesk("demo", "conversion", { externalCid: "x-1", amount: { value: "1.00" } });
+      return Array.from(trackdesk.q || [], (a) => a[1]);
+    });
+    assert.deepEqual(queued, ["conversion"], "the page's call is queued");
+    assert.deepEqual(await page.pageErrors(), [], "nothing thrown into the page");
+    assert.match(await page.cookieValue("trakdesk_cid"), new RegExp(cid));
+    await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 8000, "click stored");
+    assert.equal(site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL}`).length, 0, "no full module without its glue");
+    await page.leave();
+  });
+
+  env.test("a visitor who holds a cookie: the full module starts at once and runs the page's queued commands", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    await page.goto(`${site.page("/shop-first", html())}?aff=alice`);
+    const first = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "first click");
+    await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${first.cid}'`)[0].n === 1, 8000, "first click stored");
+    // the first page's full module has started (idle time) and adopted its click: nothing of
+    // that page is still to come
+    await eventually(async () => {
+      const m = await page.evaluate(() => JSON.parse(localStorage.getItem("clicktrail") || "null"));
+      return m && m.cid === first.cid && (await outbox(page)).length === 0;
+    }, 8000, "first page's full module started");
+    const mark = site.mark();
+    // the same visitor lands again, from another affiliate: the click module leaves it (a
+    // cookie is held), the full module does the click, then the page's next command
+    const again = `<!doctype html><title>shop</title>${trackdeskSnippet("/cf/tracking.js", 'data-endpoint="/"')}
+<script>trackdesk("demo", "ready", function () { window.__order = (window.__order || []).concat("ready"); });</script>`;
+    await page.goto(`${site.page("/shop-again", again)}?aff=bob`);
+    await eventually(() => page.evaluate(() => window.__order), 8000, "ready callback");
+    assert.equal(await page.evaluate(() => performance.getEntriesByName("ct:apply").length), 0, "the click module sent nothing");
+    const posts = await eventually(() => {
+      const p = clickPosts(site, mark);
+      return p.length && p;
+    }, 8000, "the full module's click");
+    assert.equal(posts.length, 1, JSON.stringify(posts.map((r) => r.body)));
+    assert.equal(JSON.parse(posts[0].body).aff, "bob");
+    const asked = site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`);
+    assert.equal(asked.length, 1, `the second script is asked once: ${JSON.stringify(await timeline(page))}`);
+    assert.deepEqual(await page.pageErrors(), []);
+    await page.leave();
+  });
+}

@@ -5,27 +5,40 @@
 //! held, the mirror to restore, a landing already counted, no code) is left to the full
 //! tracker, which then runs the `click` itself. The rules are tracker-core's
 //! (`attribution::plan`, `attribution::server_cookie`, the cookie format, the query
-//! parsing, the click body): nothing is decided twice.
+//! parsing, the click body, the outbox entry): nothing is decided twice.
 //!
-//! Two coarse imports instead of web-sys: `g` reads one thing from the page (storage, or a
-//! cookie probe) and `a` applies the whole list of effects in one call. The page's state
-//! arrives in one string (`run`'s argument, NUL-separated fields, see [`Input`]).
+//! Its shape is what keeps it small (docs/tracker.md, "Two modules"): **no allocator** — the
+//! effects are written by tracker-core's writers (`json::Out`) straight into one fixed output
+//! buffer, every other string is borrowed from the page's state; the page's state arrives
+//! **pre-split** by the loader (the host from `location.hostname`, the first-party flag from
+//! `URL#origin`, the time, 32 random bytes written into the module's memory); two coarse
+//! imports: `g` reads one thing from the page (storage presence, or a cookie probe) and `a`
+//! applies the whole list of effects in one call.
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
-extern crate alloc;
-
-use alloc::string::String;
-use alloc::vec::Vec;
 use clicktrail_tracker_core::attribution::{self, Model, Plan};
-use clicktrail_tracker_core::cmd::{self, CookieSpec};
+use clicktrail_tracker_core::cmd::{self, ClickBody, CookieSpec};
 use clicktrail_tracker_core::cookie::{self, MIRROR_KEY};
+use clicktrail_tracker_core::json::{self, Out};
 use clicktrail_tracker_core::{outbox, time, url, uuid};
 
 /// Cookie lifetime until the collector tells the tenant's (60 days), as the full tracker.
 pub const DEFAULT_LIFETIME: i64 = 60 * 86_400;
 
-/// What the page hands over, one NUL-separated string, in this order.
+/// When the cookie written at `now_ms` expires (Unix seconds), as the callbacks' `expiredAt`
+/// tells it: the full tracker's default lifetime, clamped to `time::format`'s last second
+/// (9999-12-31T23:59:59Z, as far as `Date#toISOString` writes four-digit years).
+pub fn expiry_secs(now_ms: u64) -> u64 {
+    (now_ms / 1000 + DEFAULT_LIFETIME as u64).min(time::LAST)
+}
+
+/// Bytes of each buffer (the page's state, an answer, the effects, the click's body). A page
+/// whose state or effects do not fit is left to the full tracker.
+pub const CAP: usize = 64 * 1024;
+
+/// What the page hands over: one NUL-separated string, in this order (see [`Input::parse`]),
+/// then the arguments of `r` (time, first-party flag) and the random bytes.
 pub struct Input<'a> {
     pub tenant: &'a str,
     /// `data-param`, a comma list ("" = `aff`).
@@ -39,13 +52,18 @@ pub struct Input<'a> {
     pub referrer: &'a str,
     /// `document.cookie`.
     pub cookies: &'a str,
+    /// `location.hostname` (lowercase, as the browser gives it).
+    pub host: &'a str,
     pub now_ms: u64,
-    /// 32 random bytes as 64 hex digits (the CID and the event id).
-    pub random: &'a str,
+    /// The endpoint's origin is the page's (`URL#origin`, compared by the loader).
+    pub first_party: bool,
+    /// 16 bytes for the CID, 16 for the click's event id.
+    pub random: [u8; 32],
 }
 
 impl<'a> Input<'a> {
-    pub fn parse(s: &'a str) -> Option<Input<'a>> {
+    /// The NUL-separated fields; `None` when some are missing.
+    pub fn parse(s: &'a str, now_ms: u64, first_party: bool, random: [u8; 32]) -> Option<Self> {
         let mut f = url::split_ascii(s, 0);
         let mut next = || f.next();
         Some(Input {
@@ -57,8 +75,10 @@ impl<'a> Input<'a> {
             href: next()?,
             referrer: next()?,
             cookies: next()?,
-            now_ms: clicktrail_tracker_core::json::parse_u64(next()?)?,
-            random: next()?,
+            host: next()?,
+            now_ms,
+            first_party,
+            random,
         })
     }
 }
@@ -66,9 +86,11 @@ impl<'a> Input<'a> {
 /// What the page reads on request (`g`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Read {
+    /// Whether localStorage holds the key.
     Local = 1,
+    /// Whether sessionStorage holds the key.
     Session = 2,
-    /// Writes the cookie string given as key, then returns `document.cookie`.
+    /// Writes the cookie string given as key, then answers `document.cookie`.
     CookieProbe = 3,
 }
 
@@ -79,222 +101,360 @@ pub enum Done {
     Later = 0,
     /// Cookie written, click sent, callbacks run.
     Clicked = 1,
-    /// A case for the full tracker (cookie held, mirror, counted landing): load it at once.
+    /// A case for the full tracker (cookie held, mirror, counted landing, a state too large):
+    /// load it at once.
     Full = 2,
 }
 
-/// Effects, applied in order by the page: `c` cookie, `o` outbox (key, a JSON array of
-/// entries to append to the stored array), `p` POST (url, body), `k` callbacks (cid,
-/// expiredAt), `s`/`l` session/local storage (key, value), `h` hand-over (event id, created
-/// ms: the full tracker adopts the POST in flight).
-/// Written straight into one NUL-separated string (no `String` per field: 189 B raw, 78 B br
-/// less wasm).
-#[derive(Default)]
-pub struct Effects(String);
+/// Text written into a fixed slice: no allocator, no growth. What does not fit is not
+/// written and marks the buffer full (the module then writes nothing at all).
+pub struct Buf<'a> {
+    bytes: &'a mut [u8],
+    len: usize,
+    full: bool,
+}
 
-impl Effects {
-    fn push(&mut self, op: &str, a: &str, b: &str) {
-        for f in [op, a, b] {
-            if !self.0.is_empty() {
-                self.0.push('\0');
-            }
-            self.0.push_str(f);
+impl<'a> Buf<'a> {
+    pub fn new(bytes: &'a mut [u8]) -> Self {
+        Buf {
+            bytes,
+            len: 0,
+            full: false,
         }
     }
-    /// NUL-joined, as the page reads them.
-    pub fn encode(&self) -> &str {
-        &self.0
+    /// The text written; `None` when something did not fit.
+    pub fn text(&self) -> Option<&str> {
+        let b = self.bytes.get(..self.len).filter(|_| !self.full)?;
+        // SAFETY: only whole `&str`s are copied in (`push_str` writes all of one or nothing).
+        Some(unsafe { core::str::from_utf8_unchecked(b) })
     }
-    /// The fields, in order (op, a, b, op, …).
-    pub fn parts(&self) -> Vec<&str> {
-        url::split_ascii(&self.0, 0).collect()
+    fn clear(&mut self) {
+        self.len = 0;
     }
 }
 
-fn hex16(s: &str) -> Option<[u8; 16]> {
-    let b = s.as_bytes();
-    let mut out = [0u8; 16];
-    for (i, o) in out.iter_mut().enumerate() {
-        let h = |c: u8| (c as char).to_digit(16);
-        *o = (h(*b.get(2 * i)?)? * 16 + h(*b.get(2 * i + 1)?)?) as u8;
+impl Out for Buf<'_> {
+    fn push_str(&mut self, s: &str) {
+        match self.bytes.get_mut(self.len..self.len + s.len()) {
+            Some(d) => {
+                d.copy_from_slice(s.as_bytes());
+                self.len += s.len();
+            }
+            None => self.full = true,
+        }
     }
-    Some(out)
+    fn last(&self) -> Option<u8> {
+        self.bytes.get(self.len.checked_sub(1)?).copied()
+    }
 }
 
-/// The click-first decision and its effects. `read` answers the page reads.
-pub fn run(inp: &Input, mut read: impl FnMut(Read, &str) -> Option<String>) -> (Done, Effects) {
-    let mut fx = Effects::default();
+/// Effects, applied in order by the page, each `op`, `a`, `b` (NUL-separated): `c` cookie,
+/// `o` outbox (key, a JSON array of entries to append to the stored array), `p` POST (url,
+/// body), `k` callbacks (cid, expiry in Unix seconds: see [`expiry_secs`]), `s` session storage (key, value), `h` hand-over
+/// (event id, created ms: the full tracker adopts the POST in flight).
+fn op(out: &mut Buf, op: &str) {
+    if out.len > 0 {
+        out.push('\0');
+    }
+    out.push_str(op);
+    out.push('\0');
+}
+
+// One copy each of tracker-core's writers the module calls more than once (they are
+// `#[inline(always)]` for the full tracker, which calls each once).
+#[inline(never)]
+fn attributes(out: &mut Buf, max_age: u64, domain: Option<&str>, secure: bool) {
+    cookie::push_attributes(out, max_age, domain, secure)
+}
+#[inline(never)]
+fn landing_key(out: &mut Buf, tenant: &str, landing: &str) {
+    attribution::push_landing_key(out, tenant, landing)
+}
+#[inline(never)]
+fn v4(out: &mut Buf, r: &[u8; 32], at: usize) {
+    let mut h = [0; 16];
+    for (i, x) in h.iter_mut().enumerate() {
+        *x = r.get(at + i).copied().unwrap_or(0);
+    }
+    uuid::push_v4(out, h)
+}
+
+const PROBE: &str = "clicktrail_probe";
+
+fn has_probe(all: &str) -> bool {
+    cookie::find(all, PROBE).is_some()
+}
+
+fn any(_: &str) -> bool {
+    true
+}
+
+/// The click-first decision and its effects, written into `out` (`body`: room for the click's
+/// body, `scratch`: for the configured cookie domain, lowercased). `read(what, key, check)`
+/// answers `check` of what the page holds (`false` when it holds nothing).
+pub fn run(
+    inp: &Input,
+    out: &mut Buf,
+    body: &mut Buf,
+    scratch: &mut [u8],
+    mut read: impl FnMut(Read, &str, fn(&str) -> bool) -> bool,
+) -> Done {
     if !cookie::valid_tenant(inp.tenant) {
-        return (Done::Full, fx);
+        return Done::Full;
     }
     let landing = url::split_ascii(inp.href, b'#').next().unwrap_or(inp.href);
-    let search = landing.get(url::find_ascii(landing, b'?').unwrap_or(landing.len())..);
-    let names = url::param_names(inp.params);
+    let search = landing
+        .get(url::find_ascii(landing, b'?').unwrap_or(landing.len())..)
+        .unwrap_or("");
+    let mut names = [""; url::MAX_PARAMS];
     // no percent-decoder here: a code (or its parameter's name) that needs decoding is no
     // code for this module, and the full tracker, started in idle time, does that click
-    let Ok(code) = url::affiliate_code_with(search.unwrap_or(""), &names, url::undecoded) else {
-        return (Done::Later, fx);
+    let Ok(code) = url::affiliate_code_with(
+        search,
+        url::param_names(inp.params, &mut names),
+        url::undecoded,
+    ) else {
+        return Done::Later;
     };
     // any `trakdesk_cid` (this tenant's: a repeat click waits for the collector's answer;
     // another tenant's: rare, and reading it needs the JSON reader) or a mirror to restore:
     // the full tracker's case
-    if cookie::find(inp.cookies, cookie::NAME).is_some() || read(Read::Local, MIRROR_KEY).is_some()
-    {
-        return (Done::Full, fx);
+    if cookie::find(inp.cookies, cookie::NAME).is_some() || read(Read::Local, MIRROR_KEY, any) {
+        return Done::Full;
     }
-    let key = attribution::landing_key(inp.tenant, landing);
-    let counted = read(Read::Session, &key).is_some();
+    out.clear();
+    landing_key(out, inp.tenant, landing);
+    let counted = out.text().is_some_and(|key| read(Read::Session, key, any));
     let model = Model::parse(Some(inp.attribution));
-    if attribution::plan(model, Some(&code), false, None, counted) != Plan::Fresh {
-        return (Done::Full, fx);
+    if attribution::plan(model, Some(code), false, None, counted) != Plan::Fresh {
+        return Done::Full;
     }
-    let (Some(a), Some(b)) = (
-        inp.random.get(..32).and_then(hex16),
-        inp.random.get(32..64).and_then(hex16),
-    ) else {
-        return (Done::Full, fx);
+    let (mut cid, mut id) = ([0u8; 36], [0u8; 36]);
+    let (mut cid, mut id) = (Buf::new(&mut cid), Buf::new(&mut id));
+    v4(&mut cid, &inp.random, 0);
+    v4(&mut id, &inp.random, 16);
+    let (Some(cid), Some(id)) = (cid.text(), id.text()) else {
+        return Done::Full;
     };
-    let (cid, id) = (uuid::v4_from_bytes(a), uuid::v4_from_bytes(b));
-    let now = (inp.now_ms / 1000) as i64;
-    let exp = time::format(now + DEFAULT_LIFETIME);
     // cookie attributes: the configured Domain, else the widest the browser accepts
     let secure = inp.href.starts_with("https:");
-    let host = url::origin(inp.href).unwrap_or_default();
-    let host = host
-        .get(url::find_ascii(&host, b':').map_or(0, |i| i + 3)..)
-        .unwrap_or("");
-    let host = url::split_ascii(host, b':').next().unwrap_or("");
-    let domain = cookie::configured_domain(inp.cookie_domain).or_else(|| {
-        cookie::domain_candidates(host).into_iter().find(|cand| {
-            let set = cookie::set_string("clicktrail_probe", "1", 60, Some(cand), secure);
-            let ok = read(Read::CookieProbe, &set)
-                .is_some_and(|all| cookie::find(&all, "clicktrail_probe").is_some());
+    let domain = match cookie::configured_domain_in(inp.cookie_domain) {
+        Some(d) => {
+            let Some(low) = scratch.get_mut(..d.len()) else {
+                return Done::Full;
+            };
+            low.copy_from_slice(d.as_bytes());
+            low.make_ascii_lowercase();
+            // SAFETY: `configured_domain_in` accepts ASCII letters, digits, `.` and `-` only.
+            Some(unsafe { core::str::from_utf8_unchecked(low) })
+        }
+        None => cookie::domain_candidates_in(inp.host).find(|cand| {
+            let mut probe = |value: &str, max_age| {
+                out.clear();
+                out.push_str(PROBE);
+                out.push('=');
+                out.push_str(value);
+                attributes(out, max_age, Some(cand), secure);
+                out.text()
+                    .is_some_and(|set| read(Read::CookieProbe, set, has_probe))
+            };
+            let ok = probe("1", 60);
             if ok {
-                let unset = cookie::set_string("clicktrail_probe", "", 0, Some(cand), secure);
-                let _ = read(Read::CookieProbe, &unset);
+                probe("", 0);
             }
             ok
-        })
-    });
-    let value = cookie::encode(inp.tenant, &cid);
-    if domain.is_some() {
-        fx.push(
-            "c",
-            &cookie::set_string(cookie::NAME, "", 0, None, secure),
-            "",
-        );
-    }
+        }),
+    };
+    out.clear();
     let max_age = DEFAULT_LIFETIME as u64;
-    let set = cookie::set_string(cookie::NAME, &value, max_age, domain.as_deref(), secure);
-    fx.push("c", &set, "");
-    let first_party = url::origin(inp.endpoint).is_some_and(|o| Some(o) == url::origin(inp.href));
-    let spec =
-        attribution::server_cookie(first_party, model, &Plan::Fresh, &code, None).then(|| {
-            CookieSpec {
-                domain: domain.clone(),
-                secure,
-                affitor: false,
-                partnerstack: false,
-            }
-        });
-    let body = cmd::click_body(
-        inp.tenant,
-        &id,
-        &code,
-        &cid,
-        inp.href,
-        inp.referrer,
-        spec.as_ref(),
+    if domain.is_some() {
+        // the host-only copy an earlier page may have written
+        op(out, "c");
+        out.push_str(cookie::NAME);
+        out.push('=');
+        attributes(out, 0, None, secure);
+        out.push('\0');
+    }
+    op(out, "c");
+    out.push_str(cookie::NAME);
+    out.push('=');
+    cookie::push_encode(out, inp.tenant, cid);
+    attributes(out, max_age, domain, secure);
+    out.push('\0');
+    let spec = CookieSpec {
+        domain,
+        secure,
+        affitor: false,
+        partnerstack: false,
+    };
+    let fresh = Plan::Fresh;
+    let server = attribution::server_cookie(inp.first_party, model, &fresh, code, None);
+    body.clear();
+    cmd::push_click_body(
+        body,
+        &ClickBody {
+            tenant: inp.tenant,
+            event_id: id,
+            aff: code,
+            cid,
+            url: inp.href,
+            referrer: inp.referrer,
+            cookie: server.then_some(&spec),
+        },
     );
+    let Some(body) = body.text() else {
+        return Done::Full;
+    };
     // the outbox entry first (the full tracker's key and format): a click whose POST fails,
     // or whose page closes before the answer, is retried with the same event id by the full
     // tracker (now, or on a later page); the collector drops the duplicate
-    let entry = outbox::Entry {
-        id: id.clone(),
-        path: String::from(cmd::CLICK),
-        body: body.clone(),
-        created: inp.now_ms,
-        attempts: 0,
-        next: inp.now_ms,
-        fresh: true,
-    };
-    fx.push("o", outbox::KEY, &outbox::encode(&[entry]));
-    let mut target = String::from(inp.endpoint);
-    target.push_str(cmd::CLICK);
-    fx.push("p", &target, &body);
-    fx.push("k", &cid, &exp);
+    op(out, "o");
+    out.push_str(outbox::KEY);
+    out.push_str("\0[");
+    outbox::push_entry(
+        out,
+        &outbox::Entry {
+            id,
+            path: cmd::CLICK,
+            body,
+            created: inp.now_ms,
+            attempts: 0,
+            next: inp.now_ms,
+            fresh: true,
+        },
+    );
+    out.push(']');
+    op(out, "p");
+    out.push_str(inp.endpoint);
+    out.push_str(cmd::CLICK);
+    out.push('\0');
+    out.push_str(body);
+    // the expiry in Unix seconds: the loader formats it (`Date#toISOString`, RFC 3339 as
+    // `time::format` writes it: 233 B br less wasm than `time::push_format`)
+    op(out, "k");
+    out.push_str(cid);
+    out.push('\0');
+    json::push_u64(out, expiry_secs(inp.now_ms));
     // storage after the cookie and the request: the landing counted (the localStorage
     // mirror of the cookie is the full tracker's, written when it adopts this click)
-    fx.push("s", &key, "1");
-    let mut created = String::new();
-    clicktrail_tracker_core::json::push_u64(&mut created, inp.now_ms);
-    fx.push("h", &id, &created);
-    (Done::Clicked, fx)
+    op(out, "s");
+    landing_key(out, inp.tenant, landing);
+    out.push_str("\x001");
+    op(out, "h");
+    out.push_str(id);
+    out.push('\0');
+    json::push_u64(out, inp.now_ms);
+    if out.text().is_none() {
+        return Done::Full;
+    }
+    Done::Clicked
 }
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use super::*;
-    use core::cell::RefCell;
+    use core::cell::UnsafeCell;
 
     #[link(wasm_import_module = "c")]
     extern "C" {
-        /// Reads `what` for key `(ptr, len)`; the answer is written into [`b`]'s buffer;
-        /// returns its length, or -1 for none.
+        /// Reads `what` for key `(ptr, len)`: -1 when the page holds nothing, else the length
+        /// of the answer written into [`q`]'s buffer (0 for storage: presence is the answer).
         fn g(what: u32, ptr: *const u8, len: usize) -> i32;
         /// Applies the NUL-separated effects at `(ptr, len)`.
         fn a(ptr: *const u8, len: usize);
     }
 
-    struct Buf(RefCell<Vec<u8>>);
+    /// A static buffer (zero bytes in the module: it is not in the data section).
+    struct Static<const N: usize>(UnsafeCell<[u8; N]>);
     // SAFETY: wasm32 without atomics has one thread.
-    unsafe impl Sync for Buf {}
-    static BUF: Buf = Buf(RefCell::new(Vec::new()));
+    unsafe impl<const N: usize> Sync for Static<N> {}
+    impl<const N: usize> Static<N> {
+        const fn new() -> Self {
+            Static(UnsafeCell::new([0; N]))
+        }
+        #[allow(clippy::mut_from_ref)]
+        fn get(&self) -> &mut [u8; N] {
+            // SAFETY: one thread, and each buffer has one user at a time (the page writes
+            // between calls, `r` reads and writes during its call).
+            unsafe { &mut *self.0.get() }
+        }
+    }
 
-    /// A buffer of `n` bytes the page writes into (its pointer); the next `g`/`r` reads it.
+    static IN: Static<CAP> = Static::new();
+    static ANS: Static<CAP> = Static::new();
+    static OUT: Static<CAP> = Static::new();
+    static BODY: Static<CAP> = Static::new();
+    static LOW: Static<256> = Static::new();
+    static RND: Static<32> = Static::new();
+
+    /// Where the page writes its state (at most `n` bytes); null when `n` is over [`CAP`].
     #[no_mangle]
     pub extern "C" fn b(n: usize) -> *mut u8 {
-        let mut v = BUF.0.borrow_mut();
-        v.clear();
-        v.resize(n, 0);
-        v.as_mut_ptr()
+        if n > CAP {
+            return core::ptr::null_mut();
+        }
+        IN.get().as_mut_ptr()
     }
 
-    fn take(n: usize) -> Option<String> {
-        let mut v = core::mem::take(&mut *BUF.0.borrow_mut());
-        v.truncate(n);
-        // SAFETY: the page writes with `TextEncoder#encodeInto`, which only writes whole
-        // UTF-8 sequences (lone surrogates become U+FFFD), and `n` is what it wrote.
-        Some(unsafe { String::from_utf8_unchecked(v) })
-    }
-
-    /// Runs the click-first decision on the page state the page wrote into the buffer
-    /// (`n` bytes). Returns [`Done`].
+    /// Where the page writes an answer of `g` (at most `n` bytes); null when over [`CAP`].
     #[no_mangle]
-    pub extern "C" fn r(n: usize) -> u32 {
-        let Some(s) = take(n) else {
+    pub extern "C" fn q(n: usize) -> *mut u8 {
+        if n > CAP {
+            return core::ptr::null_mut();
+        }
+        ANS.get().as_mut_ptr()
+    }
+
+    /// Where the page writes 32 random bytes (`crypto.getRandomValues`).
+    #[no_mangle]
+    pub extern "C" fn n() -> *mut u8 {
+        RND.get().as_mut_ptr()
+    }
+
+    /// Runs the click-first decision on the page state the page wrote into [`b`]'s buffer
+    /// (`len` bytes), at `now` (ms), `first_party` 1 or 0. Returns [`Done`].
+    #[no_mangle]
+    pub extern "C" fn r(len: usize, now: f64, first_party: u32) -> u32 {
+        let Some(s) = IN.get().get(..len) else {
             return Done::Full as u32;
         };
-        let Some(inp) = Input::parse(&s) else {
+        // SAFETY: the page writes with `TextEncoder#encodeInto`, which only writes whole
+        // UTF-8 sequences (lone surrogates become U+FFFD), and `len` is what it wrote.
+        let s = unsafe { core::str::from_utf8_unchecked(s) };
+        let Some(inp) = Input::parse(s, now as u64, first_party == 1, *RND.get()) else {
             return Done::Full as u32;
         };
-        let (done, fx) = run(&inp, |what, key| {
+        let (mut out, mut body) = (Buf::new(OUT.get()), Buf::new(BODY.get()));
+        let done = run(&inp, &mut out, &mut body, LOW.get(), |what, key, check| {
             // SAFETY: the import reads `len` bytes at `ptr`, which `key` keeps alive.
             let got = unsafe { g(what as u32, key.as_ptr(), key.len()) };
-            usize::try_from(got).ok().and_then(take)
+            let answer = usize::try_from(got).ok().and_then(|n| ANS.get().get(..n));
+            // SAFETY: as `r`'s input (`encodeInto`).
+            answer.is_some_and(|v| check(unsafe { core::str::from_utf8_unchecked(v) }))
         });
         if done == Done::Clicked {
-            let e = fx.encode();
-            // SAFETY: as above.
-            unsafe { a(e.as_ptr(), e.len()) };
+            if let Some(e) = out.text() {
+                // SAFETY: as above.
+                unsafe { a(e.as_ptr(), e.len()) };
+            }
         }
         done as u32
     }
 
+    /// No heap: tracker-core links `alloc`, which needs a global allocator, but nothing this
+    /// module calls allocates (the wasm has no allocator code). Should something ever ask,
+    /// the answer is "out of memory", which traps: the loader leaves the click to the full
+    /// tracker.
+    struct NoHeap;
+    // SAFETY: never hands out memory.
+    unsafe impl core::alloc::GlobalAlloc for NoHeap {
+        unsafe fn alloc(&self, _: core::alloc::Layout) -> *mut u8 {
+            core::ptr::null_mut()
+        }
+        unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
+    }
     #[global_allocator]
-    static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-        // SAFETY: wasm32-unknown-unknown without atomics is single-threaded.
-        unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+    static HEAP: NoHeap = NoHeap;
 
     /// A panic traps; the loader catches it and leaves the click to the full tracker.
     #[panic_handler]
@@ -304,184 +464,4 @@ mod wasm {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const RND: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-    fn page<'a>(href: &'a str, cookies: &'a str) -> Input<'a> {
-        Input {
-            tenant: "demo",
-            params: "",
-            attribution: "",
-            cookie_domain: "",
-            endpoint: "https://ct.example",
-            href,
-            referrer: "https://blog.example/",
-            cookies,
-            now_ms: 1_700_000_000_000,
-            random: RND,
-        }
-    }
-
-    fn nothing(_: Read, _: &str) -> Option<String> {
-        None
-    }
-
-    #[test]
-    fn fresh_landing_writes_the_cookie_first_then_sends_calls_back_and_stores() {
-        let (done, fx) = run(&page("https://shop.example/?aff=alice#top", ""), nothing);
-        assert_eq!(done, Done::Clicked);
-        let ops: Vec<&str> = fx.parts().chunks(3).map(|c| c[0]).collect();
-        // the probe found no domain (the reader answers nothing): one host-only cookie
-        assert_eq!(ops, ["c", "o", "p", "k", "s", "h"]);
-        let cid = uuid::v4_from_bytes(
-            *b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f",
-        );
-        assert!(fx.parts()[1].starts_with(&alloc::format!(
-            "trakdesk_cid={{\"tenantId\":\"demo\",\"cid\":\"{cid}\"}}; Path=/; Max-Age=5184000"
-        )));
-        assert_eq!(fx.parts()[7], "https://ct.example/tracking/click/v1");
-        let body = fx.parts()[8];
-        assert!(body.contains("\"aff\":\"alice\"") && body.contains(&cid));
-        assert!(
-            !body.contains("\"cookie\""),
-            "third-party endpoint: no Set-Cookie asked"
-        );
-        assert_eq!(fx.parts()[10], cid);
-        assert_eq!(
-            fx.parts()[11],
-            time::format(1_700_000_000 + DEFAULT_LIFETIME)
-        );
-        assert_eq!(
-            fx.parts()[13],
-            "clicktrail_landing:demo:https://shop.example/?aff=alice"
-        );
-    }
-
-    #[test]
-    fn the_click_is_in_the_outbox_before_it_is_sent() {
-        let (_, fx) = run(&page("https://shop.example/?aff=alice", ""), nothing);
-        assert_eq!(fx.parts()[4], outbox::KEY);
-        let entries = outbox::decode(fx.parts()[5]);
-        assert_eq!(entries.len(), 1);
-        let e = &entries[0];
-        assert_eq!(e.path, cmd::CLICK);
-        assert_eq!(
-            e.body,
-            fx.parts()[8],
-            "the entry holds the body the POST sends"
-        );
-        assert!(e.body.contains(&alloc::format!("\"eventId\":\"{}\"", e.id)));
-        assert_eq!(
-            fx.parts()[16],
-            e.id,
-            "the hand-over names the same event id"
-        );
-        assert_eq!(
-            (e.created, e.next, e.attempts, e.fresh),
-            (1_700_000_000_000, 1_700_000_000_000, 0, true)
-        );
-    }
-
-    #[test]
-    fn first_party_mode_asks_the_collector_for_the_cookie() {
-        let mut p = page("https://shop.example/p?aff=alice", "");
-        p.endpoint = "https://shop.example/_ct";
-        let (_, fx) = run(&p, nothing);
-        assert!(fx.parts()[8].contains("\"cookie\":{\"domain\":null,\"secure\":true"));
-    }
-
-    #[test]
-    fn the_widest_domain_the_browser_accepts_is_used() {
-        let mut probes = Vec::new();
-        let (_, fx) = run(
-            &page("https://www.shop.example/?aff=alice", ""),
-            |what, key| {
-                if what == Read::CookieProbe {
-                    probes.push(String::from(key));
-                    // the browser accepts shop.example
-                    return Some(String::from(
-                        if key.contains("Domain=shop.example") && key.contains("=1;") {
-                            "clicktrail_probe=1"
-                        } else {
-                            ""
-                        },
-                    ));
-                }
-                None
-            },
-        );
-        // widest first (from two labels up), then the probe cookie is expired again
-        assert!(
-            probes[0].contains("clicktrail_probe=1;") && probes[0].contains("Domain=shop.example")
-        );
-        assert!(probes[1].contains("clicktrail_probe=;") && probes[1].contains("Max-Age=0"));
-        assert!(
-            fx.parts()[1].starts_with("trakdesk_cid=; Path=/; Max-Age=0"),
-            "host-only copy expired"
-        );
-        assert!(fx.parts()[4].ends_with("; Domain=shop.example; Secure"));
-    }
-
-    #[test]
-    fn every_other_case_is_left_to_the_full_tracker() {
-        let cookie =
-            "trakdesk_cid={\"tenantId\":\"demo\",\"cid\":\"0a0b0c0d-0000-4000-8000-000000000000\"}";
-        assert_eq!(
-            run(&page("https://s.example/?aff=a", cookie), nothing).0,
-            Done::Full
-        );
-        assert_eq!(run(&page("https://s.example/", ""), nothing).0, Done::Later);
-        assert_eq!(
-            run(&page("https://s.example/?aff=", ""), nothing).0,
-            Done::Later
-        );
-        let mirror = |w: Read, _: &str| (w == Read::Local).then(|| String::from("{}"));
-        assert_eq!(
-            run(&page("https://s.example/?aff=a", ""), mirror).0,
-            Done::Full
-        );
-        let counted = |w: Read, _: &str| (w == Read::Session).then(|| String::from("1"));
-        assert_eq!(
-            run(&page("https://s.example/?aff=a", ""), counted).0,
-            Done::Full
-        );
-        let mut bad = page("https://s.example/?aff=a", "");
-        bad.random = "zz";
-        assert_eq!(run(&bad, nothing).0, Done::Full);
-        bad = page("https://s.example/?aff=a", "");
-        bad.tenant = "no spaces";
-        assert_eq!(run(&bad, nothing).0, Done::Full);
-    }
-
-    #[test]
-    fn hostile_page_state_never_panics() {
-        for s in [
-            "",
-            "\0\0\0",
-            "a\0b\0c\0d\0e\0f\0g\0h\0x\0y",
-            "t\0\0\0\0\0\u{0}\0\0 1\0",
-        ] {
-            if let Some(inp) = Input::parse(s) {
-                let _ = run(&inp, nothing);
-            }
-        }
-        let inp = Input::parse(
-            "demo\0aff,,ref\0first\0..\0::\0http://[::1]/?ref=%FF&aff=%E2%82\0\0;;\x001\0",
-        )
-        .unwrap();
-        assert_eq!(
-            run(&inp, nothing).0,
-            Done::Later,
-            "an undecodable code is no code"
-        );
-        let inp =
-            Input::parse("demo\0ref\0first\0..\0::\0http://[::1]/?ref=x\0\0;;\x001\0").unwrap();
-        assert_eq!(
-            run(&inp, nothing).0,
-            Done::Full,
-            "no random bytes: nothing written"
-        );
-    }
-}
+mod tests;

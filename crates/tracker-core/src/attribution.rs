@@ -243,11 +243,18 @@ pub fn settle(
 
 /// Key in sessionStorage marking a landing URL as counted for a tenant.
 pub fn landing_key(tenant: &str, href: &str) -> String {
-    let mut k = String::from("clicktrail_landing:");
+    let mut k = String::new();
+    push_landing_key(&mut k, tenant, href);
+    k
+}
+
+/// [`landing_key`] appended to `k`.
+#[inline(always)]
+pub fn push_landing_key(k: &mut (impl crate::json::Out + ?Sized), tenant: &str, href: &str) {
+    k.push_str("clicktrail_landing:");
     k.push_str(tenant);
     k.push(':');
     k.push_str(href);
-    k
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Commands, request bodies and answer classification (docs/wire.md), browser-free.
 
-use crate::json::{self, str_array, Obj};
+use crate::json::{self, str_array, Obj, Out};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -89,10 +89,11 @@ pub fn error_code(body: &str) -> Option<String> {
 
 /// First-party mode (docs/wire.md): the attributes of the cookie the collector sets with
 /// `Set-Cookie` in its answer, exactly those the tracker would write.
+/// `D`: the domain's type (`&str` in the click module, which has no allocator).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CookieSpec {
+pub struct CookieSpec<D = String> {
     /// The cookie's Domain attribute (`None`: host-only).
-    pub domain: Option<String>,
+    pub domain: Option<D>,
     /// The page is https: `Secure`.
     pub secure: bool,
     /// Affitor mode: `affitor_click_id` too.
@@ -101,20 +102,22 @@ pub struct CookieSpec {
     pub partnerstack: bool,
 }
 
-impl CookieSpec {
+impl<D: AsRef<str>> CookieSpec<D> {
     /// `{"domain":"example.com"|null,"secure":true,"affitor":false[,"partnerstack":true]}`
     pub fn json(&self) -> String {
+        let mut s = String::new();
+        self.push_json(&mut s);
+        s
+    }
+    /// [`CookieSpec::json`] appended to `out`.
+    #[inline(always)]
+    pub fn push_json(&self, out: &mut (impl Out + ?Sized)) {
         let flag = |b: bool| if b { "true" } else { "false" };
-        let domain = match &self.domain {
-            Some(d) => {
-                let mut s = String::new();
-                json::push_str_lit(&mut s, d);
-                s
-            }
-            None => String::from("null"),
-        };
-        let o = Obj::new()
-            .raw("domain", &domain)
+        let o = Obj::on(out)
+            .with("domain", |out| match &self.domain {
+                Some(d) => json::push_str_lit(out, d.as_ref()),
+                None => out.push_str("null"),
+            })
             .raw("secure", flag(self.secure))
             .raw("affitor", flag(self.affitor));
         if self.partnerstack {
@@ -122,7 +125,7 @@ impl CookieSpec {
         } else {
             o
         }
-        .end()
+        .end();
     }
 }
 
@@ -135,18 +138,48 @@ pub fn click_body(
     referrer: &str,
     cookie: Option<&CookieSpec>,
 ) -> String {
-    let o = Obj::new()
-        .s("tenantId", tenant)
-        .s("eventId", event_id)
-        .s("aff", aff)
-        .s("cid", cid)
-        .s("url", url)
-        .s("referrer", referrer);
-    match cookie {
-        Some(c) => o.raw("cookie", &c.json()),
+    let mut s = String::new();
+    push_click_body(
+        &mut s,
+        &ClickBody {
+            tenant,
+            event_id,
+            aff,
+            cid,
+            url,
+            referrer,
+            cookie,
+        },
+    );
+    s
+}
+
+/// A click's fields, for [`push_click_body`].
+pub struct ClickBody<'a, D = String> {
+    pub tenant: &'a str,
+    pub event_id: &'a str,
+    pub aff: &'a str,
+    pub cid: &'a str,
+    pub url: &'a str,
+    pub referrer: &'a str,
+    pub cookie: Option<&'a CookieSpec<D>>,
+}
+
+/// [`click_body`] appended to `out`.
+#[inline(always)]
+pub fn push_click_body<D: AsRef<str>>(out: &mut (impl Out + ?Sized), c: &ClickBody<D>) {
+    let o = Obj::on(out)
+        .s("tenantId", c.tenant)
+        .s("eventId", c.event_id)
+        .s("aff", c.aff)
+        .s("cid", c.cid)
+        .s("url", c.url)
+        .s("referrer", c.referrer);
+    match c.cookie {
+        Some(spec) => o.with("cookie", |out| spec.push_json(out)),
         None => o,
     }
-    .end()
+    .end();
 }
 
 /// A lead; without `cid` (an organic Affitor visitor) the collector links the customer
@@ -317,7 +350,7 @@ mod tests {
         assert!(
             b.ends_with(r#","cookie":{"domain":"shop.example","secure":true,"affitor":false}}"#)
         );
-        let host_only = CookieSpec {
+        let host_only = CookieSpec::<String> {
             domain: None,
             secure: false,
             affitor: true,

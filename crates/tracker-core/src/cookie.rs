@@ -1,6 +1,6 @@
 //! The `trakdesk_cid` cookie: raw JSON value, parsing, `Set-Cookie` strings, domain probe.
 
-use crate::json::{self, push_u64};
+use crate::json::{self, push_u64, Out};
 use crate::uuid::is_uuid;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -17,7 +17,15 @@ pub fn valid_tenant(t: &str) -> bool {
 
 /// `{"tenantId":"T","cid":"<uuid>"}` exactly.
 pub fn encode(tenant: &str, cid: &str) -> String {
-    json::Obj::new().s("tenantId", tenant).s("cid", cid).end()
+    let mut s = String::new();
+    push_encode(&mut s, tenant, cid);
+    s
+}
+
+/// [`encode`] appended to `out`.
+#[inline(always)]
+pub fn push_encode(out: &mut (impl Out + ?Sized), tenant: &str, cid: &str) {
+    json::Obj::on(out).s("tenantId", tenant).s("cid", cid).end();
 }
 
 /// `(tenantId, cid)` from a cookie value; `None` when malformed.
@@ -44,7 +52,7 @@ pub fn find<'a>(all: &'a str, name: &str) -> Option<&'a str> {
     crate::url::split_ascii(all, b';').find_map(|part| {
         let part = part.trim_ascii_start();
         let rest = part.strip_prefix(name)?;
-        rest.strip_prefix('=')
+        rest.strip_prefix("=")
     })
 }
 
@@ -125,8 +133,21 @@ pub fn set_string(
     s.push_str(name);
     s.push('=');
     s.push_str(value);
+    push_attributes(&mut s, max_age, domain, secure);
+    s
+}
+
+/// The attributes of a [`set_string`] (`; Path=/; Max-Age=…`), appended to `s` after its
+/// `name=value`.
+#[inline(always)]
+pub fn push_attributes(
+    s: &mut (impl Out + ?Sized),
+    max_age: u64,
+    domain: Option<&str>,
+    secure: bool,
+) {
     s.push_str("; Path=/; Max-Age=");
-    push_u64(&mut s, max_age);
+    push_u64(s, max_age);
     s.push_str("; SameSite=Lax");
     if let Some(d) = domain {
         s.push_str("; Domain=");
@@ -135,13 +156,19 @@ pub fn set_string(
     if secure {
         s.push_str("; Secure");
     }
-    s
 }
 
 /// The `data-cookie-domain` option: without leading dots, lowercase, only letters, digits,
 /// dots and hyphens; `None` (probe the widest domain) otherwise.
 pub fn configured_domain(d: &str) -> Option<String> {
-    let d = crate::url::trim_byte(d.trim_ascii(), b'.', true).to_ascii_lowercase();
+    configured_domain_in(d).map(str::to_ascii_lowercase)
+}
+
+/// [`configured_domain`] before it is lowercased (no allocation: the click module lowercases
+/// it in a buffer of its own).
+#[inline(always)]
+pub fn configured_domain_in(d: &str) -> Option<&str> {
+    let d = crate::url::trim_byte(d.trim_ascii(), b'.', true);
     let ok = !d.is_empty()
         && d.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
@@ -150,32 +177,59 @@ pub fn configured_domain(d: &str) -> Option<String> {
 
 /// Domains to try for the widest cookie, widest first; empty on localhost, IPs, single labels.
 pub fn domain_candidates(host: &str) -> Vec<String> {
-    let host = crate::url::trim_byte(host, b'.', false).to_ascii_lowercase();
+    let host = host.to_ascii_lowercase();
+    let mut out = Vec::new();
+    for c in domain_candidates_in(&host) {
+        out.push(String::from(c));
+    }
+    out
+}
+
+/// [`domain_candidates`] of a lowercase host (as `location.hostname` is), without allocating.
+pub fn domain_candidates_in(host: &str) -> Candidates<'_> {
+    let host = crate::url::trim_byte(host, b'.', false);
     let is_ipv4 = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    if host.is_empty()
+    let none = host.is_empty()
         || is_ipv4
         || host.bytes().any(|b| b == b':')
-        || host.starts_with('[')
+        || host.starts_with("[")
         || !host.bytes().any(|b| b == b'.')
         || host == "localhost"
-        || host.ends_with(".localhost")
-    {
-        return Vec::new();
+        || host.ends_with(".localhost");
+    Candidates {
+        host,
+        at: if none { None } else { Some(host.len()) },
     }
-    // every suffix of the host starting at a label boundary, from two labels up
-    let mut out = Vec::new();
-    let b = host.as_bytes();
-    for i in (0..b.len()).rev() {
-        if b.get(i) == Some(&b'.') {
-            if let Some(suffix) = host.get(i + 1..) {
+}
+
+/// The iterator of [`domain_candidates_in`]: every suffix of the host starting at a label
+/// boundary, from two labels up, widest first, then the host itself.
+pub struct Candidates<'a> {
+    host: &'a str,
+    /// Where the search for the next `.` goes on from (backwards); `None`: done.
+    at: Option<usize>,
+}
+
+impl<'a> Iterator for Candidates<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.host.as_bytes();
+        while let Some(at) = self.at {
+            if at == 0 {
+                self.at = None;
+                return Some(self.host);
+            }
+            let i = at - 1;
+            self.at = Some(i);
+            if b.get(i) == Some(&b'.') {
+                let suffix = self.host.get(i + 1..)?;
                 if suffix.bytes().any(|b| b == b'.') {
-                    out.push(String::from(suffix));
+                    return Some(suffix);
                 }
             }
         }
+        None
     }
-    out.push(host);
-    out
 }
 
 #[cfg(test)]
@@ -294,6 +348,20 @@ mod tests {
             vec!["co.uk", "example.co.uk", "shop.example.co.uk"]
         );
         assert_eq!(domain_candidates("Example.com."), vec!["example.com"]);
+        assert_eq!(
+            domain_candidates_in("a.b.shop.example..").collect::<Vec<_>>(),
+            ["shop.example", "b.shop.example", "a.b.shop.example"]
+        );
+        assert_eq!(domain_candidates_in("localhost").count(), 0);
+        assert_eq!(
+            configured_domain_in(" ..Shop.Example "),
+            Some("Shop.Example")
+        );
+        assert_eq!(
+            configured_domain("..Shop.Example").as_deref(),
+            Some("shop.example")
+        );
+        assert_eq!(configured_domain_in("a b"), None);
         for none in [
             "localhost",
             "127.0.0.1",

@@ -1,11 +1,58 @@
 //! A tiny JSON writer (request bodies) and reader (cookie, mirror, outbox, collector
 //! answers). Hand-written instead of serde_json to keep the wasm small.
 //! The reader never panics: every index is checked, nesting depth is capped.
+//! The writers append to any [`Out`]: a `String` (the full tracker), or the click module's
+//! fixed buffer (no allocator there at all).
 
 use alloc::string::String;
 use alloc::vec::Vec;
+
+/// Where the writers append text. A `String`, or a buffer that cannot grow (it records an
+/// overflow instead; the click module then leaves the click to the full tracker).
+pub trait Out {
+    fn push_str(&mut self, s: &str);
+    /// The last byte written (an [`Obj`]'s first member follows its `{`).
+    fn last(&self) -> Option<u8>;
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl Out for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s)
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c)
+    }
+    fn last(&self) -> Option<u8> {
+        self.as_bytes().last().copied()
+    }
+}
+
+/// What an [`Obj`] writes into: a `String` it owns, or a `&mut` to any [`Out`]. The writers
+/// are called with the inner type either way (one copy of each in the wasm).
+pub trait Sink {
+    type Out: Out + ?Sized;
+    fn out(&mut self) -> &mut Self::Out;
+}
+
+impl Sink for String {
+    type Out = String;
+    fn out(&mut self) -> &mut String {
+        self
+    }
+}
+
+impl<O: Out + ?Sized> Sink for &mut O {
+    type Out = O;
+    fn out(&mut self) -> &mut O {
+        self
+    }
+}
+
 /// Appends `s` as a JSON string literal (with quotes) to `out`.
-pub fn push_str_lit(out: &mut String, s: &str) {
+pub fn push_str_lit(out: &mut (impl Out + ?Sized), s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -22,7 +69,7 @@ pub fn push_str_lit(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn push_hex4(out: &mut String, v: u32) {
+fn push_hex4(out: &mut (impl Out + ?Sized), v: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for shift in [12u32, 8, 4, 0] {
         out.push(HEX[((v >> shift) & 15) as usize] as char);
@@ -39,7 +86,7 @@ pub fn cat(parts: &[&str]) -> String {
 }
 
 /// Appends the decimal digits of `n`.
-pub fn push_u64(out: &mut String, mut n: u64) {
+pub fn push_u64(out: &mut (impl Out + ?Sized), mut n: u64) {
     let mut digits = [0u8; 20];
     let mut len = 0;
     for d in digits.iter_mut() {
@@ -55,9 +102,10 @@ pub fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
-/// Builds one JSON object: `Obj::new().s("k", "v").end()`.
-pub struct Obj {
-    buf: String,
+/// Builds one JSON object: `Obj::new().s("k", "v").end()` (a `String`), or
+/// `Obj::on(&mut out)…end()` (appended to any [`Out`]).
+pub struct Obj<O: Sink = String> {
+    buf: O,
 }
 
 impl Default for Obj {
@@ -68,21 +116,29 @@ impl Default for Obj {
 
 impl Obj {
     pub fn new() -> Self {
-        Obj {
-            buf: String::from("{"),
-        }
+        Obj::on(String::new())
+    }
+}
+
+impl<O: Sink> Obj<O> {
+    /// An object appended to `buf`.
+    #[inline(always)]
+    pub fn on(mut buf: O) -> Self {
+        buf.out().push('{');
+        Obj { buf }
     }
     fn key(&mut self, k: &str) {
-        if self.buf.len() > 1 {
-            self.buf.push(',');
+        // a value never ends in `{`: only the object's own brace does
+        if self.buf.out().last() != Some(b'{') {
+            self.buf.out().push(',');
         }
-        push_str_lit(&mut self.buf, k);
-        self.buf.push(':');
+        push_str_lit(self.buf.out(), k);
+        self.buf.out().push(':');
     }
     /// A string member.
     pub fn s(mut self, k: &str, v: &str) -> Self {
         self.key(k);
-        push_str_lit(&mut self.buf, v);
+        push_str_lit(self.buf.out(), v);
         self
     }
     /// A string member, only when `v` is `Some`.
@@ -95,16 +151,23 @@ impl Obj {
     /// A member whose value is already JSON text.
     pub fn raw(mut self, k: &str, json: &str) -> Self {
         self.key(k);
-        self.buf.push_str(json);
+        self.buf.out().push_str(json);
+        self
+    }
+    /// A member whose value `f` writes.
+    #[inline(always)]
+    pub fn with(mut self, k: &str, f: impl FnOnce(&mut O::Out)) -> Self {
+        self.key(k);
+        f(self.buf.out());
         self
     }
     pub fn n(mut self, k: &str, v: u64) -> Self {
         self.key(k);
-        push_u64(&mut self.buf, v);
+        push_u64(self.buf.out(), v);
         self
     }
-    pub fn end(mut self) -> String {
-        self.buf.push('}');
+    pub fn end(mut self) -> O {
+        self.buf.out().push('}');
         self.buf
     }
 }

@@ -1,7 +1,7 @@
 //! Outbox policy: what is kept, for how long, and when it is retried.
 //! Stored in localStorage `clicktrail_outbox` as a JSON array.
 
-use crate::json::{self, Obj, Value};
+use crate::json::{self, Obj, Out, Value};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -11,15 +11,16 @@ pub const MAX_AGE_MS: u64 = 7 * 24 * 3600 * 1000;
 const BASE_MS: u64 = 2_000;
 const CAP_MS: u64 = 5 * 60 * 1000;
 
-/// One event waiting for the collector's acknowledgement.
+/// One event waiting for the collector's acknowledgement. (`S`: `&str` in the click module,
+/// which has no allocator.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub struct Entry<S = String> {
     /// The body's `eventId`.
-    pub id: String,
+    pub id: S,
     /// Route, e.g. `/tracking/click/v1`.
-    pub path: String,
+    pub path: S,
     /// JSON body, sent as is on every attempt.
-    pub body: String,
+    pub body: S,
     /// Created (ms since the epoch).
     pub created: u64,
     pub attempts: u32,
@@ -89,20 +90,24 @@ pub fn encode(entries: &[Entry]) -> String {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(
-            &Obj::new()
-                .s("i", &e.id)
-                .s("p", &e.path)
-                .s("b", &e.body)
-                .n("t", e.created)
-                .n("n", u64::from(e.attempts))
-                .n("a", e.next)
-                .raw("f", if e.fresh { "1" } else { "0" })
-                .end(),
-        );
+        push_entry(&mut s, e);
     }
     s.push(']');
     s
+}
+
+/// One entry as stored (an element of [`encode`]'s array), appended to `out`.
+#[inline(always)]
+pub fn push_entry<S: AsRef<str>>(out: &mut (impl Out + ?Sized), e: &Entry<S>) {
+    Obj::on(out)
+        .s("i", e.id.as_ref())
+        .s("p", e.path.as_ref())
+        .s("b", e.body.as_ref())
+        .n("t", e.created)
+        .n("n", u64::from(e.attempts))
+        .n("a", e.next)
+        .raw("f", if e.fresh { "1" } else { "0" })
+        .end();
 }
 
 /// Reads the stored list; malformed entries (or a malformed list) are skipped.

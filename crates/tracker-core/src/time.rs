@@ -1,6 +1,6 @@
 //! RFC 3339 (UTC) formatting and parsing, integer arithmetic only.
 
-use crate::json::push_u64;
+use crate::json::{push_u64, Out};
 use alloc::string::String;
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -13,6 +13,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+#[inline(always)]
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -25,32 +26,41 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn push2(out: &mut String, v: i64) {
+fn push2(out: &mut (impl Out + ?Sized), v: i64) {
     if v < 10 {
         out.push('0');
     }
     push_u64(out, v.max(0) as u64);
 }
 
+/// The last second [`format`] writes: 9999-12-31T23:59:59Z.
+pub const LAST: u64 = 253_402_300_799;
+
 /// `2027-01-21T02:08:35Z` for Unix seconds `secs` (clamped to years 1970..9999).
 pub fn format(secs: i64) -> String {
-    let secs = secs.clamp(0, 253_402_300_799);
+    let mut s = String::with_capacity(20);
+    push_format(&mut s, secs);
+    s
+}
+
+/// [`format`] appended to `s`.
+#[inline(always)]
+pub fn push_format(s: &mut (impl Out + ?Sized), secs: i64) {
+    let secs = secs.clamp(0, LAST as i64);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let t = secs.rem_euclid(86_400);
-    let mut s = String::with_capacity(20);
-    push_u64(&mut s, y as u64);
+    push_u64(s, y as u64);
     s.push('-');
-    push2(&mut s, m);
+    push2(s, m);
     s.push('-');
-    push2(&mut s, d);
+    push2(s, d);
     s.push('T');
-    push2(&mut s, t / 3600);
+    push2(s, t / 3600);
     s.push(':');
-    push2(&mut s, t / 60 % 60);
+    push2(s, t / 60 % 60);
     s.push(':');
-    push2(&mut s, t % 60);
+    push2(s, t % 60);
     s.push('Z');
-    s
 }
 
 /// 28–31 (Gregorian leap years).

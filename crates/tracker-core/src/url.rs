@@ -7,7 +7,15 @@ use alloc::vec::Vec;
 /// This and [`split_ascii`] replace `str::find(char)` / `str::split(char)`: core's char
 /// searcher brings slice-index panics and their formatting code into the wasm (~2 KB).
 pub fn find_ascii(s: &str, b: u8) -> Option<usize> {
-    s.bytes().position(|c| c == b)
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        if c == b {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// `s` split at every ASCII byte `sep`.
@@ -108,29 +116,34 @@ pub fn query_param(search: &str, name: &str) -> Option<Option<String>> {
 }
 
 /// [`query_param`] with another decoder of keys and values (see [`undecoded`]).
-fn query_param_with(
-    search: &str,
+fn query_param_with<'a, S: AsRef<str>>(
+    search: &'a str,
     name: &str,
-    decode: impl Fn(&str) -> Option<String>,
-) -> Option<Option<String>> {
-    let q = search.strip_prefix('?').unwrap_or(search);
+    decode: impl Fn(&'a str) -> Option<S>,
+) -> Option<Option<S>> {
+    let q = search.strip_prefix("?").unwrap_or(search);
     let q = split_ascii(q, b'#').next().unwrap_or("");
     for pair in split_ascii(q, b'&') {
         let (k, v) = match find_ascii(pair, b'=') {
             Some(i) => (pair.get(..i)?, pair.get(i + 1..)?),
             None => (pair, ""),
         };
-        if decode(k).as_deref() == Some(name) {
+        if decode(k).is_some_and(|k| k.as_ref() == name) {
             return Some(decode(v));
         }
     }
     None
 }
 
-/// 1–128 characters, no control characters.
+/// 1–128 characters, no control characters (U+0000–U+001F, U+007F–U+009F: checked on the
+/// UTF-8 bytes, where the second range is `C2 80`–`C2 9F`; no decoding).
 pub fn valid_code(s: &str) -> bool {
-    let n = s.bytes().filter(|b| (b & 0xC0) != 0x80).count();
-    (1..=128).contains(&n) && !s.chars().any(char::is_control)
+    let b = s.as_bytes();
+    let n = b.iter().filter(|&&c| (c & 0xC0) != 0x80).count();
+    let control = b.iter().enumerate().any(|(i, &c)| {
+        c < 0x20 || c == 0x7F || (c == 0xC2 && matches!(b.get(i + 1), Some(0x80..=0x9F)))
+    });
+    (1..=128).contains(&n) && !control
 }
 
 /// Why a URL gives no affiliate code.
@@ -147,50 +160,63 @@ pub fn affiliate_code(search: &str, names: &[String]) -> Result<String, CodeErro
     affiliate_code_with(search, names, percent_decode)
 }
 
-/// The decoder of the click-first module: text with nothing to decode as it is, `None`
-/// (undecodable) when it holds a `%` escape or a `+`. With it, [`affiliate_code_with`] gives
-/// [`affiliate_code`]'s answer for every URL whose code and parameter name need no decoding
-/// and [`CodeError::Invalid`] (or no match) otherwise: the click-first module leaves those
-/// rare URLs to the full tracker and carries no percent-decoder (1.3 KB of wasm with the
-/// UTF-8 check it needs).
-pub fn undecoded(s: &str) -> Option<String> {
-    (!s.bytes().any(|b| b == b'%' || b == b'+')).then(|| String::from(s))
+/// The decoder of the click-first module: text with nothing to decode as it is (borrowed: no
+/// allocation), `None` (undecodable) when it holds a `%` escape or a `+`. With it,
+/// [`affiliate_code_with`] gives [`affiliate_code`]'s answer for every URL whose code and
+/// parameter name need no decoding and [`CodeError::Invalid`] (or no match) otherwise: the
+/// click-first module leaves those rare URLs to the full tracker and carries no
+/// percent-decoder (1.3 KB of wasm with the UTF-8 check it needs).
+pub fn undecoded(s: &str) -> Option<&str> {
+    (find_ascii(s, b'%').is_none() && find_ascii(s, b'+').is_none()).then_some(s)
 }
 
 /// [`affiliate_code`] with another decoder (see [`undecoded`]).
-pub fn affiliate_code_with(
-    search: &str,
-    names: &[String],
-    decode: impl Fn(&str) -> Option<String> + Copy,
-) -> Result<String, CodeError> {
+pub fn affiliate_code_with<'a, S: AsRef<str>>(
+    search: &'a str,
+    names: &[impl AsRef<str>],
+    decode: impl Fn(&'a str) -> Option<S> + Copy,
+) -> Result<S, CodeError> {
     for name in names {
-        match query_param_with(search, name, decode) {
+        match query_param_with(search, name.as_ref(), decode) {
             None => {}
-            Some(Some(v)) if v.is_empty() => {}
-            Some(Some(v)) if valid_code(&v) => return Ok(v),
+            Some(Some(v)) if v.as_ref().is_empty() => {}
+            Some(Some(v)) if valid_code(v.as_ref()) => return Ok(v),
             Some(_) => return Err(CodeError::Invalid),
         }
     }
     Err(CodeError::Absent)
 }
 
+/// At most this many `data-param` names.
+pub const MAX_PARAMS: usize = 16;
+
 /// The query parameter names of the `data-param` option: a comma list, each trimmed,
-/// 1–64 bytes, at most 16; `aff` when none is left.
-pub fn param_names(list: &str) -> alloc::vec::Vec<String> {
-    let mut names = alloc::vec::Vec::new();
-    for s in split_ascii(list, b',') {
-        push_param_name(&mut names, s);
+/// 1–64 bytes, at most [`MAX_PARAMS`]; `aff` when none is left. Without allocating: the
+/// names are borrowed from `list` into `out`.
+pub fn param_names<'a>(list: &'a str, out: &'a mut [&'a str; MAX_PARAMS]) -> &'a [&'a str] {
+    let mut n = 0;
+    for s in split_ascii(list, b',').filter_map(param_name) {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = s;
+            n += 1;
+        }
     }
-    if names.is_empty() {
-        names.push(String::from("aff"));
+    if n == 0 {
+        return &["aff"];
     }
-    names
+    out.get(..n).unwrap_or(&[])
+}
+
+/// One `data-param` name, trimmed, when acceptable (1–64 bytes).
+#[inline(always)]
+pub fn param_name(s: &str) -> Option<&str> {
+    let s = s.trim_ascii();
+    (!s.is_empty() && s.len() <= 64).then_some(s)
 }
 
 /// Adds one `data-param` name to `names` when it is acceptable (see [`param_names`]).
 pub fn push_param_name(names: &mut alloc::vec::Vec<String>, s: &str) {
-    let s = s.trim_ascii();
-    if !s.is_empty() && s.len() <= 64 && names.len() < 16 {
+    if let Some(s) = param_name(s).filter(|_| names.len() < MAX_PARAMS) {
         names.push(String::from(s));
     }
 }
@@ -288,7 +314,7 @@ mod tests {
             "?aff=ok#aff=no",
         ] {
             let full = affiliate_code(search, &n);
-            let plain = affiliate_code_with(search, &n, undecoded);
+            let plain = affiliate_code_with(search, &n, undecoded).map(String::from);
             // the same code, or none for the click-first module (the full tracker's case)
             assert!(
                 plain == full || plain.is_err(),
@@ -298,6 +324,41 @@ mod tests {
                 search.contains("%61") || search.contains("al%69") || search.contains("a+b");
             assert_eq!(plain.is_ok(), full.is_ok() && !needs_decoding, "{search}");
         }
+    }
+
+    #[test]
+    fn control_characters_are_found_on_the_bytes_as_char_is_control_finds_them() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let s = format!("a{c}\u{a0}");
+            assert_eq!(valid_code(&s), !c.is_control(), "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn data_param_lists_without_allocating() {
+        let mut out = [""; MAX_PARAMS];
+        assert_eq!(param_names(" ref , aff,,", &mut out), ["ref", "aff"]);
+        let mut out = [""; MAX_PARAMS];
+        assert_eq!(param_names(" , ", &mut out), ["aff"], "none left: aff");
+        let long = format!("{},ok", "x".repeat(65));
+        let mut out = [""; MAX_PARAMS];
+        assert_eq!(
+            param_names(&long, &mut out),
+            ["ok"],
+            "over 64 bytes: skipped"
+        );
+        let many = (0..20)
+            .map(|i| format!("p{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut out = [""; MAX_PARAMS];
+        let got = param_names(&many, &mut out);
+        assert_eq!(got.len(), MAX_PARAMS);
+        assert_eq!(got.last(), Some(&"p15"));
+        // the full tracker's list (push_param_name) keeps the same names
+        let mut v = Vec::new();
+        many.split(',').for_each(|s| push_param_name(&mut v, s));
+        assert_eq!(v, got);
     }
 
     #[test]

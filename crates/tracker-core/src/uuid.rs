@@ -1,20 +1,27 @@
 //! UUID v4 formatting and checking.
 
+use crate::json::Out;
 use alloc::string::String;
 /// Formats 16 random bytes as a lowercase UUID v4 (version and variant bits set).
-pub fn v4_from_bytes(mut b: [u8; 16]) -> String {
+pub fn v4_from_bytes(b: [u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    push_v4(&mut s, b);
+    s
+}
+
+/// [`v4_from_bytes`] appended to `out`.
+#[inline(always)]
+pub fn push_v4(out: &mut (impl Out + ?Sized), mut b: [u8; 16]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let mut s = String::with_capacity(36);
     for (i, byte) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
+            out.push('-');
         }
-        s.push(HEX[(byte >> 4) as usize] as char);
-        s.push(HEX[(byte & 15) as usize] as char);
+        out.push(HEX[(byte >> 4) as usize] as char);
+        out.push(HEX[(byte & 15) as usize] as char);
     }
-    s
 }
 
 /// `8-4-4-4-12` hex digits (any case, any version).

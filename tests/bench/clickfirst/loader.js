@@ -1,45 +1,37 @@
 // PROTOTYPE, not shipped: js/loader.js with the click-first module in front (built by
 // tests/bench/clickfirst/build.sh for `npm run bench:browser`; docs/tracker.md, "Two modules").
 //
-// clicktrail loader: the only hand-written JavaScript that ships.
-//
-// Its one job is to get the Rust/WebAssembly tracker running without ever
-// bothering the host page: read the <script> tag's options synchronously, start
-// the wasm download at once (streaming compile), and hand the options to the
-// tracker's `start`. If WebAssembly cannot start it logs ONE console error that
-// names the cause and the fix, reports it to the collector, and leaves the
-// merchant's command queue (window.trackdesk.q, window.affitorQueue) untouched.
-// `initSync` with a module compiled here (streaming), not the glue's async `init`:
-// that one brings ~1.1 KB of fallback code and messages (0.4 KB gzip) this loader
-// already covers. Instantiating a compiled module synchronously is allowed on the main
-// thread (Chrome's limit is for modules over 8 MB).
-import { initSync, start } from "../../../target/pkg/clicktrail.js";
+// The critical path: only what runs before the cookie (the options, the click module and
+// its two imports, the stubs Affitor and PartnerStack pages call synchronously). The full
+// module's wasm-bindgen glue and its start-up (download, compile, `start`, the failure
+// report) are a second script, clicktrail_full.<id>.js (tests/bench/clickfirst/full.js),
+// which this loader adds to the page after the cookie (idle time), or at once when the page
+// needs the full module. It never throws into the page and leaves the merchant's command
+// queue (window.trackdesk.q, window.affitorQueue) in order for the full module's replay.
 
 const GUARD = "__clicktrailLoader";
-// The wasm's build id (scripts/build.sh: esbuild --define:CT_BUILD), also the payload of its
-// custom section "ct" and part of its content-hashed file name, cached immutable.
+// The full module's build id (esbuild --define:CT_BUILD): the name of its wasm
+// (clicktrail_bg.<id>.wasm) and of the script with its glue (clicktrail_full.<id>.js), both
+// cached immutable.
 /* global CT_BUILD, CT_CLICK, CT_CLICK_FILE */
 const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
+const FULL_FILE = "clicktrail_full." + CT_BUILD + ".js";
 
 (function load(w, d) {
   try {
     // Loaded twice (two tags, or a tag manager re-injecting it): the first copy wins.
     if (w[GUARD]) return;
-    w[GUARD] = 1;
     const script = d.currentScript || d.querySelector('script[src*="tracking.js"]');
     const config = readConfig(script, w.location);
     const held = config.affitorProgramId ? holdAffitorCalls(w) : [];
     if (config.partnerstack) holdGrowsumo(w, held, config);
-    const settleHeld = (error) => held.splice(0).forEach((call) => call(error));
-    if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
-      settleHeld(fail(config, "unsupported", null));
-      return;
-    }
+    // the hand-over to the second script: `c` the config, `s` the settler of held calls
+    const h = (w[GUARD] = { c: config, s: (error) => held.splice(0).forEach((call) => call(error)) });
+    const go = once0(() => startFull(d, config, h));
     // The click module (CT_CLICK: its wasm, base64): the landing's cookie and click before
-    // the full tracker, which then starts in idle time or at the page's next call.
+    // the full module, which then starts in idle time or at the page's next call.
     // CT_CLICK_FILE instead: the same module fetched beside the script (measured both ways).
-    if ((CT_CLICK || CT_CLICK_FILE) && !held.length && config.consent !== "required") {
-      const go = once0(() => startFull(w, d, config, settleHeld));
+    if (typeof WebAssembly == "object" && !held.length && config.consent !== "required") {
       const after = (done) => {
         if (done === 2) return go();
         (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
@@ -61,7 +53,7 @@ const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
       }
       return;
     }
-    startFull(w, d, config, settleHeld);
+    go(); // no WebAssembly: the second script reports it
   } catch (error) {
     // Nothing here may reach the page; this is the last line of defence.
     try {
@@ -72,50 +64,35 @@ const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
   }
 })(window, document);
 
+/** Adds the second script (the full module's glue and start-up; it reads `h`). When it cannot
+ * be downloaded: one console error, the held calls rejected, queued commands kept. */
+function startFull(d, config, h) {
+  mark("ct:full");
+  try {
+    const s = d.createElement("script");
+    s.src = new URL(FULL_FILE, config.wasmUrl).href;
+    s.onerror = () => {
+      const error = new Error("clicktrail: tracking is unavailable: " + s.src + " could not be downloaded.");
+      try {
+        console.error("clicktrail: affiliate tracking is OFF on this page: " + s.src +
+          " could not be downloaded. Queued tracking calls are kept.");
+      } catch (_) {
+        /* console unavailable */
+      }
+      h.s(error);
+    };
+    (d.head || d.documentElement).appendChild(s);
+  } catch (_) {
+    /* never into the page */
+  }
+}
+
 /** `performance.mark` for the benchmark's breakdown (docs/benchmarks.md). */
 function mark(name) {
   try {
     performance.mark(name);
   } catch (_) {
     /* no User Timing */
-  }
-}
-
-/** Downloads, compiles and starts the full tracker (the wasm-bindgen module). */
-function startFull(w, d, config, settleHeld) {
-  mark("ct:full");
-  try {
-    // A page's `<link rel="preload" as="fetch" crossorigin href=".../clicktrail_bg[.<id>].wasm">`
-    // is used: its URL, fetched as the preload did. A preload of the hash-free name may hold
-    // another build's wasm (tracking.js and it are cached apart): its build id is checked and
-    // on a mismatch (or any failure) the hashed file of this build is fetched instead.
-    const hashed = config.wasmUrl;
-    const link = d.querySelector('link[rel~="preload"][href*="clicktrail_bg"]');
-    const first = (link && link.href) || hashed;
-    let wasm = loadWasm(first);
-    if (first !== hashed) {
-      wasm = wasm
-        .then((module) => {
-          if (buildOf(module) !== CT_BUILD) throw 0; // another build: fetch this one's
-          return module;
-        })
-        .catch(() => loadWasm(hashed));
-    }
-    wasm
-      .then((module) => {
-        mark("ct:full-init");
-        initSync({ module });
-        start(config);
-        mark("ct:full-started");
-        settleHeld(null);
-      })
-      .catch((error) => settleHeld(fail(config, classify(error), error)));
-  } catch (error) {
-    try {
-      console.error("clicktrail: the tracker could not start:", error);
-    } catch (_) {
-      /* console unavailable */
-    }
   }
 }
 
@@ -205,8 +182,11 @@ function runClick(w, d, config, module, tenant, cbs) {
     if (typeof tenant != "string") return 2;
     let x; // the instance's exports
     const enc = new TextEncoder();
-    const put = (s) => {
-      const p = x.b(s.length * 3);
+    // `s` into one of the module's fixed buffers (`at`: `b` the state, `q` an answer), which
+    // gives no room (null) when `s` may not fit: a page that large is the full module's
+    const put = (s, at) => {
+      const p = at(s.length * 3);
+      if (!p) throw 0;
       return enc.encodeInto(s, new Uint8Array(x.memory.buffer, p, s.length * 3)).written;
     };
     const text = (p, len) => new TextDecoder().decode(new Uint8Array(x.memory.buffer, p, len));
@@ -224,7 +204,8 @@ function runClick(w, d, config, module, tenant, cbs) {
               v = d.cookie;
             } else v = store(what).getItem(key);
             mark("ct:read-end");
-            return v == null ? -1 : put(v);
+            // storage: presence is the answer; a probe: `document.cookie`, for the module to read
+            return v == null ? -1 : what == 3 ? put(v, x.q) : 0;
           } catch (_) {
             return -1;
           }
@@ -261,7 +242,9 @@ function runClick(w, d, config, module, tenant, cbs) {
                 sent.href = location.href;
               } else if (op == "k") cbs.forEach((cb) => {
                 try {
-                  cb({ cid: a, expiredAt: b });
+                  // the expiry (Unix seconds, from the module) as RFC 3339 without a fraction,
+                  // the format of the full module's `expiredAt`
+                  cb({ cid: a, expiredAt: new Date(b * 1e3).toISOString().slice(0, 19) + "Z" });
                 } catch (_) {
                   /* never into the page */
                 }
@@ -270,12 +253,11 @@ function runClick(w, d, config, module, tenant, cbs) {
                 sent.id = a;
                 sent.created = +b;
               } else {
-                // storage after the cookie, the request and the callbacks, in a task of its own
-                // (a first localStorage access can take tens of ms at 4x CPU)
-                const area = op == "l" ? 1 : 2;
+                // `s`: the landing counted, after the cookie, the request and the callbacks,
+                // in a task of its own (a first storage access can take tens of ms at 4x CPU)
                 setTimeout(() => {
                   try {
-                    store(area).setItem(a, b);
+                    w.sessionStorage.setItem(a, b);
                   } catch (_) {
                     /* storage unavailable */
                   }
@@ -290,11 +272,12 @@ function runClick(w, d, config, module, tenant, cbs) {
     };
     x = new WebAssembly.Instance(module(), imports).exports;
     mark("ct:run");
-    const rnd = crypto.getRandomValues(new Uint8Array(32));
+    // the page's state pre-split with what the browser has: the host, the first-party flag
+    // (the endpoint's origin is the page's), 32 random bytes written into the module
+    crypto.getRandomValues(new Uint8Array(x.memory.buffer, x.n(), 32));
     const state = [tenant, config.params || "", config.attribution || "", config.cookieDomain || "",
-      config.endpoint, location.href, d.referrer, d.cookie, Date.now(),
-      Array.from(rnd, (b) => (b + 256).toString(16).slice(1)).join("")].join("\0");
-    const done = x.r(put(state));
+      config.endpoint, location.href, d.referrer, d.cookie, location.hostname].join("\0");
+    const done = x.r(put(state, x.b), Date.now(), +(new URL(config.endpoint).origin == location.origin));
     mark("ct:ran");
     // the hand-over: the full tracker adopts the click in flight (its answer, its retries)
     if (done == 1) config.click = sent;
@@ -405,43 +388,6 @@ function once(cb) {
   return done;
 }
 
-/** Fetches and compiles the wasm. `{mode: "cors", credentials: "same-origin"}` is the request
- * a `<link rel="preload" as="fetch" crossorigin>` (anonymous) makes, so the browser hands
- * over the preloaded response instead of downloading the wasm twice. */
-function loadWasm(url) {
-  return fetch(url, { mode: "cors", credentials: "same-origin" })
-    .then(
-      (response) => {
-        if (!response.ok) throw networkError("HTTP " + response.status);
-        return response;
-      },
-      (error) => {
-        throw networkError(String(error && error.message));
-      },
-    )
-    .then(compile);
-}
-
-/** The build id a wasm carries in its custom section "ct" ("" when it has none). */
-function buildOf(module) {
-  const section = WebAssembly.Module.customSections(module, "ct")[0];
-  return section ? String.fromCharCode.apply(null, new Uint8Array(section)) : "";
-}
-
-/** Streaming compile; when the server sends another Content-Type than application/wasm
- * (or the browser has no compileStreaming) the buffered compile, as wasm-bindgen's own
- * loader does (the MIME check rejects before the body is read). */
-function compile(response) {
-  return Promise.resolve()
-    .then(() => WebAssembly.compileStreaming(response))
-    .catch((error) => {
-      if (WebAssembly.compileStreaming && response.headers.get("Content-Type") === "application/wasm") {
-        throw error;
-      }
-      return response.arrayBuffer().then((bytes) => WebAssembly.compile(bytes));
-    });
-}
-
 /** Reads the documented data-* options of our own <script> tag. The tracker's `start`
  * validates every value itself (a comma list for `params`, `"first"`, `"required"`,
  * `"links"`; anything else is the default), so they are handed over as written. */
@@ -475,84 +421,4 @@ function readConfig(script, location) {
 
 function stripQuery(url) {
   return url.replace(/[?#].*$/, "");
-}
-
-function networkError(detail) {
-  const error = new Error(detail);
-  error.clicktrailNetwork = true;
-  return error;
-}
-
-/** Maps a start-up failure to one of the diagnostic kinds of docs/wire.md. */
-function classify(error) {
-  if (error && error.clicktrailNetwork) return "network";
-  const text = String(error && error.message);
-  // Chromium/WebKit: "…Content Security Policy…'unsafe-eval'…"; Firefox: "call to
-  // WebAssembly.compileStreaming() blocked by CSP"
-  if (/Content Security Policy|unsafe-eval|wasm-eval|blocked by CSP/i.test(text)) return "csp";
-  return "init";
-}
-
-const FIXES = {
-  csp:
-    "the page's Content-Security-Policy blocks WebAssembly. Fix: add 'wasm-unsafe-eval' to script-src, " +
-    "e.g. script-src 'self' 'wasm-unsafe-eval' <collector origin>.",
-  network:
-    "the tracker's WebAssembly file could not be downloaded. Fix: serve clicktrail_bg.*.wasm next to " +
-    "tracking.js (Content-Type application/wasm) and allow its origin in connect-src.",
-  unsupported: "this browser has no WebAssembly support.",
-  init: "the WebAssembly tracker failed to start.",
-};
-
-/**
- * One console error, one diagnostic report (none while consent is required); queued
- * commands stay queued.
- * Returns the Error that held calls reject with.
- */
-function fail(config, kind, error) {
-  const detail = error ? String(error.message || error) : "";
-  const reason = new Error("clicktrail: tracking is unavailable: " + FIXES[kind]);
-  try {
-    console.error(
-      "clicktrail: affiliate tracking is OFF on this page: " + FIXES[kind] +
-        " Queued tracking calls are kept." + (detail ? " (" + detail + ")" : ""),
-    );
-  } catch (_) {
-    /* console unavailable */
-  }
-  // data-consent="required": send nothing before consent, not even this report (it
-  // carries the page URL).
-  if (config.consent === "required") return reason;
-  try {
-    const body = JSON.stringify({
-      tenantId: config.affitorProgramId || config.partnerstack || queuedTenant(),
-      kind,
-      message: detail.slice(0, 500),
-      url: String(location.href).slice(0, 2048),
-      userAgent: String(navigator.userAgent).slice(0, 300),
-    });
-    // fetch keepalive, never sendBeacon: blockers drop beacons to another site while
-    // sendBeacon still returns true.
-    fetch(config.endpoint + "/tracking/diagnostic/v1", {
-      method: "POST",
-      body,
-      keepalive: true,
-      headers: { "Content-Type": "text/plain;charset=UTF-8" },
-    }).catch(() => {});
-  } catch (_) {
-    /* reporting is best effort */
-  }
-  return reason;
-}
-
-/** The tenant id of the first queued Trackdesk call, for the diagnostic. */
-function queuedTenant() {
-  try {
-    const names = window.TrackdeskObject || ["trackdesk"];
-    const queue = window[names[0]] && window[names[0]].q;
-    const tenant = queue && queue[0] && queue[0][0];
-    return typeof tenant === "string" ? tenant.slice(0, 128) : null;
-  } catch (_) {
-    return null;
-  }
 }
