@@ -14,6 +14,10 @@
 //! lib.rs     the executor trait, arguments and rows
 //! refund.rs  refunds, operator status changes and the ledger rows they share
 //! pending.rs refunds kept until their payment arrives, and the ids that name a payment
+//! ops.rs     the tracking rows (events, links, leads, conversions, sales, diagnostics)
+//! commission.rs a subscription's earlier payments, under the subscription's lock
+//! report.rs  the report's grouped rows, money summed exactly in two halves
+//! portal.rs  the affiliate portal's links and reads
 //! ```
 
 use std::future::Future;
@@ -22,6 +26,10 @@ use clicktrail_store::StoreError;
 
 pub mod pending;
 pub mod refund;
+pub mod ops;
+pub mod commission;
+pub mod report;
+pub mod portal;
 
 /// Which SQL the backend speaks, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,7 +46,6 @@ use tokio_postgres::NoTls;
 mod admin;
 mod catalog;
 pub mod clicks;
-mod commission;
 mod db;
 mod erase;
 mod ops;
