@@ -24,12 +24,12 @@ use std::future::Future;
 
 use clicktrail_store::StoreError;
 
-pub mod pending;
-pub mod refund;
-pub mod ops;
 pub mod commission;
-pub mod report;
+pub mod ops;
+pub mod pending;
 pub mod portal;
+pub mod refund;
+pub mod report;
 
 /// Which SQL the backend speaks, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

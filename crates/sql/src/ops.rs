@@ -255,7 +255,14 @@ impl<D: Db> OpsRows for Sql<D> {
             .execute(
                 "INSERT INTO diagnostics (tenant, kind, message, url, user_agent, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&d.tenant, &d.kind, &d.message, &d.url, &d.user_agent, &d.now],
+                &[
+                    &d.tenant,
+                    &d.kind,
+                    &d.message,
+                    &d.url,
+                    &d.user_agent,
+                    &d.now,
+                ],
             )
             .await?;
         match D::DIALECT {

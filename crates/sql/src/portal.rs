@@ -24,7 +24,9 @@ impl<D: Db> PortalRows for Sql<D> {
     type Error = D::Error;
 
     async fn lock_links(&mut self, tenant: &str, affiliate: &str) -> Result<(), D::Error> {
-        self.0.serialize(&format!("portal:{tenant}:{affiliate}")).await
+        self.0
+            .serialize(&format!("portal:{tenant}:{affiliate}"))
+            .await
     }
 
     async fn revoke_links(

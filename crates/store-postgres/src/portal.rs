@@ -54,8 +54,7 @@ pub(crate) async fn activity(
 ) -> Result<PortalActivity, Fail> {
     let mut client = store.pool().get().await?;
     let tx = client.transaction().await?;
-    let out =
-        clicktrail_app::portal::activity(&mut Sql(Pg(&tx)), tenant, affiliate, limit).await?;
+    let out = clicktrail_app::portal::activity(&mut Sql(Pg(&tx)), tenant, affiliate, limit).await?;
     tx.commit().await?;
     Ok(out)
 }

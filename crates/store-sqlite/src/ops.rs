@@ -35,13 +35,17 @@ pub(crate) fn click(conn: &Connection, c: &ClickIn) -> StoreResult<ClickOut> {
         id: c.event_id.as_deref(),
         now: c.now,
     };
-    run_ready(once(&mut Sql(Lite(conn)), e, async |rows: &mut Sql<Lite<'_>>| {
-        let existing = match &c.cid {
-            Some(p) => clicktrail_sql::ops::cid(&rows.0, &c.tenant, p.as_str()).await?,
-            None => None,
-        };
-        record_click(conn, c, existing.as_ref())
-    }))
+    run_ready(once(
+        &mut Sql(Lite(conn)),
+        e,
+        async |rows: &mut Sql<Lite<'_>>| {
+            let existing = match &c.cid {
+                Some(p) => clicktrail_sql::ops::cid(&rows.0, &c.tenant, p.as_str()).await?,
+                None => None,
+            };
+            record_click(conn, c, existing.as_ref())
+        },
+    ))
 }
 
 fn record_click(
@@ -49,13 +53,7 @@ fn record_click(
     c: &ClickIn,
     existing: Option<&CidRecord>,
 ) -> StoreResult<ClickOut> {
-    let decision = decide_click(
-        c.cid.as_ref(),
-        existing,
-        &c.affiliate,
-        c.now,
-        c.cookie_secs,
-    );
+    let decision = decide_click(c.cid.as_ref(), existing, &c.affiliate, c.now, c.cookie_secs);
     match &decision {
         ClickDecision::Refresh { cid, expires_at } => {
             conn.prepare_cached("UPDATE cids SET expires_at = ?3 WHERE tenant = ?1 AND cid = ?2")?

@@ -27,7 +27,12 @@ fn snapshot(
     from: i64,
     to: i64,
 ) -> StoreResult<clicktrail_app::report::ReportSnapshot> {
-    let mut s = run_ready(clicktrail_sql::report::snapshot(&Lite(conn), tenant, from, to))?;
+    let mut s = run_ready(clicktrail_sql::report::snapshot(
+        &Lite(conn),
+        tenant,
+        from,
+        to,
+    ))?;
     s.ledger = crate::payouts::period_entries(conn, tenant, from, to)?;
     Ok(s)
 }
