@@ -13,7 +13,7 @@ use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, LeadIn, OkOut,
     SaleIn, SaleOut, StoreResult, StripeEventIn, StripeOutcome, Target,
 };
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::Lite;
 
@@ -38,22 +38,33 @@ pub(crate) fn click(conn: &Connection, c: &ClickIn) -> StoreResult<ClickOut> {
     run_ready(once(
         &mut Sql(Lite(conn)),
         e,
-        async |rows: &mut Sql<Lite<'_>>| {
-            let existing = match &c.cid {
-                Some(p) => clicktrail_sql::ops::cid(&rows.0, &c.tenant, p.as_str()).await?,
-                None => None,
-            };
-            record_click(conn, c, existing.as_ref())
-        },
+        async |_: &mut Sql<Lite<'_>>| record_click(conn, c),
     ))
 }
 
-fn record_click(
-    conn: &Connection,
-    c: &ClickIn,
-    existing: Option<&CidRecord>,
-) -> StoreResult<ClickOut> {
-    let decision = decide_click(c.cid.as_ref(), existing, &c.affiliate, c.now, c.cookie_secs);
+/// The click's own statements, prepared as SQLite takes them (the hot path).
+fn record_click(conn: &Connection, c: &ClickIn) -> StoreResult<ClickOut> {
+    let existing = match &c.cid {
+        Some(p) => conn
+            .prepare_cached(
+                "SELECT affiliate, expires_at FROM cids WHERE tenant = ?1 AND cid = ?2",
+            )?
+            .query_row(params![c.tenant, p.as_str()], |r| {
+                Ok(CidRecord {
+                    affiliate: r.get(0)?,
+                    expires_at: r.get(1)?,
+                })
+            })
+            .optional()?,
+        None => None,
+    };
+    let decision = decide_click(
+        c.cid.as_ref(),
+        existing.as_ref(),
+        &c.affiliate,
+        c.now,
+        c.cookie_secs,
+    );
     match &decision {
         ClickDecision::Refresh { cid, expires_at } => {
             conn.prepare_cached("UPDATE cids SET expires_at = ?3 WHERE tenant = ?1 AND cid = ?2")?
