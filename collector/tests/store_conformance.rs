@@ -1657,3 +1657,54 @@ async fn retention_is_per_tenant_and_replaced_whole() {
         );
     }
 }
+
+/// A conversion's net commission and the report's sums of them are exact past i64 on every
+/// backend (each amount summed in two halves); the portal, which shows one conversion's
+/// commission as i64, refuses a net past it instead of wrapping it.
+#[tokio::test]
+async fn commissions_past_i64_are_exact_in_the_report_and_refused_by_the_portal() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        s.sale(sale("s1", Target::Cid(cid(C1)), T0 + 2))
+            .await
+            .unwrap();
+        s.sale(sale("s2", Target::Cid(cid(C1)), T0 + 3))
+            .await
+            .unwrap();
+        let within = s.portal_activity("t", "alice", 10).await.unwrap();
+        assert_eq!(within.conversions.len(), 2);
+        assert!(within
+            .conversions
+            .iter()
+            .all(|c| c.commission_cents == 3015));
+        // two more accruals of i64::MAX on the first sale: its own net is past i64
+        b.sql_exec(&format!(
+            "{} INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, created_at)
+             SELECT 't', 'alice', (SELECT min(id) FROM conversions), 'accrual', 9223372036854775807, 'USD', {T0}, {T0}
+             FROM g",
+            series(2)
+        ))
+        .await;
+        let rows = s.report("t", T0, T0 + DAY).await.unwrap();
+        let alice: Vec<_> = rows
+            .conversions
+            .iter()
+            .filter(|r| r.0.as_deref() == Some("alice"))
+            .collect();
+        assert_eq!(alice.len(), 1, "{:?}", rows.conversions);
+        assert_eq!(alice[0].3, 2);
+        assert_eq!(alice[0].5, 2 * 3015 + 2 * i128::from(i64::MAX));
+        match s.portal_activity("t", "alice", 10).await {
+            Err(StoreError::Invalid(field, m)) => {
+                assert_eq!(field, "amount");
+                assert_eq!(
+                    m,
+                    "the amount is too large: a total would not be representable"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

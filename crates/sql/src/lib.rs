@@ -19,6 +19,10 @@
 //! stripe.rs  a Stripe event's claim, locks, links, facts and the sale it settles
 //! erase.rs   the rows an erasure finds and rewrites; retention settings and pruning
 //! payouts.rs ledger entries as payouts read them, payouts and their lines
+//! ops.rs     the tracking rows (events, links, leads, conversions, sales, diagnostics)
+//! commission.rs a subscription's earlier payments, under the subscription's lock
+//! report.rs  the report's grouped rows, money summed exactly in two halves
+//! portal.rs  the affiliate portal's links and reads
 //! ```
 
 use std::future::Future;
@@ -27,10 +31,14 @@ use clicktrail_store::StoreError;
 
 pub mod admin;
 pub mod catalog;
+pub mod commission;
 pub mod erase;
+pub mod ops;
 pub mod payouts;
 pub mod pending;
+pub mod portal;
 pub mod refund;
+pub mod report;
 pub mod stripe;
 
 /// Which SQL the backend speaks, for the few statements that differ.

@@ -46,7 +46,6 @@ use tokio_postgres::NoTls;
 mod admin;
 mod catalog;
 pub mod clicks;
-mod commission;
 mod db;
 mod erase;
 mod ops;
@@ -142,14 +141,6 @@ where
             }
             Err(e) => return Err(e.into_store()),
         }
-    }
-}
-
-/// A `numeric` sum read as text (`None`, an empty sum, is 0); one past i128 is [`Overflow`].
-pub(crate) fn numeric_i128(s: Option<&str>) -> Result<i128, Overflow> {
-    match s {
-        None => Ok(0),
-        Some(s) => s.trim().parse().map_err(|_| Overflow),
     }
 }
 
@@ -516,23 +507,5 @@ impl Store for PgStore {
 
     fn webhooks(&self) -> &dyn clicktrail_store::WebhookStore {
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::numeric_i128;
-    use clicktrail_domain::money::Overflow;
-
-    #[test]
-    fn numeric_sums_are_checked() {
-        assert_eq!(numeric_i128(None), Ok(0));
-        assert_eq!(numeric_i128(Some("3015")), Ok(3015));
-        assert_eq!(numeric_i128(Some("-7")), Ok(-7));
-        assert_eq!(numeric_i128(Some("9223372036854775808")), Ok(1 << 63));
-        assert_eq!(
-            numeric_i128(Some("99999999999999999999999999999999999999999")),
-            Err(Overflow)
-        );
     }
 }

@@ -270,7 +270,7 @@ impl ProgramRows for Rows<'_, '_> {
         token_hash: &str,
         now: i64,
     ) -> Result<(), Fail> {
-        let rows = &mut crate::portal::Rows(self.0);
+        let rows = &mut clicktrail_sql::Sql(crate::db::Pg(self.0));
         clicktrail_app::portal::link(rows, tenant, affiliate, token_hash, now).await
     }
 

@@ -33,7 +33,6 @@ use tokio::sync::mpsc;
 
 mod admin;
 mod catalog;
-mod commission;
 mod db;
 mod erase;
 mod ops;
