@@ -3,8 +3,6 @@
 //! serialize on every Stripe id the event names (in order), and the sale's and the fact's rows
 //! are locked before they are settled; a second delivery of one event waits on its claim.
 
-use std::future::Future;
-
 use clicktrail_app::stripe::{StoredFact, StripeRows, StripeSale};
 use clicktrail_domain::attribution::Resolved;
 use clicktrail_domain::money::Overflow;
@@ -14,30 +12,6 @@ use clicktrail_store::{
 };
 
 use crate::{Args, Db, Row, Sql};
-
-/// The sale use case a Stripe event hands its sale to, which each backend still runs through
-/// its own entry points on the same transaction.
-pub trait StripeSales: Db {
-    /// The CID `target` names, with its affiliate and expiry.
-    fn resolve(
-        &self,
-        tenant: &str,
-        target: &Target,
-    ) -> impl Future<Output = Result<Option<Resolved>, Self::Error>>;
-
-    /// Records the event's sale (with the first-payment rule).
-    fn record_sale(
-        &self,
-        e: &StripeEventIn,
-    ) -> impl Future<Output = Result<StripeOutcome, Self::Error>>;
-
-    /// Credits the unattributed sale `id` as `s` would be.
-    fn attribute_existing(
-        &self,
-        id: i64,
-        s: &SaleIn,
-    ) -> impl Future<Output = Result<SaleOut, Self::Error>>;
-}
 
 /// Every Stripe id the event names (payment intent, charge, invoice, the sale's transaction
 /// id), sorted: the locks two events of one payment share, always taken in this order.
@@ -86,7 +60,7 @@ async fn first_id<D: Db>(db: &D, sql: &str, args: Args<'_>) -> Result<Option<i64
         .transpose()?)
 }
 
-impl<D: StripeSales> StripeRows for Sql<D> {
+impl<D: Db> StripeRows for Sql<D> {
     async fn claim_event(&mut self, e: &StripeEventIn) -> Result<bool, D::Error> {
         // a concurrent delivery of the same event waits here until the first one commits
         let fresh = self
@@ -114,7 +88,7 @@ impl<D: StripeSales> StripeRows for Sql<D> {
         tenant: &str,
         target: &Target,
     ) -> Result<Option<Resolved>, D::Error> {
-        self.0.resolve(tenant, target).await
+        crate::ops::resolve(&self.0, tenant, target).await
     }
 
     async fn link(
@@ -375,10 +349,10 @@ impl<D: StripeSales> StripeRows for Sql<D> {
     }
 
     async fn record_sale(&mut self, e: &StripeEventIn) -> Result<StripeOutcome, D::Error> {
-        self.0.record_sale(e).await
+        clicktrail_app::sale::stripe_sale(self, e).await
     }
 
     async fn attribute_existing(&mut self, id: i64, s: &SaleIn) -> Result<SaleOut, D::Error> {
-        self.0.attribute_existing(id, s).await
+        clicktrail_app::sale::attribute_existing(self, id, s).await
     }
 }

@@ -3,11 +3,9 @@
 //! transaction, and the query helpers every module shares.
 
 use clicktrail_app::{conversion as conv, diagnostic as diag, lead as leads, sale as sales};
-use clicktrail_domain::attribution::Resolved;
 use clicktrail_sql::Sql;
 use clicktrail_store::{
     ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, LeadIn, OkOut, SaleIn, SaleOut,
-    StripeEventIn, StripeOutcome, Target,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -70,24 +68,4 @@ pub(crate) async fn sale_request(store: &PgStore, s: &SaleIn) -> Result<SaleOut,
 /// A sale inside an open transaction (CSV imports).
 pub(crate) async fn sale_body(tx: &Tx<'_>, s: &SaleIn) -> Result<SaleOut, Fail> {
     sales::sale(&mut Sql(Pg(tx)), s).await
-}
-
-/// Credits an unattributed first subscription payment (row `id`) to the affiliate this event
-/// names.
-pub(crate) async fn attribute_existing(tx: &Tx<'_>, id: i64, s: &SaleIn) -> Result<SaleOut, Fail> {
-    sales::attribute_existing(&mut Sql(Pg(tx)), id, s).await
-}
-
-/// The sale part of a Stripe event (its id already claimed by `stripe::stripe_event`).
-pub(crate) async fn stripe_sale(tx: &Tx<'_>, e: &StripeEventIn) -> Result<StripeOutcome, Fail> {
-    sales::stripe_sale(&mut Sql(Pg(tx)), e).await
-}
-
-/// Resolves a target to its CID and the CID's affiliate and expiry (one round trip).
-pub(crate) async fn resolve(
-    tx: &Tx<'_>,
-    tenant: &str,
-    target: &Target,
-) -> Result<Option<Resolved>, Fail> {
-    clicktrail_sql::ops::resolve(&Pg(tx), tenant, target).await
 }

@@ -3,13 +3,10 @@
 //! payment at once take the same advisory locks (one per Stripe id the event names, in
 //! order), and the sale row is locked before it is settled.
 
-use clicktrail_domain::attribution::Resolved;
-use clicktrail_sql::stripe::StripeSales;
 use clicktrail_sql::Sql;
-use clicktrail_store::{SaleIn, SaleOut, StripeEventIn, StripeOutcome, Target};
+use clicktrail_store::{StripeEventIn, StripeOutcome};
 
 use crate::db::Pg;
-use crate::ops;
 use crate::{Fail, PgStore};
 
 pub(crate) async fn stripe_event(
@@ -21,19 +18,4 @@ pub(crate) async fn stripe_event(
     let out = clicktrail_app::stripe::stripe_event(&mut Sql(Pg(&tx)), e).await?;
     tx.commit().await?;
     Ok(out)
-}
-
-/// The event's sale, through this backend's sale use case in the same transaction.
-impl StripeSales for Pg<'_, '_> {
-    async fn resolve(&self, tenant: &str, target: &Target) -> Result<Option<Resolved>, Fail> {
-        ops::resolve(self.0, tenant, target).await
-    }
-
-    async fn record_sale(&self, e: &StripeEventIn) -> Result<StripeOutcome, Fail> {
-        ops::stripe_sale(self.0, e).await
-    }
-
-    async fn attribute_existing(&self, id: i64, s: &SaleIn) -> Result<SaleOut, Fail> {
-        ops::attribute_existing(self.0, id, s).await
-    }
 }

@@ -7,24 +7,15 @@ use clicktrail_app::events::{once, Event};
 use clicktrail_app::{
     conversion as conv, diagnostic as diag, lead as leads, run_ready, sale as sales,
 };
-use clicktrail_domain::attribution::{self, decide_click, CidRecord, ClickDecision, Resolved};
+use clicktrail_domain::attribution::{self, decide_click, CidRecord, ClickDecision};
 use clicktrail_sql::Sql;
 use clicktrail_store::{
     ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, LeadIn, OkOut,
-    SaleIn, SaleOut, StoreResult, StripeEventIn, StripeOutcome, Target,
+    SaleIn, SaleOut, StoreResult,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::Lite;
-
-/// Resolves a target to its CID and the CID's affiliate and expiry.
-pub(crate) fn resolve(
-    conn: &Connection,
-    tenant: &str,
-    target: &Target,
-) -> StoreResult<Option<Resolved>> {
-    run_ready(clicktrail_sql::ops::resolve(&Lite(conn), tenant, target))
-}
 
 /// Runs without a savepoint (`writer::Atomicity::Transaction`): every answer that is not a
 /// storage error (the replay, a reused event id) is decided before the first write.
@@ -105,14 +96,4 @@ pub(crate) fn diagnostic(conn: &Connection, d: &DiagnosticIn) -> StoreResult<()>
 
 pub(crate) fn sale(conn: &Connection, s: &SaleIn) -> StoreResult<SaleOut> {
     run_ready(sales::sale(&mut Sql(Lite(conn)), s))
-}
-
-/// Credits an unattributed first subscription payment to the affiliate this event names.
-pub(crate) fn attribute_existing(conn: &Connection, id: i64, s: &SaleIn) -> StoreResult<SaleOut> {
-    run_ready(sales::attribute_existing(&mut Sql(Lite(conn)), id, s))
-}
-
-/// The sale part of a Stripe event (its id already claimed by `stripe::stripe_event`).
-pub(crate) fn stripe_sale(conn: &Connection, e: &StripeEventIn) -> StoreResult<StripeOutcome> {
-    run_ready(sales::stripe_sale(&mut Sql(Lite(conn)), e))
 }

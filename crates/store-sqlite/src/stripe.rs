@@ -3,35 +3,17 @@
 //! events of one payment: no lock is needed).
 
 use clicktrail_app::run_ready;
-use clicktrail_domain::attribution::Resolved;
-use clicktrail_sql::stripe::StripeSales;
 use clicktrail_sql::Sql;
-use clicktrail_store::{SaleIn, SaleOut, StoreResult, StripeEventIn, StripeOutcome, Target};
+use clicktrail_store::{StoreResult, StripeEventIn, StripeOutcome};
 use rusqlite::Connection;
 
 use crate::db::Lite;
-use crate::ops;
 
 pub(crate) fn stripe_event(conn: &Connection, e: &StripeEventIn) -> StoreResult<StripeOutcome> {
     run_ready(clicktrail_app::stripe::stripe_event(
         &mut Sql(Lite(conn)),
         e,
     ))
-}
-
-/// The event's sale, through this backend's sale use case on the same connection.
-impl StripeSales for Lite<'_> {
-    async fn resolve(&self, tenant: &str, target: &Target) -> StoreResult<Option<Resolved>> {
-        ops::resolve(self.0, tenant, target)
-    }
-
-    async fn record_sale(&self, e: &StripeEventIn) -> StoreResult<StripeOutcome> {
-        ops::stripe_sale(self.0, e)
-    }
-
-    async fn attribute_existing(&self, id: i64, s: &SaleIn) -> StoreResult<SaleOut> {
-        ops::attribute_existing(self.0, id, s)
-    }
 }
 
 #[cfg(test)]
