@@ -14,14 +14,20 @@
 //! lib.rs     the executor trait, arguments and rows
 //! refund.rs  refunds, operator status changes and the ledger rows they share
 //! pending.rs refunds kept until their payment arrives, and the ids that name a payment
+//! program.rs applications, program settings, payout details
+//! outbox.rs  the outbox (queue, lease, outcome) and the commission/payout notices' cursors
+//! webhooks.rs outgoing webhook endpoints and the facts the event feed reads
 //! ```
 
 use std::future::Future;
 
 use clicktrail_store::StoreError;
 
+pub mod outbox;
 pub mod pending;
+pub mod program;
 pub mod refund;
+pub mod webhooks;
 
 /// Which SQL the backend speaks, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,7 +50,6 @@ mod commission;
 mod db;
 mod erase;
 mod ops;
-mod outbox;
 mod payouts;
 mod pending;
 mod portal;
