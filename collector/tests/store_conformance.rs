@@ -1708,3 +1708,251 @@ async fn commissions_past_i64_are_exact_in_the_report_and_refused_by_the_portal(
         }
     }
 }
+
+fn message(key: &str, recipient: &str, now: i64) -> clicktrail_store::program::OutboxIn {
+    clicktrail_store::program::OutboxIn {
+        channel: "webhook".into(),
+        dedupe_key: key.into(),
+        tenant: "t".into(),
+        recipient: recipient.into(),
+        subject: "sale".into(),
+        body: "{}".into(),
+        now,
+    }
+}
+
+/// The outbox on every backend: a dedupe key is queued once; due messages are leased (their
+/// next attempt moves to the lease's end) and answered oldest first, and a leased message is
+/// not taken again before its lease ends; a failure is counted and kept until a delivery
+/// clears it, and a delivered message stays delivered.
+#[tokio::test]
+async fn outbox_leases_due_messages_once_oldest_first() {
+    for b in backends().await {
+        let p = b.s.program();
+        eprintln!("-- backend: {}", b.name());
+        assert!(p.enqueue(message("k1", "1", T0)).await.unwrap());
+        assert!(p.enqueue(message("k2", "1", T0 - 10)).await.unwrap());
+        assert!(p.enqueue(message("k3", "1", T0 + 100)).await.unwrap());
+        assert!(!p.enqueue(message("k1", "2", T0)).await.unwrap());
+
+        let due = p.outbox_claim("webhook", T0, 60, 10).await.unwrap();
+        let keys: Vec<_> = due.iter().map(|m| m.dedupe_key.as_str()).collect();
+        assert_eq!(keys, ["k1", "k2"], "{}", b.name());
+        assert!(due.iter().all(|m| m.next_attempt_at == T0 + 60));
+        assert!(p
+            .outbox_claim("email", T0, 60, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(p
+            .outbox_claim("webhook", T0, 60, 10)
+            .await
+            .unwrap()
+            .is_empty());
+
+        let k1 = due[0].id;
+        p.outbox_failed(k1, "503 from the receiver", T0 + 5)
+            .await
+            .unwrap();
+        let again = p.outbox_claim("webhook", T0 + 5, 60, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].id, again[0].attempts), (k1, 1));
+        assert_eq!(
+            again[0].last_error.as_deref(),
+            Some("503 from the receiver")
+        );
+
+        p.outbox_delivered(k1, T0 + 6).await.unwrap();
+        p.outbox_failed(k1, "late", T0 + 7).await.unwrap();
+        let rows = p.outbox("t", 10).await.unwrap();
+        let ids: Vec<_> = rows.iter().map(|m| m.dedupe_key.as_str()).collect();
+        assert_eq!(ids, ["k3", "k2", "k1"], "newest first");
+        let m1 = &rows[2];
+        assert_eq!(
+            (m1.attempts, m1.last_error.as_deref(), m1.delivered_at),
+            (2, None, Some(T0 + 6))
+        );
+        let later = p.outbox_claim("webhook", T0 + 200, 60, 1).await.unwrap();
+        assert_eq!(later.len(), 1, "the limit holds");
+        assert_eq!(later[0].dedupe_key, "k2");
+    }
+}
+
+/// Webhook endpoints on every backend: another tenant neither sees, changes nor deletes one;
+/// failures start a streak that a delivery ends; enabling again makes the waiting deliveries
+/// due at once; deleting drops the undelivered ones and keeps the log of the delivered.
+#[tokio::test]
+async fn webhook_endpoints_are_their_tenants_and_keep_their_log() {
+    use clicktrail_store::webhooks::{EndpointIn, EndpointPatch, Outcome};
+    for b in backends().await {
+        let (w, p) = (b.s.webhooks(), b.s.program());
+        eprintln!("-- backend: {}", b.name());
+        let e = w
+            .create_endpoint(EndpointIn {
+                tenant: "t".into(),
+                url: "https://hooks.example/in".into(),
+                events: vec!["sale".into(), "refund".into()],
+                secret: "whsec_out".into(),
+                now: T0,
+            })
+            .await
+            .unwrap();
+        assert_eq!(e.events, ["sale", "refund"]);
+        assert!(e.enabled);
+        assert_eq!(w.endpoint(Some("u"), e.id).await.unwrap(), None);
+        assert_eq!(w.endpoint(None, e.id).await.unwrap(), Some(e.clone()));
+        assert!(w.endpoints("u").await.unwrap().is_empty());
+        let patch = EndpointPatch {
+            url: Some("https://evil.example/".into()),
+            ..EndpointPatch::default()
+        };
+        let err = w.update_endpoint("u", e.id, patch, T0).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound("unknown_endpoint", _)));
+        let err = w.delete_endpoint("u", e.id).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound("unknown_endpoint", _)));
+
+        w.endpoint_outcome(e.id, Outcome::Failed, T0 + 1)
+            .await
+            .unwrap();
+        w.endpoint_outcome(e.id, Outcome::Failed, T0 + 2)
+            .await
+            .unwrap();
+        let got = w.endpoint(Some("t"), e.id).await.unwrap().unwrap();
+        assert_eq!(got.failing_since, Some(T0 + 1), "the streak's start");
+        w.endpoint_outcome(e.id, Outcome::Delivered, T0 + 3)
+            .await
+            .unwrap();
+        let got = w.endpoint(Some("t"), e.id).await.unwrap().unwrap();
+        assert_eq!(got.failing_since, None);
+        w.endpoint_outcome(e.id, Outcome::Disable("410 Gone".into()), T0 + 4)
+            .await
+            .unwrap();
+        let got = w.endpoint(Some("t"), e.id).await.unwrap().unwrap();
+        assert_eq!(
+            (got.enabled, got.disabled_reason.as_deref()),
+            (false, Some("410 Gone"))
+        );
+        assert_eq!(got.updated_at, T0 + 4);
+
+        let to = e.id.to_string();
+        p.enqueue(message("sent", &to, T0)).await.unwrap();
+        p.enqueue(message("waiting", &to, T0)).await.unwrap();
+        let sent = p.outbox_claim("webhook", T0, 60, 1).await.unwrap()[0].id;
+        p.outbox_delivered(sent, T0 + 1).await.unwrap();
+        let waiting = p.outbox("t", 10).await.unwrap()[0].id;
+        p.outbox_failed(waiting, "410 Gone", T0 + 10_000)
+            .await
+            .unwrap();
+        let enable = EndpointPatch {
+            enabled: Some(true),
+            ..EndpointPatch::default()
+        };
+        let got = w.update_endpoint("t", e.id, enable, T0 + 20).await.unwrap();
+        assert_eq!(
+            (got.enabled, got.disabled_reason, got.updated_at),
+            (true, None, T0 + 20)
+        );
+        let due = p.outbox_claim("webhook", T0 + 20, 60, 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), [waiting]);
+
+        w.delete_endpoint("t", e.id).await.unwrap();
+        assert!(w.endpoints("t").await.unwrap().is_empty());
+        let log = w.webhook_deliveries("t", e.id, 10).await.unwrap();
+        assert_eq!(log.iter().map(|m| m.id).collect::<Vec<_>>(), [sent]);
+        let err = w.delete_endpoint("t", e.id).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound("unknown_endpoint", _)));
+    }
+}
+
+/// The program's reads on every backend: default settings until some are stored, payout
+/// details of one affiliate or all (by affiliate, a second save replacing the first),
+/// applications newest first and by status, an affiliate's address from their newest
+/// approved application; nothing of another tenant.
+#[tokio::test]
+async fn program_settings_details_and_applications_are_the_tenants() {
+    use clicktrail_store::program::{PayoutDetails, ProgramSettings};
+    for b in backends().await {
+        let p = b.s.program();
+        eprintln!("-- backend: {}", b.name());
+        assert_eq!(
+            p.program_settings("t").await.unwrap(),
+            ProgramSettings::default()
+        );
+        let s = ProgramSettings {
+            auto_approve: true,
+            program_name: Some("Acme partners".into()),
+            ..ProgramSettings::default()
+        };
+        p.set_program_settings("t", &s, T0).await.unwrap();
+        assert_eq!(p.program_settings("t").await.unwrap(), s);
+        assert_eq!(
+            p.program_settings("u").await.unwrap(),
+            ProgramSettings::default()
+        );
+
+        let details = |method: &str, at| PayoutDetails {
+            method: method.into(),
+            address: "a@pay.example".into(),
+            updated_at: at,
+        };
+        p.set_payout_details("t", "bob", &details("paypal", T0))
+            .await
+            .unwrap();
+        p.set_payout_details("t", "bob", &details("wise", T0 + 1))
+            .await
+            .unwrap();
+        p.set_payout_details("t", "alice", &details("paypal", T0))
+            .await
+            .unwrap();
+        p.set_payout_details("u", "carol", &details("paypal", T0))
+            .await
+            .unwrap();
+        assert_eq!(
+            p.payout_details("t", "bob").await.unwrap(),
+            Some(details("wise", T0 + 1))
+        );
+        assert_eq!(p.payout_details("t", "carol").await.unwrap(), None);
+        let all = p.all_payout_details("t").await.unwrap();
+        let names: Vec<_> = all.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(names, ["alice", "bob"]);
+
+        for (n, (tenant, status, email, aff)) in [
+            ("t", "approved", "old@example.com", "alice"),
+            ("t", "pending", "p@example.com", ""),
+            ("t", "approved", "new@example.com", "alice"),
+            ("u", "approved", "u@example.com", "alice"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let aff = if aff.is_empty() {
+                "NULL".to_string()
+            } else {
+                format!("'{aff}'")
+            };
+            b.sql_exec(&format!(
+                "INSERT INTO applications (tenant, status, name, email, promotion, affiliate, created_at)
+                 VALUES ('{tenant}', '{status}', 'N', '{email}', 'a blog', {aff}, {})",
+                T0 + n as i64
+            ))
+            .await;
+        }
+        let apps = p.applications("t", None).await.unwrap();
+        let emails: Vec<_> = apps.iter().map(|a| a.email.as_str()).collect();
+        assert_eq!(
+            emails,
+            ["new@example.com", "p@example.com", "old@example.com"]
+        );
+        let pending = p.applications("t", Some("pending")).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (pending[0].email.as_str(), pending[0].affiliate.as_deref()),
+            ("p@example.com", None)
+        );
+        assert_eq!(
+            p.affiliate_email("t", "alice").await.unwrap().as_deref(),
+            Some("new@example.com")
+        );
+        assert_eq!(p.affiliate_email("t", "bob").await.unwrap(), None);
+    }
+}

@@ -23,6 +23,9 @@
 //! commission.rs a subscription's earlier payments, under the subscription's lock
 //! report.rs  the report's grouped rows, money summed exactly in two halves
 //! portal.rs  the affiliate portal's links and reads
+//! program.rs applications, program settings, payout details
+//! outbox.rs  the outbox (queue, lease, outcome) and the commission/payout notices' cursors
+//! webhooks.rs outgoing webhook endpoints and the facts the event feed reads
 //! ```
 
 use std::future::Future;
@@ -34,12 +37,15 @@ pub mod catalog;
 pub mod commission;
 pub mod erase;
 pub mod ops;
+pub mod outbox;
 pub mod payouts;
 pub mod pending;
 pub mod portal;
+pub mod program;
 pub mod refund;
 pub mod report;
 pub mod stripe;
+pub mod webhooks;
 
 /// Which SQL the backend speaks, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -49,10 +49,3 @@ pub(crate) async fn load(store: &PgStore) -> Result<Catalog, Fail> {
     tx.commit().await?;
     Ok(clicktrail_app::snapshot::catalog(snapshot)?)
 }
-
-/// The catalog's row operations in a transaction already open (`program.rs` changes the
-/// catalog inside its own): the shared ones on that transaction.
-#[allow(non_snake_case)]
-pub(crate) fn Rows<'t, 'c>(tx: &'t crate::ops::Tx<'c>) -> Sql<Pg<'t, 'c>> {
-    Sql(Pg(tx))
-}

@@ -49,7 +49,6 @@ pub mod clicks;
 mod db;
 mod erase;
 mod ops;
-mod outbox;
 mod payouts;
 mod pending;
 mod portal;

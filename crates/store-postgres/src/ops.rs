@@ -23,11 +23,6 @@ pub(crate) async fn q(tx: &Tx<'_>, sql: &str, p: Params<'_>) -> Result<Vec<Row>,
     Ok(tx.query(&st, p).await?)
 }
 
-pub(crate) async fn q_opt(tx: &Tx<'_>, sql: &str, p: Params<'_>) -> Result<Option<Row>, Fail> {
-    let st = tx.prepare_cached(sql).await?;
-    Ok(tx.query_opt(&st, p).await?)
-}
-
 pub(crate) async fn exec(tx: &Tx<'_>, sql: &str, p: Params<'_>) -> Result<u64, Fail> {
     let st = tx.prepare_cached(sql).await?;
     Ok(tx.execute(&st, p).await?)

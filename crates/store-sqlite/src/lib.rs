@@ -36,7 +36,6 @@ mod catalog;
 mod db;
 mod erase;
 mod ops;
-mod outbox;
 mod payouts;
 mod pending;
 mod portal;
