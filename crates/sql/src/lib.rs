@@ -269,15 +269,22 @@ pub trait Db {
 /// project's string literals.
 pub fn sqlite_text(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-            out.push('?');
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let next = &rest[at + 1..];
+        out.push(if next.starts_with(|c: char| c.is_ascii_digit()) {
+            '?'
         } else {
-            out.push(c);
-        }
+            '$'
+        });
+        rest = next;
     }
-    out.replace(" FOR UPDATE", "")
+    out.push_str(rest);
+    if out.contains(" FOR UPDATE") {
+        out = out.replace(" FOR UPDATE", "");
+    }
+    out
 }
 
 /// The row operations over one backend's transaction: every `clicktrail_app` row trait is
