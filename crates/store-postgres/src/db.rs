@@ -11,7 +11,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 use crate::ops::Tx;
-use crate::Fail;
+use crate::{Fail, PgStore};
 
 /// A transaction the shared row operations run in (`clicktrail_sql::Sql(Pg(&tx))`).
 #[derive(Clone, Copy)]
@@ -123,4 +123,16 @@ impl Db for Pg<'_, '_> {
         .await?;
         Ok(())
     }
+}
+
+/// Runs `f` in one transaction of the pool, committed when it succeeds.
+pub(crate) async fn in_tx<T>(
+    store: &PgStore,
+    f: impl for<'t, 'c> AsyncFnOnce(Pg<'t, 'c>) -> Result<T, Fail>,
+) -> Result<T, Fail> {
+    let mut client = store.pool().get().await?;
+    let tx = client.transaction().await?;
+    let out = f(Pg(&tx)).await?;
+    tx.commit().await?;
+    Ok(out)
 }

@@ -1,11 +1,10 @@
-//! Erasure and retention on PostgreSQL: the use case `clicktrail_app::erasure` over the
-//! shared rows (`clicktrail_sql::erase`) in one transaction, then a plain `VACUUM` of the tables it changed, so that the old row
-//! versions are reclaimed at once rather than at the next autovacuum (what that does and does
-//! not remove: docs/privacy.md). Retention settings and pruning.
+//! An erasure on PostgreSQL: the shared use case `clicktrail_app::erasure` in one transaction
+//! behind one advisory lock (erasures never interleave), then a plain `VACUUM` of the tables it
+//! changed, so that the old row versions are reclaimed at once rather than at the next
+//! autovacuum (what that does and does not remove: docs/privacy.md).
 
 use clicktrail_domain::erasure::Erased;
-use clicktrail_domain::retention::{Pruned, Retention};
-use clicktrail_sql::{erase as rows, Sql};
+use clicktrail_sql::Sql;
 use clicktrail_store::EraseIn;
 
 use crate::db::Pg;
@@ -34,33 +33,3 @@ pub(crate) async fn vacuum(store: &PgStore) -> Result<(), Fail> {
 }
 
 // ---------------------------------------------------------------- retention
-
-pub(crate) async fn set_retention(
-    store: &PgStore,
-    tenant: &str,
-    r: &Retention,
-    now: i64,
-) -> Result<(), Fail> {
-    let mut client = store.pool().get().await?;
-    let tx = client.transaction().await?;
-    rows::set_retention(&Pg(&tx), tenant, r, now).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(crate) async fn retention(store: &PgStore, tenant: &str) -> Result<Retention, Fail> {
-    let mut client = store.pool().get().await?;
-    let tx = client.transaction().await?;
-    let out = rows::retention(&Pg(&tx), tenant).await?;
-    tx.commit().await?;
-    Ok(out)
-}
-
-/// One pass over every tenant with a setting (domain `Retention::cutoffs`), one transaction.
-pub(crate) async fn prune(store: &PgStore, now: i64) -> Result<Pruned, Fail> {
-    let mut client = store.pool().get().await?;
-    let tx = client.transaction().await?;
-    let out = rows::prune(&Pg(&tx), now).await?;
-    tx.commit().await?;
-    Ok(out)
-}

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use clicktrail_app as app;
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::erasure::Erased;
 use clicktrail_domain::money::Overflow;
@@ -28,6 +29,7 @@ use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::retention::{Pruned, Retention};
 use clicktrail_domain::Catalog;
+use clicktrail_sql::{self as sql, Sql};
 use clicktrail_store::{
     AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
 };
@@ -38,24 +40,21 @@ use clicktrail_store::{
     WriteStats,
 };
 use clicktrail_store::{PendingApplied, RefundOrKept};
+use db::in_tx;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-mod admin;
 mod catalog;
 pub mod clicks;
 mod db;
 mod erase;
 mod ops;
 mod payouts;
-mod pending;
-mod portal;
 mod program;
 mod refund;
 mod report;
-mod stripe;
 pub mod test_cluster;
 mod webhooks;
 
@@ -267,7 +266,12 @@ impl Store for PgStore {
     }
 
     async fn conversion(&self, c: ConversionIn) -> StoreResult<ConversionOut> {
-        let r = retry(|| ops::conversion(self, &c)).await;
+        let r = retry(|| {
+            in_tx(self, async |db| {
+                app::conversion::conversion(&mut Sql(db), &c).await
+            })
+        })
+        .await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -275,7 +279,12 @@ impl Store for PgStore {
     }
 
     async fn link_external(&self, l: ExternalLinkIn) -> StoreResult<OkOut> {
-        let r = retry(|| ops::link_external(self, &l)).await;
+        let r = retry(|| {
+            in_tx(self, async |db| {
+                app::lead::link_external(&mut Sql(db), &l).await
+            })
+        })
+        .await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -283,7 +292,7 @@ impl Store for PgStore {
     }
 
     async fn lead(&self, l: LeadIn) -> StoreResult<OkOut> {
-        let r = retry(|| ops::lead(self, &l)).await;
+        let r = retry(|| in_tx(self, async |db| app::lead::lead(&mut Sql(db), &l).await)).await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -291,7 +300,12 @@ impl Store for PgStore {
     }
 
     async fn diagnostic(&self, d: DiagnosticIn) -> StoreResult<()> {
-        let r = retry(|| ops::diagnostic(self, &d)).await;
+        let r = retry(|| {
+            in_tx(self, async |db| {
+                app::diagnostic::diagnostic(&mut Sql(db), &d).await
+            })
+        })
+        .await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -299,7 +313,7 @@ impl Store for PgStore {
     }
 
     async fn sale(&self, s: SaleIn) -> StoreResult<SaleOut> {
-        let r = retry(|| ops::sale_request(self, &s)).await;
+        let r = retry(|| in_tx(self, async |db| app::sale::sale(&mut Sql(db), &s).await)).await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -307,7 +321,12 @@ impl Store for PgStore {
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        let r = retry(|| stripe::stripe_event(self, &e)).await;
+        let r = retry(|| {
+            in_tx(self, async |db| {
+                app::stripe::stripe_event(&mut Sql(db), &e).await
+            })
+        })
+        .await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -328,7 +347,8 @@ impl Store for PgStore {
     }
 
     async fn refund(&self, r: RefundIn) -> StoreResult<RefundOut> {
-        let out = retry(|| refund::refund(self, &r)).await;
+        let out =
+            retry(|| in_tx(self, async |db| app::refund::refund(&mut Sql(db), &r).await)).await;
         self.stats().record(1);
         out
     }
@@ -340,13 +360,18 @@ impl Store for PgStore {
         status: Status,
         now: i64,
     ) -> StoreResult<StatusOut> {
-        let r = retry(|| refund::set_status(self, tenant, id, status, now)).await;
+        let r = retry(|| {
+            in_tx(self, async |db| {
+                app::status::set_status(&mut Sql(db), tenant, id, status, now).await
+            })
+        })
+        .await;
         self.stats().record(1);
         r
     }
 
     async fn ledger_entries(&self, tenant: &str) -> StoreResult<Vec<EntryView>> {
-        retry(|| payouts::entries(self, tenant)).await
+        retry(|| in_tx(self, async |db| sql::payouts::entries(&db, tenant).await)).await
     }
 
     async fn pay(&self, p: PayIn) -> StoreResult<PayoutOut> {
@@ -356,7 +381,7 @@ impl Store for PgStore {
     }
 
     async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut> {
-        retry(|| payouts::payout(self, tenant, id)).await
+        retry(|| in_tx(self, async |db| sql::payouts::payout(&db, tenant, id).await)).await
     }
 
     async fn portal_link(
@@ -366,7 +391,12 @@ impl Store for PgStore {
         token_hash: &str,
         now: i64,
     ) -> StoreResult<()> {
-        retry(|| portal::link(self, tenant, affiliate, token_hash, now)).await
+        retry(|| {
+            in_tx(self, async |db| {
+                app::portal::link(&mut Sql(db), tenant, affiliate, token_hash, now).await
+            })
+        })
+        .await
     }
 
     async fn revoke_portal_link(
@@ -375,11 +405,16 @@ impl Store for PgStore {
         affiliate: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        retry(|| portal::revoke(self, tenant, affiliate, now)).await
+        retry(|| {
+            in_tx(self, async |db| {
+                app::portal::revoke(&mut Sql(db), tenant, affiliate, now).await
+            })
+        })
+        .await
     }
 
     async fn portal_lookup(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
-        retry(|| portal::lookup(self, token_hash)).await
+        retry(|| in_tx(self, async |db| sql::portal::lookup(&db, token_hash).await)).await
     }
 
     async fn portal_activity(
@@ -388,11 +423,21 @@ impl Store for PgStore {
         affiliate: &str,
         limit: i64,
     ) -> StoreResult<PortalActivity> {
-        retry(|| portal::activity(self, tenant, affiliate, limit)).await
+        retry(|| {
+            in_tx(self, async |db| {
+                app::portal::activity(&mut Sql(db), tenant, affiliate, limit).await
+            })
+        })
+        .await
     }
 
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
-        let r = retry(|| catalog::apply(self, &specs, now)).await;
+        let r = retry(|| {
+            in_tx(self, async |db| {
+                app::catalog::apply(&mut Sql(db), &specs, now).await
+            })
+        })
+        .await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -417,7 +462,7 @@ impl Store for PgStore {
     }
 
     async fn diagnostics_count(&self) -> StoreResult<i64> {
-        retry(|| admin::diagnostics_count(self)).await
+        retry(|| in_tx(self, async |db| sql::admin::diagnostics_count(&db).await)).await
     }
 
     fn write_stats(&self) -> WriteStats {
@@ -430,7 +475,12 @@ impl Store for PgStore {
     }
 
     async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
-        let r = retry(|| catalog::change(self, &c)).await;
+        let r = retry(|| {
+            in_tx(self, async |db| {
+                app::catalog::change(&mut Sql(db), &c).await
+            })
+        })
+        .await;
         if r.is_ok() {
             self.stats().record(1);
         }
@@ -438,27 +488,37 @@ impl Store for PgStore {
     }
 
     async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>> {
-        retry(|| admin::affiliates(self, tenant)).await
+        retry(|| in_tx(self, async |db| sql::admin::affiliates(&db, tenant).await)).await
     }
 
     async fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRow>> {
-        retry(|| admin::keys(self, tenant)).await
+        retry(|| in_tx(self, async |db| sql::admin::keys(&db, tenant).await)).await
     }
 
     async fn diagnostics(&self, f: EventFilter) -> StoreResult<Vec<DiagnosticRow>> {
-        retry(|| admin::diagnostics(self, &f)).await
+        retry(|| in_tx(self, async |db| sql::admin::diagnostics(&db, &f).await)).await
     }
 
     async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>> {
-        retry(|| admin::recent_events(self, &f)).await
+        retry(|| {
+            in_tx(self, async |db| {
+                app::admin::recent_events(&mut Sql(db), &f).await
+            })
+        })
+        .await
     }
 
     async fn audit(&self, a: AuditIn) -> StoreResult<()> {
-        retry(|| admin::audit(self, &a)).await
+        retry(|| in_tx(self, async |db| sql::admin::audit(&db, &a).await)).await
     }
 
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
-        retry(|| admin::audit_log(self, tenant, limit, offset)).await
+        retry(|| {
+            in_tx(self, async |db| {
+                sql::admin::audit_log(&db, tenant, limit, offset).await
+            })
+        })
+        .await
     }
 
     async fn erase(&self, e: clicktrail_store::EraseIn) -> StoreResult<Erased> {
@@ -471,19 +531,29 @@ impl Store for PgStore {
     }
 
     async fn set_retention(&self, tenant: &str, r: Retention, now: i64) -> StoreResult<()> {
-        retry(|| erase::set_retention(self, tenant, &r, now)).await
+        retry(|| {
+            in_tx(self, async |db| {
+                sql::erase::set_retention(&db, tenant, &r, now).await
+            })
+        })
+        .await
     }
 
     async fn retention(&self, tenant: &str) -> StoreResult<Retention> {
-        retry(|| erase::retention(self, tenant)).await
+        retry(|| in_tx(self, async |db| sql::erase::retention(&db, tenant).await)).await
     }
 
     async fn prune(&self, now: i64) -> StoreResult<Pruned> {
-        retry(|| erase::prune(self, now)).await
+        retry(|| in_tx(self, async |db| sql::erase::prune(&db, now).await)).await
     }
 
     async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept> {
-        let out = retry(|| pending::refund_or_keep(self, &r)).await;
+        let out = retry(|| {
+            in_tx(self, async |db| {
+                app::pending::refund_or_keep(&mut Sql(db), &r).await
+            })
+        })
+        .await;
         self.stats().record(1);
         out
     }
@@ -495,7 +565,12 @@ impl Store for PgStore {
         aliases: Vec<String>,
         now: i64,
     ) -> StoreResult<PendingApplied> {
-        let out = retry(|| pending::apply_kept(self, tenant, transaction_id, &aliases, now)).await;
+        let out = retry(|| {
+            in_tx(self, async |db| {
+                app::pending::apply_kept(&mut Sql(db), tenant, transaction_id, &aliases, now).await
+            })
+        })
+        .await;
         self.stats().record(1);
         out
     }

@@ -1,27 +1,15 @@
-//! Ledger reads and payouts on PostgreSQL: the use case `clicktrail_app::payout` over the
-//! shared rows (`clicktrail_sql::payouts`). A payout and its lines are one transaction;
-//! payouts of one affiliate are serialized by an advisory transaction lock, and
-//! `payout_lines.entry_id` is the primary key: two collectors paying at once can never pay one
-//! entry twice (should the key still fire, the payout is recomputed from what the other
-//! committed).
+//! Payouts on PostgreSQL: the use case `clicktrail_app::payout` in one transaction; payouts of
+//! one affiliate are serialized by an advisory transaction lock, and `payout_lines.entry_id` is
+//! the primary key: should two collectors still race for one entry, the payout is recomputed
+//! from what the other committed. The report's period entries are read here too.
 
 use clicktrail_app::payout::LedgerRow;
-use clicktrail_domain::payout::EntryView;
 use clicktrail_sql::{payouts as rows, Db, Sql};
 use clicktrail_store::{PayIn, PayoutOut};
 
 use crate::db::Pg;
 use crate::ops::Tx;
 use crate::{Fail, PgStore};
-
-/// Every entry of the tenant that counts, oldest first.
-pub(crate) async fn entries(store: &PgStore, tenant: &str) -> Result<Vec<EntryView>, Fail> {
-    let mut client = store.pool().get().await?;
-    let tx = client.transaction().await?;
-    let out = rows::entries(&Pg(&tx), tenant).await?;
-    tx.commit().await?;
-    Ok(out)
-}
 
 /// The entries of the conversions created in `[from, to)` (the report's `ledger` object).
 pub(crate) async fn period_entries(
@@ -50,12 +38,4 @@ pub(crate) async fn pay(store: &PgStore, p: &PayIn) -> Result<PayoutOut, Fail> {
             other => return other,
         }
     }
-}
-
-pub(crate) async fn payout(store: &PgStore, tenant: &str, id: i64) -> Result<PayoutOut, Fail> {
-    let mut client = store.pool().get().await?;
-    let tx = client.transaction().await?;
-    let out = rows::payout(&Pg(&tx), tenant, id).await?;
-    tx.commit().await?;
-    Ok(out)
 }

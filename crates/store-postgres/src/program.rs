@@ -12,20 +12,9 @@ use clicktrail_store::program::{
 };
 use clicktrail_store::StoreResult;
 
+use crate::db::in_tx;
 use crate::db::Pg;
-use crate::{retry, Fail, PgStore};
-
-/// Runs `f` in one transaction of the pool, committed when it succeeds.
-pub(crate) async fn in_tx<T>(
-    store: &PgStore,
-    f: impl for<'t, 'c> AsyncFnOnce(Pg<'t, 'c>) -> Result<T, Fail>,
-) -> Result<T, Fail> {
-    let mut client = store.pool().get().await?;
-    let tx = client.transaction().await?;
-    let out = f(Pg(&tx)).await?;
-    tx.commit().await?;
-    Ok(out)
-}
+use crate::{retry, PgStore};
 
 #[async_trait]
 impl ProgramStore for PgStore {

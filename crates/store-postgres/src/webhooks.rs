@@ -9,8 +9,8 @@ use clicktrail_store::program::OutboxRow;
 use clicktrail_store::webhooks::{EndpointIn, EndpointPatch, EndpointRow, Outcome, WebhookStore};
 use clicktrail_store::StoreResult;
 
+use crate::db::in_tx;
 use crate::db::Pg;
-use crate::program::in_tx;
 use crate::{retry, PgStore};
 
 #[async_trait]

@@ -12,12 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use clicktrail_app::{self as app, run_ready};
 use clicktrail_domain::conversion::Status;
 use clicktrail_domain::erasure::Erased;
 use clicktrail_domain::payout::EntryView;
 use clicktrail_domain::report::ReportRows;
 use clicktrail_domain::retention::{Pruned, Retention};
 use clicktrail_domain::Catalog;
+use clicktrail_sql::{self as sql, Sql};
 use clicktrail_store::{
     AffiliateRow, AuditIn, AuditRow, ChangeIn, DiagnosticRow, EventFilter, EventRow, KeyRow,
 };
@@ -28,22 +30,18 @@ use clicktrail_store::{
     WriteStats,
 };
 use clicktrail_store::{PendingApplied, RefundOrKept};
+use db::Lite;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-mod admin;
 mod catalog;
 mod db;
 mod erase;
 mod ops;
-mod payouts;
-mod pending;
-mod portal;
 mod program;
 mod refund;
 mod report;
 mod schema;
-mod stripe;
 mod wal;
 mod webhooks;
 mod writer;
@@ -264,27 +262,33 @@ impl Store for SqliteStore {
     }
 
     async fn conversion(&self, c: ConversionIn) -> StoreResult<ConversionOut> {
-        self.exec(move |conn| ops::conversion(conn, &c)).await
+        self.exec(move |conn| run_ready(app::conversion::conversion(&mut Sql(Lite(conn)), &c)))
+            .await
     }
 
     async fn link_external(&self, l: ExternalLinkIn) -> StoreResult<OkOut> {
-        self.exec(move |conn| ops::link_external(conn, &l)).await
+        self.exec(move |conn| run_ready(app::lead::link_external(&mut Sql(Lite(conn)), &l)))
+            .await
     }
 
     async fn lead(&self, l: LeadIn) -> StoreResult<OkOut> {
-        self.exec(move |conn| ops::lead(conn, &l)).await
+        self.exec(move |conn| run_ready(app::lead::lead(&mut Sql(Lite(conn)), &l)))
+            .await
     }
 
     async fn diagnostic(&self, d: DiagnosticIn) -> StoreResult<()> {
-        self.exec(move |conn| ops::diagnostic(conn, &d)).await
+        self.exec(move |conn| run_ready(app::diagnostic::diagnostic(&mut Sql(Lite(conn)), &d)))
+            .await
     }
 
     async fn sale(&self, s: SaleIn) -> StoreResult<SaleOut> {
-        self.exec(move |conn| ops::sale(conn, &s)).await
+        self.exec(move |conn| run_ready(app::sale::sale(&mut Sql(Lite(conn)), &s)))
+            .await
     }
 
     async fn stripe_event(&self, e: StripeEventIn) -> StoreResult<StripeOutcome> {
-        self.exec(move |conn| stripe::stripe_event(conn, &e)).await
+        self.exec(move |conn| run_ready(app::stripe::stripe_event(&mut Sql(Lite(conn)), &e)))
+            .await
     }
 
     async fn import_items(
@@ -308,7 +312,8 @@ impl Store for SqliteStore {
     }
 
     async fn refund(&self, r: RefundIn) -> StoreResult<RefundOut> {
-        self.exec(move |conn| refund::refund(conn, &r)).await
+        self.exec(move |conn| run_ready(app::refund::refund(&mut Sql(Lite(conn)), &r)))
+            .await
     }
 
     async fn set_conversion_status(
@@ -319,22 +324,32 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<StatusOut> {
         let (tenant, id) = (tenant.to_string(), id.to_string());
-        self.exec(move |conn| refund::set_status(conn, &tenant, &id, status, now))
-            .await
+        self.exec(move |conn| {
+            run_ready(app::status::set_status(
+                &mut Sql(Lite(conn)),
+                &tenant,
+                &id,
+                status,
+                now,
+            ))
+        })
+        .await
     }
 
     async fn ledger_entries(&self, tenant: &str) -> StoreResult<Vec<EntryView>> {
         let tenant = tenant.to_string();
-        self.read(move |conn| payouts::entries(conn, &tenant)).await
+        self.read(move |conn| run_ready(sql::payouts::entries(&Lite(conn), &tenant)))
+            .await
     }
 
     async fn pay(&self, p: PayIn) -> StoreResult<PayoutOut> {
-        self.exec(move |conn| payouts::pay(conn, &p)).await
+        self.exec(move |conn| run_ready(app::payout::pay(&mut Sql(Lite(conn)), &p)))
+            .await
     }
 
     async fn payout(&self, tenant: &str, id: i64) -> StoreResult<PayoutOut> {
         let tenant = tenant.to_string();
-        self.read(move |conn| payouts::payout(conn, &tenant, id))
+        self.read(move |conn| run_ready(sql::payouts::payout(&Lite(conn), &tenant, id)))
             .await
     }
 
@@ -350,7 +365,7 @@ impl Store for SqliteStore {
             affiliate.to_string(),
             token_hash.to_string(),
         );
-        self.exec(move |conn| portal::link(conn, &t, &a, &h, now))
+        self.exec(move |conn| run_ready(app::portal::link(&mut Sql(Lite(conn)), &t, &a, &h, now)))
             .await
     }
 
@@ -361,13 +376,14 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<bool> {
         let (t, a) = (tenant.to_string(), affiliate.to_string());
-        self.exec(move |conn| portal::revoke(conn, &t, &a, now))
+        self.exec(move |conn| run_ready(app::portal::revoke(&mut Sql(Lite(conn)), &t, &a, now)))
             .await
     }
 
     async fn portal_lookup(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
         let h = token_hash.to_string();
-        self.read(move |conn| portal::lookup(conn, &h)).await
+        self.read(move |conn| run_ready(sql::portal::lookup(&Lite(conn), &h)))
+            .await
     }
 
     async fn portal_activity(
@@ -377,12 +393,12 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> StoreResult<PortalActivity> {
         let (t, a) = (tenant.to_string(), affiliate.to_string());
-        self.read(move |conn| portal::activity(conn, &t, &a, limit))
+        self.read(move |conn| run_ready(app::portal::activity(&mut Sql(Lite(conn)), &t, &a, limit)))
             .await
     }
 
     async fn apply_catalog(&self, specs: Vec<TenantSpec>, now: i64) -> StoreResult<()> {
-        self.exec(move |conn| catalog::apply(conn, &specs, now))
+        self.exec(move |conn| run_ready(app::catalog::apply(&mut Sql(Lite(conn)), &specs, now)))
             .await
     }
 
@@ -391,7 +407,8 @@ impl Store for SqliteStore {
     }
 
     async fn catalog_version(&self) -> StoreResult<i64> {
-        self.read(catalog::version).await
+        self.read(|conn| run_ready(sql::catalog::version(&Lite(conn))))
+            .await
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -403,7 +420,8 @@ impl Store for SqliteStore {
     }
 
     async fn diagnostics_count(&self) -> StoreResult<i64> {
-        self.read(admin::diagnostics_count).await
+        self.read(|conn| run_ready(sql::admin::diagnostics_count(&Lite(conn))))
+            .await
     }
 
     fn write_stats(&self) -> WriteStats {
@@ -433,40 +451,47 @@ impl Store for SqliteStore {
     }
 
     async fn change_catalog(&self, c: ChangeIn) -> StoreResult<()> {
-        self.exec(move |conn| catalog::change(conn, &c)).await
+        self.exec(move |conn| run_ready(app::catalog::change(&mut Sql(Lite(conn)), &c)))
+            .await
     }
 
     async fn affiliates(&self, tenant: &str) -> StoreResult<Vec<AffiliateRow>> {
         let tenant = tenant.to_string();
-        self.read(move |conn| admin::affiliates(conn, &tenant))
+        self.read(move |conn| run_ready(sql::admin::affiliates(&Lite(conn), &tenant)))
             .await
     }
 
     async fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRow>> {
         let tenant = tenant.to_string();
-        self.read(move |conn| admin::keys(conn, &tenant)).await
+        self.read(move |conn| run_ready(sql::admin::keys(&Lite(conn), &tenant)))
+            .await
     }
 
     async fn diagnostics(&self, f: EventFilter) -> StoreResult<Vec<DiagnosticRow>> {
-        self.read(move |conn| admin::diagnostics(conn, &f)).await
+        self.read(move |conn| run_ready(sql::admin::diagnostics(&Lite(conn), &f)))
+            .await
     }
 
     async fn recent_events(&self, f: EventFilter) -> StoreResult<Vec<EventRow>> {
-        self.read(move |conn| admin::recent_events(conn, &f)).await
+        self.read(move |conn| run_ready(app::admin::recent_events(&mut Sql(Lite(conn)), &f)))
+            .await
     }
 
     async fn audit(&self, a: AuditIn) -> StoreResult<()> {
-        self.exec(move |conn| admin::audit(conn, &a)).await
+        self.exec(move |conn| run_ready(sql::admin::audit(&Lite(conn), &a)))
+            .await
     }
 
     async fn audit_log(&self, tenant: &str, limit: i64, offset: i64) -> StoreResult<Vec<AuditRow>> {
         let tenant = tenant.to_string();
-        self.read(move |conn| admin::audit_log(conn, &tenant, limit, offset))
+        self.read(move |conn| run_ready(sql::admin::audit_log(&Lite(conn), &tenant, limit, offset)))
             .await
     }
 
     async fn erase(&self, e: clicktrail_store::EraseIn) -> StoreResult<Erased> {
-        let out = self.exec(move |conn| erase::erase(conn, &e)).await?;
+        let out = self
+            .exec(move |conn| run_ready(app::erasure::erase(&mut Sql(Lite(conn)), &e)))
+            .await?;
         if &*self.path != ":memory:" {
             let path = self.path.to_string();
             tokio::task::spawn_blocking(move || erase::empty_wal(&path))
@@ -478,21 +503,23 @@ impl Store for SqliteStore {
 
     async fn set_retention(&self, tenant: &str, r: Retention, now: i64) -> StoreResult<()> {
         let t = tenant.to_string();
-        self.exec(move |conn| erase::set_retention(conn, &t, &r, now))
+        self.exec(move |conn| run_ready(sql::erase::set_retention(&Lite(conn), &t, &r, now)))
             .await
     }
 
     async fn retention(&self, tenant: &str) -> StoreResult<Retention> {
         let t = tenant.to_string();
-        self.read(move |conn| erase::retention(conn, &t)).await
+        self.read(move |conn| run_ready(sql::erase::retention(&Lite(conn), &t)))
+            .await
     }
 
     async fn prune(&self, now: i64) -> StoreResult<Pruned> {
-        self.exec(move |conn| erase::prune(conn, now)).await
+        self.exec(move |conn| run_ready(sql::erase::prune(&Lite(conn), now)))
+            .await
     }
 
     async fn refund_or_keep(&self, r: RefundIn) -> StoreResult<RefundOrKept> {
-        self.exec(move |conn| pending::refund_or_keep(conn, &r))
+        self.exec(move |conn| run_ready(app::pending::refund_or_keep(&mut Sql(Lite(conn)), &r)))
             .await
     }
 
@@ -504,8 +531,16 @@ impl Store for SqliteStore {
         now: i64,
     ) -> StoreResult<PendingApplied> {
         let (tenant, tx) = (tenant.to_string(), transaction_id.to_string());
-        self.exec(move |conn| pending::apply_kept(conn, &tenant, &tx, &aliases, now))
-            .await
+        self.exec(move |conn| {
+            run_ready(app::pending::apply_kept(
+                &mut Sql(Lite(conn)),
+                &tenant,
+                &tx,
+                &aliases,
+                now,
+            ))
+        })
+        .await
     }
 
     fn program(&self) -> &dyn clicktrail_store::ProgramStore {
@@ -521,40 +556,7 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use clicktrail_domain::conversion::Status;
-    use clicktrail_domain::Cid;
     use clicktrail_store::Target;
-
-    fn click(cid: Option<&str>, aff: &str, now: i64) -> ClickIn {
-        ClickIn {
-            tenant: "t".into(),
-            event_id: None,
-            cid: cid.and_then(Cid::parse),
-            affiliate: aff.into(),
-            url: None,
-            referrer: None,
-            cookie_secs: 60 * 86_400,
-            now,
-        }
-    }
-
-    #[tokio::test]
-    async fn click_rules() {
-        let s = SqliteStore::open(":memory:").unwrap();
-        let c1 = "11111111-1111-4111-8111-111111111111";
-        let a = s.click(click(Some(c1), "alice", 1000)).await.unwrap();
-        assert_eq!(a.cid, c1);
-        let again = s.click(click(Some(c1), "alice", 2000)).await.unwrap();
-        assert_eq!(again.cid, c1);
-        assert_eq!(
-            again.expired_at,
-            clicktrail_domain::attribution::rfc3339(2000 + 60 * 86_400)
-        );
-        let other = s.click(click(Some(c1), "bob", 3000)).await.unwrap();
-        assert_ne!(other.cid, c1);
-        let rows = s.report("t", 0, 10_000).await.unwrap();
-        let total: i64 = rows.clicks.iter().map(|r| r.2).sum();
-        assert_eq!(total, 3);
-    }
 
     fn sale(tx: &str, now: i64) -> SaleIn {
         SaleIn {
@@ -704,26 +706,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn migrations_are_versioned_and_rerunnable() {
-        use schema::MIGRATIONS;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.db");
-        let p = p.to_str().unwrap();
-        drop(SqliteStore::open(p).unwrap());
-        let s2 = SqliteStore::open(p);
-        assert!(s2.is_ok());
-        let conn = Connection::open(p).unwrap();
-        let v: i64 = conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, MIGRATIONS.len() as i64);
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-    }
-
     /// A database written by the previous collector (schema v1, commissions table) opens
     /// with every row kept: commissions become ledger accruals with the same ids and amounts.
     #[tokio::test]
@@ -775,61 +757,58 @@ mod tests {
         assert_eq!(entry, (7, 5, "accrual".into(), 3000));
     }
 
+    /// A database of the previous schema (v3) opens with every sale kept: live, not held,
+    /// its Stripe invoice id taken from its transaction id.
     #[tokio::test]
-    async fn catalog_apply_creates_updates_and_deletes_nothing() {
-        use clicktrail_domain::catalog::{KeyScope, Payout, Tenant};
-        use clicktrail_store::{KeySpec, TenantSpec};
-        let s = SqliteStore::open(":memory:").unwrap();
-        let v0 = s.catalog_version().await.unwrap();
-        let mut t = Tenant {
-            id: "acme".into(),
-            cookie_days: 60,
-            allowed_origins: vec!["https://acme.example".into()],
-            stripe_webhook_secret: "whsec_x".into(),
-            currency: "USD".into(),
-            sale_conversion_type: "sale".into(),
-            affiliates: vec!["alice".into(), "bob".into()],
-            aliases: Default::default(),
-            conversion_types: [("sale".to_string(), Payout::RevenueShare(3000))].into(),
-            revenue_origins: vec![],
-            hold_days: 30,
-            count_test_payments: false,
-            chargebee_webhook_username: String::new(),
-            chargebee_webhook_password: String::new(),
-            recurly_webhook_key: String::new(),
-            recurly_api_key: String::new(),
-            recurly_api_url: String::new(),
-            chargify_webhook_key: String::new(),
-            rules: Default::default(),
-        };
-        let spec = |t: &Tenant| TenantSpec {
-            tenant: t.clone(),
-            keys: vec![KeySpec {
-                key: "sk_acme_12345678".into(),
-                scopes: vec![KeyScope::Ingest, KeyScope::Read],
-            }],
-        };
-        s.apply_catalog(vec![spec(&t)], 1).await.unwrap();
-        let c = s.load_catalog().await.unwrap();
-        assert!(c.version > v0);
-        assert_eq!(c.tenant("acme").unwrap().as_ref(), &t);
-        assert_eq!(c.key("sk_acme_12345678").unwrap().tenant, "acme");
-        // a second apply: alice and bob, no longer in the file, are disabled; the payout
-        // changes, carol is added
-        t.affiliates = vec!["carol".into()];
-        t.conversion_types.insert("sale".into(), Payout::Fixed(500));
-        s.apply_catalog(vec![spec(&t)], 2).await.unwrap();
-        let c2 = s.load_catalog().await.unwrap();
-        let got = c2.tenant("acme").unwrap();
-        assert_eq!(got.affiliates, vec!["carol"]);
-        assert_eq!(got.conversion_types["sale"], Payout::Fixed(500));
-        assert!(c2.version > c.version);
-        // the stored key is a hash, not the key
-        let stored: String = s
-            .read(|conn| Ok(conn.query_row("SELECT key_hash FROM api_keys", [], |r| r.get(0))?))
+    async fn a_v3_database_keeps_its_sales_and_learns_their_invoice_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v3.db");
+        {
+            let conn = Connection::open(&p).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3);",
+            )
+            .unwrap();
+            for m in &schema::MIGRATIONS[..3] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO conversions (id, public_id, tenant, kind, conversion_type, transaction_id, cid,
+                    affiliate, attributed, amount_cents, currency, commission_cents, status, source, created_at)
+                 VALUES (1, 'p1', 't', 'sale', 'sale', 'stripe:in_1', 'c1', 'alice', 1, 2000, 'USD', 600, 'approved', 'stripe', 20),
+                        (2, 'p2', 't', 'sale', 'sale', 'stripe:cs_2', 'c1', 'alice', 1, 3000, 'USD', 900, 'approved', 'stripe', 20),
+                        (3, 'p3', 't', 'sale', 'sale', 'in_3', NULL, NULL, 0, 100, 'USD', 0, 'approved', 'api', 20);
+                 INSERT INTO ledger (tenant, affiliate, conversion_id, kind, amount_cents, currency, available_at, created_at)
+                 VALUES ('t', 'alice', 1, 'accrual', 600, 'USD', 20, 20), ('t', 'alice', 2, 'accrual', 900, 'USD', 20, 20);",
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(p.to_str().unwrap()).unwrap();
+        let rows: Vec<(i64, Option<String>, bool, bool)> = s
+            .read(|conn| {
+                let mut st = conn.prepare(
+                    "SELECT id, stripe_invoice, livemode, held_payment OR held_dispute FROM conversions ORDER BY id",
+                )?;
+                let v = st
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<Result<_, _>>()?;
+                Ok(v)
+            })
             .await
             .unwrap();
-        assert_ne!(stored, "sk_acme_12345678");
-        assert_eq!(stored.len(), 64);
+        assert_eq!(
+            rows,
+            vec![
+                (1, Some("in_1".into()), true, false),
+                (2, None, true, false),
+                (3, None, true, false)
+            ]
+        );
+        let entries = s.ledger_entries("t").await.unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(entries.iter().all(|e| !e.held));
+        let report = s.report("t", 0, 100).await.unwrap();
+        let sales: i64 = report.conversions.iter().map(|c| c.3).sum();
+        assert_eq!(sales, 3, "every sale is still live");
     }
 }

@@ -1,18 +1,12 @@
-//! The tracking use cases on the writer thread, inside the job's SAVEPOINT: the click hot
-//! path (this backend's own), and `clicktrail_app`'s leads, links, conversions, sales and
-//! diagnostics over the shared rows (`clicktrail_sql::ops`), run to completion with
-//! `run_ready` (the single writer serializes them: no lock is needed).
+//! The click hot path on the writer thread (this backend's own statements; its event id's
+//! replay is `clicktrail_app::events::once` over the shared rows). Leads, links, conversions,
+//! sales and diagnostics run the shared use cases from the `Store` impl with `run_ready`.
 
 use clicktrail_app::events::{once, Event};
-use clicktrail_app::{
-    conversion as conv, diagnostic as diag, lead as leads, run_ready, sale as sales,
-};
+use clicktrail_app::run_ready;
 use clicktrail_domain::attribution::{self, decide_click, CidRecord, ClickDecision};
 use clicktrail_sql::Sql;
-use clicktrail_store::{
-    ClickIn, ClickOut, ConversionIn, ConversionOut, DiagnosticIn, ExternalLinkIn, LeadIn, OkOut,
-    SaleIn, SaleOut, StoreResult,
-};
+use clicktrail_store::{ClickIn, ClickOut, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::db::Lite;
@@ -76,24 +70,4 @@ fn record_click(conn: &Connection, c: &ClickIn) -> StoreResult<ClickOut> {
         cid: decision.cid().to_string(),
         expired_at: attribution::rfc3339(decision.expires_at()),
     })
-}
-
-pub(crate) fn conversion(conn: &Connection, c: &ConversionIn) -> StoreResult<ConversionOut> {
-    run_ready(conv::conversion(&mut Sql(Lite(conn)), c))
-}
-
-pub(crate) fn link_external(conn: &Connection, l: &ExternalLinkIn) -> StoreResult<OkOut> {
-    run_ready(leads::link_external(&mut Sql(Lite(conn)), l))
-}
-
-pub(crate) fn lead(conn: &Connection, l: &LeadIn) -> StoreResult<OkOut> {
-    run_ready(leads::lead(&mut Sql(Lite(conn)), l))
-}
-
-pub(crate) fn diagnostic(conn: &Connection, d: &DiagnosticIn) -> StoreResult<()> {
-    run_ready(diag::diagnostic(&mut Sql(Lite(conn)), d))
-}
-
-pub(crate) fn sale(conn: &Connection, s: &SaleIn) -> StoreResult<SaleOut> {
-    run_ready(sales::sale(&mut Sql(Lite(conn)), s))
 }

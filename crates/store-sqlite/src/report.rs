@@ -33,6 +33,11 @@ fn snapshot(
         from,
         to,
     ))?;
-    s.ledger = crate::payouts::period_entries(conn, tenant, from, to)?;
+    s.ledger = run_ready(clicktrail_sql::payouts::period_entries(
+        &Lite(conn),
+        tenant,
+        from,
+        to,
+    ))?;
     Ok(s)
 }

@@ -117,6 +117,10 @@ fn a_new_database_ends_at_the_last_files_version() {
     assert_eq!(got, expected);
     assert_eq!(one(&p, "SELECT version FROM schema_version"), last());
     assert_eq!(one(&p, "SELECT count(*) FROM schema_version"), 1);
+    let mode: String = rusqlite::Connection::open(&p)
+        .and_then(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0)))
+        .expect("journal mode");
+    assert_eq!(mode, "wal", "a new database is in WAL mode");
 }
 
 #[test]
