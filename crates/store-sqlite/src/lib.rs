@@ -50,7 +50,7 @@ pub use wal::{WalPolicy, WalStats};
 use writer::{Atomicity, JobImpl, Msg, WriterStats};
 
 /// Statements kept prepared per connection: every statement of the row operations
-/// (`clicktrail_sql`, ~250) and the click path stays compiled; rusqlite's default of 16 made
+/// (`clicktrail_sql`, ~200) and the click path stays compiled; rusqlite's default of 16 made
 /// one Stripe event (~20 statements) evict the click's.
 const STATEMENT_CACHE: usize = 512;
 
