@@ -4,17 +4,10 @@
 //! collectors refunding one sale run one after the other.
 
 use clicktrail_sql::Sql;
-use clicktrail_store::{ImportItem, ImportItemRow, RefundIn, RefundOut, StoreError};
+use clicktrail_store::{ImportItem, ImportItemRow, StoreError};
 
 use crate::db::Pg;
-use crate::ops::Tx;
 use crate::{Fail, PgStore};
-
-/// A refund inside an open transaction: the use case `clicktrail_app::refund` over this
-/// transaction's rows.
-async fn refund_body(tx: &Tx<'_>, r: &RefundIn) -> Result<RefundOut, Fail> {
-    clicktrail_app::refund::refund(&mut Sql(Pg(tx)), r).await
-}
 
 /// Sales and refunds of one file in one transaction: every row or none.
 pub(crate) async fn import_items(
@@ -26,8 +19,12 @@ pub(crate) async fn import_items(
     let mut errors = Vec::new();
     for row in rows {
         let r = match &row.item {
-            ImportItem::Sale(s) => crate::ops::sale_body(&tx, s).await.map(|_| ()),
-            ImportItem::Refund(r) => refund_body(&tx, r).await.map(|_| ()),
+            ImportItem::Sale(s) => clicktrail_app::sale::sale(&mut Sql(Pg(&tx)), s)
+                .await
+                .map(|_| ()),
+            ImportItem::Refund(r) => clicktrail_app::refund::refund(&mut Sql(Pg(&tx)), r)
+                .await
+                .map(|_| ()),
         };
         match r {
             Ok(()) => {}
