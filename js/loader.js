@@ -1,60 +1,60 @@
-// clicktrail loader: the only hand-written JavaScript that ships.
+// PROTOTYPE, not shipped: js/loader.js with the click-first module in front (built by
+// tests/bench/clickfirst/build.sh for `npm run bench:browser`; docs/tracker.md, "Two modules").
 //
-// Its one job is to get the Rust/WebAssembly tracker running without ever
-// bothering the host page: read the <script> tag's options synchronously, start
-// the wasm download at once (streaming compile), and hand the options to the
-// tracker's `start`. If WebAssembly cannot start it logs ONE console error that
-// names the cause and the fix, reports it to the collector, and leaves the
-// merchant's command queue (window.trackdesk.q, window.affitorQueue) untouched.
-// `initSync` with a module compiled here (streaming), not the glue's async `init`:
-// that one brings ~1.1 KB of fallback code and messages (0.4 KB gzip) this loader
-// already covers. Instantiating a compiled module synchronously is allowed on the main
-// thread (Chrome's limit is for modules over 8 MB).
-import { initSync, start } from "../target/pkg/clicktrail.js";
+// The critical path: only what runs before the cookie (the options, the click module and
+// its two imports, the stubs Affitor and PartnerStack pages call synchronously). The full
+// module's wasm-bindgen glue and its start-up (download, compile, `start`, the failure
+// report) are a second script, clicktrail_full.<id>.js (tests/bench/clickfirst/full.js),
+// which this loader adds to the page after the cookie (idle time), or at once when the page
+// needs the full module. It never throws into the page and leaves the merchant's command
+// queue (window.trackdesk.q, window.affitorQueue) in order for the full module's replay.
 
 const GUARD = "__clicktrailLoader";
-// The wasm's build id (scripts/build.sh: esbuild --define:CT_BUILD), also the payload of its
-// custom section "ct" and part of its content-hashed file name, cached immutable.
-/* global CT_BUILD */
+// The full module's build id (esbuild --define:CT_BUILD): the name of its wasm
+// (clicktrail_bg.<id>.wasm) and of the script with its glue (clicktrail_full.<id>.js), both
+// cached immutable.
+/* global CT_BUILD, CT_CLICK, CT_CLICK_FILE */
 const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
+const FULL_FILE = "clicktrail_full." + CT_BUILD + ".js";
 
 (function load(w, d) {
   try {
     // Loaded twice (two tags, or a tag manager re-injecting it): the first copy wins.
     if (w[GUARD]) return;
-    w[GUARD] = 1;
     const script = d.currentScript || d.querySelector('script[src*="tracking.js"]');
     const config = readConfig(script, w.location);
     const held = config.affitorProgramId ? holdAffitorCalls(w) : [];
     if (config.partnerstack) holdGrowsumo(w, held, config);
-    const settleHeld = (error) => held.splice(0).forEach((call) => call(error));
-    if (typeof WebAssembly !== "object" || typeof WebAssembly.instantiate !== "function") {
-      settleHeld(fail(config, "unsupported", null));
+    // the hand-over to the second script: `c` the config, `s` the settler of held calls
+    const h = (w[GUARD] = { c: config, s: (error) => held.splice(0).forEach((call) => call(error)) });
+    const go = once0(() => startFull(d, config, h));
+    go.h = held; // the page's helper calls wait there too (`withHelpers`)
+    // The click module (CT_CLICK: its wasm, base64): the landing's cookie and click before
+    // the full module, which then starts in idle time or at the page's next call.
+    // CT_CLICK_FILE instead: the same module fetched beside the script (measured both ways).
+    if (typeof WebAssembly == "object" && !held.length && config.consent !== "required") {
+      const after = (done) => {
+        if (done === 2) return go();
+        (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
+      };
+      if (CT_CLICK) {
+        after(clickFirst(w, d, config, () => {
+          mark("ct:decode");
+          const s = atob(CT_CLICK);
+          const b = new Uint8Array(s.length);
+          for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+          mark("ct:compile");
+          const m = new WebAssembly.Module(b);
+          mark("ct:compiled");
+          return m;
+        }, go));
+      } else {
+        WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.wasmUrl)))
+          .then((m) => after(clickFirst(w, d, config, () => m, go)), () => after(2));
+      }
       return;
     }
-    // A page's `<link rel="preload" as="fetch" crossorigin href=".../clicktrail_bg[.<id>].wasm">`
-    // is used: its URL, fetched as the preload did. A preload of the hash-free name may hold
-    // another build's wasm (tracking.js and it are cached apart): its build id is checked and
-    // on a mismatch (or any failure) the hashed file of this build is fetched instead.
-    const hashed = config.wasmUrl;
-    const link = d.querySelector('link[rel~="preload"][href*="clicktrail_bg"]');
-    const first = (link && link.href) || hashed;
-    let wasm = loadWasm(first);
-    if (first !== hashed) {
-      wasm = wasm
-        .then((module) => {
-          if (buildOf(module) !== CT_BUILD) throw 0; // another build: fetch this one's
-          return module;
-        })
-        .catch(() => loadWasm(hashed));
-    }
-    wasm
-      .then((module) => {
-        initSync({ module });
-        start(config);
-        settleHeld(null);
-      })
-      .catch((error) => settleHeld(fail(config, classify(error), error)));
+    go(); // no WebAssembly: the second script reports it
   } catch (error) {
     // Nothing here may reach the page; this is the last line of defence.
     try {
@@ -64,6 +64,255 @@ const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
     }
   }
 })(window, document);
+
+/** Adds the second script (the full module's glue and start-up; it reads `h`). When it cannot
+ * be downloaded: one console error, the held calls rejected, queued commands kept. */
+function startFull(d, config, h) {
+  mark("ct:full");
+  try {
+    const s = d.createElement("script");
+    s.src = new URL(FULL_FILE, config.wasmUrl).href;
+    s.onerror = () => {
+      const error = new Error("clicktrail: tracking is unavailable: " + s.src + " could not be downloaded.");
+      try {
+        console.error("clicktrail: affiliate tracking is OFF on this page: " + s.src +
+          " could not be downloaded. Queued tracking calls are kept.");
+      } catch (_) {
+        /* console unavailable */
+      }
+      h.s(error);
+    };
+    (d.head || d.documentElement).appendChild(s);
+  } catch (_) {
+    /* never into the page */
+  }
+}
+
+/** `performance.mark` for the benchmark's breakdown (docs/benchmarks.md). */
+function mark(name) {
+  try {
+    performance.mark(name);
+  } catch (_) {
+    /* no User Timing */
+  }
+}
+
+/** `f` runs at most once, whoever calls first. */
+function once0(f) {
+  let done = 0;
+  return () => done++ || f();
+}
+
+/** The snippet's stub still queues the page's calls; the first call starts the full tracker
+ * at once (the call itself stays queued, in order, for the tracker's replay). */
+function onNextCall(w, go) {
+  try {
+    const name = (w.TrackdeskObject || ["trackdesk"])[0];
+    const stub = w[name];
+    if (typeof stub != "function" || stub.__clicktrail) return;
+    const wrapped = function () {
+      (wrapped.q = wrapped.q || []).push(arguments);
+      go();
+    };
+    wrapped.q = stub.q;
+    w[name] = withHelpers(wrapped, w, go);
+  } catch (_) {
+    /* a page object we do not own: the idle start stays */
+  }
+}
+
+/**
+ * The dispatcher's helpers on the stub, until the full module replaces it (a `click` callback
+ * runs before then): `getCid()` reads the cookie the click module wrote; `signup(...)` starts
+ * the full module and settles through its own `signup`, or rejects with its start-up error.
+ */
+function withHelpers(f, w, go) {
+  f.getCid = () => {
+    const m = /(?:^|; )trakdesk_cid=[^;]*"cid":"([0-9a-f-]{36})"/.exec(document.cookie);
+    return m ? m[1] : null;
+  };
+  f.signup = (...args) =>
+    new Promise((resolve, reject) => {
+      const run = (error) => {
+        try {
+          error ? reject(error) : (w.TrackdeskObject || {}).f.signup(...args).then(resolve, reject);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      // a reference kept from before the full module started: it has started since
+      (w.TrackdeskObject || {}).f ? run() : go.h.push(run);
+      go();
+    });
+  return f;
+}
+
+/**
+ * The click-first module (prototype): compiled from the bytes inlined in this script (or
+ * fetched), given the page's state in one string and two imports (a read, the effects). It
+ * handles the leading `click` calls of the queue on a landing with a code and no cookie; when
+ * nothing is queued yet (this script ran before the page's snippet calls), the page's first
+ * call decides: a `click` runs here, anything else starts the full tracker.
+ * Returns 2 when the full tracker must start now (also on any failure); otherwise it starts
+ * in idle time or at the page's next call (`go`).
+ */
+function clickFirst(w, d, config, module, go) {
+  try {
+    const name = (w.TrackdeskObject || ["trackdesk"])[0];
+    const stub = w[name];
+    const q = (stub && stub.q) || [];
+    let n = 0;
+    const cbs = [];
+    const tenant = q[0] && q[0][0];
+    while (q[n] && q[n][0] === tenant && q[n][1] === "click") {
+      const a = q[n++];
+      const cb = typeof a[2] == "function" ? a[2] : a[3];
+      if (typeof cb == "function") cbs.push(cb);
+    }
+    if (n) {
+      const done = runClick(w, d, config, module, tenant, cbs);
+      if (done == 1) q.splice(0, n);
+      if (done != 2) onNextCall(w, go);
+      return done;
+    }
+    if (q.length || (stub != null && typeof stub != "function")) return 2;
+    // nothing queued yet: the page's first call decides
+    let first = 1;
+    const mine = function (t, c, p, cb) {
+      try {
+        if (first && !mine.q.length && c === "click") {
+          first = 0;
+          const f = typeof p == "function" ? p : cb;
+          const done = runClick(w, d, config, module, t, typeof f == "function" ? [f] : []);
+          if (done == 1) return;
+          mine.q.push(arguments);
+          if (done == 0) return; // no code: the full tracker runs it in idle time
+        } else mine.q.push(arguments);
+      } catch (_) {
+        /* never into the page */
+      }
+      first = 0;
+      go();
+    };
+    mine.q = q;
+    w[name] = withHelpers(mine, w, go);
+    return 0;
+  } catch (_) {
+    return 2; // the full tracker does it all
+  }
+}
+
+/** Runs the click module for `tenant`'s leading click calls (callbacks `cbs`): 0, 1 or 2 as
+ * `clickFirst`; a trap (a panic) or any error is 2. */
+function runClick(w, d, config, module, tenant, cbs) {
+  try {
+    if (typeof tenant != "string") return 2;
+    let x; // the instance's exports
+    const enc = new TextEncoder();
+    // `s` into one of the module's fixed buffers (`at`: `b` the state, `q` an answer), which
+    // gives no room (null) when `s` may not fit: a page that large is the full module's
+    const put = (s, at) => {
+      const p = at(s.length * 3);
+      if (!p) throw 0;
+      return enc.encodeInto(s, new Uint8Array(x.memory.buffer, p, s.length * 3)).written;
+    };
+    const text = (p, len) => new TextDecoder().decode(new Uint8Array(x.memory.buffer, p, len));
+    const store = (what) => (what == 1 ? w.localStorage : w.sessionStorage);
+    const sent = {};
+    const imports = {
+      c: {
+        g(what, p, len) {
+          try {
+            const key = text(p, len);
+            mark("ct:read" + what);
+            let v;
+            if (what == 3) {
+              d.cookie = key;
+              v = d.cookie;
+            } else v = store(what).getItem(key);
+            mark("ct:read-end");
+            // storage: presence is the answer; a probe: `document.cookie`, for the module to read
+            return v == null ? -1 : what == 3 ? put(v, x.q) : 0;
+          } catch (_) {
+            return -1;
+          }
+        },
+        a(p, len) {
+          mark("ct:apply");
+          const f = text(p, len).split("\0");
+          for (let i = 0; i + 2 < f.length; i += 3) {
+            const [op, a, b] = [f[i], f[i + 1], f[i + 2]];
+            try {
+              if (op == "c") d.cookie = a;
+              else if (op == "o") {
+                // the click's outbox entry (tracker-core's format, made in the module), added
+                // to the stored list before the POST: the full tracker retries it if the POST
+                // is not acknowledged, on this page or a later one
+                let list;
+                try {
+                  list = JSON.parse(w.localStorage.getItem(a));
+                } catch (_) {
+                  /* malformed: the full tracker would skip it too */
+                }
+                w.localStorage.setItem(a, JSON.stringify((Array.isArray(list) ? list : []).concat(JSON.parse(b))));
+              } else if (op == "p") {
+                // the fetch promise itself: the full tracker reads its answer (http::answer)
+                sent.done = fetch(a, {
+                  method: "POST",
+                  body: b,
+                  keepalive: true,
+                  headers: { "Content-Type": "text/plain;charset=UTF-8" },
+                });
+                sent.done.catch(() => {}); // a network error is the full tracker's (a retry)
+                sent.body = b;
+                sent.tenant = tenant;
+                sent.href = location.href;
+              } else if (op == "k") cbs.forEach((cb) => {
+                try {
+                  // the expiry (Unix seconds, from the module) as RFC 3339 without a fraction,
+                  // the format of the full module's `expiredAt`
+                  cb({ cid: a, expiredAt: new Date(b * 1e3).toISOString().slice(0, 19) + "Z" });
+                } catch (_) {
+                  /* never into the page */
+                }
+              });
+              else if (op == "h") {
+                sent.id = a;
+                sent.created = +b;
+              } else {
+                // `s`: the landing counted, after the cookie, the request and the callbacks,
+                // in a task of its own (a first storage access can take tens of ms at 4x CPU)
+                setTimeout(() => {
+                  try {
+                    w.sessionStorage.setItem(a, b);
+                  } catch (_) {
+                    /* storage unavailable */
+                  }
+                });
+              }
+            } catch (_) {
+              /* storage unavailable: the full tracker's outbox and mirror take over */
+            }
+          }
+        },
+      },
+    };
+    x = new WebAssembly.Instance(module(), imports).exports;
+    mark("ct:run");
+    // the page's state pre-split with what the browser has: the host, the first-party flag
+    // (the endpoint's origin is the page's), 32 random bytes written into the module
+    crypto.getRandomValues(new Uint8Array(x.memory.buffer, x.n(), 32));
+    const state = [tenant, config.params || "", config.attribution || "", config.cookieDomain || "",
+      config.endpoint, location.href, d.referrer, d.cookie, location.hostname].join("\0");
+    const done = x.r(put(state, x.b), Date.now(), +(new URL(config.endpoint).origin == location.origin));
+    mark("ct:ran");
+    // the hand-over: the full tracker adopts the click in flight (its answer, its retries)
+    if (done == 1) config.click = sent;
+    return done;
+  } catch (_) {
+    return 2; // a trap (panic) or no WebAssembly: the full tracker does it all
+  }
+}
 
 /**
  * Affitor's tag is synchronous and its docs call `await window.affitor.signup(...)` in
@@ -166,43 +415,6 @@ function once(cb) {
   return done;
 }
 
-/** Fetches and compiles the wasm. `{mode: "cors", credentials: "same-origin"}` is the request
- * a `<link rel="preload" as="fetch" crossorigin>` (anonymous) makes, so the browser hands
- * over the preloaded response instead of downloading the wasm twice. */
-function loadWasm(url) {
-  return fetch(url, { mode: "cors", credentials: "same-origin" })
-    .then(
-      (response) => {
-        if (!response.ok) throw networkError("HTTP " + response.status);
-        return response;
-      },
-      (error) => {
-        throw networkError(String(error && error.message));
-      },
-    )
-    .then(compile);
-}
-
-/** The build id a wasm carries in its custom section "ct" ("" when it has none). */
-function buildOf(module) {
-  const section = WebAssembly.Module.customSections(module, "ct")[0];
-  return section ? String.fromCharCode.apply(null, new Uint8Array(section)) : "";
-}
-
-/** Streaming compile; when the server sends another Content-Type than application/wasm
- * (or the browser has no compileStreaming) the buffered compile, as wasm-bindgen's own
- * loader does (the MIME check rejects before the body is read). */
-function compile(response) {
-  return Promise.resolve()
-    .then(() => WebAssembly.compileStreaming(response))
-    .catch((error) => {
-      if (WebAssembly.compileStreaming && response.headers.get("Content-Type") === "application/wasm") {
-        throw error;
-      }
-      return response.arrayBuffer().then((bytes) => WebAssembly.compile(bytes));
-    });
-}
-
 /** Reads the documented data-* options of our own <script> tag. The tracker's `start`
  * validates every value itself (a comma list for `params`, `"first"`, `"required"`,
  * `"links"`; anything else is the default), so they are handed over as written. */
@@ -236,84 +448,4 @@ function readConfig(script, location) {
 
 function stripQuery(url) {
   return url.replace(/[?#].*$/, "");
-}
-
-function networkError(detail) {
-  const error = new Error(detail);
-  error.clicktrailNetwork = true;
-  return error;
-}
-
-/** Maps a start-up failure to one of the diagnostic kinds of docs/wire.md. */
-function classify(error) {
-  if (error && error.clicktrailNetwork) return "network";
-  const text = String(error && error.message);
-  // Chromium/WebKit: "…Content Security Policy…'unsafe-eval'…"; Firefox: "call to
-  // WebAssembly.compileStreaming() blocked by CSP"
-  if (/Content Security Policy|unsafe-eval|wasm-eval|blocked by CSP/i.test(text)) return "csp";
-  return "init";
-}
-
-const FIXES = {
-  csp:
-    "the page's Content-Security-Policy blocks WebAssembly. Fix: add 'wasm-unsafe-eval' to script-src, " +
-    "e.g. script-src 'self' 'wasm-unsafe-eval' <collector origin>.",
-  network:
-    "the tracker's WebAssembly file could not be downloaded. Fix: serve clicktrail_bg.*.wasm next to " +
-    "tracking.js (Content-Type application/wasm) and allow its origin in connect-src.",
-  unsupported: "this browser has no WebAssembly support.",
-  init: "the WebAssembly tracker failed to start.",
-};
-
-/**
- * One console error, one diagnostic report (none while consent is required); queued
- * commands stay queued.
- * Returns the Error that held calls reject with.
- */
-function fail(config, kind, error) {
-  const detail = error ? String(error.message || error) : "";
-  const reason = new Error("clicktrail: tracking is unavailable: " + FIXES[kind]);
-  try {
-    console.error(
-      "clicktrail: affiliate tracking is OFF on this page: " + FIXES[kind] +
-        " Queued tracking calls are kept." + (detail ? " (" + detail + ")" : ""),
-    );
-  } catch (_) {
-    /* console unavailable */
-  }
-  // data-consent="required": send nothing before consent, not even this report (it
-  // carries the page URL).
-  if (config.consent === "required") return reason;
-  try {
-    const body = JSON.stringify({
-      tenantId: config.affitorProgramId || config.partnerstack || queuedTenant(),
-      kind,
-      message: detail.slice(0, 500),
-      url: String(location.href).slice(0, 2048),
-      userAgent: String(navigator.userAgent).slice(0, 300),
-    });
-    // fetch keepalive, never sendBeacon: blockers drop beacons to another site while
-    // sendBeacon still returns true.
-    fetch(config.endpoint + "/tracking/diagnostic/v1", {
-      method: "POST",
-      body,
-      keepalive: true,
-      headers: { "Content-Type": "text/plain;charset=UTF-8" },
-    }).catch(() => {});
-  } catch (_) {
-    /* reporting is best effort */
-  }
-  return reason;
-}
-
-/** The tenant id of the first queued Trackdesk call, for the diagnostic. */
-function queuedTenant() {
-  try {
-    const names = window.TrackdeskObject || ["trackdesk"];
-    const queue = window[names[0]] && window[names[0]].q;
-    const tenant = queue && queue[0] && queue[0][0];
-    return typeof tenant === "string" ? tenant.slice(0, 128) : null;
-  } catch (_) {
-    return null;
-  }
 }

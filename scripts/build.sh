@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Builds what a CDN serves into dist/: tracking.js (loader + wasm-bindgen glue, one
-# minified classic script), clicktrail_bg.<id>.wasm (wasm-opt -Oz; <id> = 8 hex digits of
-# its SHA-256, the name tracking.js fetches, cached immutable), the same bytes as
-# clicktrail_bg.wasm (the old name, for existing preload tags), a .br (brotli 11) and .gz
-# (gzip 9) beside each of them, and clicktrail.d.ts.
+# Builds what a CDN serves into dist/ (docs/tracker.md, "Two modules"):
+# - tracking.js: the loader (js/loader.js, one minified classic script), the critical path;
+# - clicktrail_click.<hash>.wasm: the click module (crates/tracker-click) it fetches;
+# - clicktrail_full.<id>.js: the full module's wasm-bindgen glue and start-up (js/full.js),
+#   added after the cookie;
+# - clicktrail_bg.<id>.wasm: the full module (wasm-opt -Oz; <id> = 8 hex digits of its
+#   SHA-256), and the same bytes as clicktrail_bg.wasm (the old name, for existing preload
+#   tags);
+# - a .br (brotli 11) and .gz (gzip 9) beside each of them, and clicktrail.d.ts.
+# Hashed names are cached immutable. $SIZE_DIR (default target/size) gets the copies with
+# function names for `npm run size` and tracking-inline.js (the click module inlined as
+# base64, measured by `npm run bench:browser`, not shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 # CLICKTRAIL_FEATURES=panic-test DIST_DIR=dist-panic: the deliberately panicking build of
-# docs/tracker.md (never shipped); CLICKTRAIL_FEATURES=handover: the click-first prototype's
-# full module (tests/bench/clickfirst/build.sh). Defaults: no features, dist/.
+# docs/tracker.md (never shipped). The full module always has `handover` (it adopts the click
+# the click module sent).
 dist="${DIST_DIR:-dist}"
-features_flag=()
-if [ -n "${CLICKTRAIL_FEATURES:-}" ]; then features_flag=(--features "$CLICKTRAIL_FEATURES"); fi
+features_flag=(--features "handover${CLICKTRAIL_FEATURES:+,$CLICKTRAIL_FEATURES}")
 # LLVM's inliner runs with threshold 5 at opt-level "z"; 12 measured smallest for this
 # crate (11-15 give the same binary, 10: +0.2 KB gzip, 16: +0.9 KB). Target code only
 # (RUSTFLAGS with --target does not reach build scripts or proc macros).
@@ -49,11 +55,30 @@ node scripts/minify-names.mjs "$dist/clicktrail_bg.wasm" target/pkg/clicktrail.j
 # The build id in a custom section of the wasm and in its hashed name (see the script).
 build_id="$(node scripts/edge-files.mjs wasm "$dist")"
 
-# CT_BUILD: the loader fetches clicktrail_bg.<id>.wasm beside the script.
-esbuild js/loader.js --bundle --format=iife --minify --target=es2018 \
-  --log-override:empty-import-meta=silent --legal-comments=none \
-  --define:CT_BUILD="\"$build_id\"" \
-  --outfile="$dist/tracking.js" --log-level=warning
-node scripts/edge-files.mjs compress "$dist/tracking.js" "$dist/clicktrail_bg.wasm"
+# The click module: no wasm-bindgen, its own content hash. Inline threshold 12, as the full
+# module (measured for it: default 9,804 B raw / 4,932 B br, 0: 10,759 / 5,380, 8-10:
+# 9,121 / 4,529, 12-15: 9,021 / 4,485, 18: 11,773 / 5,157).
+RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=12" \
+  cargo build -p clicktrail-tracker-click --profile wasm --target wasm32-unknown-unknown --quiet
+click_opt=(--flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features "${features[@]}")
+click_src="$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm"
+wasm-opt "${click_opt[@]}" --strip-debug "$click_src" -o "$size_dir/click.wasm"
+wasm-opt "${click_opt[@]}" -g "$click_src" -o "$size_dir/click_named.wasm"
+click_file="$(node scripts/edge-files.mjs click "$dist" "$size_dir/click.wasm")"
+
+bundle() {
+  esbuild "$1" --bundle --format=iife --minify --target=es2018 \
+    --log-override:empty-import-meta=silent --legal-comments=none \
+    --define:CT_BUILD="\"$build_id\"" "${@:2}" --log-level=warning
+}
+# after the cookie: the full module's glue and start-up, named by its build id
+bundle js/full.js --outfile="$dist/clicktrail_full.$build_id.js"
+# the critical path: the loader, fetching the click module beside it (streaming compile) ...
+bundle js/loader.js --define:CT_CLICK='""' --define:CT_CLICK_FILE="\"$click_file\"" \
+  --outfile="$dist/tracking.js"
+# ... or carrying it (base64, compiled in the page): measured, not shipped
+bundle js/loader.js --define:CT_CLICK="\"$(base64 -w0 "$size_dir/click.wasm")\"" --define:CT_CLICK_FILE='""' \
+  --outfile="$size_dir/tracking-inline.js"
+node scripts/edge-files.mjs compress "$dist/tracking.js" "$dist/clicktrail_bg.wasm" "$dist/clicktrail_full.$build_id.js"
 cp js/clicktrail.d.ts "$dist/clicktrail.d.ts"
 echo "built $dist/: $(ls "$dist" | tr '\n' ' ')"

@@ -5,7 +5,10 @@
 //     of the wasm as wasm-opt made it) in a custom section "ct", writes the same bytes to
 //     DIST/clicktrail_bg.<id>.wasm (the content-hashed name, cached immutable) and prints
 //     the id (the loader gets it at bundle time). Older hashed files are kept (a tracking.js
-//     still cached somewhere names one) up to the KEEP newest.
+//     still cached somewhere names one) up to the KEEP newest of each kind.
+//   node scripts/edge-files.mjs click DIST WASM
+//     Writes WASM (the click module) to DIST/clicktrail_click.<hash>.wasm (<hash>: 8 hex
+//     digits of its SHA-256; it changes apart from the full module) and prints that name.
 //   node scripts/edge-files.mjs compress FILE...
 //     Writes FILE.br (brotli quality 11) and FILE.gz (gzip level 9) beside each FILE; the
 //     collector serves them by Accept-Encoding.
@@ -14,14 +17,16 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
-const KEEP = 4; // hashed wasm files kept in DIST (the newest, by mtime)
-const HASHED = /^clicktrail_bg\.[0-9a-f]{8}\.wasm$/;
+const KEEP = 4; // hashed files of each kind kept in DIST (the newest, by mtime)
+// the full module, the click module, the full module's glue (named by the full module's id)
+const HASHED = [/^clicktrail_bg\.[0-9a-f]{8}\.wasm$/, /^clicktrail_click\.[0-9a-f]{8}\.wasm$/, /^clicktrail_full\.[0-9a-f]{8}\.js$/];
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === "wasm") stampWasm(args[0]);
+else if (mode === "click") hashClick(args[0], args[1]);
 else if (mode === "compress") args.forEach(compress);
 else {
-  console.error("usage: edge-files.mjs wasm DIST | compress FILE...");
+  console.error("usage: edge-files.mjs wasm DIST | click DIST WASM | compress FILE...");
   process.exit(2);
 }
 
@@ -39,13 +44,28 @@ function stampWasm(dist) {
   const hashed = `clicktrail_bg.${id}.wasm`;
   writeFileSync(join(dist, hashed), stamped);
   compress(join(dist, hashed));
+  prune(dist, HASHED[0], hashed);
+  prune(dist, HASHED[2], `clicktrail_full.${id}.js`);
+  process.stdout.write(id);
+}
+
+function hashClick(dist, file) {
+  const wasm = readFileSync(file);
+  const name = `clicktrail_click.${createHash("sha256").update(wasm).digest("hex").slice(0, 8)}.wasm`;
+  writeFileSync(join(dist, name), wasm);
+  compress(join(dist, name));
+  prune(dist, HASHED[1], name);
+  process.stdout.write(name);
+}
+
+/** Removes the files matching `kind` in `dist` but `current` and the KEEP - 1 newest others. */
+function prune(dist, kind, current) {
   const old = readdirSync(dist)
-    .filter((f) => HASHED.test(f) && f !== hashed)
+    .filter((f) => kind.test(f) && f !== current)
     .map((f) => ({ f, t: statSync(join(dist, f)).mtimeMs }))
     .sort((a, b) => b.t - a.t)
     .slice(KEEP - 1);
   for (const { f } of old) for (const ext of ["", ".br", ".gz"]) rmSync(join(dist, f + ext), { force: true });
-  process.stdout.write(id);
 }
 
 function compress(file) {

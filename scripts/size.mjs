@@ -1,34 +1,57 @@
-// Size report of what every merchant page downloads: raw, gzip and brotli bytes of
-// dist/tracking.js and dist/clicktrail_bg.wasm, then where the wasm's bytes go: its sections,
-// its code by crate and module, and its largest functions (from the build's copy with function
-// names, target/size/clicktrail_named.wasm: the same optimised code, names kept). Fails when
-// the gzip total is over budget.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+// Size report of what every merchant page downloads (docs/tracker.md, "Two modules"): raw, gzip
+// and brotli bytes of each file in dist/ (the loader, the click module, the full module's glue,
+// the full module), the critical path (loader + click module: all that runs before the
+// cookie), what comes after the cookie, and everything; the same for the variant with the click
+// module inlined (target/size/tracking-inline.js, measured, not shipped). Then where each wasm's
+// bytes go: its sections, its code by crate and module, and its largest functions (from the
+// build's copies with function names in target/size/: the same optimised code, names kept).
+// Fails when the critical path or everything (brotli) grows over its gate.
+import { existsSync, readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
-const BUDGET_GZIP = 40 * 1024; // CI gate (issue 2); the target is 20 KiB.
-const files = ["dist/tracking.js", "dist/clicktrail_bg.wasm"];
-const NAMED = `${process.env.CARGO_TARGET_DIR || "target"}/size/clicktrail_named.wasm`;
+// The targets of the two-module design (printed) and the gates CI holds today's build to (a
+// change that adds bytes shows here first; docs/tracker.md gives the figures).
+const TARGET_CRITICAL_BR = 6 * 1024;
+const TARGET_TOTAL_BR = 28 * 1024;
+const GATE_CRITICAL_BR = 6500;
+const GATE_TOTAL_BR = 42 * 1024;
+const SIZE = `${process.env.CARGO_TARGET_DIR || "target"}/size`;
 const TOP = Number(process.env.SIZE_TOP || 20);
 
-const rows = files.map((file) => {
+const loader = readFileSync("dist/tracking.js", "latin1");
+const named = (re) => `dist/${re.exec(loader)[0]}`;
+const FILES = {
+  loader: "dist/tracking.js",
+  click: named(/clicktrail_click\.[0-9a-f]{8}\.wasm/),
+  glue: named(/clicktrail_full\.[0-9a-f]{8}\.js/),
+  full: named(/clicktrail_bg\.[0-9a-f]{8}\.wasm/),
+  inline: `${SIZE}/tracking-inline.js`,
+};
+const sizes = (file) => {
   const data = readFileSync(file);
   return {
     file,
     raw: data.length,
     gzip: gzipSync(data, { level: 9 }).length,
-    brotli: brotliCompressSync(data, {
-      params: { [constants.BROTLI_PARAM_QUALITY]: 11 },
-    }).length,
+    brotli: brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
   };
+};
+const f = Object.fromEntries(Object.entries(FILES).map(([k, file]) => [k, sizes(file)]));
+const sum = (file, ...parts) => ({
+  file,
+  ...Object.fromEntries(["raw", "gzip", "brotli"].map((k) => [k, parts.reduce((t, p) => t + p[k], 0)])),
 });
-const total = { file: "total", raw: 0, gzip: 0, brotli: 0 };
-for (const row of rows) for (const k of ["raw", "gzip", "brotli"]) total[k] += row[k];
-rows.push(total);
+const critical = sum("critical path: loader + click module", f.loader, f.click);
+const after = sum("after the cookie: glue + full module", f.glue, f.full);
+const total = sum("everything", critical, after);
+const inline = sum("inline variant: critical path", f.inline);
+const inlineTotal = sum("inline variant: everything", f.inline, after);
 
 const pad = (value, width) => String(value).padStart(width);
-console.log(`${"file".padEnd(26)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotli", 9)}`);
-for (const r of rows) console.log(`${r.file.padEnd(26)}${pad(r.raw, 9)}${pad(r.gzip, 9)}${pad(r.brotli, 9)}`);
+console.log(`${"file".padEnd(40)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotli", 9)}`);
+for (const r of [f.loader, f.click, f.glue, f.full, critical, after, total, f.inline, inline, inlineTotal]) {
+  console.log(`${r.file.replace(`${SIZE}/`, "target/size/").padEnd(40)}${pad(r.raw, 9)}${pad(r.gzip, 9)}${pad(r.brotli, 9)}`);
+}
 
 /**
  * The sections of a wasm module and the body size of each function defined in it, with its
@@ -168,64 +191,17 @@ function report(label, file, named) {
   }
 }
 
-report("full module (shipped)", "dist/clicktrail_bg.wasm", NAMED);
+report("click module", FILES.click, `${SIZE}/click_named.wasm`);
+report("full module", FILES.full, `${SIZE}/clicktrail_named.wasm`);
 
-// The click-first prototype (not shipped; tests/bench/clickfirst/build.sh): each of its files
-// (raw, gzip, brotli), its click module's and full module's functions, and the budgets the
-// two-module design is held to (brotli): critical path = what runs before the cookie, the
-// loader with the click module inlined (tracking.js) or the fetched loader + click.wasm;
-// after the cookie = the second script (clicktrail_full.<id>.js: the full module's
-// wasm-bindgen glue and start-up) + the full module; total = both.
-const CF = `${process.env.CARGO_TARGET_DIR || "target"}/clickfirst`;
-const BUDGET_CRITICAL_BR = 6 * 1024;
-const BUDGET_TOTAL_BR = 28 * 1024;
-const second = existsSync(CF) && readdirSync(CF).find((f) => /^clicktrail_full\.[0-9a-f]{8}\.js$/.test(f));
-if (second && existsSync(`${CF}/click.wasm`) && existsSync(`${CF}/tracking.js`) && existsSync(`${CF}/full/clicktrail_bg.wasm`)) {
-  const sizes = (file) => {
-    const data = readFileSync(file);
-    return {
-      file,
-      raw: data.length,
-      gzip: gzipSync(data, { level: 9 }).length,
-      brotli: brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
-    };
-  };
-  const cf = {
-    inline: sizes(`${CF}/tracking.js`),
-    fetched: sizes(`${CF}/tracking-fetched.js`),
-    click: sizes(`${CF}/click.wasm`),
-    glue: sizes(`${CF}/${second}`),
-    full: sizes(`${CF}/full/clicktrail_bg.wasm`),
-  };
-  const sum = (label, ...parts) => ({
-    file: parts.map((p) => p.file.replace(`${CF}/`, "")).join(" + "),
-    label,
-    ...Object.fromEntries(["raw", "gzip", "brotli"].map((k) => [k, parts.reduce((t, p) => t + p[k], 0)])),
-  });
-  console.log(`\n== click-first prototype (not shipped): its files`);
-  console.log(`${"file".padEnd(44)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotli", 9)}`);
-  const line = (what, r) => console.log(`${what.padEnd(44)}${pad(r.raw, 9)}${pad(r.gzip, 9)}${pad(r.brotli, 9)}  ${r.file}`);
-  line("loader + click module inlined", cf.inline);
-  line("loader (click.wasm fetched)", cf.fetched);
-  line("click module", cf.click);
-  line("second script (full module's glue)", cf.glue);
-  line("full module (hand-over build)", cf.full);
-  const critical = [sum("critical path, inline", cf.inline), sum("critical path, fetched", cf.fetched, cf.click)];
-  const after = sum("after the cookie", cf.glue, cf.full);
-  for (const r of [...critical, after]) line(r.label, r);
-  report("click module (prototype)", `${CF}/click.wasm`, `${CF}/click_named.wasm`);
-  report("full module of the prototype (hand-over build)", `${CF}/full/clicktrail_bg.wasm`, `${CF}/full/clicktrail_named.wasm`);
-  console.log(`\nclick-first prototype (brotli): critical path inline ${critical[0].brotli} B, fetched ${critical[1].brotli} B ` +
-    `(budget ${BUDGET_CRITICAL_BR} B); after the cookie ${after.brotli} B; everything: inline ${critical[0].brotli + after.brotli} B, ` +
-    `fetched ${critical[1].brotli + after.brotli} B (budget ${BUDGET_TOTAL_BR} B). Targets of the two-module design, ` +
-    `not a gate while it is not shipped (docs/tracker.md).`);
-} else {
-  console.log(`\n(no click-first prototype in ${CF}: bash tests/bench/clickfirst/build.sh)`);
+console.log(`\nbrotli: critical path ${critical.brotli} B (target ${TARGET_CRITICAL_BR}, gate ${GATE_CRITICAL_BR}); ` +
+  `after the cookie ${after.brotli} B; everything ${total.brotli} B (target ${TARGET_TOTAL_BR}, gate ${GATE_TOTAL_BR}); ` +
+  `inline variant: critical path ${inline.brotli} B, everything ${inlineTotal.brotli} B`);
+let over = false;
+for (const [what, bytes, gate] of [["critical path", critical.brotli, GATE_CRITICAL_BR], ["everything", total.brotli, GATE_TOTAL_BR]]) {
+  if (bytes > gate) {
+    console.error(`size: ${what} ${bytes} B brotli is over its ${gate} B gate`);
+    over = true;
+  }
 }
-console.log(`shipped one-module tracker (brotli): critical path = everything = ${total.brotli} B`);
-
-if (total.gzip > BUDGET_GZIP) {
-  console.error(`size: gzip total ${total.gzip} B is over the ${BUDGET_GZIP} B budget`);
-  process.exit(1);
-}
-console.log(`size: gzip total ${total.gzip} B within the ${BUDGET_GZIP} B budget`);
+if (over) process.exit(1);

@@ -61,29 +61,46 @@ pub fn unpack() -> anyhow::Result<Option<Unpacked>> {
     Ok(Some(dir))
 }
 
-/// Keeps the newest [`KEEP_BUILDS`] hashed wasm files (and their `.br` / `.gz`) in `dir`.
+/// The content-hashed files of the tracker, as (prefix, suffix) around 8 hex digits: the full
+/// module, the click module and the full module's glue.
+const HASHED: [(&str, &str); 3] = [
+    ("clicktrail_bg.", ".wasm"),
+    ("clicktrail_click.", ".wasm"),
+    ("clicktrail_full.", ".js"),
+];
+
+/// Keeps the newest [`KEEP_BUILDS`] hashed files of each kind (and their `.br` / `.gz`) in `dir`.
 fn prune_old_builds(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builds: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir)?
+    let mut files: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            build_id_of(&name)?;
             Some((e.metadata().ok()?.modified().ok()?, name))
         })
         .collect();
-    builds.sort_by_key(|b| std::cmp::Reverse(b.0));
-    for (_, name) in builds.into_iter().skip(KEEP_BUILDS) {
-        for suffix in ["", ".br", ".gz"] {
-            let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
+    files.sort_by_key(|b| std::cmp::Reverse(b.0));
+    for (prefix, suffix) in HASHED {
+        let kind = files
+            .iter()
+            .filter(|(_, name)| hashed_id(name, prefix, suffix).is_some());
+        for (_, name) in kind.skip(KEEP_BUILDS) {
+            for ext in ["", ".br", ".gz"] {
+                let _ = std::fs::remove_file(dir.join(format!("{name}{ext}")));
+            }
         }
     }
     Ok(())
 }
 
 fn build_id_of(name: &str) -> Option<String> {
-    let id = name.strip_prefix("clicktrail_bg.")?.strip_suffix(".wasm")?;
-    (id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .then(|| id.to_string())
+    let (prefix, suffix) = HASHED[0];
+    hashed_id(name, prefix, suffix).map(str::to_string)
+}
+
+/// The 8 lowercase hex digits of `{prefix}{id}{suffix}`.
+fn hashed_id<'a>(name: &'a str, prefix: &str, suffix: &str) -> Option<&'a str> {
+    let id = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+    (id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(id)
 }
 
 #[cfg(feature = "embed-tracker")]
@@ -150,8 +167,49 @@ mod tests {
             "clicktrail_bg.0358A382.wasm",
             "clicktrail_bg.0358a38.wasm",
             "tracking.js",
+            "clicktrail_click.0358a382.wasm",
+            "clicktrail_full.0358a382.js",
         ] {
             assert_eq!(build_id_of(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn old_builds_are_pruned_per_kind_keeping_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |i: u64| std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(i);
+        let mut names = Vec::new();
+        for i in 0..6u64 {
+            for kind in [
+                "clicktrail_bg.{}.wasm",
+                "clicktrail_click.{}.wasm",
+                "clicktrail_full.{}.js",
+            ] {
+                let name = kind.replace("{}", &format!("{i:08x}"));
+                for ext in ["", ".br"] {
+                    let path = dir.path().join(format!("{name}{ext}"));
+                    std::fs::write(&path, b"x").unwrap();
+                    std::fs::File::options()
+                        .write(true)
+                        .open(&path)
+                        .unwrap()
+                        .set_modified(at(i))
+                        .unwrap();
+                }
+                names.push((i, name));
+            }
+        }
+        std::fs::write(dir.path().join("tracking.js"), b"x").unwrap();
+        super::prune_old_builds(dir.path()).unwrap();
+        for (i, name) in names {
+            let kept = i >= 6 - super::KEEP_BUILDS as u64;
+            assert_eq!(dir.path().join(&name).exists(), kept, "{name}");
+            assert_eq!(
+                dir.path().join(format!("{name}.br")).exists(),
+                kept,
+                "{name}.br"
+            );
+        }
+        assert!(dir.path().join("tracking.js").exists());
     }
 }

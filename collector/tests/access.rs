@@ -32,12 +32,16 @@ fn req(method: &str, path: &str, first_party: bool) -> Request<Body> {
 async fn the_first_party_path_reaches_the_tracker_only() {
     for h in Harness::all_with(demo()).await {
         let b = h.backend;
-        // what a page needs answers as on the collector's host
-        assert_eq!(
-            h.send(req("GET", "/tracking.js", true)).await.status,
-            StatusCode::OK,
-            "{b}"
-        );
+        // what a page needs answers as on the collector's host: the loader, the click module,
+        // the full module's glue
+        for path in [
+            "/tracking.js",
+            "/clicktrail_click.0123abcd.wasm",
+            "/clicktrail_full.0123abcd.js",
+        ] {
+            let r = h.send(req("GET", path, true)).await;
+            assert_eq!(r.status, StatusCode::OK, "{b}: {path}");
+        }
         let click = Request::post("/tracking/click/v1")
             .header(FIRST_PARTY_HEADER, "1")
             .header("content-type", "text/plain;charset=UTF-8")

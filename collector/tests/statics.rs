@@ -56,9 +56,12 @@ async fn without_www_the_demo_pages_are_not_served() {
 
 /// The tracker's files as `scripts/build.sh` leaves them in `dist/`: each with a `.br` and a
 /// `.gz` beside it (distinct bytes here, so a test sees which one was sent) and the wasm
-/// under its content-hashed name and its old name.
+/// under its content-hashed name and its old name; the click module and the full module's glue
+/// under theirs.
 const HASHED: &str = "clicktrail_bg.0123abcd.wasm";
-const FILES: [(&str, &[u8]); 9] = [
+const CLICK: &str = "clicktrail_click.4567cdef.wasm";
+const FULL: &str = "clicktrail_full.0123abcd.js";
+const FILES: [(&str, &[u8]); 15] = [
     ("tracking.js", b"/* tracker, identity */"),
     ("tracking.js.br", b"BR tracker"),
     ("tracking.js.gz", b"GZ tracker bytes"),
@@ -68,6 +71,12 @@ const FILES: [(&str, &[u8]); 9] = [
     ("clicktrail_bg.wasm", b"\0asm old name identity"),
     ("clicktrail_bg.wasm.br", b"BR old"),
     ("clicktrail_bg.wasm.gz", b"GZ old wasm"),
+    (CLICK, b"\0asm click identity"),
+    ("clicktrail_click.4567cdef.wasm.br", b"BR click"),
+    ("clicktrail_click.4567cdef.wasm.gz", b"GZ click wasm"),
+    (FULL, b"/* full module's glue */"),
+    ("clicktrail_full.0123abcd.js.br", b"BR glue"),
+    ("clicktrail_full.0123abcd.js.gz", b"GZ glue bytes"),
 ];
 
 struct Got {
@@ -144,6 +153,18 @@ async fn tracker_files_are_served_precompressed_by_accept_encoding() {
                 "clicktrail_bg.wasm",
                 "application/wasm",
                 SHORT,
+            ),
+            (
+                &format!("/{CLICK}")[..],
+                CLICK,
+                "application/wasm",
+                IMMUTABLE,
+            ),
+            (
+                &format!("/{FULL}")[..],
+                FULL,
+                "application/javascript; charset=utf-8",
+                IMMUTABLE,
             ),
         ] {
             // What browsers send, what old clients send, explicit refusals and q-values.
@@ -242,6 +263,12 @@ async fn tracker_files_are_served_precompressed_by_accept_encoding() {
             "/clicktrail_bg.0123abcd.wasm.gz",
             "/clicktrail_bg.wasm.br",
             "/clicktrail_bg..%2F..%2Fsecret.wasm",
+            "/clicktrail_click.4567CDEF.wasm",
+            "/clicktrail_click.4567cdef.js",
+            "/clicktrail_click.wasm",
+            "/clicktrail_full.0123abcd.wasm",
+            "/clicktrail_full.0123abcd.js.br",
+            "/clicktrail_full.js",
         ] {
             let g = fetch(&router, "GET", path, &[("accept-encoding", "br")]).await;
             assert_eq!(g.status, StatusCode::NOT_FOUND, "{backend} {path}");

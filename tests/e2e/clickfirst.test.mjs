@@ -1,35 +1,33 @@
-// The click-first prototype's hand-over (docs/tracker.md, "Two modules"): the click module
-// writes the click's outbox entry before its POST, and the full module, when it starts,
-// adopts that POST: a click the collector did not acknowledge is re-sent with the same
-// event id, and exactly one click is stored. Runs target/clickfirst/ (tests/bench/clickfirst/
-// build.sh; built here when missing or older than dist/tracking.js, i.e. after every build).
+// The two modules (docs/tracker.md, "Two modules"): the click module (fetched by tracking.js)
+// writes the cookie, the click's outbox entry and its POST; the full module, added after the
+// cookie by the second script, adopts that POST: a click the collector did not acknowledge is
+// re-sent with the same event id, and exactly one click is stored. Runs dist/ (npm run build)
+// served by the test site, so a test can fail one of its files.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, existsSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { join } from "node:path";
 import { engines, trackdeskSnippet, eventually, sleep, ROOT, UUID_V4 } from "./harness.mjs";
 
-const CF = join(ROOT, "target/clickfirst");
-const stale = () => statSync(join(CF, "tracking.js")).mtimeMs < statSync(join(ROOT, "dist/tracking.js")).mtimeMs;
-if (!existsSync(join(CF, "tracking.js")) || !existsSync(join(CF, "full")) || stale()) {
-  execFileSync("bash", [join(ROOT, "tests/bench/clickfirst/build.sh")], { stdio: "inherit" });
-}
-// the second script (the full module's glue) as the prototype's tracking.js adds it, and the
-// full module's wasm: both named by the full module's build id
-const ID = /clicktrail_full\.([0-9a-f]{8})\.js/.exec(readFileSync(join(CF, "tracking.js"), "latin1"))[1];
+const DIST = join(ROOT, "dist");
+const LOADER = readFileSync(join(DIST, "tracking.js"), "latin1");
+// the second script (the full module's glue) as tracking.js adds it, and the full module's
+// wasm: both named by the full module's build id; the click module by its own hash
+const ID = /clicktrail_full\.([0-9a-f]{8})\.js/.exec(LOADER)[1];
 const FULL_JS = `clicktrail_full.${ID}.js`;
 const FULL = `clicktrail_bg.${ID}.wasm`;
+const CLICK_WASM = /clicktrail_click\.[0-9a-f]{8}\.wasm/.exec(LOADER)[0];
 const CLICK = "/tracking/click/v1";
 
-/** Serves the prototype beside the page: /cf/tracking.js, the second script it adds and the
- * full module that one fetches (as files: the site's pages get WebKit's error hook injected). */
+/** Serves dist/ beside the page: /cf/tracking.js, the click module, the second script it adds
+ * and the full module that one fetches (as files: the site's pages get WebKit's error hook injected). */
 function serve(site) {
   if (site.clickFirst) return;
   site.clickFirst = {
-    "/cf/tracking.js": ["application/javascript", readFileSync(join(CF, "tracking.js"))],
-    [`/cf/${FULL_JS}`]: ["application/javascript", readFileSync(join(CF, FULL_JS))],
-    [`/cf/${FULL}`]: ["application/wasm", readFileSync(join(CF, "full", FULL))],
+    "/cf/tracking.js": ["application/javascript", readFileSync(join(DIST, "tracking.js"))],
+    [`/cf/${CLICK_WASM}`]: ["application/wasm", readFileSync(join(DIST, CLICK_WASM))],
+    [`/cf/${FULL_JS}`]: ["application/javascript", readFileSync(join(DIST, FULL_JS))],
+    [`/cf/${FULL}`]: ["application/wasm", readFileSync(join(DIST, FULL))],
   };
   const handle = site.handle.bind(site);
   site.handle = (req, res) => {
@@ -65,12 +63,13 @@ const timeline = (page) =>
   }), FULL_JS);
 
 test("the critical path carries no wasm-bindgen glue: it is in the second script only", () => {
-  for (const loader of ["tracking.js", "tracking-fetched.js"]) {
-    const text = readFileSync(join(CF, loader), "latin1");
+  // tracking.js and its variant with the click module inlined (scripts/build.sh, measured)
+  for (const loader of [join(DIST, "tracking.js"), join(ROOT, "target/size/tracking-inline.js")]) {
+    const text = readFileSync(loader, "latin1");
     assert.ok(!text.includes("initSync"), `${loader} bundles the glue`);
     assert.ok(text.includes(FULL_JS), `${loader} names its second script`);
   }
-  assert.ok(readFileSync(join(CF, FULL_JS), "latin1").includes("initSync"), "the second script has the glue");
+  assert.ok(readFileSync(join(DIST, FULL_JS), "latin1").includes("initSync"), "the second script has the glue");
 });
 
 engines((env) => {

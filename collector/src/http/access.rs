@@ -26,6 +26,8 @@ fn page_needs(path: &str) -> bool {
     path == "/tracking.js"
         || path.starts_with("/tracking/")
         || (path.starts_with("/clicktrail_bg.") && path.ends_with(".wasm"))
+        || (path.starts_with("/clicktrail_click.") && path.ends_with(".wasm"))
+        || (path.starts_with("/clicktrail_full.") && path.ends_with(".js"))
 }
 
 /// Refuses, on the first-party path, whatever a page does not need.

@@ -1,5 +1,5 @@
-//! Files and fallbacks: the built tracker (`/tracking.js`, `/clicktrail_bg.<id>.wasm`,
-//! `/clicktrail_bg.wasm`; precompressed, docs/production.md "Edge"), the
+//! Files and fallbacks: the built tracker (`/tracking.js`, `/clicktrail_click.<hash>.wasm`,
+//! `/clicktrail_full.<id>.js`, `/clicktrail_bg.<id>.wasm`, `/clicktrail_bg.wasm`; precompressed, docs/production.md "Edge"), the
 //! dashboard, the demo site from `www/`, and the JSON 404 / 405 for everything else.
 
 use axum::body::Body;
@@ -89,24 +89,58 @@ pub async fn tracking_wasm(State(st): State<AppState>, req: Request) -> R {
     dist_file(&st, "clicktrail_bg.wasm", "application/wasm", SHORT, req).await
 }
 
-/// `GET /clicktrail_bg.{id}.wasm`: the content-hashed wasm `tracking.js` fetches, cached
-/// for a year, `immutable`. `{id}` is 8 lowercase hex digits; anything else is a 404.
-pub async fn tracking_wasm_hashed(
+/// `GET /clicktrail_bg.{id}.wasm`: the full module `clicktrail_full.<id>.js` fetches.
+pub async fn tracking_wasm_hashed(st: State<AppState>, file: Path<String>, req: Request) -> R {
+    hashed(st, "clicktrail_bg.", file, ".wasm", "application/wasm", req).await
+}
+
+/// `GET /clicktrail_click.{hash}.wasm`: the click module `tracking.js` fetches.
+pub async fn tracking_click_wasm(st: State<AppState>, file: Path<String>, req: Request) -> R {
+    hashed(
+        st,
+        "clicktrail_click.",
+        file,
+        ".wasm",
+        "application/wasm",
+        req,
+    )
+    .await
+}
+
+/// `GET /clicktrail_full.{id}.js`: the full module's glue and start-up, added by `tracking.js`
+/// after the cookie.
+pub async fn tracking_full_js(st: State<AppState>, file: Path<String>, req: Request) -> R {
+    let js = "application/javascript; charset=utf-8";
+    hashed(st, "clicktrail_full.", file, ".js", js, req).await
+}
+
+/// A content-hashed file of the built tracker, `{prefix}{id}{suffix}`, cached for a year,
+/// `immutable`. `{id}` is 8 lowercase hex digits; anything else is a 404.
+async fn hashed(
     State(st): State<AppState>,
+    prefix: &str,
     Path(file): Path<String>,
+    suffix: &str,
+    content_type: &'static str,
     req: Request,
 ) -> R {
-    let valid = file.strip_suffix(".wasm").is_some_and(|id| {
+    let valid = file.strip_suffix(suffix).is_some_and(|id| {
         id.len() == 8 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     });
     if !valid {
         return Err(AppError::not_found(
             "not_found",
-            format!("no route for GET /clicktrail_bg.{file}"),
+            format!("no route for GET /{prefix}{file}"),
         ));
     }
-    let name = format!("clicktrail_bg.{file}");
-    dist_file(&st, &name, "application/wasm", IMMUTABLE, req).await
+    dist_file(
+        &st,
+        &format!("{prefix}{file}"),
+        content_type,
+        IMMUTABLE,
+        req,
+    )
+    .await
 }
 
 /// `GET /healthz`: the process is up.

@@ -9,7 +9,7 @@
 // The loader hands over through `window.__clicktrailLoader`: `c` the config (with `click`, the
 // click module's POST in flight, for `transport::adopt`), `s` the settler of the calls the
 // loader held (Affitor, PartnerStack). Started once (`g` marks it).
-import { initSync, start } from "../../../target/pkg/clicktrail.js";
+import { initSync, start } from "../target/pkg/clicktrail.js";
 
 /* global CT_BUILD */
 (function (w, d) {
