@@ -15,6 +15,10 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 dist="${DIST_DIR:-dist}"
 features_flag=()
 if [ -n "${CLICKTRAIL_FEATURES:-}" ]; then features_flag=(--features "$CLICKTRAIL_FEATURES"); fi
+# CLICKTRAIL_NO_DEFAULT=1: without the default features (the modes: affitor, partnerstack,
+# tito), for a per-mode build of the full module, e.g. CLICKTRAIL_FEATURES=handover,tito
+# (docs/tracker.md, "Per-mode builds of the full module").
+if [ "${CLICKTRAIL_NO_DEFAULT:-}" = 1 ]; then features_flag+=(--no-default-features); fi
 # LLVM's inliner runs with threshold 5 at opt-level "z"; 12 measured smallest for this
 # crate (11-15 give the same binary, 10: +0.2 KB gzip, 16: +0.9 KB). Target code only
 # (RUSTFLAGS with --target does not reach build scripts or proc macros).
