@@ -1,14 +1,12 @@
-// PROTOTYPE, not shipped: the click-first design's second script (built by
-// tests/bench/clickfirst/build.sh as clicktrail_full.<id>.js; docs/tracker.md, "Two modules").
-// The loader (tests/bench/clickfirst/loader.js) is the critical path and carries only what
-// runs before the cookie; this file carries the full module's wasm-bindgen glue and its
-// start-up (download, preload check, compile, `start`, the start-up failure report), and is
-// fetched by the loader after the cookie (idle time), or at once when the page needs the
-// full module. <id> is the full module's build id: this glue and that wasm are one build.
+// clicktrail's second script, clicktrail_full.<id>.js (docs/tracker.md, "Two modules"): the
+// full module's wasm-bindgen glue and its start-up (download, preload check, compile, `start`,
+// the start-up failure report). The loader (js/loader.js) adds it after the cookie (idle
+// time), or at once when the page needs the full module. <id> is the full module's build id:
+// this glue and that wasm are one build (one per page mode, scripts/build.sh).
 //
 // The loader hands over through `window.__clicktrailLoader`: `c` the config (with `click`, the
 // click module's POST in flight, for `transport::adopt`), `s` the settler of the calls the
-// loader held (Affitor, PartnerStack). Started once (`g` marks it).
+// loader held (Affitor, PartnerStack, the dispatcher's helpers). Started once (`g` marks it).
 import { initSync, start } from "../target/pkg/clicktrail.js";
 
 /* global CT_BUILD */

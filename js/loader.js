@@ -1,21 +1,19 @@
-// PROTOTYPE, not shipped: js/loader.js with the click-first module in front (built by
-// tests/bench/clickfirst/build.sh for `npm run bench:browser`; docs/tracker.md, "Two modules").
+// clicktrail loader: tracking.js, the critical path (docs/tracker.md, "Two modules").
 //
-// The critical path: only what runs before the cookie (the options, the click module and
-// its two imports, the stubs Affitor and PartnerStack pages call synchronously). The full
-// module's wasm-bindgen glue and its start-up (download, compile, `start`, the failure
-// report) are a second script, clicktrail_full.<id>.js (tests/bench/clickfirst/full.js),
-// which this loader adds to the page after the cookie (idle time), or at once when the page
-// needs the full module. It never throws into the page and leaves the merchant's command
-// queue (window.trackdesk.q, window.affitorQueue) in order for the full module's replay.
+// Only what runs before the cookie: the options, the click module (clicktrail_click.<hash>.wasm,
+// fetched beside this script) with its two imports, and the stubs Affitor and PartnerStack
+// pages call synchronously. The full module's wasm-bindgen glue and its start-up (download,
+// compile, `start`, the failure report) are a second script, clicktrail_full.<id>.js
+// (js/full.js), which this loader adds to the page after the cookie (idle time), or at once
+// when the page needs the full module. It never throws into the page and leaves the
+// merchant's command queue (window.trackdesk.q, window.affitorQueue) in order for the full
+// module's replay.
 
 const GUARD = "__clicktrailLoader";
-// The full module's build id (esbuild --define:CT_BUILD): the name of its wasm
-// (clicktrail_bg.<id>.wasm) and of the script with its glue (clicktrail_full.<id>.js), both
-// cached immutable.
-/* global CT_BUILD, CT_CLICK, CT_CLICK_FILE */
-const WASM_FILE = "clicktrail_bg." + CT_BUILD + ".wasm";
-const FULL_FILE = "clicktrail_full." + CT_BUILD + ".js";
+// The build ids of the full modules, one per page mode (scripts/build.sh): T Trackdesk, A
+// Affitor, P PartnerStack, X both. An id names the module's wasm (clicktrail_bg.<id>.wasm)
+// and the script with its glue (clicktrail_full.<id>.js), both cached immutable.
+/* global CT_BUILD_T, CT_BUILD_A, CT_BUILD_P, CT_BUILD_X, CT_CLICK, CT_CLICK_FILE */
 
 (function load(w, d) {
   try {
@@ -71,7 +69,7 @@ function startFull(d, config, h) {
   mark("ct:full");
   try {
     const s = d.createElement("script");
-    s.src = new URL(FULL_FILE, config.wasmUrl).href;
+    s.src = config.fullUrl;
     s.onerror = () => {
       const error = new Error("clicktrail: tracking is unavailable: " + s.src + " could not be downloaded.");
       try {
@@ -424,23 +422,29 @@ function readConfig(script, location) {
   const base = new URL(src, location.href);
   const endpoint = attr("data-endpoint");
   const ps = attr("data-partnerstack") || base.searchParams.get("partnerstack");
+  // PartnerStack mode: its snippet creates the script from JS (no data-* attributes), so
+  // `tracking.js?partnerstack=TENANT` in the src, or data-partnerstack on a static tag
+  // (a tenant id as the tracker accepts it; null tests as "null" and stays null)
+  const partnerstack = /^[\w.-]{1,64}$/.test(ps) ? ps : null;
+  const affitorProgramId = attr("data-affitor-program-id");
+  // the full module with this page's mode and no other's, beside the script
+  const id = affitorProgramId ? (partnerstack ? CT_BUILD_X : CT_BUILD_A) : partnerstack ? CT_BUILD_P : CT_BUILD_T;
+  const file = (name, ext) => new URL("clicktrail_" + name + "." + id + ext, base).href;
   return {
     // Default: the folder the script was loaded from (first-party mode:
     // https://shop.example/_ct/tracking.js -> https://shop.example/_ct), which is the
     // collector's origin when the script comes from the collector itself. Normalised by
     // URL so the tracker can compare its origin with the page's.
     endpoint: stripQuery(new URL(endpoint || "./", endpoint ? location.href : base).href).replace(/\/+$/, ""),
-    // this build's wasm beside the script, whatever the script's file name
-    wasmUrl: new URL(WASM_FILE, base).href,
+    // this build's files beside the script, whatever the script's file name
+    wasmUrl: file("bg", ".wasm"),
+    fullUrl: file("full", ".js"),
     params: attr("data-param"),
     cookieDomain: attr("data-cookie-domain"),
     attribution: attr("data-attribution"),
     debug: attr("data-debug") === "true" || attr("data-affitor-debug") === "true",
-    affitorProgramId: attr("data-affitor-program-id"),
-    // PartnerStack mode: its snippet creates the script from JS (no data-* attributes), so
-    // `tracking.js?partnerstack=TENANT` in the src, or data-partnerstack on a static tag
-    // (a tenant id as the tracker accepts it; null tests as "null" and stays null)
-    partnerstack: /^[\w.-]{1,64}$/.test(ps) ? ps : null,
+    affitorProgramId,
+    partnerstack,
     consent: attr("data-consent"),
     stripe: attr("data-stripe"),
   };

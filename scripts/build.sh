@@ -2,11 +2,11 @@
 # Builds what a CDN serves into dist/ (docs/tracker.md, "Two modules"):
 # - tracking.js: the loader (js/loader.js, one minified classic script), the critical path;
 # - clicktrail_click.<hash>.wasm: the click module (crates/tracker-click) it fetches;
-# - clicktrail_full.<id>.js: the full module's wasm-bindgen glue and start-up (js/full.js),
+# - clicktrail_full.<id>.js: a full module's wasm-bindgen glue and start-up (js/full.js),
 #   added after the cookie;
-# - clicktrail_bg.<id>.wasm: the full module (wasm-opt -Oz; <id> = 8 hex digits of its
-#   SHA-256), and the same bytes as clicktrail_bg.wasm (the old name, for existing preload
-#   tags);
+# - clicktrail_bg.<id>.wasm: a full module (wasm-opt -Oz; <id> = 8 hex digits of its SHA-256),
+#   one per page mode (below); the Trackdesk pages' one also as clicktrail_bg.wasm (the old
+#   name, for existing preload tags);
 # - a .br (brotli 11) and .gz (gzip 9) beside each of them, and clicktrail.d.ts.
 # Hashed names are cached immutable. $SIZE_DIR (default target/size) gets the copies with
 # function names for `npm run size` and tracking-inline.js (the click module inlined as
@@ -20,40 +20,60 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 # docs/tracker.md (never shipped). The full module always has `handover` (it adopts the click
 # the click module sent).
 dist="${DIST_DIR:-dist}"
-features_flag=(--features "handover${CLICKTRAIL_FEATURES:+,$CLICKTRAIL_FEATURES}")
-# LLVM's inliner runs with threshold 5 at opt-level "z"; 12 measured smallest for this
-# crate (11-15 give the same binary, 10: +0.2 KB gzip, 16: +0.9 KB). Target code only
-# (RUSTFLAGS with --target does not reach build scripts or proc macros).
-RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=12" \
-  cargo build -p clicktrail --profile wasm --target wasm32-unknown-unknown --quiet "${features_flag[@]}"
-# --encode-into always: strings go to wasm with TextEncoder#encodeInto only (no ASCII
-# fast-path loop in the glue); every browser that runs this wasm (reference types) has it.
-wasm-bindgen --target web --encode-into always --out-dir target/pkg --out-name clicktrail \
-  "$target_dir/wasm32-unknown-unknown/wasm/clicktrail.wasm"
-
-mkdir -p "$dist"
+size_dir="${SIZE_DIR:-$target_dir/size}"
+mkdir -p "$dist" "$size_dir"
 # The features rustc >= 1.87 emits for wasm32 by default; wasm-opt must be told.
+features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals --enable-sign-ext
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
 # --flatten --rereloop then -Oz twice (--converge) and no target_features section:
 # 0.3 KB gzip less than a plain -Oz. Functions with one caller are inlined only up to 25
 # instructions (-Oz: any size): 0.9 KB more raw wasm but 0.5 KB less gzip, because the
 # copies inlined into the big command functions compress worse than calls (10-30 give
 # 30.0-30.1 KB; 0: 30.3; 50: 30.3; unlimited: 30.6). See docs/tracker.md, size table.
-features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals --enable-sign-ext
-  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
 opt=(--one-caller-inline-max-function-size=25 --flatten --rereloop -Oz -Oz --converge
   --strip-producers --strip-target-features "${features[@]}")
-wasm-opt "${opt[@]}" --strip-debug target/pkg/clicktrail_bg.wasm -o "$dist/clicktrail_bg.wasm"
-# The same optimisation keeping the function names (-g), for `npm run size`'s list of the
-# largest functions: the code is the same, only the name section differs.
-# (SIZE_DIR: where that copy goes; the click-first prototype's full module sets its own.)
-size_dir="${SIZE_DIR:-$target_dir/size}"
-mkdir -p "$size_dir"
-wasm-opt "${opt[@]}" -g target/pkg/clicktrail_bg.wasm -o "$size_dir/clicktrail_named.wasm"
-# One-letter import/export names in the wasm and the glue (see the script).
-node scripts/minify-names.mjs "$dist/clicktrail_bg.wasm" target/pkg/clicktrail.js "${features[@]}"
 
-# The build id in a custom section of the wasm and in its hashed name (see the script).
-build_id="$(node scripts/edge-files.mjs wasm "$dist")"
+bundle() {
+  esbuild "$1" --bundle --format=iife --minify --target=es2018 \
+    --log-override:empty-import-meta=silent --legal-comments=none "${@:2}" --log-level=warning
+}
+
+# One full module per page mode, so a page downloads only its mode's code (docs/tracker.md,
+# "Per-mode builds"): t = Trackdesk pages (Tito included), a = + Affitor, p = + PartnerStack,
+# x = both. Each is its own build: wasm-bindgen glue (clicktrail_full.<id>.js) and wasm
+# (clicktrail_bg.<id>.wasm), one id. The Trackdesk build is also clicktrail_bg.wasm (the
+# hash-free name of existing preload tags). CLICKTRAIL_MODES="t": that build only (the other
+# modes' ids then name it).
+declare -A mode_features=([t]="tito" [a]="tito,affitor" [p]="tito,partnerstack" [x]="tito,affitor,partnerstack")
+declare -A ids=()
+full_module() {
+  local mode="$1" out
+  # LLVM's inliner runs with threshold 5 at opt-level "z"; 12 measured smallest for this
+  # crate (11-15 give the same binary, 10: +0.2 KB gzip, 16: +0.9 KB). Target code only
+  # (RUSTFLAGS with --target does not reach build scripts or proc macros).
+  RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=12" \
+    cargo build -p clicktrail --profile wasm --target wasm32-unknown-unknown --quiet \
+    --no-default-features --features "handover,${mode_features[$mode]}${CLICKTRAIL_FEATURES:+,$CLICKTRAIL_FEATURES}"
+  # --encode-into always: strings go to wasm with TextEncoder#encodeInto only (no ASCII
+  # fast-path loop in the glue); every browser that runs this wasm (reference types) has it.
+  wasm-bindgen --target web --encode-into always --out-dir target/pkg --out-name clicktrail \
+    "$target_dir/wasm32-unknown-unknown/wasm/clicktrail.wasm"
+  if [ "$mode" = t ]; then out="$dist/clicktrail_bg.wasm"; else out="$size_dir/clicktrail_bg.$mode.wasm"; fi
+  wasm-opt "${opt[@]}" --strip-debug target/pkg/clicktrail_bg.wasm -o "$out"
+  # The same optimisation keeping the function names (-g), for `npm run size`'s list of the
+  # largest functions: the code is the same, only the name section differs.
+  wasm-opt "${opt[@]}" -g target/pkg/clicktrail_bg.wasm -o "$size_dir/clicktrail_named.$mode.wasm"
+  # One-letter import/export names in the wasm and the glue (see the script).
+  node scripts/minify-names.mjs "$out" target/pkg/clicktrail.js "${features[@]}" >/dev/null
+  # The build id in a custom section of the wasm and in its hashed name (see the script).
+  ids[$mode]="$(node scripts/edge-files.mjs wasm "$dist" "$out")"
+  # its glue and start-up, named by its build id (added by the loader after the cookie)
+  bundle js/full.js --define:CT_BUILD="\"${ids[$mode]}\"" --outfile="$dist/clicktrail_full.${ids[$mode]}.js"
+  node scripts/edge-files.mjs compress "$dist/clicktrail_full.${ids[$mode]}.js"
+}
+for mode in ${CLICKTRAIL_MODES:-t a p x}; do full_module "$mode"; done
+build_defines=()
+for mode in t a p x; do build_defines+=(--define:CT_BUILD_${mode^^}="\"${ids[$mode]:-${ids[t]}}\""); done
 
 # The click module: no wasm-bindgen, its own content hash. Inline threshold 12, as the full
 # module (measured for it: default 9,804 B raw / 4,932 B br, 0: 10,759 / 5,380, 8-10:
@@ -66,19 +86,12 @@ wasm-opt "${click_opt[@]}" --strip-debug "$click_src" -o "$size_dir/click.wasm"
 wasm-opt "${click_opt[@]}" -g "$click_src" -o "$size_dir/click_named.wasm"
 click_file="$(node scripts/edge-files.mjs click "$dist" "$size_dir/click.wasm")"
 
-bundle() {
-  esbuild "$1" --bundle --format=iife --minify --target=es2018 \
-    --log-override:empty-import-meta=silent --legal-comments=none \
-    --define:CT_BUILD="\"$build_id\"" "${@:2}" --log-level=warning
-}
-# after the cookie: the full module's glue and start-up, named by its build id
-bundle js/full.js --outfile="$dist/clicktrail_full.$build_id.js"
 # the critical path: the loader, fetching the click module beside it (streaming compile) ...
-bundle js/loader.js --define:CT_CLICK='""' --define:CT_CLICK_FILE="\"$click_file\"" \
+bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK='""' --define:CT_CLICK_FILE="\"$click_file\"" \
   --outfile="$dist/tracking.js"
 # ... or carrying it (base64, compiled in the page): measured, not shipped
-bundle js/loader.js --define:CT_CLICK="\"$(base64 -w0 "$size_dir/click.wasm")\"" --define:CT_CLICK_FILE='""' \
-  --outfile="$size_dir/tracking-inline.js"
-node scripts/edge-files.mjs compress "$dist/tracking.js" "$dist/clicktrail_bg.wasm" "$dist/clicktrail_full.$build_id.js"
+bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK="\"$(base64 -w0 "$size_dir/click.wasm")\"" \
+  --define:CT_CLICK_FILE='""' --outfile="$size_dir/tracking-inline.js"
+node scripts/edge-files.mjs compress "$dist/tracking.js" "$dist/clicktrail_bg.wasm"
 cp js/clicktrail.d.ts "$dist/clicktrail.d.ts"
-echo "built $dist/: $(ls "$dist" | tr '\n' ' ')"
+echo "built $dist/ (full modules: t ${ids[t]}${ids[a]:+, a ${ids[a]}}${ids[p]:+, p ${ids[p]}}${ids[x]:+, x ${ids[x]}}): $(ls "$dist" | tr '\n' ' ')"

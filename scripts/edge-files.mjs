@@ -1,7 +1,7 @@
 // The files the edge serves, in two steps of scripts/build.sh:
 //
-//   node scripts/edge-files.mjs wasm DIST
-//     Stamps DIST/clicktrail_bg.wasm with its build id (the first 8 hex digits of the SHA-256
+//   node scripts/edge-files.mjs wasm DIST [FILE]
+//     Stamps FILE (default DIST/clicktrail_bg.wasm: a full module) with its build id (the first 8 hex digits of the SHA-256
 //     of the wasm as wasm-opt made it) in a custom section "ct", writes the same bytes to
 //     DIST/clicktrail_bg.<id>.wasm (the content-hashed name, cached immutable) and prints
 //     the id (the loader gets it at bundle time). Older hashed files are kept (a tracking.js
@@ -17,21 +17,22 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
-const KEEP = 4; // hashed files of each kind kept in DIST (the newest, by mtime)
+// hashed files of each kind kept in DIST (the newest, by mtime): four builds of the four
+// full modules (one per page mode)
+const KEEP = 16;
 // the full module, the click module, the full module's glue (named by the full module's id)
 const HASHED = [/^clicktrail_bg\.[0-9a-f]{8}\.wasm$/, /^clicktrail_click\.[0-9a-f]{8}\.wasm$/, /^clicktrail_full\.[0-9a-f]{8}\.js$/];
 
 const [mode, ...args] = process.argv.slice(2);
-if (mode === "wasm") stampWasm(args[0]);
+if (mode === "wasm") stampWasm(args[0], args[1]);
 else if (mode === "click") hashClick(args[0], args[1]);
 else if (mode === "compress") args.forEach(compress);
 else {
-  console.error("usage: edge-files.mjs wasm DIST | click DIST WASM | compress FILE...");
+  console.error("usage: edge-files.mjs wasm DIST [FILE] | click DIST WASM | compress FILE...");
   process.exit(2);
 }
 
-function stampWasm(dist) {
-  const file = join(dist, "clicktrail_bg.wasm");
+function stampWasm(dist, file = join(dist, "clicktrail_bg.wasm")) {
   const wasm = readFileSync(file);
   const id = createHash("sha256").update(wasm).digest("hex").slice(0, 8);
   // custom section: id 0, size, name length, name "ct", payload: the id in ASCII

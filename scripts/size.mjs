@@ -13,18 +13,19 @@ import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 // change that adds bytes shows here first; docs/tracker.md gives the figures).
 const TARGET_CRITICAL_BR = 6 * 1024;
 const TARGET_TOTAL_BR = 28 * 1024;
-const GATE_CRITICAL_BR = 6500;
+const GATE_CRITICAL_BR = 6600;
 const GATE_TOTAL_BR = 42 * 1024;
 const SIZE = `${process.env.CARGO_TARGET_DIR || "target"}/size`;
 const TOP = Number(process.env.SIZE_TOP || 20);
 
 const loader = readFileSync("dist/tracking.js", "latin1");
-const named = (re) => `dist/${re.exec(loader)[0]}`;
+// the full module of a Trackdesk page: the build id that ends dist/clicktrail_bg.wasm
+const ID = readFileSync("dist/clicktrail_bg.wasm").subarray(-8).toString("latin1");
 const FILES = {
   loader: "dist/tracking.js",
-  click: named(/clicktrail_click\.[0-9a-f]{8}\.wasm/),
-  glue: named(/clicktrail_full\.[0-9a-f]{8}\.js/),
-  full: named(/clicktrail_bg\.[0-9a-f]{8}\.wasm/),
+  click: `dist/${/clicktrail_click\.[0-9a-f]{8}\.wasm/.exec(loader)[0]}`,
+  glue: `dist/clicktrail_full.${ID}.js`,
+  full: `dist/clicktrail_bg.${ID}.wasm`,
   inline: `${SIZE}/tracking-inline.js`,
 };
 const sizes = (file) => {
@@ -48,6 +49,7 @@ const inline = sum("inline variant: critical path", f.inline);
 const inlineTotal = sum("inline variant: everything", f.inline, after);
 
 const pad = (value, width) => String(value).padStart(width);
+console.log("a Trackdesk page (full module of mode t):");
 console.log(`${"file".padEnd(40)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotli", 9)}`);
 for (const r of [f.loader, f.click, f.glue, f.full, critical, after, total, f.inline, inline, inlineTotal]) {
   console.log(`${r.file.replace(`${SIZE}/`, "target/size/").padEnd(40)}${pad(r.raw, 9)}${pad(r.gzip, 9)}${pad(r.brotli, 9)}`);
@@ -191,8 +193,19 @@ function report(label, file, named) {
   }
 }
 
+// the full module of each page mode (scripts/build.sh): T Trackdesk (Tito), A + Affitor,
+// P + PartnerStack, X both; the loader names their ids in that order
+const ids = [...new Set([...loader.matchAll(/"([0-9a-f]{8})"/g)].map((m) => m[1]))];
+console.log(`\nfull module per page mode (brotli; everything = critical path + glue + module):`);
+for (const id of ids) {
+  const full = sizes(`dist/clicktrail_bg.${id}.wasm`);
+  const glue = sizes(`dist/clicktrail_full.${id}.js`);
+  console.log(`${id}${id === ID ? " (Trackdesk)" : ""}: module ${full.brotli} B, glue ${glue.brotli} B, ` +
+    `everything ${critical.brotli + full.brotli + glue.brotli} B`);
+}
+
 report("click module", FILES.click, `${SIZE}/click_named.wasm`);
-report("full module", FILES.full, `${SIZE}/clicktrail_named.wasm`);
+report("full module (Trackdesk pages)", FILES.full, `${SIZE}/clicktrail_named.t.wasm`);
 
 console.log(`\nbrotli: critical path ${critical.brotli} B (target ${TARGET_CRITICAL_BR}, gate ${GATE_CRITICAL_BR}); ` +
   `after the cookie ${after.brotli} B; everything ${total.brotli} B (target ${TARGET_TOTAL_BR}, gate ${GATE_TOTAL_BR}); ` +

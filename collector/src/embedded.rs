@@ -5,9 +5,9 @@
 //! `--dist` (tower-http's `ServeFile`: encoding negotiation between the `.br` / `.gz` /
 //! identity files, ETag, 304, ranges, HEAD). Each file keeps the build time as its modification
 //! time, so ETags stay the same across restarts of one release. Under systemd the folder is
-//! `$STATE_DIRECTORY/tracker` and keeps the hashed wasm files of the last
-//! [`KEEP_BUILDS`] releases: a page still holding the previous `tracking.js` (cached five
-//! minutes) finds its wasm after an upgrade. Elsewhere it is a private temporary folder. The
+//! `$STATE_DIRECTORY/tracker` and keeps the newest [`KEEP_BUILDS`] hashed files of each kind
+//! (four releases): a page still holding the previous `tracking.js` (cached five minutes)
+//! finds its files after an upgrade. Elsewhere it is a private temporary folder. The
 //! dashboard and the portal are built in with `include_bytes!` in their own modules.
 
 /// The tracker build id: the 8 hex digits of the content-hashed wasm's name
@@ -16,8 +16,9 @@ pub fn tracker_build() -> Option<String> {
     imp::names().into_iter().find_map(|name| build_id_of(&name))
 }
 
-/// Hashed wasm files of earlier releases kept beside the current one.
-pub const KEEP_BUILDS: usize = 4;
+/// Hashed files of each kind kept (the current release's among them): four releases of the
+/// four full modules, one per page mode (`scripts/build.sh`).
+pub const KEEP_BUILDS: usize = 16;
 
 /// Where the built-in tracker files are served from.
 pub enum Unpacked {
@@ -179,7 +180,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let at = |i: u64| std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(i);
         let mut names = Vec::new();
-        for i in 0..6u64 {
+        let n = super::KEEP_BUILDS as u64 + 2;
+        for i in 0..n {
             for kind in [
                 "clicktrail_bg.{}.wasm",
                 "clicktrail_click.{}.wasm",
@@ -202,7 +204,7 @@ mod tests {
         std::fs::write(dir.path().join("tracking.js"), b"x").unwrap();
         super::prune_old_builds(dir.path()).unwrap();
         for (i, name) in names {
-            let kept = i >= 6 - super::KEEP_BUILDS as u64;
+            let kept = i >= n - super::KEEP_BUILDS as u64;
             assert_eq!(dir.path().join(&name).exists(), kept, "{name}");
             assert_eq!(
                 dir.path().join(format!("{name}.br")).exists(),

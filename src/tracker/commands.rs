@@ -85,15 +85,18 @@ pub(super) fn get_cid_js() -> JsValue {
     cid.map(JsValue::from).unwrap_or(JsValue::NULL)
 }
 
+/// The `tito` command (builds with the `tito` feature; without it, `tito` is an unknown
+/// command): the email of a Tito registration becomes the visitor's external CID.
+#[cfg(feature = "tito")]
 pub(super) fn tito(tenant: &str, p: &JsValue) {
-    let Some(roi) = params::tito(p) else {
+    let Some(roi) = params::tito::revenue_origin(p) else {
         js::log("tito: revenueOriginId required");
         return;
     };
     let w = web::global();
     let tenant = tenant.to_string();
     let handler = js::func(Box::new(move |data, _, _, _| {
-        match params::tito_email(&data) {
+        match params::tito::email(&data) {
             Some(email) => {
                 let params: JsValue = js::obj();
                 js::set(&params, "externalCid", &email.into());

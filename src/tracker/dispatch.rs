@@ -211,6 +211,7 @@ pub(super) fn run(job: Job, at: Option<String>) {
             None => js::log("externalCid: externalCid + revenueOriginId required"),
         },
         Command::Signup => lead(&tenant, &params, waiter.or(cb.map(Waiter::Answer))),
+        #[cfg(feature = "tito")]
         Command::Tito => tito(&tenant, &params),
         Command::Consent => {
             let granted = params::consent_granted(&params);

@@ -3,6 +3,11 @@
 //! browser-free modules (`attribution`, `consent`, `outbox`, `cmd`); these files gather
 //! their inputs and run their effects.
 //!
+//! Affitor mode, PartnerStack mode and the `tito` command are cargo features (all in the
+//! default build; docs/tracker.md, "Per-mode builds of the full module"), cut at their entry
+//! points: `start` (with [`left_out`]), `visitor::is_affitor` / `is_partnerstack`, and
+//! `cmd::Command::Tito` with the `tito` function.
+//!
 //! Rule for reentrancy: the state is only borrowed inside `with(..)` and page code
 //! (callbacks, the page's functions) is never called while it is borrowed.
 
@@ -99,6 +104,7 @@ fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
     g.as_mut().map(f)
 }
 
+#[cfg(feature = "affitor")]
 mod affitor;
 mod click;
 mod commands;
@@ -107,7 +113,6 @@ mod navigation;
 mod transport;
 mod visitor;
 
-use affitor::*;
 use click::*;
 use commands::*;
 use dispatch::*;
@@ -129,9 +134,15 @@ pub fn start(config: JsValue) {
         return;
     }
     js::set(&w, "__clicktrail", &JsValue::TRUE);
-    let cfg = params::config(&config);
+    let mut cfg = params::config(&config);
     js::set_debug(cfg.debug);
     js::log_v("start", &config);
+    left_out(&mut cfg.affitor, cfg!(feature = "affitor"), "Affitor");
+    left_out(
+        &mut cfg.partnerstack,
+        cfg!(feature = "partnerstack"),
+        "PartnerStack",
+    );
     // first-party mode: the endpoint is on the page's own origin
     let first_party = url::origin(&cfg.endpoint)
         .is_some_and(|o| Some(o) == url::origin(&web::location(Part::Origin)));
@@ -175,8 +186,9 @@ pub fn start(config: JsValue) {
     // Start-up without long tasks: the cookie and the click run now (the queue up to its
     // last `click` / `consent`, Affitor's click); everything else runs in later tasks.
     install_dispatcher(&w);
+    #[cfg(feature = "affitor")]
     if let Some(t) = affitor {
-        install_affitor(&w, &t);
+        affitor::install_affitor(&w, &t);
     }
     // PartnerStack mode: the partner link's click (`window.growsumo` is the loader's)
     if let Some(t) = partnerstack {
@@ -184,6 +196,22 @@ pub fn start(config: JsValue) {
     }
     history::task(install_hooks);
     history::task(start_outbox);
+}
+
+/// A mode the page asks for (`data-affitor-program-id`, `data-partnerstack`) that this build
+/// leaves out (`built` false: its cargo feature is off) is dropped with one console warning:
+/// the page's `trackdesk(...)` calls still run, as on a Trackdesk page. (Held `affitor.*`
+/// calls reject with the loader's "Affitor mode did not start".)
+/// (Inlined: with the feature on, nothing of it is left in the wasm.)
+#[inline(always)]
+fn left_out(tenant: &mut Option<String>, built: bool, mode: &str) {
+    if !built && tenant.take().is_some() {
+        js::warn(&json::cat(&[
+            "clicktrail: ",
+            mode,
+            " mode is not in this build of the tracker: ignored",
+        ]));
+    }
 }
 
 /// Later task: SPA navigation hooks and the `pagehide` flush.

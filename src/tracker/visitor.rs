@@ -57,12 +57,15 @@ pub(super) fn cookie_attrs() -> (Option<String>, bool) {
     (found, secure)
 }
 
+/// (Always false without the `affitor` feature: what only Affitor mode does is compiled out.)
 pub(super) fn is_affitor(tenant: &str) -> bool {
-    is_mode(tenant, false)
+    cfg!(feature = "affitor") && is_mode(tenant, false)
 }
 
+/// (Always false without the `partnerstack` feature: the partner link's parsing and
+/// PartnerStackJS's cookies are compiled out.)
 pub(super) fn is_partnerstack(tenant: &str) -> bool {
-    is_mode(tenant, true)
+    cfg!(feature = "partnerstack") && is_mode(tenant, true)
 }
 
 /// `tenant` is the tenant of PartnerStack mode (`ps`) or of Affitor mode.

@@ -70,6 +70,12 @@ pub fn log_v(msg: &str, v: &JsValue) {
     }
 }
 
+/// `console.warn(msg)`, debug or not: for what the page's owner must see (a mode the page
+/// asks for that this build leaves out).
+pub fn warn(msg: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(msg));
+}
+
 /// `log` of several pieces, joined only when debug is on.
 pub fn logs(parts: &[&str]) {
     if debug() {

@@ -138,12 +138,20 @@ pub fn consent_granted(p: &JsValue) -> bool {
     js::get(p, "granted").as_bool() == Some(true)
 }
 
-/// `tito` params: `revenueOriginId`.
-pub fn tito(p: &JsValue) -> Option<String> {
-    js::get_text(p, "revenueOriginId")
-}
+/// The `tito` command's values (builds with the `tito` feature).
+#[cfg(feature = "tito")]
+pub mod tito {
+    use super::js;
+    use alloc::string::String;
+    use wasm_bindgen::JsValue;
 
-/// Tito's `registration:finished` data: `email`.
-pub fn tito_email(data: &JsValue) -> Option<String> {
-    js::get_text(data, "email")
+    /// `tito` params: `revenueOriginId`.
+    pub fn revenue_origin(p: &JsValue) -> Option<String> {
+        js::get_text(p, "revenueOriginId")
+    }
+
+    /// Tito's `registration:finished` data: `email`.
+    pub fn email(data: &JsValue) -> Option<String> {
+        js::get_text(data, "email")
+    }
 }

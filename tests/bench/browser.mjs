@@ -42,7 +42,7 @@ const WASM = `/${wasmFile()}`;
 const DIST = join(ROOT, "dist");
 const LOADER = readFileSync(join(DIST, "tracking.js"), "latin1");
 const CLICK_WASM = `/${/clicktrail_click\.[0-9a-f]{8}\.wasm/.exec(LOADER)[0]}`;
-const FULL_JS = `/${/clicktrail_full\.[0-9a-f]{8}\.js/.exec(LOADER)[0]}`;
+const FULL_JS = `/clicktrail_full.${WASM.slice(15, 23)}.js`;
 // the earlier one-module design, bundled with this build's glue (target/pkg) and id
 mkdirSync(join(ROOT, "target/bench"), { recursive: true });
 execFileSync(join(ROOT, "node_modules/.bin/esbuild"), [join(ROOT, "tests/bench/onemodule-loader.js"), "--bundle",

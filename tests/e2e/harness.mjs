@@ -17,12 +17,17 @@ import { chromium } from "playwright-core";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 
-/** The content-hashed wasm name the built tracking.js fetches (`clicktrail_bg.<id>.wasm`),
- * read from dist/tracking.js. */
+/** The build id of the full module a Trackdesk page gets: the "ct" custom section that ends
+ * dist/clicktrail_bg.wasm (scripts/edge-files.mjs). */
+export function buildId() {
+  const id = readFileSync(join(ROOT, "dist/clicktrail_bg.wasm")).subarray(-8).toString("latin1");
+  if (!/^[0-9a-f]{8}$/.test(id)) throw new Error("dist/clicktrail_bg.wasm has no build id: run npm run build");
+  return id;
+}
+
+/** The content-hashed name of that full module (`clicktrail_bg.<id>.wasm`). */
 export function wasmFile() {
-  const m = /clicktrail_bg\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(ROOT, "dist/tracking.js"), "latin1"));
-  if (!m) throw new Error("dist/tracking.js names no clicktrail_bg.<id>.wasm: run npm run build");
-  return m[0];
+  return `clicktrail_bg.${buildId()}.wasm`;
 }
 export const API_KEY = "demo_secret_key";
 export const TENANT = "demo";

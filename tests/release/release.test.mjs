@@ -101,16 +101,24 @@ test("tracking.js in br, gzip and identity: the same script", async () => {
   assert.equal(again.status, 304, "revalidation by ETag");
 });
 
-test("the content-hashed wasm tracking.js names is served, immutable", async () => {
+test("every content-hashed file tracking.js names is served, immutable", async () => {
   const js = (await request("/tracking.js")).body.toString();
-  const names = [...new Set(js.match(/clicktrail_bg\.[0-9a-f]{8}\.wasm/g) ?? [])];
-  assert.equal(names.length, 1, "tracking.js names one hashed wasm");
-  const wasm = await request(`/${names[0]}`, { headers: { "accept-encoding": "br" } });
-  assert.equal(wasm.status, 200);
-  assert.equal(wasm.headers["content-type"], "application/wasm");
-  assert.match(wasm.headers["cache-control"], /immutable/);
-  const bytes = wasm.headers["content-encoding"] === "br" ? brotliDecompressSync(wasm.body) : wasm.body;
-  assert.deepEqual([...bytes.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d], "a WebAssembly module");
+  // the click module by name; the full modules (one per page mode) by build id, each a wasm
+  // and the script with its glue
+  const click = [...new Set(js.match(/clicktrail_click\.[0-9a-f]{8}\.wasm/g) ?? [])];
+  assert.equal(click.length, 1, "tracking.js names one click module");
+  const ids = [...new Set([...js.matchAll(/"([0-9a-f]{8})"/g)].map((m) => m[1]))];
+  assert.ok(ids.length >= 1 && ids.length <= 4, `one full module per page mode: ${ids}`);
+  const wasm = [...click, ...ids.map((id) => `clicktrail_bg.${id}.wasm`)];
+  for (const name of [...wasm, ...ids.map((id) => `clicktrail_full.${id}.js`)]) {
+    const r = await request(`/${name}`, { headers: { "accept-encoding": "br" } });
+    assert.equal(r.status, 200, name);
+    assert.equal(r.headers["content-type"], name.endsWith(".js") ? "application/javascript; charset=utf-8" : "application/wasm", name);
+    assert.match(r.headers["cache-control"], /immutable/, name);
+    const bytes = r.headers["content-encoding"] === "br" ? brotliDecompressSync(r.body) : r.body;
+    if (wasm.includes(name)) assert.deepEqual([...bytes.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d], `${name}: a WebAssembly module`);
+    else assert.match(bytes.toString(), /clicktrail/, `${name}: the glue`);
+  }
 });
 
 test("the dashboard and a click", async () => {

@@ -16,6 +16,8 @@ pub enum Command {
     Conversion,
     ExternalCid,
     Signup,
+    /// Only in builds with the `tito` feature: without it, "tito" is an unknown command.
+    #[cfg(feature = "tito")]
     Tito,
     Consent,
 }
@@ -28,6 +30,7 @@ impl Command {
             "conversion" => Command::Conversion,
             "externalCid" => Command::ExternalCid,
             "signup" => Command::Signup,
+            #[cfg(feature = "tito")]
             "tito" => Command::Tito,
             "consent" => Command::Consent,
             _ => return None,
@@ -307,6 +310,8 @@ mod tests {
         assert_eq!(Command::parse("click"), Some(Command::Click));
         assert_eq!(Command::parse("externalCid"), Some(Command::ExternalCid));
         assert_eq!(Command::parse("Click"), None);
+        // a build without the `tito` feature answers it as an unknown command
+        assert_eq!(Command::parse("tito").is_some(), cfg!(feature = "tito"));
         assert_eq!(Command::parse(""), None);
         assert!(!Command::Ready.needs_consent());
         assert!(Command::Click.needs_consent());
