@@ -27,29 +27,25 @@ const GUARD = "__clicktrailLoader";
     const h = (w[GUARD] = { c: config, s: (error) => held.splice(0).forEach((call) => call(error)) });
     const go = once0(() => startFull(d, config, h));
     go.h = held; // the page's helper calls wait there too (`withHelpers`)
-    // The click module (CT_CLICK: its wasm, base64): the landing's cookie and click before
-    // the full module, which then starts in idle time or at the page's next call.
-    // CT_CLICK_FILE instead: the same module fetched beside the script (measured both ways).
+    // The click module (CT_CLICK_FILE: fetched beside the script; CT_CLICK instead: its wasm
+    // inlined as base64, measured): the landing's cookie and click before the full module,
+    // which then starts in idle time or at the page's next call.
     if (typeof WebAssembly == "object" && !held.length && config.consent !== "required") {
       const after = (done) => {
         if (done === 2) return go();
         (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
       };
+      // compiled off the main thread either way: inline, only the base64 decode is ours
+      let bytes;
       if (CT_CLICK) {
-        after(clickFirst(w, d, config, () => {
-          mark("ct:decode");
-          const s = atob(CT_CLICK);
-          const b = new Uint8Array(s.length);
-          for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
-          mark("ct:compile");
-          const m = new WebAssembly.Module(b);
-          mark("ct:compiled");
-          return m;
-        }, go));
-      } else {
-        WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.wasmUrl)))
-          .then((m) => after(clickFirst(w, d, config, () => m, go)), () => after(2));
+        mark("ct:decode");
+        const s = atob(CT_CLICK);
+        bytes = new Uint8Array(s.length);
+        for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+        mark("ct:compile");
       }
+      (CT_CLICK ? WebAssembly.compile(bytes) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.wasmUrl))))
+        .then((m) => after(clickFirst(w, d, config, () => m, go)), () => after(2));
       return;
     }
     go(); // no WebAssembly: the second script reports it
@@ -217,6 +213,50 @@ function runClick(w, d, config, module, tenant, cbs) {
     const text = (p, len) => new TextDecoder().decode(new Uint8Array(x.memory.buffer, p, len));
     const store = (what) => (what == 1 ? w.localStorage : w.sessionStorage);
     const sent = {};
+    /** One effect of the click module (op, a, b). */
+    const effect = (op, a, b) => {
+      try {
+        if (op == "c") d.cookie = a;
+        else if (op == "o") {
+          // the click's outbox entry (tracker-core's format, made in the module), added
+          // to the stored list before the POST: the full tracker retries it if the POST
+          // is not acknowledged, on this page or a later one
+          let list;
+          try {
+            list = JSON.parse(w.localStorage.getItem(a));
+          } catch (_) {
+            /* malformed: the full tracker would skip it too */
+          }
+          w.localStorage.setItem(a, JSON.stringify((Array.isArray(list) ? list : []).concat(JSON.parse(b))));
+        } else if (op == "p") {
+          // the fetch promise itself: the full tracker reads its answer (http::answer)
+          sent.done = fetch(a, {
+            method: "POST",
+            body: b,
+            keepalive: true,
+            headers: { "Content-Type": "text/plain;charset=UTF-8" },
+          });
+          sent.done.catch(() => {}); // a network error is the full tracker's (a retry)
+          sent.body = b;
+          sent.tenant = tenant;
+          sent.href = location.href;
+        } else if (op == "k") cbs.forEach((cb) => {
+          try {
+            // the expiry (Unix seconds, from the module) as RFC 3339 without a fraction,
+            // the format of the full module's `expiredAt`
+            cb({ cid: a, expiredAt: new Date(b * 1e3).toISOString().slice(0, 19) + "Z" });
+          } catch (_) {
+            /* never into the page */
+          }
+        });
+        else if (op == "h") {
+          sent.id = a;
+          sent.created = +b;
+        } else w.sessionStorage.setItem(a, b); // `s`: the landing counted
+      } catch (_) {
+        /* storage unavailable: the full tracker's outbox and mirror take over */
+      }
+    };
     const imports = {
       c: {
         g(what, p, len) {
@@ -238,60 +278,18 @@ function runClick(w, d, config, module, tenant, cbs) {
         a(p, len) {
           mark("ct:apply");
           const f = text(p, len).split("\0");
+          const later = [];
           for (let i = 0; i + 2 < f.length; i += 3) {
             const [op, a, b] = [f[i], f[i + 1], f[i + 2]];
-            try {
-              if (op == "c") d.cookie = a;
-              else if (op == "o") {
-                // the click's outbox entry (tracker-core's format, made in the module), added
-                // to the stored list before the POST: the full tracker retries it if the POST
-                // is not acknowledged, on this page or a later one
-                let list;
-                try {
-                  list = JSON.parse(w.localStorage.getItem(a));
-                } catch (_) {
-                  /* malformed: the full tracker would skip it too */
-                }
-                w.localStorage.setItem(a, JSON.stringify((Array.isArray(list) ? list : []).concat(JSON.parse(b))));
-              } else if (op == "p") {
-                // the fetch promise itself: the full tracker reads its answer (http::answer)
-                sent.done = fetch(a, {
-                  method: "POST",
-                  body: b,
-                  keepalive: true,
-                  headers: { "Content-Type": "text/plain;charset=UTF-8" },
-                });
-                sent.done.catch(() => {}); // a network error is the full tracker's (a retry)
-                sent.body = b;
-                sent.tenant = tenant;
-                sent.href = location.href;
-              } else if (op == "k") cbs.forEach((cb) => {
-                try {
-                  // the expiry (Unix seconds, from the module) as RFC 3339 without a fraction,
-                  // the format of the full module's `expiredAt`
-                  cb({ cid: a, expiredAt: new Date(b * 1e3).toISOString().slice(0, 19) + "Z" });
-                } catch (_) {
-                  /* never into the page */
-                }
-              });
-              else if (op == "h") {
-                sent.id = a;
-                sent.created = +b;
-              } else {
-                // `s`: the landing counted, after the cookie, the request and the callbacks,
-                // in a task of its own (a first storage access can take tens of ms at 4x CPU)
-                setTimeout(() => {
-                  try {
-                    w.sessionStorage.setItem(a, b);
-                  } catch (_) {
-                    /* storage unavailable */
-                  }
-                });
-              }
-            } catch (_) {
-              /* storage unavailable: the full tracker's outbox and mirror take over */
-            }
+            // The cookie, the callbacks and the hand-over's id now; the outbox entry, the
+            // request and the landing mark in a task of their own right after, in that order
+            // (storage can take tens of ms at 4x CPU: one task under 50 ms)
+            op == "c" || op == "k" || op == "h" ? effect(op, a, b) : later.push([op, a, b]);
           }
+          // once: the timer, or the page's `pagehide` if it comes first
+          const flush = () => later.splice(0).forEach((e) => effect(...e));
+          setTimeout(flush);
+          w.addEventListener("pagehide", flush);
         },
       },
     };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds what a CDN serves into dist/ (docs/tracker.md, "Two modules"):
-# - tracking.js: the loader (js/loader.js, one minified classic script), the critical path;
-# - clicktrail_click.<hash>.wasm: the click module (crates/tracker-click) it fetches;
+# - tracking.js: the loader (js/loader.js, one minified classic script) with the click module
+#   (crates/tracker-click) inlined, the critical path;
 # - clicktrail_full.<id>.js: a full module's wasm-bindgen glue and start-up (js/full.js),
 #   added after the cookie;
 # - clicktrail_bg.<id>.wasm: a full module (wasm-opt -Oz; <id> = 8 hex digits of its SHA-256),
@@ -9,8 +9,9 @@
 #   name, for existing preload tags);
 # - a .br (brotli 11) and .gz (gzip 9) beside each of them, and clicktrail.d.ts.
 # Hashed names are cached immutable. $SIZE_DIR (default target/size) gets the copies with
-# function names for `npm run size` and tracking-inline.js (the click module inlined as
-# base64, measured by `npm run bench:browser`, not shipped).
+# function names for `npm run size` and tracking-fetched.js + clicktrail_click.<hash>.wasm (the
+# click module fetched beside the loader instead: measured by `npm run bench:browser`, not
+# shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/node_modules/.bin:$PATH"
@@ -71,11 +72,13 @@ full_module() {
   bundle js/full.js --define:CT_BUILD="\"${ids[$mode]}\"" --outfile="$dist/clicktrail_full.${ids[$mode]}.js"
   node scripts/edge-files.mjs compress "$dist/clicktrail_full.${ids[$mode]}.js"
 }
+# (x last: target/pkg keeps the all-modes glue, which `npm run bench:browser` bundles with the
+# earlier one-module loader)
 for mode in ${CLICKTRAIL_MODES:-t a p x}; do full_module "$mode"; done
 build_defines=()
 for mode in t a p x; do build_defines+=(--define:CT_BUILD_${mode^^}="\"${ids[$mode]:-${ids[t]}}\""); done
 
-# The click module: no wasm-bindgen, its own content hash. Inline threshold 12, as the full
+# The click module: no wasm-bindgen. Inline threshold 12, as the full
 # module (measured for it: default 9,804 B raw / 4,932 B br, 0: 10,759 / 5,380, 8-10:
 # 9,121 / 4,529, 12-15: 9,021 / 4,485, 18: 11,773 / 5,157).
 RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=12" \
@@ -84,14 +87,15 @@ click_opt=(--flatten --rereloop -Oz -Oz --converge --strip-producers --strip-tar
 click_src="$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm"
 wasm-opt "${click_opt[@]}" --strip-debug "$click_src" -o "$size_dir/click.wasm"
 wasm-opt "${click_opt[@]}" -g "$click_src" -o "$size_dir/click_named.wasm"
-click_file="$(node scripts/edge-files.mjs click "$dist" "$size_dir/click.wasm")"
+click_file="$(node scripts/edge-files.mjs click "$size_dir" "$size_dir/click.wasm")"
 
-# the critical path: the loader, fetching the click module beside it (streaming compile) ...
-bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK='""' --define:CT_CLICK_FILE="\"$click_file\"" \
-  --outfile="$dist/tracking.js"
-# ... or carrying it (base64, compiled in the page): measured, not shipped
+# the critical path: the loader carrying the click module (base64, compiled off the main
+# thread: no round trip before the cookie) ...
 bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK="\"$(base64 -w0 "$size_dir/click.wasm")\"" \
-  --define:CT_CLICK_FILE='""' --outfile="$size_dir/tracking-inline.js"
+  --define:CT_CLICK_FILE='""' --outfile="$dist/tracking.js"
+# ... or fetching it beside the script (streaming compile; 1.2 KB br less): measured, not shipped
+bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK='""' --define:CT_CLICK_FILE="\"$click_file\"" \
+  --outfile="$size_dir/tracking-fetched.js"
 node scripts/edge-files.mjs compress "$dist/tracking.js" "$dist/clicktrail_bg.wasm"
 cp js/clicktrail.d.ts "$dist/clicktrail.d.ts"
 echo "built $dist/ (full modules: t ${ids[t]}${ids[a]:+, a ${ids[a]}}${ids[p]:+, p ${ids[p]}}${ids[x]:+, x ${ids[x]}}): $(ls "$dist" | tr '\n' ' ')"

@@ -6,9 +6,10 @@
 //     DIST/clicktrail_bg.<id>.wasm (the content-hashed name, cached immutable) and prints
 //     the id (the loader gets it at bundle time). Older hashed files are kept (a tracking.js
 //     still cached somewhere names one) up to the KEEP newest of each kind.
-//   node scripts/edge-files.mjs click DIST WASM
-//     Writes WASM (the click module) to DIST/clicktrail_click.<hash>.wasm (<hash>: 8 hex
-//     digits of its SHA-256; it changes apart from the full module) and prints that name.
+//   node scripts/edge-files.mjs click DIR WASM
+//     Writes WASM (the click module) to DIR/clicktrail_click.<hash>.wasm (<hash>: 8 hex digits
+//     of its SHA-256) and prints that name: the file the measured fetched variant of the loader
+//     asks for (tracking.js carries the module itself).
 //   node scripts/edge-files.mjs compress FILE...
 //     Writes FILE.br (brotli quality 11) and FILE.gz (gzip level 9) beside each FILE; the
 //     collector serves them by Accept-Encoding.
@@ -20,7 +21,8 @@ import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 // hashed files of each kind kept in DIST (the newest, by mtime): four builds of the four
 // full modules (one per page mode)
 const KEEP = 16;
-// the full module, the click module, the full module's glue (named by the full module's id)
+// the full module, the click module (measured variant only), the full module's glue (named by
+// the full module's id)
 const HASHED = [/^clicktrail_bg\.[0-9a-f]{8}\.wasm$/, /^clicktrail_click\.[0-9a-f]{8}\.wasm$/, /^clicktrail_full\.[0-9a-f]{8}\.js$/];
 
 const [mode, ...args] = process.argv.slice(2);

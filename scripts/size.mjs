@@ -1,8 +1,8 @@
 // Size report of what every merchant page downloads (docs/tracker.md, "Two modules"): raw, gzip
-// and brotli bytes of each file in dist/ (the loader, the click module, the full module's glue,
-// the full module), the critical path (loader + click module: all that runs before the
-// cookie), what comes after the cookie, and everything; the same for the variant with the click
-// module inlined (target/size/tracking-inline.js, measured, not shipped). Then where each wasm's
+// and brotli bytes of each file in dist/ (the loader with the click module inlined: the
+// critical path, all that runs before the cookie; the full module's glue and the full module,
+// after the cookie) and everything; the same for the variant that fetches the click module
+// (target/size/tracking-fetched.js + click.wasm, measured, not shipped). Then where each wasm's
 // bytes go: its sections, its code by crate and module, and its largest functions (from the
 // build's copies with function names in target/size/: the same optimised code, names kept).
 // Fails when the critical path or everything (brotli) grows over its gate.
@@ -13,7 +13,7 @@ import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 // change that adds bytes shows here first; docs/tracker.md gives the figures).
 const TARGET_CRITICAL_BR = 6 * 1024;
 const TARGET_TOTAL_BR = 28 * 1024;
-const GATE_CRITICAL_BR = 6600;
+const GATE_CRITICAL_BR = 7900;
 const GATE_TOTAL_BR = 42 * 1024;
 const SIZE = `${process.env.CARGO_TARGET_DIR || "target"}/size`;
 const TOP = Number(process.env.SIZE_TOP || 20);
@@ -23,10 +23,10 @@ const loader = readFileSync("dist/tracking.js", "latin1");
 const ID = readFileSync("dist/clicktrail_bg.wasm").subarray(-8).toString("latin1");
 const FILES = {
   loader: "dist/tracking.js",
-  click: `dist/${/clicktrail_click\.[0-9a-f]{8}\.wasm/.exec(loader)[0]}`,
   glue: `dist/clicktrail_full.${ID}.js`,
   full: `dist/clicktrail_bg.${ID}.wasm`,
-  inline: `${SIZE}/tracking-inline.js`,
+  fetched: `${SIZE}/tracking-fetched.js`,
+  click: `${SIZE}/click.wasm`,
 };
 const sizes = (file) => {
   const data = readFileSync(file);
@@ -42,16 +42,16 @@ const sum = (file, ...parts) => ({
   file,
   ...Object.fromEntries(["raw", "gzip", "brotli"].map((k) => [k, parts.reduce((t, p) => t + p[k], 0)])),
 });
-const critical = sum("critical path: loader + click module", f.loader, f.click);
+const critical = sum("critical path: loader + click module", f.loader);
 const after = sum("after the cookie: glue + full module", f.glue, f.full);
 const total = sum("everything", critical, after);
-const inline = sum("inline variant: critical path", f.inline);
-const inlineTotal = sum("inline variant: everything", f.inline, after);
+const fetched = sum("fetched variant: critical path", f.fetched, f.click);
+const fetchedTotal = sum("fetched variant: everything", fetched, after);
 
 const pad = (value, width) => String(value).padStart(width);
 console.log("a Trackdesk page (full module of mode t):");
 console.log(`${"file".padEnd(40)}${pad("raw", 9)}${pad("gzip", 9)}${pad("brotli", 9)}`);
-for (const r of [f.loader, f.click, f.glue, f.full, critical, after, total, f.inline, inline, inlineTotal]) {
+for (const r of [f.loader, f.glue, f.full, critical, after, total, f.fetched, f.click, fetched, fetchedTotal]) {
   console.log(`${r.file.replace(`${SIZE}/`, "target/size/").padEnd(40)}${pad(r.raw, 9)}${pad(r.gzip, 9)}${pad(r.brotli, 9)}`);
 }
 
@@ -209,7 +209,7 @@ report("full module (Trackdesk pages)", FILES.full, `${SIZE}/clicktrail_named.t.
 
 console.log(`\nbrotli: critical path ${critical.brotli} B (target ${TARGET_CRITICAL_BR}, gate ${GATE_CRITICAL_BR}); ` +
   `after the cookie ${after.brotli} B; everything ${total.brotli} B (target ${TARGET_TOTAL_BR}, gate ${GATE_TOTAL_BR}); ` +
-  `inline variant: critical path ${inline.brotli} B, everything ${inlineTotal.brotli} B`);
+  `fetched variant: critical path ${fetched.brotli} B, everything ${fetchedTotal.brotli} B`);
 let over = false;
 for (const [what, bytes, gate] of [["critical path", critical.brotli, GATE_CRITICAL_BR], ["everything", total.brotli, GATE_TOTAL_BR]]) {
   if (bytes > gate) {

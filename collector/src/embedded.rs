@@ -63,12 +63,8 @@ pub fn unpack() -> anyhow::Result<Option<Unpacked>> {
 }
 
 /// The content-hashed files of the tracker, as (prefix, suffix) around 8 hex digits: the full
-/// module, the click module and the full module's glue.
-const HASHED: [(&str, &str); 3] = [
-    ("clicktrail_bg.", ".wasm"),
-    ("clicktrail_click.", ".wasm"),
-    ("clicktrail_full.", ".js"),
-];
+/// modules and their glue.
+const HASHED: [(&str, &str); 2] = [("clicktrail_bg.", ".wasm"), ("clicktrail_full.", ".js")];
 
 /// Keeps the newest [`KEEP_BUILDS`] hashed files of each kind (and their `.br` / `.gz`) in `dir`.
 fn prune_old_builds(dir: &std::path::Path) -> std::io::Result<()> {
@@ -168,7 +164,6 @@ mod tests {
             "clicktrail_bg.0358A382.wasm",
             "clicktrail_bg.0358a38.wasm",
             "tracking.js",
-            "clicktrail_click.0358a382.wasm",
             "clicktrail_full.0358a382.js",
         ] {
             assert_eq!(build_id_of(other), None, "{other}");
@@ -182,11 +177,7 @@ mod tests {
         let mut names = Vec::new();
         let n = super::KEEP_BUILDS as u64 + 2;
         for i in 0..n {
-            for kind in [
-                "clicktrail_bg.{}.wasm",
-                "clicktrail_click.{}.wasm",
-                "clicktrail_full.{}.js",
-            ] {
+            for kind in ["clicktrail_bg.{}.wasm", "clicktrail_full.{}.js"] {
                 let name = kind.replace("{}", &format!("{i:08x}"));
                 for ext in ["", ".br"] {
                     let path = dir.path().join(format!("{name}{ext}"));

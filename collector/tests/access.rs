@@ -32,13 +32,9 @@ fn req(method: &str, path: &str, first_party: bool) -> Request<Body> {
 async fn the_first_party_path_reaches_the_tracker_only() {
     for h in Harness::all_with(demo()).await {
         let b = h.backend;
-        // what a page needs answers as on the collector's host: the loader, the click module,
-        // the full module's glue
-        for path in [
-            "/tracking.js",
-            "/clicktrail_click.0123abcd.wasm",
-            "/clicktrail_full.0123abcd.js",
-        ] {
+        // what a page needs answers as on the collector's host: the loader, the full module's
+        // glue
+        for path in ["/tracking.js", "/clicktrail_full.0123abcd.js"] {
             let r = h.send(req("GET", path, true)).await;
             assert_eq!(r.status, StatusCode::OK, "{b}: {path}");
         }

@@ -56,12 +56,10 @@ async fn without_www_the_demo_pages_are_not_served() {
 
 /// The tracker's files as `scripts/build.sh` leaves them in `dist/`: each with a `.br` and a
 /// `.gz` beside it (distinct bytes here, so a test sees which one was sent) and the wasm
-/// under its content-hashed name and its old name; the click module and the full module's glue
-/// under theirs.
+/// under its content-hashed name and its old name; the full module's glue under its own.
 const HASHED: &str = "clicktrail_bg.0123abcd.wasm";
-const CLICK: &str = "clicktrail_click.4567cdef.wasm";
 const FULL: &str = "clicktrail_full.0123abcd.js";
-const FILES: [(&str, &[u8]); 15] = [
+const FILES: [(&str, &[u8]); 12] = [
     ("tracking.js", b"/* tracker, identity */"),
     ("tracking.js.br", b"BR tracker"),
     ("tracking.js.gz", b"GZ tracker bytes"),
@@ -71,9 +69,6 @@ const FILES: [(&str, &[u8]); 15] = [
     ("clicktrail_bg.wasm", b"\0asm old name identity"),
     ("clicktrail_bg.wasm.br", b"BR old"),
     ("clicktrail_bg.wasm.gz", b"GZ old wasm"),
-    (CLICK, b"\0asm click identity"),
-    ("clicktrail_click.4567cdef.wasm.br", b"BR click"),
-    ("clicktrail_click.4567cdef.wasm.gz", b"GZ click wasm"),
     (FULL, b"/* full module's glue */"),
     ("clicktrail_full.0123abcd.js.br", b"BR glue"),
     ("clicktrail_full.0123abcd.js.gz", b"GZ glue bytes"),
@@ -153,12 +148,6 @@ async fn tracker_files_are_served_precompressed_by_accept_encoding() {
                 "clicktrail_bg.wasm",
                 "application/wasm",
                 SHORT,
-            ),
-            (
-                &format!("/{CLICK}")[..],
-                CLICK,
-                "application/wasm",
-                IMMUTABLE,
             ),
             (
                 &format!("/{FULL}")[..],
@@ -263,9 +252,7 @@ async fn tracker_files_are_served_precompressed_by_accept_encoding() {
             "/clicktrail_bg.0123abcd.wasm.gz",
             "/clicktrail_bg.wasm.br",
             "/clicktrail_bg..%2F..%2Fsecret.wasm",
-            "/clicktrail_click.4567CDEF.wasm",
-            "/clicktrail_click.4567cdef.js",
-            "/clicktrail_click.wasm",
+            "/clicktrail_full.0123ABCD.js",
             "/clicktrail_full.0123abcd.wasm",
             "/clicktrail_full.0123abcd.js.br",
             "/clicktrail_full.js",

@@ -7,13 +7,13 @@
 //   none        the page without any tracker (the page's own cost)
 //   floor       a minimal plain-JS tracker of our own (read ?aff=, write the cookie, POST the click)
 //   plausible   Plausible's real script from npm (@plausible-analytics/tracker, ESM, init())
-//   clicktrail  what ships (dist/): tracking.js fetches the click module
-//               (clicktrail_click.<hash>.wasm), which writes the cookie and sends the click; the
-//               full module (clicktrail_full.<id>.js + clicktrail_bg.<id>.wasm) comes after
-//   clicktrail-inline  the same with the click module inlined in the loader (base64, compiled
-//               in the page: target/size/tracking-inline.js, built beside dist/, not shipped)
-//   onemodule   the earlier design: one loader with the glue, the full module before the cookie
-//               (tests/bench/onemodule-loader.js, bundled here with this build's glue and wasm)
+//   clicktrail  what ships (dist/): tracking.js carries the click module (base64, compiled off
+//               the main thread), which writes the cookie and sends the click; the full module
+//               (clicktrail_full.<id>.js + clicktrail_bg.<id>.wasm) comes after
+//   clicktrail-fetched  the same with the click module fetched beside the loader
+//               (target/size/tracking-fetched.js + clicktrail_click.<hash>.wasm, not shipped)
+//   onemodule   the earlier design: one loader with the glue, the all-modes full module before
+//               the cookie (tests/bench/onemodule-loader.js, bundled here with this build's glue)
 //   clicktrail-preload  the shipped tracker with <link rel=preload as=fetch crossorigin> of the
 //               full module in the page's <head> (docs/install.md)
 //   wasm-floor  the floor, but it writes its cookie only after downloading and compiling a
@@ -40,14 +40,16 @@ import { Collector, launchBrowser, freePort, ROOT, wasmFile } from "../e2e/harne
 
 const WASM = `/${wasmFile()}`;
 const DIST = join(ROOT, "dist");
-const LOADER = readFileSync(join(DIST, "tracking.js"), "latin1");
-const CLICK_WASM = `/${/clicktrail_click\.[0-9a-f]{8}\.wasm/.exec(LOADER)[0]}`;
+const SIZE = join(ROOT, "target/size");
+const CLICK_WASM = `/${/clicktrail_click\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(SIZE, "tracking-fetched.js"), "latin1"))[0]}`;
 const FULL_JS = `/clicktrail_full.${WASM.slice(15, 23)}.js`;
-// the earlier one-module design, bundled with this build's glue (target/pkg) and id
+// the earlier one-module design: every mode in one wasm, so the all-modes full module (x),
+// whose glue scripts/build.sh leaves in target/pkg (it builds x last)
+const X_ID = readFileSync(join(ROOT, "target/size/clicktrail_bg.x.wasm")).subarray(-8).toString("latin1");
 mkdirSync(join(ROOT, "target/bench"), { recursive: true });
 execFileSync(join(ROOT, "node_modules/.bin/esbuild"), [join(ROOT, "tests/bench/onemodule-loader.js"), "--bundle",
   "--format=iife", "--minify", "--target=es2018", "--log-override:empty-import-meta=silent", "--legal-comments=none",
-  `--define:CT_BUILD="${WASM.slice(15, 23)}"`, `--outfile=${join(ROOT, "target/bench/onemodule.js")}`, "--log-level=warning"],
+  `--define:CT_BUILD="${X_ID}"`, `--outfile=${join(ROOT, "target/bench/onemodule.js")}`, "--log-level=warning"],
 { stdio: "inherit" });
 
 const RUNS = Number(process.env.RUNS || 20);
@@ -106,7 +108,7 @@ init({ domain: "shop.example", endpoint: "/api/event", captureOnLocalhost: true 
 <script async src="/tracking.js"></script><script>${SNIPPET}</script>`),
   "wasm-floor": PAGE(`<script async src="/wasm-floor.js"></script>`),
   // data-endpoint: the collector is at the root here, not beside the script
-  "clicktrail-inline": PAGE(`<script async src="/cf/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
+  "clicktrail-fetched": PAGE(`<script async src="/cf/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
   onemodule: PAGE(`<script async src="/one/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
 };
 // ONLY=a,b: a subset of the variants (plausible and clicktrail are always kept for the ratios)
@@ -117,7 +119,6 @@ if (process.env.ONLY) {
 
 const FILES = {
   "/tracking.js": ["application/javascript", readFileSync(join(DIST, "tracking.js"))],
-  [CLICK_WASM]: ["application/wasm", readFileSync(join(DIST, CLICK_WASM))],
   [FULL_JS]: ["application/javascript", readFileSync(join(DIST, FULL_JS))],
   [WASM]: ["application/wasm", readFileSync(join(DIST, WASM))],
   "/plausible.js": ["application/javascript",
@@ -125,11 +126,12 @@ const FILES = {
   "/floor.js": ["application/javascript", Buffer.from(FLOOR_JS)],
   "/wasm-floor.js": ["application/javascript", Buffer.from(WASM_FLOOR_JS)],
   "/ballast.wasm": ["application/wasm", BALLAST],
-  "/cf/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/size/tracking-inline.js"))],
+  "/cf/tracking.js": ["application/javascript", readFileSync(join(SIZE, "tracking-fetched.js"))],
+  [`/cf${CLICK_WASM}`]: ["application/wasm", readFileSync(join(SIZE, CLICK_WASM))],
   [`/cf${FULL_JS}`]: ["application/javascript", readFileSync(join(DIST, FULL_JS))],
   [`/cf${WASM}`]: ["application/wasm", readFileSync(join(DIST, WASM))],
   "/one/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/bench/onemodule.js"))],
-  [`/one${WASM}`]: ["application/wasm", readFileSync(join(DIST, WASM))],
+  [`/one/clicktrail_bg.${X_ID}.wasm`]: ["application/wasm", readFileSync(join(DIST, `clicktrail_bg.${X_ID}.wasm`))],
 };
 const COMPRESSED = Object.fromEntries(Object.entries(FILES).map(([path, [type, raw]]) => [path, {
   type, raw,
@@ -169,11 +171,11 @@ const TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.tim
 const SCRIPTS = {
   floor: ["/floor.js"],
   plausible: ["/plausible.js"],
-  clicktrail: ["/tracking.js", CLICK_WASM, FULL_JS, WASM],
-  "clicktrail-preload": ["/tracking.js", CLICK_WASM, FULL_JS, WASM],
+  clicktrail: ["/tracking.js", FULL_JS, WASM],
+  "clicktrail-preload": ["/tracking.js", FULL_JS, WASM],
   "wasm-floor": ["/wasm-floor.js", "/ballast.wasm"],
-  "clicktrail-inline": ["/cf/tracking.js", `/cf${FULL_JS}`, `/cf${WASM}`],
-  onemodule: ["/one/tracking.js", `/one${WASM}`],
+  "clicktrail-fetched": ["/cf/tracking.js", `/cf${CLICK_WASM}`, `/cf${FULL_JS}`, `/cf${WASM}`],
+  onemodule: ["/one/tracking.js", `/one/clicktrail_bg.${X_ID}.wasm`],
 };
 
 /**
@@ -382,7 +384,7 @@ console.log(`clicktrail / plausible: bytes ${ratio(c.bytes, p.bytes)}, time to m
   `loads with an own task > 50 ms ${c.ownLong} vs ${p.ownLong} (of ${RUNS})`);
 if (rows.floor) console.log(`clicktrail / floor:     bytes ${ratio(c.bytes, rows.floor.bytes)}, time to cookie ${ratio(c.ms, rows.floor.ms)}, ` +
   `main-thread (own tasks) ${ratio(c.own, rows.floor.own)}`);
-for (const v of ["clicktrail-inline", "onemodule"]) {
+for (const v of ["clicktrail-fetched", "onemodule"]) {
   const r = rows[v];
   if (r) console.log(`${v} / plausible: bytes ${ratio(r.bytes, p.bytes)}, time to cookie ${ratio(r.ms, p.ms)}, ` +
     `main-thread (own tasks) ${ratio(r.own, p.own)}, loads with an own task > 50 ms ${r.ownLong} vs ${p.ownLong} (of ${RUNS})`);

@@ -1,4 +1,4 @@
-// The two modules (docs/tracker.md, "Two modules"): the click module (fetched by tracking.js)
+// The two modules (docs/tracker.md, "Two modules"): the click module (inlined in tracking.js)
 // writes the cookie, the click's outbox entry and its POST; the full module, added after the
 // cookie by the second script, adopts that POST: a click the collector did not acknowledge is
 // re-sent with the same event id, and exactly one click is stored. Runs dist/ (npm run build)
@@ -10,23 +10,21 @@ import { join } from "node:path";
 import { engines, trackdeskSnippet, eventually, sleep, ROOT, UUID_V4, buildId } from "./harness.mjs";
 
 const DIST = join(ROOT, "dist");
-const LOADER = readFileSync(join(DIST, "tracking.js"), "latin1");
 // the second script (the full module's glue) as tracking.js adds it on a Trackdesk page, and
 // the full module's wasm: both named by the full module's build id; the click module by its
 // own hash
 const ID = buildId();
+const SIZE = join(ROOT, "target/size");
 const FULL_JS = `clicktrail_full.${ID}.js`;
 const FULL = `clicktrail_bg.${ID}.wasm`;
-const CLICK_WASM = /clicktrail_click\.[0-9a-f]{8}\.wasm/.exec(LOADER)[0];
 const CLICK = "/tracking/click/v1";
 
-/** Serves dist/ beside the page: /cf/tracking.js, the click module, the second script it adds
- * and the full module that one fetches (as files: the site's pages get WebKit's error hook injected). */
+/** Serves dist/ beside the page: /cf/tracking.js, the second script it adds and the full module
+ * that one fetches (as files: the site's pages get WebKit's error hook injected). */
 function serve(site) {
   if (site.clickFirst) return;
   site.clickFirst = {
     "/cf/tracking.js": ["application/javascript", readFileSync(join(DIST, "tracking.js"))],
-    [`/cf/${CLICK_WASM}`]: ["application/wasm", readFileSync(join(DIST, CLICK_WASM))],
     [`/cf/${FULL_JS}`]: ["application/javascript", readFileSync(join(DIST, FULL_JS))],
     [`/cf/${FULL}`]: ["application/wasm", readFileSync(join(DIST, FULL))],
   };
@@ -64,8 +62,8 @@ const timeline = (page) =>
   }), FULL_JS);
 
 test("the critical path carries no wasm-bindgen glue: it is in the second script only", () => {
-  // tracking.js and its variant with the click module inlined (scripts/build.sh, measured)
-  for (const loader of [join(DIST, "tracking.js"), join(ROOT, "target/size/tracking-inline.js")]) {
+  // tracking.js and its variant that fetches the click module (scripts/build.sh, measured)
+  for (const loader of [join(DIST, "tracking.js"), join(SIZE, "tracking-fetched.js")]) {
     const text = readFileSync(loader, "latin1");
     assert.ok(!text.includes("initSync"), `${loader} bundles the glue`);
     assert.ok(text.includes(`"${ID}"`), `${loader} names its second script's build`);

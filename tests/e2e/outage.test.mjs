@@ -14,6 +14,9 @@ engines((env) => {
     await page.goto(`${shop}?aff=alice`);
     const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
     await eventually(async () => (await collector.affiliate("alice")).clicks === 1, 8000, "click stored");
+    // the visitor acts once the page has the whole tracker (the full module follows the cookie;
+    // a command given before it arrives waits in the page's queue: docs/tracker.md)
+    await page.waitForFunction(() => !!(window.TrackdeskObject && window.TrackdeskObject.f));
 
     await collector.kill(); // SIGKILL: the collector is simply gone (the site answers 502).
     const outcome = await page.evaluate(async () => {

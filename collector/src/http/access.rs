@@ -26,7 +26,6 @@ fn page_needs(path: &str) -> bool {
     path == "/tracking.js"
         || path.starts_with("/tracking/")
         || (path.starts_with("/clicktrail_bg.") && path.ends_with(".wasm"))
-        || (path.starts_with("/clicktrail_click.") && path.ends_with(".wasm"))
         || (path.starts_with("/clicktrail_full.") && path.ends_with(".js"))
 }
 

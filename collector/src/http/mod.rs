@@ -226,10 +226,6 @@ pub fn app(state: AppState) -> Router {
         .route("/tracking.js", get(statics::tracking_js))
         .route("/clicktrail_bg.wasm", get(statics::tracking_wasm))
         .route("/clicktrail_bg.{file}", get(statics::tracking_wasm_hashed))
-        .route(
-            "/clicktrail_click.{file}",
-            get(statics::tracking_click_wasm),
-        )
         .route("/clicktrail_full.{file}", get(statics::tracking_full_js))
         .route("/dashboard", get(dashboard_assets::page))
         .route("/join/{tenant}", get(join::page))

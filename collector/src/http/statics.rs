@@ -1,5 +1,4 @@
-//! Files and fallbacks: the built tracker (`/tracking.js`, `/clicktrail_click.<hash>.wasm`,
-//! `/clicktrail_full.<id>.js`, `/clicktrail_bg.<id>.wasm`, `/clicktrail_bg.wasm`; precompressed, docs/production.md "Edge"), the
+//! Files and fallbacks: the built tracker (`/tracking.js`, `/clicktrail_full.<id>.js`, `/clicktrail_bg.<id>.wasm`, `/clicktrail_bg.wasm`; precompressed, docs/production.md "Edge"), the
 //! dashboard, the demo site from `www/`, and the JSON 404 / 405 for everything else.
 
 use axum::body::Body;
@@ -92,19 +91,6 @@ pub async fn tracking_wasm(State(st): State<AppState>, req: Request) -> R {
 /// `GET /clicktrail_bg.{id}.wasm`: the full module `clicktrail_full.<id>.js` fetches.
 pub async fn tracking_wasm_hashed(st: State<AppState>, file: Path<String>, req: Request) -> R {
     hashed(st, "clicktrail_bg.", file, ".wasm", "application/wasm", req).await
-}
-
-/// `GET /clicktrail_click.{hash}.wasm`: the click module `tracking.js` fetches.
-pub async fn tracking_click_wasm(st: State<AppState>, file: Path<String>, req: Request) -> R {
-    hashed(
-        st,
-        "clicktrail_click.",
-        file,
-        ".wasm",
-        "application/wasm",
-        req,
-    )
-    .await
 }
 
 /// `GET /clicktrail_full.{id}.js`: the full module's glue and start-up, added by `tracking.js`

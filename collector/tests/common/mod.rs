@@ -96,7 +96,6 @@ impl Harness {
         let (dist, www) = (dir.path().join("dist"), dir.path().join("www"));
         for (d, f, text) in [
             (&dist, "tracking.js", "/* tracker */"),
-            (&dist, "clicktrail_click.0123abcd.wasm", "\0asm click"),
             (&dist, "clicktrail_full.0123abcd.js", "/* glue */"),
             (&www, "index.html", "<h1>shop</h1>"),
             (&www, "dashboard.html", "<h1>dashboard</h1>"),
