@@ -34,6 +34,9 @@ engines((env) => {
 
     // 4. A Tito registration links the email as external CID (built-in `tito` command).
     await page.goto(`${origin}/tito.html`);
+    // the visitor registers once the page has the whole tracker (its `tito` hook is the full
+    // module's, which follows the click module)
+    await page.waitForFunction(() => !!(window.TrackdeskObject && window.TrackdeskObject.f));
     await page.fill(testid("tito-name"), "Ada Buyer");
     await page.fill(testid("tito-email"), "ada@example.com");
     await page.click(testid("tito-submit"));
