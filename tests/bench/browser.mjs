@@ -13,7 +13,8 @@
 //   clicktrail-fetched  the same with the click module fetched beside the loader
 //               (target/size/tracking-fetched.js + clicktrail_click.<hash>.wasm, not shipped)
 //   onemodule   the earlier design: one loader with the glue, the all-modes full module before
-//               the cookie (tests/bench/onemodule-loader.js, bundled here with this build's glue)
+//               the cookie (js/loader.js of the last one-module commit, from git, bundled here
+//               with this build's glue)
 //   clicktrail-preload  the shipped tracker with <link rel=preload as=fetch crossorigin> of the
 //               full module in the page's <head> (docs/install.md)
 //   wasm-floor  the floor, but it writes its cookie only after downloading and compiling a
@@ -31,7 +32,7 @@
 // renderer's busy time, and ScriptDuration), and loads with a task > 50 ms (Long Tasks API).
 // RUNS=20 by default (>= 20 cold loads each).
 import http from "node:http";
-import { readFileSync, existsSync, mkdirSync } from "node:fs";
+import { readFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { brotliCompressSync, gzipSync, constants as zlib } from "node:zlib";
 import { join } from "node:path";
@@ -46,8 +47,14 @@ const FULL_JS = `/clicktrail_full.${WASM.slice(15, 23)}.js`;
 // the earlier one-module design: every mode in one wasm, so the all-modes full module (x),
 // whose glue scripts/build.sh leaves in target/pkg (it builds x last)
 const X_ID = readFileSync(join(ROOT, "target/size/clicktrail_bg.x.wasm")).subarray(-8).toString("latin1");
+// Its loader is js/loader.js as it was at ONEMODULE (the last one-module commit), read from
+// git, its glue import pointed at this build's.
+const ONEMODULE = "dd5aeab";
 mkdirSync(join(ROOT, "target/bench"), { recursive: true });
-execFileSync(join(ROOT, "node_modules/.bin/esbuild"), [join(ROOT, "tests/bench/onemodule-loader.js"), "--bundle",
+const oneLoader = join(ROOT, "target/bench/onemodule-loader.js");
+writeFileSync(oneLoader, execFileSync("git", ["-C", ROOT, "show", `${ONEMODULE}:js/loader.js`], { encoding: "utf8" })
+  .replace('"../target/pkg/clicktrail.js"', JSON.stringify(join(ROOT, "target/pkg/clicktrail.js"))));
+execFileSync(join(ROOT, "node_modules/.bin/esbuild"), [oneLoader, "--bundle",
   "--format=iife", "--minify", "--target=es2018", "--log-override:empty-import-meta=silent", "--legal-comments=none",
   `--define:CT_BUILD="${X_ID}"`, `--outfile=${join(ROOT, "target/bench/onemodule.js")}`, "--log-level=warning"],
 { stdio: "inherit" });
