@@ -174,7 +174,9 @@ const PROBE = () => {
   } catch { /* no Long Tasks API */ }
 };
 
-const TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "v8.wasm"];
+// blink.user_timing: the loader's `ct:full` mark (the second script added) splits the two
+// modules' own time
+const TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "v8.wasm", "blink.user_timing"];
 const SCRIPTS = {
   floor: ["/floor.js"],
   plausible: ["/plausible.js"],
@@ -195,7 +197,7 @@ function attribute(trace, paths) {
   const events = trace.traceEvents || trace;
   const main = events.find((e) => e.ph === "M" && e.name === "thread_name" && e.args && e.args.name === "CrRendererMain"
     && events.some((x) => x.pid === e.pid && x.tid === e.tid && x.name === "RunTask"));
-  if (!main || !paths.length) return { own: 0, long: 0, longest: 0 };
+  if (!main || !paths.length) return { own: 0, long: 0, longest: 0, late: NaN };
   const onMain = events.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === "X" && typeof e.dur === "number");
   const urlOf = (e) => (e.args && ((e.args.data && (e.args.data.url || e.args.data.scriptName || e.args.data.stackTrace?.[0]?.url))
     || e.args.url || e.args.fileName || e.args.file)) || "";
@@ -203,15 +205,18 @@ function attribute(trace, paths) {
     || (paths.some((p) => p.endsWith(".wasm")) && /wasm/i.test(e.name) && e.name !== "RunTask");
   const tasks = onMain.filter((e) => e.name === "RunTask").sort((a, b) => a.ts - b.ts);
   const marks = onMain.filter((e) => e.name !== "RunTask" && ours(e));
-  let own = 0, long = 0, longest = 0;
+  // own time in tasks that start after the loader added the second script: the full module's
+  const full = events.find((e) => e.name === "ct:full")?.ts;
+  let own = 0, long = 0, longest = 0, late = full === undefined ? NaN : 0;
   for (const task of tasks) {
     if (!marks.some((m) => m.ts >= task.ts && m.ts <= task.ts + task.dur)) continue;
     const ms = task.dur / 1000;
     own += ms;
+    if (task.ts >= full) late += ms;
     if (ms > 50) long += 1;
     longest = Math.max(longest, ms);
   }
-  return { own, long, longest };
+  return { own, long, longest, late };
 }
 
 function serve(collector) {
@@ -298,6 +303,7 @@ async function load(browser, origin, variant) {
     sent: t.sent ?? null,
     task: metrics.TaskDuration * 1000,
     own: trace.own,
+    ownLate: trace.late,
     ownLong: trace.long,
     ownLongest: trace.longest,
     script: metrics.ScriptDuration * 1000,
@@ -361,6 +367,12 @@ for (const [v, rs] of Object.entries(results)) {
     return `${label} ${(median(xs.filter(Number.isFinite)) || NaN).toFixed?.(0)}`;
   });
   console.log(`${v} (p50 ms): ${spans.filter((x) => !/NaN/.test(x)).join("; ")}`);
+  // own main-thread time before the second script is added (the loader, the click module) and
+  // after it (the full module's glue, compile, start and start-up tasks)
+  const late = median(rs.map((r) => r.ownLate).filter(Number.isFinite));
+  const all = median(rs.map((r) => r.own));
+  if (Number.isFinite(late)) console.log(`${v} own main-thread (p50 ms of the per-load split): before the full module ` +
+    `${median(rs.map((r) => r.own - r.ownLate).filter(Number.isFinite)).toFixed(0)}, the full module ${late.toFixed(0)} (all ${all.toFixed(0)})`);
 }
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(0) : "-");
 const rows = {};
