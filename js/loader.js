@@ -1,8 +1,8 @@
 // clicktrail loader: tracking.js, the critical path (docs/tracker.md, "Two modules").
 //
-// Only what runs before the cookie: the options, the click module (clicktrail_click.<hash>.wasm,
-// fetched beside this script) with its two imports, and the stubs Affitor and PartnerStack
-// pages call synchronously. The full module's wasm-bindgen glue and its start-up (download,
+// Only what runs before the cookie: the options, the click module (inlined as base64; the
+// measured variant fetches clicktrail_click.<hash>.wasm beside this script) with its two
+// imports, and the stubs Affitor and PartnerStack pages call synchronously. The full module's wasm-bindgen glue and its start-up (download,
 // compile, `start`, the failure report) are a second script, clicktrail_full.<id>.js
 // (js/full.js), which this loader adds to the page after the cookie (idle time), or at once
 // when the page needs the full module. It never throws into the page and leaves the
@@ -27,9 +27,9 @@ const GUARD = "__clicktrailLoader";
     const h = (w[GUARD] = { c: config, s: (error) => held.splice(0).forEach((call) => call(error)) });
     const go = once0(() => startFull(d, config, h));
     go.h = held; // the page's helper calls wait there too (`withHelpers`)
-    // The click module (CT_CLICK_FILE: fetched beside the script; CT_CLICK instead: its wasm
-    // inlined as base64, measured): the landing's cookie and click before the full module,
-    // which then starts in idle time or at the page's next call.
+    // The click module (CT_CLICK: its wasm inlined as base64; CT_CLICK_FILE instead: fetched
+    // beside the script, the measured variant): the landing's cookie and click before the full
+    // module, which then starts in idle time or at the page's next call.
     if (typeof WebAssembly == "object" && !held.length && config.consent !== "required") {
       const after = (done) => {
         if (done === 2) return go();
@@ -45,7 +45,7 @@ const GUARD = "__clicktrailLoader";
         mark("ct:compile");
       }
       (CT_CLICK ? WebAssembly.compile(bytes) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.wasmUrl))))
-        .then((m) => after(clickFirst(w, d, config, () => m, go)), () => after(2));
+        .then((m) => after(clickFirst(w, d, config, m, go)), () => after(2));
       return;
     }
     go(); // no WebAssembly: the second script reports it
@@ -142,8 +142,7 @@ function withHelpers(f, w, go) {
 }
 
 /**
- * The click-first module (prototype): compiled from the bytes inlined in this script (or
- * fetched), given the page's state in one string and two imports (a read, the effects). It
+ * The click module (`module`, compiled), given the page's state in one string and two imports (a read, the effects). It
  * handles the leading `click` calls of the queue on a landing with a code and no cookie; when
  * nothing is queued yet (this script ran before the page's snippet calls), the page's first
  * call decides: a `click` runs here, anything else starts the full tracker.
@@ -293,7 +292,7 @@ function runClick(w, d, config, module, tenant, cbs) {
         },
       },
     };
-    x = new WebAssembly.Instance(module(), imports).exports;
+    x = new WebAssembly.Instance(module, imports).exports;
     mark("ct:run");
     // the page's state pre-split with what the browser has: the host, the first-party flag
     // (the endpoint's origin is the page's), 32 random bytes written into the module

@@ -37,13 +37,13 @@ import { randomBytes } from "node:crypto";
 import { brotliCompressSync, gzipSync, constants as zlib } from "node:zlib";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { Collector, launchBrowser, freePort, ROOT, wasmFile } from "../e2e/harness.mjs";
+import { Collector, launchBrowser, freePort, ROOT, wasmFile, buildId } from "../e2e/harness.mjs";
 
 const WASM = `/${wasmFile()}`;
 const DIST = join(ROOT, "dist");
 const SIZE = join(ROOT, "target/size");
 const CLICK_WASM = `/${/clicktrail_click\.[0-9a-f]{8}\.wasm/.exec(readFileSync(join(SIZE, "tracking-fetched.js"), "latin1"))[0]}`;
-const FULL_JS = `/clicktrail_full.${WASM.slice(15, 23)}.js`;
+const FULL_JS = `/clicktrail_full.${buildId()}.js`;
 // the earlier one-module design: every mode in one wasm, so the all-modes full module (x),
 // whose glue scripts/build.sh leaves in target/pkg (it builds x last)
 const X_ID = readFileSync(join(ROOT, "target/size/clicktrail_bg.x.wasm")).subarray(-8).toString("latin1");
