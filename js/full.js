@@ -6,10 +6,11 @@
 //
 // The loader hands over through `window.__clicktrailLoader`: `c` the config (with `click`, the
 // click module's POST in flight, for `transport::adopt`), `s` the settler of the calls the
-// loader held (Affitor, PartnerStack, the dispatcher's helpers). Started once (`g` marks it).
+// loader held (Affitor, PartnerStack, the dispatcher's helpers), `p` its
+// `growsumo.createSignup` stub, `o` its `once`. Started once (`g` marks it).
 import { initSync, start } from "../target/pkg/clicktrail.js";
 
-/* global CT_BUILD */
+/* global CT_BUILD, CT_PARTNERSTACK */
 (function (w, d) {
   try {
     const h = w.__clicktrailLoader;
@@ -20,7 +21,7 @@ import { initSync, start } from "../target/pkg/clicktrail.js";
       h.s(fail(config, "unsupported", null));
       return;
     }
-    startFull(w, d, config, h.s);
+    startFull(w, d, config, h);
   } catch (error) {
     try {
       console.error("clicktrail: the tracker could not start:", error);
@@ -40,14 +41,15 @@ function mark(name) {
 }
 
 /** Downloads, compiles and starts the full tracker (the wasm-bindgen module). */
-function startFull(w, d, config, settleHeld) {
+function startFull(w, d, config, h) {
   mark("ct:full");
   try {
     // A page's `<link rel="preload" as="fetch" crossorigin href=".../clicktrail_bg[.<id>].wasm">`
     // is used: its URL, fetched as the preload did. A preload of the hash-free name may hold
     // another build's wasm (tracking.js and it are cached apart): its build id is checked and
     // on a mismatch (or any failure) the hashed file of this build is fetched instead.
-    const hashed = config.wasmUrl;
+    // this build's wasm, beside this script
+    const hashed = new URL("clicktrail_bg." + CT_BUILD + ".wasm", config.fullUrl).href;
     const link = d.querySelector('link[rel~="preload"][href*="clicktrail_bg"]');
     const first = (link && link.href) || hashed;
     let wasm = loadWasm(first);
@@ -65,15 +67,49 @@ function startFull(w, d, config, settleHeld) {
         initSync({ module });
         start(config);
         mark("ct:full-started");
-        settleHeld(null);
+        if (CT_PARTNERSTACK) growsumo(w, config, h);
+        h.s(null);
       })
-      .catch((error) => settleHeld(fail(config, classify(error), error)));
+      .catch((error) => h.s(fail(config, classify(error), error)));
   } catch (error) {
     try {
       console.error("clicktrail: the tracker could not start:", error);
     } catch (_) {
       /* console unavailable */
     }
+  }
+}
+
+/**
+ * PartnerStack mode: `growsumo.createSignup` in place of the loader's stub (`h.p`; a page's
+ * own is left alone), and the partner key of the tracker's cookie (this page's link or an
+ * earlier one) in `growsumo.data`. `createSignup(callback)` reads `growsumo.data` at the call
+ * (the loader passes its copy from the call's time): `customer_key`, else `email`, as
+ * PartnerStack does (`name` has no place in a lead), and sends the lead as the dispatcher's
+ * `signup` (keyless leads allowed for this tenant). The callback is called exactly once
+ * (`h.o`): when the collector has acknowledged the lead, or after 3 s (collector down or slow:
+ * the lead stays in the outbox), or at once when there is nothing to send. (JavaScript rather
+ * than wasm: 0.7 KB gzip less in total, docs/tracker.md.)
+ */
+function growsumo(w, config, h) {
+  try {
+    const g = w.growsumo;
+    if (!h.p || g.createSignup !== h.p) return;
+    const track = w.TrackdeskObject.f;
+    const key = /(?:^|; )growSumoPartnerKey=([^;]*)/.exec(document.cookie);
+    if (key) g.data.partner_key = g.data.ps_partner_key = decodeURIComponent(key[1]);
+    g.createSignup = (cb, data = g.data) => {
+      const done = h.o(cb);
+      try {
+        const key = data.customer_key || data.email;
+        // the dispatcher never throws; without a key it logs the skipped signup (debug)
+        key ? track(config.partnerstack, "signup", { customerKey: key, email: data.email }, done) : done();
+      } catch (_) {
+        done();
+      }
+    };
+  } catch (_) {
+    /* a frozen or hostile growsumo: left alone */
   }
 }
 

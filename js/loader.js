@@ -1,6 +1,6 @@
 // clicktrail loader: tracking.js, the critical path (docs/tracker.md, "Two modules").
 //
-// Only what runs before the cookie: the options, the click module (inlined as base64; the
+// Only what runs before the cookie: the options, the click module (inlined as hex; the
 // measured variant fetches clicktrail_click.<hash>.wasm beside this script) with its two
 // imports, and the stubs Affitor and PartnerStack pages call synchronously. The full module's wasm-bindgen glue and its start-up (download,
 // compile, `start`, the failure report) are a second script, clicktrail_full.<id>.js
@@ -21,30 +21,39 @@ const GUARD = "__clicktrailLoader";
     if (w[GUARD]) return;
     const script = d.currentScript || d.querySelector('script[src*="tracking.js"]');
     const config = readConfig(script, w.location);
-    const held = config.affitorProgramId ? holdAffitorCalls(w) : [];
-    if (config.partnerstack) holdGrowsumo(w, held, config);
-    // the hand-over to the second script: `c` the config, `s` the settler of held calls
-    const h = (w[GUARD] = { c: config, s: (error) => held.splice(0).forEach((call) => call(error)) });
-    const go = once0(() => startFull(d, config, h));
-    go.h = held; // the page's helper calls wait there too (`withHelpers`)
-    // The click module (CT_CLICK: its wasm inlined as base64; CT_CLICK_FILE instead: fetched
+    // calls the page makes before the full module runs (Affitor's, PartnerStack's, the
+    // dispatcher's helpers): each settles when it has started, or when it failed to
+    const held = [];
+    // a Promise of `call()` once the full module has started, or of its start-up error
+    const hold = (call) =>
+      new Promise((resolve, reject) =>
+        held.push((error) => (error ? reject(error) : Promise.resolve().then(call).then(resolve, reject))),
+      );
+    // the hand-over to the second script: `c` the config, `s` the settler of held calls, `p`
+    // the loader's growsumo.createSignup (the second script replaces it), `o` = `once`
+    const h = (w[GUARD] = { c: config, s: (error) => held.splice(0).forEach((call) => call(error)), o: once });
+    const go = once0(() => startFull(d, config, h, go.r));
+    go.p = hold;
+    const mode = config.affitorProgramId || config.partnerstack;
+    if (config.affitorProgramId) holdAffitorCalls(w, hold, go);
+    if (config.partnerstack) h.p = holdGrowsumo(w, held);
+    // The click module (CT_CLICK: its wasm inlined as hex; CT_CLICK_FILE instead: fetched
     // beside the script, the measured variant): the landing's cookie and click before the full
-    // module, which then starts in idle time or at the page's next call.
-    if (typeof WebAssembly == "object" && !held.length && config.consent !== "required") {
+    // module, which then starts in idle time or at the page's next call. It knows the
+    // Trackdesk snippet only: an Affitor or PartnerStack page starts the full module at once.
+    if (typeof WebAssembly == "object" && !mode && config.consent !== "required") {
       const after = (done) => {
         if (done === 2) return go();
         (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
       };
-      // compiled off the main thread either way: inline, only the base64 decode is ours
+      // compiled off the main thread either way: inline, only the hex decode is ours
       let bytes;
       if (CT_CLICK) {
         mark("ct:decode");
-        const s = atob(CT_CLICK);
-        bytes = new Uint8Array(s.length);
-        for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+        bytes = new Uint8Array(CT_CLICK.match(/../g).map((h) => parseInt(h, 16)));
         mark("ct:compile");
       }
-      (CT_CLICK ? WebAssembly.compile(bytes) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.wasmUrl))))
+      (CT_CLICK ? WebAssembly.compile(bytes) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.fullUrl))))
         .then((m) => after(clickFirst(w, d, config, m, go)), () => after(2));
       return;
     }
@@ -60,21 +69,24 @@ const GUARD = "__clicktrailLoader";
 })(window, document);
 
 /** Adds the second script (the full module's glue and start-up; it reads `h`). When it cannot
- * be downloaded: one console error, the held calls rejected, queued commands kept. */
-function startFull(d, config, h) {
+ * be downloaded: one console error, the held calls rejected, queued commands kept, and the
+ * page's next call tries again (`again`). */
+function startFull(d, config, h, again) {
   mark("ct:full");
   try {
     const s = d.createElement("script");
     s.src = config.fullUrl;
     s.onerror = () => {
-      const error = new Error("clicktrail: tracking is unavailable: " + s.src + " could not be downloaded.");
+      const why = s.src + " could not be downloaded.";
+      const error = new Error("clicktrail: tracking is unavailable: " + why);
       try {
-        console.error("clicktrail: affiliate tracking is OFF on this page: " + s.src +
-          " could not be downloaded. Queued tracking calls are kept.");
+        console.error("clicktrail: affiliate tracking is OFF on this page: " + why + " Queued tracking calls are kept.");
       } catch (_) {
         /* console unavailable */
       }
       h.s(error);
+      s.remove();
+      again();
     };
     (d.head || d.documentElement).appendChild(s);
   } catch (_) {
@@ -91,28 +103,41 @@ function mark(name) {
   }
 }
 
-/** `f` runs at most once, whoever calls first. */
+/** `f` runs at most once, whoever calls first, until `r()` allows one more run. */
 function once0(f) {
   let done = 0;
-  return () => done++ || f();
+  const run = () => done++ || f();
+  run.r = () => (done = 0);
+  return run;
 }
 
-/** The snippet's stub still queues the page's calls; the first call starts the full tracker
- * at once (the call itself stays queued, in order, for the tracker's replay). */
-function onNextCall(w, go) {
-  try {
-    const name = (w.TrackdeskObject || ["trackdesk"])[0];
-    const stub = w[name];
-    if (typeof stub != "function" || stub.__clicktrail) return;
-    const wrapped = function () {
-      (wrapped.q = wrapped.q || []).push(arguments);
-      go();
-    };
-    wrapped.q = stub.q;
-    w[name] = withHelpers(wrapped, w, go);
-  } catch (_) {
-    /* a page object we do not own: the idle start stays */
-  }
+/**
+ * Our stub in place of the snippet's (`name`, its queue `q` kept in order, the dispatcher's
+ * helpers on it): the page's next call starts the full tracker at once (the call itself stays
+ * queued for the tracker's replay), except that with `run` (nothing queued yet: this script
+ * ran before the page's snippet calls) a first `click` is the click module's (`run(tenant,
+ * callbacks)`, 0, 1 or 2 as `clickFirst`).
+ */
+function own(w, name, q, go, run) {
+  const f = function (t, c, p, cb) {
+    try {
+      if (run && !f.q.length && c === "click") {
+        const click = run;
+        run = 0;
+        const g = typeof p == "function" ? p : cb;
+        const done = click(t, typeof g == "function" ? [g] : []);
+        if (done == 1) return;
+        f.q.push(arguments);
+        if (done == 0) return; // no code: the full tracker runs it in idle time
+      } else f.q.push(arguments);
+    } catch (_) {
+      /* never into the page */
+    }
+    run = 0;
+    go();
+  };
+  f.q = q;
+  w[name] = withHelpers(f, w, go);
 }
 
 /**
@@ -125,29 +150,25 @@ function withHelpers(f, w, go) {
     const m = /(?:^|; )trakdesk_cid=[^;]*"cid":"([0-9a-f-]{36})"/.exec(document.cookie);
     return m ? m[1] : null;
   };
-  f.signup = (...args) =>
-    new Promise((resolve, reject) => {
-      const run = (error) => {
-        try {
-          error ? reject(error) : (w.TrackdeskObject || {}).f.signup(...args).then(resolve, reject);
-        } catch (e) {
-          reject(e);
-        }
-      };
-      // a reference kept from before the full module started: it has started since
-      (w.TrackdeskObject || {}).f ? run() : go.h.push(run);
-      go();
-    });
+  f.signup = (...args) => {
+    // a reference kept from before the full module started: it has started since
+    const p = (w.TrackdeskObject || {}).f ? Promise.resolve().then(call) : go.p(call);
+    go();
+    return p;
+    function call() {
+      return w.TrackdeskObject.f.signup(...args);
+    }
+  };
   return f;
 }
 
 /**
- * The click module (`module`, compiled), given the page's state in one string and two imports (a read, the effects). It
- * handles the leading `click` calls of the queue on a landing with a code and no cookie; when
- * nothing is queued yet (this script ran before the page's snippet calls), the page's first
- * call decides: a `click` runs here, anything else starts the full tracker.
- * Returns 2 when the full tracker must start now (also on any failure); otherwise it starts
- * in idle time or at the page's next call (`go`).
+ * The click module (`module`, compiled), given the page's state in one string and two imports
+ * (a read, the effects). It handles the leading `click` calls of the queue on a landing with a
+ * code and no cookie; when nothing is queued yet (this script ran before the page's snippet
+ * calls), the page's first call decides: a `click` runs here, anything else starts the full
+ * tracker (`own`). Returns 2 when the full tracker must start now (also on any failure);
+ * otherwise it starts in idle time or at the page's next call (`go`).
  */
 function clickFirst(w, d, config, module, go) {
   try {
@@ -155,41 +176,22 @@ function clickFirst(w, d, config, module, go) {
     const stub = w[name];
     const q = (stub && stub.q) || [];
     let n = 0;
+    let done = 0;
     const cbs = [];
     const tenant = q[0] && q[0][0];
+    const run = (t, cbs) => runClick(w, d, config, module, t, cbs);
     while (q[n] && q[n][0] === tenant && q[n][1] === "click") {
       const a = q[n++];
       const cb = typeof a[2] == "function" ? a[2] : a[3];
       if (typeof cb == "function") cbs.push(cb);
     }
     if (n) {
-      const done = runClick(w, d, config, module, tenant, cbs);
+      done = run(tenant, cbs);
       if (done == 1) q.splice(0, n);
-      if (done != 2) onNextCall(w, go);
-      return done;
-    }
-    if (q.length || (stub != null && typeof stub != "function")) return 2;
-    // nothing queued yet: the page's first call decides
-    let first = 1;
-    const mine = function (t, c, p, cb) {
-      try {
-        if (first && !mine.q.length && c === "click") {
-          first = 0;
-          const f = typeof p == "function" ? p : cb;
-          const done = runClick(w, d, config, module, t, typeof f == "function" ? [f] : []);
-          if (done == 1) return;
-          mine.q.push(arguments);
-          if (done == 0) return; // no code: the full tracker runs it in idle time
-        } else mine.q.push(arguments);
-      } catch (_) {
-        /* never into the page */
-      }
-      first = 0;
-      go();
-    };
-    mine.q = q;
-    w[name] = withHelpers(mine, w, go);
-    return 0;
+    } else if (q.length || (stub != null && typeof stub != "function")) return 2;
+    // a page object we do not own (not a function, or already a dispatcher) keeps the idle start
+    if (done != 2 && (stub == null || (typeof stub == "function" && !stub.__clicktrail))) own(w, name, q, go, !n && run);
+    return done;
   } catch (_) {
     return 2; // the full tracker does it all
   }
@@ -261,13 +263,11 @@ function runClick(w, d, config, module, tenant, cbs) {
         g(what, p, len) {
           try {
             const key = text(p, len);
-            mark("ct:read" + what);
             let v;
             if (what == 3) {
               d.cookie = key;
               v = d.cookie;
             } else v = store(what).getItem(key);
-            mark("ct:read-end");
             // storage: presence is the answer; a probe: `document.cookie`, for the module to read
             return v == null ? -1 : what == 3 ? put(v, x.q) : 0;
           } catch (_) {
@@ -297,7 +297,7 @@ function runClick(w, d, config, module, tenant, cbs) {
     // the page's state pre-split with what the browser has: the host, the first-party flag
     // (the endpoint's origin is the page's), 32 random bytes written into the module
     crypto.getRandomValues(new Uint8Array(x.memory.buffer, x.n(), 32));
-    const state = [tenant, config.params || "", config.attribution || "", config.cookieDomain || "",
+    const state = [tenant, config.params || "", config.cookieDomain || "",
       config.endpoint, location.href, d.referrer, d.cookie, location.hostname].join("\0");
     const done = x.r(put(state, x.b), Date.now(), +(new URL(config.endpoint).origin == location.origin));
     mark("ct:ran");
@@ -312,24 +312,19 @@ function runClick(w, d, config, module, tenant, cbs) {
 /**
  * Affitor's tag is synchronous and its docs call `await window.affitor.signup(...)` in
  * the very next script, long before the wasm has started. Until the tracker replaces
- * it, `window.affitor` holds such calls; each settles through the real tracker once it
- * runs, or rejects with the start-up error. Returns the list of pending settlers.
+ * it, `window.affitor` holds such calls (`hold`); each settles through the real tracker
+ * once it runs, or rejects with the start-up error. A call starts the full module (`go`:
+ * again, after a second script that could not be downloaded).
  */
-function holdAffitorCalls(w) {
-  const held = [];
-  if (w.affitor) return held;
-  const later = (method) => (...args) =>
-    new Promise((resolve, reject) =>
-      held.push((startError) => {
-        if (startError) return reject(startError);
-        if (w.affitor === stub) return reject(new Error("clicktrail: Affitor mode did not start"));
-        try {
-          Promise.resolve(w.affitor[method](...args)).then(resolve, reject);
-        } catch (error) {
-          reject(error);
-        }
-      }),
-    );
+function holdAffitorCalls(w, hold, go) {
+  if (w.affitor) return;
+  const later = (method) => (...args) => {
+    go();
+    return hold(() => {
+      if (w.affitor === stub) throw new Error("clicktrail: Affitor mode did not start");
+      return w.affitor[method](...args);
+    });
+  };
   const stub = {
     signup: later("signup"),
     trackClick: later("trackClick"),
@@ -339,55 +334,37 @@ function holdAffitorCalls(w) {
     },
   };
   w.affitor = stub;
-  return held;
 }
 
 /**
- * PartnerStack mode: `window.growsumo`. The snippet calls
- * `growsumo._initialize(key)` in the script's onload (the key is ignored: the tenant is in the
- * script's src), and the page `growsumo.createSignup(callback)` after a sign-up, maybe before
- * the wasm has started. `createSignup` reads `growsumo.data` at once (`customer_key`, else
- * `email`, as PartnerStack does; `name` has no place in a lead) and sends the lead as the
- * tracker's `signup` command (keyless leads allowed for this tenant), held until the tracker
- * has started. The callback is called exactly once: when the collector has acknowledged the
- * lead, or after 3 s (collector down or slow: the lead stays in the outbox), or at once when
- * there is nothing to send or the tracker cannot start: a sign-up flow that redirects in it
- * must never hang. What it throws is swallowed. (Here rather than in the wasm: 0.7 KB gzip
- * less in total, docs/tracker.md.)
+ * PartnerStack mode: `window.growsumo`. The snippet calls `growsumo._initialize(key)` in the
+ * script's onload (the key is ignored: the tenant is in the script's src), and the page
+ * `growsumo.createSignup(callback)` after a sign-up, maybe before the full module has started.
+ * Until then such a call waits in `held` with a copy of `growsumo.data` as it was at the call;
+ * the second script (js/full.js) replaces `createSignup` and sends the held ones. The callback
+ * is called exactly once, at the latest after 3 s (`once`), and at once when the full module
+ * could not start: a sign-up flow that redirects in it must never hang. Returns the stub (or
+ * undefined: the page's own `createSignup` is left alone).
  */
-function holdGrowsumo(w, held, config) {
+function holdGrowsumo(w, held) {
   try {
     const g = w.growsumo || (w.growsumo = {});
-    if (typeof g.createSignup == "function") return; // someone else's
-    let track; // undefined until start-up settled; then the tracker's dispatcher, or false
-    held.push((error) => {
-      track = false;
-      try {
-        track = (!error && w.TrackdeskObject.f) || false;
-        // the partner key of the tracker's cookie (this page's link or an earlier one)
-        const key = /(?:^|; )growSumoPartnerKey=([^;]*)/.exec(document.cookie);
-        if (key) g.data.partner_key = g.data.ps_partner_key = decodeURIComponent(key[1]);
-      } catch (_) {
-        /* no partner key */
-      }
-    });
-    g.createSignup = (cb) => {
+    if (typeof g.createSignup == "function") return;
+    g._initialize = g.initialize = () => {};
+    g.data = g.data || {};
+    let failed; // the start-up's error, once it settled
+    held.push((error) => (failed = error));
+    const stub = (g.createSignup = (cb) => {
       const done = once(cb);
       try {
-        const data = g.data;
-        const key = data.customer_key || data.email;
-        const email = data.email;
-        // the dispatcher never throws; without a key it logs the skipped signup (debug)
-        const run = () => (track && key ? track(config.partnerstack, "signup", { customerKey: key, email }, done) : done());
-        track === undefined ? held.push(run) : run();
+        if (failed) return done();
+        const data = Object.assign({}, g.data);
+        held.push((error) => (error || g.createSignup === stub ? done() : g.createSignup(done, data)));
       } catch (_) {
         done();
       }
-    };
-    g._initialize = g.initialize = (key) => {
-      if (config.debug) console.log("[clicktrail] growsumo: key ignored", key);
-    };
-    g.data = g.data || {};
+    });
+    return stub;
   } catch (_) {
     /* a frozen or hostile growsumo: left alone */
   }
@@ -426,16 +403,15 @@ function readConfig(script, location) {
   const affitorProgramId = attr("data-affitor-program-id");
   // the full module with this page's mode and no other's, beside the script
   const id = affitorProgramId ? (partnerstack ? CT_BUILD_X : CT_BUILD_A) : partnerstack ? CT_BUILD_P : CT_BUILD_T;
-  const file = (name, ext) => new URL("clicktrail_" + name + "." + id + ext, base).href;
   return {
     // Default: the folder the script was loaded from (first-party mode:
     // https://shop.example/_ct/tracking.js -> https://shop.example/_ct), which is the
     // collector's origin when the script comes from the collector itself. Normalised by
     // URL so the tracker can compare its origin with the page's.
     endpoint: stripQuery(new URL(endpoint || "./", endpoint ? location.href : base).href).replace(/\/+$/, ""),
-    // this build's files beside the script, whatever the script's file name
-    wasmUrl: file("bg", ".wasm"),
-    fullUrl: file("full", ".js"),
+    // this build's second script beside the script, whatever the script's file name (its
+    // wasm is beside it)
+    fullUrl: new URL("clicktrail_full." + id + ".js", base).href,
     params: attr("data-param"),
     cookieDomain: attr("data-cookie-domain"),
     attribution: attr("data-attribution"),

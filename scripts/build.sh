@@ -34,9 +34,14 @@ features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-mutable-globals
 opt=(--one-caller-inline-max-function-size=25 --flatten --rereloop -Oz -Oz --converge
   --strip-producers --strip-target-features "${features[@]}")
 
+# esbuild bundles and minifies; terser then compresses the result further (two passes:
+# 116 B br less on tracking.js than esbuild alone). The last argument is --outfile=FILE.
 bundle() {
+  local out="${*: -1}"
+  out="${out#--outfile=}"
   esbuild "$1" --bundle --format=iife --minify --target=es2018 \
     --log-override:empty-import-meta=silent --legal-comments=none "${@:2}" --log-level=warning
+  terser "$out" --compress passes=2 --mangle --ecma 2018 --output "$out"
 }
 
 # One full module per page mode, so a page downloads only its mode's code (docs/tracker.md,
@@ -66,11 +71,12 @@ full_module() {
   wasm-opt "${opt[@]}" -g target/pkg/clicktrail_bg.wasm -o "$size_dir/clicktrail_named.$mode.wasm"
   # One-letter import/export names in the wasm and the glue (see the script).
   node scripts/minify-names.mjs "$out" target/pkg/clicktrail.js "${features[@]}" >/dev/null
-  # The build id in a custom section of the wasm and in its hashed name (see the script).
-  ids[$mode]="$(node scripts/edge-files.mjs wasm "$dist" "$out")"
-  # its glue and start-up, named by its build id (added by the loader after the cookie)
-  bundle js/full.js --define:CT_BUILD="\"${ids[$mode]}\"" --outfile="$dist/clicktrail_full.${ids[$mode]}.js"
-  node scripts/edge-files.mjs compress "$dist/clicktrail_full.${ids[$mode]}.js"
+  # its glue and start-up (added by the loader after the cookie), then the build id of both
+  # in a custom section of the wasm and in their hashed names (see the script)
+  local ps=false
+  case "$mode" in p | x) ps=true ;; esac
+  bundle js/full.js --define:CT_BUILD='"__CT_BUILD__"' --define:CT_PARTNERSTACK=$ps --outfile="$size_dir/full.$mode.js"
+  ids[$mode]="$(node scripts/edge-files.mjs wasm "$dist" "$out" "$size_dir/full.$mode.js")"
 }
 # (x last: target/pkg keeps the all-modes glue, which `npm run bench:browser` bundles with the
 # earlier one-module loader)
@@ -83,15 +89,16 @@ for mode in t a p x; do build_defines+=(--define:CT_BUILD_${mode^^}="\"${ids[$mo
 # 9,121 / 4,529, 12-15: 9,021 / 4,485, 18: 11,773 / 5,157).
 RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=12" \
   cargo build -p clicktrail-tracker-click --profile wasm --target wasm32-unknown-unknown --quiet
-click_opt=(--flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features "${features[@]}")
+click_opt=(--one-caller-inline-max-function-size=25 --flatten --rereloop -Oz -Oz --converge --strip-producers --strip-target-features "${features[@]}")
 click_src="$target_dir/wasm32-unknown-unknown/wasm/clicktrail_tracker_click.wasm"
 wasm-opt "${click_opt[@]}" --strip-debug "$click_src" -o "$size_dir/click.wasm"
 wasm-opt "${click_opt[@]}" -g "$click_src" -o "$size_dir/click_named.wasm"
 click_file="$(node scripts/edge-files.mjs click "$size_dir" "$size_dir/click.wasm")"
 
-# the critical path: the loader carrying the click module (base64, compiled off the main
-# thread: no round trip before the cookie) ...
-bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK="\"$(base64 -w0 "$size_dir/click.wasm")\"" \
+# the critical path: the loader carrying the click module (hex: each byte two characters,
+# which keeps the wasm's byte patterns for brotli: 4.3 KB br against base64's 5.2 KB; compiled
+# off the main thread: no round trip before the cookie) ...
+bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK="\"$(od -An -v -tx1 "$size_dir/click.wasm" | tr -d ' \n')\"" \
   --define:CT_CLICK_FILE='""' --outfile="$dist/tracking.js"
 # ... or fetching it beside the script (streaming compile; 1.2 KB br less): measured, not shipped
 bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK='""' --define:CT_CLICK_FILE="\"$click_file\"" \

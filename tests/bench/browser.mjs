@@ -356,8 +356,8 @@ for (const [v, rs] of Object.entries(results)) {
   console.log(`${v}: click answers ${statuses || "none"}; loads ending with a trakdesk_cid cookie: ${cookies} of ${rs.length}`);
 }
 // where the two-module tracker's time goes (p50 ms between its performance marks)
-const SPANS = [["base64 decode", "ct:decode", "ct:compile"], ["sync compile", "ct:compile", "ct:compiled"],
-  ["wasm until its first read", "ct:run", "ct:read1"], ["click module run -> cookie", "ct:run", "cookie"],
+const SPANS = [["hex decode", "ct:decode", "ct:compile"], ["sync compile", "ct:compile", "ct:compiled"],
+  ["click module run -> cookie", "ct:run", "cookie"],
   ["click module run (all)", "ct:run", "ct:ran"], ["cookie -> full module started", "cookie", "ct:full-started"],
   ["full module initSync + start", "ct:full-init", "ct:full-started"]];
 for (const [v, rs] of Object.entries(results)) {

@@ -18,6 +18,13 @@
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use clicktrail_tracker_core::attribution::{self, Model, Plan};
+
+/// The attribution model the click module plans with. It only handles a visitor without a
+/// cookie, for whom both models plan the same fresh click and both ask for the first-party
+/// cookie (`data-attribution` decides between a repeat click's outcomes, the full tracker's
+/// case): not reading the option keeps its parser out of the critical path (128 B br).
+/// `tests::the_model_does_not_change_a_fresh_click` pins this.
+const MODEL: Model = Model::Last;
 use clicktrail_tracker_core::cmd::{self, ClickBody, CookieSpec};
 use clicktrail_tracker_core::cookie::{self, MIRROR_KEY};
 use clicktrail_tracker_core::json::{self, Out};
@@ -43,8 +50,6 @@ pub struct Input<'a> {
     pub tenant: &'a str,
     /// `data-param`, a comma list ("" = `aff`).
     pub params: &'a str,
-    /// `data-attribution`.
-    pub attribution: &'a str,
     /// `data-cookie-domain`.
     pub cookie_domain: &'a str,
     pub endpoint: &'a str,
@@ -69,7 +74,6 @@ impl<'a> Input<'a> {
         Some(Input {
             tenant: next()?,
             params: next()?,
-            attribution: next()?,
             cookie_domain: next()?,
             endpoint: next()?,
             href: next()?,
@@ -225,8 +229,7 @@ pub fn run(
     out.clear();
     landing_key(out, inp.tenant, landing);
     let counted = out.text().is_some_and(|key| read(Read::Session, key, any));
-    let model = Model::parse(Some(inp.attribution));
-    if attribution::plan(model, Some(code), false, None, counted) != Plan::Fresh {
+    if attribution::plan(MODEL, Some(code), false, None, counted) != Plan::Fresh {
         return Done::Full;
     }
     let (mut cid, mut id) = ([0u8; 36], [0u8; 36]);
@@ -288,7 +291,7 @@ pub fn run(
         partnerstack: false,
     };
     let fresh = Plan::Fresh;
-    let server = attribution::server_cookie(inp.first_party, model, &fresh, code, None);
+    let server = attribution::server_cookie(inp.first_party, MODEL, &fresh, code, None);
     body.clear();
     cmd::push_click_body(
         body,

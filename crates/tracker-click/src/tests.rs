@@ -15,7 +15,6 @@ fn page<'a>(href: &'a str, cookies: &'a str) -> Input<'a> {
     Input {
         tenant: "demo",
         params: "",
-        attribution: "",
         cookie_domain: "",
         endpoint: "https://ct.example",
         href,
@@ -154,9 +153,23 @@ fn first_party_mode_asks_the_collector_for_the_cookie() {
         .2
         .ends_with(r#","cookie":{"domain":null,"secure":true,"affitor":false}}"#));
     assert_eq!(fx[2].1, "https://shop.example/_ct/tracking/click/v1");
-    // first-click model, fresh visit: asked too (attribution::server_cookie)
-    p.attribution = "first";
-    assert!(go(&p).1[2].2.contains(r#""cookie":{"#));
+}
+
+/// The click module plans with one model ([`MODEL`]) because, for a visitor without a cookie,
+/// tracker-core's rules give the same plan and the same first-party request under both.
+#[test]
+fn the_model_does_not_change_a_fresh_click() {
+    for code in [None, Some("alice")] {
+        for counted in [false, true] {
+            let plan = |m| attribution::plan(m, code, false, None, counted);
+            assert_eq!(plan(Model::First), plan(Model::Last));
+            for first_party in [false, true] {
+                let server =
+                    |m| attribution::server_cookie(first_party, m, &plan(m), "alice", None);
+                assert_eq!(server(Model::First), server(Model::Last));
+            }
+        }
+    }
 }
 
 #[test]
