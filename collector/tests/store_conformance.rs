@@ -1956,3 +1956,70 @@ async fn program_settings_details_and_applications_are_the_tenants() {
         assert_eq!(p.affiliate_email("t", "bob").await.unwrap(), None);
     }
 }
+
+/// A lead without a customer key is one row per (tenant, CID) on both backends (the same
+/// unique index, the same upsert): a later lead fills in the affiliate the row lacks and
+/// replaces the email when it brings one; concurrent ones add nothing; another tenant's lead
+/// of the same CID is its own row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keyless_leads_of_one_cid_are_one_row() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        let mut elsewhere = click(Some(C1), "bob", T0);
+        elsewhere.tenant = "u".into();
+        s.click(elsewhere).await.unwrap();
+        // past the window: the row credits nobody yet
+        let mut late = lead(Some(C1), None, T0 + 61 * DAY);
+        late.email = Some("first@example.com".into());
+        s.lead(late).await.unwrap();
+        // a repeat click reopens the window: the next lead fills in the affiliate
+        s.click(click(Some(C1), "alice", T0 + 62 * DAY))
+            .await
+            .unwrap();
+        s.lead(lead(Some(C1), None, T0 + 62 * DAY + 1))
+            .await
+            .unwrap();
+        let mut newer = lead(Some(C1), None, T0 + 62 * DAY + 2);
+        newer.email = Some("second@example.com".into());
+        s.lead(newer).await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                let l = lead(Some(C1), None, T0 + 62 * DAY + 3 + i);
+                tokio::spawn(async move { s.lead(l).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().unwrap().ok);
+        }
+        let mut other = lead(Some(C1), None, T0 + 4);
+        other.tenant = "u".into();
+        s.lead(other).await.unwrap();
+
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM leads WHERE tenant = 't'")
+                .await,
+            1
+        );
+        assert_eq!(
+            b.sql_i64(&format!(
+                "SELECT count(*) FROM leads WHERE tenant = 't' AND cid = '{C1}'
+                   AND customer_key IS NULL AND affiliate = 'alice'
+                   AND email = 'second@example.com' AND created_at = {}",
+                T0 + 61 * DAY
+            ))
+            .await,
+            1
+        );
+        assert_eq!(
+            b.sql_i64(&format!(
+                "SELECT count(*) FROM leads WHERE tenant = 'u' AND cid = '{C1}'
+                   AND affiliate = 'bob' AND email IS NULL"
+            ))
+            .await,
+            1
+        );
+    }
+}

@@ -24,7 +24,11 @@ fn files(upto: i32) -> Vec<Migration> {
         if path.extension().is_none_or(|e| e != "sql") {
             continue;
         }
-        let stem = path.file_stem().expect("stem").to_string_lossy().to_string();
+        let stem = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string();
         let sql = std::fs::read_to_string(&path).expect("read");
         let m = Migration::unapplied(&stem, &sql).expect("a V<n>__<what> name");
         if m.version() <= upto {
@@ -139,29 +143,82 @@ async fn a_v15_database_keeps_one_keyless_lead_per_cid_with_the_merged_fields() 
 
     let s = SqliteStore::open(p.to_str().expect("utf-8 path")).expect("open and migrate");
     let want = vec![
-        lead(10, "t", None, Some(C1), Some("alice"), Some("latest@example.com"), "api", 100),
-        lead(20, "u", None, Some(C1), None, Some("u@example.com"), "api", 150),
+        lead(
+            10,
+            "t",
+            None,
+            Some(C1),
+            Some("alice"),
+            Some("latest@example.com"),
+            "api",
+            100,
+        ),
+        lead(
+            20,
+            "u",
+            None,
+            Some(C1),
+            None,
+            Some("u@example.com"),
+            "api",
+            150,
+        ),
         lead(21, "t", Some("k1"), Some(C1), None, None, "api", 90),
-        lead(22, "t", None, Some(C2), None, Some("c2@example.com"), "api", 400),
+        lead(
+            22,
+            "t",
+            None,
+            Some(C2),
+            None,
+            Some("c2@example.com"),
+            "api",
+            400,
+        ),
         lead(23, "t", None, None, None, None, "api", 500),
-        lead(24, "t", None, None, None, Some("none@example.com"), "api", 501),
-        lead(30, "t", None, Some(C3), Some("carol"), Some("old@example.com"), "api", 50),
+        lead(
+            24,
+            "t",
+            None,
+            None,
+            None,
+            Some("none@example.com"),
+            "api",
+            501,
+        ),
+        lead(
+            30,
+            "t",
+            None,
+            Some(C3),
+            Some("carol"),
+            Some("old@example.com"),
+            "api",
+            50,
+        ),
     ];
     assert_eq!(leads(&p), want);
     let conn = Connection::open(&p).expect("open");
     let version: i64 = conn
-        .query_row("SELECT max(version) FROM refinery_schema_history", [], |r| r.get(0))
+        .query_row(
+            "SELECT max(version) FROM refinery_schema_history",
+            [],
+            |r| r.get(0),
+        )
         .expect("history");
     assert_eq!(version, 16);
     let temp: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE name LIKE 'lead_ranks%'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'lead_ranks%'",
+            [],
+            |r| r.get(0),
+        )
         .expect("master");
     assert_eq!(temp, 0, "the merge's work table is gone");
     // the index refuses a second keyless lead of C1; a keyed one and another tenant's pass
     let dup = conn.execute(
-        &format!("INSERT INTO leads (tenant, cid, source, created_at) VALUES ('t', '{C1}', 'api', 600)"),
+        &format!(
+            "INSERT INTO leads (tenant, cid, source, created_at) VALUES ('t', '{C1}', 'api', 600)"
+        ),
         [],
     );
     assert!(
