@@ -92,27 +92,14 @@ fn leads(path: &Path) -> Vec<Lead> {
     .expect("rows")
 }
 
-fn lead(
-    id: i64,
-    tenant: &str,
-    key: Option<&str>,
-    cid: Option<&str>,
-    aff: Option<&str>,
-    email: Option<&str>,
-    source: &str,
-    at: i64,
-) -> Lead {
-    let s = |v: Option<&str>| v.map(String::from);
-    (
-        id,
-        tenant.into(),
-        s(key),
-        s(cid),
-        s(aff),
-        s(email),
-        source.into(),
-        at,
-    )
+type S<'a> = Option<&'a str>;
+
+/// Rows given as (id, tenant, customer_key, cid, affiliate, email, created_at), source `api`.
+fn rows(want: &[(i64, &str, S, S, S, S, i64)]) -> Vec<Lead> {
+    let s = |v: S| v.map(String::from);
+    want.iter()
+        .map(|&(id, t, k, c, a, e, at)| (id, t.into(), s(k), s(c), s(a), s(e), "api".into(), at))
+        .collect()
 }
 
 #[tokio::test]
@@ -142,60 +129,31 @@ async fn a_v15_database_keeps_one_keyless_lead_per_cid_with_the_merged_fields() 
         .expect("v15 rows");
 
     let s = SqliteStore::open(p.to_str().expect("utf-8 path")).expect("open and migrate");
-    let want = vec![
-        lead(
+    let want = rows(&[
+        (
             10,
             "t",
             None,
             Some(C1),
             Some("alice"),
             Some("latest@example.com"),
-            "api",
             100,
         ),
-        lead(
-            20,
-            "u",
-            None,
-            Some(C1),
-            None,
-            Some("u@example.com"),
-            "api",
-            150,
-        ),
-        lead(21, "t", Some("k1"), Some(C1), None, None, "api", 90),
-        lead(
-            22,
-            "t",
-            None,
-            Some(C2),
-            None,
-            Some("c2@example.com"),
-            "api",
-            400,
-        ),
-        lead(23, "t", None, None, None, None, "api", 500),
-        lead(
-            24,
-            "t",
-            None,
-            None,
-            None,
-            Some("none@example.com"),
-            "api",
-            501,
-        ),
-        lead(
+        (20, "u", None, Some(C1), None, Some("u@example.com"), 150),
+        (21, "t", Some("k1"), Some(C1), None, None, 90),
+        (22, "t", None, Some(C2), None, Some("c2@example.com"), 400),
+        (23, "t", None, None, None, None, 500),
+        (24, "t", None, None, None, Some("none@example.com"), 501),
+        (
             30,
             "t",
             None,
             Some(C3),
             Some("carol"),
             Some("old@example.com"),
-            "api",
             50,
         ),
-    ];
+    ]);
     assert_eq!(leads(&p), want);
     let conn = Connection::open(&p).expect("open");
     let version: i64 = conn
