@@ -2023,3 +2023,96 @@ async fn keyless_leads_of_one_cid_are_one_row() {
         );
     }
 }
+
+/// An import's rows run in order in one transaction on both backends (`clicktrail_app::import`):
+/// a refund may follow its sale in the same file; a row the store answers with a 404 or 409 is
+/// listed and nothing of the file stays; a database failure aborts the whole import (an
+/// internal error, not a list), with nothing stored either.
+#[tokio::test]
+async fn import_rows_are_listed_or_abort() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        let sold = |line: u64, tx: &str| ImportItemRow {
+            line,
+            item: ImportItem::Sale({
+                let mut x = sale(tx, Target::Cid(cid(C1)), T0 + 5);
+                x.source = "import";
+                x
+            }),
+        };
+        let refunded = |line: u64, tx: &str, id: &str| ImportItemRow {
+            line,
+            item: ImportItem::Refund(clicktrail_store::RefundIn {
+                tenant: "t".into(),
+                transaction_id: tx.into(),
+                refund_id: id.into(),
+                amount_cents: Some(1_000),
+                reason: None,
+                now: T0 + 6,
+            }),
+        };
+        let errors = s
+            .import_items(vec![
+                sold(2, "imp-1"),
+                refunded(3, "imp-1", "r-1"),
+                refunded(4, "nope", "r-2"),
+                sold(5, "imp-1"),
+            ])
+            .await
+            .unwrap()
+            .unwrap_err();
+        let codes: Vec<_> = errors
+            .iter()
+            .map(|(line, m)| (*line, m.split(':').next().unwrap_or_default().to_string()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (4, "unknown_transaction".to_string()),
+                (5, "duplicate_transaction".to_string())
+            ]
+        );
+        for table in ["conversions", "ledger", "refunds"] {
+            assert_eq!(
+                b.sql_i64(&format!("SELECT count(*) FROM {table}")).await,
+                0,
+                "{table}"
+            );
+        }
+
+        let good = vec![sold(2, "imp-1"), refunded(3, "imp-1", "r-1")];
+        assert_eq!(s.import_items(good).await.unwrap(), Ok(2));
+        assert_eq!(b.sql_i64("SELECT count(*) FROM refunds").await, 1);
+        assert_eq!(
+            b.sql_i64("SELECT CAST(sum(amount_cents) AS BIGINT) FROM ledger")
+                .await,
+            3_015 - 300
+        );
+
+        // the database refuses one refund's row: the import stops there, whatever it listed
+        b.sql_exec(match b.name() {
+            "sqlite" => {
+                "CREATE TRIGGER refused BEFORE INSERT ON refunds WHEN NEW.refund_id = 'r-refused'
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            }
+            _ => {
+                "ALTER TABLE refunds ADD CONSTRAINT refused CHECK (refund_id <> 'r-refused') NOT VALID"
+            }
+        })
+        .await;
+        let failed = s
+            .import_items(vec![
+                refunded(2, "nope", "r-3"),
+                sold(3, "imp-3"),
+                refunded(4, "imp-3", "r-refused"),
+                sold(5, "imp-4"),
+            ])
+            .await;
+        assert!(matches!(failed, Err(StoreError::Internal(_))), "{failed:?}");
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 1);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 2);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM refunds").await, 1);
+    }
+}
