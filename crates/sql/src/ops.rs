@@ -198,6 +198,15 @@ impl<D: Db> OpsRows for Sql<D> {
     /// customer key meets the earlier one of its CID on `leads_cid_only` (both backends have
     /// it). A lead with neither is always a new row.
     async fn upsert_lead(&mut self, l: &NewLead<'_>) -> Result<(), D::Error> {
+        let args: [&dyn crate::ToArg; 7] = [
+            &l.tenant,
+            &l.customer_key,
+            &l.cid,
+            &l.affiliate,
+            &l.email,
+            &l.source,
+            &l.now,
+        ];
         let sql = match (l.customer_key, l.cid) {
             (Some(_), _) => {
                 "INSERT INTO leads (tenant, customer_key, cid, affiliate, email, source, created_at)
@@ -219,20 +228,7 @@ impl<D: Db> OpsRows for Sql<D> {
                  VALUES ($1, $2, $3, $4, $5, $6, $7)"
             }
         };
-        self.0
-            .execute(
-                sql,
-                &[
-                    &l.tenant,
-                    &l.customer_key,
-                    &l.cid,
-                    &l.affiliate,
-                    &l.email,
-                    &l.source,
-                    &l.now,
-                ],
-            )
-            .await?;
+        self.0.execute(sql, &args).await?;
         Ok(())
     }
 
