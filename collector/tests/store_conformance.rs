@@ -1956,3 +1956,163 @@ async fn program_settings_details_and_applications_are_the_tenants() {
         assert_eq!(p.affiliate_email("t", "bob").await.unwrap(), None);
     }
 }
+
+/// A lead without a customer key is one row per (tenant, CID) on both backends (the same
+/// unique index, the same upsert): a later lead fills in the affiliate the row lacks and
+/// replaces the email when it brings one; concurrent ones add nothing; another tenant's lead
+/// of the same CID is its own row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keyless_leads_of_one_cid_are_one_row() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        let mut elsewhere = click(Some(C1), "bob", T0);
+        elsewhere.tenant = "u".into();
+        s.click(elsewhere).await.unwrap();
+        // past the window: the row credits nobody yet
+        let mut late = lead(Some(C1), None, T0 + 61 * DAY);
+        late.email = Some("first@example.com".into());
+        s.lead(late).await.unwrap();
+        // a repeat click reopens the window: the next lead fills in the affiliate
+        s.click(click(Some(C1), "alice", T0 + 62 * DAY))
+            .await
+            .unwrap();
+        s.lead(lead(Some(C1), None, T0 + 62 * DAY + 1))
+            .await
+            .unwrap();
+        let mut newer = lead(Some(C1), None, T0 + 62 * DAY + 2);
+        newer.email = Some("second@example.com".into());
+        s.lead(newer).await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                let l = lead(Some(C1), None, T0 + 62 * DAY + 3 + i);
+                tokio::spawn(async move { s.lead(l).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().unwrap().ok);
+        }
+        let mut other = lead(Some(C1), None, T0 + 4);
+        other.tenant = "u".into();
+        s.lead(other).await.unwrap();
+
+        assert_eq!(
+            b.sql_i64("SELECT count(*) FROM leads WHERE tenant = 't'")
+                .await,
+            1
+        );
+        assert_eq!(
+            b.sql_i64(&format!(
+                "SELECT count(*) FROM leads WHERE tenant = 't' AND cid = '{C1}'
+                   AND customer_key IS NULL AND affiliate = 'alice'
+                   AND email = 'second@example.com' AND created_at = {}",
+                T0 + 61 * DAY
+            ))
+            .await,
+            1
+        );
+        assert_eq!(
+            b.sql_i64(&format!(
+                "SELECT count(*) FROM leads WHERE tenant = 'u' AND cid = '{C1}'
+                   AND affiliate = 'bob' AND email IS NULL"
+            ))
+            .await,
+            1
+        );
+    }
+}
+
+/// An import's rows run in order in one transaction on both backends (`clicktrail_app::import`):
+/// a refund may follow its sale in the same file; a row the store answers with a 404 or 409 is
+/// listed and nothing of the file stays; a database failure aborts the whole import (an
+/// internal error, not a list), with nothing stored either.
+#[tokio::test]
+async fn import_rows_are_listed_or_abort() {
+    for b in backends().await {
+        let s = b.s.clone();
+        eprintln!("-- backend: {}", b.name());
+        s.click(click(Some(C1), "alice", T0)).await.unwrap();
+        let sold = |line: u64, tx: &str| ImportItemRow {
+            line,
+            item: ImportItem::Sale({
+                let mut x = sale(tx, Target::Cid(cid(C1)), T0 + 5);
+                x.source = "import";
+                x
+            }),
+        };
+        let refunded = |line: u64, tx: &str, id: &str| ImportItemRow {
+            line,
+            item: ImportItem::Refund(clicktrail_store::RefundIn {
+                tenant: "t".into(),
+                transaction_id: tx.into(),
+                refund_id: id.into(),
+                amount_cents: Some(1_000),
+                reason: None,
+                now: T0 + 6,
+            }),
+        };
+        let errors = s
+            .import_items(vec![
+                sold(2, "imp-1"),
+                refunded(3, "imp-1", "r-1"),
+                refunded(4, "nope", "r-2"),
+                sold(5, "imp-1"),
+            ])
+            .await
+            .unwrap()
+            .unwrap_err();
+        let codes: Vec<_> = errors
+            .iter()
+            .map(|(line, m)| (*line, m.split(':').next().unwrap_or_default().to_string()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (4, "unknown_transaction".to_string()),
+                (5, "duplicate_transaction".to_string())
+            ]
+        );
+        for table in ["conversions", "ledger", "refunds"] {
+            assert_eq!(
+                b.sql_i64(&format!("SELECT count(*) FROM {table}")).await,
+                0,
+                "{table}"
+            );
+        }
+
+        let good = vec![sold(2, "imp-1"), refunded(3, "imp-1", "r-1")];
+        assert_eq!(s.import_items(good).await.unwrap(), Ok(2));
+        assert_eq!(b.sql_i64("SELECT count(*) FROM refunds").await, 1);
+        assert_eq!(
+            b.sql_i64("SELECT CAST(sum(amount_cents) AS BIGINT) FROM ledger")
+                .await,
+            3_015 - 300
+        );
+
+        // the database refuses one refund's row: the import stops there, whatever it listed
+        b.sql_exec(match b.name() {
+            "sqlite" => {
+                "CREATE TRIGGER refused BEFORE INSERT ON refunds WHEN NEW.refund_id = 'r-refused'
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            }
+            _ => {
+                "ALTER TABLE refunds ADD CONSTRAINT refused CHECK (refund_id <> 'r-refused') NOT VALID"
+            }
+        })
+        .await;
+        let failed = s
+            .import_items(vec![
+                refunded(2, "nope", "r-3"),
+                sold(3, "imp-3"),
+                refunded(4, "imp-3", "r-refused"),
+                sold(5, "imp-4"),
+            ])
+            .await;
+        assert!(matches!(failed, Err(StoreError::Internal(_))), "{failed:?}");
+        assert_eq!(b.sql_i64("SELECT count(*) FROM conversions").await, 1);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM ledger").await, 2);
+        assert_eq!(b.sql_i64("SELECT count(*) FROM refunds").await, 1);
+    }
+}

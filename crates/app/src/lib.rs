@@ -28,6 +28,7 @@
 //! status.rs   an operator's status change; a decline reverses what is left
 //! stripe.rs   a Stripe event: its sale matched to the same payment, its money facts settled
 //! testmode.rs whether a test-mode sale's rows count (the tenant's `count_test_payments`)
+//! import.rs   a file's sales and refunds, all or nothing: bad rows listed, a failure aborts
 //! ```
 
 use std::future::Future;
@@ -43,6 +44,7 @@ pub mod conversion;
 pub mod diagnostic;
 pub mod erasure;
 pub mod events;
+pub mod import;
 pub mod lead;
 pub mod ledger;
 pub mod ops;

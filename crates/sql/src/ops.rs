@@ -194,9 +194,9 @@ impl<D: Db> OpsRows for Sql<D> {
         Ok(())
     }
 
-    /// Concurrent first leads of one customer meet on the unique index. A lead without a
-    /// customer key has its unique index on PostgreSQL only (where collectors race); SQLite's
-    /// single writer fills in the existing row, else inserts.
+    /// Concurrent first leads of one customer meet on the unique index; a lead without a
+    /// customer key meets the earlier one of its CID on `leads_cid_only` (both backends have
+    /// it). A lead with neither is always a new row.
     async fn upsert_lead(&mut self, l: &NewLead<'_>) -> Result<(), D::Error> {
         let args: [&dyn crate::ToArg; 7] = [
             &l.tenant,
@@ -207,8 +207,8 @@ impl<D: Db> OpsRows for Sql<D> {
             &l.source,
             &l.now,
         ];
-        let sql = match (l.customer_key, l.cid, D::DIALECT) {
-            (Some(_), _, _) => {
+        let sql = match (l.customer_key, l.cid) {
+            (Some(_), _) => {
                 "INSERT INTO leads (tenant, customer_key, cid, affiliate, email, source, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (tenant, customer_key) WHERE customer_key IS NOT NULL DO UPDATE SET
@@ -216,29 +216,14 @@ impl<D: Db> OpsRows for Sql<D> {
                     affiliate = COALESCE(leads.affiliate, excluded.affiliate),
                     email = COALESCE(excluded.email, leads.email)"
             }
-            (None, Some(_), Dialect::Postgres) => {
+            (None, Some(_)) => {
                 "INSERT INTO leads (tenant, customer_key, cid, affiliate, email, source, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (tenant, cid) WHERE customer_key IS NULL DO UPDATE SET
                     affiliate = COALESCE(leads.affiliate, excluded.affiliate),
                     email = COALESCE(excluded.email, leads.email)"
             }
-            (None, Some(c), Dialect::Sqlite) => {
-                let n = self
-                    .0
-                    .execute(
-                        "UPDATE leads SET affiliate = COALESCE(affiliate, $3), email = COALESCE($4, email)
-                         WHERE tenant = $1 AND customer_key IS NULL AND cid = $2",
-                        &[&l.tenant, &c, &l.affiliate, &l.email],
-                    )
-                    .await?;
-                if n > 0 {
-                    return Ok(());
-                }
-                "INSERT INTO leads (tenant, customer_key, cid, affiliate, email, source, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            }
-            (None, None, _) => {
+            (None, None) => {
                 "INSERT INTO leads (tenant, customer_key, cid, affiliate, email, source, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)"
             }
