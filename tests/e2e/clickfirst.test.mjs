@@ -18,6 +18,7 @@ const SIZE = join(ROOT, "target/size");
 const FULL_JS = `clicktrail_full.${ID}.js`;
 const FULL = `clicktrail_bg.${ID}.wasm`;
 const CLICK = "/tracking/click/v1";
+const CONVERSION = "/tracking/conversion/v1";
 
 /** Serves dist/ beside the page: /cf/tracking.js, the second script it adds and the full module
  * that one fetches (as files: the site's pages get WebKit's error hook injected). */
@@ -162,7 +163,7 @@ engines((env) => {
 /** The loader's side of the split: the second script missing, and a visitor who already holds
  * a cookie (the full module at once, the page's queue in order). */
 function test_second_script(env) {
-  env.test("the second script cannot be downloaded: the cookie and the click stand, the page's calls stay queued, nothing thrown", async () => {
+  env.test("the second script cannot be downloaded: the cookie and the click stand, nothing thrown; the page's next call is queued and tries it again", async () => {
     const { collector, site } = env;
     serve(site);
     const page = await env.newPage();
@@ -173,16 +174,24 @@ function test_second_script(env) {
     await sentByClickModule(page);
     await eventually(() => site.requestsSince(mark).some((r) => r.path === `/cf/${FULL_JS}` && r.status === 404), 8000, "second script asked");
     await eventually(async () => (await page.consoleErrors()).some((e) => e.includes(FULL_JS) && e.includes("OFF")), 8000, "console error");
-    // a later call is kept in the snippet's queue, in order, for a full module that never came
-    const queued = await page.evaluate(() => {
-      trackdesk("demo", "conversion", { externalCid: "x-1", amount: { value: "1.00" } });
-      return Array.from(trackdesk.q || [], (a) => a[1]);
-    });
-    assert.deepEqual(queued, ["conversion"], "the page's call is queued");
     assert.deepEqual(await page.pageErrors(), [], "nothing thrown into the page");
     assert.match(await page.cookieValue("trakdesk_cid"), new RegExp(cid));
     await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 8000, "click stored");
     assert.equal(site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL}`).length, 0, "no full module without its glue");
+    // a later call is kept in the snippet's queue, in order, and asks for the second script
+    // again: this time it comes, and the full module replays the call
+    const queued = await page.evaluate(() => {
+      trackdesk("demo", "conversion", { conversionTypeCode: "sale", amount: { value: "1.00" }, externalId: "retry-order" });
+      return Array.from(trackdesk.q || [], (a) => a[1]);
+    });
+    assert.deepEqual(queued, ["conversion"], "the page's call is queued");
+    const asked = () => site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`).map((r) => r.status);
+    await eventually(() => asked().length === 2, 8000, "second script asked again");
+    assert.deepEqual(asked(), [404, 200]);
+    const sale = await eventually(() => site.requestsSince(mark).find((r) => r.method === "POST" && r.path === CONVERSION && r.body), 8000, "the queued conversion sent");
+    assert.equal(JSON.parse(sale.body).externalId, "retry-order");
+    assert.equal(site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL}`).length, 1, "the full module, once");
+    assert.deepEqual(await page.pageErrors(), [], "nothing thrown into the page");
     await page.leave();
   });
 
