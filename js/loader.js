@@ -46,11 +46,13 @@ const GUARD = "__clicktrailLoader";
         if (done === 2) return go();
         (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
       };
-      // compiled off the main thread either way: inline, only the hex decode is ours
+      // compiled off the main thread either way: inline, only the hex decode is ours (the
+      // browser's `Uint8Array.fromHex`; else digit by digit, `(c & 15) + (c >> 6) * 9` being
+      // the value of 0-9 and a-f: 9 ms at 4x CPU)
       let bytes;
       if (CT_CLICK) {
         mark("ct:decode");
-        bytes = new Uint8Array(CT_CLICK.match(/../g).map((h) => parseInt(h, 16)));
+        bytes = hexBytes(CT_CLICK);
         mark("ct:compile");
       }
       (CT_CLICK ? WebAssembly.compile(bytes) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.fullUrl))))
@@ -92,6 +94,17 @@ function startFull(d, config, h, again) {
   } catch (_) {
     /* never into the page */
   }
+}
+
+/** The bytes of hex text `s`. */
+function hexBytes(s) {
+  if (Uint8Array.fromHex) return Uint8Array.fromHex(s);
+  const bytes = new Uint8Array(s.length / 2);
+  for (let i = 0, c; i < s.length; i++) {
+    c = s.charCodeAt(i);
+    bytes[i >> 1] = (bytes[i >> 1] << 4) | ((c & 15) + (c >> 6) * 9);
+  }
+  return bytes;
 }
 
 /** `performance.mark` for the benchmark's breakdown (docs/benchmarks.md). */

@@ -107,6 +107,21 @@ engines((env) => {
     assert.equal(collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n, 1);
   });
 
+  env.test("a browser without Uint8Array.fromHex: the loader decodes the click module itself, which writes the cookie", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    const html = `<!doctype html><title>shop</title><script>delete Uint8Array.fromHex;</script>${trackdeskSnippet("/cf/tracking.js", 'data-endpoint="/"')}`;
+    await page.goto(`${site.page("/shop-nofromhex", html)}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await sentByClickModule(page);
+    assert.equal(await page.evaluate(() => typeof Uint8Array.fromHex), "undefined");
+    assert.match(await page.cookieValue("trakdesk_cid"), new RegExp(cid));
+    await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 8000, "click stored");
+    assert.deepEqual(await page.pageErrors(), []);
+    await page.leave();
+  });
+
   env.test("a click answered 503 is re-sent by the full module with the same event id; one click stored", async () => {
     const { collector, site } = env;
     serve(site);
