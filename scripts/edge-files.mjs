@@ -1,14 +1,15 @@
 // The files the edge serves, in two steps of scripts/build.sh:
 //
-//   node scripts/edge-files.mjs wasm DIST FILE [GLUE]
+//   node scripts/edge-files.mjs wasm DIST FILE GLUE
 //     Stamps FILE (a full module) with its build id (the first 8 hex digits of the SHA-256 of
 //     the wasm as wasm-opt made it followed by GLUE, its bundled glue and start-up) in a
 //     custom section "ct", writes the same bytes to DIST/clicktrail_bg.<id>.wasm (the
 //     content-hashed name, cached immutable), writes GLUE with its placeholder id
 //     (__CT_BUILD__) replaced to DIST/clicktrail_full.<id>.js and prints the id (the loader
 //     gets it at bundle time). Both files are named by one id that changes when either does:
-//     a changed glue never hides behind a cached file of the same name. Older hashed files are kept (a tracking.js
-//     still cached somewhere names one) up to the KEEP newest of each kind.
+//     a changed glue never hides behind a cached file of the same name. Older hashed files
+//     are kept (a tracking.js still cached somewhere names one) up to the KEEP newest of each
+//     kind.
 //   node scripts/edge-files.mjs click DIR WASM
 //     Writes WASM (the click module) to DIR/clicktrail_click.<hash>.wasm (<hash>: 8 hex digits
 //     of its SHA-256) and prints that name: the file the measured fetched variant of the loader
@@ -36,14 +37,14 @@ if (mode === "wasm") stampWasm(args[0], args[1], args[2]);
 else if (mode === "click") hashClick(args[0], args[1]);
 else if (mode === "compress") args.forEach(compress);
 else {
-  console.error("usage: edge-files.mjs wasm DIST FILE [GLUE] | click DIST WASM | compress FILE...");
+  console.error("usage: edge-files.mjs wasm DIST FILE GLUE | click DIST WASM | compress FILE...");
   process.exit(2);
 }
 
 function stampWasm(dist, file, glueFile) {
   const wasm = readFileSync(file);
-  const glue = glueFile ? readFileSync(glueFile, "utf8") : "";
-  if (glueFile && !glue.includes(PLACEHOLDER)) throw new Error(`${glueFile} has no ${PLACEHOLDER}`);
+  const glue = readFileSync(glueFile, "utf8");
+  if (!glue.includes(PLACEHOLDER)) throw new Error(`${glueFile} has no ${PLACEHOLDER}`);
   const id = createHash("sha256").update(wasm).update(glue).digest("hex").slice(0, 8);
   // custom section: id 0, size, name length, name "ct", payload: the id in ASCII
   const name = Buffer.from("ct");
@@ -55,11 +56,9 @@ function stampWasm(dist, file, glueFile) {
   const hashed = `clicktrail_bg.${id}.wasm`;
   writeFileSync(join(dist, hashed), stamped);
   compress(join(dist, hashed));
-  if (glueFile) {
-    const named = join(dist, `clicktrail_full.${id}.js`);
-    writeFileSync(named, glue.replaceAll(PLACEHOLDER, id));
-    compress(named);
-  }
+  const named = join(dist, `clicktrail_full.${id}.js`);
+  writeFileSync(named, glue.replaceAll(PLACEHOLDER, id));
+  compress(named);
   prune(dist, HASHED[0], hashed);
   prune(dist, HASHED[2], `clicktrail_full.${id}.js`);
   process.stdout.write(id);

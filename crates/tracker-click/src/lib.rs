@@ -18,17 +18,17 @@
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use clicktrail_tracker_core::attribution::{self, Model, Plan};
-
-/// The attribution model the click module plans with. It only handles a visitor without a
-/// cookie, for whom both models plan the same fresh click and both ask for the first-party
-/// cookie (`data-attribution` decides between a repeat click's outcomes, the full tracker's
-/// case): not reading the option keeps its parser out of the critical path (128 B br).
-/// `tests::the_model_does_not_change_a_fresh_click` pins this.
-const MODEL: Model = Model::Last;
 use clicktrail_tracker_core::cmd::{self, ClickBody, CookieSpec};
 use clicktrail_tracker_core::cookie::{self, MIRROR_KEY};
 use clicktrail_tracker_core::json::{self, Out};
 use clicktrail_tracker_core::{outbox, time, url, uuid};
+
+/// The attribution model the click module plans with. It only handles a visitor without a
+/// cookie, for whom both models plan the same fresh click and both ask for the first-party
+/// cookie (`data-attribution` decides between a repeat click's outcomes, the full tracker's
+/// case): not reading the option keeps its parser out of the critical path (127 B br).
+/// `tests::the_model_does_not_change_a_fresh_click` pins this.
+const MODEL: Model = Model::Last;
 
 /// Cookie lifetime until the collector tells the tenant's (60 days), as the full tracker.
 pub const DEFAULT_LIFETIME: i64 = 60 * 86_400;
