@@ -13,10 +13,7 @@ const GUARD = "__clicktrailLoader";
 // The build ids of the full modules, one per page mode (scripts/build.sh): T Trackdesk, A
 // Affitor, P PartnerStack, X both. An id names the module's wasm (clicktrail_bg.<id>.wasm)
 // and the script with its glue (clicktrail_full.<id>.js), both cached immutable.
-// CT_LAZY: the measured variant of the next step (docs/tracker.md, "What is not met yet"): a
-// landing whose click the click module sent starts the full module only at the page's next
-// call (false in what ships).
-/* global CT_BUILD_T, CT_BUILD_A, CT_BUILD_P, CT_BUILD_X, CT_CLICK, CT_CLICK_FILE, CT_LAZY */
+/* global CT_BUILD_T, CT_BUILD_A, CT_BUILD_P, CT_BUILD_X, CT_CLICK, CT_CLICK_FILE */
 
 (function load(w, d) {
   try {
@@ -45,9 +42,13 @@ const GUARD = "__clicktrailLoader";
     // module, which then starts in idle time or at the page's next call. It knows the
     // Trackdesk snippet only: an Affitor or PartnerStack page starts the full module at once.
     if (typeof WebAssembly == "object" && !mode && config.consent !== "required") {
+      // after the click module's click (1), or on a page without a code where the visitor
+      // holds nothing (3), the full module waits until the page needs it (`whenNeeded`);
+      // otherwise it starts in idle time (0), or at once (2)
       const after = (done) => {
         if (done === 2) return go();
-        if (!CT_LAZY || done !== 1) (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
+        if (done & 1 && config.stripe !== "links") whenNeeded(w, d, done == 1 && config.click, go);
+        else (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
       };
       // compiled off the main thread either way: inline, only the hex decode is ours (the
       // browser's `Uint8Array.fromHex`; else digit by digit, `(c & 15) + (c >> 6) * 9` being
@@ -99,6 +100,55 @@ function startFull(d, config, h, again) {
   }
 }
 
+/**
+ * A page without a code where the visitor holds nothing (`sent` false), or a landing whose
+ * click the click module sent (`sent`, the hand-over), needs the full module only for what
+ * the click module leaves undone. `go` starts it: at the page's next call (`own`), when the
+ * page moves to another URL (a single-page app: its code is a new click), and on a landing
+ * when
+ * - the click's answer is not the one the cookie already holds (its CID, its expiry within a
+ *   day: a tenant whose cookie lifetime is not the default), or it did not come (a retry), or
+ *   it refused the click (an unknown affiliate's cookie is removed);
+ * - the page holds a CID field (`trakdesk_cid` inputs, `data-trackdesk-cid`), now or later.
+ * Otherwise the click stays in the outbox until a later page's full module, which re-sends it
+ * (the collector keeps one) and writes the localStorage mirror from its answer.
+ */
+function whenNeeded(w, d, sent, go) {
+  const field = () => d.querySelector('input[name="trakdesk_cid"],[data-trackdesk-cid]') && start();
+  const fields = new MutationObserver(field);
+  const start = () => {
+    fields.disconnect();
+    go();
+  };
+  const here = () => location.href.split("#")[0];
+  const href = here();
+  const moved = () => here() != href && start();
+  if (sent) {
+    fields.observe(d, { childList: true, subtree: true });
+    field();
+    // the POST leaves in the task after the cookie's (`runClick`), as this timer's
+    new Promise((r) => setTimeout(r))
+      .then(() => sent.done)
+      .then((r) => r.ok && r.clone().json())
+      .then((a) => {
+        mark("ct:answer");
+        if (!(a && a.cid === sent.cid && Math.abs(Date.parse(a.expiredAt) / 1e3 - sent.exp) < 864e2)) start();
+      })
+      .catch(start);
+  }
+  for (const k of ["pushState", "replaceState"]) {
+    const f = w.history[k];
+    w.history[k] = function () {
+      try {
+        return f.apply(this, arguments);
+      } finally {
+        moved();
+      }
+    };
+  }
+  w.addEventListener("popstate", moved);
+}
+
 /** The bytes of hex text `s`. */
 function hexBytes(s) {
   if (Uint8Array.fromHex) return Uint8Array.fromHex(s);
@@ -132,7 +182,7 @@ function once0(f) {
  * helpers on it): the page's next call starts the full tracker at once (the call itself stays
  * queued for the tracker's replay), except that with `run` (nothing queued yet: this script
  * ran before the page's snippet calls) a first `click` is the click module's (`run(tenant,
- * callbacks)`, 0, 1 or 2 as `clickFirst`).
+ * callbacks)`, 0-3 as `clickFirst`).
  */
 function own(w, name, q, go, run) {
   const f = function (t, c, p, cb) {
@@ -144,7 +194,8 @@ function own(w, name, q, go, run) {
         const done = click(t, typeof g == "function" ? [g] : []);
         if (done == 1) return;
         f.q.push(arguments);
-        if (done == 0) return; // no code: the full tracker runs it in idle time
+        // no code: the full tracker runs it in idle time (0), or when the page needs it (3)
+        if (done != 2) return;
       } else f.q.push(arguments);
     } catch (_) {
       /* never into the page */
@@ -183,8 +234,9 @@ function withHelpers(f, w, go) {
  * (a read, the effects). It handles the leading `click` calls of the queue on a landing with a
  * code and no cookie; when nothing is queued yet (this script ran before the page's snippet
  * calls), the page's first call decides: a `click` runs here, anything else starts the full
- * tracker (`own`). Returns 2 when the full tracker must start now (also on any failure);
- * otherwise it starts in idle time or at the page's next call (`go`).
+ * tracker (`own`). Returns the module's answer: 0 the full tracker in idle time, 1 clicked,
+ * 2 the full tracker now (also on any failure), 3 nothing held and no code (then, and after
+ * a click, the full tracker waits for a need: `whenNeeded`).
  */
 function clickFirst(w, d, config, module, go) {
   try {
@@ -213,7 +265,7 @@ function clickFirst(w, d, config, module, go) {
   }
 }
 
-/** Runs the click module for `tenant`'s leading click calls (callbacks `cbs`): 0, 1 or 2 as
+/** Runs the click module for `tenant`'s leading click calls (callbacks `cbs`): 0-3 as
  * `clickFirst`; a trap (a panic) or any error is 2. */
 function runClick(w, d, config, module, tenant, cbs) {
   try {
@@ -257,16 +309,19 @@ function runClick(w, d, config, module, tenant, cbs) {
           sent.body = b;
           sent.tenant = tenant;
           sent.href = location.href;
-        } else if (op == "k") cbs.forEach((cb) => {
-          try {
-            // the expiry (Unix seconds, from the module) as RFC 3339 without a fraction,
-            // the format of the full module's `expiredAt`
-            cb({ cid: a, expiredAt: new Date(b * 1e3).toISOString().slice(0, 19) + "Z" });
-          } catch (_) {
-            /* never into the page */
-          }
-        });
-        else if (op == "h") {
+        } else if (op == "k") {
+          sent.cid = a;
+          sent.exp = +b;
+          cbs.forEach((cb) => {
+            try {
+              // the expiry (Unix seconds, from the module) as RFC 3339 without a fraction,
+              // the format of the full module's `expiredAt`
+              cb({ cid: a, expiredAt: new Date(b * 1e3).toISOString().slice(0, 19) + "Z" });
+            } catch (_) {
+              /* never into the page */
+            }
+          });
+        } else if (op == "h") {
           sent.id = a;
           sent.created = +b;
         } else w.sessionStorage.setItem(a, b); // `s`: the landing counted

@@ -100,14 +100,10 @@ click_file="$(node scripts/edge-files.mjs click "$size_dir" "$size_dir/click.was
 # off the main thread: no round trip before the cookie) ...
 click_hex="$(od -An -v -tx1 "$size_dir/click.wasm" | tr -d ' \n')"
 bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK="\"$click_hex\"" \
-  --define:CT_CLICK_FILE='""' --define:CT_LAZY=false --outfile="$dist/tracking.js"
+  --define:CT_CLICK_FILE='""' --outfile="$dist/tracking.js"
 # ... or fetching it beside the script (streaming compile; 1.2 KB br less): measured, not shipped
 bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK='""' --define:CT_CLICK_FILE="\"$click_file\"" \
-  --define:CT_LAZY=false --outfile="$size_dir/tracking-fetched.js"
-# ... or the next step's measured variant: a landing whose click the click module sent leaves
-# the full module to the page's next call (docs/tracker.md, "What is not met yet"; not shipped)
-bundle js/loader.js "${build_defines[@]}" --define:CT_CLICK="\"$click_hex\"" \
-  --define:CT_CLICK_FILE='""' --define:CT_LAZY=true --outfile="$size_dir/tracking-lazy.js"
+  --outfile="$size_dir/tracking-fetched.js"
 node scripts/edge-files.mjs compress "$dist/tracking.js" "$dist/clicktrail_bg.wasm"
 cp js/clicktrail.d.ts "$dist/clicktrail.d.ts"
 echo "built $dist/ (full modules: t ${ids[t]}${ids[a]:+, a ${ids[a]}}${ids[p]:+, p ${ids[p]}}${ids[x]:+, x ${ids[x]}}): $(ls "$dist" | tr '\n' ' ')"

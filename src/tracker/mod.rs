@@ -214,12 +214,14 @@ fn left_out(tenant: &mut Option<String>, built: bool, mode: &str) {
     }
 }
 
-/// Later task: SPA navigation hooks and the `pagehide` flush.
+/// Later task: SPA navigation hooks and the `pagehide` flush. A navigation before the hooks
+/// counts too (the loader starts this module at a single-page landing's first one).
 fn install_hooks() {
     if let Err(e) = history::hook(on_navigate) {
         js::log_v("history hooks failed:", &e.into());
     }
     let _ = history::on("pagehide", on_pagehide);
+    on_navigate();
 }
 
 /// Later task: prune the outbox (this and earlier pages) and send what is due.

@@ -9,10 +9,8 @@
 //   plausible   Plausible's real script from npm (@plausible-analytics/tracker, ESM, init())
 //   clicktrail  what ships (dist/): tracking.js carries the click module (hex, compiled off
 //               the main thread), which writes the cookie and sends the click; the full module
-//               (clicktrail_full.<id>.js + clicktrail_bg.<id>.wasm) comes after
-//   clicktrail-lazy  the next step, measured (target/size/tracking-lazy.js, not shipped): the
-//               same, but after the click module's click the full module waits for the page's
-//               next call (none here: it never comes)
+//               (clicktrail_full.<id>.js + clicktrail_bg.<id>.wasm) waits for a need (a call,
+//               an answer the cookie does not hold, a CID field, a navigation: none here)
 //   clicktrail-fetched  the same with the click module fetched beside the loader
 //               (target/size/tracking-fetched.js + clicktrail_click.<hash>.wasm, not shipped)
 //   onemodule   the earlier design: one loader with the glue, the all-modes full module before
@@ -119,7 +117,6 @@ init({ domain: "shop.example", endpoint: "/api/event", captureOnLocalhost: true 
   "wasm-floor": PAGE(`<script async src="/wasm-floor.js"></script>`),
   // data-endpoint: the collector is at the root here, not beside the script
   "clicktrail-fetched": PAGE(`<script async src="/cf/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
-  "clicktrail-lazy": PAGE(`<script async src="/lazy/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
   onemodule: PAGE(`<script async src="/one/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
 };
 // ONLY=a,b: a subset of the variants (plausible and clicktrail are always kept for the ratios)
@@ -141,7 +138,6 @@ const FILES = {
   [`/cf${CLICK_WASM}`]: ["application/wasm", readFileSync(join(SIZE, CLICK_WASM))],
   [`/cf${FULL_JS}`]: ["application/javascript", readFileSync(join(DIST, FULL_JS))],
   [`/cf${WASM}`]: ["application/wasm", readFileSync(join(DIST, WASM))],
-  "/lazy/tracking.js": ["application/javascript", readFileSync(join(SIZE, "tracking-lazy.js"))],
   "/one/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/bench/onemodule.js"))],
   [`/one/clicktrail_bg.${X_ID}.wasm`]: ["application/wasm", readFileSync(join(DIST, `clicktrail_bg.${X_ID}.wasm`))],
 };
@@ -191,7 +187,6 @@ const SCRIPTS = {
   "clicktrail-fetched": ["/cf/tracking.js", `/cf${CLICK_WASM}`, `/cf${FULL_JS}`, `/cf${WASM}`],
   // no wasm file: the inline click module's V8 wasm events count through this name (any name
   // ending in .wasm makes every wasm event the variant's, as for the others)
-  "clicktrail-lazy": ["/lazy/tracking.js", "(inline).wasm"],
   onemodule: ["/one/tracking.js", `/one/clicktrail_bg.${X_ID}.wasm`],
 };
 
@@ -285,10 +280,12 @@ async function load(browser, origin, variant) {
   if (variant !== "none") {
     await page.waitForFunction((m) => window[m], milestone, { timeout: 30000 });
   }
-  // the two-module tracker: its full module starts in idle time; its cost counts too (the lazy
-  // variant's never comes: its click's POST answered is its end)
-  if (variant === "clicktrail-lazy") await page.waitForFunction(() => performance.getEntriesByName("ct:apply").length, null, { timeout: 30000 });
-  else if (/^clicktrail|^onemodule/.test(variant)) {
+  // the two-module tracker: the click's answer checked by the loader is its end (the full
+  // module, when that answer or the page needs it, starts within the settle time); the old
+  // design: its full module started
+  if (/^clicktrail/.test(variant)) {
+    await page.waitForFunction(() => performance.getEntriesByName("ct:answer").length, null, { timeout: 30000 });
+  } else if (variant === "onemodule") {
     await page.waitForFunction(() => window.TrackdeskObject && window.TrackdeskObject.f, null, { timeout: 30000 });
   }
   await page.waitForTimeout(SETTLE_MS);
@@ -413,7 +410,7 @@ console.log(`clicktrail / plausible: bytes ${ratio(c.bytes, p.bytes)}, time to m
   `loads with an own task > 50 ms ${c.ownLong} vs ${p.ownLong} (of ${RUNS})`);
 if (rows.floor) console.log(`clicktrail / floor:     bytes ${ratio(c.bytes, rows.floor.bytes)}, time to cookie ${ratio(c.ms, rows.floor.ms)}, ` +
   `main-thread (own tasks) ${ratio(c.own, rows.floor.own)}`);
-for (const v of ["clicktrail-fetched", "clicktrail-lazy", "onemodule"]) {
+for (const v of ["clicktrail-fetched", "onemodule"]) {
   const r = rows[v];
   if (r) console.log(`${v} / plausible: bytes ${ratio(r.bytes, p.bytes)}, time to cookie ${ratio(r.ms, p.ms)}, ` +
     `main-thread (own tasks) ${ratio(r.own, p.own)}, loads with an own task > 50 ms ${r.ownLong} vs ${p.ownLong} (of ${RUNS})`);

@@ -4,10 +4,11 @@
 // re-sent with the same event id, and exactly one click is stored. Runs dist/ (npm run build)
 // served by the test site, so a test can fail one of its files.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { test } from "node:test";
 import { join } from "node:path";
-import { engines, trackdeskSnippet, eventually, sleep, ROOT, UUID_V4, buildId } from "./harness.mjs";
+import { engines, trackdeskSnippet, eventually, sleep, ROOT, UUID_V4, buildId, Collector } from "./harness.mjs";
 
 const DIST = join(ROOT, "dist");
 // the second script (the full module's glue) as tracking.js adds it on a Trackdesk page, and
@@ -73,7 +74,7 @@ test("the critical path carries no wasm-bindgen glue: it is in the second script
 });
 
 engines((env) => {
-  env.test("a landing's click goes once, from the click module, and the full module leaves it alone", async () => {
+  env.test("a landing's click goes once, from the click module; the full module waits for the page's next call, then adopts the click", async () => {
     const { collector, site } = env;
     serve(site);
     const page = await env.newPage();
@@ -87,24 +88,104 @@ engines((env) => {
     const days = (Date.parse(expiredAt) - Date.now()) / 86400e3;
     assert.ok(days > 59.9 && days <= 60, `expiredAt ${expiredAt}: ${days} days ahead`);
     await sentByClickModule(page);
-    // the second script (the glue) is asked for only after the cookie and the click
-    const t = await eventually(async () => {
-      const v = await timeline(page);
-      return v.full.length && v;
-    }, 8000, "second script requested");
+    // the answer holds what the cookie holds (the default lifetime): nothing for the full
+    // module on this landing; the click waits in the outbox for a later page's full module
+    await eventually(() => page.evaluate(() => performance.getEntriesByName("ct:answer").length), 8000, "answer checked");
+    await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 8000, "click stored");
+    await sleep(2500); // past the idle start of the earlier design (2 s at the latest)
+    assert.deepEqual((await timeline(page)).full, [], "no second script");
+    assert.equal(site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL}`).length, 0, "no full module");
+    assert.deepEqual((await outbox(page)).map((e) => JSON.parse(e.b).cid), [cid], "the click kept for a later page");
+    // the page's next call starts the full module, after the cookie and the click
+    await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
+    await eventually(() => page.evaluate(() => window.__ready), 8000, "the call ran in the full module");
+    const t = await timeline(page);
     assert.equal(t.full.length, 1, "the second script is added once");
     assert.ok(t.full[0] >= t.apply[0], `second script at ${t.full[0]} ms, before the click module's effects at ${t.apply[0]} ms`);
-    // the full module started (it fetched its wasm), the acknowledged entry left the outbox
-    await eventually(() => site.requestsSince(mark).some((r) => r.path === `/cf/${FULL}`), 8000, "full module fetched");
+    // it adopted the answered click: the entry left the outbox, the mirror written
     await eventually(async () => (await outbox(page)).length === 0, 8000, "outbox drained");
     assert.equal(await page.evaluate(() => window.__clickCalls), 1, "the callback ran once");
-    // the full module, adopting the click, wrote the cookie's localStorage mirror
     const mirror = await page.evaluate(() => JSON.parse(localStorage.getItem("clicktrail") || "null"));
     assert.equal(mirror && mirror.cid, cid, `mirror: ${JSON.stringify(mirror)}`);
     await page.leave();
     await sleep(1000);
     assert.equal(clickPosts(site, mark).length, 1, `one POST: the adopted click is not sent again: ${JSON.stringify(site.requestsSince(mark).map((r) => [r.method, r.path, r.status, r.at, r.body]))}`);
     assert.equal(collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n, 1);
+  });
+
+  env.test("the full module starts on a landing that needs it: a CID field, another cookie lifetime, a single-page move; and not on a page without a code", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const fullAsked = (mark) => site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`).length;
+    // a CID field added after the click: the full module fills it
+    let page = await env.newPage();
+    let mark = site.mark();
+    await page.goto(`${site.page("/shop-field", html())}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await eventually(() => page.evaluate(() => performance.getEntriesByName("ct:answer").length), 8000, "answer checked");
+    await sleep(300);
+    assert.equal(fullAsked(mark), 0, "no field yet: no full module");
+    await page.evaluate(() => document.body.insertAdjacentHTML("beforeend", '<form><input type="hidden" name="trakdesk_cid"></form>'));
+    await eventually(() => page.evaluate(() => document.querySelector("input[name=trakdesk_cid]").value), 8000, "field filled");
+    assert.equal(await page.evaluate(() => document.querySelector("input[name=trakdesk_cid]").value), cid);
+    await page.leave();
+    // a single-page landing that moves to another affiliate's URL: the full module counts it
+    page = await env.newPage();
+    mark = site.mark();
+    await page.goto(`${site.page("/shop-spa", html())}?aff=alice`);
+    await eventually(() => page.evaluate(() => performance.getEntriesByName("ct:answer").length), 8000, "answer checked");
+    assert.equal(fullAsked(mark), 0, "no move yet: no full module");
+    await page.evaluate(() => history.pushState({}, "", location.pathname + location.search + "#top")); // the same URL
+    await sleep(300);
+    assert.equal(fullAsked(mark), 0, "a fragment is no move");
+    await page.evaluate(() => history.pushState({}, "", location.pathname + "?aff=bob"));
+    const bob = await eventually(() => clickPosts(site, mark).find((r) => JSON.parse(r.body).aff === "bob"), 8000, "bob's click");
+    assert.ok(bob, "the move's click");
+    assert.deepEqual(await page.pageErrors(), []);
+    await page.leave();
+    // an unknown affiliate: the collector refuses the click, the full module removes the cookie
+    page = await env.newPage();
+    mark = site.mark();
+    await page.goto(`${site.page("/shop-unknown", html())}?aff=nobody`);
+    await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await eventually(async () => !(await page.cookieValue("trakdesk_cid")), 8000, "cookie removed");
+    assert.equal(fullAsked(mark), 1);
+    await page.leave();
+    // a tenant whose cookies last 30 days (another collector, its own tenant): the full module
+    // applies the answer's expiry
+    const dir = mkdtempSync(join(tmpdir(), "clicktrail-30-"));
+    const config = join(dir, "clicktrail.toml");
+    writeFileSync(config, `[[tenants]]\nid = "month"\ncookie_days = 30\nallowed_origins = ["*"]\n` +
+      `api_key = "sk_month_0123456789abcdef"\nstripe_webhook_secret = "whsec_month"\naffiliates = ["alice"]\n`);
+    const month = await new Collector({ config }).start();
+    try {
+      page = await env.newPage();
+      mark = site.mark();
+      const tag = trackdeskSnippet("/cf/tracking.js", `data-endpoint="${month.origin}"`, "month");
+      await page.goto(`${site.page("/shop-30", `<!doctype html><title>shop</title>${tag}`)}?aff=alice`);
+      const first = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+      const mirror = await eventually(() => page.evaluate(() => JSON.parse(localStorage.getItem("clicktrail") || "null")), 8000, "mirror");
+      assert.equal(mirror.cid, first.cid);
+      const days = (Date.parse(mirror.expiredAt) - Date.now()) / 86400e3;
+      assert.ok(days > 29.9 && days <= 30, `the tenant's 30 days: ${mirror.expiredAt}`);
+      assert.equal(fullAsked(mark), 1);
+      await page.leave();
+    } finally {
+      await month.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // a page without a code, where the visitor holds nothing: no full module until a call
+    page = await env.newPage();
+    mark = site.mark();
+    await page.goto(site.page("/shop-plain", html()));
+    await sleep(2500);
+    assert.equal(fullAsked(mark), 0, "no code, nothing held: no full module");
+    assert.equal(await page.evaluate(() => window.__clickCalls), undefined, "no CID: no callback");
+    await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
+    await eventually(() => page.evaluate(() => window.__ready), 8000, "the call ran in the full module");
+    assert.equal(fullAsked(mark), 1);
+    assert.deepEqual(await page.pageErrors(), []);
+    await page.leave();
   });
 
   env.test("a browser without Uint8Array.fromHex: the loader decodes the click module itself, which writes the cookie", async () => {
@@ -178,7 +259,7 @@ engines((env) => {
 /** The loader's side of the split: the second script missing, and a visitor who already holds
  * a cookie (the full module at once, the page's queue in order). */
 function test_second_script(env) {
-  env.test("the second script cannot be downloaded: the cookie and the click stand, nothing thrown; the page's next call is queued and tries it again", async () => {
+  env.test("the second script cannot be downloaded: the cookie and the click stand, nothing thrown; the page's calls stay queued and the next one tries it again", async () => {
     const { collector, site } = env;
     serve(site);
     const page = await env.newPage();
@@ -187,42 +268,42 @@ function test_second_script(env) {
     await page.goto(`${site.page("/shop-nofull", html())}?aff=alice`);
     const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
     await sentByClickModule(page);
-    await eventually(() => site.requestsSince(mark).some((r) => r.path === `/cf/${FULL_JS}` && r.status === 404), 8000, "second script asked");
-    await eventually(async () => (await page.consoleErrors()).some((e) => e.includes(FULL_JS) && e.includes("OFF")), 8000, "console error");
-    assert.deepEqual(await page.pageErrors(), [], "nothing thrown into the page");
     assert.match(await page.cookieValue("trakdesk_cid"), new RegExp(cid));
     await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 8000, "click stored");
-    assert.equal(site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL}`).length, 0, "no full module without its glue");
-    // a later call is kept in the snippet's queue, in order, and asks for the second script
-    // again: this time it comes, and the full module replays the call
+    // the page's call is kept in the snippet's queue, in order, and asks for the second script
     const queued = await page.evaluate(() => {
       trackdesk("demo", "conversion", { conversionTypeCode: "sale", amount: { value: "1.00" }, externalId: "retry-order" });
       return Array.from(trackdesk.q || [], (a) => a[1]);
     });
     assert.deepEqual(queued, ["conversion"], "the page's call is queued");
     const asked = () => site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`).map((r) => r.status);
+    await eventually(() => asked().length === 1, 8000, "second script asked");
+    assert.deepEqual(asked(), [404]);
+    await eventually(async () => (await page.consoleErrors()).some((e) => e.includes(FULL_JS) && e.includes("OFF")), 8000, "console error");
+    assert.deepEqual(await page.pageErrors(), [], "nothing thrown into the page");
+    assert.equal(site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL}`).length, 0, "no full module without its glue");
+    // the next call asks again: this time it comes, and the full module replays both calls
+    await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
     await eventually(() => asked().length === 2, 8000, "second script asked again");
     assert.deepEqual(asked(), [404, 200]);
     const sale = await eventually(() => site.requestsSince(mark).find((r) => r.method === "POST" && r.path === CONVERSION && r.body), 8000, "the queued conversion sent");
     assert.equal(JSON.parse(sale.body).externalId, "retry-order");
+    await eventually(() => page.evaluate(() => window.__ready), 8000, "the second call ran");
     assert.equal(site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL}`).length, 1, "the full module, once");
     assert.deepEqual(await page.pageErrors(), [], "nothing thrown into the page");
     await page.leave();
   });
 
-  env.test("a visitor who holds a cookie: the full module starts at once and runs the page's queued commands", async () => {
+  env.test("a visitor who holds a cookie: the full module starts at once, runs the page's queued commands and re-sends the last landing's click", async () => {
     const { collector, site } = env;
     serve(site);
     const page = await env.newPage();
     await page.goto(`${site.page("/shop-first", html())}?aff=alice`);
     const first = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "first click");
     await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${first.cid}'`)[0].n === 1, 8000, "first click stored");
-    // the first page's full module has started (idle time) and adopted its click: nothing of
-    // that page is still to come
-    await eventually(async () => {
-      const m = await page.evaluate(() => JSON.parse(localStorage.getItem("clicktrail") || "null"));
-      return m && m.cid === first.cid && (await outbox(page)).length === 0;
-    }, 8000, "first page's full module started");
+    // the first page needs no full module: its answered click waits in the outbox
+    await eventually(() => page.evaluate(() => performance.getEntriesByName("ct:answer").length), 8000, "answer checked");
+    const [kept] = await outbox(page);
     const mark = site.mark();
     // the same visitor lands again, from another affiliate: the click module leaves it (a
     // cookie is held), the full module does the click, then the page's next command
@@ -235,8 +316,14 @@ function test_second_script(env) {
       const p = clickPosts(site, mark);
       return p.length && p;
     }, 8000, "the full module's click");
-    assert.equal(posts.length, 1, JSON.stringify(posts.map((r) => r.body)));
-    assert.equal(JSON.parse(posts[0].body).aff, "bob");
+    const bob = posts.filter((r) => JSON.parse(r.body).aff === "bob");
+    assert.equal(bob.length, 1, JSON.stringify(posts.map((r) => r.body)));
+    // and re-sends the first page's click (its event id: the collector keeps one): the outbox
+    // drained
+    await eventually(() => clickPosts(site, mark).some((r) => eventId(r) === kept.i), 8000, "the first click re-sent");
+    await eventually(async () => (await outbox(page)).length === 0, 8000, "outbox drained");
+    const alice = collector.sql(`select count(*) as n from clicks where cid = '${first.cid}' and affiliate = 'alice'`);
+    assert.equal(alice[0].n, 1, "one click of the first page");
     const asked = site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`);
     assert.equal(asked.length, 1, `the second script is asked once: ${JSON.stringify(await timeline(page))}`);
     assert.deepEqual(await page.pageErrors(), []);

@@ -52,7 +52,8 @@ engines((env) => {
       await page.goto(`${url}?aff=alice`);
       await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
       await eventually(async () => (await env.collector.affiliate("alice")).clicks === 2, 8000, "click stored");
-      // the full module comes after the cookie (idle time)
+      // the full module comes at the page's next call
+      await page.evaluate(() => trackdesk("demo", "ready", () => {}));
       await eventually(() => env.site.requestsSince(mark).some((r) => r.path === wasm), 8000,
         "the wasm came through the overriding site (not from a cache)");
       await eventually(() => page.evaluate(() => typeof (window.TrackdeskObject || {}).f == "function"), 8000,

@@ -34,6 +34,9 @@ engines((env) => {
     const clicks0 = (await env.collector.affiliate("alice")).clicks;
     await page.goto(`${url}?aff=alice`);
     await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    // the page's next call starts the full module
+    await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
+    await eventually(() => page.evaluate(() => window.__ready), 8000, "the full module ran the call");
     await sleep(300);
     const seen = trackerPaths(fp, mark);
     assert.ok(seen.includes(`GET /_ct/${wasmFile()}`), `this build's wasm beside the script: ${seen}`);
@@ -61,6 +64,9 @@ engines((env) => {
     const bob0 = (await env.collector.affiliate("bob")).clicks;
     await page.goto(`${url}?aff=bob`);
     await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    // the page's next call starts the full module
+    await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
+    await eventually(() => page.evaluate(() => window.__ready), 8000, "the full module ran the call");
     await sleep(300);
     const seen = trackerPaths(assets, mark);
     assert.ok(seen.includes(`GET /assets/ct/${wasmFile()}`), `wasm beside ct.min.js: ${seen}`);
@@ -103,8 +109,9 @@ engines((env) => {
         mark = fp.mark();
         await page.goto(`${url}?aff=alice`);
         await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
-        // the full module comes after the cookie (idle time)
-        await eventually(() => wasmGets(mark).length > 0, 8000, "full module fetched");
+        // the page's next call starts the full module
+        await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
+        await eventually(() => page.evaluate(() => window.__ready), 8000, "the full module ran the call");
         await sleep(500);
         assert.deepEqual(wasmGets(mark), [path],
           "one wasm download: the loader fetches the preload's URL as the preload did (mode cors, credentials same-origin)");
@@ -131,7 +138,8 @@ engines((env) => {
       await page.goto(`${url}?aff=alice`);
       await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
       const wasm = () => stale.requestsSince(mark).filter((r) => /\.wasm$/.test(r.path)).map((r) => r.path);
-      // the full module comes after the cookie (idle time)
+      // the page's next call starts the full module
+      await page.evaluate(() => trackdesk("demo", "ready", () => {}));
       await eventually(() => wasm().includes(`/_ct/${wasmFile()}`), 8000, `then this build's hashed file: ${wasm()}`);
       assert.ok(wasm().includes("/_ct/clicktrail_bg.wasm"), `the preloaded URL was tried: ${wasm()}`);
       await eventually(() => page.evaluate(() => typeof window.TrackdeskObject.f == "function"), 8000, "the full module started");

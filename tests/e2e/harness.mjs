@@ -57,9 +57,11 @@ export function freePort(host = "127.0.0.1") {
   });
 }
 
-/** A collector on `port` (default: a free one) over `db` (default: a new temp file). */
+/** A collector on `port` (default: a free one) over `db` (default: a new temp file), with the
+ * demo tenant or the tenants of a `config` file (TOML). */
 export class Collector {
-  constructor({ port, db, host = "127.0.0.1", www = join(ROOT, "www"), extraArgs = [] } = {}) {
+  constructor({ port, db, host = "127.0.0.1", www = join(ROOT, "www"), extraArgs = [], config } = {}) {
+    this.source = config ? ["--config", config] : ["--demo"];
     this.port = port;
     this.host = host;
     this.dir = db ? null : mkdtempSync(join(tmpdir(), "clicktrail-e2e-"));
@@ -78,7 +80,7 @@ export class Collector {
     this.port ??= await freePort(this.host);
     this.child = spawn(
       BINARY,
-      ["serve", "--demo", "--db", this.db, "--listen", `${this.host}:${this.port}`,
+      ["serve", ...this.source, "--db", this.db, "--listen", `${this.host}:${this.port}`,
         "--dist", join(ROOT, "dist"), "--www", this.www, ...this.extraArgs],
       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "warn" } },
     );

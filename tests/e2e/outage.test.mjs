@@ -14,8 +14,10 @@ engines((env) => {
     await page.goto(`${shop}?aff=alice`);
     const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
     await eventually(async () => (await collector.affiliate("alice")).clicks === 1, 8000, "click stored");
-    // the visitor acts once the page has the whole tracker (the full module follows the cookie;
-    // a command given before it arrives waits in the page's queue: docs/tracker.md)
+    // the visitor acts once the page has the whole tracker (a landing starts the full module at
+    // the page's next call; a command given before it arrives waits in the page's queue and is
+    // lost if the page is left while its script cannot be downloaded: docs/tracker.md)
+    await page.evaluate(() => trackdesk("demo", "ready", () => {}));
     await page.waitForFunction(() => !!(window.TrackdeskObject && window.TrackdeskObject.f));
 
     await collector.kill(); // SIGKILL: the collector is simply gone (the site answers 502).

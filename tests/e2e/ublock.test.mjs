@@ -76,8 +76,10 @@ window.probe = () => fetch("/_tracking/probe").then(() => "passed", () => "block
     await page.goto(`${url}?aff=alice`);
     await eventually(() => page.evaluate("window.__clickResult"), 8000, "click callback");
     await eventually(async () => (await collector.affiliate("alice")).clicks === 1, 8000, "click stored");
-    // the conversion is handed to the whole tracker (the full module follows the click module;
-    // a command given before it arrives waits in the page's queue: docs/tracker.md)
+    // the conversion is handed to the whole tracker (a landing starts the full module at the
+    // page's next call; a command given before it arrives waits in the page's queue:
+    // docs/tracker.md)
+    await page.evaluate(`trackdesk("demo", "ready", function () {})`);
     await page.waitForFunction("!!(window.TrackdeskObject && window.TrackdeskObject.f)");
     const mark = collectorSite.mark();
     await Promise.all([

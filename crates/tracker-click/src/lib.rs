@@ -101,13 +101,16 @@ pub enum Read {
 /// The module's answer to the loader.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Done {
-    /// Nothing to do here (no code): the full tracker runs the `click` in idle time.
+    /// Nothing to do here (no code; a cookie, a mirror or an outbox held, or a code that
+    /// needs decoding): the full tracker runs the `click` in idle time.
     Later = 0,
     /// Cookie written, click sent, callbacks run.
     Clicked = 1,
     /// A case for the full tracker (cookie held, mirror, counted landing, a state too large):
     /// load it at once.
     Full = 2,
+    /// No code and nothing held: the full tracker waits until the page needs it.
+    Idle = 3,
 }
 
 /// Text written into a fixed slice: no allocator, no growth. What does not fit is not
@@ -211,21 +214,28 @@ pub fn run(
         .get(url::find_ascii(landing, b'?').unwrap_or(landing.len())..)
         .unwrap_or("");
     let mut names = [""; url::MAX_PARAMS];
-    // no percent-decoder here: a code (or its parameter's name) that needs decoding is no
-    // code for this module, and the full tracker, started in idle time, does that click
-    let Ok(code) = url::affiliate_code_with(
+    let found = url::affiliate_code_with(
         search,
         url::param_names(inp.params, &mut names),
         url::undecoded,
-    ) else {
-        return Done::Later;
+    );
+    // what the visitor holds is the full tracker's: any `trakdesk_cid` (this tenant's: a
+    // repeat click waits for the collector's answer; another tenant's: rare, and reading it
+    // needs the JSON reader), a mirror to restore, events in the outbox to send
+    let held = cookie::find(inp.cookies, cookie::NAME).is_some()
+        || read(Read::Local, MIRROR_KEY, any)
+        || read(Read::Local, outbox::KEY, any);
+    let code = match found {
+        Ok(code) if !held => code,
+        Ok(_) => return Done::Full,
+        // no code and nothing held: the full tracker has nothing to do until the page needs it
+        // (a call, a navigation). No percent-decoder here: a `%` may hide a code or its
+        // parameter's name, which the full tracker, in idle time, decodes
+        Err(url::CodeError::Absent) if !held && url::find_ascii(search, b'%').is_none() => {
+            return Done::Idle
+        }
+        Err(_) => return Done::Later,
     };
-    // any `trakdesk_cid` (this tenant's: a repeat click waits for the collector's answer;
-    // another tenant's: rare, and reading it needs the JSON reader) or a mirror to restore:
-    // the full tracker's case
-    if cookie::find(inp.cookies, cookie::NAME).is_some() || read(Read::Local, MIRROR_KEY, any) {
-        return Done::Full;
-    }
     out.clear();
     landing_key(out, inp.tenant, landing);
     let counted = out.text().is_some_and(|key| read(Read::Session, key, any));
