@@ -44,11 +44,16 @@ const GUARD = "__clicktrailLoader";
     if (typeof WebAssembly == "object" && !mode && config.consent !== "required") {
       // after the click module's click (1), or on a page without a code where the visitor
       // holds nothing (3), the full module waits until the page needs it (`whenNeeded`);
-      // otherwise it starts in idle time (0), or at once (2)
+      // otherwise it starts in idle time (0), at once (2), or as the page's first call decides
+      // (4: nothing queued yet, `own`)
       const after = (done) => {
-        if (done === 2) return go();
-        if (done & 1 && config.stripe !== "links") whenNeeded(w, d, done == 1 && config.click, go);
-        else (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
+        try {
+          if (done == 2) go();
+          else if (done & 1 && config.stripe !== "links") whenNeeded(w, d, done == 1 && config.click, go);
+          else if (done != 4) (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
+        } catch (_) {
+          go(); // a page that breaks the watch (a frozen `history`): the full tracker now
+        }
       };
       // compiled off the main thread either way: inline, only the hex decode is ours (the
       // browser's `Uint8Array.fromHex`; else digit by digit, `(c & 15) + (c >> 6) * 9` being
@@ -60,7 +65,7 @@ const GUARD = "__clicktrailLoader";
         mark("ct:compile");
       }
       (CT_CLICK ? WebAssembly.compile(bytes) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.fullUrl))))
-        .then((m) => after(clickFirst(w, d, config, m, go)), () => after(2));
+        .then((m) => after(clickFirst(w, d, config, m, go, after)), () => after(2));
       return;
     }
     go(); // no WebAssembly: the second script reports it
@@ -182,9 +187,9 @@ function once0(f) {
  * helpers on it): the page's next call starts the full tracker at once (the call itself stays
  * queued for the tracker's replay), except that with `run` (nothing queued yet: this script
  * ran before the page's snippet calls) a first `click` is the click module's (`run(tenant,
- * callbacks)`, 0-3 as `clickFirst`).
+ * callbacks)`, 0-3 as `clickFirst`), and `after` starts the full tracker as its answer says.
  */
-function own(w, name, q, go, run) {
+function own(w, name, q, go, run, after) {
   const f = function (t, c, p, cb) {
     try {
       if (run && !f.q.length && c === "click") {
@@ -192,11 +197,13 @@ function own(w, name, q, go, run) {
         run = 0;
         const g = typeof p == "function" ? p : cb;
         const done = click(t, typeof g == "function" ? [g] : []);
-        if (done == 1) return;
-        f.q.push(arguments);
-        // no code: the full tracker runs it in idle time (0), or when the page needs it (3)
-        if (done != 2) return;
-      } else f.q.push(arguments);
+        // the click module's click is done; any other stays queued for the full tracker, which
+        // starts as after a queued click (`after`)
+        if (done != 1) f.q.push(arguments);
+        after(done);
+        return;
+      }
+      f.q.push(arguments);
     } catch (_) {
       /* never into the page */
     }
@@ -236,9 +243,9 @@ function withHelpers(f, w, go) {
  * calls), the page's first call decides: a `click` runs here, anything else starts the full
  * tracker (`own`). Returns the module's answer: 0 the full tracker in idle time, 1 clicked,
  * 2 the full tracker now (also on any failure), 3 nothing held and no code (then, and after
- * a click, the full tracker waits for a need: `whenNeeded`).
+ * a click, the full tracker waits for a need: `whenNeeded`); or 4, nothing queued yet.
  */
-function clickFirst(w, d, config, module, go) {
+function clickFirst(w, d, config, module, go, after) {
   try {
     const name = (w.TrackdeskObject || ["trackdesk"])[0];
     const stub = w[name];
@@ -258,7 +265,10 @@ function clickFirst(w, d, config, module, go) {
       if (done == 1) q.splice(0, n);
     } else if (q.length || (stub != null && typeof stub != "function")) return 2;
     // a page object we do not own (not a function, or already a dispatcher) keeps the idle start
-    if (done != 2 && (stub == null || (typeof stub == "function" && !stub.__clicktrail))) own(w, name, q, go, !n && run);
+    if (done != 2 && (stub == null || (typeof stub == "function" && !stub.__clicktrail))) {
+      own(w, name, q, go, !n && run, after);
+      if (!n) return 4; // nothing queued yet: the page's first call decides
+    }
     return done;
   } catch (_) {
     return 2; // the full tracker does it all

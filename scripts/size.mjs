@@ -1,7 +1,7 @@
 // Size report of what every merchant page downloads (docs/tracker.md, "Two modules"): raw, gzip
 // and brotli bytes of each file in dist/ (the loader with the click module inlined: the
 // critical path, all that runs before the cookie; the full module's glue and the full module,
-// after the cookie) and everything; the same for the variant that fetches the click module
+// when the page needs them) and everything; the same for the variant that fetches the click module
 // (target/size/tracking-fetched.js + click.wasm, measured, not shipped). Then where each wasm's
 // bytes go: its sections, its code by crate and module, and its largest functions (from the
 // build's copies with function names in target/size/: the same optimised code, names kept).
@@ -13,8 +13,8 @@ import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 // change that adds bytes shows here first; docs/tracker.md gives the figures).
 const TARGET_CRITICAL_BR = 6 * 1024;
 const TARGET_TOTAL_BR = 28 * 1024;
-const GATE_CRITICAL_BR = 6900;
-const GATE_TOTAL_BR = 41100;
+const GATE_CRITICAL_BR = 7000;
+const GATE_TOTAL_BR = 41200;
 const SIZE = `${process.env.CARGO_TARGET_DIR || "target"}/size`;
 const TOP = Number(process.env.SIZE_TOP || 20);
 
@@ -43,8 +43,8 @@ const sum = (file, ...parts) => ({
   ...Object.fromEntries(["raw", "gzip", "brotli"].map((k) => [k, parts.reduce((t, p) => t + p[k], 0)])),
 });
 const critical = sum("critical path: loader + click module", f.loader);
-const after = sum("after the cookie: glue + full module", f.glue, f.full);
-const total = sum("everything", critical, after);
+const after = sum("full module when needed: glue + wasm", f.glue, f.full);
+const total = sum("everything, with the full module", critical, after);
 const fetched = sum("fetched variant: critical path", f.fetched, f.click);
 const fetchedTotal = sum("fetched variant: everything", fetched, after);
 
@@ -208,7 +208,7 @@ report("click module", FILES.click, `${SIZE}/click_named.wasm`);
 report("full module (Trackdesk pages)", FILES.full, `${SIZE}/clicktrail_named.t.wasm`);
 
 console.log(`\nbrotli: critical path ${critical.brotli} B (target ${TARGET_CRITICAL_BR}, gate ${GATE_CRITICAL_BR}); ` +
-  `after the cookie ${after.brotli} B; everything ${total.brotli} B (target ${TARGET_TOTAL_BR}, gate ${GATE_TOTAL_BR}); ` +
+  `full module when needed ${after.brotli} B; everything ${total.brotli} B (target ${TARGET_TOTAL_BR}, gate ${GATE_TOTAL_BR}); ` +
   `fetched variant: critical path ${fetched.brotli} B, everything ${fetchedTotal.brotli} B`);
 let over = false;
 for (const [what, bytes, gate] of [["critical path", critical.brotli, GATE_CRITICAL_BR], ["everything", total.brotli, GATE_TOTAL_BR]]) {

@@ -129,6 +129,7 @@ engines((env) => {
     await eventually(() => page.evaluate(() => document.querySelector("input[name=trakdesk_cid]").value), 8000, "field filled");
     assert.equal(await page.evaluate(() => document.querySelector("input[name=trakdesk_cid]").value), cid);
     await page.leave();
+    await page.close(); // WebKit: one session at a time
     // a single-page landing that moves to another affiliate's URL: the full module counts it
     page = await env.newPage();
     mark = site.mark();
@@ -143,6 +144,7 @@ engines((env) => {
     assert.ok(bob, "the move's click");
     assert.deepEqual(await page.pageErrors(), []);
     await page.leave();
+    await page.close(); // WebKit: one session at a time
     // an unknown affiliate: the collector refuses the click, the full module removes the cookie
     page = await env.newPage();
     mark = site.mark();
@@ -151,6 +153,7 @@ engines((env) => {
     await eventually(async () => !(await page.cookieValue("trakdesk_cid")), 8000, "cookie removed");
     assert.equal(fullAsked(mark), 1);
     await page.leave();
+    await page.close(); // WebKit: one session at a time
     // a tenant whose cookies last 30 days (another collector, its own tenant): the full module
     // applies the answer's expiry
     const dir = mkdtempSync(join(tmpdir(), "clicktrail-30-"));
@@ -170,6 +173,7 @@ engines((env) => {
       assert.ok(days > 29.9 && days <= 30, `the tenant's 30 days: ${mirror.expiredAt}`);
       assert.equal(fullAsked(mark), 1);
       await page.leave();
+      await page.close(); // WebKit: one session at a time
     } finally {
       await month.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -184,6 +188,32 @@ engines((env) => {
     await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
     await eventually(() => page.evaluate(() => window.__ready), 8000, "the call ran in the full module");
     assert.equal(fullAsked(mark), 1);
+    assert.deepEqual(await page.pageErrors(), []);
+    await page.leave();
+    await page.close(); // WebKit: one session at a time
+  });
+
+  env.test("tracking.js before the page's snippet: the page's first click call runs the click module, and the full module still waits for a need", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    const mark = site.mark();
+    // the snippet's calls come late (a tag manager): nothing is queued when the loader runs
+    const late = `<!doctype html><title>shop</title><script async src="/cf/tracking.js" data-endpoint="/"></script>
+<script>setTimeout(function () {
+(function(t,d,k){(t[k]=t[k]||[]).push(d);t[d]=t[d]||t[k].f||function(){(t[d].q=t[d].q||[]).push(arguments)}})(window,"trackdesk","TrackdeskObject");
+trackdesk("demo", "click", {}, function (r) { window.__clickResult = r; });
+}, 1000);</script>`;
+    await page.goto(`${site.page("/shop-late", late)}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await sentByClickModule(page);
+    await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 8000, "click stored");
+    await sleep(2500);
+    assert.deepEqual((await timeline(page)).full, [], "no second script");
+    await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
+    await eventually(() => page.evaluate(() => window.__ready), 8000, "the call ran in the full module");
+    await eventually(async () => (await outbox(page)).length === 0, 8000, "outbox drained");
+    assert.equal(clickPosts(site, mark).length, 1, "the click sent once");
     assert.deepEqual(await page.pageErrors(), []);
     await page.leave();
   });
