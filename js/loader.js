@@ -2,10 +2,11 @@
 //
 // Only what runs before the cookie: the options, the click module (inlined as hex; the
 // measured variant fetches clicktrail_click.<hash>.wasm beside this script) with its two
-// imports, and the stubs Affitor and PartnerStack pages call synchronously. The full module's wasm-bindgen glue and its start-up (download,
-// compile, `start`, the failure report) are a second script, clicktrail_full.<id>.js
-// (js/full.js), which this loader adds to the page after the cookie (idle time), or at once
-// when the page needs the full module. It never throws into the page and leaves the
+// imports, the stubs Affitor and PartnerStack pages call synchronously, and the watch for
+// what needs more. The full module's wasm-bindgen glue and its start-up (download, compile,
+// `start`, the failure report) are a second script, clicktrail_full.<id>.js (js/full.js),
+// which this loader adds when the page needs the full module (docs/tracker.md, "When the
+// full module starts"). It never throws into the page and leaves the
 // merchant's command queue (window.trackdesk.q, window.affitorQueue) in order for the full
 // module's replay.
 
@@ -39,8 +40,8 @@ const GUARD = "__clicktrailLoader";
     if (config.partnerstack) h.p = holdGrowsumo(w, held);
     // The click module (CT_CLICK: its wasm inlined as hex; CT_CLICK_FILE instead: fetched
     // beside the script, the measured variant): the landing's cookie and click before the full
-    // module, which then starts in idle time or at the page's next call. It knows the
-    // Trackdesk snippet only: an Affitor or PartnerStack page starts the full module at once.
+    // module, which then starts when the page needs it (`after`). It knows the Trackdesk
+    // snippet only: an Affitor or PartnerStack page starts the full module at once.
     if (typeof WebAssembly == "object" && !mode && config.consent !== "required") {
       // after the click module's click (1), or on a page without a code where the visitor
       // holds nothing (3), the full module waits until the page needs it (`whenNeeded`);

@@ -185,8 +185,8 @@ const SCRIPTS = {
   "clicktrail-preload": ["/tracking.js", FULL_JS, WASM],
   "wasm-floor": ["/wasm-floor.js", "/ballast.wasm"],
   "clicktrail-fetched": ["/cf/tracking.js", `/cf${CLICK_WASM}`, `/cf${FULL_JS}`, `/cf${WASM}`],
-  // no wasm file: the inline click module's V8 wasm events count through this name (any name
-  // ending in .wasm makes every wasm event the variant's, as for the others)
+  // a name ending in .wasm makes every V8 wasm event the variant's (the inline click module's
+  // too, for the two-module variants)
   onemodule: ["/one/tracking.js", `/one/clicktrail_bg.${X_ID}.wasm`],
 };
 
