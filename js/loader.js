@@ -11,6 +11,8 @@
 // module's replay.
 
 const GUARD = "__clicktrailLoader";
+// the page's queued conversions and sign-ups, kept for the next page (`keepQueue`)
+const KEPT = "clicktrail_queue";
 // The build ids of the full modules, one per page mode (scripts/build.sh): T Trackdesk, A
 // Affitor, P PartnerStack, X both. An id names the module's wasm (clicktrail_bg.<id>.wasm)
 // and the script with its glue (clicktrail_full.<id>.js), both cached immutable.
@@ -35,6 +37,7 @@ const GUARD = "__clicktrailLoader";
     const h = (w[GUARD] = { c: config, s: (error) => held.splice(0).forEach((call) => call(error)), o: once });
     const go = once0(() => startFull(d, config, h, go.r));
     go.p = hold;
+    keepQueue(w, config.consent === "required");
     const mode = config.affitorProgramId || config.partnerstack;
     if (config.affitorProgramId) holdAffitorCalls(w, hold, go);
     if (config.partnerstack) h.p = holdGrowsumo(w, held);
@@ -153,6 +156,71 @@ function whenNeeded(w, d, sent, go) {
     };
   }
   w.addEventListener("popstate", moved);
+}
+
+/**
+ * Conversions and sign-ups the page gave before the full module took its queue survive the
+ * page: left first (its second script could not be downloaded, or had not arrived), the page
+ * keeps them in localStorage (`KEPT`; their callbacks are not kept, at most the last 20), and
+ * the next page's loader puts them first in its own queue, so its full module sends them
+ * (and starts at once). A page restored from the back-forward cache still holds its queue: it
+ * takes back what it kept. Nothing is kept on a page that asks for consent (`consent`): no
+ * storage before it.
+ */
+function keepQueue(w, consent) {
+  try {
+    const ls = w.localStorage;
+    const name = (w.TrackdeskObject || ["trackdesk"])[0];
+    const raw = ls.getItem(KEPT);
+    let kept;
+    if (raw) {
+      ls.removeItem(KEPT);
+      try {
+        kept = JSON.parse(raw);
+      } catch (_) {
+        /* malformed: dropped */
+      }
+    }
+    if (Array.isArray(kept)) {
+      // the snippet's stub, made here when the page's snippet has not run yet (it keeps ours)
+      const stub = w[name] || (w[name] = function () {
+        (stub.q = stub.q || []).push(arguments);
+      });
+      if (typeof stub == "function") (stub.q = stub.q || []).unshift(...kept.filter(Array.isArray).slice(-20));
+    }
+    if (consent) return;
+    let before;
+    w.addEventListener("pagehide", () => {
+      try {
+        const f = w[name];
+        const mine = [];
+        if (f && !f.__clicktrail) {
+          for (const a of f.q || []) {
+            try {
+              if (a[1] == "conversion" || a[1] == "signup") mine.push(JSON.stringify([a[0], a[1], a[2]]));
+            } catch (_) {
+              /* not JSON: not kept */
+            }
+          }
+        }
+        if (!mine.length) return;
+        before = ls.getItem(KEPT);
+        ls.setItem(KEPT, "[" + (before ? before.slice(1, -1) + "," : "") + mine + "]");
+      } catch (_) {
+        /* storage unavailable */
+      }
+    });
+    w.addEventListener("pageshow", (e) => {
+      try {
+        if (e.persisted && before !== undefined) before == null ? ls.removeItem(KEPT) : ls.setItem(KEPT, before);
+        before = undefined;
+      } catch (_) {
+        /* storage unavailable */
+      }
+    });
+  } catch (_) {
+    /* storage unavailable or hostile: nothing kept */
+  }
 }
 
 /** The bytes of hex text `s`. */

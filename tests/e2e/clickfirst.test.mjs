@@ -324,6 +324,32 @@ function test_second_script(env) {
     await page.leave();
   });
 
+  env.test("a conversion given on a landing whose second script cannot be downloaded, then the page left: the next page sends it once", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    const mark = site.mark();
+    site.failNext(`/cf/${FULL_JS}`, 1, 404);
+    await page.goto(`${site.page("/shop-kept", html())}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await eventually(() => collector.sql(`select count(*) as n from clicks where cid = '${cid}'`)[0].n === 1, 8000, "click stored");
+    await page.evaluate(() => trackdesk("demo", "conversion", { conversionTypeCode: "sale", amount: { value: "7.00" }, externalId: "kept-order" }, () => {}));
+    const asked = () => site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`).map((r) => r.status);
+    await eventually(() => asked().length === 1, 8000, "second script asked");
+    assert.deepEqual(asked(), [404]);
+    // the visitor moves on before any other call: the conversion leaves with the page
+    await page.goto(site.page("/shop-kept-next", html()));
+    const stored = () => collector.sql("select count(*) as n, min(cid) as cid, min(amount_cents) as cents from conversions where external_id = 'kept-order'")[0];
+    await eventually(() => stored().n === 1, 8000, "the kept conversion stored");
+    assert.equal(stored().cid, cid, "attributed to the landing's visitor");
+    assert.equal(stored().cents, 700);
+    assert.equal(await page.evaluate(() => localStorage.getItem("clicktrail_queue")), null, "taken by the next page");
+    assert.deepEqual(await page.pageErrors(), []);
+    await page.leave();
+    await sleep(1000);
+    assert.equal(stored().n, 1, "once");
+  });
+
   env.test("a visitor who holds a cookie: the full module starts at once, runs the page's queued commands and re-sends the last landing's click", async () => {
     const { collector, site } = env;
     serve(site);
