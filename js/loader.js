@@ -37,7 +37,7 @@ const KEPT = "clicktrail_queue";
     const h = (w[GUARD] = { c: config, s: (error) => held.splice(0).forEach((call) => call(error)), o: once });
     const go = once0(() => startFull(d, config, h, go.r));
     go.p = hold;
-    keepQueue(w, config.consent === "required");
+    const take = keepQueue(w, config.consent === "required");
     const mode = config.affitorProgramId || config.partnerstack;
     if (config.affitorProgramId) holdAffitorCalls(w, hold, go);
     if (config.partnerstack) h.p = holdGrowsumo(w, held);
@@ -69,10 +69,22 @@ const KEPT = "clicktrail_queue";
         mark("ct:compile");
       }
       (CT_CLICK ? WebAssembly.compile(bytes) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.fullUrl))))
-        .then((m) => after(clickFirst(w, d, config, m, go, after)), () => after(2));
+        .then(
+          (m) => {
+            take();
+            after(clickFirst(w, d, config, m, go, after));
+          },
+          () => {
+            take();
+            after(2);
+          },
+        );
       return;
     }
-    go(); // no WebAssembly: the second script reports it
+    take();
+    // Affitor, PartnerStack, consent required: the full module does it all; no WebAssembly:
+    // the second script reports it
+    go();
   } catch (error) {
     // Nothing here may reach the page; this is the last line of defence.
     try {
@@ -162,34 +174,16 @@ function whenNeeded(w, d, sent, go) {
  * Conversions and sign-ups the page gave before the full module took its queue survive the
  * page: left first (its second script could not be downloaded, or had not arrived), the page
  * keeps them in localStorage (`KEPT`; their callbacks are not kept, at most the last 20), and
- * the next page's loader puts them first in its own queue, so its full module sends them
- * (and starts at once). A page restored from the back-forward cache still holds its queue: it
- * takes back what it kept. Nothing is kept on a page that asks for consent (`consent`): no
- * storage before it.
+ * the next page's loader puts them first in its own queue (the returned function, called in
+ * the task that first reads the queue, so that storage is not opened earlier), so its full
+ * module sends them (and starts at once). A page restored from the back-forward cache still
+ * holds its queue: it takes back what it kept. Nothing is kept on a page that asks for
+ * consent (`consent`): no storage before it.
  */
 function keepQueue(w, consent) {
-  try {
-    const ls = w.localStorage;
-    const name = (w.TrackdeskObject || ["trackdesk"])[0];
-    const raw = ls.getItem(KEPT);
-    let kept;
-    if (raw) {
-      ls.removeItem(KEPT);
-      try {
-        kept = JSON.parse(raw);
-      } catch (_) {
-        /* malformed: dropped */
-      }
-    }
-    if (Array.isArray(kept)) {
-      // the snippet's stub, made here when the page's snippet has not run yet (it keeps ours)
-      const stub = w[name] || (w[name] = function () {
-        (stub.q = stub.q || []).push(arguments);
-      });
-      if (typeof stub == "function") (stub.q = stub.q || []).unshift(...kept.filter(Array.isArray).slice(-20));
-    }
-    if (consent) return;
-    let before;
+  const name = (w.TrackdeskObject || ["trackdesk"])[0];
+  let before;
+  if (!consent) {
     w.addEventListener("pagehide", () => {
       try {
         const f = w[name];
@@ -204,23 +198,40 @@ function keepQueue(w, consent) {
           }
         }
         if (!mine.length) return;
-        before = ls.getItem(KEPT);
-        ls.setItem(KEPT, "[" + (before ? before.slice(1, -1) + "," : "") + mine + "]");
+        before = w.localStorage.getItem(KEPT);
+        w.localStorage.setItem(KEPT, "[" + (before ? before.slice(1, -1) + "," : "") + mine + "]");
       } catch (_) {
         /* storage unavailable */
       }
     });
     w.addEventListener("pageshow", (e) => {
       try {
-        if (e.persisted && before !== undefined) before == null ? ls.removeItem(KEPT) : ls.setItem(KEPT, before);
+        if (e.persisted && before !== undefined) before == null ? w.localStorage.removeItem(KEPT) : w.localStorage.setItem(KEPT, before);
         before = undefined;
       } catch (_) {
         /* storage unavailable */
       }
     });
-  } catch (_) {
-    /* storage unavailable or hostile: nothing kept */
   }
+  let taken;
+  return () => {
+    try {
+      if (taken) return;
+      taken = 1;
+      const raw = w.localStorage.getItem(KEPT);
+      if (!raw) return;
+      w.localStorage.removeItem(KEPT);
+      const kept = JSON.parse(raw);
+      if (!Array.isArray(kept)) return;
+      // the snippet's stub, made here when the page's snippet has not run yet (it keeps ours)
+      const stub = w[name] || (w[name] = function () {
+        (stub.q = stub.q || []).push(arguments);
+      });
+      if (typeof stub == "function") (stub.q = stub.q || []).unshift(...kept.filter(Array.isArray).slice(-20));
+    } catch (_) {
+      /* storage unavailable, malformed: nothing taken */
+    }
+  };
 }
 
 /** The bytes of hex text `s`. */
