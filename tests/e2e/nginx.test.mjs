@@ -42,8 +42,10 @@ async function startCollector(config) {
   return child;
 }
 
-before(async () => {
-  if (!NGINX) return;
+/** The collector and nginx in front of it, on ports picked now; true once nginx answers over
+ * TLS, false (both stopped, nginx's error log printed) when nginx exits or stays silent: a port
+ * picked free can be taken before nginx binds it, and the caller then tries new ones. */
+async function startStack() {
   dir = mkdtempSync(join(tmpdir(), "clicktrail-nginx-"));
   chmodSync(dir, 0o755); // nginx's workers (not root) read the shop's pages from here
   port = await freePort();
@@ -107,16 +109,31 @@ http {
 }
 `);
   execFileSync(NGINX, ["-t", "-p", dir, "-c", join(dir, "nginx.conf")], { stdio: "pipe" });
-  nginx = spawn(NGINX, ["-p", dir, "-c", join(dir, "nginx.conf")], { stdio: "ignore" });
-  await eventually(async () => {
+  nginx = spawn(NGINX, ["-p", dir, "-c", join(dir, "nginx.conf")], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  nginx.stderr.on("data", (d) => (stderr += d));
+  for (const deadline = Date.now() + 15000; Date.now() < deadline && nginx.exitCode === null; await sleep(100)) {
     try {
-      execFileSync("curl", ["-sk", "-o", "/dev/null", "--resolve", `${TRACK}:${port}:127.0.0.1`,
+      execFileSync("curl", ["-sk", "-o", "/dev/null", "--max-time", "2", "--resolve", `${TRACK}:${port}:127.0.0.1`,
         `https://${TRACK}:${port}/healthz`]);
       return true;
     } catch {
-      return false;
+      // not answering yet
     }
-  }, 10000, "nginx answering");
+  }
+  const log = existsSync(join(dir, "error.log")) ? readFileSync(join(dir, "error.log"), "utf8") : "";
+  console.log(`nginx on ${port}/${httpPort} did not answer (exit ${nginx.exitCode}): ${stderr}${log}`);
+  await stopChild(nginx);
+  await stopChild(collector);
+  rmSync(dir, { recursive: true, force: true });
+  return false;
+}
+
+before(async () => {
+  if (!NGINX) return;
+  let up = false;
+  for (let attempt = 0; attempt < 3 && !up; attempt++) up = await startStack();
+  assert.ok(up, "nginx answered on none of three sets of ports (its error log is printed above)");
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
