@@ -47,13 +47,14 @@ const KEPT = "clicktrail_queue";
     // snippet only: an Affitor or PartnerStack page starts the full module at once.
     if (typeof WebAssembly == "object" && !mode && config.consent !== "required") {
       // after the click module's click (1), or on a page without a code where the visitor
-      // holds nothing (3), the full module waits until the page needs it (`whenNeeded`);
-      // otherwise it starts in idle time (0), at once (2), or as the page's first call decides
-      // (4: nothing queued yet, `own`)
+      // holds nothing (3) or a cookie and nothing to send (5), the full module waits until the
+      // page needs it (`whenNeeded`); otherwise it starts in idle time (0), at once (2: in the
+      // task after the click module's, which sends its click), or as the page's first call
+      // decides (4: nothing queued yet, `own`)
       const after = (done) => {
         try {
-          if (done == 2) go();
-          else if (done & 1 && config.stripe !== "links") whenNeeded(w, d, done == 1 && config.click, go);
+          if (done == 2) setTimeout(go);
+          else if (done & 1 && config.stripe !== "links") whenNeeded(w, d, done, config, go);
           else if (done != 4) (w.requestIdleCallback || setTimeout)(go, { timeout: 2000 });
         } catch (_) {
           go(); // a page that breaks the watch (a frozen `history`): the full tracker now
@@ -62,13 +63,7 @@ const KEPT = "clicktrail_queue";
       // compiled off the main thread either way: inline, only the hex decode is ours (the
       // browser's `Uint8Array.fromHex`; else digit by digit, `(c & 15) + (c >> 6) * 9` being
       // the value of 0-9 and a-f: 9 ms at 4x CPU)
-      let bytes;
-      if (CT_CLICK) {
-        mark("ct:decode");
-        bytes = hexBytes(CT_CLICK);
-        mark("ct:compile");
-      }
-      (CT_CLICK ? WebAssembly.compile(bytes) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.fullUrl))))
+      (CT_CLICK ? WebAssembly.compile(hexBytes(CT_CLICK)) : WebAssembly.compileStreaming(fetch(new URL(CT_CLICK_FILE, config.fullUrl))))
         .then(
           (m) => {
             take();
@@ -122,31 +117,48 @@ function startFull(d, config, h, again) {
 }
 
 /**
- * A page without a code where the visitor holds nothing (`sent` false), or a landing whose
- * click the click module sent (`sent`, the hand-over), needs the full module only for what
- * the click module leaves undone. `go` starts it: at the page's next call (`own`), when the
- * page moves to another URL (a single-page app: its code is a new click), and on a landing
- * when
+ * A page without a code where the visitor holds nothing (`done` 3) or a cookie and nothing to
+ * send (5), or a landing whose click the click module sent (1; `sent`, the hand-over), needs
+ * the full module only for what the click module leaves undone. `go` starts it: at the page's
+ * next call (`own`); when the page moves to another URL that the click module does not leave
+ * waiting (a single-page app: a code is a new click); when the page holds a CID field
+ * (`trakdesk_cid` inputs, `data-trackdesk-cid`), now or later, and the visitor a CID (1, 5);
+ * and on a landing when
  * - the click's answer is not the one the cookie already holds (its CID, its expiry within a
  *   day: a tenant whose cookie lifetime is not the default), or it did not come (a retry), or
- *   it refused the click (an unknown affiliate's cookie is removed);
- * - the page holds a CID field (`trakdesk_cid` inputs, `data-trackdesk-cid`), now or later.
+ *   it refused the click (an unknown affiliate's cookie is removed).
  * Otherwise the click stays in the outbox until a later page's full module, which re-sends it
  * (the collector keeps one) and writes the localStorage mirror from its answer.
  */
-function whenNeeded(w, d, sent, go) {
+function whenNeeded(w, d, done, config, go) {
+  const sent = config.click;
+  let fields;
   const field = () => d.querySelector('input[name="trakdesk_cid"],[data-trackdesk-cid]') && start();
-  const fields = new MutationObserver(field);
   const start = () => {
-    fields.disconnect();
+    if (fields) fields.disconnect();
     go();
   };
   const here = () => location.href.split("#")[0];
-  const href = here();
-  const moved = () => here() != href && start();
-  if (sent) {
+  let href = here();
+  // a move to another URL: the click module decides on it (`check`); a code (2), events to
+  // send or a cookie to restore (0) start the full module, which counts the move; no code and
+  // nothing to send (3, 5) leave it waiting
+  const moved = () => {
+    try {
+      if (here() == href) return;
+      href = here();
+      if (config.check() & 1) return;
+    } catch (_) {
+      /* the full module decides */
+    }
+    start();
+  };
+  if (done != 3) {
+    fields = new MutationObserver(field);
     fields.observe(d, { childList: true, subtree: true });
     field();
+  }
+  if (done == 1) {
     // the POST leaves in the task after the cookie's (`runClick`), as this timer's
     new Promise((r) => setTimeout(r))
       .then(() => sent.done)
@@ -267,7 +279,7 @@ function once0(f) {
  * helpers on it): the page's next call starts the full tracker at once (the call itself stays
  * queued for the tracker's replay), except that with `run` (nothing queued yet: this script
  * ran before the page's snippet calls) a first `click` is the click module's (`run(tenant,
- * callbacks)`, 0-3 as `clickFirst`), and `after` starts the full tracker as its answer says.
+ * callbacks)`, as `clickFirst`), and `after` starts the full tracker as its answer says.
  */
 function own(w, name, q, go, run, after) {
   const f = function (t, c, p, cb) {
@@ -322,8 +334,9 @@ function withHelpers(f, w, go) {
  * code and no cookie; when nothing is queued yet (this script ran before the page's snippet
  * calls), the page's first call decides: a `click` runs here, anything else starts the full
  * tracker (`own`). Returns the module's answer: 0 the full tracker in idle time, 1 clicked,
- * 2 the full tracker now (also on any failure), 3 nothing held and no code (then, and after
- * a click, the full tracker waits for a need: `whenNeeded`); or 4, nothing queued yet.
+ * 2 the full tracker now (also on any failure, and when other commands are queued behind the
+ * clicks), 3 nothing held and no code, 5 no code and a cookie held, nothing to send (then, and
+ * after a click, the full tracker waits for a need: `whenNeeded`); or 4, nothing queued yet.
  */
 function clickFirst(w, d, config, module, go, after) {
   try {
@@ -343,6 +356,8 @@ function clickFirst(w, d, config, module, go, after) {
     if (n) {
       done = run(tenant, cbs);
       if (done == 1) q.splice(0, n);
+      // commands queued behind the clicks: the full tracker now
+      if (q.length > (done == 1 ? 0 : n)) return 2;
     } else if (q.length || (stub != null && typeof stub != "function")) return 2;
     // a page object we do not own (not a function, or already a dispatcher) keeps the idle start
     if (done != 2 && (stub == null || (typeof stub == "function" && !stub.__clicktrail))) {
@@ -355,9 +370,11 @@ function clickFirst(w, d, config, module, go, after) {
   }
 }
 
-/** Runs the click module for `tenant`'s leading click calls (callbacks `cbs`): 0-3 as
- * `clickFirst`; a trap (a panic) or any error is 2. */
-function runClick(w, d, config, module, tenant, cbs) {
+/** Runs the click module for `tenant`'s leading click calls (callbacks `cbs`): as
+ * `clickFirst`; a trap (a panic) or any error is 2. With `check`, it only decides on the
+ * page's URL now (a single-page app's move, `whenNeeded`): a code is 2, and nothing is
+ * written or sent (`check` 1; undefined is 0 to the module). */
+function runClick(w, d, config, module, tenant, cbs, check) {
   try {
     if (typeof tenant != "string") return 2;
     let x; // the instance's exports
@@ -460,11 +477,14 @@ function runClick(w, d, config, module, tenant, cbs) {
     crypto.getRandomValues(new Uint8Array(x.memory.buffer, x.n(), 32));
     const state = [tenant, config.params || "", config.cookieDomain || "",
       config.endpoint, location.href, d.referrer, d.cookie, location.hostname].join("\0");
-    const done = x.r(put(state, x.b), Date.now(), +(new URL(config.endpoint).origin == location.origin));
+    const done = x.r(put(state, x.b), Date.now(), +(new URL(config.endpoint).origin == location.origin), check);
     mark("ct:ran");
     // the hand-over: the full tracker adopts the click in flight (its answer, its retries)
     if (done == 1) config.click = sent;
-    return done;
+    config.check = () => runClick(w, d, config, module, tenant, [], 1);
+    // a returning visitor's page whose click has a callback: the full tracker gives it the CID
+    // (with the mirror's expiry), in idle time
+    return done == 5 && cbs.length ? 0 : done;
   } catch (_) {
     return 2; // a trap (panic) or no WebAssembly: the full tracker does it all
   }

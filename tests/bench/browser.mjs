@@ -32,6 +32,13 @@
 // navigation start to the milestone, main-thread time (CDP Performance TaskDuration, the
 // renderer's busy time, and ScriptDuration), and loads with a task > 50 ms (Long Tasks API).
 // RUNS=20 by default (>= 20 cold loads each).
+//
+// RETURNING=1: a returning visitor's page instead of a landing: no code in the URL, a valid
+// trakdesk_cid cookie held, nothing in the outbox. Variants: plausible (its page view),
+// clicktrail (what ships: the click module decides there is nothing to do, the full module
+// waits for a need; milestone: the loader's `ct:ran` mark) and clicktrail-full (the same page
+// with data-stripe="links", which starts the full module in idle time, as every returning
+// visitor's page did before; milestone: the full module started).
 import http from "node:http";
 import { readFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -66,6 +73,8 @@ const DOWN = (1.6e6 / 8) | 0; // bytes per second
 const UP = (750e3 / 8) | 0;
 const CPU = 4;
 const SETTLE_MS = 1500; // after the milestone: deferred work (outbox, observers) counts too
+const RETURNING = process.env.RETURNING === "1";
+const RETURNING_CID = "0a0b0c0d-0000-4000-8000-000000000000";
 
 const dubDist = join(ROOT, "node_modules/@dub/analytics/dist/index.js");
 const dubNote = existsSync(dubDist) && /dubcdn\.com/.test(readFileSync(dubDist, "utf8"))
@@ -119,6 +128,10 @@ init({ domain: "shop.example", endpoint: "/api/event", captureOnLocalhost: true 
   "clicktrail-fetched": PAGE(`<script async src="/cf/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
   onemodule: PAGE(`<script async src="/one/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
 };
+if (RETURNING) {
+  VARIANTS["clicktrail-full"] = PAGE(`<script async src="/tracking.js" data-stripe="links"></script><script>${SNIPPET}</script>`);
+  for (const v of Object.keys(VARIANTS)) if (!["plausible", "clicktrail", "clicktrail-full"].includes(v)) delete VARIANTS[v];
+}
 // ONLY=a,b: a subset of the variants (plausible and clicktrail are always kept for the ratios)
 if (process.env.ONLY) {
   const keep = new Set([...process.env.ONLY.split(","), "plausible", "clicktrail"]);
@@ -182,6 +195,7 @@ const SCRIPTS = {
   floor: ["/floor.js"],
   plausible: ["/plausible.js"],
   clicktrail: ["/tracking.js", FULL_JS, WASM],
+  "clicktrail-full": ["/tracking.js", FULL_JS, WASM],
   "clicktrail-preload": ["/tracking.js", FULL_JS, WASM],
   "wasm-floor": ["/wasm-floor.js", "/ballast.wasm"],
   "clicktrail-fetched": ["/cf/tracking.js", `/cf${CLICK_WASM}`, `/cf${FULL_JS}`, `/cf${WASM}`],
@@ -275,15 +289,24 @@ async function load(browser, origin, variant) {
   });
   await page.addInitScript(PROBE);
   await browser.startTracing(page, { categories: TRACE_CATEGORIES });
-  await page.goto(`${origin}/${variant}?aff=alice`, { waitUntil: "load" });
+  if (RETURNING) {
+    await context.addCookies([{ name: "trakdesk_cid", value: JSON.stringify({ tenantId: "demo", cid: RETURNING_CID }), url: origin }]);
+  }
+  await page.goto(`${origin}/${variant}${RETURNING ? "" : "?aff=alice"}`, { waitUntil: "load" });
   const milestone = variant === "plausible" ? "__sentAt" : "__cookieAt";
-  if (variant !== "none") {
+  if (RETURNING && variant !== "plausible") {
+    // the click module's decision; with the full module, its start
+    const mark = variant === "clicktrail" ? "ct:ran" : "ct:full-started";
+    await page.waitForFunction((m) => performance.getEntriesByName(m).length, mark, { timeout: 30000 });
+  } else if (variant !== "none") {
     await page.waitForFunction((m) => window[m], milestone, { timeout: 30000 });
   }
   // the two-module tracker: the click's answer checked by the loader is its end (the full
   // module, when that answer or the page needs it, starts within the settle time); the old
   // design: its full module started
-  if (/^clicktrail/.test(variant)) {
+  if (RETURNING) {
+    // nothing more to wait for
+  } else if (/^clicktrail/.test(variant)) {
     await page.waitForFunction(() => performance.getEntriesByName("ct:answer").length, null, { timeout: 30000 });
   } else if (variant === "onemodule") {
     await page.waitForFunction(() => window.TrackdeskObject && window.TrackdeskObject.f, null, { timeout: 30000 });
@@ -306,7 +329,8 @@ async function load(browser, origin, variant) {
     marks: t.marks,
     answers,
     cookie,
-    milestone: variant === "none" ? null : (variant === "plausible" ? t.sent : t.cookie),
+    milestone: variant === "none" ? null : (variant === "plausible" ? t.sent
+      : RETURNING ? t.marks[variant === "clicktrail" ? "ct:ran" : "ct:full-started"] : t.cookie),
     sent: t.sent ?? null,
     task: metrics.TaskDuration * 1000,
     own: trace.own,
@@ -363,8 +387,7 @@ for (const [v, rs] of Object.entries(results)) {
   console.log(`${v}: click answers ${statuses || "none"}; loads ending with a trakdesk_cid cookie: ${cookies} of ${rs.length}`);
 }
 // where the two-module tracker's time goes (p50 ms between its performance marks)
-const SPANS = [["hex decode", "ct:decode", "ct:compile"], ["sync compile", "ct:compile", "ct:compiled"],
-  ["click module run -> cookie", "ct:run", "cookie"],
+const SPANS = [["click module run -> cookie", "ct:run", "cookie"],
   ["click module run (all)", "ct:run", "ct:ran"], ["cookie -> full module started", "cookie", "ct:full-started"],
   ["full module initSync + start", "ct:full-init", "ct:full-started"]];
 for (const [v, rs] of Object.entries(results)) {

@@ -191,6 +191,16 @@ engines((env) => {
     await sleep(2500);
     assert.equal(fullAsked(mark), 0, "no code, nothing held: no full module");
     assert.equal(await page.evaluate(() => window.__clickCalls), undefined, "no CID: no callback");
+    // a single-page app's move to another URL without a code: the click module decides, and
+    // the full module still waits
+    await page.evaluate(() => history.pushState({}, "", "/shop-plain-2?utm_source=x"));
+    await sleep(500);
+    assert.equal(fullAsked(mark), 0, "a move without a code: no full module");
+    // a move to an affiliate's link: the full module comes and counts it
+    await page.evaluate(() => history.pushState({}, "", "/shop-plain-3?aff=bob"));
+    const moved = await eventually(() => clickPosts(site, mark).find((r) => JSON.parse(r.body).aff === "bob"), 8000, "the move's click");
+    assert.match(JSON.parse(moved.body).url, /\/shop-plain-3\?aff=bob$/);
+    assert.equal(fullAsked(mark), 1);
     await page.evaluate(() => trackdesk("demo", "ready", () => (window.__ready = true)));
     await eventually(() => page.evaluate(() => window.__ready), 8000, "the call ran in the full module");
     assert.equal(fullAsked(mark), 1);
@@ -388,6 +398,71 @@ function test_second_script(env) {
     assert.equal(alice[0].n, 1, "one click of the first page");
     const asked = site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`);
     assert.equal(asked.length, 1, `the second script is asked once: ${JSON.stringify(await timeline(page))}`);
+    assert.deepEqual(await page.pageErrors(), []);
+    await page.leave();
+  });
+
+  env.test("commands queued behind a landing's click start the full module at once: the click module's click, then the conversion", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const page = await env.newPage();
+    const mark = site.mark();
+    const both = `<!doctype html><title>shop</title>${trackdeskSnippet("/cf/tracking.js", 'data-endpoint="/"')}
+<script>trackdesk("demo", "conversion", { conversionTypeCode: "sale", amount: { value: "5.00" }, externalId: "behind-click" });</script>`;
+    await page.goto(`${site.page("/shop-both", both)}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await sentByClickModule(page);
+    const stored = () => collector.sql("select count(*) as n, min(cid) as cid from conversions where external_id = 'behind-click'")[0];
+    await eventually(() => stored().n === 1, 8000, "the queued conversion stored, with no further call");
+    assert.equal(stored().cid, cid, "attributed to the landing's click");
+    await eventually(async () => (await outbox(page)).length === 0, 8000, "outbox drained");
+    assert.equal(clickPosts(site, mark).length, 1, "the click sent once (adopted by the full module)");
+    assert.deepEqual(await page.pageErrors(), []);
+    await page.leave();
+  });
+
+  env.test("a returning visitor (a cookie held, nothing to send) on a page without a code: no full module until the page needs it", async () => {
+    const { collector, site } = env;
+    serve(site);
+    const fullAsked = (mark) => site.requestsSince(mark).filter((r) => r.path === `/cf/${FULL_JS}`).length;
+    // the Trackdesk snippet's plain click, no callback
+    const plain = (extra = "") => `<!doctype html><title>shop</title><script async src="/cf/tracking.js" data-endpoint="/"></script>
+<script>(function(t,d,k){(t[k]=t[k]||[]).push(d);t[d]=t[d]||t[k].f||function(){(t[d].q=t[d].q||[]).push(arguments)}})(window,"trackdesk","TrackdeskObject");
+trackdesk("demo", "click");${extra}</script>`;
+    const page = await env.newPage();
+    await page.goto(`${site.page("/ret-landing", html())}?aff=alice`);
+    const { cid } = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback");
+    await eventually(() => page.evaluate(() => performance.getEntriesByName("ct:answer").length), 8000, "answer checked");
+    // the next page: the landing's click is still in the outbox, so the full module comes (in
+    // idle time) and re-sends it
+    let mark = site.mark();
+    await page.goto(site.page("/ret-second", plain()));
+    await eventually(async () => (await outbox(page)).length === 0, 8000, "outbox drained");
+    assert.equal(fullAsked(mark), 1, "events to send: the full module");
+    // a page after it: a cookie held, nothing to send, nothing called but the click
+    mark = site.mark();
+    await page.goto(site.page("/ret-plain", plain()));
+    await sleep(2500); // past an idle-time start (2 s at the latest)
+    assert.equal(fullAsked(mark), 0, "nothing to do: no full module");
+    await page.evaluate(() => history.pushState({}, "", "/ret-plain-2"));
+    await sleep(500);
+    assert.equal(fullAsked(mark), 0, "a single-page move without a code: no full module");
+    assert.match(await page.cookieValue("trakdesk_cid"), new RegExp(cid), "the cookie stays");
+    // a CID field added later: the full module comes and fills it
+    await page.evaluate(() => document.body.insertAdjacentHTML("beforeend", '<form><input type="hidden" name="trakdesk_cid"></form>'));
+    await eventually(() => page.evaluate(() => document.querySelector("input[name=trakdesk_cid]").value), 8000, "field filled");
+    assert.equal(await page.evaluate(() => document.querySelector("input[name=trakdesk_cid]").value), cid);
+    assert.equal(fullAsked(mark), 1);
+    // a click with a callback gets the CID (the full module, in idle time)
+    await page.goto(site.page("/ret-callback", html()));
+    const again = await eventually(() => page.evaluate(() => window.__clickResult), 8000, "click callback on a returning visit");
+    assert.equal(again.cid, cid);
+    // a conversion queued behind the click goes at once, attributed
+    await page.goto(site.page("/ret-thanks", plain(`
+trackdesk("demo", "conversion", { conversionTypeCode: "sale", amount: { value: "9.00" }, externalId: "returning-order" });`)));
+    const stored = () => collector.sql("select count(*) as n, min(cid) as cid from conversions where external_id = 'returning-order'")[0];
+    await eventually(() => stored().n === 1, 8000, "the returning visitor's conversion stored");
+    assert.equal(stored().cid, cid);
     assert.deepEqual(await page.pageErrors(), []);
     await page.leave();
   });

@@ -64,11 +64,20 @@ pub struct Input<'a> {
     pub first_party: bool,
     /// 16 bytes for the CID, 16 for the click's event id.
     pub random: [u8; 32],
+    /// Only decide (a single-page app's move): a case with a code is the full tracker's,
+    /// which counts the move; nothing is written, probed or sent.
+    pub check: bool,
 }
 
 impl<'a> Input<'a> {
     /// The NUL-separated fields; `None` when some are missing.
-    pub fn parse(s: &'a str, now_ms: u64, first_party: bool, random: [u8; 32]) -> Option<Self> {
+    pub fn parse(
+        s: &'a str,
+        now_ms: u64,
+        first_party: bool,
+        random: [u8; 32],
+        check: bool,
+    ) -> Option<Self> {
         let mut f = url::split_ascii(s, 0);
         let mut next = || f.next();
         Some(Input {
@@ -83,6 +92,7 @@ impl<'a> Input<'a> {
             now_ms,
             first_party,
             random,
+            check,
         })
     }
 }
@@ -101,8 +111,8 @@ pub enum Read {
 /// The module's answer to the loader.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Done {
-    /// Nothing to do here (no code; a cookie, a mirror or an outbox held, or a code that
-    /// needs decoding): the full tracker runs the `click` in idle time.
+    /// Nothing to do here (no code and a mirror or an outbox held; a code with a cookie held,
+    /// or one that needs decoding): the full tracker runs the `click` in idle time.
     Later = 0,
     /// Cookie written, click sent, callbacks run.
     Clicked = 1,
@@ -111,6 +121,10 @@ pub enum Done {
     Full = 2,
     /// No code and nothing held: the full tracker waits until the page needs it.
     Idle = 3,
+    /// No code, a cookie held and no events to send: the full tracker waits until the page
+    /// needs it, a CID field included (the loader starts it in idle time when a queued `click`
+    /// has a callback, which gets the CID).
+    Held = 5,
 }
 
 /// Text written into a fixed slice: no allocator, no growth. What does not fit is not
@@ -222,20 +236,36 @@ pub fn run(
     // what the visitor holds is the full tracker's: any `trakdesk_cid` (this tenant's: a
     // repeat click waits for the collector's answer; another tenant's: rare, and reading it
     // needs the JSON reader), a mirror to restore, events in the outbox to send
-    let held = cookie::find(inp.cookies, cookie::NAME).is_some()
-        || read(Read::Local, MIRROR_KEY, any)
-        || read(Read::Local, outbox::KEY, any);
+    let cookie = cookie::find(inp.cookies, cookie::NAME).is_some();
     let code = match found {
-        Ok(code) if !held => code,
+        Ok(code)
+            if !cookie
+                && !read(Read::Local, MIRROR_KEY, any)
+                && !read(Read::Local, outbox::KEY, any) =>
+        {
+            code
+        }
         Ok(_) => return Done::Full,
-        // no code and nothing held: the full tracker has nothing to do until the page needs it
-        // (a call, a navigation). No percent-decoder here: a `%` may hide a code or its
+        // No code: without events to send, the full tracker has nothing to do until the page
+        // needs it (a call, a navigation, a CID field when a cookie is held), unless a mirror
+        // restores a lost cookie. No percent-decoder here: a `%` may hide a code or its
         // parameter's name, which the full tracker, in idle time, decodes
-        Err(url::CodeError::Absent) if !held && url::find_ascii(search, b'%').is_none() => {
-            return Done::Idle
+        Err(url::CodeError::Absent)
+            if url::find_ascii(search, b'%').is_none() && !read(Read::Local, outbox::KEY, any) =>
+        {
+            return if cookie {
+                Done::Held
+            } else if read(Read::Local, MIRROR_KEY, any) {
+                Done::Later
+            } else {
+                Done::Idle
+            };
         }
         Err(_) => return Done::Later,
     };
+    if inp.check {
+        return Done::Full;
+    }
     out.clear();
     landing_key(out, inp.tenant, landing);
     let counted = out.text().is_some_and(|key| read(Read::Session, key, any));
@@ -425,16 +455,18 @@ mod wasm {
     }
 
     /// Runs the click-first decision on the page state the page wrote into [`b`]'s buffer
-    /// (`len` bytes), at `now` (ms), `first_party` 1 or 0. Returns [`Done`].
+    /// (`len` bytes), at `now` (ms), `first_party` 1 or 0, `check` 1: only decide
+    /// ([`Input::check`]). Returns [`Done`].
     #[no_mangle]
-    pub extern "C" fn r(len: usize, now: f64, first_party: u32) -> u32 {
+    pub extern "C" fn r(len: usize, now: f64, first_party: u32, check: u32) -> u32 {
         let Some(s) = IN.get().get(..len) else {
             return Done::Full as u32;
         };
         // SAFETY: the page writes with `TextEncoder#encodeInto`, which only writes whole
         // UTF-8 sequences (lone surrogates become U+FFFD), and `len` is what it wrote.
         let s = unsafe { core::str::from_utf8_unchecked(s) };
-        let Some(inp) = Input::parse(s, now as u64, first_party == 1, *RND.get()) else {
+        let Some(inp) = Input::parse(s, now as u64, first_party == 1, *RND.get(), check == 1)
+        else {
             return Done::Full as u32;
         };
         let (mut out, mut body) = (Buf::new(OUT.get()), Buf::new(BODY.get()));

@@ -24,6 +24,7 @@ fn page<'a>(href: &'a str, cookies: &'a str) -> Input<'a> {
         now_ms: NOW,
         first_party: false,
         random: rnd(),
+        check: false,
     }
 }
 
@@ -269,13 +270,35 @@ fn every_other_case_is_left_to_the_full_tracker() {
     assert_eq!(go(&page("https://s.example/", "")).0, Done::Idle);
     assert_eq!(go(&page("https://s.example/?aff=", "")).0, Done::Idle);
     assert_eq!(go(&page("https://s.example/?utm=a&x", "x=1")).0, Done::Idle);
-    // no code, something held: the full tracker in idle time
-    assert_eq!(go(&page("https://s.example/", &held)).0, Done::Later);
+    // no code, a cookie held (any tenant's) and nothing to send: the full tracker only when
+    // the page needs it (a CID field too)
+    assert_eq!(go(&page("https://s.example/", &held)).0, Done::Held);
+    let mine = format!(
+        "trakdesk_cid={}",
+        cookie::encode("demo", "0a0b0c0d-0000-4000-8000-000000000000")
+    );
+    assert_eq!(go(&page("https://s.example/?utm=a", &mine)).0, Done::Held);
+    let with_mirror = |w: Read, k: &str, _: fn(&str) -> bool| w == Read::Local && k == MIRROR_KEY;
+    assert_eq!(
+        run_with(&page("https://s.example/", &mine), CAP, with_mirror).0,
+        Done::Held
+    );
+    // no code, events to send or a mirror without its cookie: the full tracker in idle time
     let p = page("https://s.example/", "");
     for key in [MIRROR_KEY, outbox::KEY] {
         let holds = |w: Read, k: &str, _: fn(&str) -> bool| w == Read::Local && k == key;
         assert_eq!(run_with(&p, CAP, holds).0, Done::Later, "{key}");
     }
+    let outbox_held = |w: Read, k: &str, _: fn(&str) -> bool| w == Read::Local && k == outbox::KEY;
+    assert_eq!(
+        run_with(&page("https://s.example/", &mine), CAP, outbox_held).0,
+        Done::Later
+    );
+    // a `%` with a cookie held: the full tracker's decoder decides
+    assert_eq!(
+        go(&page("https://s.example/?utm=%20", &mine)).0,
+        Done::Later
+    );
     // a landing with events in the outbox: the full tracker at once
     let p = page("https://s.example/?aff=a", "");
     let outbox = |w: Read, k: &str, _: fn(&str) -> bool| w == Read::Local && k == outbox::KEY;
@@ -380,8 +403,8 @@ fn the_buffer_takes_whole_strings_only() {
 
 #[test]
 fn hostile_page_state_never_panics() {
-    assert!(Input::parse("", 0, false, rnd()).is_none());
-    assert!(Input::parse("a\0b\0c", 0, false, rnd()).is_none());
+    assert!(Input::parse("", 0, false, rnd(), false).is_none());
+    assert!(Input::parse("a\0b\0c", 0, false, rnd(), false).is_none());
     for s in [
         "\0\0\0\0\0\0\0\0",
         "a\0b\0c\0d\0e\0f\0g\0h\0i\0j\0k",
@@ -394,8 +417,8 @@ fn hostile_page_state_never_panics() {
         "demo\0\0\0.\0\0https://x/?aff=\u{7f}\0\0\0x",
         "demo\0\u{e9},\u{2603}\0FIRST\0\u{e9}.example\0\u{e9}\0https://\u{e9}/?\u{2603}=1&aff=\u{e9}\0\u{e9}\0\u{e9}\0\u{e9}.\u{e9}",
     ] {
-        for fp in [false, true] {
-            if let Some(inp) = Input::parse(s, u64::MAX, fp, [0xff; 32]) {
+        for (fp, check) in [(false, false), (true, false), (false, true)] {
+            if let Some(inp) = Input::parse(s, u64::MAX, fp, [0xff; 32], check) {
                 for cap in [0, 1, 64, 300, CAP] {
                     let _ = run_with(&inp, cap, |_, _, check| check("clicktrail_probe=1"));
                 }
@@ -407,6 +430,7 @@ fn hostile_page_state_never_panics() {
         1,
         false,
         rnd(),
+        false,
     )
     .unwrap();
     assert_eq!(go(&inp).0, Done::Later, "an undecodable code is no code");
@@ -418,4 +442,34 @@ fn hostile_page_state_never_panics() {
     assert_eq!(fx[3].2, time::LAST.to_string());
     assert_eq!(time::format(time::LAST as i64), "9999-12-31T23:59:59Z");
     assert_eq!(time::format(time::LAST as i64 + 1), "9999-12-31T23:59:59Z");
+}
+
+#[test]
+fn a_check_decides_without_writing_probing_or_sending() {
+    let mine = format!(
+        "trakdesk_cid={}",
+        cookie::encode("demo", "0a0b0c0d-0000-4000-8000-000000000000")
+    );
+    let check = |href, cookies| Input {
+        check: true,
+        ..page(href, cookies)
+    };
+    let mut asked = Vec::new();
+    let probe = |w: Read, k: &str, _: fn(&str) -> bool| {
+        asked.push((w, k.to_string()));
+        false
+    };
+    // a code: the full tracker's (it counts the move), and nothing written or probed
+    assert_eq!(
+        run_with(&check("https://s.example/?aff=bob", ""), CAP, probe).0,
+        Done::Full
+    );
+    assert!(asked.iter().all(|(w, _)| *w == Read::Local), "{asked:?}");
+    // no code: as a landing's decision
+    assert_eq!(go(&check("https://s.example/next", "")).0, Done::Idle);
+    assert_eq!(go(&check("https://s.example/next", &mine)).0, Done::Held);
+    assert_eq!(
+        go(&check("https://s.example/?aff=bob", &mine)).0,
+        Done::Full
+    );
 }
