@@ -33,6 +33,13 @@
 // renderer's busy time, and ScriptDuration), and loads with a task > 50 ms (Long Tasks API).
 // RUNS=20 by default (>= 20 cold loads each).
 //
+// AB=FILE: an A/B pair in one interleaved run: variant clicktrail-b is FILE (another build of
+// tracking.js, e.g. the loader with one change undone) served as /b/tracking.js beside the
+// same second script and full module (data-endpoint="/": the same collector path and
+// first-party mode as clicktrail's); the run prints its ratios to clicktrail. Small loader
+// changes are lost in the run-to-run noise of sequential runs; interleaved, the machine's
+// drift hits both alike.
+//
 // RETURNING=1: a returning visitor's page instead of a landing: no code in the URL, a valid
 // trakdesk_cid cookie held, nothing in the outbox. Variants: plausible (its page view),
 // clicktrail (what ships: the click module decides there is nothing to do, the full module
@@ -74,6 +81,7 @@ const UP = (750e3 / 8) | 0;
 const CPU = 4;
 const SETTLE_MS = 1500; // after the milestone: deferred work (outbox, observers) counts too
 const RETURNING = process.env.RETURNING === "1";
+const AB = process.env.AB;
 const RETURNING_CID = "0a0b0c0d-0000-4000-8000-000000000000";
 
 const dubDist = join(ROOT, "node_modules/@dub/analytics/dist/index.js");
@@ -128,13 +136,14 @@ init({ domain: "shop.example", endpoint: "/api/event", captureOnLocalhost: true 
   "clicktrail-fetched": PAGE(`<script async src="/cf/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
   onemodule: PAGE(`<script async src="/one/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`),
 };
+if (AB) VARIANTS["clicktrail-b"] = PAGE(`<script async src="/b/tracking.js" data-endpoint="/"></script><script>${SNIPPET}</script>`);
 if (RETURNING) {
   VARIANTS["clicktrail-full"] = PAGE(`<script async src="/tracking.js" data-stripe="links"></script><script>${SNIPPET}</script>`);
   for (const v of Object.keys(VARIANTS)) if (!["plausible", "clicktrail", "clicktrail-full"].includes(v)) delete VARIANTS[v];
 }
 // ONLY=a,b: a subset of the variants (plausible and clicktrail are always kept for the ratios)
 if (process.env.ONLY) {
-  const keep = new Set([...process.env.ONLY.split(","), "plausible", "clicktrail"]);
+  const keep = new Set([...process.env.ONLY.split(","), "plausible", "clicktrail", "clicktrail-b"]);
   for (const v of Object.keys(VARIANTS)) if (!keep.has(v)) delete VARIANTS[v];
 }
 
@@ -153,6 +162,11 @@ const FILES = {
   [`/cf${WASM}`]: ["application/wasm", readFileSync(join(DIST, WASM))],
   "/one/tracking.js": ["application/javascript", readFileSync(join(ROOT, "target/bench/onemodule.js"))],
   [`/one/clicktrail_bg.${X_ID}.wasm`]: ["application/wasm", readFileSync(join(DIST, `clicktrail_bg.${X_ID}.wasm`))],
+  ...(AB ? {
+    "/b/tracking.js": ["application/javascript", readFileSync(AB)],
+    [`/b${FULL_JS}`]: ["application/javascript", readFileSync(join(DIST, FULL_JS))],
+    [`/b${WASM}`]: ["application/wasm", readFileSync(join(DIST, WASM))],
+  } : {}),
 };
 const COMPRESSED = Object.fromEntries(Object.entries(FILES).map(([path, [type, raw]]) => [path, {
   type, raw,
@@ -196,6 +210,7 @@ const SCRIPTS = {
   plausible: ["/plausible.js"],
   clicktrail: ["/tracking.js", FULL_JS, WASM],
   "clicktrail-full": ["/tracking.js", FULL_JS, WASM],
+  "clicktrail-b": ["/b/tracking.js", `/b${FULL_JS}`, `/b${WASM}`],
   "clicktrail-preload": ["/tracking.js", FULL_JS, WASM],
   "wasm-floor": ["/wasm-floor.js", "/ballast.wasm"],
   "clicktrail-fetched": ["/cf/tracking.js", `/cf${CLICK_WASM}`, `/cf${FULL_JS}`, `/cf${WASM}`],
@@ -433,6 +448,9 @@ console.log(`clicktrail / plausible: bytes ${ratio(c.bytes, p.bytes)}, time to m
   `loads with an own task > 50 ms ${c.ownLong} vs ${p.ownLong} (of ${RUNS})`);
 if (rows.floor) console.log(`clicktrail / floor:     bytes ${ratio(c.bytes, rows.floor.bytes)}, time to cookie ${ratio(c.ms, rows.floor.ms)}, ` +
   `main-thread (own tasks) ${ratio(c.own, rows.floor.own)}`);
+const b = rows["clicktrail-b"];
+if (b) console.log(`clicktrail-b / clicktrail (A/B, ${AB}): bytes ${b.bytes} vs ${c.bytes}, time to cookie ${ratio(b.ms, c.ms)}, ` +
+  `main-thread (own tasks) ${ratio(b.own, c.own)} (${f1(b.own)} vs ${f1(c.own)} ms), loads with an own task > 50 ms ${b.ownLong} vs ${c.ownLong}`);
 for (const v of ["clicktrail-fetched", "onemodule"]) {
   const r = rows[v];
   if (r) console.log(`${v} / plausible: bytes ${ratio(r.bytes, p.bytes)}, time to cookie ${ratio(r.ms, p.ms)}, ` +
