@@ -28,7 +28,7 @@ pub struct Config {
 pub fn config(c: &JsValue) -> Config {
     let endpoint = js::get(c, "endpoint")
         .as_string()
-        .map(|s| url::trim_byte(s.trim_ascii(), b'/', false).to_string())
+        .map(|s| url::trim(s.trim_ascii(), b'/', false, true).to_string())
         .unwrap_or_default();
     let mut params = Vec::new();
     let p = js::get(c, "params");

@@ -78,17 +78,22 @@ impl<'a> Input<'a> {
         random: [u8; 32],
         check: bool,
     ) -> Option<Self> {
-        let mut f = url::split_ascii(s, 0);
-        let mut next = || f.next();
+        // one loop over the fields (a call each inlined eight `next`s: 0.4 KB raw)
+        let mut fields = url::split_ascii(s, 0);
+        let mut f = [""; 8];
+        for slot in &mut f {
+            *slot = fields.next()?;
+        }
+        let [tenant, params, cookie_domain, endpoint, href, referrer, cookies, host] = f;
         Some(Input {
-            tenant: next()?,
-            params: next()?,
-            cookie_domain: next()?,
-            endpoint: next()?,
-            href: next()?,
-            referrer: next()?,
-            cookies: next()?,
-            host: next()?,
+            tenant,
+            params,
+            cookie_domain,
+            endpoint,
+            href,
+            referrer,
+            cookies,
+            host,
             now_ms,
             first_party,
             random,

@@ -32,7 +32,7 @@ pub fn push_encode(out: &mut (impl Out + ?Sized), tenant: &str, cid: &str) {
 /// A URL-encoded value written by other code is accepted too.
 pub fn parse(value: &str) -> Option<(String, String)> {
     let decoded;
-    let mut v = value.trim_ascii();
+    let mut v = crate::url::trim(value, crate::url::WS, true, true);
     if v.starts_with('%') {
         decoded = crate::url::percent_decode(v)?;
         v = &decoded;
@@ -50,9 +50,8 @@ pub fn parse(value: &str) -> Option<(String, String)> {
 /// The raw value of cookie `name` in a `document.cookie` string.
 pub fn find<'a>(all: &'a str, name: &str) -> Option<&'a str> {
     crate::url::split_ascii(all, b';').find_map(|part| {
-        let part = part.trim_ascii_start();
-        let rest = part.strip_prefix(name)?;
-        rest.strip_prefix("=")
+        let part = crate::url::trim(part, crate::url::WS, true, false);
+        part.strip_prefix(name)?.strip_prefix("=")
     })
 }
 
@@ -61,7 +60,7 @@ pub fn find<'a>(all: &'a str, name: &str) -> Option<&'a str> {
 pub fn cid_for(all: &str, tenant: &str) -> Option<String> {
     crate::url::split_ascii(all, b';')
         .filter_map(|part| {
-            part.trim_ascii_start()
+            crate::url::trim(part, crate::url::WS, true, false)
                 .strip_prefix(NAME)?
                 .strip_prefix('=')
         })
@@ -168,7 +167,12 @@ pub fn configured_domain(d: &str) -> Option<String> {
 /// it in a buffer of its own).
 #[inline(always)]
 pub fn configured_domain_in(d: &str) -> Option<&str> {
-    let d = crate::url::trim_byte(d.trim_ascii(), b'.', true);
+    let d = crate::url::trim(
+        crate::url::trim(d, crate::url::WS, true, true),
+        b'.',
+        true,
+        false,
+    );
     let ok = !d.is_empty()
         && d.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
@@ -187,7 +191,7 @@ pub fn domain_candidates(host: &str) -> Vec<String> {
 
 /// [`domain_candidates`] of a lowercase host (as `location.hostname` is), without allocating.
 pub fn domain_candidates_in(host: &str) -> Candidates<'_> {
-    let host = crate::url::trim_byte(host, b'.', false);
+    let host = crate::url::trim(host, b'.', false, true);
     let is_ipv4 = host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     let none = host.is_empty()
         || is_ipv4

@@ -90,7 +90,7 @@ pub fn click_event(xid: &str, cid: &str) -> Option<String> {
 /// unencoded `+` in a query string is a space once decoded. Anything else: `None`.
 /// (Unused low bits of the last character are ignored, as most decoders do.)
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let body = url::trim_byte(s, b'=', false);
+    let body = url::trim(s, b'=', false, true);
     let pad = s.len() - body.len();
     if body.len() % 4 == 1 || pad > 2 || (pad > 0 && !s.len().is_multiple_of(4)) {
         return None;

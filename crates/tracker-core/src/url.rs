@@ -45,21 +45,31 @@ impl<'a> Iterator for SplitAscii<'a> {
     }
 }
 
-/// `s` without leading (`front`) or trailing copies of the ASCII byte `b`
-/// (`str::trim_*_matches(char)` brings a generic char searcher into the wasm).
-pub fn trim_byte(s: &str, b: u8, front: bool) -> &str {
-    let bytes = s.as_bytes();
-    let (mut i, mut j) = (0, bytes.len());
-    if front {
-        while bytes.get(i) == Some(&b) {
-            i += 1;
+/// The byte [`trim`] reads as any ASCII whitespace (space, tab, LF, FF, CR: what
+/// `str::trim_ascii` trims).
+pub const WS: u8 = 0;
+
+/// `s` without leading (`front`) and trailing (`back`) copies of the ASCII byte `b` ([`WS`]:
+/// any ASCII whitespace). One loop for every trim the tracker needs: core's `trim_ascii*`
+/// and `str::trim_*_matches(char)` bring a function each into the wasm (0.1–0.3 KB raw).
+pub fn trim(s: &str, b: u8, front: bool, back: bool) -> &str {
+    let hit = |c: &u8| *c == b || (b == WS && c.is_ascii_whitespace());
+    let mut t = s.as_bytes();
+    while let (true, [c, rest @ ..]) = (front, t) {
+        if !hit(c) {
+            break;
         }
-    } else {
-        while j > 0 && bytes.get(j - 1) == Some(&b) {
-            j -= 1;
-        }
+        t = rest;
     }
-    s.get(i..j).unwrap_or(s)
+    while let (true, [rest @ .., c]) = (back, t) {
+        if !hit(c) {
+            break;
+        }
+        t = rest;
+    }
+    // SAFETY: only ASCII bytes (`b`, whitespace) were taken off the ends of a `str`: what is
+    // left starts and ends on a character boundary.
+    unsafe { core::str::from_utf8_unchecked(t) }
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -210,7 +220,7 @@ pub fn param_names<'a>(list: &'a str, out: &'a mut [&'a str; MAX_PARAMS]) -> &'a
 /// One `data-param` name, trimmed, when acceptable (1–64 bytes).
 #[inline(always)]
 pub fn param_name(s: &str) -> Option<&str> {
-    let s = s.trim_ascii();
+    let s = trim(s, WS, true, true);
     (!s.is_empty() && s.len() <= 64).then_some(s)
 }
 
@@ -368,10 +378,23 @@ mod tests {
         assert_eq!(split_ascii("", b';').collect::<Vec<_>>(), [""]);
         assert_eq!(find_ascii("éa=b", b'='), Some(3));
         assert_eq!(find_ascii("ab", b'='), None);
-        assert_eq!(trim_byte("//a/b//", b'/', false), "//a/b");
-        assert_eq!(trim_byte("..é.x.", b'.', true), "é.x.");
-        assert_eq!(trim_byte("///", b'/', false), "");
-        assert_eq!(trim_byte("", b'.', true), "");
+        assert_eq!(trim("//a/b//", b'/', false, true), "//a/b");
+        assert_eq!(trim("..é.x.", b'.', true, false), "é.x.");
+        assert_eq!(trim("///", b'/', false, true), "");
+        assert_eq!(trim("", b'.', true, false), "");
+        assert_eq!(trim("///", b'/', true, true), "");
+        for s in [
+            "",
+            " ",
+            " \t a b \r\n\x0c",
+            "\u{a0}x\u{a0}",
+            "\x0bv\x0b",
+            " é ",
+        ] {
+            assert_eq!(trim(s, WS, true, true), s.trim_ascii(), "{s:?}");
+            assert_eq!(trim(s, WS, true, false), s.trim_ascii_start(), "{s:?}");
+            assert_eq!(trim(s, WS, false, true), s.trim_ascii_end(), "{s:?}");
+        }
     }
 
     #[test]
