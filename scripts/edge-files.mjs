@@ -14,14 +14,6 @@
 //     Writes WASM (the click module) to DIR/clicktrail_click.<hash>.wasm (<hash>: 8 hex digits
 //     of its SHA-256) and prints that name: the file the measured fetched variant of the loader
 //     asks for (tracking.js carries the module itself).
-//   node scripts/edge-files.mjs embed JS WASM
-//     Writes WASM (the click module) into JS (the bundled loader) in place of its placeholder
-//     string (__CT_CLICK__) as a string literal of one character a byte: printable ASCII as
-//     it is, the control characters every browser decoding of a script keeps (tab, NUL, ...)
-//     as they are, every other byte a `\x` escape. The script stays pure ASCII, so it reads
-//     the same in whatever charset the page or the CDN decodes it (`textBytes` in
-//     js/loader.js turns it back into bytes). 0.15 KB br less than hex, which doubles every
-//     byte and hides its patterns from brotli behind nibbles (docs/tracker.md).
 //   node scripts/edge-files.mjs compress FILE...
 //     Writes FILE.br (brotli quality 11) and FILE.gz (gzip level 9) beside each FILE; the
 //     collector serves them by Accept-Encoding.
@@ -40,33 +32,12 @@ const HASHED = [/^clicktrail_bg\.[0-9a-f]{8}\.wasm$/, /^clicktrail_click\.[0-9a-
 // the build id in the glue until it is known (build.sh bundles the glue with it)
 const PLACEHOLDER = "__CT_BUILD__";
 
-// the click module's place in the bundled loader: build.sh defines CT_CLICK as this name, which
-// the minifiers leave alone (a string there would have its length folded into the decode)
-const CLICK_PLACEHOLDER = "__CT_CLICK__";
-
-/** Bytes a script's text may not carry as they are: line terminators (LF, CR), quote and
- * backslash, and what some decoder a browser may apply reads as something else: ISO-2022-JP's
- * shifts and escape (0x0E, 0x0F, 0x1B), the IBM Shift_JIS table's swapped 0x1A, 0x1C and
- * 0x7F, and every byte over 0x7F. tests/e2e/clickfirst.test.mjs decodes the result in every
- * legacy charset a page may have. */
-const ESCAPED = new Set([0x0a, 0x0d, 0x0e, 0x0f, 0x1a, 0x1b, 0x1c, 0x22, 0x5c]);
-
-/** `wasm` as the body of a JavaScript string literal, one character a byte (see `ESCAPED`). */
-function wasmText(wasm) {
-  let s = "";
-  for (const b of wasm) {
-    s += b >= 0x7f || ESCAPED.has(b) ? "\\x" + b.toString(16).padStart(2, "0") : String.fromCharCode(b);
-  }
-  return s;
-}
-
 const [mode, ...args] = process.argv.slice(2);
 if (mode === "wasm") stampWasm(args[0], args[1], args[2]);
 else if (mode === "click") hashClick(args[0], args[1]);
-else if (mode === "embed") embedClick(args[0], args[1]);
 else if (mode === "compress") args.forEach(compress);
 else {
-  console.error("usage: edge-files.mjs wasm DIST FILE GLUE | click DIST WASM | embed JS WASM | compress FILE...");
+  console.error("usage: edge-files.mjs wasm DIST FILE GLUE | click DIST WASM | compress FILE...");
   process.exit(2);
 }
 
@@ -100,13 +71,6 @@ function hashClick(dist, file) {
   compress(join(dist, name));
   prune(dist, HASHED[1], name);
   process.stdout.write(name);
-}
-
-function embedClick(js, wasmFile) {
-  const script = readFileSync(js, "latin1");
-  const parts = script.split(CLICK_PLACEHOLDER);
-  if (parts.length !== 2) throw new Error(`${js} has ${parts.length - 1} ${CLICK_PLACEHOLDER}, not one`);
-  writeFileSync(js, parts.join(`"${wasmText(readFileSync(wasmFile))}"`), "latin1");
 }
 
 /** Removes the files matching `kind` in `dist` but `current` and the KEEP - 1 newest others. */

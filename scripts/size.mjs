@@ -13,8 +13,8 @@ import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 // change that adds bytes shows here first; docs/tracker.md gives the figures).
 const TARGET_CRITICAL_BR = 6 * 1024;
 const TARGET_TOTAL_BR = 28 * 1024;
-const GATE_CRITICAL_BR = 6960;
-const GATE_TOTAL_BR = 41020;
+const GATE_CRITICAL_BR = 7050;
+const GATE_TOTAL_BR = 41100;
 const SIZE = `${process.env.CARGO_TARGET_DIR || "target"}/size`;
 const TOP = Number(process.env.SIZE_TOP || 20);
 

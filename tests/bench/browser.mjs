@@ -7,7 +7,7 @@
 //   none        the page without any tracker (the page's own cost)
 //   floor       a minimal plain-JS tracker of our own (read ?aff=, write the cookie, POST the click)
 //   plausible   Plausible's real script from npm (@plausible-analytics/tracker, ESM, init())
-//   clicktrail  what ships (dist/): tracking.js carries the click module (as text, compiled off
+//   clicktrail  what ships (dist/): tracking.js carries the click module (hex, compiled off
 //               the main thread), which writes the cookie and sends the click; the full module
 //               (clicktrail_full.<id>.js + clicktrail_bg.<id>.wasm) waits for a need (a call,
 //               an answer the cookie does not hold, a CID field, a navigation: none here)
