@@ -413,10 +413,12 @@ for (const [v, rs] of Object.entries(results)) {
   });
   console.log(`${v} (p50 ms): ${spans.filter((x) => !/NaN/.test(x)).join("; ")}`);
   // when each of the loader's marks came (p50 ms since navigation start), the cookie beside them
-  const names = [...new Set(rs.flatMap((r) => Object.keys(r.marks || {})))].sort((a, b) =>
-    median(rs.map((r) => r.marks?.[a]).filter(Number.isFinite)) - median(rs.map((r) => r.marks?.[b]).filter(Number.isFinite)));
-  console.log(`${v} marks (p50 ms since navigation): ${names.map((n) => `${n} ${median(rs.map((r) => r.marks?.[n]).filter(Number.isFinite)).toFixed(0)}`).join(", ")}; ` +
-    `${RETURNING ? "milestone" : "cookie"} ${median(rs.map((r) => r.milestone).filter(Number.isFinite)).toFixed(0)}`);
+  const p50 = (pick) => median(rs.map(pick).filter(Number.isFinite));
+  const at = [...new Set(rs.flatMap((r) => Object.keys(r.marks || {})))]
+    .map((n) => [n, p50((r) => r.marks?.[n])])
+    .sort((a, b) => a[1] - b[1]);
+  console.log(`${v} marks (p50 ms since navigation): ${at.map(([n, ms]) => `${n} ${ms.toFixed(0)}`).join(", ")}; ` +
+    `${RETURNING ? "milestone" : "cookie"} ${p50((r) => r.milestone).toFixed(0)}`);
   // own main-thread time before the second script is added (the loader, the click module) and
   // after it (the full module's glue, compile, start and start-up tasks)
   const late = median(rs.map((r) => r.ownLate).filter(Number.isFinite));
